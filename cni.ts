@@ -1,0 +1,39 @@
+// The multi-call entry point: one executable, dispatched on the name it was invoked as (a link named
+// "bridge" runs bridge), or on its first argument ("cni bridge").
+import { basename } from "node:path";
+import { pluginMain, registerPlugin, registeredNames, registeredPlugin } from "./lib/skel/index.ts";
+import { loopback } from "./plugins/loopback/index.ts";
+
+declare const CNI_BUILD_VERSION: string | undefined;
+declare const CNI_BUILD_COMMIT: string | undefined;
+
+registerPlugin(loopback);
+
+function versionLine(): string {
+  const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";
+  const commit = typeof CNI_BUILD_COMMIT === "string" ? CNI_BUILD_COMMIT : "unknown";
+  return `cni ${version} (commit ${commit}); plugins: ${registeredNames().join(", ")}`;
+}
+
+function main(): number {
+  // In a compiled executable argv0 is the name we were exec'd as; argv[1] is the bundled entry.
+  const invoked = basename(process.argv0);
+  const asLink = registeredPlugin(invoked);
+  if (asLink) return pluginMain(asLink);
+  const [first] = process.argv.slice(2);
+  const named = first ? registeredPlugin(first) : undefined;
+  if (named) return pluginMain(named);
+  if (first === "--version" || first === "version") {
+    process.stdout.write(`${versionLine()}\n`);
+    return 0;
+  }
+  process.stderr.write(
+    `usage: cni <plugin> (or run through a link named after the plugin)\n` +
+      `       cni --version\n` +
+      `plugins: ${registeredNames().join(", ")}\n` +
+      (first ? `unknown plugin or command: ${first}\n` : ""),
+  );
+  return 2;
+}
+
+process.exitCode = main();

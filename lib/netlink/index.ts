@@ -1,0 +1,9 @@
+// The typed rtnetlink API: one socket per namespace, families on top.
+export { NetlinkSocket, NetlinkError } from "./socket.ts";
+export * from "./link.ts";
+export * from "./addr.ts";
+export * from "./route.ts";
+export * from "./neigh.ts";
+export { addBridge } from "./kinds/bridge.ts";
+export { addVeth } from "./kinds/veth.ts";
+export { addVxlan } from "./kinds/vxlan.ts";

@@ -1,0 +1,85 @@
+// Network namespaces as objects holding an fd. Everything here is synchronous: setns() moves only the
+// calling thread, and only synchronous work is guaranteed to stay on it.
+import { CLONE_NEWNET, O_RDONLY, close, fsType, openPath, setns } from "../sys/libc.ts";
+import { SysError } from "../sys/errno.ts";
+
+const NSFS_MAGIC = 0x6e736673;
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/** The path does not exist: DEL treats this as "already gone". */
+export class NetnsNotFoundError extends Error {
+  /** CNI "unknown container": the sandbox is gone, there is nothing to clean up in it. */
+  readonly cniCode = 3;
+  constructor(readonly path: string) {
+    super(`CNI_NETNS=${path}: network namespace does not exist`);
+    this.name = "NetnsNotFoundError";
+  }
+}
+
+/** The path exists but is not a network namespace. */
+export class NotNetnsError extends Error {
+  /** CNI "invalid environment variable": CNI_NETNS is wrong. */
+  readonly cniCode = 4;
+  constructor(readonly path: string, magic: number) {
+    super(
+      `CNI_NETNS=${path} is not a network namespace (filesystem magic 0x${magic.toString(16)}); ` +
+        `pass a bind-mounted namespace such as /var/run/netns/<name> or /proc/<pid>/ns/net`,
+    );
+    this.name = "NotNetnsError";
+  }
+}
+
+export class Netns {
+  private constructor(readonly path: string, readonly fd: number) {}
+
+  /** Open `path` and check it is nsfs (or procfs, for /proc/<pid>/ns/net on old kernels). */
+  static open(path: string): Netns {
+    let fd: number;
+    try {
+      fd = openPath(path, O_RDONLY);
+    } catch (e) {
+      if (e instanceof SysError && e.code === "ENOENT") throw new NetnsNotFoundError(path);
+      throw e;
+    }
+    const magic = fsType(fd);
+    if (magic !== NSFS_MAGIC && magic !== PROC_SUPER_MAGIC) {
+      close(fd);
+      throw new NotNetnsError(path, magic);
+    }
+    return new Netns(path, fd);
+  }
+
+  /** The namespace this thread is in now. */
+  static current(): Netns {
+    return new Netns("/proc/thread-self/ns/net", openPath("/proc/thread-self/ns/net", O_RDONLY));
+  }
+
+  /** Run `fn` inside this namespace and always come back, even when it throws. */
+  run<T>(fn: () => T): T {
+    const home = Netns.current();
+    try {
+      setns(this.fd, CLONE_NEWNET);
+      try {
+        return fn();
+      } finally {
+        setns(home.fd, CLONE_NEWNET);
+      }
+    } finally {
+      home.close();
+    }
+  }
+
+  close(): void {
+    close(this.fd);
+  }
+}
+
+/** Open the namespace at `path`, run `fn` inside it, close it. */
+export function withNetns<T>(path: string, fn: (ns: Netns) => T): T {
+  const ns = Netns.open(path);
+  try {
+    return ns.run(() => fn(ns));
+  } finally {
+    ns.close();
+  }
+}

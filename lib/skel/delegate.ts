@@ -1,0 +1,90 @@
+// Delegation (spec §4): find the delegate's type on CNI_PATH and run it with our environment and its config
+// on stdin. When the file found is this very executable, call the compiled-in plugin instead of starting a
+// process: same environment, same stdin bytes, same stdout parsing, so nothing observable changes.
+import { spawnSync } from "node:child_process";
+import { type Stats, statSync } from "node:fs";
+import { join } from "node:path";
+import { CniError, Code } from "./errors.ts";
+import type { Command } from "./env.ts";
+import type { Context } from "./plugin.ts";
+import { type Outcome, invoke } from "./dispatch.ts";
+import { registeredPlugin } from "./registry.ts";
+import { type Result, parseResult } from "./result.ts";
+
+let selfExe: Stats | null | undefined;
+function self(): Stats | null {
+  if (selfExe === undefined) {
+    try {
+      selfExe = statSync("/proc/self/exe");
+    } catch {
+      selfExe = null;
+    }
+  }
+  return selfExe;
+}
+
+/** libcni's FindInPath: the first regular file named `type` in the CNI_PATH directories. */
+export function findInPath(type: string, paths: string[]): { path: string; stat: Stats } {
+  if (type === "" || type.includes("/")) {
+    throw new CniError(Code.InvalidConfig, `invalid plugin type ${JSON.stringify(type)}`, "a plugin type is a file name on CNI_PATH, without '/'");
+  }
+  for (const dir of paths) {
+    const path = join(dir, type);
+    try {
+      const stat = statSync(path);
+      if (stat.isFile()) return { path, stat };
+    } catch {
+      // not here; keep looking
+    }
+  }
+  throw new CniError(
+    Code.InvalidConfig,
+    `failed to find plugin ${JSON.stringify(type)} in path [${paths.join(" ")}]`,
+    `install the "${type}" plugin into one of the CNI_PATH directories, or fix the config's type`,
+  );
+}
+
+function isSelf(stat: Stats): boolean {
+  const me = self();
+  return me !== null && me.ino === stat.ino && me.dev === stat.dev;
+}
+
+function execPlugin(path: string, env: Record<string, string | undefined>, stdin: Uint8Array): Outcome {
+  const r = spawnSync(path, [], { env: env as NodeJS.ProcessEnv, input: stdin, stdio: ["pipe", "pipe", "inherit"], maxBuffer: 64 << 20 });
+  if (r.error) throw new CniError(Code.IOFailure, `failed to execute plugin ${path}: ${r.error.message}`, "check that the file is an executable CNI plugin");
+  const stdout = r.stdout.toString();
+  return { stdout, exitCode: r.status ?? 1 };
+}
+
+function outcomeError(type: string, out: Outcome): CniError {
+  try {
+    const e = JSON.parse(out.stdout) as { code?: unknown; msg?: unknown; details?: unknown };
+    if (typeof e.code === "number") return new CniError(e.code, String(e.msg ?? ""), typeof e.details === "string" ? e.details : "");
+  } catch {
+    // fall through
+  }
+  const text = out.stdout.trim();
+  return new CniError(Code.Internal, `plugin ${type} failed (exit ${out.exitCode})${text ? `: ${text}` : " with no error on stdout"}`);
+}
+
+/**
+ * Run the delegate `type` with `config` for `command`. ADD returns its result (read in the delegate config's
+ * version); other commands return undefined. A delegate's error is rethrown with its code.
+ */
+export function delegate(ctx: Context, type: string, config: Record<string, unknown> | Uint8Array, command: Command): Result | undefined {
+  const found = findInPath(type, ctx.path);
+  const stdin = config instanceof Uint8Array ? config : new TextEncoder().encode(JSON.stringify(config));
+  const env = { ...ctx.env, CNI_COMMAND: command };
+  const plugin = isSelf(found.stat) ? registeredPlugin(type) : undefined;
+  const out = plugin ? invoke(plugin, env, stdin) : execPlugin(found.path, env, stdin);
+  if (out.exitCode !== 0) throw outcomeError(type, out);
+  if (command !== "ADD") return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(out.stdout);
+  } catch {
+    throw new CniError(Code.Decoding, `plugin ${type} printed a result that is not JSON`, out.stdout.slice(0, 200));
+  }
+  const version = config instanceof Uint8Array ? (JSON.parse(new TextDecoder().decode(config)).cniVersion as string) : (config.cniVersion as string);
+  return parseResult(raw, version ?? ctx.conf.cniVersion);
+}

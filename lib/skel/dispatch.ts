@@ -1,0 +1,123 @@
+// One invocation: environment + stdin in, stdout text + exit code out. The process entry point and
+// in-process delegation both go through here, so a delegate behaves the same either way.
+import { statSync } from "node:fs";
+import { CniError, Code } from "./errors.ts";
+import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
+import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
+import { formatResult, parseResult, printJSON } from "./result.ts";
+import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, isSupported, isValidVersion, versionAtLeast } from "./version.ts";
+
+export interface Outcome {
+  stdout: string;
+  exitCode: number;
+}
+
+export type Env = Record<string, string | undefined>;
+
+export function stderrLogger(plugin: string): Logger {
+  const write = (level: string, msg: string) => process.stderr.write(`${plugin}: ${level}: ${msg}\n`);
+  return { warn: (m) => write("warning", m), info: (m) => write("info", m) };
+}
+
+/** Any thrown value as a CNI error: CniError as is, errors carrying `cniCode` with it, the rest as internal. */
+export function toCniError(e: unknown): CniError {
+  if (e instanceof CniError) return e;
+  if (e instanceof Error) {
+    const code = (e as { cniCode?: unknown }).cniCode;
+    return new CniError(typeof code === "number" ? code : Code.Internal, e.message);
+  }
+  return new CniError(Code.Internal, String(e));
+}
+
+export function errorJSON(err: CniError, version: string): string {
+  return printJSON({ cniVersion: version, code: err.code, msg: err.message, details: err.details });
+}
+
+function parseConf(stdin: Uint8Array): NetConf {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(stdin));
+  } catch (e) {
+    throw new CniError(Code.Decoding, `error unmarshall network config: ${(e as Error).message}`, "the network config on stdin must be a JSON object");
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new CniError(Code.Decoding, "error unmarshall network config: not a JSON object", "the network config on stdin must be a JSON object");
+  }
+  const conf = raw as Record<string, unknown>;
+  if (conf.cniVersion !== undefined && typeof conf.cniVersion !== "string") {
+    throw new CniError(Code.InvalidConfig, `"cniVersion" must be a string`, `got ${JSON.stringify(conf.cniVersion)}`);
+  }
+  if (conf.type !== undefined && typeof conf.type !== "string") {
+    throw new CniError(Code.InvalidConfig, `"type" must be a string`, `got ${JSON.stringify(conf.type)}`);
+  }
+  validateNetworkName(conf.name);
+  conf.cniVersion = (conf.cniVersion as string | undefined) || DEFAULT_CONFIG_VERSION;
+  return conf as NetConf;
+}
+
+function checkVersion(conf: NetConf, command: CmdArgs["command"]): void {
+  const v = conf.cniVersion;
+  if (!isValidVersion(v) || !isSupported(v)) {
+    throw new CniError(Code.IncompatibleVersion, "incompatible CNI versions", `config is ${JSON.stringify(v)}, plugin supports [${SUPPORTED_VERSIONS.map((s) => JSON.stringify(s)).join(" ")}]`);
+  }
+  const minimum: Partial<Record<string, string>> = { CHECK: "0.4.0", GC: "1.1.0", STATUS: "1.1.0" };
+  const min = minimum[command];
+  if (min && !versionAtLeast(v, min)) {
+    throw new CniError(Code.IncompatibleVersion, `config version does not allow ${command}`, `${command} needs cniVersion ${min} or later; the config says ${v}`);
+  }
+}
+
+/** CNI_NETNS must not be the namespace the plugin itself runs in: that would rewire the node. */
+function checkNotOwnNetns(netns: string): void {
+  let target;
+  try {
+    target = statSync(netns);
+  } catch {
+    return; // handlers report a missing namespace with the right code
+  }
+  const own = statSync("/proc/thread-self/ns/net");
+  if (target.ino === own.ino && target.dev === own.dev) {
+    throw new CniError(Code.InvalidEnv, "plugin's netns and netns from CNI_NETNS should not be the same", `CNI_NETNS=${netns} is the namespace the plugin runs in; pass the pod's namespace`);
+  }
+}
+
+function versionOutput(): string {
+  return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
+}
+
+export function invoke(plugin: Plugin, env: Env, stdin: Uint8Array): Outcome {
+  let version = CURRENT_VERSION;
+  try {
+    const args = readCmdArgs(env);
+    if (args.command === "VERSION") return { stdout: versionOutput(), exitCode: 0 };
+    const conf = parseConf(stdin);
+    version = conf.cniVersion;
+    checkVersion(conf, args.command);
+    const ctx: Context = { ...args, conf, stdin, env, log: stderrLogger(plugin.name) };
+    if (conf.prevResult !== undefined) ctx.prevResult = parseResult(conf.prevResult, version);
+    switch (args.command) {
+      case "ADD": {
+        checkNotOwnNetns(args.netns);
+        const result = plugin.add(ctx);
+        return { stdout: printJSON(formatResult(result, version)), exitCode: 0 };
+      }
+      case "DEL":
+        if (args.netns) checkNotOwnNetns(args.netns);
+        plugin.del(ctx);
+        break;
+      case "CHECK":
+        checkNotOwnNetns(args.netns);
+        plugin.check(ctx);
+        break;
+      case "GC":
+        plugin.gc?.(ctx);
+        break;
+      case "STATUS":
+        plugin.status?.(ctx);
+        break;
+    }
+    return { stdout: "", exitCode: 0 };
+  } catch (e) {
+    return { stdout: errorJSON(toCniError(e), version), exitCode: 1 };
+  }
+}

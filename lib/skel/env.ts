@@ -1,0 +1,97 @@
+// The CNI_* environment: presence per command, and the grammar of container ids, interface names and
+// network names (libcni's utils.Validate*), so a bad value fails before anything is touched.
+import { CniError, Code, invalidEnv } from "./errors.ts";
+
+export const COMMANDS = ["ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS"] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface CmdArgs {
+  command: Command;
+  containerID: string;
+  netns: string;
+  ifName: string;
+  /** Raw CNI_ARGS. */
+  args: string;
+  /** CNI_PATH split on ':'. */
+  path: string[];
+}
+
+const REQUIRED: Record<string, Command[]> = {
+  CNI_CONTAINERID: ["ADD", "DEL", "CHECK"],
+  CNI_NETNS: ["ADD", "CHECK"],
+  CNI_IFNAME: ["ADD", "DEL", "CHECK"],
+  CNI_PATH: ["ADD", "DEL", "CHECK"],
+};
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function readCmdArgs(env: Record<string, string | undefined>): CmdArgs {
+  const get = (k: string) => env[k] ?? "";
+  const command = get("CNI_COMMAND");
+  const missing = ["CNI_COMMAND", ...Object.keys(REQUIRED)].filter(
+    (k) => get(k) === "" && (k === "CNI_COMMAND" || REQUIRED[k].includes(command as Command)),
+  );
+  if (missing.length) {
+    throw invalidEnv(`required env variables [${missing.join(",")}] missing`, `set ${missing.join(", ")} as the CNI spec requires`);
+  }
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    throw invalidEnv(`unknown CNI_COMMAND: ${command}`, `CNI_COMMAND must be one of ${COMMANDS.join(", ")}`);
+  }
+  const args: CmdArgs = {
+    command: command as Command,
+    containerID: get("CNI_CONTAINERID"),
+    netns: get("CNI_NETNS"),
+    ifName: get("CNI_IFNAME"),
+    args: get("CNI_ARGS"),
+    path: get("CNI_PATH").split(":").filter((p) => p !== ""),
+  };
+  if (REQUIRED.CNI_CONTAINERID.includes(args.command)) validateContainerID(args.containerID);
+  if (REQUIRED.CNI_IFNAME.includes(args.command)) validateIfName(args.ifName);
+  return args;
+}
+
+export function validateContainerID(id: string): void {
+  if (id === "") throw invalidEnv("missing containerID", "set CNI_CONTAINERID");
+  if (!NAME_RE.test(id)) {
+    throw invalidEnv("invalid characters in containerID", `CNI_CONTAINERID=${JSON.stringify(id)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`);
+  }
+}
+
+export function validateIfName(name: string): void {
+  const bad = (msg: string, why: string) => invalidEnv(msg, `CNI_IFNAME=${JSON.stringify(name)}: ${why}`);
+  if (name === "") throw bad("interface name is empty", "set CNI_IFNAME");
+  if (Buffer.byteLength(name) > 15) throw bad("interface name is too long", "interface name should be less than 16 characters");
+  if (name === "." || name === "..") throw bad("interface name is . or ..", "pick another name");
+  if (/[/:\s]/.test(name)) throw bad("interface name contains / or : or whitespace characters", "remove them");
+}
+
+export function validateNetworkName(name: unknown): void {
+  if (name === undefined || name === null || name === "") throw new CniError(Code.InvalidConfig, "missing network name", `the config's "name" is required`);
+  if (typeof name !== "string") throw new CniError(Code.InvalidConfig, `"name" must be a string`, `got ${JSON.stringify(name)}`);
+  if (!NAME_RE.test(name)) {
+    throw new CniError(Code.InvalidConfig, "invalid characters found in network name", `name=${JSON.stringify(name)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`);
+  }
+}
+
+/**
+ * CNI_ARGS "K=V;K2=V2" as types.LoadArgs reads it. Keys not in `known` are an error unless
+ * IgnoreUnknown is true/1, so a typo in a runtime's args is reported, not silently dropped.
+ */
+export function parseCniArgs(raw: string, known: readonly string[] = []): Map<string, string> {
+  const out = new Map<string, string>();
+  if (raw === "") return out;
+  for (const pair of raw.split(";")) {
+    const kv = pair.split("=");
+    if (kv.length !== 2) throw invalidEnv(`ARGS: invalid pair ${JSON.stringify(pair)}`, `CNI_ARGS must be K=V pairs separated by ';'`);
+    out.set(kv[0], kv[1]);
+  }
+  const ignore = ["1", "true"].includes((out.get("IgnoreUnknown") ?? "").toLowerCase());
+  if (known.length && !ignore) {
+    for (const k of out.keys()) {
+      if (k !== "IgnoreUnknown" && !known.includes(k)) {
+        throw invalidEnv(`ARGS: unknown args ["${k}"]`, `CNI_ARGS key ${k} is not understood by this plugin; add IgnoreUnknown=1 to CNI_ARGS to ignore it`);
+      }
+    }
+  }
+  return out;
+}
