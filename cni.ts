@@ -15,12 +15,20 @@ function versionLine(): string {
   return `cni ${version} (commit ${commit}); plugins: ${registeredNames().join(", ")}`;
 }
 
+/** A link of ours whose plugin is not in this build: answer a runtime in its own language. */
+function notInBuild(name: string): number {
+  const msg = { cniVersion: "1.1.0", code: 50, msg: `plugin ${name} is not available in this build of cni`, details: `this build has: ${registeredNames().join(", ")}` };
+  process.stdout.write(`${JSON.stringify(msg, null, 4)}\n`);
+  return 1;
+}
+
 function main(): number {
   // In a compiled executable argv0 is the name we were exec'd as; argv[1] is the bundled entry.
   const invoked = basename(process.argv0);
   const asLink = registeredPlugin(invoked);
   if (asLink) return pluginMain(asLink);
   const [first] = process.argv.slice(2);
+  if (process.env.CNI_COMMAND && !first && invoked !== "cni" && invoked !== "bun") return notInBuild(invoked);
   const named = first ? registeredPlugin(first) : undefined;
   if (named) return pluginMain(named);
   if (first === "--version" || first === "version") {

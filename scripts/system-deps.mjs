@@ -1,0 +1,43 @@
+// Debian packages the tests, the lab and the benchmarks need; installed with apt when missing, so a fresh
+// Debian 12 machine (root) runs `npm test` and `npm run demo` as they are.
+import { execFileSync, spawnSync } from "node:child_process";
+
+export const DEBIAN_PACKAGES = [
+  "iproute2", // ip netns / ip link, for test set-up and inspection (plugins use netlink directly)
+  "iptables", // portmap and ipMasq rules
+  "conntrack", // portmap's stale UDP entry flush
+  "util-linux", // nsenter: enter only a network namespace
+  "iputils-ping",
+  "netcat-openbsd",
+  "tcpdump", // the lab's proof that cross-node traffic is VXLAN
+  "time", // /usr/bin/time -v for peak RSS in benchmarks
+  "golang-go", // builds the libcni test driver
+  "golang-github-appc-cni-dev", // libcni, the client containerd and cri-o use
+  "containernetworking-plugins", // the Go reference plugins in /usr/lib/cni, for differential tests
+];
+
+function missing() {
+  return DEBIAN_PACKAGES.filter((p) => {
+    const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", p], { encoding: "utf8" });
+    return r.status !== 0 || !r.stdout.includes("install ok installed");
+  });
+}
+
+export function ensureSystemDeps() {
+  const need = missing();
+  if (!need.length) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`missing Debian packages: ${need.join(" ")}; run as root (network namespaces need it anyway)`);
+  }
+  console.log(`installing Debian packages: ${need.join(" ")}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+  execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...need], { stdio: "inherit", env });
+}
+
+export function ensureNodeModules(root) {
+  const r = spawnSync(process.execPath, ["-e", "require.resolve('vitest/package.json'); require.resolve('@oven/bun-linux-x64/package.json')"], { cwd: root });
+  if (r.status === 0) return;
+  console.log("installing npm packages (npm ci)");
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+}

@@ -1,0 +1,88 @@
+// Throwaway "node" and "pod" namespaces and temp dirs for one test file; everything made here is removed in
+// cleanup(), which test files call from afterEach/afterAll so it runs even when a test fails.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BIN, NS_PREFIX } from "./paths.ts";
+
+let counter = 0;
+
+export interface PluginRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed, when it is JSON. */
+  json: any;
+}
+
+export class Sandbox {
+  private readonly namespaces: string[] = [];
+  private readonly dirs: string[] = [];
+
+  /** Create a uniquely named network namespace; returns its name. */
+  netns(role: string): string {
+    const run = process.env.CNI_TEST_RUN ?? "x";
+    const name = `${NS_PREFIX}${run}-${process.pid}-${++counter}-${role}`;
+    execFileSync("ip", ["netns", "add", name]);
+    this.namespaces.push(name);
+    return name;
+  }
+
+  tmpdir(): string {
+    const d = mkdtempSync(join(tmpdir(), "cnits-"));
+    this.dirs.push(d);
+    return d;
+  }
+
+  cleanup(): void {
+    for (const ns of this.namespaces.splice(0)) {
+      try {
+        execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+      } catch {
+        // already gone
+      }
+    }
+    for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+export const nsPath = (name: string): string => `/var/run/netns/${name}`;
+
+/** Run a command inside a namespace: only the network namespace changes (unlike `ip netns exec`). */
+export function inNs(ns: string, cmd: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return spawnSync("nsenter", [`--net=${nsPath(ns)}`, ...cmd], { input: opts.input, env: opts.env ?? process.env, encoding: "utf8" });
+}
+
+export function sh(ns: string, command: string): string {
+  const r = inNs(ns, ["sh", "-c", command]);
+  if (r.status !== 0) throw new Error(`${command}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export interface RunOptions {
+  env: Record<string, string | undefined>;
+  stdin?: string | object;
+  /** Run inside this namespace (the "node"); default: the test's own. */
+  node?: string;
+  binDir?: string;
+  /** Command-line arguments (e.g. "cni loopback"). */
+  args?: string[];
+}
+
+/** Execute a plugin the way a runtime does: CNI_* in the environment, the config on stdin. */
+export function runPlugin(plugin: string, o: RunOptions): PluginRun {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+  for (const [k, v] of Object.entries(o.env)) if (v !== undefined) env[k] = v;
+  const input = o.stdin === undefined ? "" : typeof o.stdin === "string" ? o.stdin : JSON.stringify(o.stdin);
+  const exe = join(o.binDir ?? BIN, plugin);
+  const argv = o.args ?? [];
+  const r = o.node ? inNs(o.node, [exe, ...argv], { input, env }) : spawnSync(exe, argv, { input, env, encoding: "utf8" });
+  let json: any;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}

@@ -1,0 +1,90 @@
+// The protocol as a runtime sees it: bad environment and bad stdin fail with the right code, name the culprit,
+// and write nothing.
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN } from "../helpers/paths.ts";
+import { Sandbox, nsPath, runPlugin } from "../helpers/sandbox.ts";
+
+const box = new Sandbox();
+let node: string;
+let pod: string;
+let env: Record<string, string>;
+const conf = { cniVersion: "1.0.0", name: "lo-net", type: "loopback" };
+
+beforeAll(() => {
+  node = box.netns("node");
+  pod = box.netns("pod");
+  env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: nsPath(pod), CNI_IFNAME: "lo", CNI_PATH: BIN };
+});
+afterAll(() => box.cleanup());
+
+const run = (over: Record<string, string | undefined>, stdin: string | object = conf) =>
+  runPlugin("loopback", { env: { ...env, ...over }, stdin, node });
+
+function expectError(r: ReturnType<typeof run>, code: number, mention: RegExp) {
+  expect(r.code).not.toBe(0);
+  expect(r.json).toBeDefined();
+  expect(r.json.code).toBe(code);
+  expect(`${r.json.msg} ${r.json.details}`).toMatch(mention);
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+}
+
+describe("protocol errors", () => {
+  it("garbage stdin → 6", () => expectError(run({}, "this is not json"), 6, /network config/));
+  it("a JSON array on stdin → 6", () => expectError(run({}, "[1,2]"), 6, /JSON object/));
+  it("missing CNI_COMMAND → 4 naming it", () => expectError(run({ CNI_COMMAND: undefined }), 4, /CNI_COMMAND/));
+  it("missing CNI_CONTAINERID → 4 naming it", () => expectError(run({ CNI_CONTAINERID: undefined }), 4, /CNI_CONTAINERID/));
+  it("missing CNI_IFNAME → 4 naming it", () => expectError(run({ CNI_IFNAME: undefined }), 4, /CNI_IFNAME/));
+  it("missing CNI_NETNS for ADD → 4 naming it", () => expectError(run({ CNI_NETNS: undefined }), 4, /CNI_NETNS/));
+  it("CNI_CONTAINERID=../../etc → 4", () => expectError(run({ CNI_CONTAINERID: "../../etc" }), 4, /containerID/));
+  it("16-byte CNI_IFNAME → 4", () => expectError(run({ CNI_IFNAME: "a123456789012345" }), 4, /CNI_IFNAME.*16/));
+  it("CNI_IFNAME with / → 4", () => expectError(run({ CNI_IFNAME: "et/h0" }), 4, /CNI_IFNAME/));
+  it("cniVersion 9.9.9 → 1", () => expectError(run({}, { ...conf, cniVersion: "9.9.9" }), 1, /9\.9\.9/));
+  it("unknown CNI_COMMAND → 4", () => expectError(run({ CNI_COMMAND: "FROB" }), 4, /CNI_COMMAND/));
+  it("CNI_NETNS that is not a netns → 4 naming the path", () => expectError(run({ CNI_NETNS: "/etc/hostname" }), 4, /\/etc\/hostname/));
+  it("CNI_NETNS that does not exist → 3 naming the path", () => expectError(run({ CNI_NETNS: "/var/run/netns/cnits-none" }), 3, /cnits-none/));
+  it("CNI_NETNS equal to the plugin's own namespace → 4", () => expectError(run({ CNI_NETNS: nsPath(node) }), 4, /should not be the same/));
+  it("network name with a slash → 7", () => expectError(run({}, { ...conf, name: "../x" }), 7, /network name/));
+  it("missing name → 7", () => expectError(run({}, { cniVersion: "1.0.0", type: "loopback" }), 7, /name/));
+  it("name of the wrong type → 7 naming the key", () => expectError(run({}, { ...conf, name: 5 }), 7, /"name"/));
+  it("CHECK with a 0.3.1 config → 1", () => expectError(run({ CNI_COMMAND: "CHECK" }, { ...conf, cniVersion: "0.3.1" }), 1, /does not allow CHECK/));
+  it("GC with a 1.0.0 config → 1", () => expectError(run({ CNI_COMMAND: "GC" }, conf), 1, /does not allow GC/));
+  it("STATUS with a 1.0.0 config → 1", () => expectError(run({ CNI_COMMAND: "STATUS" }, conf), 1, /does not allow STATUS/));
+
+  it("none of the failures above touched the pod: lo is still down", () => {
+    const r = runPlugin("loopback", { env: { ...env, CNI_COMMAND: "CHECK" }, stdin: conf, node });
+    expect(r.json?.msg).toBe("loopback interface is down");
+  });
+});
+
+describe("VERSION and dispatch", () => {
+  it("VERSION lists every supported version and reads no config", () => {
+    const r = runPlugin("loopback", { env: { CNI_COMMAND: "VERSION" }, stdin: "not even json" });
+    expect(r.code).toBe(0);
+    expect(r.json).toEqual({ cniVersion: "1.1.0", supportedVersions: ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] });
+  });
+
+  it("`cni loopback` behaves like the loopback link", () => {
+    const viaArg = runPlugin("cni", { env: { ...env, CNI_COMMAND: "CHECK" }, stdin: conf, node, args: ["loopback"] });
+    const viaLink = runPlugin("loopback", { env: { ...env, CNI_COMMAND: "CHECK" }, stdin: conf, node });
+    expect(viaArg.stdout).toBe(viaLink.stdout);
+    expect(viaArg.code).toBe(viaLink.code);
+  });
+
+  it("`cni` without a plugin prints usage", () => {
+    const r = runPlugin("cni", { env: {} });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/usage/);
+  });
+
+  it("`cni --version` prints the version and commit", () => {
+    const r = spawnSync(`${BIN}/cni`, ["--version"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^cni \d+\.\d+\.\d+ \(commit [0-9a-f]{7,}|unknown\)/);
+  });
+
+  it("installs a link per plugin beside the executable", () => {
+    expect(readdirSync(BIN).sort()).toEqual(["bridge", "cni", "flannel", "host-local", "loopback", "portmap"]);
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { parseCniArgs, readCmdArgs, validateNetworkName } from "../../lib/skel/env.ts";
+import { CniError } from "../../lib/skel/errors.ts";
+import { versionAtLeast } from "../../lib/skel/version.ts";
+
+const base = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "abc", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin:/usr/lib/cni" };
+
+function codeOf(fn: () => unknown): { code: number; msg: string; details: string } {
+  try {
+    fn();
+  } catch (e) {
+    const c = e as CniError;
+    return { code: c.code, msg: c.message, details: c.details };
+  }
+  throw new Error("expected an error");
+}
+
+describe("CNI environment", () => {
+  it("reads a complete ADD environment", () => {
+    const a = readCmdArgs(base);
+    expect(a.path).toEqual(["/opt/cni/bin", "/usr/lib/cni"]);
+    expect(a.command).toBe("ADD");
+  });
+
+  it("names every missing variable", () => {
+    expect(codeOf(() => readCmdArgs({ CNI_COMMAND: "ADD" }))).toMatchObject({ code: 4, msg: "required env variables [CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME,CNI_PATH] missing" });
+    expect(codeOf(() => readCmdArgs({})).msg).toContain("CNI_COMMAND");
+  });
+
+  it("does not require CNI_NETNS for DEL, nor anything but the command for VERSION", () => {
+    expect(readCmdArgs({ ...base, CNI_COMMAND: "DEL", CNI_NETNS: "" }).netns).toBe("");
+    expect(readCmdArgs({ CNI_COMMAND: "VERSION" }).command).toBe("VERSION");
+  });
+
+  it("rejects unknown commands", () => {
+    expect(codeOf(() => readCmdArgs({ ...base, CNI_COMMAND: "FROB" }))).toMatchObject({ code: 4, msg: "unknown CNI_COMMAND: FROB" });
+  });
+
+  it.each(["../../etc", "-abc", "a/b", "a b", ".x"])("rejects container id %j", (id) => {
+    const e = codeOf(() => readCmdArgs({ ...base, CNI_CONTAINERID: id }));
+    expect(e.code).toBe(4);
+    expect(e.details).toContain("CNI_CONTAINERID");
+  });
+
+  it.each(["a123456789012345", "eth/0", "eth:0", "eth 0", ".", ".."])("rejects interface name %j", (name) => {
+    const e = codeOf(() => readCmdArgs({ ...base, CNI_IFNAME: name }));
+    expect(e.code).toBe(4);
+    expect(e.details).toContain("CNI_IFNAME");
+  });
+
+  it("accepts a 15-byte interface name", () => {
+    expect(readCmdArgs({ ...base, CNI_IFNAME: "a12345678901234" }).ifName).toHaveLength(15);
+  });
+
+  it("validates network names as path segments (code 7)", () => {
+    expect(codeOf(() => validateNetworkName("../x")).code).toBe(7);
+    expect(codeOf(() => validateNetworkName(undefined)).msg).toBe("missing network name");
+    expect(() => validateNetworkName("cbr0")).not.toThrow();
+  });
+
+  it("parses CNI_ARGS and honours IgnoreUnknown", () => {
+    expect([...parseCniArgs("IP=10.0.0.5;K8S_POD_NAME=x").entries()]).toEqual([["IP", "10.0.0.5"], ["K8S_POD_NAME", "x"]]);
+    expect(codeOf(() => parseCniArgs("IP=1;FOO=2", ["IP"])).code).toBe(4);
+    expect(parseCniArgs("IgnoreUnknown=1;FOO=2", ["IP"]).get("FOO")).toBe("2");
+    expect(codeOf(() => parseCniArgs("novalue")).code).toBe(4);
+  });
+
+  it("compares versions", () => {
+    expect(versionAtLeast("1.1.0", "0.4.0")).toBe(true);
+    expect(versionAtLeast("0.3.1", "0.4.0")).toBe(false);
+    expect(versionAtLeast("0.10.0", "0.4.0")).toBe(true);
+  });
+});
