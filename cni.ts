@@ -2,12 +2,14 @@
 // "bridge" runs bridge), or on its first argument ("cni bridge").
 import { basename } from "node:path";
 import { pluginMain, registerPlugin, registeredNames, registeredPlugin } from "./lib/skel/index.ts";
+import { hostLocal } from "./plugins/host-local/index.ts";
 import { loopback } from "./plugins/loopback/index.ts";
 
 declare const CNI_BUILD_VERSION: string | undefined;
 declare const CNI_BUILD_COMMIT: string | undefined;
 
 registerPlugin(loopback);
+registerPlugin(hostLocal);
 
 function versionLine(): string {
   const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";

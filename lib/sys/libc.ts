@@ -51,6 +51,7 @@ export const SOCK_RAW = 3;
 export const SOCK_CLOEXEC = 0o2000000;
 export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
+export const O_CREAT = 0o100;
 export const CLONE_NEWNET = 0x40000000;
 export const LOCK_EX = 2;
 export const LOCK_UN = 8;
@@ -88,9 +89,9 @@ export function close(fd: number): void {
   libc().close(fd);
 }
 
-export function openPath(path: string, flags: number): number {
+export function openPath(path: string, flags: number, mode = 0): number {
   const p = cstr(path);
-  return check(`open ${path}`, () => libc().open(p, flags | O_CLOEXEC, 0));
+  return check(`open ${path}`, () => libc().open(p, flags | O_CLOEXEC, mode));
 }
 
 export function setns(fd: number, nstype: number): void {

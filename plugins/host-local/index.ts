@@ -1,0 +1,141 @@
+// host-local: addresses from local range sets, recorded under <dataDir>/<network>/ in the Go plugin's format.
+// Load and validate everything first; then take the store's lock for the whole command.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { CniError, Code, type Context, type Plugin, type Result } from "../../lib/skel/index.ts";
+import { type IPBytes, formatCIDR, formatIP, ipEqual, parseCIDR } from "../../lib/ip/addr.ts";
+import { AllocationError, allocate } from "../../lib/ipam/allocator.ts";
+import { DEFAULT_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
+import { rangeContains, rangeFor, rangeSetCapacity, rangeSetString } from "../../lib/ipam/range.ts";
+import { type HostLocalConf, describeIPs, loadConfig } from "./config.ts";
+import { readResolvConf } from "./dns.ts";
+
+function withStore<T>(conf: HostLocalConf, fn: (s: DiskStore) => T): T {
+  const store = DiskStore.open(conf.name, conf.dataDir);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+/** Requests that are not satisfiable by config are config errors (7); a taken address is not. */
+function allocationError(idx: number, e: AllocationError): CniError {
+  const invalidRequest = /not in range set|is subnet's gateway/.test(e.message);
+  const details = e.exhausted
+    ? "every address of this range set is reserved: release leaked reservations (CNI GC, or DEL for gone pods) or widen the range"
+    : "";
+  return new CniError(invalidRequest ? Code.InvalidConfig : Code.Internal, `failed to allocate for range ${idx}: ${e.message}`, details);
+}
+
+function add(ctx: Context): Result {
+  const conf = loadConfig(ctx.conf, ctx.args);
+  const dns = conf.resolvConf ? readResolvConf(conf.resolvConf) : undefined;
+  return withStore(conf, (store) => {
+    const pending = [...conf.requested];
+    const taken: IPBytes[] = [];
+    const rollback = () => taken.forEach((ip) => store.release(ip));
+    const ips = conf.ranges.map((set, idx) => {
+      const at = pending.findIndex((ip) => rangeFor(set, ip) !== undefined);
+      const requested = at >= 0 ? pending.splice(at, 1)[0] : undefined;
+      try {
+        const a = allocate(store, set, String(idx), ctx.containerID, ctx.ifName, requested);
+        taken.push(a.address.ip);
+        return { address: formatCIDR(a.address), gateway: formatIP(a.gateway) };
+      } catch (e) {
+        rollback();
+        if (e instanceof AllocationError) throw allocationError(idx, e);
+        throw e;
+      }
+    });
+    if (pending.length) {
+      rollback();
+      throw new CniError(Code.InvalidConfig, `failed to allocate all requested IPs: ${describeIPs(pending)}`, `no range set contains them: ${conf.ranges.map(rangeSetString).join("; ")}`);
+    }
+    const result: Result = { ips };
+    if (conf.routes.length) result.routes = conf.routes;
+    if (dns) result.dns = dns;
+    return result;
+  });
+}
+
+function del(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, ctx.args);
+  withStore(conf, (store) => store.releaseByID(ctx.containerID, ctx.ifName));
+}
+
+function check(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, ctx.args);
+  withStore(conf, (store) => {
+    const held = store.getByID(ctx.containerID, ctx.ifName);
+    if (!held.length) {
+      throw new CniError(Code.Internal, `host-local: Failed to find address added by container ${ctx.containerID}`, `no reservation for ${ctx.containerID}/${ctx.ifName} in ${store.dir}; run DEL and ADD for this container`);
+    }
+    // A CHECK that checks: every address the runtime was given must still be reserved for this container.
+    for (const ip of ctx.prevResult?.ips ?? []) {
+      const addr = parseCIDR(ip.address)?.ip;
+      if (!addr || !conf.ranges.some((set) => rangeFor(set, addr))) continue;
+      if (!held.some((h) => ipEqual(h, addr))) {
+        throw new CniError(Code.Internal, `host-local: address ${ip.address} of container ${ctx.containerID} is not reserved for it`, `the reservation file ${join(store.dir, formatIP(addr))} is missing or names another container`);
+      }
+    }
+  });
+}
+
+interface Attachment {
+  containerID: string;
+  ifname: string;
+}
+
+function validAttachments(ctx: Context): Attachment[] {
+  const v = ctx.conf["cni.dev/valid-attachments"];
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((a) => typeof a?.containerID !== "string" || typeof a?.ifname !== "string")) {
+    throw new CniError(Code.InvalidConfig, `"cni.dev/valid-attachments" must be a list of {"containerID", "ifname"}`);
+  }
+  return v as Attachment[];
+}
+
+function gc(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, ctx.args);
+  const valid = validAttachments(ctx);
+  const errors: string[] = [];
+  withStore(conf, (store) => {
+    store.removeStaleTemps();
+    for (const r of store.list()) {
+      // Old id-only files stay as long as the container has any valid attachment.
+      const keep = valid.some((a) => a.containerID === r.containerID && (r.ifName === undefined || a.ifname === r.ifName));
+      if (keep) continue;
+      try {
+        store.release(r.ip);
+        ctx.log.info(`gc: released ${formatIP(r.ip)} held by ${r.containerID}/${r.ifName ?? "?"}`);
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+  });
+  if (errors.length) throw new CniError(Code.IOFailure, `host-local GC could not release every stale reservation: ${errors.join("; ")}`);
+}
+
+function status(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, ctx.args);
+  const dir = join(conf.dataDir || DEFAULT_DATA_DIR, conf.name);
+  if (!existsSync(dir)) return;
+  const reservations = DiskStore.list(dir);
+  for (const set of conf.ranges) {
+    const used = reservations.filter((r) => set.some((range) => rangeContains(range, r.ip) && !ipEqual(range.gateway, r.ip))).length;
+    if (BigInt(used) >= rangeSetCapacity(set)) {
+      throw new CniError(Code.NotAvailable, `no IP addresses available in range set: ${rangeSetString(set)}`, `all ${used} addresses are reserved in ${dir}; release leaked reservations (CNI GC) or widen the range`);
+    }
+  }
+}
+
+export const hostLocal: Plugin = {
+  name: "host-local",
+  about: "CNI host-local IPAM plugin",
+  add,
+  del,
+  check,
+  gc,
+  status,
+};

@@ -1,0 +1,91 @@
+// Ours against Debian's Go host-local (/usr/lib/cni): the same operations give the same addresses and the same
+// bytes on disk, and both can share one store. Intended difference: our files are mode 0600 (the Go plugin's
+// current behaviour), Debian's v1.1.1 writes 0644.
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
+import { Sandbox, runPlugin } from "../helpers/sandbox.ts";
+
+const box = new Sandbox();
+let node: string;
+beforeAll(() => {
+  node = box.netns("node");
+});
+afterAll(() => box.cleanup());
+
+type Impl = "ours" | "go";
+const binDir = (impl: Impl) => (impl === "ours" ? BIN : REFERENCE_BIN);
+
+const ranges = [
+  [{ subnet: "10.1.0.0/28", rangeStart: "10.1.0.3", rangeEnd: "10.1.0.9" }, { subnet: "10.2.0.0/30" }],
+  [{ subnet: "fd00:1::/124", gateway: "fd00:1::5" }],
+];
+const conf = (dataDir: string) => ({ cniVersion: "0.4.0", name: "diffnet", ipam: { type: "host-local", dataDir, ranges, routes: [{ dst: "0.0.0.0/0" }] } });
+
+function op(impl: Impl, dataDir: string, command: string, id: string, args = "") {
+  const r = runPlugin("host-local", {
+    binDir: binDir(impl),
+    env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/nonexistent", CNI_IFNAME: "eth0", CNI_PATH: binDir(impl), CNI_ARGS: args },
+    stdin: conf(dataDir),
+    node,
+  });
+  return { code: r.code, ips: r.json?.ips?.map((i: any) => `${i.address} gw ${i.gateway}`), msg: r.json?.msg, routes: r.json?.routes };
+}
+
+function snapshot(dataDir: string): Record<string, string> {
+  const dir = join(dataDir, "diffnet");
+  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), "latin1")]));
+}
+
+const SCRIPT: [string, string, string?][] = [
+  ["ADD", "a"], ["ADD", "b"], ["ADD", "c"], ["DEL", "b"], ["ADD", "d"], ["ADD", "e", "IP=10.1.0.8"],
+  ["DEL", "a"], ["ADD", "f"], ["ADD", "g"], ["ADD", "h"], ["ADD", "i"], ["ADD", "j"], ["ADD", "k"], ["ADD", "d"],
+  ["DEL", "c"], ["ADD", "l"], ["DEL", "zzz"],
+];
+
+describe("host-local differential against the Go plugin", () => {
+  it("the same script gives the same results, errors and files", () => {
+    const dirs = { ours: box.tmpdir(), go: box.tmpdir() };
+    for (const [command, id, args] of SCRIPT) {
+      const [ours, go] = (["ours", "go"] as Impl[]).map((impl) => op(impl, dirs[impl], command, id, args));
+      expect({ step: `${command} ${id}`, ...ours }).toEqual({ step: `${command} ${id}`, ...go });
+      expect(snapshot(dirs.ours)).toEqual(snapshot(dirs.go));
+    }
+  });
+
+  it("covered exhaustion and duplicate-allocation errors", () => {
+    const dir = box.tmpdir();
+    const msgs = SCRIPT.map(([c, id, a]) => op("go", dir, c, id, a).msg).filter(Boolean);
+    expect(msgs.some((m) => m.includes("no IP addresses available"))).toBe(true);
+    expect(msgs.some((m) => m.includes("duplicate allocation is not allowed"))).toBe(true);
+  });
+});
+
+describe("one store shared by ours and the Go plugin", () => {
+  it("alternating ADDs never hand out one address twice, and each releases the other's", () => {
+    const dir = box.tmpdir();
+    const seen: string[] = [];
+    const impls: Impl[] = ["ours", "go"];
+    for (let i = 0; i < 8; i++) {
+      const r = op(impls[i % 2], dir, "ADD", `c${i}`);
+      expect(r.code, r.msg).toBe(0);
+      seen.push(...r.ips);
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    // A single implementation would have handed out the same sequence.
+    const solo: string[] = [];
+    const soloDir = box.tmpdir();
+    for (let i = 0; i < 8; i++) solo.push(...op("go", soloDir, "ADD", `c${i}`).ips);
+    expect(seen).toEqual(solo);
+    // Cross release: ours deletes what Go added and vice versa.
+    for (let i = 0; i < 8; i++) expect(op(impls[(i + 1) % 2], dir, "DEL", `c${i}`).code).toBe(0);
+    expect(Object.keys(snapshot(dir)).filter((f) => /^[0-9a-f:.]+$/.test(f) && f.includes("."))).toEqual([]);
+    expect(Object.keys(snapshot(dir)).filter((f) => f.includes(":"))).toEqual([]);
+    // Go's CHECK accepts our reservation and ours accepts Go's.
+    expect(op("ours", dir, "ADD", "x").code).toBe(0);
+    expect(op("go", dir, "ADD", "y").code).toBe(0);
+    expect(op("go", dir, "CHECK", "x").code).toBe(0);
+    expect(op("ours", dir, "CHECK", "y").code).toBe(0);
+  });
+});
