@@ -2,6 +2,7 @@
 // "bridge" runs bridge), or on its first argument ("cni bridge").
 import { basename } from "node:path";
 import { pluginMain, registerPlugin, registeredNames, registeredPlugin } from "./lib/skel/index.ts";
+import { bridge } from "./plugins/bridge/index.ts";
 import { hostLocal } from "./plugins/host-local/index.ts";
 import { loopback } from "./plugins/loopback/index.ts";
 
@@ -10,6 +11,7 @@ declare const CNI_BUILD_COMMIT: string | undefined;
 
 registerPlugin(loopback);
 registerPlugin(hostLocal);
+registerPlugin(bridge);
 
 function versionLine(): string {
   const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";

@@ -1,5 +1,6 @@
 // The typed rtnetlink API: one socket per namespace, families on top.
-export { NetlinkSocket, NetlinkError } from "./socket.ts";
+export { NetlinkSocket } from "./socket.ts";
+export { NetlinkError } from "./errors.ts";
 export * from "./link.ts";
 export * from "./addr.ts";
 export * from "./route.ts";
@@ -7,3 +8,4 @@ export * from "./neigh.ts";
 export { addBridge } from "./kinds/bridge.ts";
 export { addVeth } from "./kinds/veth.ts";
 export { addVxlan } from "./kinds/vxlan.ts";
+export * from "./bridge-vlan.ts";

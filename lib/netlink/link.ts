@@ -2,7 +2,8 @@
 import { type Attr, AttrMap, attr, cstring, nest, u32, u8 } from "./wire/attr.ts";
 import { AF, IFF, IFLA, IFLA_BRPORT, IFLA_INFO, NLM_F, RTM } from "./wire/constants.ts";
 import { type Message, ifinfomsg, parseIfinfomsg } from "./wire/message.ts";
-import { NetlinkError, type NetlinkSocket } from "./socket.ts";
+import { NetlinkError } from "./errors.ts";
+import type { NetlinkSocket } from "./socket.ts";
 
 export interface LinkStats {
   rxPackets: bigint;

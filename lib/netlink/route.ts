@@ -1,6 +1,6 @@
 // Routes: add / replace / delete / list (dst, gateway, dev, scope, onlink, table, metric, source).
-import { type Attr, AttrMap, attr, u32 } from "./wire/attr.ts";
-import { AF, NLM_F, RTA, RTM, RTN, RTNH_F, RTPROT, RT_SCOPE, RT_TABLE } from "./wire/constants.ts";
+import { type Attr, AttrMap, attr, nest, u32 } from "./wire/attr.ts";
+import { AF, NLM_F, RTA, RTAX, RTM, RTN, RTNH_F, RTPROT, RT_SCOPE, RT_TABLE } from "./wire/constants.ts";
 import { parseRtmsg, rtmsg } from "./wire/message.ts";
 import type { NetlinkSocket } from "./socket.ts";
 import { type CIDR, type IPBytes, formatCIDR, formatIP } from "../ip/addr.ts";
@@ -19,6 +19,9 @@ export interface Route {
   protocol?: number;
   type?: number;
   family?: 4 | 6;
+  /** RTAX_MTU and RTAX_ADVMSS metrics. */
+  mtu?: number;
+  advmss?: number;
 }
 
 function famOf(r: Route): 4 | 6 {
@@ -60,6 +63,10 @@ function encode(r: Route): { fixed: Uint8Array; attrs: Attr[] } {
   if (r.priority !== undefined) attrs.push(attr(RTA.PRIORITY, u32(r.priority)));
   if (r.src) attrs.push(attr(RTA.PREFSRC, r.src));
   if (table >= 256) attrs.push(attr(RTA.TABLE, u32(table)));
+  const metrics: Attr[] = [];
+  if (r.mtu) metrics.push(attr(RTAX.MTU, u32(r.mtu)));
+  if (r.advmss) metrics.push(attr(RTAX.ADVMSS, u32(r.advmss)));
+  if (metrics.length) attrs.push(nest(RTA.METRICS, metrics));
   return { fixed, attrs };
 }
 
@@ -93,6 +100,7 @@ export function listRoutes(nl: NetlinkSocket, fam: 4 | 6, opts: { dev?: number; 
     const dst = a.get(RTA.DST);
     const gw = a.get(RTA.GATEWAY);
     const src = a.get(RTA.PREFSRC);
+    const metrics = a.nested(RTA.METRICS);
     out.push({
       family: fam,
       dst: dst ? { ip: dst.slice(), prefix: h.dstLen } : undefined,
@@ -105,6 +113,8 @@ export function listRoutes(nl: NetlinkSocket, fam: 4 | 6, opts: { dev?: number; 
       src: src?.slice(),
       protocol: h.protocol,
       type: h.type,
+      mtu: metrics?.u32(RTAX.MTU),
+      advmss: metrics?.u32(RTAX.ADVMSS),
     });
   }
   return out;

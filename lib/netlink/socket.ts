@@ -1,24 +1,11 @@
 // An rtnetlink socket bound to one network namespace: the namespace is entered only to create the socket,
 // after which every request on it acts there (no further setns, no thread pitfalls).
 import { AF_NETLINK, SOCK_CLOEXEC, SOCK_RAW, bind, close, getsockname, recv, sendto, setsockoptInt, socket } from "../sys/libc.ts";
-import { errnoName } from "../sys/errno.ts";
+import { NetlinkError } from "./errors.ts";
 import { Netns } from "../ns/netns.ts";
 import type { Attr } from "./wire/attr.ts";
 import { NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_ROUTE, NLMSG, NLM_F, RTM_NAMES, SOL_NETLINK } from "./wire/constants.ts";
 import { type Message, decodeError, decodeMessages, encodeMessage } from "./wire/message.ts";
-
-export class NetlinkError extends Error {
-  readonly errno: number;
-  readonly code: string;
-  readonly extack?: string;
-  constructor(what: string, errno: number, extack?: string) {
-    super(`${what}: ${errnoName(errno)}${extack ? ` (${extack})` : ""}`);
-    this.name = "NetlinkError";
-    this.errno = errno;
-    this.code = errnoName(errno);
-    this.extack = extack;
-  }
-}
 
 const MSG_TRUNC = 0x20;
 const MAX_DUMP_RETRIES = 5;

@@ -76,6 +76,7 @@ export function delegate(ctx: Context, type: string, config: Record<string, unkn
   const stdin = config instanceof Uint8Array ? config : new TextEncoder().encode(JSON.stringify(config));
   const env = { ...ctx.env, CNI_COMMAND: command };
   const plugin = isSelf(found.stat) ? registeredPlugin(type) : undefined;
+  ctx.log.debug(`${command} ${type}: ${plugin ? "in-process" : `exec ${found.path}`}`);
   const out = plugin ? invoke(plugin, env, stdin) : execPlugin(found.path, env, stdin);
   if (out.exitCode !== 0) throw outcomeError(type, out);
   if (command !== "ADD") return undefined;

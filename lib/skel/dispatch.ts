@@ -14,9 +14,10 @@ export interface Outcome {
 
 export type Env = Record<string, string | undefined>;
 
-export function stderrLogger(plugin: string): Logger {
+export function stderrLogger(plugin: string, env: Env = {}): Logger {
   const write = (level: string, msg: string) => process.stderr.write(`${plugin}: ${level}: ${msg}\n`);
-  return { warn: (m) => write("warning", m), info: (m) => write("info", m) };
+  const debug = env.CNI_LOG_LEVEL === "debug";
+  return { warn: (m) => write("warning", m), info: (m) => write("info", m), debug: (m) => debug && write("debug", m) };
 }
 
 /** Any thrown value as a CNI error: CniError as is, errors carrying `cniCode` with it, the rest as internal. */
@@ -93,7 +94,7 @@ export function invoke(plugin: Plugin, env: Env, stdin: Uint8Array): Outcome {
     const conf = parseConf(stdin);
     version = conf.cniVersion;
     checkVersion(conf, args.command);
-    const ctx: Context = { ...args, conf, stdin, env, log: stderrLogger(plugin.name) };
+    const ctx: Context = { ...args, conf, stdin, env, log: stderrLogger(plugin.name, env) };
     if (conf.prevResult !== undefined) ctx.prevResult = parseResult(conf.prevResult, version);
     switch (args.command) {
       case "ADD": {

@@ -13,6 +13,8 @@ export interface NetConf {
 export interface Logger {
   warn(msg: string): void;
   info(msg: string): void;
+  /** Printed only with CNI_LOG_LEVEL=debug. */
+  debug(msg: string): void;
 }
 
 export interface Context extends CmdArgs {

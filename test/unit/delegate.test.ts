@@ -46,7 +46,7 @@ function ctx(path: string[]): Context {
   const env = { CNI_COMMAND: "DEL", CNI_CONTAINERID: "c1", CNI_IFNAME: "eth0", CNI_PATH: path.join(":"), CNI_NETNS: "/nonexistent" };
   return {
     command: "DEL", containerID: "c1", netns: "", ifName: "eth0", args: "", path,
-    conf: { cniVersion: "0.4.0", name: "n" }, stdin: new Uint8Array(), env, log: { warn() {}, info() {} },
+    conf: { cniVersion: "0.4.0", name: "n" }, stdin: new Uint8Array(), env, log: { warn() {}, info() {}, debug() {} },
   };
 }
 

@@ -49,8 +49,14 @@ export const IFF = { UP: 0x1, BROADCAST: 0x2, LOOPBACK: 0x8, RUNNING: 0x40, NOAR
 export const IFLA = {
   ADDRESS: 1, BROADCAST: 2, IFNAME: 3, MTU: 4, LINK: 5, QDISC: 6, STATS: 7, MASTER: 10, PROTINFO: 12,
   TXQLEN: 13, OPERSTATE: 16, LINKMODE: 17, LINKINFO: 18, NET_NS_PID: 19, NET_NS_FD: 28,
-  STATS64: 23, PROMISCUITY: 30, LINK_NETNSID: 37,
+  STATS64: 23, AF_SPEC: 26, EXT_MASK: 29, PROMISCUITY: 30, LINK_NETNSID: 37,
 } as const;
+
+export const IFLA_BRIDGE = { FLAGS: 0, MODE: 1, VLAN_INFO: 2 } as const;
+export const BRIDGE_FLAGS = { MASTER: 1, SELF: 2 } as const;
+export const BRIDGE_VLAN_INFO = { MASTER: 0x1, PVID: 0x2, UNTAGGED: 0x4, RANGE_BEGIN: 0x8, RANGE_END: 0x10 } as const;
+export const RTEXT_FILTER = { VF: 1, BRVLAN: 2, BRVLAN_COMPRESSED: 4 } as const;
+export const RTAX = { MTU: 2, ADVMSS: 8 } as const;
 
 export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4, SLAVE_DATA: 5 } as const;
 
@@ -68,7 +74,7 @@ export const IFLA_BRPORT = { STATE: 1, PRIORITY: 2, COST: 3, MODE: 4, GUARD: 5, 
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4, ANYCAST: 5, CACHEINFO: 6, FLAGS: 8 } as const;
 export const IFA_F = { SECONDARY: 0x01, NODAD: 0x02, PERMANENT: 0x80, NOPREFIXROUTE: 0x200 } as const;
 
-export const RTA = { DST: 1, SRC: 2, IIF: 3, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
+export const RTA = { DST: 1, SRC: 2, IIF: 3, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, METRICS: 8, TABLE: 15 } as const;
 export const RT_TABLE = { UNSPEC: 0, MAIN: 254, LOCAL: 255 } as const;
 export const RT_SCOPE = { UNIVERSE: 0, SITE: 200, LINK: 253, HOST: 254, NOWHERE: 255 } as const;
 export const RTPROT = { UNSPEC: 0, KERNEL: 2, BOOT: 3, STATIC: 4 } as const;

@@ -1,0 +1,53 @@
+// iptables through iptables-save / iptables-restore: one read and one atomic write per change, instead of a
+// process per rule. Rules are kept as the text iptables-save prints, so "does it exist" is a string match.
+import { spawnSync } from "node:child_process";
+
+export type Family = 4 | 6;
+
+export class IptablesError extends Error {
+  constructor(what: string, detail: string) {
+    super(`${what}: ${detail.trim() || "failed"}`);
+    this.name = "IptablesError";
+  }
+}
+
+const tool = (family: Family, kind: "save" | "restore") => `${family === 4 ? "iptables" : "ip6tables"}-${kind}`;
+
+/** The lines of one table, as iptables-save prints them (rules "-A …", chains ":NAME POLICY [x:y]"). */
+export function saveTable(family: Family, table: string): string[] {
+  const bin = tool(family, "save");
+  const r = spawnSync(bin, ["-t", table], { encoding: "utf8" });
+  if (r.error) throw new IptablesError(bin, `${r.error.message}; install the iptables package`);
+  if (r.status !== 0) throw new IptablesError(bin, r.stderr);
+  return r.stdout.split("\n").filter((l) => l && !l.startsWith("#"));
+}
+
+/** Apply `lines` to `table` in one transaction, leaving everything else as it is (--noflush). */
+export function restoreTable(family: Family, table: string, lines: string[]): void {
+  if (!lines.length) return;
+  const bin = tool(family, "restore");
+  const input = `*${table}\n${lines.join("\n")}\nCOMMIT\n`;
+  const r = spawnSync(bin, ["--noflush", "-w", "10"], { input, encoding: "utf8" });
+  if (r.error) throw new IptablesError(bin, `${r.error.message}; install the iptables package`);
+  if (r.status !== 0) throw new IptablesError(`${bin} (table ${table})`, r.stderr);
+}
+
+/** Quote an argument the way iptables-save does, so generated rules compare equal to saved ones. */
+export function quoteArg(a: string): string {
+  return /[\s"\\]/.test(a) ? `"${a.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"` : a;
+}
+
+export const rule = (chain: string, args: string[]): string => `-A ${chain} ${args.map(quoteArg).join(" ")}`;
+
+/** The chains a saved table declares. */
+export function chainsOf(lines: string[]): Set<string> {
+  return new Set(lines.filter((l) => l.startsWith(":")).map((l) => l.slice(1).split(" ")[0]));
+}
+
+/** Rules that jump to `target` ("... -j target"), as saved. */
+export function jumpsTo(lines: string[], target: string): string[] {
+  return lines.filter((l) => l.startsWith("-A ") && l.endsWith(` -j ${target}`));
+}
+
+/** "-A X ..." → "-D X ..." */
+export const asDelete = (line: string): string => `-D ${line.slice(3)}`;

@@ -1,0 +1,153 @@
+// bridge's configuration: every key of the reference, checked before anything is touched. Keys whose values
+// we do not implement are refused with code 2 naming them, never silently ignored.
+import { CniError, Code, type DNS, type NetConf, invalidConfig, parseCniArgs } from "../../lib/skel/index.ts";
+import { parseMAC } from "../../lib/netlink/link.ts";
+
+export interface BridgeConf {
+  name: string;
+  cniVersion: string;
+  brName: string;
+  isGW: boolean;
+  isDefaultGW: boolean;
+  forceAddress: boolean;
+  ipMasq: boolean;
+  mtu: number;
+  hairpinMode: boolean;
+  promiscMode: boolean;
+  vlan: number;
+  /** vlanTrunk expanded, sorted, unique. */
+  vlans: number[];
+  preserveDefaultVlan: boolean;
+  enableDad: boolean;
+  disableContainerInterface: boolean;
+  portIsolation: boolean;
+  /** IPAM plugin type; undefined means layer 2 only. */
+  ipamType?: string;
+  /** MAC for the pod interface (CNI_ARGS MAC, then args.cni.mac, then runtimeConfig.mac). */
+  mac?: Uint8Array;
+  dns?: DNS;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function bool(c: Json, key: string, dflt = false): boolean {
+  const v = c[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== "boolean") throw invalidConfig(`"${key}" must be true or false`, `got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function int(c: Json, key: string): number {
+  const v = c[key];
+  if (v === undefined || v === null) return 0;
+  if (typeof v !== "number" || !Number.isInteger(v)) throw invalidConfig(`"${key}" must be an integer`, `got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function trunkID(v: unknown, what: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v)) throw invalidConfig(`incorrect trunk ${what} parameter`, `vlanTrunk ${what} must be an integer`);
+  return v;
+}
+
+/** The reference's collectVlanTrunk: ranges and single ids, 1..4094, merged and sorted. */
+export function collectVlanTrunk(v: unknown): number[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw invalidConfig(`"vlanTrunk" must be a list of {"id"} or {"minID","maxID"}`);
+  const ids = new Set<number>();
+  for (const item of v) {
+    if (!isObject(item)) throw invalidConfig(`"vlanTrunk" entries must be objects`, `got ${JSON.stringify(item)}`);
+    const min = trunkID(item.minID, "minID");
+    const max = trunkID(item.maxID, "maxID");
+    if (min !== undefined && max !== undefined) {
+      if (min <= 0 || min > 4094) throw invalidConfig("incorrect trunk minID parameter");
+      if (max <= 0 || max > 4094) throw invalidConfig("incorrect trunk maxID parameter");
+      if (max < min) throw invalidConfig("minID is greater than maxID in trunk parameter");
+      for (let i = min; i <= max; i++) ids.add(i);
+    } else if (max !== undefined) {
+      throw invalidConfig("minID and maxID should be configured simultaneously, minID is missing");
+    } else if (min !== undefined) {
+      throw invalidConfig("minID and maxID should be configured simultaneously, maxID is missing");
+    }
+    const id = trunkID(item.id, "id");
+    if (id !== undefined) {
+      if (id <= 0 || id > 4094) throw invalidConfig("incorrect trunk id parameter");
+      ids.add(id);
+    }
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+function macFrom(v: unknown, source: string): Uint8Array | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  const mac = typeof v === "string" ? parseMAC(v) : undefined;
+  if (!mac) throw invalidConfig(`invalid MAC address ${JSON.stringify(v)} (from ${source})`, "use the form 0a:58:0a:f4:01:05");
+  return mac;
+}
+
+const IFNAME_RE = /^[^/:\s]{1,15}$/;
+
+export function loadConfig(c: NetConf, cniArgs: string): BridgeConf {
+  const brName = c.bridge === undefined || c.bridge === "" ? "cni0" : c.bridge;
+  if (typeof brName !== "string" || !IFNAME_RE.test(brName) || brName === "." || brName === "..") {
+    throw invalidConfig(`"bridge" must be an interface name of at most 15 bytes`, `got ${JSON.stringify(c.bridge)}`);
+  }
+  const vlan = int(c, "vlan");
+  if (vlan < 0 || vlan > 4094) throw invalidConfig(`invalid VLAN ID ${vlan} (must be between 0 and 4094)`);
+  const vlans = collectVlanTrunk(c.vlanTrunk);
+  if (vlan > 0 && vlans.length) throw invalidConfig("cannot set vlan and vlanTrunk at the same time");
+  const mtu = int(c, "mtu");
+  if (mtu !== 0 && (mtu < 68 || mtu > 65535)) throw invalidConfig(`invalid "mtu" ${mtu}`, "an MTU is between 68 and 65535");
+
+  const hairpinMode = bool(c, "hairpinMode");
+  const promiscMode = bool(c, "promiscMode");
+  if (hairpinMode && promiscMode) throw invalidConfig("cannot set hairpin mode and promiscuous mode at the same time");
+
+  if (bool(c, "macspoofchk")) {
+    throw new CniError(Code.UnsupportedField, `"macspoofchk": true is not supported by this bridge plugin`, "remove macspoofchk, or use the reference bridge plugin for MAC spoof checking");
+  }
+  const backend = c.ipMasqBackend;
+  if (backend !== undefined && backend !== null && backend !== "iptables") {
+    if (backend === "nftables") throw new CniError(Code.UnsupportedField, `"ipMasqBackend": "nftables" is not supported by this bridge plugin`, `use "iptables" (the default)`);
+    throw invalidConfig(`invalid "ipMasqBackend" ${JSON.stringify(backend)}`, `use "iptables" or "nftables"`);
+  }
+
+  let ipamType: string | undefined;
+  if (c.ipam !== undefined && c.ipam !== null) {
+    if (!isObject(c.ipam)) throw invalidConfig(`"ipam" must be an object`);
+    if (c.ipam.type !== undefined && typeof c.ipam.type !== "string") throw invalidConfig(`"ipam.type" must be a string`);
+    ipamType = (c.ipam.type as string | undefined) || undefined;
+  }
+  const disableContainerInterface = bool(c, "disableContainerInterface");
+  if (disableContainerInterface && ipamType) throw invalidConfig("cannot use IPAM when DisableContainerInterface flag is set", "remove ipam, or disableContainerInterface");
+
+  const envMac = parseCniArgs(cniArgs, ["MAC"]).get("MAC");
+  const args = isObject(c.args) && isObject(c.args.cni) ? c.args.cni : {};
+  const runtime = isObject(c.runtimeConfig) ? c.runtimeConfig : {};
+  const mac = macFrom(runtime.mac, "runtimeConfig.mac") ?? macFrom(args.mac, "args.cni.mac") ?? macFrom(envMac, "CNI_ARGS MAC");
+
+  const isDefaultGW = bool(c, "isDefaultGateway");
+  const dns = isObject(c.dns) ? (c.dns as DNS) : undefined;
+  return {
+    name: c.name,
+    cniVersion: c.cniVersion,
+    brName,
+    isGW: bool(c, "isGateway") || isDefaultGW,
+    isDefaultGW,
+    forceAddress: bool(c, "forceAddress"),
+    ipMasq: bool(c, "ipMasq"),
+    mtu,
+    hairpinMode,
+    promiscMode,
+    vlan,
+    vlans,
+    preserveDefaultVlan: bool(c, "preserveDefaultVlan", true),
+    enableDad: bool(c, "enabledad"),
+    disableContainerInterface,
+    portIsolation: bool(c, "portIsolation"),
+    ipamType,
+    mac,
+    dns: dns && (dns.nameservers || dns.search || dns.options || dns.domain) ? dns : undefined,
+  };
+}

@@ -1,0 +1,45 @@
+// bridge DEL: release the address first (the part that leaks when skipped), then the pod interface, then the
+// masquerade rules — which need only network name and container id, so a vanished netns leaks nothing.
+import { type Context, delegate } from "../../lib/skel/index.ts";
+import { NetlinkSocket, findLink } from "../../lib/netlink/index.ts";
+import { NetnsNotFoundError } from "../../lib/ns/netns.ts";
+import { teardownMasq } from "../../lib/iptables/masq.ts";
+import { loadConfig } from "./config.ts";
+import { deleteLinkIfExists } from "./links.ts";
+
+function removePodInterface(ctx: Context): boolean {
+  let podNl: NetlinkSocket;
+  try {
+    podNl = NetlinkSocket.open(ctx.netns);
+  } catch (e) {
+    if (e instanceof NetnsNotFoundError) return false;
+    throw e;
+  }
+  try {
+    return deleteLinkIfExists(podNl, ctx.ifName);
+  } finally {
+    podNl.close();
+  }
+}
+
+/** prevResult names the host veth: remove it if the pod side could not be reached (it takes its peer along). */
+function removeHostVeth(ctx: Context, brName: string): void {
+  const hostIfaces = (ctx.prevResult?.interfaces ?? []).filter((i) => !i.sandbox && i.name !== brName && i.name.startsWith("veth"));
+  if (!hostIfaces.length) return;
+  const nl = NetlinkSocket.open();
+  try {
+    for (const i of hostIfaces) {
+      if (findLink(nl, i.name)?.kind === "veth") deleteLinkIfExists(nl, i.name);
+    }
+  } finally {
+    nl.close();
+  }
+}
+
+export function del(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, ctx.args);
+  if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "DEL");
+  const removed = ctx.netns ? removePodInterface(ctx) : false;
+  if (!removed) removeHostVeth(ctx, conf.brName);
+  if (conf.ipamType && conf.ipMasq) teardownMasq(conf.name, ctx.containerID);
+}

@@ -1,0 +1,28 @@
+// bridge: pods on a Linux bridge (cni0) through veth pairs, addresses from the IPAM delegate.
+import { type Context, type Plugin, delegate } from "../../lib/skel/index.ts";
+import { masqContainers, teardownMasq } from "../../lib/iptables/masq.ts";
+import { loadConfig } from "./config.ts";
+import { add } from "./add.ts";
+import { del } from "./del.ts";
+import { check } from "./check.ts";
+
+/** GC: the IPAM delegate collects its own leaks; we remove masquerade chains of containers not listed. */
+function gc(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, ctx.args);
+  if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "GC");
+  const raw = ctx.conf["cni.dev/valid-attachments"];
+  const valid = new Set(Array.isArray(raw) ? raw.map((a: { containerID?: unknown }) => a?.containerID) : []);
+  for (const id of masqContainers(conf.name)) {
+    if (!valid.has(id)) {
+      ctx.log.info(`gc: removing masquerade rules of ${id}`);
+      teardownMasq(conf.name, id);
+    }
+  }
+}
+
+function status(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, ctx.args);
+  if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "STATUS");
+}
+
+export const bridge: Plugin = { name: "bridge", about: "CNI bridge plugin", add, del, check, gc, status };

@@ -1,0 +1,164 @@
+// The node side of bridge: the bridge itself, veth pairs attached to it, VLANs on ports, and the gateway
+// address on the bridge (or on its VLAN interface).
+import { randomBytes } from "node:crypto";
+import { CniError, Code, type Logger } from "../../lib/skel/index.ts";
+import {
+  type Link, NetlinkError, type NetlinkSocket, addAddr, addBridge, addVeth, bridgeVlanAdd, bridgeVlanDel, bridgeVlanFiltering,
+  bridgeVlanList, delAddr, deleteLink, findLink, getLink, listAddrs, parseMAC, setBridgePort, setBridgeVlanFiltering, setMac, setMaster,
+  setPromisc, setUp,
+} from "../../lib/netlink/index.ts";
+import { ensureSysctl } from "../../lib/ns/sysctl.ts";
+import { type CIDR, contains, formatCIDR, ipEqual, networkOf } from "../../lib/ip/addr.ts";
+import type { BridgeConf } from "./config.ts";
+
+export interface BridgeSetup {
+  bridge: Link;
+  /** True when this invocation created the bridge (rollback may remove it). */
+  created: boolean;
+}
+
+function noVlanFiltering(conf: BridgeConf, e: unknown): unknown {
+  if (!(e instanceof NetlinkError && e.code === "EOPNOTSUPP")) return e;
+  const key = conf.vlan ? `"vlan": ${conf.vlan}` : `"vlanTrunk"`;
+  return new CniError(Code.UnsupportedField, `${key} needs bridge VLAN filtering, which this kernel does not support`, "the kernel lacks CONFIG_BRIDGE_VLAN_FILTERING; remove the VLAN settings or use a kernel with it");
+}
+
+export function ensureBridge(nl: NetlinkSocket, conf: BridgeConf, log: Logger): BridgeSetup {
+  const vlanFiltering = conf.vlan !== 0 || conf.vlans.length > 0;
+  let created = false;
+  let br = findLink(nl, conf.brName);
+  if (!br) {
+    try {
+      addBridge(nl, { name: conf.brName, mtu: conf.mtu || undefined, vlanFiltering });
+      created = true;
+    } catch (e) {
+      // EEXIST: another ADD created it a moment ago.
+      if (!(e instanceof NetlinkError && e.code === "EEXIST")) {
+        const mapped = vlanFiltering ? noVlanFiltering(conf, e) : e;
+        throw mapped instanceof CniError ? mapped : new CniError(Code.Internal, `failed to create bridge "${conf.brName}": ${(e as Error).message}`);
+      }
+    }
+    br = getLink(nl, conf.brName);
+  }
+  if (br.kind !== "bridge") {
+    throw new CniError(Code.InvalidConfig, `"${conf.brName}" already exists but is not a bridge`, `it is a ${br.kind ?? "plain"} link; set "bridge" to another name or remove that link`);
+  }
+  if (!created && conf.mtu && br.mtu !== conf.mtu) {
+    log.warn(`bridge ${conf.brName} exists with MTU ${br.mtu}; "mtu": ${conf.mtu} applies only when the bridge is created (delete ${conf.brName} to recreate it)`);
+  }
+  if (vlanFiltering && !created && !bridgeVlanFiltering(nl, br.index)) {
+    try {
+      setBridgeVlanFiltering(nl, br.index, true, conf.brName);
+    } catch (e) {
+      throw noVlanFiltering(conf, e);
+    }
+  }
+  if (conf.promiscMode) setPromisc(nl, br, true);
+  // We own this interface's routes: no router advertisements.
+  ensureSysctl(`net/ipv6/conf/${conf.brName}/accept_ra`, "0");
+  setUp(nl, br);
+  return { bridge: getLink(nl, conf.brName), created };
+}
+
+export interface PeerNamespace {
+  nl: NetlinkSocket;
+  /** fd of the namespace; undefined for the node's own namespace. */
+  fd?: number;
+  path?: string;
+}
+
+export interface VethPair {
+  host: Link;
+  peer: Link;
+}
+
+const randomVethName = () => `veth${randomBytes(4).toString("hex")}`;
+
+/**
+ * A veth pair whose `name` end is created directly in `peerNs` and whose host end ("veth" + 8 hex digits) is
+ * attached to the bridge with hairpin, isolation and VLANs set. `onCreated` hears of the host end at once, so
+ * a caller can remove it if anything later fails.
+ */
+export function setupVeth(
+  nl: NetlinkSocket, br: Link, conf: BridgeConf, name: string, peerNs: PeerNamespace,
+  opts: { mac?: Uint8Array; vlan: number; vlans: number[]; onCreated: (host: string) => void },
+): VethPair {
+  if (findLink(peerNs.nl, name)) {
+    throw new CniError(Code.InvalidEnv, `container veth name provided (${name}) already exists`, `an interface called ${name} is already in ${peerNs.path ?? "the node's namespace"}; pick another CNI_IFNAME or run DEL first`);
+  }
+  let hostName = "";
+  for (let attempt = 0; ; attempt++) {
+    hostName = randomVethName();
+    try {
+      addVeth(nl, { name: hostName, peerName: name, mtu: conf.mtu || undefined, peerMac: opts.mac, peerNsFd: peerNs.fd });
+      break;
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.code === "EEXIST") || attempt >= 9) throw e;
+    }
+  }
+  opts.onCreated(hostName);
+  const host = getLink(nl, hostName);
+  setMaster(nl, host, br.index);
+  setBridgePort(nl, host, { hairpin: conf.hairpinMode, ...(conf.portIsolation ? { isolated: true } : {}) });
+  if ((opts.vlan || opts.vlans.length) && !conf.preserveDefaultVlan) {
+    for (const v of bridgeVlanList(nl).get(host.index) ?? []) bridgeVlanDel(nl, host.index, v.vid, {}, hostName);
+  }
+  if (opts.vlan) bridgeVlanAdd(nl, host.index, opts.vlan, { pvid: true, untagged: true }, hostName);
+  for (const v of opts.vlans) bridgeVlanAdd(nl, host.index, v, {}, hostName);
+  setUp(nl, host);
+  return { host: getLink(nl, hostName), peer: getLink(peerNs.nl, name) };
+}
+
+/**
+ * "<bridge>.<vlan>": a veth in the node's namespace, its other end an access port of the VLAN, that carries the
+ * gateway address for that VLAN (as the reference does).
+ */
+export function ensureVlanInterface(nl: NetlinkSocket, br: Link, conf: BridgeConf, onCreated: (host: string) => void): Link {
+  const name = `${br.name}.${conf.vlan}`;
+  const existing = findLink(nl, name);
+  if (existing) return existing;
+  const { peer } = setupVeth(nl, br, { ...conf, hairpinMode: false, portIsolation: false }, name, { nl }, { vlan: conf.vlan, vlans: [], onCreated });
+  setUp(nl, peer);
+  return getLink(nl, name);
+}
+
+/**
+ * Give `link` the gateway address `gw` (gateway/prefix). A different address of the family (IPv4, or an
+ * overlapping IPv6 one) is an error naming both, unless forceAddress replaces it.
+ */
+export function ensureGatewayAddr(nl: NetlinkSocket, link: Link, gw: CIDR, forceAddress: boolean): void {
+  const want = formatCIDR(gw);
+  for (const a of listAddrs(nl, link.index, gw.ip.length === 4 ? 4 : 6)) {
+    if (ipEqual(a.cidr.ip, gw.ip) && a.cidr.prefix === gw.prefix) return;
+    const v6 = gw.ip.length === 16;
+    if (v6 && a.scope !== 0) continue; // link-local addresses are not in the way
+    if (v6 && !contains(a.cidr, gw.ip) && !contains(gw, networkOf(a.cidr))) continue;
+    if (!forceAddress) {
+      throw new CniError(
+        Code.InvalidConfig,
+        `"${link.name}" already has an IP address different from ${want}`,
+        `${link.name} holds ${formatCIDR(a.cidr)}, this network needs ${want}: the node's subnet changed. Delete the bridge (ip link delete ${link.name}) so it is recreated, fix the lease in subnet.env, or set "forceAddress": true to replace the address`,
+      );
+    }
+    delAddr(nl, link.index, a.cidr, link.name);
+  }
+  try {
+    addAddr(nl, link.index, gw, {}, link.name);
+  } catch (e) {
+    if (!(e instanceof NetlinkError && e.code === "EEXIST")) throw e;
+  }
+  // Pin the bridge's MAC; otherwise it follows the lowest port MAC and changes as pods come and go.
+  if (link.mac) setMac(nl, link, parseMAC(link.mac)!);
+}
+
+/** Remove a link if it exists (rollback and DEL: already gone is fine). */
+export function deleteLinkIfExists(nl: NetlinkSocket, name: string): boolean {
+  const l = findLink(nl, name);
+  if (!l) return false;
+  try {
+    deleteLink(nl, l);
+  } catch (e) {
+    if (!(e instanceof NetlinkError && e.code === "ENODEV")) throw e;
+  }
+  return true;
+}

@@ -1,0 +1,71 @@
+// The pod side after IPAM: sysctls, addresses, link up, routes — the reference's ConfigureIface, run against
+// the pod's namespace (sysctls inside it, netlink through a socket opened there).
+import { CniError, Code, type Result } from "../../lib/skel/index.ts";
+import { type Link, type NetlinkSocket, addAddr, addRoute, listAddrs, setUp } from "../../lib/netlink/index.ts";
+import type { Netns } from "../../lib/ns/netns.ts";
+import { ensureSysctl, readSysctl, writeSysctl } from "../../lib/ns/sysctl.ts";
+import { type IPBytes, formatIP, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
+
+const IFA_F_TENTATIVE = 0x40;
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Sysctls the reference sets before addressing: DAD per enabledad, gratuitous ARP/NA on link up. */
+export function prepareInterface(pod: Netns, ifName: string, enableDad: boolean, hasV6: boolean): void {
+  pod.run(() => {
+    if (hasV6) {
+      // An IPv6 address needs IPv6 enabled on lo and the interface.
+      for (const dev of ["lo", ifName]) if (readSysctl(`net/ipv6/conf/${dev}/disable_ipv6`) === "1") writeSysctl(`net/ipv6/conf/${dev}/disable_ipv6`, "0");
+    }
+    if (enableDad) {
+      ensureSysctl(`net/ipv6/conf/${ifName}/enhanced_dad`, "1");
+      ensureSysctl(`net/ipv6/conf/${ifName}/accept_dad`, "1");
+    } else {
+      ensureSysctl(`net/ipv6/conf/${ifName}/accept_dad`, "0");
+    }
+    // The kernel announces the address (gratuitous ARP / unsolicited NA) when the link comes up.
+    ensureSysctl(`net/ipv4/conf/${ifName}/arp_notify`, "1");
+    ensureSysctl(`net/ipv6/conf/${ifName}/ndisc_notify`, "1");
+  });
+}
+
+/** Wait (bounded) until no IPv6 address of the link is tentative, so routes via the gateway can be added. */
+function settleAddresses(nl: NetlinkSocket, link: Link, timeoutMs: number): void {
+  for (let waited = 0; waited < timeoutMs; waited += 50) {
+    if (!listAddrs(nl, link.index, 6).some((a) => a.flags & IFA_F_TENTATIVE)) return;
+    sleepMs(50);
+  }
+}
+
+/** Addresses of `result` for interface index `ifIndex`, the link up, then its routes (gateway-less ones via the family's gateway). */
+export function configureInterface(nl: NetlinkSocket, link: Link, result: Result, ifIndex: number, waitForDad: boolean): void {
+  let v4gw: IPBytes | undefined;
+  let v6gw: IPBytes | undefined;
+  for (const ipc of result.ips ?? []) {
+    if (ipc.interface !== ifIndex) continue;
+    const addr = parseCIDR(ipc.address);
+    if (!addr) throw new CniError(Code.Decoding, `IPAM returned an invalid address ${JSON.stringify(ipc.address)}`);
+    try {
+      addAddr(nl, link.index, addr, {}, link.name);
+    } catch (e) {
+      throw new CniError(Code.Internal, `failed to add IP addr ${ipc.address} to "${link.name}": ${(e as Error).message}`);
+    }
+    const gw = ipc.gateway ? parseIP(ipc.gateway) : undefined;
+    if (gw?.length === 4) v4gw ??= gw;
+    else if (gw) v6gw ??= gw;
+  }
+  setUp(nl, link);
+  if (v6gw && waitForDad) settleAddresses(nl, link, 10_000);
+  for (const r of result.routes ?? []) {
+    const dst = parseCIDR(r.dst);
+    if (!dst) throw new CniError(Code.Decoding, `invalid route destination ${JSON.stringify(r.dst)}`);
+    const gw = r.gw ? parseIP(r.gw) : dst.ip.length === 4 ? v4gw : v6gw;
+    try {
+      addRoute(nl, { dst, gw, dev: link.index, priority: r.priority, table: r.table, scope: r.scope, mtu: r.mtu, advmss: r.advmss });
+    } catch (e) {
+      throw new CniError(Code.Internal, `failed to add route '${r.dst} via ${r.gw ?? (gw ? formatIP(gw) : "<none>")} dev ${link.name}': ${(e as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,350 @@
+// bridge + host-local against the kernel: one node namespace per test, pods as namespaces, state in temp dirs.
+import { execFileSync, spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { BIN } from "../helpers/paths.ts";
+import { Sandbox, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+
+const box = new Sandbox();
+afterEach(() => box.cleanup());
+
+interface Lab {
+  node: string;
+  dataDir: string;
+  conf: (extra?: object, ipam?: object) => Record<string, unknown>;
+  run: (command: string, pod: string, conf: object, id?: string, env?: Record<string, string>) => ReturnType<typeof runPlugin>;
+  pod: () => string;
+}
+
+function lab(): Lab {
+  const node = box.netns("node");
+  const dataDir = box.tmpdir();
+  return {
+    node,
+    dataDir,
+    conf: (extra = {}, ipam = {}) => ({
+      cniVersion: "1.0.0", name: "cbr0", type: "bridge", bridge: "cni0", isDefaultGateway: true, ipMasq: true, hairpinMode: true, mtu: 1450,
+      ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.244.1.0/24" }]], routes: [{ dst: "10.244.0.0/16" }], ...ipam },
+      ...extra,
+    }),
+    run: (command, pod, conf, id = `ctr-${pod.split("-").at(-2)}`, env = {}) =>
+      runPlugin("bridge", { env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN, ...env }, stdin: conf, node }),
+    pod: () => box.netns("pod"),
+  };
+}
+
+/** Whether this kernel has bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING); asked in a throwaway namespace. */
+function kernelHasVlanFiltering(): boolean {
+  const probe = new Sandbox();
+  try {
+    const ns = probe.netns("probe");
+    return spawnSync("nsenter", [`--net=${nsPath(ns)}`, "ip", "link", "add", "br0", "type", "bridge", "vlan_filtering", "1"]).status === 0;
+  } finally {
+    probe.cleanup();
+  }
+}
+const vlanSupported = kernelHasVlanFiltering();
+
+const reservations = (l: Lab) => readdirSync(join(l.dataDir, "cbr0")).filter((f) => /^[0-9a-f.:]+$/.test(f) && /\d/.test(f) && !f.startsWith("last"));
+const natRules = (l: Lab) => sh(l.node, "iptables-save -t nat").split("\n").filter((x) => x.includes("CNI-"));
+const links = (ns: string) => JSON.parse(sh(ns, "ip -j -d link show")) as any[];
+
+describe("bridge ADD", () => {
+  it("attaches two pods that reach each other and the gateway, over ping and TCP", () => {
+    const l = lab();
+    const [p1, p2] = [l.pod(), l.pod()];
+    const r1 = l.run("ADD", p1, l.conf());
+    const r2 = l.run("ADD", p2, l.conf());
+    expect(r1.code, r1.stdout).toBe(0);
+    expect(r2.code, r2.stdout).toBe(0);
+    expect(r1.json.interfaces.map((i: any) => i.name)).toEqual(["cni0", expect.stringMatching(/^veth[0-9a-f]{8}$/), "eth0"]);
+    expect(r1.json.interfaces[2].sandbox).toBe(nsPath(p1));
+    expect(r1.json.ips).toEqual([{ address: "10.244.1.2/24", gateway: "10.244.1.1", interface: 2 }]);
+    expect(r1.json.routes).toEqual([{ dst: "10.244.0.0/16" }, { dst: "0.0.0.0/0", gw: "10.244.1.1" }]);
+
+    const br = links(l.node).find((x) => x.ifname === "cni0");
+    expect(br.linkinfo.info_kind).toBe("bridge");
+    expect(br.mtu).toBe(1450);
+    expect(br.address).toBe(r1.json.interfaces[0].mac);
+    expect(sh(l.node, "ip -4 -o addr show cni0")).toContain("10.244.1.1/24");
+    const veth = links(l.node).find((x) => x.ifname === r1.json.interfaces[1].name);
+    expect(veth.master).toBe("cni0");
+    expect(veth.linkinfo.info_slave_data.hairpin).toBe(true);
+    expect(sh(p1, "ip -4 route")).toMatch(/default via 10\.244\.1\.1 dev eth0/);
+    expect(sh(p1, "ip -4 route")).toMatch(/10\.244\.0\.0\/16 via 10\.244\.1\.1 dev eth0/);
+    expect(sh(p1, "cat /proc/sys/net/ipv4/conf/eth0/arp_notify")).toBe("1\n");
+    expect(sh(l.node, "cat /proc/sys/net/ipv4/ip_forward")).toBe("1\n");
+
+    expect(sh(p1, "ping -c1 -W2 10.244.1.3")).toMatch(/1 received/);
+    expect(sh(p2, "ping -c1 -W2 10.244.1.1")).toMatch(/1 received/);
+    const server = execFileSync("sh", ["-c", `nsenter --net=${nsPath(p2)} timeout 5 nc -l -p 7777 > ${box.tmpdir()}/got & sleep 0.3; echo hello-tcp | nsenter --net=${nsPath(p1)} nc -q1 -w2 10.244.1.3 7777; wait; echo done`]).toString();
+    expect(server).toContain("done");
+  });
+
+  it("prints results in 0.3.1 and 0.4.0 with ips[].version", () => {
+    const l = lab();
+    const r = l.run("ADD", l.pod(), { ...l.conf(), cniVersion: "0.3.1" });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.ips[0]).toEqual({ version: "4", address: "10.244.1.2/24", gateway: "10.244.1.1", interface: 2 });
+  });
+
+  it("creates the masquerade chain in the reference's shape", () => {
+    const l = lab();
+    expect(l.run("ADD", l.pod(), l.conf(), "c1").code).toBe(0);
+    const rules = natRules(l);
+    const chain = /-j (CNI-[0-9a-f]{24})$/.exec(rules.find((x) => x.startsWith("-A POSTROUTING"))!)![1];
+    expect(rules).toEqual([
+      `:${chain} - [0:0]`,
+      `-A POSTROUTING -s 10.244.1.2/32 -m comment --comment "name: \\"cbr0\\" id: \\"c1\\"" -j ${chain}`,
+      `-A ${chain} -d 10.244.1.0/24 -m comment --comment "name: \\"cbr0\\" id: \\"c1\\"" -j ACCEPT`,
+      `-A ${chain} ! -d 224.0.0.0/4 -m comment --comment "name: \\"cbr0\\" id: \\"c1\\"" -j MASQUERADE`,
+    ]);
+  });
+
+  it("gives a dual-stack pod both families, default routes and the gateways on the bridge", () => {
+    const l = lab();
+    const p = l.pod();
+    const conf = l.conf({}, { ranges: [[{ subnet: "10.244.1.0/24" }], [{ subnet: "fd00:10:244:1::/64" }]], routes: [] });
+    const r = l.run("ADD", p, conf);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.ips.map((i: any) => i.address)).toEqual(["10.244.1.2/24", "fd00:10:244:1::2/64"]);
+    expect(r.json.routes).toEqual([{ dst: "0.0.0.0/0", gw: "10.244.1.1" }, { dst: "::/0", gw: "fd00:10:244:1::1" }]);
+    expect(sh(p, "ip -6 route")).toMatch(/default via fd00:10:244:1::1 dev eth0/);
+    expect(sh(p, "ip -6 -o addr show eth0")).not.toContain("tentative");
+    expect(sh(l.node, "ip -6 -o addr show cni0")).toContain("fd00:10:244:1::1/64");
+    expect(sh(l.node, "cat /proc/sys/net/ipv6/conf/all/forwarding")).toBe("1\n");
+    expect(sh(p, "ping -6 -c1 -W3 fd00:10:244:1::1")).toMatch(/1 received/);
+    expect(natRules(l).some((x) => x.startsWith("-A POSTROUTING -s 10.244.1.2/32"))).toBe(true);
+    expect(sh(l.node, "ip6tables-save -t nat")).toContain("-A POSTROUTING -s fd00:10:244:1::2/128");
+  });
+
+  it("delegates to host-local in-process when it is this executable", () => {
+    const l = lab();
+    const r = l.run("ADD", l.pod(), l.conf(), "dbg", { CNI_LOG_LEVEL: "debug" });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stderr).toContain("bridge: debug: ADD host-local: in-process");
+  });
+});
+
+describe("bridge options", () => {
+  it("promiscMode, portIsolation, a MAC from runtimeConfig, no masquerade, no gateway", () => {
+    const l = lab();
+    const p = l.pod();
+    const conf = l.conf({ promiscMode: true, hairpinMode: false, portIsolation: true, ipMasq: false, isDefaultGateway: false, runtimeConfig: { mac: "0a:58:0a:f4:01:99" } });
+    const r = l.run("ADD", p, conf);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.interfaces[2].mac).toBe("0a:58:0a:f4:01:99");
+    const all = links(l.node);
+    expect(all.find((x) => x.ifname === "cni0").promiscuity).toBeGreaterThan(0);
+    const port = all.find((x) => x.ifname === r.json.interfaces[1].name).linkinfo.info_slave_data;
+    expect(port.isolated).toBe(true);
+    expect(port.hairpin).toBe(false);
+    expect(sh(l.node, "ip -4 -o addr show cni0")).toBe("");
+    expect(natRules(l)).toEqual([]);
+  });
+
+  it("a MAC from args.cni.mac and from CNI_ARGS", () => {
+    const l = lab();
+    expect(l.run("ADD", l.pod(), l.conf({ args: { cni: { mac: "0a:58:00:00:00:01" } } })).json.interfaces[2].mac).toBe("0a:58:00:00:00:01");
+    const r = l.run("ADD", l.pod(), l.conf(), "c2", { CNI_ARGS: "IgnoreUnknown=1;MAC=0a:58:00:00:00:02" });
+    expect(r.json.interfaces[2].mac).toBe("0a:58:00:00:00:02");
+  });
+
+  it.skipIf(vlanSupported)("vlan on a kernel without bridge VLAN filtering: code 2 naming it, nothing left", () => {
+    const l = lab();
+    const r = l.run("ADD", l.pod(), l.conf({ vlan: 100 }));
+    expect([r.json.code, r.json.msg]).toEqual([2, `"vlan": 100 needs bridge VLAN filtering, which this kernel does not support`]);
+    expect(links(l.node).map((x) => x.ifname)).toEqual(["lo"]);
+  });
+
+  it.runIf(vlanSupported)("vlan: an untagged access port, vlan filtering, the gateway on <bridge>.<vlan>", () => {
+    const l = lab();
+    const r = l.run("ADD", l.pod(), l.conf({ vlan: 100, preserveDefaultVlan: false, ipMasq: false }));
+    expect(r.code, r.stdout).toBe(0);
+    const host = r.json.interfaces[1].name;
+    const vlans = JSON.parse(sh(l.node, "bridge -j vlan show")) as any[];
+    expect(vlans.find((v) => v.ifname === host).vlans).toEqual([{ vlan: 100, flags: ["PVID", "Egress Untagged"] }]);
+    expect(links(l.node).find((x) => x.ifname === "cni0").linkinfo.info_data.vlan_filtering).toBe(1);
+    expect(r.json.interfaces[3].name).toBe("cni0.100");
+    expect(sh(l.node, "ip -4 -o addr show cni0.100")).toContain("10.244.1.1/24");
+  });
+
+  it.runIf(vlanSupported)("vlanTrunk: tagged vids on the port, keeping the default vlan unless told", () => {
+    const l = lab();
+    const r = l.run("ADD", l.pod(), l.conf({ vlanTrunk: [{ id: 5 }, { minID: 10, maxID: 12 }], ipMasq: false }));
+    expect(r.code, r.stdout).toBe(0);
+    const port = (JSON.parse(sh(l.node, "bridge -j vlan show")) as any[]).find((v) => v.ifname === r.json.interfaces[1].name);
+    expect(port.vlans.map((v: any) => v.vlan)).toEqual([1, 5, 10, 11, 12]);
+  });
+
+  it("enabledad controls accept_dad in the pod", () => {
+    const l = lab();
+    const [a, b] = [l.pod(), l.pod()];
+    expect(l.run("ADD", a, l.conf({ enabledad: true })).code).toBe(0);
+    expect(l.run("ADD", b, l.conf()).code).toBe(0);
+    expect(sh(a, "cat /proc/sys/net/ipv6/conf/eth0/accept_dad")).toBe("1\n");
+    expect(sh(b, "cat /proc/sys/net/ipv6/conf/eth0/accept_dad")).toBe("0\n");
+  });
+
+  it("layer 2 only: no IPAM, the pod interface up, or down with disableContainerInterface", () => {
+    const l = lab();
+    const [a, b] = [l.pod(), l.pod()];
+    const l2 = { cniVersion: "1.0.0", name: "l2net", type: "bridge", bridge: "br-l2" };
+    const r = l.run("ADD", a, l2);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.ips).toBeUndefined();
+    expect(sh(a, "ip -o link show eth0")).toMatch(/state UP|LOWER_UP/);
+    expect(l.run("ADD", b, { ...l2, disableContainerInterface: true }).code).toBe(0);
+    expect(sh(b, "ip -o link show eth0")).not.toMatch(/[<,]UP[,>]/);
+  });
+
+  it("keeps an existing bridge's MTU and says so on stderr", () => {
+    const l = lab();
+    sh(l.node, "ip link add cni0 type bridge && ip link set cni0 mtu 1400");
+    const r = l.run("ADD", l.pod(), l.conf());
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stderr).toMatch(/bridge cni0 exists with MTU 1400/);
+  });
+});
+
+describe("bridge refuses bad config with the right code, touching nothing", () => {
+  it.each([
+    [{ macspoofchk: true }, 2, /macspoofchk/],
+    [{ ipMasqBackend: "nftables" }, 2, /ipMasqBackend/],
+    [{ ipMasqBackend: "bogus" }, 7, /ipMasqBackend/],
+    [{ hairpinMode: true, promiscMode: true }, 7, /cannot set hairpin mode and promiscuous mode at the same time/],
+    [{ vlan: 5000 }, 7, /invalid VLAN ID 5000 \(must be between 0 and 4094\)/],
+    [{ vlan: 5, vlanTrunk: [{ id: 6 }] }, 7, /cannot set vlan and vlanTrunk at the same time/],
+    [{ vlanTrunk: [{ minID: 5 }] }, 7, /maxID is missing/],
+    [{ disableContainerInterface: true }, 7, /cannot use IPAM when DisableContainerInterface flag is set/],
+    [{ mtu: "big" }, 7, /"mtu" must be an integer/],
+    [{ runtimeConfig: { mac: "zz" } }, 7, /invalid MAC address "zz"/],
+    [{ bridge: "a-very-long-bridge-name" }, 7, /"bridge"/],
+  ])("%j → code %i", (extra, code, msg) => {
+    const l = lab();
+    const r = l.run("ADD", l.pod(), l.conf(extra));
+    expect(r.json?.code, r.stdout).toBe(code);
+    expect(`${r.json.msg} ${r.json.details}`).toMatch(msg);
+    expect(links(l.node).map((x) => x.ifname)).toEqual(["lo"]);
+  });
+});
+
+describe("bridge failures roll back everything", () => {
+  it("a bridge holding another address: the error names both and the fix; no veth, lease or rule is left", () => {
+    const l = lab();
+    sh(l.node, "ip link add cni0 type bridge && ip addr add 10.244.5.1/24 dev cni0");
+    const p = l.pod();
+    const r = l.run("ADD", p, l.conf());
+    expect(r.code).toBe(1);
+    expect(r.json.msg).toBe(`"cni0" already has an IP address different from 10.244.1.1/24`);
+    expect(r.json.details).toContain("cni0 holds 10.244.5.1/24");
+    expect(r.json.details).toMatch(/subnet\.env|forceAddress/);
+    expect(links(l.node).map((x) => x.ifname).sort()).toEqual(["cni0", "lo"]);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(reservations(l)).toEqual([]);
+    expect(natRules(l)).toEqual([]);
+  });
+
+  it("forceAddress replaces the old address", () => {
+    const l = lab();
+    sh(l.node, "ip link add cni0 type bridge && ip addr add 10.244.5.1/24 dev cni0");
+    expect(l.run("ADD", l.pod(), l.conf({ forceAddress: true })).code).toBe(0);
+    expect(sh(l.node, "ip -4 -o addr show cni0")).toContain("10.244.1.1/24");
+    expect(sh(l.node, "ip -4 -o addr show cni0")).not.toContain("10.244.5.1");
+  });
+
+  it("an interface of that name already in the pod: named, and a bridge it created is removed", () => {
+    const l = lab();
+    const p = l.pod();
+    sh(p, "ip link add eth0 type veth peer name eth0peer");
+    const r = l.run("ADD", p, l.conf());
+    expect(r.json.msg).toBe("container veth name provided (eth0) already exists");
+    expect(links(l.node).map((x) => x.ifname)).toEqual(["lo"]);
+  });
+
+  it("a non-bridge link called like the bridge is an error", () => {
+    const l = lab();
+    sh(l.node, "ip link add cni0 type veth peer name cni0peer");
+    expect(l.run("ADD", l.pod(), l.conf()).json.msg).toBe(`"cni0" already exists but is not a bridge`);
+  });
+
+  it("exhausted IPAM: the veth is removed", () => {
+    const l = lab();
+    const conf = l.conf({}, { ranges: [[{ subnet: "10.244.1.0/30" }]] });
+    expect(l.run("ADD", l.pod(), conf).code).toBe(0);
+    const p = l.pod();
+    const r = l.run("ADD", p, conf);
+    expect(r.json.msg).toMatch(/no IP addresses available/);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toHaveLength(1);
+  });
+});
+
+describe("bridge DEL, CHECK, GC, STATUS", () => {
+  it("DEL releases the address, removes the interface and rules, and repeats", () => {
+    const l = lab();
+    const p = l.pod();
+    expect(l.run("ADD", p, l.conf()).code).toBe(0);
+    for (let i = 0; i < 2; i++) expect(l.run("DEL", p, l.conf()).code).toBe(0);
+    expect(reservations(l)).toEqual([]);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+    expect(natRules(l)).toEqual([]);
+  });
+
+  it("DEL after the netns is gone releases the address and the rules", () => {
+    const l = lab();
+    const p = l.pod();
+    expect(l.run("ADD", p, l.conf()).code).toBe(0);
+    execFileSync("ip", ["netns", "del", p]);
+    const r = l.run("DEL", p, l.conf());
+    expect(r.code, r.stdout).toBe(0);
+    expect(reservations(l)).toEqual([]);
+    expect(natRules(l)).toEqual([]);
+  });
+
+  it("CHECK passes, then fails naming what was tampered with", () => {
+    const l = lab();
+    const tamper: [string, (p: string, host: string) => void, RegExp][] = [
+      ["route removed", (p) => sh(p, "ip route del 10.244.0.0/16"), /Expected Route \{Dst: 10\.244\.0\.0\/16/],
+      ["address removed", (p) => sh(p, "ip addr flush dev eth0"), /Failed to match addr 10\.244\.1\.\d+\/24 on interface eth0/],
+      ["veth detached", (_p, host) => sh(l.node, `ip link set ${host} nomaster`), /is not attached to bridge cni0/],
+      ["masquerade rule removed", () => sh(l.node, "iptables -t nat -F POSTROUTING"), /masquerade rules of container .* are missing/],
+      ["gateway removed", () => sh(l.node, "ip addr flush dev cni0"), /does not hold the gateway 10\.244\.1\.1\/24/],
+    ];
+    for (const [what, fn, expected] of tamper) {
+      const p = l.pod();
+      const add = l.run("ADD", p, l.conf());
+      expect(add.code, `${what}: ${add.stdout}`).toBe(0);
+      const withPrev = { ...l.conf(), prevResult: add.json };
+      expect(l.run("CHECK", p, withPrev).code, what).toBe(0);
+      fn(p, add.json.interfaces[1].name);
+      const r = l.run("CHECK", p, withPrev);
+      expect(r.code, what).toBe(1);
+      expect(`${r.json.msg} ${r.json.details}`, what).toMatch(expected);
+      expect(l.run("DEL", p, l.conf()).code).toBe(0);
+      if (what === "gateway removed") sh(l.node, "ip addr add 10.244.1.1/24 dev cni0");
+    }
+  });
+
+  it("CHECK without prevResult is refused", () => {
+    const l = lab();
+    const p = l.pod();
+    expect(l.run("ADD", p, l.conf()).code).toBe(0);
+    expect(l.run("CHECK", p, l.conf()).json.msg).toBe("Required prevResult missing");
+  });
+
+  it("GC removes the leases and rules of containers not listed; STATUS forwards to IPAM", () => {
+    const l = lab();
+    const v11 = (extra: object = {}) => ({ ...l.conf(extra), cniVersion: "1.1.0" });
+    const [a, b] = [l.pod(), l.pod()];
+    expect(l.run("ADD", a, v11(), "keep").code).toBe(0);
+    expect(l.run("ADD", b, v11(), "gone").code).toBe(0);
+    expect(l.run("STATUS", a, v11()).code).toBe(0);
+    const r = l.run("GC", a, v11({ "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] }));
+    expect(r.code, r.stdout).toBe(0);
+    expect(reservations(l)).toEqual(["10.244.1.2"]);
+    expect(natRules(l).filter((x) => x.startsWith("-A POSTROUTING")).map((x) => /id: \\"(\w+)\\"/.exec(x)![1])).toEqual(["keep"]);
+  });
+});
