@@ -1,0 +1,120 @@
+// Ours against Debian's Go bridge (+ its host-local) with the same config, each in its own node namespace:
+// the same result and the same kernel state. Differences we intend are normalised here, and listed:
+//  - veth names and MACs are random on both sides (compared by shape);
+//  - we set ndisc_notify=1 on the pod interface as well as arp_notify (unsolicited NA for IPv6 too).
+import { execFileSync } from "node:child_process";
+import { afterAll, describe, expect, it } from "vitest";
+import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
+import { Sandbox, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+
+const box = new Sandbox();
+afterAll(() => box.cleanup());
+
+type Impl = "ours" | "go";
+
+function conf(dataDir: string, version: string) {
+  return {
+    cniVersion: version, name: "cbr0", type: "bridge", bridge: "cni0", isDefaultGateway: true, ipMasq: true, hairpinMode: true, mtu: 1450,
+    ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.244.1.0/24" }], [{ subnet: "fd00:10:244:1::/64" }]], routes: [{ dst: "10.244.0.0/16" }] },
+  };
+}
+
+function json(ns: string, cmd: string): any[] {
+  return JSON.parse(sh(ns, cmd) || "[]");
+}
+
+/** The kernel state a bridge ADD produces, with random names and MACs replaced by their shape. */
+function kernelState(node: string, pod: string) {
+  const vethName = (n: string) => (n.startsWith("veth") ? "veth<8 hex>" : n);
+  const nodeLinks = json(node, "ip -j -d link show").map((l) => ({
+    name: vethName(l.ifname), kind: l.linkinfo?.info_kind, mtu: l.mtu, master: l.master, up: l.flags.includes("UP"),
+    hairpin: l.linkinfo?.info_slave_data?.hairpin,
+  }));
+  const addrs = (ns: string, dev: string) =>
+    json(ns, `ip -j addr show dev ${dev}`)[0].addr_info.filter((a: any) => a.scope === "global").map((a: any) => `${a.local}/${a.prefixlen}`);
+  const routes = (ns: string, fam: string) =>
+    json(ns, `ip -j ${fam} route show`).filter((r: any) => !r.dst.startsWith("fe80")).map((r: any) => `${r.dst} via ${r.gateway ?? "-"} dev ${r.dev}`);
+  const sysctl = (ns: string, key: string) => sh(ns, `cat /proc/sys/${key}`).trim();
+  const nat = (ns: string, tool: string) => sh(ns, `${tool}-save -t nat`).split("\n").filter((l) => l.includes("CNI-"));
+  return {
+    nodeLinks,
+    bridgeAddrs: addrs(node, "cni0"),
+    podLinks: json(pod, "ip -j -d link show").map((l) => ({ name: l.ifname, kind: l.linkinfo?.info_kind, mtu: l.mtu, up: l.flags.includes("UP") })),
+    podAddrs: addrs(pod, "eth0"),
+    podRoutes: [...routes(pod, "-4"), ...routes(pod, "-6")],
+    sysctls: {
+      ipForward: sysctl(node, "net/ipv4/ip_forward"),
+      ip6Forward: sysctl(node, "net/ipv6/conf/all/forwarding"),
+      bridgeAcceptRA: sysctl(node, "net/ipv6/conf/cni0/accept_ra"),
+      acceptDad: sysctl(pod, "net/ipv6/conf/eth0/accept_dad"),
+      arpNotify: sysctl(pod, "net/ipv4/conf/eth0/arp_notify"),
+    },
+    nat4: nat(node, "iptables"),
+    nat6: nat(node, "ip6tables"),
+  };
+}
+
+function normaliseResult(r: any) {
+  return {
+    ...r,
+    interfaces: r.interfaces.map((i: any) => ({ ...i, name: i.name.startsWith("veth") ? "veth<8 hex>" : i.name, mac: i.mac ? "<mac>" : undefined, sandbox: i.sandbox ? "<pod netns>" : undefined })),
+  };
+}
+
+describe("bridge differential against the Go plugin", () => {
+  it.each(["0.4.0", "1.0.0"])("same result and kernel state after ADD (%s), and after DEL", (version) => {
+    const run = (impl: Impl) => {
+      const node = box.netns("node");
+      const pod = box.netns("pod");
+      const c = conf(box.tmpdir(), version);
+      const bin = impl === "ours" ? BIN : REFERENCE_BIN;
+      const env = { CNI_CONTAINERID: "ctr-diff", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: bin };
+      const add = runPlugin("bridge", { binDir: bin, env: { ...env, CNI_COMMAND: "ADD" }, stdin: c, node });
+      expect(add.code, `${impl}: ${add.stdout}`).toBe(0);
+      const afterAdd = kernelState(node, pod);
+      const del = runPlugin("bridge", { binDir: bin, env: { ...env, CNI_COMMAND: "DEL" }, stdin: c, node });
+      expect(del.code, `${impl}: ${del.stdout}`).toBe(0);
+      return { result: normaliseResult(add.json), afterAdd, afterDel: json(node, "ip -j link show").map((l) => l.ifname) };
+    };
+    const ours = run("ours");
+    const go = run("go");
+    expect(ours.result).toEqual(go.result);
+    expect(ours.afterAdd).toEqual(go.afterAdd);
+    expect(ours.afterDel).toEqual(go.afterDel);
+  });
+});
+
+describe("where the Go bridge leaves state behind and ours does not", () => {
+  const setup = (impl: Impl) => {
+    const node = box.netns("node");
+    const pod = box.netns("pod");
+    const bin = impl === "ours" ? BIN : REFERENCE_BIN;
+    const c = conf(box.tmpdir(), "1.0.0");
+    const run = (command: string) =>
+      runPlugin("bridge", { binDir: bin, env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr-leak", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: bin }, stdin: c, node });
+    return { node, pod, run };
+  };
+  const vethsOf = (node: string) => json(node, "ip -j link show").filter((l) => l.ifname.startsWith("veth")).length;
+
+  it("a bridge holding another subnet: Go keeps its veth, ours removes it", () => {
+    const counts = (["go", "ours"] as Impl[]).map((impl) => {
+      const { node, run } = setup(impl);
+      sh(node, "ip link add cni0 type bridge && ip addr add 10.99.0.1/24 dev cni0");
+      const r = run("ADD");
+      expect(r.json.msg).toContain(`"cni0" already has an IP address different from 10.244.1.1/24`);
+      return vethsOf(node);
+    });
+    expect(counts).toEqual([1, 0]);
+  });
+
+  it("DEL after the netns is gone: Go leaks the masquerade rules, ours removes them", () => {
+    const leaked = (["go", "ours"] as Impl[]).map((impl) => {
+      const { node, pod, run } = setup(impl);
+      expect(run("ADD").code).toBe(0);
+      execFileSync("ip", ["netns", "del", pod]);
+      expect(run("DEL").code).toBe(0);
+      return sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A POSTROUTING") && l.includes("CNI-")).length;
+    });
+    expect(leaked).toEqual([1, 0]);
+  });
+});
