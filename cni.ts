@@ -3,6 +3,7 @@
 import { basename } from "node:path";
 import { pluginMain, registerPlugin, registeredNames, registeredPlugin } from "./lib/skel/index.ts";
 import { bridge } from "./plugins/bridge/index.ts";
+import { flannel } from "./plugins/flannel/index.ts";
 import { hostLocal } from "./plugins/host-local/index.ts";
 import { loopback } from "./plugins/loopback/index.ts";
 
@@ -12,6 +13,7 @@ declare const CNI_BUILD_COMMIT: string | undefined;
 registerPlugin(loopback);
 registerPlugin(hostLocal);
 registerPlugin(bridge);
+registerPlugin(flannel);
 
 function versionLine(): string {
   const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";

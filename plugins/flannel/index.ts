@@ -1,0 +1,105 @@
+// flannel: turn this node's flannel lease (subnet.env) into a bridge + host-local delegate config, save it for
+// DEL, and delegate. bridge and host-local run in this process when they are this executable.
+import { CniError, Code, type Context, type Plugin, type Result, delegate } from "../../lib/skel/index.ts";
+import { type FlannelConf, loadConfig } from "./config.ts";
+import { goJSON, renderDelegate } from "./render.ts";
+import { readConfig, removeConfig, saveConfig, savedContainers } from "./saved-config.ts";
+import { loadSubnetEnv } from "./subnet-env.ts";
+
+function render(conf: FlannelConf): { json: Record<string, unknown>; bytes: string } {
+  const json = renderDelegate(conf, loadSubnetEnv(conf.subnetFile));
+  return { json, bytes: goJSON(json) };
+}
+
+function delegateType(json: Record<string, unknown>): string {
+  return typeof json.type === "string" ? json.type : "bridge";
+}
+
+function add(ctx: Context): Result {
+  const conf = loadConfig(ctx.conf);
+  const { json, bytes } = render(conf);
+  // Saved first, so a crash after the delegate succeeded still leaves DEL what it needs; removed on failure.
+  saveConfig(conf.dataDir, ctx.containerID, bytes);
+  try {
+    return delegate(ctx, delegateType(json), new TextEncoder().encode(bytes), "ADD")!;
+  } catch (e) {
+    removeConfig(conf.dataDir, ctx.containerID);
+    throw e;
+  }
+}
+
+/** The saved delegate config; when it is missing or unreadable (crash, flannel#1662), re-render from subnet.env. */
+function savedOrRendered(ctx: Context, conf: FlannelConf): { json: Record<string, unknown>; bytes: string } | undefined {
+  const saved = readConfig(conf.dataDir, ctx.containerID);
+  if (saved !== undefined) {
+    try {
+      const json = JSON.parse(saved);
+      if (typeof json === "object" && json !== null && !Array.isArray(json)) return { json, bytes: saved };
+    } catch {
+      // fall through to re-rendering
+    }
+    ctx.log.warn(`${conf.dataDir}/${ctx.containerID} is not a delegate config; re-rendering it from ${conf.subnetFile}`);
+  }
+  try {
+    return render(conf);
+  } catch (e) {
+    ctx.log.warn(`no saved config for ${ctx.containerID} and ${conf.subnetFile} is unusable (${(e as Error).message}); nothing to delegate`);
+    return undefined;
+  }
+}
+
+function del(ctx: Context): void {
+  const conf = loadConfig(ctx.conf);
+  const d = savedOrRendered(ctx, conf);
+  if (d) delegate(ctx, delegateType(d.json), new TextEncoder().encode(d.bytes), "DEL");
+  // Only once the delegate has released everything: a failed DEL is retried with the same config.
+  removeConfig(conf.dataDir, ctx.containerID);
+}
+
+function check(ctx: Context): void {
+  const conf = loadConfig(ctx.conf);
+  const saved = readConfig(conf.dataDir, ctx.containerID);
+  if (saved === undefined) {
+    throw new CniError(Code.Internal, `no saved delegate config for container ${ctx.containerID} in ${conf.dataDir}`, "the pod was not attached by flannel on this node, or its state was lost: re-create the pod");
+  }
+  const json = JSON.parse(saved) as Record<string, unknown>;
+  // The node's lease must still be the one the pod got its address from.
+  const current = render(conf).json;
+  const ranges = (j: Record<string, unknown>) => JSON.stringify((j.ipam as Record<string, unknown> | undefined)?.ranges);
+  if (ranges(json) !== ranges(current)) {
+    throw new CniError(Code.Internal, `the node's flannel subnet changed since container ${ctx.containerID} was attached`, `the pod got ${ranges(json)}, ${conf.subnetFile} now says ${ranges(current)}; re-create the pod`);
+  }
+  if (ctx.conf.prevResult !== undefined) json.prevResult = ctx.conf.prevResult;
+  delegate(ctx, delegateType(json), new TextEncoder().encode(goJSON(json)), "CHECK");
+}
+
+/** STATUS: the same checks as ADD, reported as "not available" so runtimes mark the node's network not ready. */
+function status(ctx: Context): void {
+  const conf = loadConfig(ctx.conf);
+  let json: Record<string, unknown>;
+  try {
+    json = render(conf).json;
+  } catch (e) {
+    if (e instanceof CniError) throw new CniError(Code.NotAvailable, e.message, e.details);
+    throw e;
+  }
+  delegate(ctx, delegateType(json), new TextEncoder().encode(goJSON(json)), "STATUS");
+}
+
+function gc(ctx: Context): void {
+  const conf = loadConfig(ctx.conf);
+  const raw = ctx.conf["cni.dev/valid-attachments"];
+  const valid = new Set(Array.isArray(raw) ? raw.map((a: { containerID?: unknown }) => a?.containerID) : []);
+  for (const id of savedContainers(conf.dataDir)) {
+    if (!valid.has(id)) {
+      ctx.log.info(`gc: removing saved config of ${id}`);
+      removeConfig(conf.dataDir, id);
+    }
+  }
+  const { json } = render(conf);
+  json["cni.dev/valid-attachments"] = raw ?? [];
+  delegate(ctx, delegateType(json), new TextEncoder().encode(goJSON(json)), "GC");
+}
+
+export const flannel: Plugin = { name: "flannel", about: "CNI flannel plugin", add, del, check, gc, status };
+
