@@ -6,6 +6,7 @@ import { bridge } from "./plugins/bridge/index.ts";
 import { flannel } from "./plugins/flannel/index.ts";
 import { hostLocal } from "./plugins/host-local/index.ts";
 import { loopback } from "./plugins/loopback/index.ts";
+import { portmap } from "./plugins/portmap/index.ts";
 
 declare const CNI_BUILD_VERSION: string | undefined;
 declare const CNI_BUILD_COMMIT: string | undefined;
@@ -14,6 +15,7 @@ registerPlugin(loopback);
 registerPlugin(hostLocal);
 registerPlugin(bridge);
 registerPlugin(flannel);
+registerPlugin(portmap);
 
 function versionLine(): string {
   const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";

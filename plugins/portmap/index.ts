@@ -1,0 +1,161 @@
+// portmap: hostPort → pod port with iptables DNAT, chained after the plugin that gave the pod its address.
+// Each family's change is one iptables-save and one atomic iptables-restore.
+import { spawnSync } from "node:child_process";
+import { CniError, Code, type Context, type Plugin, type Result } from "../../lib/skel/index.ts";
+import { NetlinkError, NetlinkSocket, getLinkByIndex, routeGet } from "../../lib/netlink/index.ts";
+import { ensureSysctl } from "../../lib/ns/sysctl.ts";
+import { type Family, asDelete, chainsOf, jumpsTo, restoreTable, saveTable } from "../../lib/iptables/restore.ts";
+import { type CIDR } from "../../lib/ip/addr.ts";
+import { type PortMapConf, loadConfig } from "./config.ts";
+import { MASQ, SETMARK, TOP_DNAT, containerOfDnatEntry, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, topLevelEntries } from "./rules.ts";
+
+const familiesOf = (conf: PortMapConf): [Family, CIDR][] =>
+  ([[4, conf.contIPv4], [6, conf.contIPv6]] as [Family, CIDR | undefined][]).filter((x): x is [Family, CIDR] => x[1] !== undefined);
+
+/** Lines that create `chain` only when it is missing (declaring an existing chain would flush it). */
+const ensureChain = (chains: Set<string>, chain: string): string[] => (chains.has(chain) ? [] : [`:${chain} - [0:0]`]);
+
+function forwardPorts(conf: PortMapConf, id: string, f: Family, cont: CIDR): void {
+  const saved = saveTable(f, "nat");
+  const have = new Set(saved);
+  const chains = chainsOf(saved);
+  const plan = dnatPlan(conf, id, f, cont);
+  const decl: string[] = [];
+  const body: string[] = [];
+  if (conf.snat && !conf.externalSetMarkChain) {
+    decl.push(...ensureChain(chains, SETMARK), ...ensureChain(chains, MASQ));
+    if (!have.has(setMarkRule(conf.markMasqBit))) body.push(setMarkRule(conf.markMasqBit));
+    if (!have.has(masqRule(conf.markMasqBit))) body.push(masqRule(conf.markMasqBit));
+    if (!have.has(masqEntry())) body.push(`-I ${masqEntry().slice(3).replace(/^POSTROUTING /, "POSTROUTING 1 ")}`);
+  }
+  decl.push(...ensureChain(chains, TOP_DNAT));
+  for (const e of topLevelEntries()) if (!have.has(e)) body.push(e);
+  // The container's own chain is rebuilt from scratch, and its jumps replaced, so a repeated ADD never duplicates.
+  decl.push(`:${plan.chain} - [0:0]`);
+  body.push(...jumpsTo(saved, plan.chain).map(asDelete), ...plan.rules);
+  for (const e of [...plan.entries].reverse()) body.push(`-I ${TOP_DNAT} 1 ${e.slice(`-A ${TOP_DNAT} `.length)}`);
+  restoreTable(f, "nat", [...decl, ...body]);
+}
+
+/** Remove the container's chains (current and the old SNAT one) and every jump to them. */
+function unforwardPorts(network: string, id: string, f: Family): void {
+  const saved = saveTable(f, "nat");
+  const chains = chainsOf(saved);
+  const lines: string[] = [];
+  for (const chain of [dnatChain(network, id), oldSnatChain(network, id)]) {
+    lines.push(...jumpsTo(saved, chain).map(asDelete));
+    if (chains.has(chain)) lines.push(`-F ${chain}`, `-X ${chain}`);
+  }
+  restoreTable(f, "nat", lines);
+}
+
+function usable(f: Family): boolean {
+  try {
+    saveTable(f, "nat");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** 127.0.0.1 may cross into the pod only with route_localnet on the interface that leads to it. */
+function enableLocalnetRouting(cont: CIDR): void {
+  const nl = NetlinkSocket.open();
+  try {
+    const r = routeGet(nl, cont.ip);
+    if (r?.dev) ensureSysctl(`net/ipv4/conf/${getLinkByIndex(nl, r.dev).name}/route_localnet`, "1");
+  } catch (e) {
+    // No route to the pod from here (it is not on this node's bridge): nothing to enable, as in the reference.
+    if (!(e instanceof NetlinkError)) throw e;
+  } finally {
+    nl.close();
+  }
+}
+
+/** Stale UDP conntrack entries would keep sending a reused host port's traffic to the old pod. */
+function flushUdpConntrack(ctx: Context, conf: PortMapConf, f: Family): void {
+  for (const m of conf.mappings) {
+    if (m.protocol !== "udp") continue;
+    const r = spawnSync("conntrack", ["-D", "-p", "udp", "--orig-port-dst", String(m.hostPort), "-f", f === 4 ? "ipv4" : "ipv6"], { encoding: "utf8" });
+    if (r.error) ctx.log.debug(`conntrack: ${r.error.message}`);
+  }
+}
+
+function add(ctx: Context): Result {
+  const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
+  if (!ctx.prevResult) throw new CniError(Code.InvalidConfig, "must be called as chained plugin", "portmap needs the previous plugin's result (prevResult) to know the pod's address");
+  if (!conf.mappings.length) return ctx.prevResult;
+  const done: Family[] = [];
+  try {
+    for (const [f, cont] of familiesOf(conf)) {
+      forwardPorts(conf, ctx.containerID, f, cont);
+      done.push(f);
+      if (f === 4 && conf.snat) enableLocalnetRouting(cont);
+      flushUdpConntrack(ctx, conf, f);
+    }
+  } catch (e) {
+    for (const f of done) unforwardPorts(conf.name, ctx.containerID, f);
+    throw e;
+  }
+  return ctx.prevResult;
+}
+
+function del(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
+  const fams = ([4, 6] as Family[]).filter(usable);
+  if (!fams.length) {
+    if (!conf.mappings.length) return;
+    throw new CniError(Code.NotAvailable, "neither iptables nor ip6tables is usable", "install iptables (iptables-save/iptables-restore)");
+  }
+  for (const f of fams) {
+    unforwardPorts(conf.name, ctx.containerID, f);
+    flushUdpConntrack(ctx, conf, f);
+  }
+}
+
+function check(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
+  if (!ctx.prevResult) throw new CniError(Code.InvalidConfig, "Required prevResult missing");
+  if (!conf.mappings.length) return;
+  // Only the families the pod has: an IPv4-only pod has no ip6tables chain to find.
+  for (const [f, cont] of familiesOf(conf)) {
+    const saved = saveTable(f, "nat");
+    const have = new Set(saved);
+    const plan = dnatPlan(conf, ctx.containerID, f, cont);
+    const tool = f === 4 ? "iptables" : "ip6tables";
+    if (!chainsOf(saved).has(plan.chain)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: chain ${plan.chain} not found in ${tool} table nat`);
+    for (const r of plan.rules) {
+      if (!have.has(r)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${r}" not found`, "re-create the pod to restore its host ports");
+    }
+    const jumps = jumpsTo(saved, plan.chain);
+    for (const e of plan.entries) {
+      if (!jumps.includes(e) && !(conf.conditionsV4 || conf.conditionsV6)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${e}" not found`);
+    }
+    if (!jumps.length) throw new CniError(Code.Internal, `could not check ipv${f} dnat: nothing jumps to ${plan.chain}`);
+  }
+}
+
+/** GC: chains of this network whose container is not among the valid attachments. */
+function gc(ctx: Context): void {
+  const raw = ctx.conf["cni.dev/valid-attachments"];
+  const valid = new Set(Array.isArray(raw) ? raw.map((a: { containerID?: unknown }) => a?.containerID) : []);
+  const network = ctx.conf.name;
+  for (const f of ([4, 6] as Family[]).filter(usable)) {
+    const ids = new Set<string>();
+    for (const l of saveTable(f, "nat")) {
+      const id = containerOfDnatEntry(l, network);
+      if (id) ids.add(id);
+    }
+    for (const id of ids) {
+      if (valid.has(id)) continue;
+      ctx.log.info(`gc: removing host port chains of ${id}`);
+      unforwardPorts(network, id, f);
+    }
+  }
+}
+
+function status(): void {
+  if (!usable(4) && !usable(6)) throw new CniError(Code.NotAvailable, "neither iptables nor ip6tables is usable", "install iptables (iptables-save/iptables-restore)");
+}
+
+export const portmap: Plugin = { name: "portmap", about: "CNI portmap plugin", add, del, check, gc, status };

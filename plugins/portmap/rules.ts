@@ -1,0 +1,79 @@
+// The reference's portmap rules, written in the exact text iptables-save prints them, so existence checks
+// are string matches and mixed nodes find each other's chains:
+//   PREROUTING/OUTPUT: -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+//   CNI-HOSTPORT-DNAT: -p tcp -m comment --comment "dnat name: ..." -m multiport --dports 8080,8081 -j CNI-DN-<hash>
+//   CNI-DN-<hash>:     [hairpin/localhost -j CNI-HOSTPORT-SETMARK] then -j DNAT --to-destination <pod>:<port>
+//   POSTROUTING:       -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ (first)
+import { type CIDR, formatCIDR, formatIP, networkOf, parseIP } from "../../lib/ip/addr.ts";
+import { rule, type Family } from "../../lib/iptables/restore.ts";
+import { chainName } from "../../lib/iptables/names.ts";
+import type { PortMapConf } from "./config.ts";
+
+export const TOP_DNAT = "CNI-HOSTPORT-DNAT";
+export const SETMARK = "CNI-HOSTPORT-SETMARK";
+export const MASQ = "CNI-HOSTPORT-MASQ";
+const MULTIPORT_MAX = 15;
+
+export const dnatChain = (network: string, id: string) => chainName(network, id, "CNI-DN-");
+export const oldSnatChain = (network: string, id: string) => chainName(network, id, "CNI-SN-");
+export const dnatComment = (network: string, id: string) => `dnat name: "${network}" id: "${id}"`.slice(0, 256);
+
+const markDef = (bit: number) => `0x${(1 << bit >>> 0).toString(16)}/0x${(1 << bit >>> 0).toString(16)}`;
+const hostCIDR = (ip: string) => {
+  const b = parseIP(ip)!;
+  return `${formatIP(b)}/${b.length * 8}`;
+};
+
+export const topLevelEntries = (): string[] => ["PREROUTING", "OUTPUT"].map((c) => rule(c, ["-m", "addrtype", "--dst-type", "LOCAL", "-j", TOP_DNAT]));
+export const setMarkRule = (bit: number) => rule(SETMARK, ["-m", "comment", "--comment", "CNI portfwd masquerade mark", "-j", "MARK", "--set-xmark", markDef(bit)]);
+export const masqEntry = () => rule("POSTROUTING", ["-m", "comment", "--comment", "CNI portfwd requiring masquerade", "-j", MASQ]);
+export const masqRule = (bit: number) => rule(MASQ, ["-m", "mark", "--mark", markDef(bit), "-j", "MASQUERADE"]);
+
+export interface DnatPlan {
+  chain: string;
+  /** Rules of the per-container chain, in order. */
+  rules: string[];
+  /** Jumps from CNI-HOSTPORT-DNAT, in the order the reference leaves them (each was inserted first). */
+  entries: string[];
+}
+
+export function dnatPlan(conf: PortMapConf, id: string, family: Family, cont: CIDR): DnatPlan {
+  const chain = dnatChain(conf.name, id);
+  const isV6 = family === 6;
+  const conditions = (isV6 ? conf.conditionsV6 : conf.conditionsV4) ?? [];
+  const byProto = new Map<string, number[]>();
+  for (const m of conf.mappings) byProto.set(m.protocol, [...(byProto.get(m.protocol) ?? []), m.hostPort]);
+  const entries: string[] = [];
+  for (const proto of [...byProto.keys()].sort()) {
+    const ports = byProto.get(proto)!;
+    for (let i = 0; i < ports.length; i += MULTIPORT_MAX) {
+      entries.push(rule(TOP_DNAT, ["-p", proto, "-m", "comment", "--comment", dnatComment(conf.name, id), "-m", "multiport", "--dports", ports.slice(i, i + MULTIPORT_MAX).join(","), ...conditions, "-j", chain]));
+    }
+  }
+  const setMark = conf.externalSetMarkChain ?? SETMARK;
+  const podNet = conf.masqAll ? (isV6 ? "::/0" : "0.0.0.0/0") : formatCIDR({ ip: networkOf(cont), prefix: cont.prefix });
+  const to = isV6 ? `[${formatIP(cont.ip)}]` : formatIP(cont.ip);
+  const rules: string[] = [];
+  for (const m of conf.mappings) {
+    let dst: string[] = [];
+    if (m.hostIP) {
+      const hostIsV6 = parseIP(m.hostIP)!.length === 16;
+      if (hostIsV6 !== isV6) continue;
+      if (!/^(0\.0\.0\.0|::)$/.test(formatIP(parseIP(m.hostIP)!))) dst = ["-d", hostCIDR(m.hostIP)];
+    }
+    const match = ["-p", m.protocol, "-m", m.protocol, "--dport", String(m.hostPort)];
+    if (conf.snat) {
+      rules.push(rule(chain, ["-s", podNet, ...dst, ...match, "-j", setMark]));
+      if (!isV6 && !conf.masqAll) rules.push(rule(chain, ["-s", "127.0.0.1/32", ...dst, ...match, "-j", setMark]));
+    }
+    rules.push(rule(chain, [...dst, ...match, "-j", "DNAT", "--to-destination", `${to}:${m.containerPort}`]));
+  }
+  return { chain, rules, entries: entries.reverse() };
+}
+
+/** The container id of a CNI-HOSTPORT-DNAT jump of ours for `network`, if the saved line is one. */
+export function containerOfDnatEntry(line: string, network: string): string | undefined {
+  if (!line.startsWith(`-A ${TOP_DNAT} `)) return undefined;
+  const m = /--comment "dnat name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\""/.exec(line);
+  return m && m[1] === network && line.endsWith(` -j ${dnatChain(network, m[2])}`) ? m[2] : undefined;
+}

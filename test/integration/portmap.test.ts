@@ -1,0 +1,149 @@
+// portmap in the stock kube-flannel conflist (flannel + portmap) driven by libcni: a node namespace with an
+// underlay link to a "client" namespace, pods answering on their container port, host ports reached from the
+// client, from the node itself and from the pod (hairpin).
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { BIN, DRIVER } from "../helpers/paths.ts";
+import { Sandbox, inNs, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { exchange } from "../helpers/traffic.ts";
+
+const box = new Sandbox();
+afterEach(() => box.cleanup());
+
+const NODE_IP = "192.168.50.1";
+const LEASE = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n";
+
+function world(version = "0.3.1") {
+  const node = box.netns("node");
+  const client = box.netns("client");
+  execFileSync("ip", ["link", "add", "ul0", "netns", node, "type", "veth", "peer", "name", "ul0", "netns", client]);
+  sh(node, `ip addr add ${NODE_IP}/24 dev ul0 && ip link set ul0 up && ip link set lo up && ip addr add 10.9.9.9/32 dev lo`);
+  sh(client, "ip addr add 192.168.50.2/24 dev ul0 && ip link set ul0 up && ip link set lo up");
+  const dir = box.tmpdir();
+  writeFileSync(join(dir, "subnet.env"), LEASE);
+  const conflist = join(dir, "10-flannel.conflist");
+  const list = {
+    name: "cbr0", cniVersion: version,
+    plugins: [
+      { type: "flannel", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } },
+      { type: "portmap", capabilities: { portMappings: true } },
+    ],
+  };
+  writeFileSync(conflist, JSON.stringify(list));
+  const drive = (cmd: string, pod: string, id: string, portMappings: object[]) =>
+    inNs(node, [DRIVER, cmd, conflist, nsPath(pod), id, "eth0"], {
+      env: { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: join(dir, "cache"), CAP_ARGS: JSON.stringify({ portMappings }) },
+    });
+  const nat = () => sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A") || l.startsWith(":"));
+  return { node, client, dir, drive, nat, list };
+}
+
+describe("portmap through libcni", () => {
+  it("a TCP host port is reachable from another host, from the node, via localhost, and from the pod itself", async () => {
+    const w = world();
+    const pod = box.netns("pod");
+    const add = w.drive("add", pod, "web", [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }]);
+    expect(add.status, add.stderr).toBe(0);
+    expect(JSON.parse(add.stdout).ips[0].address).toBe("10.244.1.2/24");
+    for (const [from, host] of [[w.client, NODE_IP], [w.node, NODE_IP], [w.node, "127.0.0.1"], [pod, NODE_IP]] as const) {
+      expect(await exchange(pod, 80, from, host, 8080), `${from} → ${host}:8080`).toEqual({ answer: "pong", received: "ping" });
+    }
+    expect(sh(w.node, "cat /proc/sys/net/ipv4/conf/cni0/route_localnet")).toBe("1\n");
+  });
+
+  it("UDP host ports work", async () => {
+    const w = world();
+    const pod = box.netns("pod");
+    expect(w.drive("add", pod, "dns", [{ hostPort: 5353, containerPort: 53, protocol: "udp" }]).status).toBe(0);
+    expect(await exchange(pod, 53, w.client, NODE_IP, 5353, "udp")).toEqual({ answer: "pong", received: "ping" });
+  });
+
+  it("hostIP restricts the mapping to that address", async () => {
+    const w = world();
+    const pod = box.netns("pod");
+    expect(w.drive("add", pod, "bound", [{ hostPort: 8081, containerPort: 80, protocol: "tcp", hostIP: "10.9.9.9" }]).status).toBe(0);
+    sh(w.client, `ip route add 10.9.9.9/32 via ${NODE_IP}`);
+    expect((await exchange(pod, 80, w.client, "10.9.9.9", 8081)).answer).toBe("pong");
+    expect((await exchange(pod, 80, w.client, NODE_IP, 8081)).answer).toBe("");
+  });
+
+  it("two pods with different host ports each get their own traffic", async () => {
+    const w = world();
+    const [a, b] = [box.netns("pod"), box.netns("pod")];
+    expect(w.drive("add", a, "pod-a", [{ hostPort: 9001, containerPort: 80, protocol: "tcp" }]).status).toBe(0);
+    expect(w.drive("add", b, "pod-b", [{ hostPort: 9002, containerPort: 80, protocol: "tcp" }]).status).toBe(0);
+    expect(await exchange(a, 80, w.client, NODE_IP, 9001)).toEqual({ answer: "pong", received: "ping" });
+    expect(await exchange(b, 80, w.client, NODE_IP, 9002)).toEqual({ answer: "pong", received: "ping" });
+    expect((await exchange(b, 80, w.client, NODE_IP, 9001)).answer).toBe(""); // 9001 belongs to pod a
+  });
+
+  it("CHECK passes for an IPv4-only pod and fails after a rule is deleted; DEL removes every rule of the pod", () => {
+    const w = world("1.0.0");
+    const pod = box.netns("pod");
+    const maps = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }, { hostPort: 8443, containerPort: 443, protocol: "tcp" }];
+    expect(w.drive("add", pod, "web", maps).status).toBe(0);
+    const check = w.drive("check", pod, "web", maps);
+    expect(check.status, check.stderr).toBe(0);
+    const dnat = w.nat().find((l) => l.includes("DNAT --to-destination 10.244.1.2:443"))!;
+    sh(w.node, `iptables -t nat -D ${dnat.slice(3)}`);
+    const broken = w.drive("check", pod, "web", maps);
+    expect(broken.status).not.toBe(0);
+    expect(broken.stderr).toMatch(/could not check ipv4 dnat: rule .*10\.244\.1\.2:443/);
+    expect(w.drive("del", pod, "web", maps).status).toBe(0);
+    expect(w.nat().filter((l) => l.includes("CNI-DN-") || l.includes("web"))).toEqual([]);
+    expect(w.drive("del", pod, "web", maps).status).toBe(0);
+  });
+});
+
+describe("portmap on its own", () => {
+  const prevResult = { cniVersion: "1.0.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }] };
+  const run = (node: string, command: string, extra: object) =>
+    runPlugin("portmap", {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", prevResult, runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }] }, ...extra },
+      node,
+    });
+
+  it.each([
+    [{ prevResult: undefined }, 7, /must be called as chained plugin/],
+    [{ markMasqBit: 40 }, 7, /MasqMarkBit must be between 0 and 31/],
+    [{ markMasqBit: 5, externalSetMarkChain: "X" }, 7, /Cannot specify externalSetMarkChain and markMasqBit/],
+    [{ backend: "nftables" }, 2, /"backend": "nftables"/],
+    [{ runtimeConfig: { portMappings: [{ hostPort: 0, containerPort: 80 }] } }, 7, /Invalid host port number: 0/],
+    [{ runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 80, protocol: "icmp" }] } }, 7, /protocol "icmp" is not supported/],
+  ])("refuses %j with code %i and writes no rule", (extra, code, msg) => {
+    const node = box.netns("node");
+    const r = run(node, "ADD", extra);
+    expect(r.json.code, r.stdout).toBe(code);
+    expect(r.json.msg).toMatch(msg);
+    expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-");
+  });
+
+  it("passes prevResult through, writes the reference's rule set, and GC removes chains of containers not listed", () => {
+    const node = box.netns("node");
+    const add = run(node, "ADD", {});
+    expect(add.code, add.stdout).toBe(0);
+    expect(add.json.ips).toEqual([{ address: "10.244.1.5/24", interface: 0 }]);
+    const rules = sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A"));
+    const dn = /-j (CNI-DN-[0-9a-f]{21})$/.exec(rules.find((l) => l.startsWith("-A CNI-HOSTPORT-DNAT"))!)![1];
+    expect(rules).toEqual([
+      "-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT",
+      "-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT",
+      `-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ`,
+      `-A ${dn} -s 10.244.1.0/24 -p tcp -m tcp --dport 80 -j CNI-HOSTPORT-SETMARK`,
+      `-A ${dn} -s 127.0.0.1/32 -p tcp -m tcp --dport 80 -j CNI-HOSTPORT-SETMARK`,
+      `-A ${dn} -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.244.1.5:8080`,
+      `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"cbr0\\" id: \\"ctr\\"" -m multiport --dports 80 -j ${dn}`,
+      `-A CNI-HOSTPORT-MASQ -m mark --mark 0x2000/0x2000 -j MASQUERADE`,
+      `-A CNI-HOSTPORT-SETMARK -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x2000/0x2000`,
+    ]);
+    expect(run(node, "ADD", {}).code).toBe(0); // again: nothing duplicated
+    expect(sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A"))).toEqual(rules);
+    expect(run(node, "STATUS", {}).code).toBe(0);
+    const gc = run(node, "GC", { "cni.dev/valid-attachments": [{ containerID: "other", ifname: "eth0" }] });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
+  });
+});
