@@ -2,6 +2,7 @@
 // "bridge" runs bridge), or on its first argument ("cni bridge").
 import { basename } from "node:path";
 import { pluginMain, registerPlugin, registeredNames, registeredPlugin } from "./lib/skel/index.ts";
+import { toolMain } from "./cli/tool.ts";
 import { bridge } from "./plugins/bridge/index.ts";
 import { flannel } from "./plugins/flannel/index.ts";
 import { hostLocal } from "./plugins/host-local/index.ts";
@@ -39,12 +40,14 @@ function main(): number {
   if (process.env.CNI_COMMAND && !first && invoked !== "cni" && invoked !== "bun") return notInBuild(invoked);
   const named = first ? registeredPlugin(first) : undefined;
   if (named) return pluginMain(named);
+  if (first === "tool") return toolMain(process.argv.slice(3));
   if (first === "--version" || first === "version") {
     process.stdout.write(`${versionLine()}\n`);
     return 0;
   }
   process.stderr.write(
     `usage: cni <plugin> (or run through a link named after the plugin)\n` +
+      `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
       `       cni --version\n` +
       `plugins: ${registeredNames().join(", ")}\n` +
       (first ? `unknown plugin or command: ${first}\n` : ""),

@@ -49,14 +49,16 @@ function isSelf(stat: Stats): boolean {
   return me !== null && me.ino === stat.ino && me.dev === stat.dev;
 }
 
-function execPlugin(path: string, env: Record<string, string | undefined>, stdin: Uint8Array): Outcome {
+/** Execute a plugin file as the spec says: env, config on stdin, stdout captured, stderr passed through. */
+export function execPlugin(path: string, env: Record<string, string | undefined>, stdin: Uint8Array): Outcome {
   const r = spawnSync(path, [], { env: env as NodeJS.ProcessEnv, input: stdin, stdio: ["pipe", "pipe", "inherit"], maxBuffer: 64 << 20 });
   if (r.error) throw new CniError(Code.IOFailure, `failed to execute plugin ${path}: ${r.error.message}`, "check that the file is an executable CNI plugin");
   const stdout = r.stdout.toString();
   return { stdout, exitCode: r.status ?? 1 };
 }
 
-function outcomeError(type: string, out: Outcome): CniError {
+/** The CNI error a failed plugin printed (or one describing what it printed instead). */
+export function outcomeError(type: string, out: Outcome): CniError {
   try {
     const e = JSON.parse(out.stdout) as { code?: unknown; msg?: unknown; details?: unknown };
     if (typeof e.code === "number") return new CniError(e.code, String(e.msg ?? ""), typeof e.details === "string" ? e.details : "");

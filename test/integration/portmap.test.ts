@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN, DRIVER } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
-import { exchange } from "../helpers/traffic.ts";
+import { exchange } from "../../scripts/lab/traffic.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());

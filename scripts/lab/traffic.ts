@@ -1,7 +1,7 @@
-// Bounded TCP/UDP exchanges between test namespaces with netcat: a one-shot server that answers "pong", and a
+// Bounded TCP/UDP exchanges between lab and test namespaces with netcat: a one-shot server that answers "pong", and a
 // client that sends "ping" and returns what came back. Every process has a timeout; nothing outlives a test.
 import { spawn, spawnSync } from "node:child_process";
-import { nsPath } from "./sandbox.ts";
+import { nsPath } from "./sh.ts";
 
 export interface Server {
   /** What the server received (resolves when it exits). */

@@ -1,0 +1,81 @@
+// libcni's result cache (<cacheDir>/results/<network>-<containerID>-<ifname>, "cniCacheV1"), so this tool and
+// a real runtime on the same node agree about what is attached.
+import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const DEFAULT_CACHE_DIR = "/var/lib/cni";
+const KIND = "cniCacheV1";
+
+export interface Attachment {
+  network: string;
+  containerID: string;
+  ifName: string;
+}
+
+export interface CachedEntry {
+  kind: string;
+  containerId: string;
+  config: string;
+  ifName: string;
+  networkName: string;
+  cniArgs?: [string, string][];
+  capabilityArgs?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+}
+
+const file = (cacheDir: string, a: Attachment) => join(cacheDir, "results", `${a.network}-${a.containerID}-${a.ifName}`);
+
+export function cacheAdd(cacheDir: string, a: Attachment, confBytes: string, result: unknown, cniArgs: [string, string][], capabilityArgs: Record<string, unknown>): void {
+  const entry: CachedEntry = {
+    kind: KIND,
+    containerId: a.containerID,
+    config: Buffer.from(confBytes).toString("base64"),
+    ifName: a.ifName,
+    networkName: a.network,
+    ...(cniArgs.length ? { cniArgs } : {}),
+    ...(Object.keys(capabilityArgs).length ? { capabilityArgs } : {}),
+    ...(result ? { result: result as Record<string, unknown> } : {}),
+  };
+  const path = file(cacheDir, a);
+  mkdirSync(join(cacheDir, "results"), { recursive: true, mode: 0o700 });
+  writeFileSync(`${path}.tmp`, JSON.stringify(entry), { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}
+
+export function cacheGet(cacheDir: string, a: Attachment): CachedEntry | undefined {
+  try {
+    const e = JSON.parse(readFileSync(file(cacheDir, a), "utf8")) as CachedEntry;
+    return e.kind === KIND ? e : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function cacheDel(cacheDir: string, a: Attachment): void {
+  try {
+    unlinkSync(file(cacheDir, a));
+  } catch {
+    // already gone
+  }
+}
+
+/** Every cached attachment of `network`. */
+export function cachedAttachments(cacheDir: string, network: string): CachedEntry[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(cacheDir, "results"));
+  } catch {
+    return [];
+  }
+  const out: CachedEntry[] = [];
+  for (const n of names) {
+    if (!n.startsWith(`${network}-`) || n.endsWith(".tmp")) continue;
+    try {
+      const e = JSON.parse(readFileSync(join(cacheDir, "results", n), "utf8")) as CachedEntry;
+      if (e.kind === KIND && e.networkName === network) out.push(e);
+    } catch {
+      // not ours
+    }
+  }
+  return out;
+}
