@@ -2,21 +2,17 @@
 // "bridge" runs bridge), or on its first argument ("cni bridge").
 import { basename } from "node:path";
 import { pluginMain, registerPlugin, registeredNames, registeredPlugin } from "./lib/skel/index.ts";
-import { toolMain } from "./cli/tool.ts";
-import { bridge } from "./plugins/bridge/index.ts";
-import { flannel } from "./plugins/flannel/index.ts";
-import { hostLocal } from "./plugins/host-local/index.ts";
-import { loopback } from "./plugins/loopback/index.ts";
-import { portmap } from "./plugins/portmap/index.ts";
+import { writeAll } from "./lib/skel/main.ts";
 
 declare const CNI_BUILD_VERSION: string | undefined;
 declare const CNI_BUILD_COMMIT: string | undefined;
 
-registerPlugin(loopback);
-registerPlugin(hostLocal);
-registerPlugin(bridge);
-registerPlugin(flannel);
-registerPlugin(portmap);
+// require() keeps each plugin's modules unevaluated until that plugin runs.
+registerPlugin("loopback", () => require("./plugins/loopback/index.ts").loopback);
+registerPlugin("host-local", () => require("./plugins/host-local/index.ts").hostLocal);
+registerPlugin("bridge", () => require("./plugins/bridge/index.ts").bridge);
+registerPlugin("flannel", () => require("./plugins/flannel/index.ts").flannel);
+registerPlugin("portmap", () => require("./plugins/portmap/index.ts").portmap);
 
 function versionLine(): string {
   const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";
@@ -27,25 +23,25 @@ function versionLine(): string {
 /** A link of ours whose plugin is not in this build: answer a runtime in its own language. */
 function notInBuild(name: string): number {
   const msg = { cniVersion: "1.1.0", code: 50, msg: `plugin ${name} is not available in this build of cni`, details: `this build has: ${registeredNames().join(", ")}` };
-  process.stdout.write(`${JSON.stringify(msg, null, 4)}\n`);
+  writeAll(1, `${JSON.stringify(msg, null, 4)}\n`);
   return 1;
 }
 
 function main(): number {
   // In a compiled executable argv0 is the name we were exec'd as; argv[1] is the bundled entry.
   const invoked = basename(process.argv0);
-  const asLink = registeredPlugin(invoked);
-  if (asLink) return pluginMain(asLink);
+  const names = registeredNames();
+  if (names.includes(invoked)) return pluginMain(() => registeredPlugin(invoked)!);
   const [first] = process.argv.slice(2);
   if (process.env.CNI_COMMAND && !first && invoked !== "cni" && invoked !== "bun") return notInBuild(invoked);
-  const named = first ? registeredPlugin(first) : undefined;
-  if (named) return pluginMain(named);
-  if (first === "tool") return toolMain(process.argv.slice(3));
+  if (first && names.includes(first)) return pluginMain(() => registeredPlugin(first)!);
+  if (first === "tool") return require("./cli/tool.ts").toolMain(process.argv.slice(3));
   if (first === "--version" || first === "version") {
-    process.stdout.write(`${versionLine()}\n`);
+    writeAll(1, `${versionLine()}\n`);
     return 0;
   }
-  process.stderr.write(
+  writeAll(
+    2,
     `usage: cni <plugin> (or run through a link named after the plugin)\n` +
       `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
       `       cni --version\n` +
@@ -55,4 +51,8 @@ function main(): number {
   return 2;
 }
 
-process.exitCode = main();
+const exit = (process as unknown as { reallyExit?: (c: number) => never }).reallyExit;
+const code = main();
+// Everything was written synchronously: skip the runtime's orderly shutdown (about half a millisecond).
+if (exit) exit(code);
+process.exitCode = code;

@@ -1,8 +1,8 @@
 // `cni tool`: cnitool's interface (add|check|del|gc|status <network> <netns>, NETCONFPATH, CNI_PATH, CNI_IFNAME,
 // CNI_ARGS, CAP_ARGS), with GC and STATUS, CNI_CONTAINERID and CNI_CACHE_DIR overrides, and plugin errors shown
 // as the error JSON the plugin printed.
-import { createHash } from "node:crypto";
 import { resolve } from "node:path";
+import { sha512hex } from "../lib/sys/hash.ts";
 import { CniError } from "../lib/skel/index.ts";
 import { writeAll } from "../lib/skel/main.ts";
 import { DEFAULT_CACHE_DIR } from "../lib/runtime/cache.ts";
@@ -30,7 +30,7 @@ function parseArgs(s: string): [string, string][] {
 
 /** cnitool's container id: "cnitool-" + the first 10 bytes of sha512(absolute netns path), in hex. */
 export function containerIDFor(netns: string): string {
-  return `cnitool-${createHash("sha512").update(netns).digest("hex").slice(0, 20)}`;
+  return `cnitool-${sha512hex(netns).slice(0, 20)}`;
 }
 
 export function toolMain(argv: string[]): number {

@@ -30,14 +30,14 @@ function io<T>(op: string, path: string, fn: () => T): T {
   }
 }
 
-/** Write `data` to a fresh temporary file in `dir`, fsync it, and return its path. */
-function writeTemp(dir: string, tag: string, data: string, mode: number): string {
+/** Write `data` to a fresh temporary file in `dir` (fsync'd when `durable`), and return its path. */
+function writeTemp(dir: string, tag: string, data: string, mode: number, durable: boolean): string {
   const tmp = join(dir, `${TMP_PREFIX}${tag}.${process.pid}`);
   io("write", tmp, () => {
     const fd = openSync(tmp, "w", mode);
     try {
       writeSync(fd, data);
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -71,7 +71,7 @@ export class DiskStore implements Store {
   reserve(id: string, ifName: string, ip: IPBytes, rangeID: string): boolean {
     const name = formatIP(ip);
     const path = join(this.dir, name);
-    const tmp = writeTemp(this.dir, name, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600);
+    const tmp = writeTemp(this.dir, name, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600, true);
     let taken = false;
     try {
       linkSync(tmp, path);
@@ -83,7 +83,8 @@ export class DiskStore implements Store {
     }
     if (taken) return false;
     const last = join(this.dir, LAST_IP_PREFIX + rangeID);
-    const lastTmp = writeTemp(this.dir, LAST_IP_PREFIX + rangeID, name, 0o600);
+    // Only a round-robin hint: no fsync (a stale value costs nothing but order).
+    const lastTmp = writeTemp(this.dir, LAST_IP_PREFIX + rangeID, name, 0o600, false);
     io("write", last, () => renameSync(lastTmp, last));
     return true;
   }

@@ -1,12 +1,12 @@
 // Chain names and rule comments exactly as the reference plugins derive them, so rules made by either
 // implementation are found and removed by the other.
-import { createHash } from "node:crypto";
+import { sha512hex } from "../sys/hash.ts";
 
 const MAX_CHAIN_LENGTH = 28;
 
 /** prefix + the first hex digits of sha512(name + id), 28 characters in all. */
 export function chainName(network: string, containerID: string, prefix = "CNI-"): string {
-  return `${prefix}${createHash("sha512").update(network + containerID).digest("hex")}`.slice(0, MAX_CHAIN_LENGTH);
+  return `${prefix}${sha512hex(network + containerID)}`.slice(0, MAX_CHAIN_LENGTH);
 }
 
 /** Go's fmt.Sprintf("name: %q id: %q"); network names and ids are restricted to characters %q leaves alone. */

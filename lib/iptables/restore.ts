@@ -1,6 +1,6 @@
 // iptables through iptables-save / iptables-restore: one read and one atomic write per change, instead of a
 // process per rule. Rules are kept as the text iptables-save prints, so "does it exist" is a string match.
-import { spawnSync } from "node:child_process";
+import { spawnSync } from "../sys/spawn.ts";
 
 export type Family = 4 | 6;
 

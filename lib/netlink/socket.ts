@@ -19,7 +19,7 @@ function sockaddrNl(pid = 0): Uint8Array {
 }
 
 export class NetlinkSocket {
-  private seq = Math.floor(Date.now() / 1000) >>> 0;
+  private seq = 0;
   private readonly buf = new Uint8Array(256 * 1024);
   private readonly kernel = sockaddrNl();
   private constructor(private readonly fd: number, private readonly port: number) {}

@@ -1,7 +1,7 @@
 // Delegation (spec §4): find the delegate's type on CNI_PATH and run it with our environment and its config
 // on stdin. When the file found is this very executable, call the compiled-in plugin instead of starting a
 // process: same environment, same stdin bytes, same stdout parsing, so nothing observable changes.
-import { spawnSync } from "node:child_process";
+import { spawnSync } from "../sys/spawn.ts";
 import { type Stats, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, Code } from "./errors.ts";

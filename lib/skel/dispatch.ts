@@ -1,6 +1,6 @@
 // One invocation: environment + stdin in, stdout text + exit code out. The process entry point and
 // in-process delegation both go through here, so a delegate behaves the same either way.
-import { statSync } from "node:fs";
+import { statSync, writeSync } from "node:fs";
 import { CniError, Code } from "./errors.ts";
 import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
 import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
@@ -15,7 +15,8 @@ export interface Outcome {
 export type Env = Record<string, string | undefined>;
 
 export function stderrLogger(plugin: string, env: Env = {}): Logger {
-  const write = (level: string, msg: string) => process.stderr.write(`${plugin}: ${level}: ${msg}\n`);
+  // A synchronous write: process.stderr costs milliseconds to set up, and a log must not be lost at exit.
+  const write = (level: string, msg: string) => writeAll(2, `${plugin}: ${level}: ${msg}\n`);
   const debug = env.CNI_LOG_LEVEL === "debug";
   return { warn: (m) => write("warning", m), info: (m) => write("info", m), debug: (m) => debug && write("debug", m) };
 }
@@ -28,6 +29,17 @@ export function toCniError(e: unknown): CniError {
     return new CniError(typeof code === "number" ? code : Code.Internal, e.message);
   }
   return new CniError(Code.Internal, String(e));
+}
+
+export function writeAll(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+    }
+  }
 }
 
 export function errorJSON(err: CniError, version: string): string {
@@ -82,7 +94,7 @@ function checkNotOwnNetns(netns: string): void {
   }
 }
 
-function versionOutput(): string {
+export function versionOutput(): string {
   return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
 }
 

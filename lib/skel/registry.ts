@@ -1,17 +1,25 @@
-// Plugins compiled into this executable, by the name they are invoked as. The entry point fills it; skel's
-// delegation reads it, so plugins never import each other.
+// Plugins compiled into this executable, by the name they are invoked as. The entry point registers a loader
+// per plugin, so an invocation evaluates only the plugins it runs (start-up time is the cost of every pod);
+// skel's delegation looks delegates up here, so plugins never import each other.
 import type { Plugin } from "./plugin.ts";
 
-const plugins = new Map<string, Plugin>();
+const loaders = new Map<string, () => Plugin>();
+const loaded = new Map<string, Plugin>();
 
-export function registerPlugin(p: Plugin): void {
-  plugins.set(p.name, p);
+export function registerPlugin(name: string, load: () => Plugin): void {
+  loaders.set(name, load);
 }
 
 export function registeredPlugin(name: string): Plugin | undefined {
-  return plugins.get(name);
+  const cached = loaded.get(name);
+  if (cached) return cached;
+  const load = loaders.get(name);
+  if (!load) return undefined;
+  const p = load();
+  loaded.set(name, p);
+  return p;
 }
 
 export function registeredNames(): string[] {
-  return [...plugins.keys()];
+  return [...loaders.keys()];
 }

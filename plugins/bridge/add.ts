@@ -67,7 +67,7 @@ export function add(ctx: Context): Result {
   try {
     pod = Netns.open(ctx.netns);
     podNl = NetlinkSocket.open(pod);
-    const { bridge, created } = ensureBridge(nl, conf, ctx.log);
+    const { bridge, created } = ensureBridge(nl, conf);
     if (created) undo.push(`remove bridge ${bridge.name}`, () => removeBridgeIfUnused(nl, bridge));
 
     const { host, peer } = setupVeth(nl, bridge, conf, ctx.ifName, { nl: podNl, fd: pod.fd, path: ctx.netns }, {
@@ -112,7 +112,11 @@ export function add(ctx: Context): Result {
     }
 
     // MACs may change as ports are added and addresses set: report what the kernel has now.
-    interfaces[0].mac = getLink(nl, bridge.name).mac;
+    const br = getLink(nl, bridge.name);
+    interfaces[0].mac = br.mac;
+    if (conf.mtu && br.mtu !== conf.mtu) {
+      ctx.log.warn(`bridge ${br.name} has MTU ${br.mtu}, not the configured ${conf.mtu}: "mtu" applies only when the bridge is created (delete ${br.name} to recreate it)`);
+    }
     interfaces[1].mac = getLink(nl, host.name).mac;
     if (conf.dns) result.dns = conf.dns;
     return result;

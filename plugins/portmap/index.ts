@@ -1,6 +1,6 @@
 // portmap: hostPort → pod port with iptables DNAT, chained after the plugin that gave the pod its address.
 // Each family's change is one iptables-save and one atomic iptables-restore.
-import { spawnSync } from "node:child_process";
+import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, type Plugin, type Result } from "../../lib/skel/index.ts";
 import { NetlinkError, NetlinkSocket, getLinkByIndex, routeGet } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";

@@ -204,7 +204,7 @@ describe("bridge options", () => {
     sh(l.node, "ip link add cni0 type bridge && ip link set cni0 mtu 1400");
     const r = l.run("ADD", l.pod(), l.conf());
     expect(r.code, r.stdout).toBe(0);
-    expect(r.stderr).toMatch(/bridge cni0 exists with MTU 1400/);
+    expect(r.stderr).toMatch(/bridge cni0 has MTU 1400, not the configured 1450/);
   });
 });
 

@@ -1,7 +1,8 @@
 // The protocol as a runtime sees it: bad environment and bad stdin fail with the right code, name the culprit,
 // and write nothing.
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
 import { Sandbox, nsPath, runPlugin } from "../helpers/sandbox.ts";
@@ -82,6 +83,16 @@ describe("VERSION and dispatch", () => {
     const r = spawnSync(`${BIN}/cni`, ["--version"], { encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^cni \d+\.\d+\.\d+ \(commit [0-9a-f]{7,}|unknown\)/);
+  });
+
+  it("ignores a .env file in the working directory (kubelet's cwd is not the plugin's configuration)", () => {
+    const dir = box.tmpdir();
+    writeFileSync(join(dir, ".env"), "CNI_COMMAND=ADD\nCNI_IFNAME=evil0\n");
+    const r = spawnSync(`${BIN}/loopback`, [], { cwd: dir, env: { CNI_COMMAND: "VERSION" }, encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).supportedVersions).toContain("1.1.0");
+    const e = spawnSync(`${BIN}/loopback`, [], { cwd: dir, env: {}, input: "{}", encoding: "utf8" });
+    expect(JSON.parse(e.stdout).msg).toContain("CNI_COMMAND");
   });
 
   it("installs a link per plugin beside the executable", () => {

@@ -28,7 +28,7 @@ const fake: Plugin = {
   del() {},
   check() {},
 };
-registerPlugin(fake);
+registerPlugin("fake", () => fake);
 symlinkSync(process.execPath, join(dir, "fake"));
 
 // The same behaviour as a separate executable: prints what "fake" prints, records env and stdin.

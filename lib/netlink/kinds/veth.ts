@@ -14,6 +14,10 @@ export interface VethOptions {
   peerMac?: Uint8Array;
   /** fd of the namespace the peer is created in. */
   peerNsFd?: number;
+  /** Bridge index to enslave the (host) end to, in the same request. */
+  master?: number;
+  /** Create the (host) end up. */
+  up?: boolean;
 }
 
 function peerPayload(o: VethOptions): Uint8Array {
@@ -26,5 +30,6 @@ function peerPayload(o: VethOptions): Uint8Array {
 }
 
 export function addVeth(nl: NetlinkSocket, o: VethOptions): void {
-  addLink(nl, { name: o.name, kind: "veth", mtu: o.mtu, mac: o.mac, data: [attr(VETH_INFO.PEER, peerPayload(o))] });
+  const extra = o.master ? [attr(IFLA.MASTER, u32(o.master))] : [];
+  addLink(nl, { name: o.name, kind: "veth", mtu: o.mtu, mac: o.mac, up: o.up, extra, data: [attr(VETH_INFO.PEER, peerPayload(o))] });
 }

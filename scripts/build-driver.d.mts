@@ -1,0 +1,2 @@
+export const DRIVER: string;
+export function buildDriver(): void;
