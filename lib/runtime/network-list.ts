@@ -1,6 +1,6 @@
 // Executing a network configuration list as a runtime does (spec §3, libcni's behaviour): ADD plugin by plugin
 // with prevResult chaining and capability args, DEL in reverse with the cached result, CHECK, GC, STATUS.
-import { CniError, Code, findInPath, versionAtLeast } from "../skel/index.ts";
+import { CniError, Code, VALID_ATTACHMENTS, findInPath, versionAtLeast } from "../skel/index.ts";
 import { execPlugin, outcomeError } from "../skel/delegate.ts";
 import { cacheAdd, cacheDel, cacheGet, cachedAttachments } from "./cache.ts";
 import type { ConfList, PluginConf } from "./conf.ts";
@@ -87,7 +87,7 @@ export function delNetworkList(list: ConfList, rt: RuntimeConf): void {
 export function gcNetworkList(list: ConfList, rt: RuntimeConf): void {
   if (!versionAtLeast(list.cniVersion, "1.1.0")) return;
   const valid = cachedAttachments(rt.cacheDir, list.name).map((e) => ({ containerID: e.containerId, ifname: e.ifName }));
-  for (const p of list.plugins) run(p, { ...rt, containerID: "", netns: "", ifName: "" }, "GC", pluginConfig(list, p, rt, undefined, { "cni.dev/valid-attachments": valid }));
+  for (const p of list.plugins) run(p, { ...rt, containerID: "", netns: "", ifName: "" }, "GC", pluginConfig(list, p, rt, undefined, { [VALID_ATTACHMENTS]: valid }));
 }
 
 export function statusNetworkList(list: ConfList, rt: RuntimeConf): void {

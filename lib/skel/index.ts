@@ -7,3 +7,4 @@ export { delegate, findInPath } from "./delegate.ts";
 export { registerPlugin, registeredPlugin, registeredNames } from "./registry.ts";
 export { pluginMain } from "./main.ts";
 export { versionAtLeast } from "./version.ts";
+export { VALID_ATTACHMENTS, validAttachments, validContainers, type Attachment } from "./gc.ts";

@@ -1,5 +1,5 @@
 // bridge: pods on a Linux bridge (cni0) through veth pairs, addresses from the IPAM delegate.
-import { type Context, type Plugin, delegate } from "../../lib/skel/index.ts";
+import { type Context, type Plugin, delegate, validContainers } from "../../lib/skel/index.ts";
 import { masqContainers, teardownMasq } from "../../lib/iptables/masq.ts";
 import { loadConfig } from "./config.ts";
 import { add } from "./add.ts";
@@ -10,8 +10,7 @@ import { check } from "./check.ts";
 function gc(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "GC");
-  const raw = ctx.conf["cni.dev/valid-attachments"];
-  const valid = new Set(Array.isArray(raw) ? raw.map((a: { containerID?: unknown }) => a?.containerID) : []);
+  const valid = validContainers(ctx.conf);
   for (const id of masqContainers(conf.name)) {
     if (!valid.has(id)) {
       ctx.log.info(`gc: removing masquerade rules of ${id}`);

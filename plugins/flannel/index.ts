@@ -1,6 +1,6 @@
 // flannel: turn this node's flannel lease (subnet.env) into a bridge + host-local delegate config, save it for
 // DEL, and delegate. bridge and host-local run in this process when they are this executable.
-import { CniError, Code, type Context, type Plugin, type Result, delegate } from "../../lib/skel/index.ts";
+import { CniError, Code, type Context, type Plugin, type Result, VALID_ATTACHMENTS, delegate, validAttachments, validContainers } from "../../lib/skel/index.ts";
 import { type FlannelConf, loadConfig } from "./config.ts";
 import { goJSON, renderDelegate } from "./render.ts";
 import { readConfig, removeConfig, saveConfig, savedContainers } from "./saved-config.ts";
@@ -88,8 +88,7 @@ function status(ctx: Context): void {
 
 function gc(ctx: Context): void {
   const conf = loadConfig(ctx.conf);
-  const raw = ctx.conf["cni.dev/valid-attachments"];
-  const valid = new Set(Array.isArray(raw) ? raw.map((a: { containerID?: unknown }) => a?.containerID) : []);
+  const valid = validContainers(ctx.conf);
   for (const id of savedContainers(conf.dataDir)) {
     if (!valid.has(id)) {
       ctx.log.info(`gc: removing saved config of ${id}`);
@@ -97,7 +96,7 @@ function gc(ctx: Context): void {
     }
   }
   const { json } = render(conf);
-  json["cni.dev/valid-attachments"] = raw ?? [];
+  json[VALID_ATTACHMENTS] = validAttachments(ctx.conf);
   delegate(ctx, delegateType(json), new TextEncoder().encode(goJSON(json)), "GC");
 }
 

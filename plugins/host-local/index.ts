@@ -2,7 +2,7 @@
 // Load and validate everything first; then take the store's lock for the whole command.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { CniError, Code, type Context, type Plugin, type Result } from "../../lib/skel/index.ts";
+import { CniError, Code, type Context, type Plugin, type Result, validAttachments } from "../../lib/skel/index.ts";
 import { type IPBytes, formatCIDR, formatIP, ipEqual, parseCIDR } from "../../lib/ip/addr.ts";
 import { AllocationError, allocate } from "../../lib/ipam/allocator.ts";
 import { DEFAULT_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
@@ -82,23 +82,9 @@ function check(ctx: Context): void {
   });
 }
 
-interface Attachment {
-  containerID: string;
-  ifname: string;
-}
-
-function validAttachments(ctx: Context): Attachment[] {
-  const v = ctx.conf["cni.dev/valid-attachments"];
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((a) => typeof a?.containerID !== "string" || typeof a?.ifname !== "string")) {
-    throw new CniError(Code.InvalidConfig, `"cni.dev/valid-attachments" must be a list of {"containerID", "ifname"}`);
-  }
-  return v as Attachment[];
-}
-
 function gc(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
-  const valid = validAttachments(ctx);
+  const valid = validAttachments(ctx.conf);
   const errors: string[] = [];
   withStore(conf, (store) => {
     store.removeStaleTemps();

@@ -1,7 +1,7 @@
 // portmap: hostPort → pod port with iptables DNAT, chained after the plugin that gave the pod its address.
 // Each family's change is one iptables-save and one atomic iptables-restore.
 import { spawnSync } from "../../lib/sys/spawn.ts";
-import { CniError, Code, type Context, type Plugin, type Result } from "../../lib/skel/index.ts";
+import { CniError, Code, type Context, type Plugin, type Result, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, NetlinkSocket, getLinkByIndex, routeGet } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type Family, asDelete, chainsOf, jumpsTo, restoreTable, saveTable } from "../../lib/iptables/restore.ts";
@@ -137,8 +137,7 @@ function check(ctx: Context): void {
 
 /** GC: chains of this network whose container is not among the valid attachments. */
 function gc(ctx: Context): void {
-  const raw = ctx.conf["cni.dev/valid-attachments"];
-  const valid = new Set(Array.isArray(raw) ? raw.map((a: { containerID?: unknown }) => a?.containerID) : []);
+  const valid = validContainers(ctx.conf);
   const network = ctx.conf.name;
   for (const f of ([4, 6] as Family[]).filter(usable)) {
     const ids = new Set<string>();
