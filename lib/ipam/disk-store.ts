@@ -57,7 +57,12 @@ export class DiskStore implements Store {
     const s = new DiskStore(dir);
     const lockPath = join(dir, "lock");
     s.lockFd = io("open", lockPath, () => openPath(lockPath, O_RDONLY | O_CREAT, 0o750));
-    flock(s.lockFd, LOCK_EX);
+    try {
+      flock(s.lockFd, LOCK_EX);
+    } catch (e) {
+      close(s.lockFd);
+      throw e;
+    }
     return s;
   }
 
@@ -83,9 +88,15 @@ export class DiskStore implements Store {
     }
     if (taken) return false;
     const last = join(this.dir, LAST_IP_PREFIX + rangeID);
-    // Only a round-robin hint: no fsync (a stale value costs nothing but order).
-    const lastTmp = writeTemp(this.dir, LAST_IP_PREFIX + rangeID, name, 0o600, false);
-    io("write", last, () => renameSync(lastTmp, last));
+    try {
+      // Only a round-robin hint: no fsync (a stale value costs nothing but order).
+      const lastTmp = writeTemp(this.dir, LAST_IP_PREFIX + rangeID, name, 0o600, false);
+      io("write", last, () => renameSync(lastTmp, last));
+    } catch (e) {
+      // The caller never learns of this address, so it cannot roll it back: do it here.
+      this.release(ip);
+      throw e;
+    }
     return true;
   }
 

@@ -32,6 +32,20 @@ export function restoreTable(family: Family, table: string, lines: string[]): vo
   if (r.status !== 0) throw new IptablesError(`${bin} (table ${table})`, r.stderr);
 }
 
+/**
+ * Create chains that are shared between containers (and with other plugins) without ever flushing them:
+ * declaring an existing chain in iptables-restore input empties it, which would race with a concurrent ADD.
+ */
+export function ensureSharedChains(family: Family, table: string, chains: string[], existing: Set<string>): void {
+  const bin = family === 4 ? "iptables" : "ip6tables";
+  for (const chain of chains) {
+    if (existing.has(chain)) continue;
+    const r = spawnSync(bin, ["-w", "10", "-t", table, "-N", chain], { encoding: "utf8" });
+    if (r.error) throw new IptablesError(bin, `${r.error.message}; install the iptables package`);
+    if (r.status !== 0 && !/exists/i.test(r.stderr)) throw new IptablesError(`${bin} -t ${table} -N ${chain}`, r.stderr);
+  }
+}
+
 /** Quote an argument the way iptables-save does, so generated rules compare equal to saved ones. */
 export function quoteArg(a: string): string {
   return /[\s"\\]/.test(a) ? `"${a.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"` : a;

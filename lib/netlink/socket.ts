@@ -98,6 +98,9 @@ export class NetlinkSocket {
           return out;
         }
         if (msg.header.type === NLMSG.DONE) {
+          // A dump that failed midway ends with DONE carrying a negative errno.
+          const err = msg.body.length >= 4 ? -new DataView(msg.body.buffer, msg.body.byteOffset).getInt32(0, true) : 0;
+          if (err > 0) throw new NetlinkError(what, err);
           if (interrupted) throw new DumpInterrupted();
           return out;
         }

@@ -41,7 +41,13 @@ export class Netns {
       if (e instanceof SysError && e.code === "ENOENT") throw new NetnsNotFoundError(path);
       throw e;
     }
-    const magic = fsType(fd);
+    let magic: number;
+    try {
+      magic = fsType(fd);
+    } catch (e) {
+      close(fd);
+      throw e;
+    }
     if (magic !== NSFS_MAGIC && magic !== PROC_SUPER_MAGIC) {
       close(fd);
       throw new NotNetnsError(path, magic);
@@ -74,12 +80,3 @@ export class Netns {
   }
 }
 
-/** Open the namespace at `path`, run `fn` inside it, close it. */
-export function withNetns<T>(path: string, fn: (ns: Netns) => T): T {
-  const ns = Netns.open(path);
-  try {
-    return ns.run(() => fn(ns));
-  } finally {
-    ns.close();
-  }
-}

@@ -1,10 +1,11 @@
 // bridge CHECK: the kernel still holds what prevResult says (the reference's checks), plus what the reference
 // does not look at: the veth is still attached, the bridge still holds the gateway, masquerade rules exist.
 import { CniError, Code, type Context, type Interface, delegate } from "../../lib/skel/index.ts";
-import { type Link, NetlinkSocket, findLink, listAddrs, listRoutes } from "../../lib/netlink/index.ts";
+import { type Link, NetlinkSocket, findLink, getBridgePort, listAddrs, listRoutes } from "../../lib/netlink/index.ts";
 import { Netns } from "../../lib/ns/netns.ts";
 import { type CIDR, formatCIDR, ipEqual, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { checkMasq } from "../../lib/iptables/masq.ts";
+import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { loadConfig } from "./config.ts";
 
 const fail = (msg: string, details = "") => new CniError(Code.Internal, msg, details);
@@ -31,13 +32,15 @@ export function check(ctx: Context): void {
   if (!contIntf) throw fail(`Sandbox in prevResult  doesn't match configured netns: ${ctx.netns}`, `prevResult has no ${ctx.ifName} in ${ctx.netns}`);
 
   const nl = NetlinkSocket.open();
-  const pod = Netns.open(ctx.netns);
-  const podNl = NetlinkSocket.open(pod);
+  let pod: Netns | undefined;
+  let podNl: NetlinkSocket | undefined;
   try {
+    pod = Netns.open(ctx.netns);
+    podNl = NetlinkSocket.open(pod);
     const br = expectLink(nl, brIntf, "the node's namespace");
     if (br.kind !== "bridge") throw fail(`Interface ${br.name} does not have link type of bridge`);
     macMatches(brIntf!, br, "Bridge interface");
-    const promisc = (br.flags & 0x100) !== 0;
+    const promisc = (br.flags & IFF.PROMISC) !== 0;
     if (promisc !== conf.promiscMode) throw fail(`Bridge interface ${br.name} configured Promisc Mode ${conf.promiscMode} doesn't match current state: ${promisc} `);
 
     const cont = expectLink(podNl, contIntf, ctx.netns);
@@ -48,6 +51,8 @@ export function check(ctx: Context): void {
     if (!hostIntf) throw fail(`CNI veth created for bridge ${conf.brName} was not found`, `no interface of prevResult is the peer of ${cont.name}`);
     const host = findLink(nl, hostIntf.name)!;
     if (host.master !== br.index) throw fail(`veth ${host.name} is not attached to bridge ${br.name}`, `attach it (ip link set ${host.name} master ${br.name}) or re-create the pod`);
+    const port = getBridgePort(nl, host.index);
+    if (port && port.hairpin !== conf.hairpinMode) throw fail(`veth ${host.name} has hairpin mode ${port.hairpin ? "on" : "off"}, the config says ${conf.hairpinMode ? "on" : "off"}`);
     macMatches(hostIntf, host, "Interface");
 
     const addrs = listAddrs(podNl, cont.index);
@@ -85,8 +90,8 @@ export function check(ctx: Context): void {
       if (missing.length) throw fail(`masquerade rules of container ${ctx.containerID} are missing`, missing.join("; "));
     }
   } finally {
-    podNl.close();
-    pod.close();
+    podNl?.close();
+    pod?.close();
     nl.close();
   }
 }

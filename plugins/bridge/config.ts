@@ -88,6 +88,23 @@ function macFrom(v: unknown, source: string): Uint8Array | undefined {
 
 const IFNAME_RE = /^[^/:\s]{1,15}$/;
 
+/**
+ * For DEL, GC and STATUS: what teardown needs, even from a config ADD would refuse (a setting we do not
+ * implement, a bad MAC), so such a pod can always be removed.
+ */
+export function loadTeardownConfig(c: NetConf, cniArgs: string): BridgeConf {
+  try {
+    return loadConfig(c, cniArgs);
+  } catch {
+    const ipam = isObject(c.ipam) && typeof c.ipam.type === "string" && c.ipam.type ? c.ipam.type : undefined;
+    return {
+      name: c.name, cniVersion: c.cniVersion, brName: typeof c.bridge === "string" && IFNAME_RE.test(c.bridge) ? c.bridge : "cni0",
+      isGW: false, isDefaultGW: false, forceAddress: false, ipMasq: c.ipMasq === true, mtu: 0, hairpinMode: false, promiscMode: false,
+      vlan: 0, vlans: [], preserveDefaultVlan: true, enableDad: false, disableContainerInterface: false, portIsolation: false, ipamType: ipam,
+    };
+  }
+}
+
 export function loadConfig(c: NetConf, cniArgs: string): BridgeConf {
   const brName = c.bridge === undefined || c.bridge === "" ? "cni0" : c.bridge;
   if (typeof brName !== "string" || !IFNAME_RE.test(brName) || brName === "." || brName === "..") {

@@ -1,10 +1,11 @@
-// bridge DEL: release the address first (the part that leaks when skipped), then the pod interface, then the
-// masquerade rules — which need only network name and container id, so a vanished netns leaks nothing.
+// bridge DEL, in the reference's order: the pod interface first (so its address is not handed to another pod
+// while this one still answers for it), then the IPAM release, then the masquerade rules — which need only the
+// network name and container id, so a vanished netns leaks nothing.
 import { type Context, delegate } from "../../lib/skel/index.ts";
 import { NetlinkSocket, findLink } from "../../lib/netlink/index.ts";
 import { NetnsNotFoundError } from "../../lib/ns/netns.ts";
 import { teardownMasq } from "../../lib/iptables/masq.ts";
-import { loadConfig } from "./config.ts";
+import { loadTeardownConfig } from "./config.ts";
 import { deleteLinkIfExists } from "./links.ts";
 
 function removePodInterface(ctx: Context): boolean {
@@ -37,9 +38,9 @@ function removeHostVeth(ctx: Context, brName: string): void {
 }
 
 export function del(ctx: Context): void {
-  const conf = loadConfig(ctx.conf, ctx.args);
-  if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "DEL");
+  const conf = loadTeardownConfig(ctx.conf, ctx.args);
   const removed = ctx.netns ? removePodInterface(ctx) : false;
   if (!removed) removeHostVeth(ctx, conf.brName);
+  if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "DEL");
   if (conf.ipamType && conf.ipMasq) teardownMasq(conf.name, ctx.containerID);
 }

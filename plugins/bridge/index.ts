@@ -1,14 +1,14 @@
 // bridge: pods on a Linux bridge (cni0) through veth pairs, addresses from the IPAM delegate.
 import { type Context, type Plugin, delegate, validContainers } from "../../lib/skel/index.ts";
 import { masqContainers, teardownMasq } from "../../lib/iptables/masq.ts";
-import { loadConfig } from "./config.ts";
+import { loadTeardownConfig } from "./config.ts";
 import { add } from "./add.ts";
 import { del } from "./del.ts";
 import { check } from "./check.ts";
 
 /** GC: the IPAM delegate collects its own leaks; we remove masquerade chains of containers not listed. */
 function gc(ctx: Context): void {
-  const conf = loadConfig(ctx.conf, ctx.args);
+  const conf = loadTeardownConfig(ctx.conf, ctx.args);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "GC");
   const valid = validContainers(ctx.conf);
   for (const id of masqContainers(conf.name)) {
@@ -20,7 +20,7 @@ function gc(ctx: Context): void {
 }
 
 function status(ctx: Context): void {
-  const conf = loadConfig(ctx.conf, ctx.args);
+  const conf = loadTeardownConfig(ctx.conf, ctx.args);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "STATUS");
 }
 

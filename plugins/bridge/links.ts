@@ -6,6 +6,7 @@ import {
   bridgeVlanList, delAddr, deleteLink, findLink, getLink, isUp, listAddrs, parseMAC, setBridgePort, setBridgeVlanFiltering, setMac,
   setPromisc, setUp,
 } from "../../lib/netlink/index.ts";
+import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { randomHex } from "../../lib/sys/hash.ts";
 import { type CIDR, contains, formatCIDR, ipEqual, networkOf } from "../../lib/ip/addr.ts";
@@ -22,8 +23,6 @@ function noVlanFiltering(conf: BridgeConf, e: unknown): unknown {
   const key = conf.vlan ? `"vlan": ${conf.vlan}` : `"vlanTrunk"`;
   return new CniError(Code.UnsupportedField, `${key} needs bridge VLAN filtering, which this kernel does not support`, "the kernel lacks CONFIG_BRIDGE_VLAN_FILTERING; remove the VLAN settings or use a kernel with it");
 }
-
-const IFF_PROMISC = 0x100;
 
 export function ensureBridge(nl: NetlinkSocket, conf: BridgeConf): BridgeSetup {
   const vlanFiltering = conf.vlan !== 0 || conf.vlans.length > 0;
@@ -52,9 +51,13 @@ export function ensureBridge(nl: NetlinkSocket, conf: BridgeConf): BridgeSetup {
       throw noVlanFiltering(conf, e);
     }
   }
-  if (conf.promiscMode && !(br.flags & IFF_PROMISC)) setPromisc(nl, br, true);
-  // We own this interface's routes: no router advertisements.
-  ensureSysctl(`net/ipv6/conf/${conf.brName}/accept_ra`, "0");
+  if (conf.promiscMode && !(br.flags & IFF.PROMISC)) setPromisc(nl, br, true);
+  // We own this interface's routes: no router advertisements. Best effort, as in the reference.
+  try {
+    ensureSysctl(`net/ipv6/conf/${conf.brName}/accept_ra`, "0");
+  } catch {
+    // read-only /proc/sys: the bridge works all the same
+  }
   if (isUp(br)) return { bridge: br, created };
   setUp(nl, br);
   return { bridge: getLink(nl, conf.brName), created };

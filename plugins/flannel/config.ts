@@ -24,13 +24,16 @@ function path(c: NetConf, key: string, dflt: string): string {
   return v;
 }
 
-export function loadConfig(c: NetConf): FlannelConf {
+/** `teardown` (DEL, GC): the delegate is not re-checked — DEL uses the saved config, as the Go plugin does. */
+export function loadConfig(c: NetConf, opts: { teardown?: boolean } = {}): FlannelConf {
   const delegate = c.delegate ?? {};
   if (!isObject(delegate)) throw invalidConfig(`"delegate" must be an object`);
-  if ("type" in delegate && typeof delegate.type !== "string") throw invalidConfig("'delegate' dictionary, if present, must have (string) 'type' field");
-  if ("name" in delegate) throw invalidConfig("'delegate' dictionary must not have 'name' field, it'll be set by flannel", "remove delegate.name: flannel uses the network's name");
-  if ("ipam" in delegate) throw invalidConfig("'delegate' dictionary must not have 'ipam' field, it'll be set by flannel", "put IPAM settings in the top-level \"ipam\" instead");
-  if (c.ipam !== undefined && c.ipam !== null && !isObject(c.ipam)) throw invalidConfig(`"ipam" must be an object`);
+  if (!opts.teardown) {
+    if ("type" in delegate && typeof delegate.type !== "string") throw invalidConfig("'delegate' dictionary, if present, must have (string) 'type' field");
+    if ("name" in delegate) throw invalidConfig("'delegate' dictionary must not have 'name' field, it'll be set by flannel", "remove delegate.name: flannel uses the network's name");
+    if ("ipam" in delegate) throw invalidConfig("'delegate' dictionary must not have 'ipam' field, it'll be set by flannel", "put IPAM settings in the top-level \"ipam\" instead");
+    if (c.ipam !== undefined && c.ipam !== null && !isObject(c.ipam)) throw invalidConfig(`"ipam" must be an object`);
+  }
   return {
     name: c.name,
     cniVersion: typeof c.cniVersion === "string" ? c.cniVersion : "",

@@ -49,7 +49,7 @@ function savedOrRendered(ctx: Context, conf: FlannelConf): { json: Record<string
 }
 
 function del(ctx: Context): void {
-  const conf = loadConfig(ctx.conf);
+  const conf = loadConfig(ctx.conf, { teardown: true });
   const d = savedOrRendered(ctx, conf);
   if (d) delegate(ctx, delegateType(d.json), new TextEncoder().encode(d.bytes), "DEL");
   // Only once the delegate has released everything: a failed DEL is retried with the same config.
@@ -87,7 +87,7 @@ function status(ctx: Context): void {
 }
 
 function gc(ctx: Context): void {
-  const conf = loadConfig(ctx.conf);
+  const conf = loadConfig(ctx.conf, { teardown: true });
   const valid = validContainers(ctx.conf);
   for (const id of savedContainers(conf.dataDir)) {
     if (!valid.has(id)) {

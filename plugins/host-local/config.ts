@@ -8,6 +8,11 @@ import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, range
 export interface RouteConf {
   dst: string;
   gw?: string;
+  mtu?: number;
+  advmss?: number;
+  priority?: number;
+  table?: number;
+  scope?: number;
 }
 
 export interface HostLocalConf {
@@ -61,7 +66,14 @@ function routes(v: unknown): RouteConf[] {
       throw invalidConfig(`ipam.routes[${i}].dst: invalid CIDR address ${JSON.stringify(isObject(r) ? r.dst : r)}`);
     }
     if (r.gw !== undefined && (typeof r.gw !== "string" || !parseIP(r.gw))) throw invalidConfig(`ipam.routes[${i}].gw: invalid IP address ${JSON.stringify(r.gw)}`);
-    return r.gw === undefined ? { dst: r.dst } : { dst: r.dst, gw: r.gw };
+    const out: RouteConf = r.gw === undefined ? { dst: r.dst } : { dst: r.dst, gw: r.gw };
+    // The route attributes of spec 1.1 pass through to the result, as libcni's types.Route carries them.
+    for (const k of ["mtu", "advmss", "priority", "table", "scope"] as const) {
+      if (r[k] === undefined || r[k] === null) continue;
+      if (typeof r[k] !== "number" || !Number.isInteger(r[k])) throw invalidConfig(`ipam.routes[${i}].${k} must be an integer`);
+      if (r[k] !== 0 || k === "table" || k === "scope") out[k] = r[k] as number;
+    }
+    return out;
   });
 }
 

@@ -75,7 +75,18 @@ function podAddresses(prev: Result | undefined, ifName: string): { v4?: CIDR; v6
   return out;
 }
 
-export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string): PortMapConf {
+/**
+ * `lenient` (DEL): read what teardown needs and accept the rest as it is, so a pod added by another
+ * implementation or with a setting we refuse can always be deleted.
+ */
+export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string, opts: { lenient?: boolean } = {}): PortMapConf {
+  if (opts.lenient) {
+    try {
+      return loadConfig(c, prev, ifName);
+    } catch {
+      return { name: c.name, snat: true, markMasqBit: DEFAULT_MARK_BIT, masqAll: false, mappings: [] };
+    }
+  }
   const snat = c.snat ?? true;
   if (typeof snat !== "boolean") throw invalidConfig(`"snat" must be true or false`);
   const masqAll = c.masqAll ?? false;

@@ -4,7 +4,7 @@ import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, type Plugin, type Result, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, NetlinkSocket, getLinkByIndex, routeGet } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import { type Family, asDelete, chainsOf, jumpsTo, restoreTable, saveTable } from "../../lib/iptables/restore.ts";
+import { type Family, asDelete, chainsOf, ensureSharedChains, jumpsTo, restoreTable, saveTable } from "../../lib/iptables/restore.ts";
 import { type CIDR } from "../../lib/ip/addr.ts";
 import { type PortMapConf, loadConfig } from "./config.ts";
 import { MASQ, SETMARK, TOP_DNAT, containerOfDnatEntry, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, topLevelEntries } from "./rules.ts";
@@ -12,34 +12,28 @@ import { MASQ, SETMARK, TOP_DNAT, containerOfDnatEntry, dnatChain, dnatPlan, mas
 const familiesOf = (conf: PortMapConf): [Family, CIDR][] =>
   ([[4, conf.contIPv4], [6, conf.contIPv6]] as [Family, CIDR | undefined][]).filter((x): x is [Family, CIDR] => x[1] !== undefined);
 
-/** Lines that create `chain` only when it is missing (declaring an existing chain would flush it). */
-const ensureChain = (chains: Set<string>, chain: string): string[] => (chains.has(chain) ? [] : [`:${chain} - [0:0]`]);
-
 function forwardPorts(conf: PortMapConf, id: string, f: Family, cont: CIDR): void {
   const saved = saveTable(f, "nat");
   const have = new Set(saved);
   const chains = chainsOf(saved);
   const plan = dnatPlan(conf, id, f, cont);
-  const decl: string[] = [];
+  const marking = conf.snat && !conf.externalSetMarkChain;
+  ensureSharedChains(f, "nat", [TOP_DNAT, ...(marking ? [SETMARK, MASQ] : [])], chains);
   const body: string[] = [];
-  if (conf.snat && !conf.externalSetMarkChain) {
-    decl.push(...ensureChain(chains, SETMARK), ...ensureChain(chains, MASQ));
+  if (marking) {
     if (!have.has(setMarkRule(conf.markMasqBit))) body.push(setMarkRule(conf.markMasqBit));
     if (!have.has(masqRule(conf.markMasqBit))) body.push(masqRule(conf.markMasqBit));
     if (!have.has(masqEntry())) body.push(`-I ${masqEntry().slice(3).replace(/^POSTROUTING /, "POSTROUTING 1 ")}`);
   }
-  decl.push(...ensureChain(chains, TOP_DNAT));
   for (const e of topLevelEntries()) if (!have.has(e)) body.push(e);
   // The container's own chain is rebuilt from scratch, and its jumps replaced, so a repeated ADD never duplicates.
-  decl.push(`:${plan.chain} - [0:0]`);
   body.push(...jumpsTo(saved, plan.chain).map(asDelete), ...plan.rules);
   for (const e of [...plan.entries].reverse()) body.push(`-I ${TOP_DNAT} 1 ${e.slice(`-A ${TOP_DNAT} `.length)}`);
-  restoreTable(f, "nat", [...decl, ...body]);
+  restoreTable(f, "nat", [`:${plan.chain} - [0:0]`, ...body]);
 }
 
 /** Remove the container's chains (current and the old SNAT one) and every jump to them. */
-function unforwardPorts(network: string, id: string, f: Family): void {
-  const saved = saveTable(f, "nat");
+function unforwardPorts(network: string, id: string, f: Family, saved = saveTable(f, "nat")): void {
   const chains = chainsOf(saved);
   const lines: string[] = [];
   for (const chain of [dnatChain(network, id), oldSnatChain(network, id)]) {
@@ -49,12 +43,12 @@ function unforwardPorts(network: string, id: string, f: Family): void {
   restoreTable(f, "nat", lines);
 }
 
-function usable(f: Family): boolean {
+/** The nat table of a family, or undefined when that family's iptables is not usable here. */
+function natTable(f: Family): string[] | undefined {
   try {
-    saveTable(f, "nat");
-    return true;
+    return saveTable(f, "nat");
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -101,14 +95,14 @@ function add(ctx: Context): Result {
 }
 
 function del(ctx: Context): void {
-  const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
-  const fams = ([4, 6] as Family[]).filter(usable);
-  if (!fams.length) {
+  const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName, { lenient: true });
+  const tables = ([4, 6] as Family[]).map((f) => [f, natTable(f)] as const).filter((x): x is [Family, string[]] => x[1] !== undefined);
+  if (!tables.length) {
     if (!conf.mappings.length) return;
     throw new CniError(Code.NotAvailable, "neither iptables nor ip6tables is usable", "install iptables (iptables-save/iptables-restore)");
   }
-  for (const f of fams) {
-    unforwardPorts(conf.name, ctx.containerID, f);
+  for (const [f, saved] of tables) {
+    unforwardPorts(conf.name, ctx.containerID, f, saved);
     flushUdpConntrack(ctx, conf, f);
   }
 }
@@ -139,22 +133,24 @@ function check(ctx: Context): void {
 function gc(ctx: Context): void {
   const valid = validContainers(ctx.conf);
   const network = ctx.conf.name;
-  for (const f of ([4, 6] as Family[]).filter(usable)) {
+  for (const f of [4, 6] as Family[]) {
+    const saved = natTable(f);
+    if (!saved) continue;
     const ids = new Set<string>();
-    for (const l of saveTable(f, "nat")) {
+    for (const l of saved) {
       const id = containerOfDnatEntry(l, network);
       if (id) ids.add(id);
     }
     for (const id of ids) {
       if (valid.has(id)) continue;
       ctx.log.info(`gc: removing host port chains of ${id}`);
-      unforwardPorts(network, id, f);
+      unforwardPorts(network, id, f, saved);
     }
   }
 }
 
 function status(): void {
-  if (!usable(4) && !usable(6)) throw new CniError(Code.NotAvailable, "neither iptables nor ip6tables is usable", "install iptables (iptables-save/iptables-restore)");
+  if (!natTable(4) && !natTable(6)) throw new CniError(Code.NotAvailable, "neither iptables nor ip6tables is usable", "install iptables (iptables-save/iptables-restore)");
 }
 
 export const portmap: Plugin = { name: "portmap", about: "CNI portmap plugin", add, del, check, gc, status };

@@ -102,6 +102,15 @@ describe("bridge ADD", () => {
     ]);
   });
 
+  it("installs route attributes (metric) that IPAM passes through", () => {
+    const l = lab();
+    const p = l.pod();
+    const r = l.run("ADD", p, l.conf({}, { routes: [{ dst: "10.96.0.0/12", priority: 77 }] }));
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.routes).toContainEqual({ dst: "10.96.0.0/12", priority: 77 });
+    expect(sh(p, "ip -4 route show 10.96.0.0/12")).toMatch(/via 10\.244\.1\.1 dev eth0 .*metric 77/);
+  });
+
   it("gives a dual-stack pod both families, default routes and the gateways on the bridge", () => {
     const l = lab();
     const p = l.pod();
@@ -293,6 +302,17 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
     expect(natRules(l)).toEqual([]);
   });
 
+  it("DEL succeeds for a config ADD refuses (e.g. written for another implementation), and cleans up", () => {
+    const l = lab();
+    const p = l.pod();
+    expect(l.run("ADD", p, l.conf()).code).toBe(0);
+    const r = l.run("DEL", p, l.conf({ macspoofchk: true, ipMasqBackend: "nftables", runtimeConfig: { mac: "bogus" } }));
+    expect(r.code, r.stdout).toBe(0);
+    expect(reservations(l)).toEqual([]);
+    expect(natRules(l)).toEqual([]);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+  });
+
   it("DEL after the netns is gone releases the address and the rules", () => {
     const l = lab();
     const p = l.pod();
@@ -312,6 +332,7 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
       ["veth detached", (_p, host) => sh(l.node, `ip link set ${host} nomaster`), /is not attached to bridge cni0/],
       ["masquerade rule removed", () => sh(l.node, "iptables -t nat -F POSTROUTING"), /masquerade rules of container .* are missing/],
       ["gateway removed", () => sh(l.node, "ip addr flush dev cni0"), /does not hold the gateway 10\.244\.1\.1\/24/],
+      ["hairpin turned off", (_p, host) => sh(l.node, `ip link set ${host} type bridge_slave hairpin off`), /has hairpin mode off, the config says on/],
     ];
     for (const [what, fn, expected] of tamper) {
       const p = l.pod();

@@ -123,6 +123,15 @@ describe("flannel failures and recovery", () => {
     expect(readdirSync(join(n.dir, "ipam", "cbr0")).filter((f) => f.startsWith("10."))).toEqual([]);
   });
 
+  it("DEL does not re-check the delegate: a config ADD would refuse still tears the pod down", () => {
+    const n = node();
+    const pod = box.netns("pod");
+    expect(n.run("ADD", pod).code).toBe(0);
+    const r = n.run("DEL", pod, { delegate: { name: "not-allowed-in-ADD" } });
+    expect(r.code, r.stdout).toBe(0);
+    expect(readdirSync(join(n.dir, "ipam", "cbr0")).filter((f) => f.startsWith("10."))).toEqual([]);
+  });
+
   it("DEL with neither saved config nor subnet.env succeeds", () => {
     const n = node(null);
     expect(n.run("DEL", box.netns("pod")).code).toBe(0);

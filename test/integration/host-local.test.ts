@@ -218,14 +218,16 @@ describe("host-local under load", () => {
     const dir = box.tmpdir();
     const conf = JSON.stringify(netconf(dir, { ranges: [[{ subnet: "10.1.0.0/24" }]] }));
     const runs = Array.from({ length: 48 }, (_, i) =>
-      new Promise<{ code: number; out: string }>((resolve) => {
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
         const p = spawn("nsenter", [`--net=${nsPath(node)}`, `${BIN}/host-local`], {
           env: { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: `c${i}`, CNI_NETNS: "/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
         });
         let out = "";
+        let err = "";
         p.stdout.on("data", (d) => (out += d));
+        p.stderr.on("data", (d) => (err += d));
         p.stdin.end(conf);
-        p.on("exit", (code) => resolve({ code: code ?? -1, out }));
+        p.on("close", (code, signal) => resolve({ code: code ?? -1, out, err: `${err}${signal ? ` signal ${signal}` : ""}` }));
       }),
     );
     const results = await Promise.all(runs);

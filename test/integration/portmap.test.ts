@@ -121,6 +121,29 @@ describe("portmap on its own", () => {
     expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-");
   });
 
+  it("concurrent ADDs on a fresh node keep every pod's rules (shared chains are never flushed)", async () => {
+    const node = box.netns("node");
+    const { spawn } = await import("node:child_process");
+    const ids = Array.from({ length: 6 }, (_, i) => `pod${i}`);
+    await Promise.all(ids.map((id, i) => new Promise<void>((resolve) => {
+      const p = spawn("nsenter", [`--net=${nsPath(node)}`, `${BIN}/portmap`], {
+        env: { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      });
+      p.stdin.end(JSON.stringify({ cniVersion: "1.0.0", name: "cbr0", type: "portmap", prevResult: { ...prevResult, ips: [{ address: `10.244.1.${10 + i}/24`, interface: 0 }] }, runtimeConfig: { portMappings: [{ hostPort: 9000 + i, containerPort: 80, protocol: "tcp" }] } }));
+      p.on("close", () => resolve());
+    })));
+    const jumps = sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A CNI-HOSTPORT-DNAT"));
+    expect(jumps.map((l) => /id: \\"(pod\d)\\"/.exec(l)![1]).sort()).toEqual(ids);
+  });
+
+  it("DEL succeeds for a config ADD refuses (a pod added by another implementation), removing its rules", () => {
+    const node = box.netns("node");
+    expect(run(node, "ADD", {}).code).toBe(0);
+    const r = run(node, "DEL", { backend: "nftables", markMasqBit: 99 });
+    expect(r.code, r.stdout).toBe(0);
+    expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
+  });
+
   it("passes prevResult through, writes the reference's rule set, and GC removes chains of containers not listed", () => {
     const node = box.netns("node");
     const add = run(node, "ADD", {});
