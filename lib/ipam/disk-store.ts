@@ -2,16 +2,16 @@
 // "<containerID>\r\n<ifname>", last_reserved_ip.<N>, and an flock on <dir>/lock around every operation.
 // A reservation appears atomically and complete: written and fsync'd under a temporary name, then hard-linked
 // to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file.
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, openPath } from "../sys/libc.ts";
 import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
+import { TMP_PREFIX, writeFileAtomic, writeTempFile } from "../sys/files.ts";
 import type { Reservation, Store } from "./store.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
 const LAST_IP_PREFIX = "last_reserved_ip.";
 const LINE_BREAK = "\r\n";
-const TMP_PREFIX = ".tmp-";
 
 /** A filesystem failure (read-only, full, permission): CNI code 5, naming the path. */
 export class StoreIOError extends Error {
@@ -28,21 +28,6 @@ function io<T>(op: string, path: string, fn: () => T): T {
   } catch (e) {
     throw new StoreIOError(op, path, e);
   }
-}
-
-/** Write `data` to a fresh temporary file in `dir` (fsync'd when `durable`), and return its path. */
-function writeTemp(dir: string, tag: string, data: string, mode: number, durable: boolean): string {
-  const tmp = join(dir, `${TMP_PREFIX}${tag}.${process.pid}`);
-  io("write", tmp, () => {
-    const fd = openSync(tmp, "w", mode);
-    try {
-      writeSync(fd, data);
-      if (durable) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  });
-  return tmp;
 }
 
 export class DiskStore implements Store {
@@ -76,7 +61,7 @@ export class DiskStore implements Store {
   reserve(id: string, ifName: string, ip: IPBytes, rangeID: string): boolean {
     const name = formatIP(ip);
     const path = join(this.dir, name);
-    const tmp = writeTemp(this.dir, name, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600, true);
+    const tmp = io("write", path, () => writeTempFile(this.dir, name, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600, true));
     let taken = false;
     try {
       linkSync(tmp, path);
@@ -90,8 +75,7 @@ export class DiskStore implements Store {
     const last = join(this.dir, LAST_IP_PREFIX + rangeID);
     try {
       // Only a round-robin hint: no fsync (a stale value costs nothing but order).
-      const lastTmp = writeTemp(this.dir, LAST_IP_PREFIX + rangeID, name, 0o600, false);
-      io("write", last, () => renameSync(lastTmp, last));
+      io("write", last, () => writeFileAtomic(last, name, 0o600, false));
     } catch (e) {
       // The caller never learns of this address, so it cannot roll it back: do it here.
       this.release(ip);

@@ -170,11 +170,6 @@ export function setNetns(nl: NetlinkSocket, l: Link | number, nsFd: number): voi
   setLink(nl, i, `${n} netns`, [attr(IFLA.NET_NS_FD, u32(nsFd))]);
 }
 
-export function renameLink(nl: NetlinkSocket, l: Link | number, name: string): void {
-  const [i, n] = label(l);
-  setLink(nl, i, `${n} name ${name}`, [attr(IFLA.IFNAME, cstring(name))]);
-}
-
 export function deleteLink(nl: NetlinkSocket, l: Link | number): void {
   const [i, n] = label(l);
   nl.request(RTM.DELLINK, 0, ifinfomsg({ index: i }), [], `RTM_DELLINK ${n}`);

@@ -1,6 +1,7 @@
 // libcni's result cache (<cacheDir>/results/<network>-<containerID>-<ifname>, "cniCacheV1"), so this tool and
 // a real runtime on the same node agree about what is attached.
-import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+import { writeFileAtomic } from "../sys/files.ts";
 import { join } from "node:path";
 
 export const DEFAULT_CACHE_DIR = "/var/lib/cni";
@@ -38,8 +39,7 @@ export function cacheAdd(cacheDir: string, a: Attachment, confBytes: string, res
   };
   const path = file(cacheDir, a);
   mkdirSync(join(cacheDir, "results"), { recursive: true, mode: 0o700 });
-  writeFileSync(`${path}.tmp`, JSON.stringify(entry), { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
+  writeFileAtomic(path, JSON.stringify(entry), 0o600, false);
 }
 
 export function cacheGet(cacheDir: string, a: Attachment): CachedEntry | undefined {
@@ -69,7 +69,7 @@ export function cachedAttachments(cacheDir: string, network: string): CachedEntr
   }
   const out: CachedEntry[] = [];
   for (const n of names) {
-    if (!n.startsWith(`${network}-`) || n.endsWith(".tmp")) continue;
+    if (!n.startsWith(`${network}-`)) continue;
     try {
       const e = JSON.parse(readFileSync(join(cacheDir, "results", n), "utf8")) as CachedEntry;
       if (e.kind === KIND && e.networkName === network) out.push(e);

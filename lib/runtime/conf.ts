@@ -3,6 +3,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { CniError, Code } from "../skel/index.ts";
+import { type Json, isObject } from "../skel/json.ts";
 
 export interface PluginConf {
   type: string;
@@ -21,8 +22,6 @@ export interface ConfList {
   file: string;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function files(dir: string, exts: string[]): string[] {
   let names: string[];

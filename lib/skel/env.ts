@@ -25,6 +25,9 @@ const REQUIRED: Record<string, Command[]> = {
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+/** The grammar of container ids and network names (a letter or digit, then letters, digits, '_', '.', '-'). */
+export const isValidName = (s: string): boolean => NAME_RE.test(s);
+
 export function readCmdArgs(env: Record<string, string | undefined>): CmdArgs {
   const get = (k: string) => env[k] ?? "";
   const command = get("CNI_COMMAND");

@@ -8,3 +8,5 @@ export { registerPlugin, registeredPlugin, registeredNames } from "./registry.ts
 export { pluginMain } from "./main.ts";
 export { versionAtLeast } from "./version.ts";
 export { VALID_ATTACHMENTS, validAttachments, validContainers, type Attachment } from "./gc.ts";
+export { isObject, type Json } from "./json.ts";
+export { isValidName } from "./env.ts";

@@ -9,18 +9,8 @@ const NAMES: Record<number, string> = {
   110: "ETIMEDOUT", 111: "ECONNREFUSED", 113: "EHOSTUNREACH",
 };
 
-const NUMBERS: Record<string, number> = Object.fromEntries(
-  Object.entries(NAMES).map(([n, name]) => [name, Number(n)]),
-);
-
 export function errnoName(errno: number): string {
   return NAMES[errno] ?? `errno ${errno}`;
-}
-
-export function errnoNumber(name: string): number {
-  const n = NUMBERS[name];
-  if (n === undefined) throw new Error(`unknown errno name ${name}`);
-  return n;
 }
 
 /** A failed system call; `code` is the errno name so callers can test `e.code === "ENOENT"`. */

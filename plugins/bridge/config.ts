@@ -1,6 +1,6 @@
 // bridge's configuration: every key of the reference, checked before anything is touched. Keys whose values
 // we do not implement are refused with code 2 naming them, never silently ignored.
-import { CniError, Code, type DNS, type NetConf, invalidConfig, parseCniArgs } from "../../lib/skel/index.ts";
+import { CniError, Code, type DNS, type NetConf, invalidConfig, parseCniArgs, type Json, isObject } from "../../lib/skel/index.ts";
 import { parseMAC } from "../../lib/netlink/link.ts";
 
 export interface BridgeConf {
@@ -28,8 +28,6 @@ export interface BridgeConf {
   dns?: DNS;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function bool(c: Json, key: string, dflt = false): boolean {
   const v = c[key];

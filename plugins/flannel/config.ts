@@ -1,5 +1,5 @@
 // flannel's own keys, checked before anything is read or written.
-import { type NetConf, invalidConfig } from "../../lib/skel/index.ts";
+import { type NetConf, invalidConfig, isObject } from "../../lib/skel/index.ts";
 
 export const DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env";
 export const DEFAULT_DATA_DIR = "/var/lib/cni/flannel";
@@ -14,8 +14,6 @@ export interface FlannelConf {
   runtimeConfig?: unknown;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function path(c: NetConf, key: string, dflt: string): string {
   const v = c[key];

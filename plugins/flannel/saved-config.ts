@@ -1,11 +1,10 @@
 // <dataDir>/<containerID>: the delegate config an ADD used, kept for DEL (the Go plugin's format: the exact
 // rendered bytes, 0600 in a 0700 folder). Written to a temporary file, fsync'd and renamed, so a crash never
 // leaves a half-written config behind.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { CniError, Code } from "../../lib/skel/index.ts";
-
-const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+import { CniError, Code, isValidName } from "../../lib/skel/index.ts";
+import { writeFileAtomic } from "../../lib/sys/files.ts";
 
 function ioError(op: string, path: string, e: unknown): CniError {
   return new CniError(Code.IOFailure, `cannot ${op} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`, "the flannel dataDir must be writable");
@@ -13,23 +12,10 @@ function ioError(op: string, path: string, e: unknown): CniError {
 
 export function saveConfig(dataDir: string, containerID: string, bytes: string): void {
   const path = join(dataDir, containerID);
-  const tmp = join(dataDir, `.${containerID}.tmp-${process.pid}`);
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes, 0o600, true);
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean
-    }
     throw ioError("write", path, e);
   }
 }
@@ -56,7 +42,7 @@ export function removeConfig(dataDir: string, containerID: string): void {
 /** Container ids with a saved config. */
 export function savedContainers(dataDir: string): string[] {
   try {
-    return readdirSync(dataDir).filter((n) => ID_RE.test(n));
+    return readdirSync(dataDir).filter(isValidName);
   } catch {
     return [];
   }

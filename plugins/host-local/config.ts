@@ -1,7 +1,7 @@
 // host-local's configuration: every key of the reference, validated before anything is touched, with each
 // error naming the key. Range sets come out in the reference's order: runtimeConfig.ipRanges, then the legacy
 // top-level range, then ipam.ranges (their index names last_reserved_ip.<N>).
-import { CniError, Code, type NetConf, invalidConfig, parseCniArgs, versionAtLeast } from "../../lib/skel/index.ts";
+import { CniError, Code, type NetConf, invalidConfig, parseCniArgs, versionAtLeast, isObject } from "../../lib/skel/index.ts";
 import { type IPBytes, formatIP, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap } from "../../lib/ipam/range.ts";
 
@@ -26,9 +26,7 @@ export interface HostLocalConf {
   requested: IPBytes[];
 }
 
-type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function ipField(v: unknown, key: string): IPBytes | undefined {
   if (v === undefined || v === null || v === "") return undefined;

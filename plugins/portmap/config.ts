@@ -1,6 +1,6 @@
 // portmap's configuration: the reference's keys, the port mappings from runtimeConfig (capability
 // portMappings), and the pod's addresses from prevResult.
-import { CniError, Code, type NetConf, type Result, invalidConfig } from "../../lib/skel/index.ts";
+import { CniError, Code, type NetConf, type Result, invalidConfig, isObject } from "../../lib/skel/index.ts";
 import { type CIDR, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 
 export interface PortMapping {
@@ -27,8 +27,6 @@ export interface PortMapConf {
 export const DEFAULT_MARK_BIT = 13;
 const PROTOCOLS = ["tcp", "udp", "sctp"];
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function stringList(v: unknown, key: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;

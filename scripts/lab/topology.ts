@@ -1,9 +1,21 @@
 // The lab's nodes, programmed the way flanneld programs a node: a lease in subnet.env and, for VXLAN,
 // flannel.1 (VNI 1, UDP 8472, nolearning, the node's /32) with per peer an onlink route, a permanent neighbour
 // and an fdb entry; for host-gw, a route per peer via its underlay address. Everything lives in namespaces.
+// The flannel part goes through our own rtnetlink library (as flanneld uses netlink), the plumbing through ip.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { inNs, ipn, run } from "./sh.ts";
+import { NetlinkSocket, addAddr, addRoute, addVxlan, appendFdb, getLink, parseMAC, replaceNeighbor, setUp } from "../../lib/netlink/index.ts";
+import { parseCIDR, parseIP } from "../../lib/ip/addr.ts";
+import { inNs, ipn, nsPath, run } from "./sh.ts";
+
+function withNetlink<T>(ns: string, fn: (nl: NetlinkSocket) => T): T {
+  const nl = NetlinkSocket.open(nsPath(ns));
+  try {
+    return fn(nl);
+  } finally {
+    nl.close();
+  }
+}
 
 export type Backend = "vxlan" | "host-gw";
 
@@ -42,10 +54,13 @@ export function createNode(prefix: string, index: number, underlay: string, stat
   mkdirSync(node.dir, { recursive: true });
   writeFileSync(join(node.dir, "subnet.env"), `FLANNEL_NETWORK=${CLUSTER_NETWORK}\nFLANNEL_SUBNET=${node.gateway}/24\nFLANNEL_MTU=${MTU[backend]}\nFLANNEL_IPMASQ=true\n`);
   if (backend === "vxlan") {
-    ipn(ns, "link", "add", "flannel.1", "type", "vxlan", "id", "1", "local", node.underlayIP, "dev", "eth0", "dstport", "8472", "nolearning");
-    ipn(ns, "link", "set", "flannel.1", "mtu", String(MTU.vxlan), "up");
-    ipn(ns, "addr", "add", `10.244.${index}.0/32`, "dev", "flannel.1");
-    node.vtepMAC = JSON.parse(ipn(ns, "-j", "link", "show", "flannel.1"))[0].address;
+    withNetlink(ns, (nl) => {
+      addVxlan(nl, { name: "flannel.1", vni: 1, port: 8472, local: parseIP(node.underlayIP), dev: getLink(nl, "eth0").index, learning: false, mtu: MTU.vxlan });
+      const vtep = getLink(nl, "flannel.1");
+      addAddr(nl, vtep.index, { ip: parseIP(`10.244.${index}.0`)!, prefix: 32 }, {}, "flannel.1");
+      setUp(nl, vtep);
+      node.vtepMAC = vtep.mac;
+    });
   }
   return node;
 }
@@ -56,10 +71,14 @@ export function addPeer(node: LabNode, peer: LabNode, backend: Backend): void {
     ipn(node.ns, "route", "add", peer.subnet, "via", peer.underlayIP, "dev", "eth0");
     return;
   }
-  const peerVtep = `10.244.${peer.index}.0`;
-  ipn(node.ns, "route", "add", peer.subnet, "via", peerVtep, "dev", "flannel.1", "onlink");
-  ipn(node.ns, "neigh", "replace", peerVtep, "lladdr", peer.vtepMAC!, "dev", "flannel.1", "nud", "permanent");
-  run("bridge", ["-n", node.ns, "fdb", "append", peer.vtepMAC!, "dev", "flannel.1", "dst", peer.underlayIP]);
+  const peerVtep = parseIP(`10.244.${peer.index}.0`)!;
+  const mac = parseMAC(peer.vtepMAC!)!;
+  withNetlink(node.ns, (nl) => {
+    const vtep = getLink(nl, "flannel.1");
+    addRoute(nl, { dst: parseCIDR(peer.subnet), gw: peerVtep, dev: vtep.index, onlink: true });
+    replaceNeighbor(nl, vtep.index, peerVtep, mac);
+    appendFdb(nl, vtep.index, mac, parseIP(peer.underlayIP)!);
+  });
 }
 
 /** The stock kube-flannel conflist, pointed at this node's lease and state. */
