@@ -53,11 +53,16 @@ describe("portmap through libcni", () => {
     expect(sh(w.node, "cat /proc/sys/net/ipv4/conf/cni0/route_localnet")).toBe("1\n");
   });
 
-  it("UDP host ports work", async () => {
+  it("UDP host ports work, and DEL flushes the host port's conntrack entries", async () => {
     const w = world();
     const pod = box.netns("pod");
-    expect(w.drive("add", pod, "dns", [{ hostPort: 5353, containerPort: 53, protocol: "udp" }]).status).toBe(0);
+    const maps = [{ hostPort: 5353, containerPort: 53, protocol: "udp" }];
+    expect(w.drive("add", pod, "dns", maps).status).toBe(0);
     expect(await exchange(pod, 53, w.client, NODE_IP, 5353, "udp")).toEqual({ answer: "pong", received: "ping" });
+    const entries = () => sh(w.node, "conntrack -L -p udp --orig-port-dst 5353 2>/dev/null || true").split("\n").filter((l) => l.includes("dport=5353"));
+    expect(entries().length).toBeGreaterThan(0);
+    expect(w.drive("del", pod, "dns", maps).status).toBe(0);
+    expect(entries()).toEqual([]);
   });
 
   it("hostIP restricts the mapping to that address", async () => {
