@@ -32,14 +32,14 @@ export function markdown(rows: (Row & { unit: string })[], root: string, extra: 
 }
 
 export function svg(rows: Row[]): string {
-  const w = 720;
+  const w = 820;
   const barH = 26;
-  const left = 300;
+  const left = 380;
   const scale = (w - left - 60) / Math.max(2.5, ...rows.map((r) => r.ratio));
   const h = rows.length * (barH + 10) + 50;
   const bars = rows.map((r, i) => {
     const y = 30 + i * (barH + 10);
-    const color = r.target !== undefined && r.ratio > r.target ? "#d9534f" : "#5cb85c";
+    const color = r.target === undefined ? "#6f8fc9" : r.ratio > r.target ? "#d9534f" : "#5cb85c";
     return [
       `<text x="${left - 8}" y="${y + 17}" text-anchor="end" font-size="12">${r.name.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</text>`,
       `<rect x="${left}" y="${y}" width="${(r.ratio * scale).toFixed(1)}" height="${barH}" fill="${color}"/>`,
@@ -48,8 +48,9 @@ export function svg(rows: Row[]): string {
     ].join("");
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">
-<text x="10" y="18" font-size="14">ours / Go reference (median; lower is better; dashed line = target)</text>
+<text x="10" y="18" font-size="14">ours / Go reference (median; lower is better; dashed line = target; green met, red missed)</text>
 <line x1="${left + scale}" x2="${left + scale}" y1="24" y2="${h - 10}" stroke="#999"/>
+<text x="${left + scale + 3}" y="${h - 2}" font-size="11" fill="#666">1×</text>
 ${bars.join("\n")}
 </svg>
 `;
