@@ -33,11 +33,15 @@ export async function tcpCheck(name: string, server: LabPod, from: string, host:
 /** Capture one cross-node ping on the sending node's underlay and say whether it was VXLAN (VNI 1, UDP 8472). */
 export async function encapsulationCheck(backend: Backend, node: LabNode, from: LabPod, to: LabPod): Promise<Check> {
   const filter = backend === "vxlan" ? "udp port 8472" : `icmp and host ${to.ip}`;
-  const dump = spawn("nsenter", [`--net=${nsPath(node.ns)}`, "timeout", "6", "tcpdump", "-i", "eth0", "-nn", "-l", "-c", "1", "-T", "vxlan", filter], { stdio: ["ignore", "pipe", "ignore"] });
+  const dump = spawn("nsenter", [`--net=${nsPath(node.ns)}`, "timeout", "8", "tcpdump", "-i", "eth0", "-nn", "-l", "-c", "1", "-T", "vxlan", filter], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   dump.stdout.on("data", (d) => (out += d));
   const done = new Promise<void>((r) => dump.on("close", () => r()));
-  await new Promise((r) => setTimeout(r, 600));
+  // tcpdump says "listening on eth0" once it captures; ping only then (bounded).
+  await new Promise<void>((r) => {
+    const t = setTimeout(r, 5000);
+    dump.stderr.on("data", (d) => String(d).includes("listening on") && (clearTimeout(t), r()));
+  });
   ping(from.ns, to.ip);
   await done;
   // tcpdump prints the outer header and, for VXLAN, the inner packet on the next line.

@@ -16,7 +16,9 @@ export async function serveOnce(ns: string, port: number, proto: "tcp" | "udp" =
   let out = "";
   p.stdout.on("data", (d) => (out += d));
   const received = new Promise<string>((r) => p.on("close", () => r(out.trim())));
-  await new Promise((r) => setTimeout(r, 250));
+  // Wait until the socket is bound (bounded), not a fixed time: a loaded machine may take longer to start nc.
+  const listening = () => spawnSync("nsenter", [`--net=${nsPath(ns)}`, "ss", "-H", proto === "udp" ? "-lun" : "-ltn", `sport = :${port}`], { encoding: "utf8" }).stdout.trim() !== "";
+  for (let waited = 0; waited < 5000 && !listening(); waited += 25) await new Promise((r) => setTimeout(r, 25));
   return { received, stop: () => p.kill("SIGKILL") };
 }
 

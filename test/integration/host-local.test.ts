@@ -197,7 +197,8 @@ describe("host-local bad input and failures", () => {
     expect(hl("ADD", netconf(dir), "b").code).toBe(0);
 
     const holder = spawn("sh", ["-c", `exec 9<${lock}; flock 9; exec sleep 30`], { stdio: "ignore" });
-    await new Promise((r) => setTimeout(r, 200));
+    // Until the holder really holds it (a loaded machine may take a while to start it).
+    for (let i = 0; i < 200 && spawnSync("flock", ["-n", lock, "true"]).status === 0; i++) await new Promise((r) => setTimeout(r, 25));
     const waiting = spawn("nsenter", [`--net=${nsPath(node)}`, `${BIN}/host-local`], {
       env: { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: "c", CNI_NETNS: "/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
     });
