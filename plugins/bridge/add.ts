@@ -1,8 +1,8 @@
 // bridge ADD, in the reference's order. Every step that changes something registers its undo first; if a
 // later step fails, the undos run in reverse and the node is as it was (the Go plugin leaves its veth behind).
 import { CniError, Code, type Context, type Interface, type Result, type Route, delegate } from "../../lib/skel/index.ts";
-import { type Link, NetlinkSocket, deleteLink, getLink, listLinks, setUp } from "../../lib/netlink/index.ts";
-import { Netns } from "../../lib/ns/netns.ts";
+import { type Link, type NetlinkSocket, deleteLink, getLink, listLinks, setUp } from "../../lib/netlink/index.ts";
+import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { setupMasq, teardownMasq } from "../../lib/iptables/masq.ts";
@@ -61,71 +61,64 @@ function removeBridgeIfUnused(nl: NetlinkSocket, br: Link): void {
 export function add(ctx: Context): Result {
   const conf = loadConfig(ctx.conf, ctx.args);
   const undo = new Undo();
-  const nl = NetlinkSocket.open();
-  let pod: Netns | undefined;
-  let podNl: NetlinkSocket | undefined;
-  try {
-    pod = Netns.open(ctx.netns);
-    podNl = NetlinkSocket.open(pod);
-    const { bridge, created } = ensureBridge(nl, conf);
-    if (created) undo.push(`remove bridge ${bridge.name}`, () => removeBridgeIfUnused(nl, bridge));
+  return withNodeAndPod(ctx.netns, ({ node: nl, pod, podNl }) => {
+    try {
+      const { bridge, created } = ensureBridge(nl, conf);
+      if (created) undo.push(`remove bridge ${bridge.name}`, () => removeBridgeIfUnused(nl, bridge));
 
-    const { host, peer } = setupVeth(nl, bridge, conf, ctx.ifName, { nl: podNl, fd: pod.fd, path: ctx.netns }, {
-      mac: conf.mac, vlan: conf.vlan, vlans: conf.vlans,
-      onCreated: (name) => undo.push(`remove veth ${name}`, () => deleteLinkIfExists(nl, name)),
-    });
-    const interfaces: Interface[] = [
-      { name: bridge.name, mac: bridge.mac },
-      { name: host.name, mac: host.mac },
-      { name: peer.name, mac: peer.mac, sandbox: ctx.netns },
-    ];
-    const result: Result = { interfaces };
+      const { host, peer } = setupVeth(nl, bridge, conf, ctx.ifName, { nl: podNl, fd: pod.fd, path: ctx.netns }, {
+        mac: conf.mac, vlan: conf.vlan, vlans: conf.vlans,
+        onCreated: (name) => undo.push(`remove veth ${name}`, () => deleteLinkIfExists(nl, name)),
+      });
+      const interfaces: Interface[] = [
+        { name: bridge.name, mac: bridge.mac },
+        { name: host.name, mac: host.mac },
+        { name: peer.name, mac: peer.mac, sandbox: ctx.netns },
+      ];
+      const result: Result = { interfaces };
 
-    if (conf.ipamType) {
-      const ipam = delegate(ctx, conf.ipamType, ctx.stdin, "ADD")!;
-      undo.push(`release the address through ${conf.ipamType} DEL`, () => delegate(ctx, conf.ipamType!, ctx.stdin, "DEL"));
-      result.ips = ipam.ips;
-      result.routes = ipam.routes;
-      result.dns = ipam.dns;
-      if (!result.ips?.length) throw new CniError(Code.Internal, "IPAM plugin returned missing IP config", `${conf.ipamType} returned no addresses`);
-      const gws = calcGateways(result, conf);
-      const hasV6 = result.ips.some((ip) => ip.address.includes(":"));
-      prepareInterface(pod, ctx.ifName, conf.enableDad, hasV6);
-      configureInterface(podNl, peer, result, POD_IFACE_INDEX, conf.enableDad);
+      if (conf.ipamType) {
+        const ipam = delegate(ctx, conf.ipamType, ctx.stdin, "ADD")!;
+        undo.push(`release the address through ${conf.ipamType} DEL`, () => delegate(ctx, conf.ipamType!, ctx.stdin, "DEL"));
+        result.ips = ipam.ips;
+        result.routes = ipam.routes;
+        result.dns = ipam.dns;
+        if (!result.ips?.length) throw new CniError(Code.Internal, "IPAM plugin returned missing IP config", `${conf.ipamType} returned no addresses`);
+        const gws = calcGateways(result, conf);
+        const hasV6 = result.ips.some((ip) => ip.address.includes(":"));
+        prepareInterface(pod, ctx.ifName, conf.enableDad, hasV6);
+        configureInterface(podNl, peer, result, POD_IFACE_INDEX, conf.enableDad);
 
-      if (conf.isGW) {
-        let target = bridge;
-        if (conf.vlan) {
-          target = ensureVlanInterface(nl, bridge, conf, (name) => undo.push(`remove veth ${name}`, () => deleteLinkIfExists(nl, name)));
-          interfaces.push({ name: target.name, mac: target.mac });
+        if (conf.isGW) {
+          let target = bridge;
+          if (conf.vlan) {
+            target = ensureVlanInterface(nl, bridge, conf, (name) => undo.push(`remove veth ${name}`, () => deleteLinkIfExists(nl, name)));
+            interfaces.push({ name: target.name, mac: target.mac });
+          }
+          for (const gw of gws) ensureGatewayAddr(nl, target, gw, conf.forceAddress);
+          if (gws.some((g) => g.ip.length === 4)) ensureSysctl("net/ipv4/ip_forward", "1");
+          if (gws.some((g) => g.ip.length === 16)) ensureSysctl("net/ipv6/conf/all/forwarding", "1");
         }
-        for (const gw of gws) ensureGatewayAddr(nl, target, gw, conf.forceAddress);
-        if (gws.some((g) => g.ip.length === 4)) ensureSysctl("net/ipv4/ip_forward", "1");
-        if (gws.some((g) => g.ip.length === 16)) ensureSysctl("net/ipv6/conf/all/forwarding", "1");
+        if (conf.ipMasq) {
+          undo.push("remove masquerade rules", () => teardownMasq(conf.name, ctx.containerID));
+          setupMasq(conf.name, ctx.containerID, result.ips.map((ip) => parseCIDR(ip.address)!));
+        }
+      } else if (!conf.disableContainerInterface) {
+        setUp(podNl, peer);
       }
-      if (conf.ipMasq) {
-        undo.push("remove masquerade rules", () => teardownMasq(conf.name, ctx.containerID));
-        setupMasq(conf.name, ctx.containerID, result.ips.map((ip) => parseCIDR(ip.address)!));
-      }
-    } else if (!conf.disableContainerInterface) {
-      setUp(podNl, peer);
-    }
 
-    // MACs may change as ports are added and addresses set: report what the kernel has now.
-    const br = getLink(nl, bridge.name);
-    interfaces[0].mac = br.mac;
-    if (conf.mtu && br.mtu !== conf.mtu) {
-      ctx.log.warn(`bridge ${br.name} has MTU ${br.mtu}, not the configured ${conf.mtu}: "mtu" applies only when the bridge is created (delete ${br.name} to recreate it)`);
+      // MACs may change as ports are added and addresses set: report what the kernel has now.
+      const br = getLink(nl, bridge.name);
+      interfaces[0].mac = br.mac;
+      if (conf.mtu && br.mtu !== conf.mtu) {
+        ctx.log.warn(`bridge ${br.name} has MTU ${br.mtu}, not the configured ${conf.mtu}: "mtu" applies only when the bridge is created (delete ${br.name} to recreate it)`);
+      }
+      interfaces[1].mac = getLink(nl, host.name).mac;
+      if (conf.dns) result.dns = conf.dns;
+      return result;
+    } catch (e) {
+      undo.run(ctx);
+      throw e;
     }
-    interfaces[1].mac = getLink(nl, host.name).mac;
-    if (conf.dns) result.dns = conf.dns;
-    return result;
-  } catch (e) {
-    undo.run(ctx);
-    throw e;
-  } finally {
-    podNl?.close();
-    pod?.close();
-    nl.close();
-  }
+  });
 }

@@ -1,8 +1,8 @@
 // bridge CHECK: the kernel still holds what prevResult says (the reference's checks), plus what the reference
 // does not look at: the veth is still attached, the bridge still holds the gateway, masquerade rules exist.
 import { CniError, Code, type Context, type Interface, delegate } from "../../lib/skel/index.ts";
-import { type Link, NetlinkSocket, findLink, getBridgePort, listAddrs, listRoutes } from "../../lib/netlink/index.ts";
-import { Netns } from "../../lib/ns/netns.ts";
+import { type Link, type NetlinkSocket, findLink, getBridgePort, listAddrs, listRoutes } from "../../lib/netlink/index.ts";
+import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { type CIDR, formatCIDR, ipEqual, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { checkMasq } from "../../lib/iptables/masq.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
@@ -31,12 +31,7 @@ export function check(ctx: Context): void {
   const contIntf = ifaces.find((i) => i.name === ctx.ifName && i.sandbox === ctx.netns);
   if (!contIntf) throw fail(`Sandbox in prevResult  doesn't match configured netns: ${ctx.netns}`, `prevResult has no ${ctx.ifName} in ${ctx.netns}`);
 
-  const nl = NetlinkSocket.open();
-  let pod: Netns | undefined;
-  let podNl: NetlinkSocket | undefined;
-  try {
-    pod = Netns.open(ctx.netns);
-    podNl = NetlinkSocket.open(pod);
+  withNodeAndPod(ctx.netns, ({ node: nl, podNl }) => {
     const br = expectLink(nl, brIntf, "the node's namespace");
     if (br.kind !== "bridge") throw fail(`Interface ${br.name} does not have link type of bridge`);
     macMatches(brIntf!, br, "Bridge interface");
@@ -89,9 +84,5 @@ export function check(ctx: Context): void {
       const missing = checkMasq(conf.name, ctx.containerID, expected);
       if (missing.length) throw fail(`masquerade rules of container ${ctx.containerID} are missing`, missing.join("; "));
     }
-  } finally {
-    podNl?.close();
-    pod?.close();
-    nl.close();
-  }
+  });
 }

@@ -1,19 +1,12 @@
 // host-local's configuration: every key of the reference, validated before anything is touched, with each
 // error naming the key. Range sets come out in the reference's order: runtimeConfig.ipRanges, then the legacy
 // top-level range, then ipam.ranges (their index names last_reserved_ip.<N>).
-import { CniError, Code, type NetConf, invalidConfig, parseCniArgs, versionAtLeast, isObject } from "../../lib/skel/index.ts";
+import { CniError, Code, type NetConf, type Route, invalidConfig, isObject, parseCniArgs, versionAtLeast } from "../../lib/skel/index.ts";
 import { type IPBytes, formatIP, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap } from "../../lib/ipam/range.ts";
 
-export interface RouteConf {
-  dst: string;
-  gw?: string;
-  mtu?: number;
-  advmss?: number;
-  priority?: number;
-  table?: number;
-  scope?: number;
-}
+/** A route of ipam.routes, passed to the result as is. */
+export type RouteConf = Route;
 
 export interface HostLocalConf {
   name: string;
