@@ -70,10 +70,15 @@ export function outcomeError(type: string, out: Outcome): CniError {
 }
 
 /**
- * Run the delegate `type` with `config` for `command`. ADD returns its result (read in the delegate config's
- * version); other commands return undefined. A delegate's error is rethrown with its code.
+ * Run the delegate `type` with `config` for `command`. ADD returns its result, read in `version`: the config
+ * object's own cniVersion, or for config bytes the caller's (delegates get the caller's version, as flannel's
+ * and bridge's do) — so the bytes are not parsed a second time on the ADD path. A delegate's error is rethrown
+ * with its code.
  */
-export function delegate(ctx: Context, type: string, config: Record<string, unknown> | Uint8Array, command: Command): Result | undefined {
+export function delegate(
+  ctx: Context, type: string, config: Record<string, unknown> | Uint8Array, command: Command,
+  version = config instanceof Uint8Array ? ctx.conf.cniVersion : String(config.cniVersion ?? ctx.conf.cniVersion),
+): Result | undefined {
   const found = findInPath(type, ctx.path);
   const stdin = config instanceof Uint8Array ? config : new TextEncoder().encode(JSON.stringify(config));
   const env = { ...ctx.env, CNI_COMMAND: command };
@@ -88,6 +93,5 @@ export function delegate(ctx: Context, type: string, config: Record<string, unkn
   } catch {
     throw new CniError(Code.Decoding, `plugin ${type} printed a result that is not JSON`, out.stdout.slice(0, 200));
   }
-  const version = config instanceof Uint8Array ? (JSON.parse(new TextDecoder().decode(config)).cniVersion as string) : (config.cniVersion as string);
-  return parseResult(raw, version ?? ctx.conf.cniVersion);
+  return parseResult(raw, version);
 }

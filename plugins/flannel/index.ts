@@ -1,6 +1,6 @@
 // flannel: turn this node's flannel lease (subnet.env) into a bridge + host-local delegate config, save it for
 // DEL, and delegate. bridge and host-local run in this process when they are this executable.
-import { CniError, Code, type Context, type Plugin, type Result, VALID_ATTACHMENTS, delegate, validAttachments, validContainers } from "../../lib/skel/index.ts";
+import { CniError, Code, type Command, type Context, type Plugin, type Result, VALID_ATTACHMENTS, delegate, validAttachments, validContainers } from "../../lib/skel/index.ts";
 import { type FlannelConf, loadConfig } from "./config.ts";
 import { goJSON, renderDelegate } from "./render.ts";
 import { readConfig, removeConfig, saveConfig, savedContainers } from "./saved-config.ts";
@@ -11,8 +11,10 @@ function render(conf: FlannelConf): { json: Record<string, unknown>; bytes: stri
   return { json, bytes: goJSON(json) };
 }
 
-function delegateType(json: Record<string, unknown>): string {
-  return typeof json.type === "string" ? json.type : "bridge";
+/** Hand the delegate config (its exact bytes, Go-encoded unless given) to its plugin. */
+function delegateTo(ctx: Context, json: Record<string, unknown>, command: Command, bytes = goJSON(json)): Result | undefined {
+  const type = typeof json.type === "string" ? json.type : "bridge";
+  return delegate(ctx, type, new TextEncoder().encode(bytes), command);
 }
 
 function add(ctx: Context): Result {
@@ -21,7 +23,7 @@ function add(ctx: Context): Result {
   // Saved first, so a crash after the delegate succeeded still leaves DEL what it needs; removed on failure.
   saveConfig(conf.dataDir, ctx.containerID, bytes);
   try {
-    return delegate(ctx, delegateType(json), new TextEncoder().encode(bytes), "ADD")!;
+    return delegateTo(ctx, json, "ADD", bytes)!;
   } catch (e) {
     removeConfig(conf.dataDir, ctx.containerID);
     throw e;
@@ -51,7 +53,7 @@ function savedOrRendered(ctx: Context, conf: FlannelConf): { json: Record<string
 function del(ctx: Context): void {
   const conf = loadConfig(ctx.conf, { teardown: true });
   const d = savedOrRendered(ctx, conf);
-  if (d) delegate(ctx, delegateType(d.json), new TextEncoder().encode(d.bytes), "DEL");
+  if (d) delegateTo(ctx, d.json, "DEL", d.bytes);
   // Only once the delegate has released everything: a failed DEL is retried with the same config.
   removeConfig(conf.dataDir, ctx.containerID);
 }
@@ -62,7 +64,12 @@ function check(ctx: Context): void {
   if (saved === undefined) {
     throw new CniError(Code.Internal, `no saved delegate config for container ${ctx.containerID} in ${conf.dataDir}`, "the pod was not attached by flannel on this node, or its state was lost: re-create the pod");
   }
-  const json = JSON.parse(saved) as Record<string, unknown>;
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(saved);
+  } catch {
+    throw new CniError(Code.Internal, `the saved delegate config ${conf.dataDir}/${ctx.containerID} is not JSON`, "it was damaged (a crash while writing?); re-create the pod");
+  }
   // The node's lease must still be the one the pod got its address from.
   const current = render(conf).json;
   const ranges = (j: Record<string, unknown>) => JSON.stringify((j.ipam as Record<string, unknown> | undefined)?.ranges);
@@ -70,7 +77,7 @@ function check(ctx: Context): void {
     throw new CniError(Code.Internal, `the node's flannel subnet changed since container ${ctx.containerID} was attached`, `the pod got ${ranges(json)}, ${conf.subnetFile} now says ${ranges(current)}; re-create the pod`);
   }
   if (ctx.conf.prevResult !== undefined) json.prevResult = ctx.conf.prevResult;
-  delegate(ctx, delegateType(json), new TextEncoder().encode(goJSON(json)), "CHECK");
+  delegateTo(ctx, json, "CHECK");
 }
 
 /** STATUS: the same checks as ADD, reported as "not available" so runtimes mark the node's network not ready. */
@@ -83,7 +90,7 @@ function status(ctx: Context): void {
     if (e instanceof CniError) throw new CniError(Code.NotAvailable, e.message, e.details);
     throw e;
   }
-  delegate(ctx, delegateType(json), new TextEncoder().encode(goJSON(json)), "STATUS");
+  delegateTo(ctx, json, "STATUS");
 }
 
 function gc(ctx: Context): void {
@@ -97,7 +104,7 @@ function gc(ctx: Context): void {
   }
   const { json } = render(conf);
   json[VALID_ATTACHMENTS] = validAttachments(ctx.conf);
-  delegate(ctx, delegateType(json), new TextEncoder().encode(goJSON(json)), "GC");
+  delegateTo(ctx, json, "GC");
 }
 
 export const flannel: Plugin = { name: "flannel", about: "CNI flannel plugin", add, del, check, gc, status };

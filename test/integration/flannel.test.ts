@@ -66,6 +66,14 @@ describe("flannel through libcni with the stock config", () => {
     expect(r.stderr).toMatch(/Expected Route \{Dst: 10\.244\.0\.0\/16/);
   });
 
+  it("CHECK names a damaged saved config", () => {
+    const n = node(LEASE, "1.0.0");
+    const pod = box.netns("pod");
+    expect(n.run("ADD", pod).code).toBe(0);
+    writeFileSync(join(n.dir, "flannel", "ctr1"), "{trunc");
+    expect(n.run("CHECK", pod).json.msg).toBe(`the saved delegate config ${join(n.dir, "flannel")}/ctr1 is not JSON`);
+  });
+
   it("CHECK fails when the node's lease changed under the pod", () => {
     const n = node(LEASE, "1.0.0");
     const pod = box.netns("pod");
