@@ -1,8 +1,7 @@
 // The multi-call entry point: one executable, dispatched on the name it was invoked as (a link named
 // "bridge" runs bridge), or on its first argument ("cni bridge").
 import { basename } from "node:path";
-import { pluginMain, registerPlugin, registeredNames, registeredPlugin } from "./lib/skel/index.ts";
-import { writeAll } from "./lib/skel/main.ts";
+import { pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll } from "./lib/skel/index.ts";
 
 declare const CNI_BUILD_VERSION: string | undefined;
 declare const CNI_BUILD_COMMIT: string | undefined;

@@ -3,10 +3,9 @@
 // as the error JSON the plugin printed.
 import { resolve } from "node:path";
 import { sha512hex } from "../lib/sys/hash.ts";
-import { CniError } from "../lib/skel/index.ts";
-import { writeAll } from "../lib/skel/main.ts";
+import { CniError, writeAll } from "../lib/skel/index.ts";
 import { DEFAULT_CACHE_DIR } from "../lib/runtime/cache.ts";
-import { loadConfList } from "../lib/runtime/conf.ts";
+import { type ConfList, loadConfList } from "../lib/runtime/conf.ts";
 import { PluginFailure, type RuntimeConf, addNetworkList, checkNetworkList, delNetworkList, gcNetworkList, statusNetworkList } from "../lib/runtime/network-list.ts";
 
 const USAGE = `cni tool: add, check, remove, gc or status network interfaces of a network namespace
@@ -33,10 +32,18 @@ export function containerIDFor(netns: string): string {
   return `cnitool-${sha512hex(netns).slice(0, 20)}`;
 }
 
+const COMMANDS: Record<string, (list: ConfList, rt: RuntimeConf) => unknown> = {
+  add: addNetworkList,
+  check: checkNetworkList,
+  del: delNetworkList,
+  gc: gcNetworkList,
+  status: statusNetworkList,
+};
+
 export function toolMain(argv: string[]): number {
   const [command, network, netnsArg] = argv;
   const needsNetns = ["add", "check", "del"].includes(command);
-  if (!["add", "check", "del", "gc", "status"].includes(command) || !network || (needsNetns && !netnsArg)) {
+  if (!Object.hasOwn(COMMANDS, command ?? "") || !network || (needsNetns && !netnsArg)) {
     writeAll(2, USAGE);
     return 1;
   }
@@ -53,23 +60,8 @@ export function toolMain(argv: string[]): number {
       path: (env.CNI_PATH ?? "").split(":").filter(Boolean),
       cacheDir: env.CNI_CACHE_DIR || DEFAULT_CACHE_DIR,
     };
-    switch (command) {
-      case "add":
-        writeAll(1, `${JSON.stringify(addNetworkList(list, rt), null, 4)}\n`);
-        break;
-      case "check":
-        checkNetworkList(list, rt);
-        break;
-      case "del":
-        delNetworkList(list, rt);
-        break;
-      case "gc":
-        gcNetworkList(list, rt);
-        break;
-      case "status":
-        statusNetworkList(list, rt);
-        break;
-    }
+    const result = COMMANDS[command](list, rt);
+    if (command === "add") writeAll(1, `${JSON.stringify(result, null, 4)}\n`);
     return 0;
   } catch (e) {
     const err = e instanceof PluginFailure ? e.error : e instanceof CniError ? e : undefined;

@@ -1,10 +1,11 @@
 // One invocation: environment + stdin in, stdout text + exit code out. The process entry point and
 // in-process delegation both go through here, so a delegate behaves the same either way.
-import { statSync, writeSync } from "node:fs";
+import { statSync } from "node:fs";
 import { CniError, Code } from "./errors.ts";
 import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
 import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
 import { formatResult, parseResult, printJSON } from "./result.ts";
+import { writeAll } from "./write.ts";
 import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, isSupported, isValidVersion, versionAtLeast } from "./version.ts";
 
 export interface Outcome {
@@ -29,17 +30,6 @@ export function toCniError(e: unknown): CniError {
     return new CniError(typeof code === "number" ? code : Code.Internal, e.message);
   }
   return new CniError(Code.Internal, String(e));
-}
-
-export function writeAll(fd: number, text: string): void {
-  const buf = Buffer.from(text);
-  for (let off = 0; off < buf.length; ) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
-    }
-  }
 }
 
 export function errorJSON(err: CniError, version: string): string {

@@ -1,6 +1,7 @@
 // The process side of an invocation: read stdin, invoke, write stdout synchronously, exit.
 import { readFileSync } from "node:fs";
-import { invoke, versionOutput, writeAll } from "./dispatch.ts";
+import { invoke, versionOutput } from "./dispatch.ts";
+import { writeAll } from "./write.ts";
 import type { Plugin } from "./plugin.ts";
 import { SUPPORTED_VERSIONS } from "./version.ts";
 
@@ -11,8 +12,6 @@ function readStdin(): Uint8Array {
     return new Uint8Array();
   }
 }
-
-export { writeAll };
 
 /** Run the plugin `load()` returns; VERSION is answered without loading it (its modules cost start-up time). */
 export function pluginMain(load: () => Plugin): number {
