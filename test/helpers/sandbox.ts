@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, NS_PREFIX } from "./paths.ts";
+import { BIN, DRIVER, NS_PREFIX } from "./paths.ts";
 
 let counter = 0;
 
@@ -85,4 +85,18 @@ export function runPlugin(plugin: string, o: RunOptions): PluginRun {
     json = undefined;
   }
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+export interface LibcniOptions {
+  id: string;
+  cacheDir: string;
+  ifname?: string;
+  capArgs?: object;
+  binDir?: string;
+}
+
+/** One libcni operation (the Go driver) run from inside `node`, as containerd would run it. */
+export function libcni(node: string, cmd: string, conflist: string, pod: string, o: LibcniOptions) {
+  const env = { ...process.env, CNI_PATH: o.binDir ?? BIN, CNI_CACHE_DIR: o.cacheDir, ...(o.capArgs ? { CAP_ARGS: JSON.stringify(o.capArgs) } : {}) };
+  return inNs(node, [DRIVER, cmd, conflist, nsPath(pod), o.id, o.ifname ?? "eth0"], { env });
 }

@@ -3,8 +3,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, DRIVER, REFERENCE_BIN } from "../helpers/paths.ts";
-import { Sandbox, inNs, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
+import { Sandbox, inNs, libcni, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -20,8 +20,7 @@ function node(lease: string | null = LEASE, version = "0.3.1") {
   const conflist = join(dir, "10-flannel.conflist");
   writeFileSync(conflist, JSON.stringify({ name: "cbr0", cniVersion: version, plugins: [plugin] }));
   const conf = { cniVersion: version, name: "cbr0", ...plugin };
-  const drive = (cmd: string, pod: string, id = "ctr1") =>
-    inNs(ns, [DRIVER, cmd, conflist, nsPath(pod), id, "eth0"], { env: { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: join(dir, "cache") } });
+  const drive = (cmd: string, pod: string, id = "ctr1") => libcni(ns, cmd, conflist, pod, { id, cacheDir: join(dir, "cache") });
   const run = (command: string, pod: string, extra: object = {}, id = "ctr1", binDir = BIN) =>
     runPlugin("flannel", { binDir, env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: binDir }, stdin: { ...conf, ...extra }, node: ns });
   return { ns, dir, subnetFile, conf, drive, run };

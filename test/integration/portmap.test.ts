@@ -5,8 +5,8 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, DRIVER } from "../helpers/paths.ts";
-import { Sandbox, inNs, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { BIN } from "../helpers/paths.ts";
+import { Sandbox, libcni, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
 import { exchange } from "../../scripts/lab/traffic.ts";
 
 const box = new Sandbox();
@@ -32,10 +32,7 @@ function world(version = "0.3.1") {
     ],
   };
   writeFileSync(conflist, JSON.stringify(list));
-  const drive = (cmd: string, pod: string, id: string, portMappings: object[]) =>
-    inNs(node, [DRIVER, cmd, conflist, nsPath(pod), id, "eth0"], {
-      env: { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: join(dir, "cache"), CAP_ARGS: JSON.stringify({ portMappings }) },
-    });
+  const drive = (cmd: string, pod: string, id: string, portMappings: object[]) => libcni(node, cmd, conflist, pod, { id, cacheDir: join(dir, "cache"), capArgs: { portMappings } });
   const nat = () => sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A") || l.startsWith(":"));
   return { node, client, dir, drive, nat, list };
 }

@@ -3,8 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, DRIVER } from "../helpers/paths.ts";
-import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
+import { Sandbox, libcni, sh } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterAll(() => box.cleanup());
@@ -23,8 +22,7 @@ describe("libcni drives bridge + host-local", () => {
         { type: "loopback" },
       ],
     }));
-    const drive = (cmd: string, ifname = "eth0") =>
-      inNs(node, [DRIVER, cmd, conflist, nsPath(pod), "ctr-interop", ifname], { env: { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: join(dir, "cache") } });
+    const drive = (cmd: string) => libcni(node, cmd, conflist, pod, { id: "ctr-interop", cacheDir: join(dir, "cache") });
 
     const add = drive("add");
     expect(add.status, add.stderr).toBe(0);

@@ -3,8 +3,8 @@
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, DRIVER, ROOT } from "../helpers/paths.ts";
-import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
+import { BIN, ROOT } from "../helpers/paths.ts";
+import { Sandbox, inNs, libcni, nsPath, sh } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -38,7 +38,7 @@ describe("conf-examples through libcni", () => {
     const drive = (cmd: string) =>
       viaTool
         ? inNs(node, [join(BIN, "cni"), "tool", cmd, JSON.parse(readFileSync(conflist, "utf8")).name, nsPath(pod)], { env: { ...env, NETCONFPATH: tmp, CNI_IFNAME: ifname, CNI_CONTAINERID: "ctr-example" } })
-        : inNs(node, [DRIVER, cmd, conflist, nsPath(pod), "ctr-example", ifname], { env });
+        : libcni(node, cmd, conflist, pod, { id: "ctr-example", ifname, cacheDir: env.CNI_CACHE_DIR, capArgs: JSON.parse(env.CAP_ARGS) });
     const steps = [...(viaTool ? ["status"] : ["validate"]), "add", ...(version === "0.3.1" ? [] : ["check"]), ...(viaTool ? ["gc"] : []), "del"];
     for (const step of steps) {
       const r = drive(step);

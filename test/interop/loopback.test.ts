@@ -4,16 +4,12 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, DRIVER } from "../helpers/paths.ts";
-import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
+import { Sandbox, libcni, nsPath, sh } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterAll(() => box.cleanup());
 
-function driver(node: string, cmd: string, conflist: string, pod: string, cacheDir: string) {
-  return inNs(node, [DRIVER, cmd, conflist, nsPath(pod), "ctr-interop", "lo"], {
-    env: { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: cacheDir },
-  });
-}
+const driver = (node: string, cmd: string, conflist: string, pod: string, cacheDir: string) => libcni(node, cmd, conflist, pod, { id: "ctr-interop", ifname: "lo", cacheDir });
 
 describe("libcni drives loopback", () => {
   it.each(["0.4.0", "1.0.0"])("ADD, CHECK, DEL of a %s loopback conflist", (version) => {

@@ -4,8 +4,8 @@ import { createHash } from "node:crypto";
 import { readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, DRIVER } from "../helpers/paths.ts";
-import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
+import { BIN } from "../helpers/paths.ts";
+import { Sandbox, inNs, libcni, nsPath, sh } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -27,7 +27,7 @@ function setup() {
   const id = `cnitool-${createHash("sha512").update(nsPath(pod)).digest("hex").slice(0, 20)}`;
   const env = { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: join(tmp, "cache"), NETCONFPATH: join(tmp, "net.d"), CAP_ARGS: JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] }) };
   const tool = (cmd: string) => inNs(node, [join(BIN, "cni"), "tool", cmd, "cbr0", nsPath(pod)], { env });
-  const lib = (cmd: string) => inNs(node, [DRIVER, cmd, conflist, nsPath(pod), id, "eth0"], { env });
+  const lib = (cmd: string) => libcni(node, cmd, conflist, pod, { id, cacheDir: env.CNI_CACHE_DIR, capArgs: JSON.parse(env.CAP_ARGS) });
   const clean = () => {
     expect(readdirSync(join(tmp, "ipam", "cbr0")).filter((f) => f.startsWith("10."))).toEqual([]);
     expect(readdirSync(join(tmp, "cache", "results"))).toEqual([]);
