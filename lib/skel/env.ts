@@ -77,17 +77,25 @@ export function validateNetworkName(name: unknown): void {
 }
 
 /**
+ * The pairs of CNI_ARGS "K=V;K2=V2", in order, with the grammar of the reference's types.LoadArgs: pairs split on
+ * ';', each holding exactly one '='; an empty key or value is allowed (runtimes send `K8S_POD_INFRA_CONTAINER_ID=`).
+ * Plugins and `cni tool` both read CNI_ARGS through this, so the tool never sends what a plugin would refuse.
+ */
+export function cniArgPairs(raw: string): [string, string][] {
+  if (raw === "") return [];
+  return raw.split(";").map((pair) => {
+    const kv = pair.split("=");
+    if (kv.length !== 2) throw invalidEnv(`ARGS: invalid pair ${JSON.stringify(pair)}`, `CNI_ARGS must be K=V pairs separated by ';'`);
+    return [kv[0], kv[1]];
+  });
+}
+
+/**
  * CNI_ARGS "K=V;K2=V2" as types.LoadArgs reads it. Keys not in `known` are an error unless
  * IgnoreUnknown is true/1, so a typo in a runtime's args is reported, not silently dropped.
  */
 export function parseCniArgs(raw: string, known: readonly string[] = []): Map<string, string> {
-  const out = new Map<string, string>();
-  if (raw === "") return out;
-  for (const pair of raw.split(";")) {
-    const kv = pair.split("=");
-    if (kv.length !== 2) throw invalidEnv(`ARGS: invalid pair ${JSON.stringify(pair)}`, `CNI_ARGS must be K=V pairs separated by ';'`);
-    out.set(kv[0], kv[1]);
-  }
+  const out = new Map<string, string>(cniArgPairs(raw));
   const ignore = ["1", "true"].includes((out.get("IgnoreUnknown") ?? "").toLowerCase());
   if (known.length && !ignore) {
     for (const k of out.keys()) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCniArgs, readCmdArgs, validateNetworkName } from "../../lib/skel/env.ts";
+import { cniArgPairs, parseCniArgs, readCmdArgs, validateNetworkName } from "../../lib/skel/env.ts";
 import { CniError } from "../../lib/skel/errors.ts";
 import { versionAtLeast } from "../../lib/skel/version.ts";
 
@@ -63,6 +63,18 @@ describe("CNI environment", () => {
     expect(codeOf(() => parseCniArgs("IP=1;FOO=2", ["IP"])).code).toBe(4);
     expect(parseCniArgs("IgnoreUnknown=1;FOO=2", ["IP"]).get("FOO")).toBe("2");
     expect(codeOf(() => parseCniArgs("novalue")).code).toBe(4);
+  });
+
+  it("reads CNI_ARGS pairs with the reference's grammar (one parser for plugins and cni tool)", () => {
+    expect(cniArgPairs("")).toEqual([]);
+    expect(cniArgPairs("IgnoreUnknown=1;K8S_POD_INFRA_CONTAINER_ID=;A=b")).toEqual([
+      ["IgnoreUnknown", "1"], ["K8S_POD_INFRA_CONTAINER_ID", ""], ["A", "b"],
+    ]);
+    expect(cniArgPairs("A=1;A=2")).toEqual([["A", "1"], ["A", "2"]]);
+    for (const [bad, pair] of [["A=1;", ""], ["A", "A"], ["A=b=c", "A=b=c"], [";", ""]]) {
+      expect(codeOf(() => cniArgPairs(bad)), bad).toMatchObject({ code: 4, msg: `ARGS: invalid pair ${JSON.stringify(pair)}` });
+    }
+    expect(parseCniArgs("A=1;A=2").get("A")).toBe("2");
   });
 
   it("compares versions", () => {
