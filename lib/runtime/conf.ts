@@ -4,6 +4,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { CniError, Code } from "../skel/index.ts";
 import { type Json, isObject } from "../skel/json.ts";
+import { CURRENT_VERSION, isValidVersion, versionAtLeast } from "../skel/version.ts";
 
 export interface PluginConf {
   type: string;
@@ -16,6 +17,7 @@ export interface ConfList {
   name: string;
   cniVersion: string;
   disableCheck: boolean;
+  disableGC: boolean;
   plugins: PluginConf[];
   /** The file's bytes (cached with each result, as libcni does). */
   bytes: string;
@@ -40,6 +42,41 @@ function plugin(raw: unknown, where: string): PluginConf {
   return { type: raw.type, capabilities: caps, raw };
 }
 
+const bad = (file: string, msg: string) => new CniError(Code.InvalidConfig, `error parsing configuration list ${file}: ${msg}`);
+
+/**
+ * The version the list runs at, as libcni HEAD picks it: the highest of `cniVersion` and `cniVersions` that this
+ * runtime implements. Without `cniVersions`, `cniVersion` is taken as written (plugins judge it).
+ */
+function listVersion(j: Record<string, unknown>, file: string): string {
+  const single = j.cniVersion ?? "";
+  if (typeof single !== "string") throw bad(file, `"cniVersion" must be a string, got ${JSON.stringify(single)}`);
+  if (j.cniVersions === undefined) return single;
+  if (!Array.isArray(j.cniVersions)) throw bad(file, `"cniVersions" must be a list of versions, got ${JSON.stringify(j.cniVersions)}`);
+  const candidates: [string, unknown][] = j.cniVersions.map((v, i) => [`"cniVersions"[${i}]`, v]);
+  if (single) candidates.push([`"cniVersion"`, single]);
+  let best = "";
+  for (const [where, v] of candidates) {
+    if (typeof v !== "string" || !isValidVersion(v)) throw bad(file, `${where} is not a version (x.y.z): ${JSON.stringify(v)}`);
+    // A version newer than this runtime is for a newer runtime: skipped, as libcni skips it.
+    if (versionAtLeast(CURRENT_VERSION, v) && (!best || versionAtLeast(v, best))) best = v;
+  }
+  if (!best) {
+    const listed = candidates.map(([, v]) => v).join(", ");
+    const msg = `${file}: none of the versions ${listed} is implemented by cni tool`;
+    throw new CniError(Code.IncompatibleVersion, msg, `list a version up to ${CURRENT_VERSION} in "cniVersions"`);
+  }
+  return best;
+}
+
+/** A boolean list key as libcni reads it: true/false, or the strings "true"/"false" in any case. */
+function listBool(j: Record<string, unknown>, key: string, file: string): boolean {
+  const v = j[key];
+  if (v === undefined || typeof v === "boolean") return v === true;
+  if (typeof v === "string" && ["true", "false"].includes(v.toLowerCase())) return v.toLowerCase() === "true";
+  throw bad(file, `invalid value ${JSON.stringify(v)} for ${key}; use true or false`);
+}
+
 export function parseConfList(bytes: string, file: string): ConfList {
   let j: unknown;
   try {
@@ -52,8 +89,9 @@ export function parseConfList(bytes: string, file: string): ConfList {
   if (!Array.isArray(j.plugins) || !j.plugins.length) throw new CniError(Code.InvalidConfig, `error parsing configuration list ${file}: no plugins in list`);
   return {
     name: j.name,
-    cniVersion: typeof j.cniVersion === "string" ? j.cniVersion : "",
-    disableCheck: j.disableCheck === true,
+    cniVersion: listVersion(j, file),
+    disableCheck: listBool(j, "disableCheck", file),
+    disableGC: listBool(j, "disableGC", file),
     plugins: j.plugins.map((p, i) => plugin(p, `${file} plugins[${i}]`)),
     bytes,
     file,
