@@ -19,6 +19,8 @@ export interface CachedEntry {
   config: string;
   ifName: string;
   networkName: string;
+  /** The namespace the ADD attached (libcni records it so a GC can DEL a stale attachment properly). */
+  netns?: string;
   cniArgs?: [string, string][];
   capabilityArgs?: Record<string, unknown>;
   result?: Record<string, unknown>;
@@ -26,13 +28,20 @@ export interface CachedEntry {
 
 const file = (cacheDir: string, a: Attachment) => join(cacheDir, "results", `${a.network}-${a.containerID}-${a.ifName}`);
 
-export function cacheAdd(cacheDir: string, a: Attachment, confBytes: string, result: unknown, cniArgs: [string, string][], capabilityArgs: Record<string, unknown>): void {
+export interface AddParams {
+  netns: string;
+  cniArgs: [string, string][];
+  capabilityArgs: Record<string, unknown>;
+}
+
+export function cacheAdd(cacheDir: string, a: Attachment, confBytes: string, result: unknown, { netns, cniArgs, capabilityArgs }: AddParams): void {
   const entry: CachedEntry = {
     kind: KIND,
     containerId: a.containerID,
     config: Buffer.from(confBytes).toString("base64"),
     ifName: a.ifName,
     networkName: a.network,
+    ...(netns ? { netns } : {}),
     ...(cniArgs.length ? { cniArgs } : {}),
     ...(Object.keys(capabilityArgs).length ? { capabilityArgs } : {}),
     ...(result ? { result: result as Record<string, unknown> } : {}),

@@ -1,9 +1,14 @@
-// Executing a network configuration list as a runtime does (spec §3, libcni's behaviour): ADD plugin by plugin
-// with prevResult chaining and capability args, DEL in reverse with the cached result, CHECK, GC, STATUS.
-import { CniError, Code, VALID_ATTACHMENTS, findInPath, versionAtLeast } from "../skel/index.ts";
+// Executing a network configuration list as a runtime does (spec §3, libcni HEAD's behaviour): ADD plugin by plugin
+// with prevResult chaining and capability args; CHECK and DEL with the parameters of the ADD, read back from the
+// cache; GC, which DELs cached attachments that are no longer valid and then tells every plugin what is; STATUS.
+// ADD, CHECK, DEL and GC of one network hold its lock (lock.ts), so a GC never sees a half-made attachment.
+import { CniError, Code, VALID_ATTACHMENTS, findInPath, isObject, versionAtLeast, type Attachment as GCAttachment } from "../skel/index.ts";
 import { execPlugin, outcomeError } from "../skel/delegate.ts";
-import { cacheAdd, cacheDel, cacheGet, cachedAttachments } from "./cache.ts";
+import { validateContainerID, validateIfName, validateNetworkName } from "../skel/env.ts";
+import { Netns, NetnsNotFoundError, NotNetnsError } from "../ns/netns.ts";
+import { type CachedEntry, cacheAdd, cacheDel, cacheGet, cachedAttachments } from "./cache.ts";
 import type { ConfList, PluginConf } from "./conf.ts";
+import { withNetworkLock } from "./lock.ts";
 
 export interface RuntimeConf {
   containerID: string;
@@ -18,18 +23,38 @@ export interface RuntimeConf {
 /** A plugin's failure, naming it the way libcni does ("plugin type=\"bridge\" failed (add): …"). */
 export class PluginFailure extends Error {
   constructor(readonly plugin: PluginConf, readonly command: string, readonly error: CniError) {
-    super(`plugin type="${plugin.type}" failed (${command.toLowerCase()}): ${error.message}`);
+    super(`plugin type="${plugin.type}" failed (${command === "DEL" ? "delete" : command.toLowerCase()}): ${error.message}`);
   }
 }
 
-function pluginConfig(list: ConfList, p: PluginConf, rt: RuntimeConf, prevResult?: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
+/** Every failure of a GC (which keeps going), one per line as libcni's errors.Join; the first one's code stands. */
+export class JoinedFailure extends Error {
+  readonly error: CniError;
+  constructor(readonly failures: CniError[]) {
+    super(failures.map((f) => f.message).join("\n"));
+    this.error = new CniError(failures[0].code, this.message, failures[0].details);
+  }
+}
+
+/** `e` as a CNI error whose message says what was being done. */
+function asCniError(doing: string, e: unknown): CniError {
+  const err = e instanceof PluginFailure ? e.error : e instanceof CniError ? e : new CniError(Code.Internal, (e as Error).message);
+  return new CniError(err.code, `${doing}: ${e instanceof Error ? e.message : String(e)}`, err.details);
+}
+
+function pluginConfig(
+  list: ConfList, p: PluginConf, capabilityArgs: Record<string, unknown>, prevResult?: unknown, extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const c: Record<string, unknown> = { ...p.raw, name: list.name, cniVersion: list.cniVersion, ...extra };
   if (prevResult !== undefined) c.prevResult = prevResult;
   const runtimeConfig: Record<string, unknown> = {};
-  for (const [cap, on] of Object.entries(p.capabilities)) if (on && cap in rt.capabilityArgs) runtimeConfig[cap] = rt.capabilityArgs[cap];
+  for (const [cap, on] of Object.entries(p.capabilities)) if (on && cap in capabilityArgs) runtimeConfig[cap] = capabilityArgs[cap];
   if (Object.keys(runtimeConfig).length) c.runtimeConfig = runtimeConfig;
   return c;
 }
+
+/** GC and STATUS concern the network, not an attachment: no container, namespace, interface, CNI_ARGS. */
+const NO_ATTACHMENT = { containerID: "", netns: "", ifName: "", args: [], capabilityArgs: {} };
 
 function run(p: PluginConf, rt: RuntimeConf, command: string, config: Record<string, unknown>): string {
   const path = findInPath(p.type, rt.path).path;
@@ -47,50 +72,125 @@ function run(p: PluginConf, rt: RuntimeConf, command: string, config: Record<str
   return out.stdout;
 }
 
-const attachment = (list: ConfList, rt: RuntimeConf) => ({ network: list.name, containerID: rt.containerID, ifName: rt.ifName });
+/** The attachment's cache key; its parts become a file name, so they are checked as libcni checks them. */
+function attachment(list: ConfList, rt: RuntimeConf) {
+  validateContainerID(rt.containerID);
+  validateIfName(rt.ifName);
+  return { network: list.name, containerID: rt.containerID, ifName: rt.ifName };
+}
 
-export function addNetworkList(list: ConfList, rt: RuntimeConf): unknown {
+const isArgPairs = (v: unknown): v is [string, string][] =>
+  Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && typeof p[1] === "string");
+
+/** libcni's GetNetworkListCachedConfig: CHECK and DEL run with the CNI_ARGS and capability args of the ADD. */
+function withAddParams(rt: RuntimeConf, cached: CachedEntry | undefined): RuntimeConf {
+  if (!cached) return rt;
+  return {
+    ...rt,
+    args: isArgPairs(cached.cniArgs) ? cached.cniArgs : rt.args,
+    capabilityArgs: isObject(cached.capabilityArgs) ? cached.capabilityArgs : {},
+  };
+}
+
+function add(list: ConfList, rt: RuntimeConf): unknown {
+  const key = attachment(list, rt);
   let result: unknown;
   for (const p of list.plugins) {
-    const out = run(p, rt, "ADD", pluginConfig(list, p, rt, result));
+    const out = run(p, rt, "ADD", pluginConfig(list, p, rt.capabilityArgs, result));
     try {
       result = JSON.parse(out);
     } catch {
       throw new PluginFailure(p, "ADD", new CniError(Code.Decoding, `printed a result that is not JSON: ${out.slice(0, 200)}`));
     }
   }
-  cacheAdd(rt.cacheDir, attachment(list, rt), list.bytes, result, rt.args, rt.capabilityArgs);
+  cacheAdd(rt.cacheDir, key, list.bytes, result, { netns: rt.netns, cniArgs: rt.args, capabilityArgs: rt.capabilityArgs });
   return result;
 }
 
-function cachedResult(list: ConfList, rt: RuntimeConf): unknown {
-  return cacheGet(rt.cacheDir, attachment(list, rt))?.result;
+function check(list: ConfList, rt: RuntimeConf): void {
+  const cached = cacheGet(rt.cacheDir, attachment(list, rt));
+  const params = withAddParams(rt, cached);
+  for (const p of list.plugins) run(p, params, "CHECK", pluginConfig(list, p, params.capabilityArgs, cached?.result));
+}
+
+function del(list: ConfList, rt: RuntimeConf): void {
+  const key = attachment(list, rt);
+  const cached = cacheGet(rt.cacheDir, key);
+  const params = withAddParams(rt, cached);
+  // The cached result is prevResult from 0.4.0 on.
+  const prev = versionAtLeast(list.cniVersion, "0.4.0") ? cached?.result : undefined;
+  for (const p of [...list.plugins].reverse()) run(p, params, "DEL", pluginConfig(list, p, params.capabilityArgs, prev));
+  cacheDel(rt.cacheDir, key);
+}
+
+const locked = <T>(list: ConfList, rt: RuntimeConf, mode: "shared" | "exclusive", fn: () => T): T => {
+  validateNetworkName(list.name);
+  return withNetworkLock(rt.cacheDir, list.name, mode, fn);
+};
+
+export function addNetworkList(list: ConfList, rt: RuntimeConf): unknown {
+  return locked(list, rt, "shared", () => add(list, rt));
 }
 
 export function checkNetworkList(list: ConfList, rt: RuntimeConf): void {
-  if (!versionAtLeast(list.cniVersion, "0.4.0")) throw new CniError(Code.IncompatibleVersion, `configuration version "${list.cniVersion}" does not support the CHECK command`);
+  if (!versionAtLeast(list.cniVersion, "0.4.0")) {
+    throw new CniError(Code.IncompatibleVersion, `configuration version "${list.cniVersion}" does not support the CHECK command`);
+  }
   if (list.disableCheck) return;
-  const prev = cachedResult(list, rt);
-  for (const p of list.plugins) run(p, rt, "CHECK", pluginConfig(list, p, rt, prev));
+  locked(list, rt, "shared", () => check(list, rt));
 }
 
 export function delNetworkList(list: ConfList, rt: RuntimeConf): void {
-  const cached = cacheGet(rt.cacheDir, attachment(list, rt));
-  // A DEL uses the capability args and CNI_ARGS the ADD had, and (from 0.4.0) its result.
-  const effective = cached ? { ...rt, capabilityArgs: cached.capabilityArgs ?? {}, args: cached.cniArgs ?? rt.args } : rt;
-  const prev = versionAtLeast(list.cniVersion, "0.4.0") ? cached?.result : undefined;
-  for (const p of [...list.plugins].reverse()) run(p, effective, "DEL", pluginConfig(list, p, effective, prev));
-  cacheDel(rt.cacheDir, attachment(list, rt));
+  locked(list, rt, "shared", () => del(list, rt));
 }
 
-/** GC with the attachments this node's cache knows as valid; below 1.1.0 there is nothing to send. */
-export function gcNetworkList(list: ConfList, rt: RuntimeConf): void {
-  if (!versionAtLeast(list.cniVersion, "1.1.0")) return;
-  const valid = cachedAttachments(rt.cacheDir, list.name).map((e) => ({ containerID: e.containerId, ifname: e.ifName }));
-  for (const p of list.plugins) run(p, { ...rt, containerID: "", netns: "", ifName: "" }, "GC", pluginConfig(list, p, rt, undefined, { [VALID_ATTACHMENTS]: valid }));
+/** A cached attachment whose namespace is gone is garbage; one cached without its netns is kept (we can't tell). */
+function isLive(e: CachedEntry): boolean {
+  if (typeof e.netns !== "string" || !e.netns) return true;
+  try {
+    Netns.open(e.netns).close();
+    return true;
+  } catch (err) {
+    // Anything else (no permission, say) is not proof that it is gone.
+    return !(err instanceof NetnsNotFoundError || err instanceof NotNetnsError);
+  }
 }
 
+/**
+ * libcni's GCNetworkList: DEL every cached attachment of the network that is not valid, then (from 1.1.0) GC every
+ * plugin with the valid list, carrying on past failures and reporting them all. `valid` is the runtime's list;
+ * without one, the valid attachments are the cached ones whose namespace still exists.
+ */
+export function gcNetworkList(list: ConfList, rt: RuntimeConf, valid?: GCAttachment[]): void {
+  if (list.disableGC) return;
+  locked(list, rt, "exclusive", () => {
+    const cached = cachedAttachments(rt.cacheDir, list.name);
+    const keep = valid ?? cached.filter(isLive).map((e) => ({ containerID: e.containerId, ifname: e.ifName }));
+    const failures: CniError[] = [];
+    for (const e of cached) {
+      if (keep.some((a) => a.containerID === e.containerId && a.ifname === e.ifName)) continue;
+      const stale = { ...rt, ...NO_ATTACHMENT, containerID: e.containerId, ifName: e.ifName, netns: typeof e.netns === "string" ? e.netns : "" };
+      try {
+        del(list, stale);
+      } catch (err) {
+        failures.push(asCniError(`failed to delete stale attachment ${e.containerId} ${e.ifName}`, err));
+      }
+    }
+    if (versionAtLeast(list.cniVersion, "1.1.0")) {
+      for (const p of list.plugins) {
+        try {
+          run(p, { ...rt, ...NO_ATTACHMENT }, "GC", pluginConfig(list, p, {}, undefined, { [VALID_ATTACHMENTS]: keep }));
+        } catch (err) {
+          failures.push(asCniError(`failed to GC plugin ${p.type}`, err instanceof PluginFailure ? err.error : err));
+        }
+      }
+    }
+    if (failures.length) throw new JoinedFailure(failures);
+  });
+}
+
+/** STATUS stops at the first plugin that is not ready, as libcni does, so its code is the answer. */
 export function statusNetworkList(list: ConfList, rt: RuntimeConf): void {
   if (!versionAtLeast(list.cniVersion, "1.1.0")) return;
-  for (const p of list.plugins) run(p, { ...rt, containerID: "", netns: "", ifName: "" }, "STATUS", pluginConfig(list, p, rt));
+  for (const p of list.plugins) run(p, { ...rt, ...NO_ATTACHMENT }, "STATUS", pluginConfig(list, p, {}));
 }
