@@ -1,6 +1,8 @@
 // The lab: N flannel nodes as network namespaces on an underlay bridge (itself in a namespace), pods attached
 // with `cni tool` and the stock kube-flannel conflist, the packet path proven, then everything removed.
-//   bun scripts/lab/main.ts [--nodes N] [--pods-per-node M] [--backend vxlan|host-gw] [--keep] [--down] [--bin DIR]
+//   bun scripts/lab/main.ts [--nodes N] [--pods-per-node M] [--backend vxlan|host-gw] [--name ID] [--keep] [--down] [--bin DIR]
+// Every namespace of a lab is named cnilab-<ID>-…: a lab (and `--down --name ID`) touches only its own, so a lab
+// someone kept stays up while another runs. `--down` without a name removes every lab.
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +22,8 @@ interface Options {
   keep: boolean;
   down: boolean;
   bin: string;
+  /** The lab's id (random unless given). */
+  name?: string;
 }
 
 function parse(argv: string[]): Options {
@@ -33,23 +37,39 @@ function parse(argv: string[]): Options {
     else if (a === "--keep") o.keep = true;
     else if (a === "--down") o.down = true;
     else if (a === "--bin") o.bin = resolve(value());
+    else if (a === "--name") o.name = value();
     else throw new Error(`unknown option ${a}`);
   }
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 50) throw new Error("--nodes must be 1..50");
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 50) throw new Error("--pods-per-node must be 1..50");
   if (o.backend !== "vxlan" && o.backend !== "host-gw") throw new Error("--backend must be vxlan or host-gw");
+  if (o.name !== undefined && !/^[a-z0-9]{1,16}$/.test(o.name)) throw new Error("--name must be 1 to 16 lowercase letters or digits");
   return o;
 }
 
-function labNamespaces(prefix = PREFIX): string[] {
-  return run("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(prefix));
+/** The namespaces of one lab (`prefix` = "cnilab-<ID>"), or of every lab without one. */
+function labNamespaces(prefix?: string): string[] {
+  const start = prefix ? `${prefix}-` : PREFIX;
+  return run("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(start));
 }
 
-/** Remove every lab namespace and state folder (of one lab, or of all with the bare prefix). */
-function destroy(prefix: string, stateDir?: string): void {
+/** Remove the namespaces and state folder of one lab, or of every lab without a prefix. */
+function destroy(prefix?: string): void {
   for (const ns of labNamespaces(prefix)) tryRun("ip", ["netns", "del", ns]);
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  else if (existsSync(STATE_ROOT)) rmSync(STATE_ROOT, { recursive: true, force: true });
+  const state = prefix ? join(STATE_ROOT, prefix) : STATE_ROOT;
+  if (existsSync(state)) rmSync(state, { recursive: true, force: true });
+}
+
+/** The prefix of a new lab; never one that is up, since a failed lab removes everything under its prefix. */
+function freshPrefix(name?: string): string {
+  if (name !== undefined) {
+    if (labNamespaces(`${PREFIX}${name}`).length) throw new Error(`a lab named ${name} is up: remove it with --down --name ${name}, or pick another --name`);
+    return `${PREFIX}${name}`;
+  }
+  for (;;) {
+    const prefix = `${PREFIX}${randomBytes(2).toString("hex")}`;
+    if (!labNamespaces(prefix).length) return prefix;
+  }
 }
 
 const pad = (s: string | number, n: number) => String(s).padEnd(n);
@@ -89,21 +109,22 @@ async function runChecks(o: Options, nodes: LabNode[], pods: LabPod[]): Promise<
 
 async function main(): Promise<number> {
   const o = parse(process.argv.slice(2));
+  const named = o.name === undefined ? undefined : `${PREFIX}${o.name}`;
   if (o.down) {
-    const gone = labNamespaces();
-    destroy(PREFIX);
+    const gone = labNamespaces(named);
+    destroy(named);
     console.log(`removed ${gone.length} lab namespaces${gone.length ? `: ${gone.join(" ")}` : ""}`);
     return 0;
   }
   if (!existsSync(join(o.bin, "cni"))) throw new Error(`${o.bin}/cni not found: run npm run build`);
-  const prefix = `${PREFIX}${randomBytes(2).toString("hex")}`;
+  const prefix = freshPrefix(o.name);
   const stateDir = join(STATE_ROOT, prefix);
   const pods: LabPod[] = [];
   let tornDown = false;
   const cleanup = () => {
     if (tornDown) return;
     tornDown = true;
-    destroy(prefix, stateDir);
+    destroy(prefix);
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.on(sig, () => {
@@ -126,7 +147,8 @@ async function main(): Promise<number> {
     const failed = checks.filter((c) => !c.ok).length;
     if (o.keep) {
       tornDown = true;
-      console.log(`\nkept: enter a pod with  ip netns exec ${pods[0].ns} sh   (remove with: npm run demo -- --down)`);
+      const id = prefix.slice(PREFIX.length);
+      console.log(`\nkept: enter a pod with  ip netns exec ${pods[0].ns} sh   (remove with: npm run demo -- --down --name ${id})`);
       return failed ? 1 : 0;
     }
     for (const p of pods) detachPod(o.bin, p);

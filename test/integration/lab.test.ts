@@ -1,43 +1,68 @@
 // The demo's lab, run as `npm run demo` runs it (without the build step, which the suite's set-up did): both
-// backends pass every check and leave nothing behind; --keep/--down and Ctrl-C clean up too.
-import { spawn, spawnSync } from "node:child_process";
+// backends pass every check and leave nothing behind; --keep/--down and Ctrl-C clean up too. Each lab here has
+// its own name, and the test looks only at its own namespaces: a lab a developer kept stays up and untouched.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bunPath } from "../../scripts/bun-path.mjs";
 import { ROOT } from "../helpers/paths.ts";
 
 const LAB = join(ROOT, "scripts", "lab", "main.ts");
-const labNamespaces = () => spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").filter((l) => l.startsWith("cnilab-"));
-const lab = (...args: string[]) => spawnSync(bunPath(), [LAB, ...args], { encoding: "utf8", timeout: 120_000 });
+const run = randomBytes(3).toString("hex");
+let labs = 0;
+/** A lab name no one else uses. */
+const labName = () => `t${run}${++labs}`;
+const netnsList = () => spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").map((l) => l.split(" ")[0]);
+const labNamespaces = (name: string) => netnsList().filter((n) => n.startsWith(`cnilab-${name}-`));
+const lab = (name: string, ...args: string[]) => spawnSync(bunPath(), [LAB, "--name", name, ...args], { encoding: "utf8", timeout: 120_000 });
+
+// Stands for a lab someone kept with --keep while the suite runs.
+const kept = `cnilab-k${run}-node1`;
+beforeAll(() => execFileSync("ip", ["netns", "add", kept]));
+afterAll(() => spawnSync("ip", ["netns", "del", kept]));
+const keptIsUp = () => expect(netnsList()).toContain(kept);
 
 describe("the lab (npm run demo)", () => {
   it.each([["vxlan"], ["host-gw"]])("%s: every check passes, pods are detached, no namespace is left", (backend) => {
-    const r = lab("--backend", backend);
+    const name = labName();
+    const r = lab(name, "--backend", backend);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain("all checks passed");
     expect(r.stdout).not.toContain("[FAIL]");
     expect(r.stdout).toMatch(backend === "vxlan" ? /8472: VXLAN.*vni 1/ : /routed, not encapsulated/);
     expect(r.stdout).toContain("no leases left");
-    expect(labNamespaces()).toEqual([]);
+    expect(labNamespaces(name)).toEqual([]);
+    keptIsUp();
   });
 
-  it("--keep leaves the lab up and --down removes it", () => {
-    const kept = lab("--keep", "--nodes", "1", "--pods-per-node", "1");
-    expect(kept.status, kept.stdout + kept.stderr).toBe(0);
-    expect(kept.stdout).toMatch(/enter a pod with {2}ip netns exec cnilab-\w+-n1p1 sh/);
-    expect(labNamespaces().length).toBe(3);
-    const down = lab("--down");
+  it("--keep leaves the lab up and --down --name removes it, and only it", () => {
+    const name = labName();
+    const up = lab(name, "--keep", "--nodes", "1", "--pods-per-node", "1");
+    expect(up.status, up.stdout + up.stderr).toBe(0);
+    expect(up.stdout).toContain(`enter a pod with  ip netns exec cnilab-${name}-n1p1 sh`);
+    expect(up.stdout).toContain(`--down --name ${name}`);
+    expect(labNamespaces(name).sort()).toEqual([`cnilab-${name}-n1p1`, `cnilab-${name}-node1`, `cnilab-${name}-underlay`]);
+    // A second lab of the same name would tear the first down on failure: refused.
+    const again = lab(name, "--nodes", "1", "--pods-per-node", "1");
+    expect(again.status).not.toBe(0);
+    expect(again.stderr).toContain(`a lab named ${name} is up`);
+    expect(labNamespaces(name).length).toBe(3);
+    const down = lab(name, "--down");
     expect(down.status).toBe(0);
-    expect(labNamespaces()).toEqual([]);
+    expect(labNamespaces(name)).toEqual([]);
+    keptIsUp();
   });
 
   it("Ctrl-C while pods are being attached removes everything", async () => {
-    const p = spawn(bunPath(), [LAB, "--nodes", "3", "--pods-per-node", "6"], { stdio: "ignore" });
-    for (let i = 0; i < 100 && !labNamespaces().some((n) => n.includes("-n1p")); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(labNamespaces().length).toBeGreaterThan(0);
+    const name = labName();
+    const p = spawn(bunPath(), [LAB, "--name", name, "--nodes", "3", "--pods-per-node", "6"], { stdio: "ignore" });
+    for (let i = 0; i < 100 && !labNamespaces(name).some((n) => n.includes("-n1p")); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(labNamespaces(name).length).toBeGreaterThan(0);
     p.kill("SIGINT");
     const code = await new Promise<number | null>((r) => p.on("exit", (c) => r(c)));
     expect(code).toBe(130);
-    expect(labNamespaces()).toEqual([]);
+    expect(labNamespaces(name)).toEqual([]);
+    keptIsUp();
   });
 });
