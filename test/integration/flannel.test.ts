@@ -238,7 +238,7 @@ async function holdLock(path: string): Promise<() => Promise<void>> {
   });
 }
 
-describe("flannel after crashes", () => {
+describe("flannel after crashes and on read-only state", () => {
   it("ADDs killed at random points leave nothing once each is DELeted and GC has run", () => {
     const rnd = seededRandom(20251126);
     const n = node(LEASE, "1.1.0");
@@ -299,6 +299,47 @@ describe("flannel after crashes", () => {
     }
     expect(n.run("GC", pod, { "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] }).code).toBe(0);
     expect(readdirSync(dir)).toEqual(["keep"]);
+  });
+
+  /** Run flannel in a private mount namespace where `dir` is bind-mounted read-only over itself. */
+  function runReadOnly(n: Node, dir: string, command: string, pod: string, id: string, extra: object = {}) {
+    const env = { PATH: process.env.PATH, ...n.env(command, pod, id) };
+    const cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', dir, join(BIN, "flannel")];
+    const r = inNs(n.ns, cmd, { input: JSON.stringify({ ...n.conf, ...extra }), env });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it("DEL and GC with nothing to release succeed on read-only state, naming a scratch file they cannot remove", () => {
+    const n = node(LEASE, "1.1.0");
+    const pod = box.netns("pod");
+    expect(n.run("ADD", pod, {}, "other").code).toBe(0);
+    expect(n.run("DEL", pod, {}, "other").code).toBe(0);
+    const scratch = join(n.dir, "flannel", ".tmp-never.4242");
+    writeFileSync(scratch, "{");
+    const del = runReadOnly(n, n.dir, "DEL", pod, "never");
+    expect(del.code, del.stdout).toBe(0);
+    expect(del.stderr).toContain(`cannot remove ${scratch}, left by an interrupted ADD: EROFS`);
+    const gc = runReadOnly(n, n.dir, "GC", pod, "never", { "cni.dev/valid-attachments": [] });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(readdirSync(join(n.dir, "flannel"))).toEqual([".tmp-never.4242"]);
+  });
+
+  it("DEL of a pod whose state cannot be removed fails with code 5 naming the file", () => {
+    const n = node();
+    const pod = box.netns("pod");
+    expect(n.run("ADD", pod).code).toBe(0);
+    const del = runReadOnly(n, join(n.dir, "flannel"), "DEL", pod, "ctr1");
+    expect(del.code).not.toBe(0);
+    expect(JSON.parse(del.stdout)).toMatchObject({ code: 5, msg: `cannot remove ${join(n.dir, "flannel", "ctr1")}: EROFS` });
+    expect(n.run("DEL", pod).code).toBe(0);
+  });
+
+  it("DEL and GC without a dataDir succeed and do not create it", () => {
+    const n = node(LEASE, "1.1.0");
+    const pod = box.netns("pod");
+    expect(n.run("DEL", pod, {}, "never").code).toBe(0);
+    expect(n.run("GC", pod, { "cni.dev/valid-attachments": [] }).code).toBe(0);
+    expect(existsSync(join(n.dir, "flannel"))).toBe(false);
   });
 });
 
