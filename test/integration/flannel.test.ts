@@ -189,9 +189,8 @@ interface KillPoint {
  */
 function killPoints(n: Node, pod: string): { all: KillPoint[]; save: KillPoint[] } {
   const trace = join(n.dir, "add.trace");
-  const env = { PATH: process.env.PATH, ...n.env("ADD", pod, "probe", "probe0") };
-  const r = inNs(n.ns, ["strace", "-f", "-qq", "-o", trace, join(BIN, "flannel")], { input: JSON.stringify(n.conf), env });
-  expect(r.status, r.stdout).toBe(0);
+  const r = runPlugin("flannel", { env: n.env("ADD", pod, "probe", "probe0"), stdin: n.conf, node: n.ns, wrap: ["strace", "-f", "-qq", "-o", trace] });
+  expect(r.code, r.stdout).toBe(0);
   expect(runPlugin("flannel", { env: n.env("DEL", pod, "probe", "probe0"), stdin: n.conf, node: n.ns }).code).toBe(0);
   const lines = readFileSync(trace, "utf8").split("\n");
   const main = lines[0].split(" ")[0];
@@ -217,9 +216,8 @@ function killPoints(n: Node, pod: string): { all: KillPoint[]; save: KillPoint[]
 
 /** Run a flannel ADD that strace kills at `point`. */
 function addKilledAt(n: Node, pod: string, id: string, ifName: string, point: KillPoint): void {
-  const at = `${point.syscall}:signal=KILL:when=${point.nth}`;
-  const env = { PATH: process.env.PATH, ...n.env("ADD", pod, id, ifName) };
-  inNs(n.ns, ["strace", "-f", "-qq", "-o", "/dev/null", "-e", `trace=${point.syscall}`, "-e", `inject=${at}`, join(BIN, "flannel")], { input: JSON.stringify(n.conf), env });
+  const kill = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", `trace=${point.syscall}`, "-e", `inject=${point.syscall}:signal=KILL:when=${point.nth}`];
+  runPlugin("flannel", { env: n.env("ADD", pod, id, ifName), stdin: n.conf, node: n.ns, wrap: kill });
 }
 
 const scratchFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(".tmp-")) : []);
@@ -303,10 +301,8 @@ describe("flannel after crashes and on read-only state", () => {
 
   /** Run flannel in a private mount namespace where `dir` is bind-mounted read-only over itself. */
   function runReadOnly(n: Node, dir: string, command: string, pod: string, id: string, extra: object = {}) {
-    const env = { PATH: process.env.PATH, ...n.env(command, pod, id) };
-    const cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', dir, join(BIN, "flannel")];
-    const r = inNs(n.ns, cmd, { input: JSON.stringify({ ...n.conf, ...extra }), env });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    const readOnly = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', dir];
+    return runPlugin("flannel", { env: n.env(command, pod, id), stdin: { ...n.conf, ...extra }, node: n.ns, wrap: readOnly });
   }
 
   it("DEL and GC with nothing to release succeed on read-only state, naming a scratch file they cannot remove", () => {
@@ -330,7 +326,7 @@ describe("flannel after crashes and on read-only state", () => {
     expect(n.run("ADD", pod).code).toBe(0);
     const del = runReadOnly(n, join(n.dir, "flannel"), "DEL", pod, "ctr1");
     expect(del.code).not.toBe(0);
-    expect(JSON.parse(del.stdout)).toMatchObject({ code: 5, msg: `cannot remove ${join(n.dir, "flannel", "ctr1")}: EROFS` });
+    expect(del.json).toMatchObject({ code: 5, msg: `cannot remove ${join(n.dir, "flannel", "ctr1")}: EROFS` });
     expect(n.run("DEL", pod).code).toBe(0);
   });
 
