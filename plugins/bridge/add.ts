@@ -2,6 +2,7 @@
 // later step fails, the undos run in reverse and the node is as it was (the Go plugin leaves its veth behind).
 import { CniError, Code, type Context, type Interface, type Result, type Route, delegate } from "../../lib/skel/index.ts";
 import { type Link, type NetlinkSocket, deleteLink, getLink, listLinks, setUp } from "../../lib/netlink/index.ts";
+import { NetnsLock } from "../../lib/ns/netns-lock.ts";
 import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
@@ -52,23 +53,32 @@ function calcGateways(result: Result, conf: BridgeConf): CIDR[] {
   return gws;
 }
 
-/** Remove a bridge this ADD created, unless something else got attached to it meanwhile. */
-function removeBridgeIfUnused(nl: NetlinkSocket, br: Link): void {
-  if (listLinks(nl).some((l) => l.master === br.index)) return;
-  deleteLink(nl, br);
+/**
+ * Remove a bridge this ADD created, unless something else got attached to it meanwhile. Under the node
+ * namespace's lock held alone: every ADD holds it shared from finding the bridge until its veth is attached, so
+ * no ADD is between those two steps while the ports are counted and the bridge deleted.
+ */
+function removeBridgeIfUnused(nl: NetlinkSocket, br: Link, lock: NetnsLock): void {
+  lock.exclusive(() => {
+    if (listLinks(nl).some((l) => l.master === br.index)) return;
+    deleteLink(nl, br);
+  });
 }
 
 export function add(ctx: Context): Result {
   const conf = loadConfig(ctx.conf, ctx.args);
   const undo = new Undo();
   return withNodeAndPod(ctx.netns, ({ node: nl, pod, podNl }) => {
+    const lock = NetnsLock.current();
     try {
-      const { bridge, created } = ensureBridge(nl, conf);
-      if (created) undo.push(`remove bridge ${bridge.name}`, () => removeBridgeIfUnused(nl, bridge));
-
-      const { host, peer } = setupVeth(nl, bridge, conf, ctx.ifName, { nl: podNl, fd: pod.fd, path: ctx.netns }, {
-        mac: conf.mac, vlan: conf.vlan, vlans: conf.vlans,
-        onCreated: (name) => undo.push(`remove veth ${name}`, () => deleteLinkIfExists(nl, name)),
+      const { bridge, host, peer } = lock.shared(() => {
+        const { bridge, created } = ensureBridge(nl, conf);
+        if (created) undo.push(`remove bridge ${bridge.name}`, () => removeBridgeIfUnused(nl, bridge, lock));
+        const pair = setupVeth(nl, bridge, conf, ctx.ifName, { nl: podNl, fd: pod.fd, path: ctx.netns }, {
+          mac: conf.mac, vlan: conf.vlan, vlans: conf.vlans,
+          onCreated: (name) => undo.push(`remove veth ${name}`, () => deleteLinkIfExists(nl, name)),
+        });
+        return { bridge, ...pair };
       });
       const interfaces: Interface[] = [
         { name: bridge.name, mac: bridge.mac },
@@ -119,6 +129,8 @@ export function add(ctx: Context): Result {
     } catch (e) {
       undo.run(ctx);
       throw e;
+    } finally {
+      lock.close();
     }
   });
 }

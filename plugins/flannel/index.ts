@@ -3,7 +3,7 @@
 import { CniError, Code, type Command, type Context, type Plugin, type Result, VALID_ATTACHMENTS, delegate, validAttachments, validContainers } from "../../lib/skel/index.ts";
 import { type FlannelConf, loadConfig } from "./config.ts";
 import { goJSON, renderDelegate } from "./render.ts";
-import { readConfig, removeConfig, saveConfig, savedContainers } from "./saved-config.ts";
+import { readConfig, removeAbandonedSaves, removeConfig, saveConfig, savedContainers } from "./saved-config.ts";
 import { loadSubnetEnv } from "./subnet-env.ts";
 
 function render(conf: FlannelConf): { json: Record<string, unknown>; bytes: string } {
@@ -52,6 +52,8 @@ function savedOrRendered(ctx: Context, conf: FlannelConf): { json: Record<string
 
 function del(ctx: Context): void {
   const conf = loadConfig(ctx.conf, { teardown: true });
+  // First, so that a delegate DEL that fails (and is retried) does not keep them.
+  removeAbandonedSaves(conf.dataDir, ctx.containerID, ctx.log);
   const d = savedOrRendered(ctx, conf);
   if (d) delegateTo(ctx, d.json, "DEL", d.bytes);
   // Only once the delegate has released everything: a failed DEL is retried with the same config.
@@ -96,6 +98,8 @@ function status(ctx: Context): void {
 function gc(ctx: Context): void {
   const conf = loadConfig(ctx.conf, { teardown: true });
   const valid = validContainers(ctx.conf);
+  // Every container's: an abandoned scratch file is garbage whether or not its container is still valid.
+  removeAbandonedSaves(conf.dataDir, undefined, ctx.log);
   for (const id of savedContainers(conf.dataDir)) {
     if (!valid.has(id)) {
       ctx.log.info(`gc: removing saved config of ${id}`);

@@ -1,10 +1,10 @@
 // <dataDir>/<containerID>: the delegate config an ADD used, kept for DEL (the Go plugin's format: the exact
-// rendered bytes, 0600 in a 0700 folder). Written to a temporary file, fsync'd and renamed, so a crash never
-// leaves a half-written config behind.
-import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+// rendered bytes, 0600 in a 0700 folder). Written to a scratch file, fsync'd and renamed, so a crash never
+// leaves a half-written config behind; the scratch file a crash leaves is swept by the next DEL or GC.
+import { lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { CniError, Code, isValidName } from "../../lib/skel/index.ts";
-import { writeFileAtomic } from "../../lib/sys/files.ts";
+import { CniError, Code, type Logger, isValidName } from "../../lib/skel/index.ts";
+import { type Sweep, removeAbandonedScratch, writeFileLockedAtomic } from "../../lib/sys/scratch-files.ts";
 
 function ioError(op: string, path: string, e: unknown): CniError {
   return new CniError(Code.IOFailure, `cannot ${op} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`, "the flannel dataDir must be writable");
@@ -14,7 +14,7 @@ export function saveConfig(dataDir: string, containerID: string, bytes: string):
   const path = join(dataDir, containerID);
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(path, bytes, 0o600, true);
+    writeFileLockedAtomic(path, bytes, 0o600);
   } catch (e) {
     throw ioError("write", path, e);
   }
@@ -32,11 +32,38 @@ export function readConfig(dataDir: string, containerID: string): string | undef
 }
 
 export function removeConfig(dataDir: string, containerID: string): void {
+  const path = join(dataDir, containerID);
   try {
-    unlinkSync(join(dataDir, containerID));
+    unlinkSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("remove", join(dataDir, containerID), e);
+    // A read-only filesystem refuses unlink (EROFS) before it looks the name up: nothing there is nothing to do.
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT" && !absent(path)) throw ioError("remove", path, e);
   }
+}
+
+function absent(path: string): boolean {
+  try {
+    lstatSync(path);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
+/**
+ * Remove the scratch files of interrupted saves whose writer is gone: those of `containerID`, or all when it is
+ * undefined. They hold nothing to release, so failing to remove one (read-only dataDir) is only reported.
+ */
+export function removeAbandonedSaves(dataDir: string, containerID: string | undefined, log: Logger): void {
+  let sweep: Sweep;
+  try {
+    sweep = removeAbandonedScratch(dataDir, containerID === undefined ? undefined : (tag) => tag === containerID);
+  } catch (e) {
+    log.warn(`cannot look for abandoned scratch files in ${dataDir}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    return;
+  }
+  for (const name of sweep.removed) log.info(`removed ${join(dataDir, name)}, left by an interrupted ADD`);
+  for (const f of sweep.failed) log.warn(`cannot remove ${join(dataDir, f.name)}, left by an interrupted ADD: ${f.error}`);
 }
 
 /** Container ids with a saved config. */

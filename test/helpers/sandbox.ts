@@ -1,6 +1,6 @@
 // Throwaway "node" and "pod" namespaces and temp dirs for one test file; everything made here is removed in
 // cleanup(), which test files call from afterEach/afterAll so it runs even when a test fails.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,23 +68,56 @@ export interface RunOptions {
   binDir?: string;
   /** Command-line arguments (e.g. "cni loopback"). */
   args?: string[];
+  /** A command the plugin runs under (e.g. strace and its options). */
+  wrap?: string[];
+}
+
+/** The command line, environment and stdin that run a plugin the way a runtime does. */
+function pluginInvocation(plugin: string, o: RunOptions): { cmd: string[]; env: NodeJS.ProcessEnv; input: string } {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+  for (const [k, v] of Object.entries(o.env)) if (v !== undefined) env[k] = v;
+  const input = o.stdin === undefined ? "" : typeof o.stdin === "string" ? o.stdin : JSON.stringify(o.stdin);
+  const exe = [...(o.wrap ?? []), join(o.binDir ?? BIN, plugin), ...(o.args ?? [])];
+  return { cmd: o.node ? ["nsenter", `--net=${nsPath(o.node)}`, ...exe] : exe, env, input };
+}
+
+function pluginRun(status: number | null, stdout: string, stderr: string): PluginRun {
+  let json: any;
+  try {
+    json = JSON.parse(stdout);
+  } catch {
+    json = undefined;
+  }
+  return { code: status ?? -1, stdout, stderr, json };
 }
 
 /** Execute a plugin the way a runtime does: CNI_* in the environment, the config on stdin. */
 export function runPlugin(plugin: string, o: RunOptions): PluginRun {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
-  for (const [k, v] of Object.entries(o.env)) if (v !== undefined) env[k] = v;
-  const input = o.stdin === undefined ? "" : typeof o.stdin === "string" ? o.stdin : JSON.stringify(o.stdin);
-  const exe = join(o.binDir ?? BIN, plugin);
-  const argv = o.args ?? [];
-  const r = o.node ? inNs(o.node, [exe, ...argv], { input, env }) : spawnSync(exe, argv, { input, env, encoding: "utf8" });
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  const { cmd, env, input } = pluginInvocation(plugin, o);
+  const r = spawnSync(cmd[0], cmd.slice(1), { input, env, encoding: "utf8" });
+  return pluginRun(r.status, r.stdout, r.stderr);
+}
+
+export interface StartedPlugin {
+  /** The plugin's process id (of `wrap` when given). */
+  pid: number;
+  done: Promise<PluginRun>;
+}
+
+/** runPlugin without waiting for it, to run many at once. */
+export function startPlugin(plugin: string, o: RunOptions): StartedPlugin {
+  const { cmd, env, input } = pluginInvocation(plugin, o);
+  const child = spawn(cmd[0], cmd.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stdin.end(input);
+  const done = new Promise<PluginRun>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => resolve(pluginRun(code, stdout, stderr)));
+  });
+  return { pid: child.pid!, done };
 }
 
 export interface LibcniOptions {

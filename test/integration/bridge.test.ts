@@ -1,10 +1,10 @@
 // bridge + host-local against the kernel: one node namespace per test, pods as namespaces, state in temp dirs.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { type RunOptions, Sandbox, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
 import { exchange } from "../../scripts/lab/traffic.ts";
 
 const box = new Sandbox();
@@ -14,13 +14,18 @@ interface Lab {
   node: string;
   dataDir: string;
   conf: (extra?: object, ipam?: object) => Record<string, unknown>;
+  options: (command: string, pod: string, conf: object, id?: string, env?: Record<string, string>) => RunOptions;
   run: (command: string, pod: string, conf: object, id?: string, env?: Record<string, string>) => ReturnType<typeof runPlugin>;
+  /** Like run, without waiting. */
+  start: (command: string, pod: string, conf: object, id?: string, env?: Record<string, string>) => ReturnType<typeof startPlugin>;
   pod: () => string;
 }
 
 function lab(): Lab {
   const node = box.netns("node");
   const dataDir = box.tmpdir();
+  const options = (command: string, pod: string, conf: object, id = `ctr-${pod.split("-").at(-2)}`, env: Record<string, string> = {}): RunOptions =>
+    ({ env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN, ...env }, stdin: conf, node });
   return {
     node,
     dataDir,
@@ -29,8 +34,9 @@ function lab(): Lab {
       ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.244.1.0/24" }]], routes: [{ dst: "10.244.0.0/16" }], ...ipam },
       ...extra,
     }),
-    run: (command, pod, conf, id = `ctr-${pod.split("-").at(-2)}`, env = {}) =>
-      runPlugin("bridge", { env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN, ...env }, stdin: conf, node }),
+    options,
+    run: (command, pod, conf, id, env) => runPlugin("bridge", options(command, pod, conf, id, env)),
+    start: (command, pod, conf, id, env) => startPlugin("bridge", options(command, pod, conf, id, env)),
     pod: () => box.netns("pod"),
   };
 }
@@ -50,6 +56,25 @@ const vlanSupported = kernelHasVlanFiltering();
 const reservations = (l: Lab) => readdirSync(join(l.dataDir, "cbr0")).filter((f) => /^[0-9a-f.:]+$/.test(f) && /\d/.test(f) && !f.startsWith("last"));
 const natRules = (l: Lab) => sh(l.node, "iptables-save -t nat").split("\n").filter((x) => x.includes("CNI-"));
 const links = (ns: string) => JSON.parse(sh(ns, "ip -j -d link show")) as any[];
+
+/** Poll `ready` (a readiness check, not a timing assumption) until it yields a value; give up after 20 s. */
+async function until<T>(ready: () => T | undefined | false): Promise<T> {
+  for (let i = 0; i < 2000; i++) {
+    const v = ready();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error("gave up waiting");
+}
+
+/** The process strace (`pid`, writing to `log`) traces, once strace reports it stopped by SIGSTOP. */
+function stoppedTracee(pid: number, log: string): number | undefined {
+  if (!existsSync(log) || !readFileSync(log, "utf8").includes("--- stopped by SIGSTOP ---")) return undefined;
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ")[0]);
+}
+
+/** Whether a process waits for an flock on the inode `ino` (e.g. a network namespace). */
+const waitsForLock = (ino: number) => readFileSync("/proc/locks", "utf8").split("\n").some((x) => x.includes("-> FLOCK") && x.includes(`:${ino} `));
 
 describe("bridge ADD", () => {
   it("attaches two pods that reach each other and the gateway, over ping and TCP", async () => {
@@ -270,6 +295,87 @@ describe("bridge failures roll back everything", () => {
     const r = l.run("ADD", p, l.conf());
     expect(r.json.msg).toBe("container veth name provided (eth0) already exists");
     expect(links(l.node).map((x) => x.ifname)).toEqual(["lo"]);
+  });
+
+  it("an ADD attaching while a failed ADD rolls back the bridge it created keeps its bridge", async () => {
+    const conf = (l: Lab) => l.conf({ ipMasq: false });
+    const failingPod = (l: Lab) => {
+      const p = l.pod();
+      sh(p, "ip link add eth0 type veth peer name eth0peer");
+      return p;
+    };
+    // Where rollback lists the bridge's ports: the link dump just before the bridge's RTM_DELLINK.
+    const probe = lab();
+    const trace = join(probe.dataDir, "trace");
+    runPlugin("bridge", { ...probe.options("ADD", failingPod(probe), conf(probe)), wrap: ["strace", "-qq", "-o", trace, "-e", "trace=sendto"] });
+    const sends = readFileSync(trace, "utf8").split("\n").filter((x) => x.startsWith("sendto("));
+    const dump = sends.findIndex((x) => x.includes("RTM_DELLINK")) - 1;
+    expect(sends[dump], sends.join("\n")).toMatch(/RTM_GETLINK.*NLM_F_DUMP/);
+
+    // The failing ADD stops right after that dump; another ADD runs meanwhile (or waits, if it must).
+    const l = lab();
+    const good = l.pod();
+    const log = join(l.dataDir, "stop.trace");
+    const stopAt = ["strace", "-qq", "-o", log, "-e", "trace=sendto", "-e", `inject=sendto:signal=STOP:when=${dump + 1}`];
+    const failing = startPlugin("bridge", { ...l.options("ADD", failingPod(l), conf(l), "failing"), wrap: stopAt });
+    let failed = false;
+    void failing.done.then(() => (failed = true));
+    let tracee: number | undefined;
+    let r: Awaited<ReturnType<typeof startPlugin>["done"]>;
+    try {
+      tracee = await until(() => stoppedTracee(failing.pid, log));
+      const attaching = l.start("ADD", good, conf(l), "good");
+      let finished = false;
+      void attaching.done.then(() => (finished = true));
+      const nodeNs = statSync(nsPath(l.node)).ino;
+      await until(() => finished || waitsForLock(nodeNs));
+      process.kill(tracee, "SIGCONT");
+      expect((await failing.done).json?.msg).toBe("container veth name provided (eth0) already exists");
+      r = await attaching.done;
+    } finally {
+      // Never leave the stopped ADD behind when a step above failed (while strace runs, neither pid is reused).
+      if (!failed) {
+        for (const pid of [tracee, failing.pid]) {
+          try {
+            if (pid) process.kill(pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      }
+    }
+    expect(r.code, r.stdout).toBe(0);
+    expect(links(l.node).find((x) => x.ifname === r.json.interfaces[1].name)?.master).toBe("cni0");
+    expect(sh(good, "ping -c1 -W2 10.244.1.1")).toMatch(/1 received/);
+  });
+
+  it("ADDs that fail while others attach to the bridge they are creating never take it from under a pod", async () => {
+    // Per pod: 0 succeeds; 1 fails before its veth exists (eth0 taken); 2 fails after (an address out of range).
+    const failures = [undefined, "container veth name provided (eth0) already exists", "failed to allocate all requested IPs: 10.244.9.9"];
+    for (let round = 0; round < 4; round++) {
+      const l = lab();
+      const conf = l.conf({ ipMasq: false });
+      const pods = Array.from({ length: 12 }, (_, i) => ({ ns: l.pod(), kind: i % 2 ? 1 + ((i >> 1) % 2) : 0 }));
+      for (const p of pods.filter((x) => x.kind === 1)) sh(p.ns, "ip link add eth0 type veth peer name eth0peer");
+      const runs = await Promise.all(pods.map((p, i) => l.start("ADD", p.ns, conf, `r${round}-${i}`, p.kind === 2 ? { CNI_ARGS: "IgnoreUnknown=1;IP=10.244.9.9" } : {}).done));
+      const why = `round ${round}`;
+      const ports: string[] = [];
+      pods.forEach((p, i) => {
+        const r = runs[i];
+        if (p.kind) {
+          expect(r.json?.msg, `${why}, pod ${i}: ${r.stdout}`).toBe(failures[p.kind]);
+        } else {
+          expect(r.code, `${why}, pod ${i}: ${r.stdout}${r.stderr}`).toBe(0);
+          ports.push(r.json.interfaces[1].name);
+        }
+      });
+      const nodeLinks = links(l.node);
+      expect(nodeLinks.find((x) => x.ifname === "cni0")?.linkinfo.info_kind, why).toBe("bridge");
+      const veths = nodeLinks.filter((x) => x.linkinfo?.info_kind === "veth");
+      expect(veths.map((x) => [x.ifname, x.master]).sort(), why).toEqual(ports.map((x) => [x, "cni0"]).sort());
+      for (const p of pods.filter((x) => x.kind === 0)) expect(sh(p.ns, "ping -c1 -W2 10.244.1.1"), why).toMatch(/1 received/);
+      box.cleanup();
+    }
   });
 
   it("a non-bridge link called like the bridge is an error", () => {

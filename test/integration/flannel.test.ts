@@ -1,10 +1,12 @@
 // flannel end to end: a node namespace with its own subnet.env, the stock kube-flannel plugin config driven by
 // libcni (and directly, for what libcni 1.1.2 cannot send), the kernel inspected afterwards.
+import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, libcni, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { seededRandom } from "../helpers/seeded-random.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -21,9 +23,11 @@ function node(lease: string | null = LEASE, version = "0.3.1") {
   writeFileSync(conflist, JSON.stringify({ name: "cbr0", cniVersion: version, plugins: [plugin] }));
   const conf = { cniVersion: version, name: "cbr0", ...plugin };
   const drive = (cmd: string, pod: string, id = "ctr1") => libcni(ns, cmd, conflist, pod, { id, cacheDir: join(dir, "cache") });
+  const env = (command: string, pod: string, id = "ctr1", ifName = "eth0", binDir = BIN) =>
+    ({ CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: ifName, CNI_PATH: binDir });
   const run = (command: string, pod: string, extra: object = {}, id = "ctr1", binDir = BIN) =>
-    runPlugin("flannel", { binDir, env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: binDir }, stdin: { ...conf, ...extra }, node: ns });
-  return { ns, dir, subnetFile, conf, drive, run };
+    runPlugin("flannel", { binDir, env: env(command, pod, id, "eth0", binDir), stdin: { ...conf, ...extra }, node: ns });
+  return { ns, dir, subnetFile, conf, drive, env, run };
 }
 
 describe("flannel through libcni with the stock config", () => {
@@ -167,6 +171,171 @@ describe("flannel STATUS and GC (spec 1.1)", () => {
     expect(r.code, r.stdout).toBe(0);
     expect(readdirSync(join(n.dir, "flannel"))).toEqual(["keep"]);
     expect(readdirSync(join(n.dir, "ipam", "cbr0")).filter((f) => f.startsWith("10."))).toEqual(["10.244.1.2"]);
+  });
+});
+
+type Node = ReturnType<typeof node>;
+
+/** A point where a flannel ADD gets SIGKILL: on entering the `nth` call of `syscall` by its main thread. */
+interface KillPoint {
+  syscall: string;
+  nth: number;
+}
+
+/**
+ * The system calls of one real flannel ADD on the main thread once it has read its config, numbered per name as
+ * strace's fault injection counts them; `save` are those from just after the saved config's scratch file is
+ * created up to its rename, where a killed ADD leaves that file behind.
+ */
+function killPoints(n: Node, pod: string): { all: KillPoint[]; save: KillPoint[] } {
+  const trace = join(n.dir, "add.trace");
+  const r = runPlugin("flannel", { env: n.env("ADD", pod, "probe", "probe0"), stdin: n.conf, node: n.ns, wrap: ["strace", "-f", "-qq", "-o", trace] });
+  expect(r.code, r.stdout).toBe(0);
+  expect(runPlugin("flannel", { env: n.env("DEL", pod, "probe", "probe0"), stdin: n.conf, node: n.ns }).code).toBe(0);
+  const lines = readFileSync(trace, "utf8").split("\n");
+  const main = lines[0].split(" ")[0];
+  const scratch = `${join(n.dir, "flannel")}/.tmp-probe.`;
+  const counts = new Map<string, number>();
+  const all: KillPoint[] = [];
+  const save: KillPoint[] = [];
+  let configRead = false;
+  let saving = false;
+  for (const line of lines) {
+    const m = /^(\d+) +([a-z0-9_]+)\((.*)$/.exec(line);
+    if (!m || m[1] !== main) continue;
+    const point = { syscall: m[2], nth: (counts.get(m[2]) ?? 0) + 1 };
+    counts.set(point.syscall, point.nth);
+    if (point.syscall === "read" && m[3].startsWith("0,")) configRead = true;
+    if (configRead) all.push(point);
+    if (saving) save.push(point);
+    if (m[3].includes(scratch)) saving = point.syscall === "openat" || (saving && point.syscall !== "rename");
+  }
+  expect(save.length, "the trace shows the saved config being written").toBeGreaterThan(1);
+  return { all, save };
+}
+
+/** Run a flannel ADD that strace kills at `point`. */
+function addKilledAt(n: Node, pod: string, id: string, ifName: string, point: KillPoint): void {
+  const kill = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", `trace=${point.syscall}`, "-e", `inject=${point.syscall}:signal=KILL:when=${point.nth}`];
+  runPlugin("flannel", { env: n.env("ADD", pod, id, ifName), stdin: n.conf, node: n.ns, wrap: kill });
+}
+
+const scratchFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(".tmp-")) : []);
+const hostVeths = (ns: string) => sh(ns, "ip -o link show type veth").split("\n").filter(Boolean);
+
+/** Hold an flock on `path` (creating it) from another process, as a live writer does; returns its release. */
+async function holdLock(path: string): Promise<() => Promise<void>> {
+  const holder = spawn("flock", ["--exclusive", path, "sh", "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.once("data", () => resolve());
+    holder.once("exit", (code) => reject(new Error(`flock exited with ${code}`)));
+  });
+  return () => new Promise<void>((resolve) => {
+    holder.once("exit", () => resolve());
+    holder.stdin.end();
+  });
+}
+
+describe("flannel after crashes and on read-only state", () => {
+  it("ADDs killed at random points leave nothing once each is DELeted and GC has run", () => {
+    const rnd = seededRandom(20251126);
+    const n = node(LEASE, "1.1.0");
+    const pod = box.netns("pod");
+    const points = killPoints(n, pod);
+    const kills = 30;
+    // A few kills land where the saved config is being written; the rest anywhere after the config is read.
+    const chosen = Array.from({ length: kills }, (_, i) => (i < 5 ? points.save[i % points.save.length] : points.all[rnd.below(points.all.length)]));
+    chosen.forEach((p, i) => addKilledAt(n, pod, `killed-${i}`, `k${i}`, p));
+    const why = `seed ${rnd.seed}, kill points ${JSON.stringify(chosen)}`;
+
+    chosen.forEach((_, i) => {
+      const r = runPlugin("flannel", { env: n.env("DEL", pod, `killed-${i}`, `k${i}`), stdin: n.conf, node: n.ns });
+      expect(r.code, `${why}: DEL killed-${i}: ${r.stdout}`).toBe(0);
+    });
+    expect(readdirSync(join(n.dir, "flannel")), why).toEqual([]);
+    expect(readdirSync(join(n.dir, "ipam", "cbr0")).filter((f) => f.startsWith("10.")), why).toEqual([]);
+    expect(hostVeths(n.ns), why).toEqual([]);
+    expect(sh(pod, "ip -o link").trim().split("\n"), why).toHaveLength(1);
+
+    const gc = n.run("GC", pod, { "cni.dev/valid-attachments": [] });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(readdirSync(join(n.dir, "flannel")), why).toEqual([]);
+    expect(scratchFiles(join(n.dir, "ipam", "cbr0")), why).toEqual([]);
+  });
+
+  it("GC alone removes the scratch files of ADDs killed while saving, and keeps their pods' configs", () => {
+    const n = node(LEASE, "1.1.0");
+    const pod = box.netns("pod");
+    const { save } = killPoints(n, pod);
+    expect(n.run("ADD", pod, {}, "keep").code).toBe(0);
+    save.forEach((p, i) => addKilledAt(n, pod, i % 2 ? "keep" : `killed-${i}`, `k${i}`, p));
+    const valid = [{ containerID: "keep", ifname: "eth0" }];
+    const gc = n.run("GC", pod, { "cni.dev/valid-attachments": valid });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(readdirSync(join(n.dir, "flannel"))).toEqual(["keep"]);
+  });
+
+  it("GC and DEL remove a scratch file only once its writer is gone, whatever the container's state", async () => {
+    const n = node(LEASE, "1.1.0");
+    const pod = box.netns("pod");
+    const dir = join(n.dir, "flannel");
+    expect(n.run("ADD", pod, {}, "keep").code).toBe(0);
+    // A live writer holds the lock of its scratch file: one of a listed container, one of an ADD in progress.
+    const live = [".tmp-keep.7001", ".tmp-adding.7002"];
+    const releases = await Promise.all(live.map((f) => holdLock(join(dir, f))));
+    try {
+      // Dead writers: of a listed container, of a gone one, and two whose names only start like "gone".
+      for (const f of [".tmp-keep.7003", ".tmp-gone.7004", ".tmp-gone.1.7005", ".tmp-gonex.7006"]) writeFileSync(join(dir, f), "{");
+      const del = n.run("DEL", pod, {}, "gone");
+      expect(del.code, del.stdout).toBe(0);
+      expect(scratchFiles(dir).sort()).toEqual([".tmp-adding.7002", ".tmp-gone.1.7005", ".tmp-gonex.7006", ".tmp-keep.7001", ".tmp-keep.7003"]);
+      const gc = n.run("GC", pod, { "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] });
+      expect(gc.code, gc.stdout).toBe(0);
+      expect(readdirSync(dir).sort()).toEqual([...live, "keep"].sort());
+    } finally {
+      for (const release of releases) await release();
+    }
+    expect(n.run("GC", pod, { "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] }).code).toBe(0);
+    expect(readdirSync(dir)).toEqual(["keep"]);
+  });
+
+  /** Run flannel in a private mount namespace where `dir` is bind-mounted read-only over itself. */
+  function runReadOnly(n: Node, dir: string, command: string, pod: string, id: string, extra: object = {}) {
+    const readOnly = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', dir];
+    return runPlugin("flannel", { env: n.env(command, pod, id), stdin: { ...n.conf, ...extra }, node: n.ns, wrap: readOnly });
+  }
+
+  it("DEL and GC with nothing to release succeed on read-only state, naming a scratch file they cannot remove", () => {
+    const n = node(LEASE, "1.1.0");
+    const pod = box.netns("pod");
+    expect(n.run("ADD", pod, {}, "other").code).toBe(0);
+    expect(n.run("DEL", pod, {}, "other").code).toBe(0);
+    const scratch = join(n.dir, "flannel", ".tmp-never.4242");
+    writeFileSync(scratch, "{");
+    const del = runReadOnly(n, n.dir, "DEL", pod, "never");
+    expect(del.code, del.stdout).toBe(0);
+    expect(del.stderr).toContain(`cannot remove ${scratch}, left by an interrupted ADD: EROFS`);
+    const gc = runReadOnly(n, n.dir, "GC", pod, "never", { "cni.dev/valid-attachments": [] });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(readdirSync(join(n.dir, "flannel"))).toEqual([".tmp-never.4242"]);
+  });
+
+  it("DEL of a pod whose state cannot be removed fails with code 5 naming the file", () => {
+    const n = node();
+    const pod = box.netns("pod");
+    expect(n.run("ADD", pod).code).toBe(0);
+    const del = runReadOnly(n, join(n.dir, "flannel"), "DEL", pod, "ctr1");
+    expect(del.code).not.toBe(0);
+    expect(del.json).toMatchObject({ code: 5, msg: `cannot remove ${join(n.dir, "flannel", "ctr1")}: EROFS` });
+    expect(n.run("DEL", pod).code).toBe(0);
+  });
+
+  it("DEL and GC without a dataDir succeed and do not create it", () => {
+    const n = node(LEASE, "1.1.0");
+    const pod = box.netns("pod");
+    expect(n.run("DEL", pod, {}, "never").code).toBe(0);
+    expect(n.run("GC", pod, { "cni.dev/valid-attachments": [] }).code).toBe(0);
+    expect(existsSync(join(n.dir, "flannel"))).toBe(false);
   });
 });
 
