@@ -23,6 +23,7 @@ function open() {
     setns: { args: [i32, i32], returns: i32 },
     flock: { args: [i32, i32], returns: i32 },
     fstatfs: { args: [i32, ptr], returns: i32 },
+    poll: { args: [ptr, u64, i32], returns: i32 },
   });
 }
 
@@ -111,6 +112,14 @@ export function setns(fd: number, nstype: number): void {
 
 export function flock(fd: number, op: number): void {
   check("flock", () => libc().flock(fd, op));
+}
+
+const POLLIN = 1;
+
+/** Block until `fd` has data or end of file (for a non-blocking descriptor that answered EAGAIN). */
+export function waitReadable(fd: number): void {
+  const pfd = new Int32Array([fd, POLLIN]); // struct pollfd { int fd; short events; short revents; }
+  check("poll", () => libc().poll(pfd, 1, -1));
 }
 
 /** f_type of the filesystem holding `fd` (struct statfs starts with a long f_type). */
