@@ -1,8 +1,11 @@
-// The process side of an invocation: read stdin, invoke, write stdout synchronously, exit.
+// The process side of an invocation: read stdin, invoke, write stdout synchronously, exit. Only here do the
+// bytes meet the process's own stdin and stdout, so only here can the result be lost: an ADD whose result
+// cannot be written is undone, since the runtime will never learn what it made.
 import { BoundedReadError, readFdBounded } from "../sys/read-bounded.ts";
 import { errorJSON, invoke, versionOutput } from "./dispatch.ts";
+import { outcomeError } from "./delegate.ts";
 import { CniError, Code } from "./errors.ts";
-import { writeAll } from "./write.ts";
+import { WriteError, writeAll, writeLog, writesAreLost } from "./write.ts";
 import type { Plugin } from "./plugin.ts";
 import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "./version.ts";
 
@@ -28,6 +31,13 @@ function readStdin(): Uint8Array {
   }
 }
 
+/** Undo an ADD whose result was lost: the plugin's own DEL, with the same environment and config. */
+function undoAdd(plugin: Plugin, env: Record<string, string | undefined>, stdin: Uint8Array): string {
+  const out = invoke(plugin, { ...env, CNI_COMMAND: "DEL" }, stdin);
+  if (out.exitCode === 0) return "; the ADD was undone (DEL ran)";
+  return `; undoing it with DEL failed too: ${outcomeError(plugin.name, out).message.replace(/\s+/g, " ")}`;
+}
+
 /** Run the plugin `load()` returns; VERSION is answered without loading it (its modules cost start-up time). */
 export function pluginMain(load: () => Plugin): number {
   const env = process.env;
@@ -38,7 +48,12 @@ export function pluginMain(load: () => Plugin): number {
   const plugin = load();
   if (!env.CNI_COMMAND) {
     // As the reference does, tell a person at a terminal what this is; the error JSON still follows.
-    writeAll(2, `${plugin.about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`);
+    writeLog(`${plugin.about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`);
+  }
+  if (env.CNI_COMMAND === "ADD" && writesAreLost(1)) {
+    // Nothing made yet: refuse rather than make a pod's network that no one will ever hear of.
+    writeLog(`${plugin.name}: stdout is closed or /dev/null: the ADD result could not be delivered, so nothing was added\n`);
+    return 1;
   }
   let stdin: Uint8Array;
   try {
@@ -49,6 +64,13 @@ export function pluginMain(load: () => Plugin): number {
     return 1;
   }
   const out = invoke(plugin, env, stdin);
-  writeAll(1, out.stdout);
+  try {
+    writeAll(1, out.stdout);
+  } catch (e) {
+    if (!(e instanceof WriteError)) throw e;
+    const undone = env.CNI_COMMAND === "ADD" && out.exitCode === 0 ? undoAdd(plugin, env, stdin) : "";
+    writeLog(`${plugin.name}: ${e.message}${undone}\n`);
+    return 1;
+  }
   return out.exitCode;
 }
