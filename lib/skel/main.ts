@@ -2,12 +2,13 @@
 // bytes meet the process's own stdin and stdout, so only here can the result be lost: an ADD whose result
 // cannot be written is undone, since the runtime will never learn what it made.
 import { BoundedReadError, readFdBounded } from "../sys/read-bounded.ts";
+import { setAbortReporter } from "../sys/abort.ts";
 import { errorJSON, invoke, versionOutput } from "./dispatch.ts";
 import { outcomeError } from "./delegate.ts";
 import { CniError, Code } from "./errors.ts";
 import { WriteError, writeAll, writeLog, writesAreLost } from "./write.ts";
 import type { Plugin } from "./plugin.ts";
-import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "./version.ts";
+import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS } from "./version.ts";
 
 /**
  * The most a network config on stdin may hold. Real ones, prevResult and GC's attachment list included, are
@@ -28,6 +29,16 @@ function readStdin(): Uint8Array {
       );
     }
     throw new CniError(Code.IOFailure, `cannot read the network config from stdin: ${e.why}`, "pass the network config on stdin");
+  }
+}
+
+/** The version an error should be printed in, from config bytes that may not even parse. */
+function configVersion(stdin: Uint8Array): string {
+  try {
+    const v = (JSON.parse(new TextDecoder().decode(stdin)) as { cniVersion?: unknown }).cniVersion;
+    return typeof v === "string" && v ? v : DEFAULT_CONFIG_VERSION;
+  } catch {
+    return CURRENT_VERSION;
   }
 }
 
@@ -63,6 +74,7 @@ export function pluginMain(load: () => Plugin): number {
     writeAll(1, errorJSON(e, CURRENT_VERSION));
     return 1;
   }
+  setAbortReporter((msg, details) => writeAll(1, errorJSON(new CniError(Code.Internal, msg, details), configVersion(stdin))));
   const out = invoke(plugin, env, stdin);
   try {
     writeAll(1, out.stdout);
