@@ -1,7 +1,7 @@
 // The multi-call entry point: one executable, dispatched on the name it was invoked as (a link named
 // "bridge" runs bridge), or on its first argument ("cni bridge").
 import { basename } from "node:path";
-import { pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll } from "./lib/skel/index.ts";
+import { pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll, writeLog } from "./lib/skel/index.ts";
 
 declare const CNI_BUILD_VERSION: string | undefined;
 declare const CNI_BUILD_COMMIT: string | undefined;
@@ -50,8 +50,18 @@ function main(): number {
   return 2;
 }
 
+/** main, with any failure it did not answer itself (stdout on /dev/full, a closed pipe) as one line, not a trace. */
+function mainOrOneLine(): number {
+  try {
+    return main();
+  } catch (e) {
+    writeLog(`${basename(process.argv0)}: ${(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ")}\n`);
+    return 1;
+  }
+}
+
 const exit = (process as unknown as { reallyExit?: (c: number) => never }).reallyExit;
-const code = main();
+const code = mainOrOneLine();
 // Everything was written synchronously: skip the runtime's orderly shutdown (about half a millisecond).
 if (exit) exit(code);
 process.exitCode = code;

@@ -2,16 +2,21 @@
 // "<containerID>\r\n<ifname>", last_reserved_ip.<N>, and an flock on <dir>/lock around every operation.
 // A reservation appears atomically and complete: written and fsync'd under a temporary name, then hard-linked
 // to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file.
-import { linkSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+import { linkSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, openPath } from "../sys/libc.ts";
 import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
 import { TMP_PREFIX, writeFileAtomic, writeTempFile } from "../sys/files.ts";
+import { readTextBounded } from "../sys/read-bounded.ts";
 import type { Reservation, Store } from "./store.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
 const LAST_IP_PREFIX = "last_reserved_ip.";
 const LINE_BREAK = "\r\n";
+/** "<containerID>\r\n<ifname>": an id from the environment is under 128 KiB (the kernel's limit per variable). */
+const MAX_RESERVATION_BYTES = 256 << 10;
+/** One address as text. */
+const MAX_LAST_IP_BYTES = 256;
 
 /** A filesystem failure (read-only, full, permission): CNI code 5, naming the path. */
 export class StoreIOError extends Error {
@@ -86,7 +91,7 @@ export class DiskStore implements Store {
 
   lastReservedIP(rangeID: string): IPBytes | undefined {
     try {
-      return parseIP(readFileSync(join(this.dir, LAST_IP_PREFIX + rangeID), "utf8").trim());
+      return parseIP(readTextBounded(join(this.dir, LAST_IP_PREFIX + rangeID), MAX_LAST_IP_BYTES).trim());
     } catch {
       return undefined;
     }
@@ -104,9 +109,11 @@ export class DiskStore implements Store {
       if (!ip) continue;
       let content: string;
       try {
-        content = readFileSync(join(dir, name), "utf8").trim();
+        content = readTextBounded(join(dir, name), MAX_RESERVATION_BYTES).trim();
       } catch {
-        continue; // released meanwhile, or a directory
+        // Released meanwhile, or not a reservation we could have written (a directory, a FIFO, a huge file).
+        // Skipped, not fatal: the address stays taken (reserve links exclusively) and DEL still converges.
+        continue;
       }
       const [containerID, ifName] = content.split(LINE_BREAK);
       out.push(ifName === undefined ? { ip, containerID } : { ip, containerID, ifName });

@@ -2,6 +2,8 @@
 // calling thread, and only synchronous work is guaranteed to stay on it.
 import { CLONE_NEWNET, O_RDONLY, close, fsType, openPath, setns } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
+import { abortProcess } from "../sys/abort.ts";
+import { runInside } from "./switch.ts";
 
 const NSFS_MAGIC = 0x6e736673;
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -60,16 +62,25 @@ export class Netns {
     return new Netns("/proc/thread-self/ns/net", openPath("/proc/thread-self/ns/net", O_RDONLY));
   }
 
-  /** Run `fn` inside this namespace and always come back, even when it throws. */
+  /**
+   * Run `fn` inside this namespace and always come back, even when it throws. If the way back fails the
+   * process stops at once with an error (see runInside): it must not go on working in this namespace.
+   */
   run<T>(fn: () => T): T {
     const home = Netns.current();
     try {
-      setns(this.fd, CLONE_NEWNET);
-      try {
-        return fn();
-      } finally {
-        setns(home.fd, CLONE_NEWNET);
-      }
+      return runInside(
+        {
+          enter: () => setns(this.fd, CLONE_NEWNET),
+          leave: () => setns(home.fd, CLONE_NEWNET),
+          stranded: (e) =>
+            abortProcess(
+              `cannot return to the plugin's network namespace after entering ${this.path}: ${(e as Error)?.message ?? e}`,
+              "stopped at once rather than go on working in that namespace; anything this command made may be half done: run DEL for this container",
+            ),
+        },
+        fn,
+      );
     } finally {
       home.close();
     }

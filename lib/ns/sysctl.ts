@@ -1,13 +1,15 @@
 // /proc/sys/net is per network namespace, resolved by the thread that opens it: call these inside
 // Netns.run() to act on a pod, or directly to act on the namespace the plugin runs in.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { readTextBounded } from "../sys/read-bounded.ts";
 
 const path = (name: string) => `/proc/sys/${name.replace(/^\/+/, "")}`;
 
 /** Read a sysctl such as "net/ipv4/ip_forward"; undefined when it does not exist. */
 export function readSysctl(name: string): string | undefined {
   try {
-    return readFileSync(path(name), "utf8").trim();
+    // A knob holds one short value; names come from config (interface names), so bound it like any input.
+    return readTextBounded(path(name), 4096).trim();
   } catch {
     return undefined;
   }

@@ -1,11 +1,14 @@
 // libcni's result cache (<cacheDir>/results/<network>-<containerID>-<ifname>, "cniCacheV1"), so this tool and
 // a real runtime on the same node agree about what is attached.
-import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { writeFileAtomic } from "../sys/files.ts";
+import { readTextBounded } from "../sys/read-bounded.ts";
 import { join } from "node:path";
 
 export const DEFAULT_CACHE_DIR = "/var/lib/cni";
 const KIND = "cniCacheV1";
+/** An entry holds a config file (at most 4 MiB, base64) and its result: anything larger is not one of ours. */
+const MAX_ENTRY_BYTES = 16 << 20;
 
 export interface Attachment {
   network: string;
@@ -53,7 +56,7 @@ export function cacheAdd(cacheDir: string, a: Attachment, confBytes: string, res
 
 export function cacheGet(cacheDir: string, a: Attachment): CachedEntry | undefined {
   try {
-    const e = JSON.parse(readFileSync(file(cacheDir, a), "utf8")) as CachedEntry;
+    const e = JSON.parse(readTextBounded(file(cacheDir, a), MAX_ENTRY_BYTES)) as CachedEntry;
     return e.kind === KIND ? e : undefined;
   } catch {
     return undefined;
@@ -80,7 +83,7 @@ export function cachedAttachments(cacheDir: string, network: string): CachedEntr
   for (const n of names) {
     if (!n.startsWith(`${network}-`)) continue;
     try {
-      const e = JSON.parse(readFileSync(join(cacheDir, "results", n), "utf8")) as CachedEntry;
+      const e = JSON.parse(readTextBounded(join(cacheDir, "results", n), MAX_ENTRY_BYTES)) as CachedEntry;
       if (e.kind === KIND && e.networkName === network) out.push(e);
     } catch {
       // not ours

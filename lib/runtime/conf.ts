@@ -1,8 +1,9 @@
 // Network configuration files as libcni loads them: .conflist files (sorted) first, then a single .conf/.json
 // of that name, up-converted to a list.
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { CniError, Code } from "../skel/index.ts";
+import { BoundedReadError, readTextBounded } from "../sys/read-bounded.ts";
 import { type Json, isObject } from "../skel/json.ts";
 import { CURRENT_VERSION, isValidVersion, versionAtLeast } from "../skel/version.ts";
 
@@ -24,6 +25,18 @@ export interface ConfList {
   file: string;
 }
 
+/** The plugins' own stdin limit: a network config file larger than that could not be passed to them anyway. */
+const MAX_CONF_FILE_BYTES = 4 << 20;
+
+function readConfFile(file: string): string {
+  try {
+    return readTextBounded(file, MAX_CONF_FILE_BYTES);
+  } catch (e) {
+    if (!(e instanceof BoundedReadError)) throw e;
+    const code = e.reason === "io" ? Code.IOFailure : Code.InvalidConfig;
+    throw new CniError(code, `network configuration ${file}: ${e.why}`, "a network configuration is a regular JSON file of a few KiB: fix or remove it");
+  }
+}
 
 function files(dir: string, exts: string[]): string[] {
   let names: string[];
@@ -107,11 +120,11 @@ function fromSingleConf(bytes: string, file: string): ConfList {
 
 export function loadConfList(dir: string, name: string): ConfList {
   for (const f of files(dir, [".conflist"])) {
-    const list = parseConfList(readFileSync(f, "utf8"), f);
+    const list = parseConfList(readConfFile(f), f);
     if (list.name === name) return list;
   }
   for (const f of files(dir, [".conf", ".json"])) {
-    const bytes = readFileSync(f, "utf8");
+    const bytes = readConfFile(f);
     let conf: Json;
     try {
       conf = JSON.parse(bytes);

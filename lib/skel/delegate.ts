@@ -52,7 +52,9 @@ function isSelf(stat: Stats): boolean {
 /** Execute a plugin file as the spec says: env, config on stdin, stdout captured, stderr passed through. */
 export function execPlugin(path: string, env: Record<string, string | undefined>, stdin: Uint8Array): Outcome {
   const r = spawnSync(path, [], { env: env as NodeJS.ProcessEnv, input: stdin, stdio: ["pipe", "pipe", "inherit"], maxBuffer: 64 << 20 });
-  if (r.error) throw new CniError(Code.IOFailure, `failed to execute plugin ${path}: ${r.error.message}`, "check that the file is an executable CNI plugin");
+  // A plugin may exit without reading all of its config (failing early): what it printed still stands.
+  const unread = (r.error as NodeJS.ErrnoException | undefined)?.code === "EPIPE" && r.status !== null;
+  if (r.error && !unread) throw new CniError(Code.IOFailure, `failed to execute plugin ${path}: ${r.error.message}`, "check that the file is an executable CNI plugin");
   const stdout = r.stdout.toString();
   return { stdout, exitCode: r.status ?? 1 };
 }

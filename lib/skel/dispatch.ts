@@ -5,7 +5,7 @@ import { CniError, Code } from "./errors.ts";
 import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
 import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
 import { formatResult, parseResult, printJSON } from "./result.ts";
-import { writeAll } from "./write.ts";
+import { writeLog } from "./write.ts";
 import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, isSupported, isValidVersion, versionAtLeast } from "./version.ts";
 
 export interface Outcome {
@@ -17,7 +17,7 @@ export type Env = Record<string, string | undefined>;
 
 export function stderrLogger(plugin: string, env: Env = {}): Logger {
   // A synchronous write: process.stderr costs milliseconds to set up, and a log must not be lost at exit.
-  const write = (level: string, msg: string) => writeAll(2, `${plugin}: ${level}: ${msg}\n`);
+  const write = (level: string, msg: string) => writeLog(`${plugin}: ${level}: ${msg}\n`);
   const debug = env.CNI_LOG_LEVEL === "debug";
   return { warn: (m) => write("warning", m), info: (m) => write("info", m), debug: (m) => debug && write("debug", m) };
 }

@@ -1,6 +1,14 @@
 // Output as synchronous writes: process.stdout/stderr cost milliseconds to set up in a compiled binary, and
 // nothing written this way can be lost when the process exits.
-import { writeSync } from "node:fs";
+import { fstatSync, writeSync } from "node:fs";
+
+/** stdout or stderr refused a write (/dev/full, a closed pipe): there is no one left to tell but the other. */
+export class WriteError extends Error {
+  constructor(readonly fd: number, readonly code: string) {
+    super(`cannot write to ${fd === 1 ? "stdout" : fd === 2 ? "stderr" : `fd ${fd}`}: ${code}`);
+    this.name = "WriteError";
+  }
+}
 
 export function writeAll(fd: number, text: string): void {
   const buf = Buffer.from(text);
@@ -8,7 +16,32 @@ export function writeAll(fd: number, text: string): void {
     try {
       off += writeSync(fd, buf, off);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "EAGAIN") throw new WriteError(fd, code ?? String(e));
     }
+  }
+}
+
+/** A log line: a log that cannot be written is dropped, it never fails the command. */
+export function writeLog(text: string): void {
+  try {
+    writeAll(2, text);
+  } catch {
+    // stderr is gone; the result and the exit status still say what happened
+  }
+}
+
+const DEV_NULL_RDEV = (1 << 8) | 3; // char device 1:3
+
+/**
+ * Whether what is written to `fd` reaches no one: /dev/null. The runtime (Bun, like Node) reopens a closed
+ * stdout as /dev/null before any code of ours runs, so this is also how a closed stdout looks.
+ */
+export function writesAreLost(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isCharacterDevice() && st.rdev === DEV_NULL_RDEV;
+  } catch {
+    return true;
   }
 }

@@ -3,7 +3,7 @@
 import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
 import { SysError } from "./errno.ts";
 
-const { i32, u32, u64, ptr, i64 } = FFIType;
+const { i32, u32, u64, ptr } = FFIType;
 
 let lib: ReturnType<typeof open> | undefined;
 function open() {
@@ -13,31 +13,43 @@ function open() {
     bind: { args: [i32, ptr, u32], returns: i32 },
     getsockname: { args: [i32, ptr, ptr], returns: i32 },
     setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
-    sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: i64 },
-    recvfrom: { args: [i32, ptr, u64, i32, ptr, ptr], returns: i64 },
+    // ssize_t returned as i32: an i64 comes back as a BigInt, an allocation that can run the garbage collector
+    // (and its failing system calls) before errno is read. The low 32 bits of -1 are -1 and every length here
+    // is far below 2 GiB (buffers of at most a few hundred KiB; MSG_TRUNC reports one datagram's length).
+    sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: i32 },
+    recvfrom: { args: [i32, ptr, u64, i32, ptr, ptr], returns: i32 },
     close: { args: [i32], returns: i32 },
     open: { args: [ptr, i32, u32], returns: i32 },
     setns: { args: [i32, i32], returns: i32 },
     flock: { args: [i32, i32], returns: i32 },
     fstatfs: { args: [i32, ptr], returns: i32 },
+    poll: { args: [ptr, u64, i32], returns: i32 },
   });
 }
-function libc() {
-  return (lib ??= open()).symbols;
-}
 
-function errno(): number {
-  return read.i32(libc().__errno_location() as Pointer, 0);
+// errno lives in thread-local storage at an address fixed for the life of the thread, and every call here is
+// made from the one JavaScript thread: resolve the address once, then read errno with a plain memory load.
+let errnoAddress: Pointer | undefined;
+function libc() {
+  if (!lib) {
+    lib = open();
+    errnoAddress = lib.symbols.__errno_location() as Pointer;
+  }
+  return lib.symbols;
 }
 
 const EINTR = 4;
 
-/** Run a syscall, retrying EINTR, and turn -1 into a SysError naming `op`. */
-function check(op: string, call: () => number | bigint): number {
+/**
+ * Run a syscall, retrying EINTR, and turn -1 into a SysError naming `op`. errno is loaded right after the
+ * return value is tested: nothing runs on this thread in between that could call libc (an i32 result is no
+ * allocation, so no garbage collection; read.i32 loads memory without calling libc), so it is this call's.
+ */
+function check(op: string, call: () => number): number {
   for (;;) {
-    const r = Number(call());
+    const r = call();
+    const e = r < 0 ? read.i32(errnoAddress!, 0) : 0;
     if (r >= 0) return r;
-    const e = errno();
     if (e !== EINTR) throw new SysError(op, e);
   }
 }
@@ -102,6 +114,14 @@ export function setns(fd: number, nstype: number): void {
 
 export function flock(fd: number, op: number): void {
   check("flock", () => libc().flock(fd, op));
+}
+
+const POLLIN = 1;
+
+/** Block until `fd` has data or end of file (for a non-blocking descriptor that answered EAGAIN). */
+export function waitReadable(fd: number): void {
+  const pfd = new Int32Array([fd, POLLIN]); // struct pollfd { int fd; short events; short revents; }
+  check("poll", () => libc().poll(pfd, 1, -1));
 }
 
 /** f_type of the filesystem holding `fd` (struct statfs starts with a long f_type). */

@@ -1,10 +1,14 @@
 // <dataDir>/<containerID>: the delegate config an ADD used, kept for DEL (the Go plugin's format: the exact
 // rendered bytes, 0600 in a 0700 folder). Written to a scratch file, fsync'd and renamed, so a crash never
 // leaves a half-written config behind; the scratch file a crash leaves is swept by the next DEL or GC.
-import { lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, Code, type Logger, isValidName } from "../../lib/skel/index.ts";
 import { type Sweep, removeAbandonedScratch, writeFileLockedAtomic } from "../../lib/sys/scratch-files.ts";
+import { BoundedReadError, readTextBounded } from "../../lib/sys/read-bounded.ts";
+
+/** Rendered from a config of at most 4 MiB (the stdin limit) plus a few ranges: twice that is beyond any. */
+const MAX_SAVED_CONFIG_BYTES = 8 << 20;
 
 function ioError(op: string, path: string, e: unknown): CniError {
   return new CniError(Code.IOFailure, `cannot ${op} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`, "the flannel dataDir must be writable");
@@ -24,9 +28,12 @@ export function saveConfig(dataDir: string, containerID: string, bytes: string):
 export function readConfig(dataDir: string, containerID: string): string | undefined {
   const path = join(dataDir, containerID);
   try {
-    return readFileSync(path, "utf8");
+    return readTextBounded(path, MAX_SAVED_CONFIG_BYTES);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if (e instanceof BoundedReadError && e.reason === "missing") return undefined;
+    // Not something we wrote (a directory, a FIFO, a huge file): as unusable as a damaged file, whose
+    // callers re-render (DEL) or report it (CHECK).
+    if (e instanceof BoundedReadError && e.reason !== "io") return "";
     throw ioError("read", path, e);
   }
 }

@@ -1,7 +1,7 @@
 // flanneld's lease file (/run/flannel/subnet.env): networks, this node's subnets, MTU, whether flanneld
 // masquerades. Read as the Go plugin reads it; every failure names the file and what to do.
-import { readFileSync } from "node:fs";
 import { CniError, Code } from "../../lib/skel/index.ts";
+import { BoundedReadError, readTextBounded } from "../../lib/sys/read-bounded.ts";
 import { type CIDR, formatCIDR, networkOf, parseCIDR } from "../../lib/ip/addr.ts";
 
 export interface SubnetEnv {
@@ -62,16 +62,22 @@ export function parseSubnetEnv(path: string, text: string): SubnetEnv {
 }
 
 /** Read subnet.env; a missing file means flanneld has not got this node's lease yet (try again later). */
+/** flanneld writes six short lines; this is far beyond any real lease file. */
+const MAX_SUBNET_ENV_BYTES = 64 << 10;
+
 export function loadSubnetEnv(path: string): SubnetEnv {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readTextBounded(path, MAX_SUBNET_ENV_BYTES);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") {
+    if (!(e instanceof BoundedReadError)) throw e;
+    if (e.reason === "missing") {
       throw new CniError(Code.TryAgain, `open ${path}: no such file or directory`, "flanneld has not written this node's lease yet: check the flannel pod on this node (it writes this file once it has a subnet)");
     }
-    throw new CniError(Code.IOFailure, `cannot read ${path}: ${code ?? e}`, "check the file's permissions");
+    if (e.reason === "not-a-file" || e.reason === "too-large") {
+      throw new CniError(Code.InvalidConfig, `subnetFile: ${path} ${e.why}`, "point subnetFile at the lease file flanneld writes (default /run/flannel/subnet.env)");
+    }
+    throw new CniError(Code.IOFailure, `cannot read ${path}: ${e.why}`, "check the file's permissions");
   }
   return parseSubnetEnv(path, text);
 }

@@ -1,6 +1,6 @@
 // ipam.resolvConf: a resolv.conf whose nameserver/domain/search/options lines become the result's dns.
-import { readFileSync } from "node:fs";
 import { invalidConfig } from "../../lib/skel/index.ts";
+import { BoundedReadError, readTextBounded } from "../../lib/sys/read-bounded.ts";
 import type { DNS } from "../../lib/skel/index.ts";
 
 export function parseResolvConf(text: string): DNS {
@@ -18,12 +18,16 @@ export function parseResolvConf(text: string): DNS {
   return dns;
 }
 
+/** A real resolv.conf is a few hundred bytes (glibc uses at most 3 nameservers); this is far beyond any. */
+const MAX_RESOLV_CONF_BYTES = 64 << 10;
+
 export function readResolvConf(path: string): DNS {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readTextBounded(path, MAX_RESOLV_CONF_BYTES);
   } catch (e) {
-    throw invalidConfig(`ipam.resolvConf: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`, "point ipam.resolvConf at a readable resolv.conf, or remove it");
+    const why = e instanceof BoundedReadError ? e.why : String(e);
+    throw invalidConfig(`ipam.resolvConf: cannot read ${path}: ${why}`, "point ipam.resolvConf at a readable resolv.conf (a regular file), or remove it");
   }
   return parseResolvConf(text);
 }

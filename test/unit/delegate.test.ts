@@ -86,6 +86,13 @@ describe("delegate", () => {
     expect(() => delegate(ctx([dir]), "garbage", conf, "DEL")).toThrowError(/plugin garbage failed \(exit 1\): not json/);
   });
 
+  it("reports what a delegate printed when it exited without reading its config", () => {
+    script("early", `exec 0<&-; echo '{"cniVersion":"0.4.0","code":7,"msg":"refused early"}'; exit 1`);
+    // Larger than a pipe's buffer, so writing it must meet the closed read end (EPIPE).
+    const big = { ...conf, padding: "x".repeat(1 << 20) };
+    expect(() => delegate(ctx([dir]), "early", big, "ADD")).toThrowError(/^refused early$/);
+  });
+
   it("names the type and every searched path when the delegate is missing", () => {
     try {
       findInPath("host-local", [empty, "/nonexistent"]);
