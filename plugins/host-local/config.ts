@@ -3,7 +3,7 @@
 // top-level range, then ipam.ranges (their index names last_reserved_ip.<N>).
 import { CniError, Code, type NetConf, type Route, invalidConfig, isObject, parseCniArgs, versionAtLeast } from "../../lib/skel/index.ts";
 import { type IPBytes, formatIP, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
-import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap } from "../../lib/ipam/range.ts";
+import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap, unusableSubnet } from "../../lib/ipam/range.ts";
 
 /** A route of ipam.routes, passed to the result as is. */
 export type RouteConf = Route;
@@ -32,6 +32,8 @@ function rangeInput(v: unknown, key: string): RangeInput {
   if (!isObject(v)) throw invalidConfig(`${key} must be an object with a "subnet"`);
   const subnet = typeof v.subnet === "string" ? parseCIDR(v.subnet) : undefined;
   if (!subnet) throw invalidConfig(`${key}.subnet: invalid CIDR address ${JSON.stringify(v.subnet)}`, `${key}.subnet must be a CIDR such as 10.244.1.0/24`);
+  const unusable = unusableSubnet(subnet);
+  if (unusable) throw invalidConfig(`${key}.subnet: ${unusable}`, `set ${key}.subnet to the node's pod subnet, such as 10.244.1.0/24 or fd00:10:244:1::/64`);
   return {
     subnet,
     rangeStart: ipField(v.rangeStart, `${key}.rangeStart`),

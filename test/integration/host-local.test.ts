@@ -168,6 +168,17 @@ describe("host-local bad input and failures", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it("refuses a subnet holding the unspecified address (0.0.0.0/0, ::/0) with code 7 naming the key", () => {
+    const dir = box.tmpdir();
+    for (const [ipam, key] of [[{ ranges: [[{ subnet: "0.0.0.0/0" }]] }, "ipam.ranges[0][0].subnet"], [{ ranges: undefined, subnet: "::/0" }, "ipam.subnet"]] as const) {
+      const r = hl("ADD", netconf(dir, ipam));
+      expect(r.json?.code, r.stdout).toBe(7);
+      expect(r.json.msg).toContain(`${key}: `);
+      expect(r.json.details).toContain("10.244.1.0/24");
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("a read-only or full dataDir gives code 5 naming the path", () => {
     const dir = box.tmpdir();
     for (const [opts, expected] of [["ro,size=64k", /EROFS/], ["size=4k,nr_inodes=6", /ENOSPC/]] as const) {
