@@ -6,7 +6,7 @@ import { linkSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from "node
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, openPath } from "../sys/libc.ts";
 import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
-import { TMP_PREFIX, writeFileAtomic, writeTempFile } from "../sys/files.ts";
+import { scratchTag, writeFileAtomic, writeTempFile } from "../sys/files.ts";
 import type { Reservation, Store } from "./store.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
@@ -16,7 +16,7 @@ const LINE_BREAK = "\r\n";
 /** A filesystem failure (read-only, full, permission): CNI code 5, naming the path. */
 export class StoreIOError extends Error {
   readonly cniCode = 5;
-  constructor(op: string, path: string, cause: unknown) {
+  constructor(op: string, readonly path: string, override readonly cause: unknown) {
     const code = (cause as NodeJS.ErrnoException)?.code ?? String(cause);
     super(`host-local store: cannot ${op} ${path}: ${code}; make the IPAM dataDir writable (or free space on it)`);
   }
@@ -35,19 +35,47 @@ export class DiskStore implements Store {
 
   private constructor(readonly dir: string) {}
 
-  /** Open (creating) <dataDir>/<network> and take its lock; call close() to release it. */
+  static dirOf(network: string, dataDir = DEFAULT_DATA_DIR): string {
+    return join(dataDir || DEFAULT_DATA_DIR, network);
+  }
+
+  /** For ADD: open (creating) <dataDir>/<network> and take its lock; call close() to release it. */
   static open(network: string, dataDir = DEFAULT_DATA_DIR): DiskStore {
-    const dir = join(dataDir || DEFAULT_DATA_DIR, network);
+    const dir = DiskStore.dirOf(network, dataDir);
     io("create", dir, () => mkdirSync(dir, { recursive: true, mode: 0o755 }));
-    const s = new DiskStore(dir);
     const lockPath = join(dir, "lock");
-    s.lockFd = io("open", lockPath, () => openPath(lockPath, O_RDONLY | O_CREAT, 0o750));
+    return DiskStore.locked(dir, io("open", lockPath, () => openPath(lockPath, O_RDONLY | O_CREAT, 0o750)));
+  }
+
+  /**
+   * For DEL, CHECK and GC: the store, locked, or undefined when there is none (nothing to release or find).
+   * Creates nothing but a missing lock file in an existing store, as the Go plugin does. A read-only store
+   * without a lock file is used unlocked: nothing can change through this mount, and nothing here can write.
+   */
+  static openExisting(network: string, dataDir = DEFAULT_DATA_DIR): DiskStore | undefined {
+    const dir = DiskStore.dirOf(network, dataDir);
+    const lockPath = join(dir, "lock");
+    let fd: number;
     try {
-      flock(s.lockFd, LOCK_EX);
+      fd = openPath(lockPath, O_RDONLY | O_CREAT, 0o750);
     } catch (e) {
-      close(s.lockFd);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+      if (code === "EROFS") return new DiskStore(dir);
+      throw new StoreIOError("open", lockPath, e);
+    }
+    return DiskStore.locked(dir, fd);
+  }
+
+  private static locked(dir: string, fd: number): DiskStore {
+    try {
+      flock(fd, LOCK_EX);
+    } catch (e) {
+      close(fd);
       throw e;
     }
+    const s = new DiskStore(dir);
+    s.lockFd = fd;
     return s;
   }
 
@@ -127,7 +155,18 @@ export class DiskStore implements Store {
     const current = all.filter((r) => r.ifName === ifName);
     // Files from older plugins hold only the id; they count only when nothing current matched.
     const victims = current.length ? current : all.filter((r) => r.ifName === undefined);
-    for (const r of victims) this.release(r.ip);
+    // Keep going past a failure, as the Go plugin does, and name every address still held.
+    const failed: StoreIOError[] = [];
+    for (const r of victims) {
+      try {
+        this.release(r.ip);
+      } catch (e) {
+        if (!(e instanceof StoreIOError)) throw e;
+        failed.push(e);
+      }
+    }
+    if (failed.length === 1) throw failed[0];
+    if (failed.length) throw new StoreIOError("remove", failed.map((e) => e.path).join(" and "), failed[0].cause);
     return victims.map((r) => r.ip);
   }
 
@@ -140,11 +179,26 @@ export class DiskStore implements Store {
     }
   }
 
-  /** Temporary files left by a process killed mid-reservation; only safe to remove under the lock. */
-  removeStaleTemps(): string[] {
-    const stale = readdirSync(this.dir).filter((n) => n.startsWith(TMP_PREFIX));
-    for (const n of stale) unlinkSync(join(this.dir, n));
-    return stale;
+  /**
+   * Remove the scratch files of writers that were killed: every writer of this store makes its scratch files
+   * (reservations, last_reserved_ip.N) while holding the lock and removes them before letting go, so one seen
+   * under the lock has no live writer. Unlocked (a read-only store) nothing is removed. Names another program
+   * could have made are left alone. Returns the names removed and the failures, one message each.
+   */
+  removeStaleScratch(): { removed: string[]; failed: string[] } {
+    const out = { removed: [] as string[], failed: [] as string[] };
+    if (this.lockFd < 0) return out;
+    for (const name of io("read", this.dir, () => readdirSync(this.dir))) {
+      const tag = scratchTag(name);
+      if (tag === undefined || !(parseIP(tag) || tag.startsWith(LAST_IP_PREFIX))) continue;
+      try {
+        unlinkSync(join(this.dir, name));
+        out.removed.push(name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") out.failed.push(new StoreIOError("remove", join(this.dir, name), e).message);
+      }
+    }
+    return out;
   }
 
 }

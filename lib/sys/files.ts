@@ -5,6 +5,12 @@ import { basename, dirname, join } from "node:path";
 
 export const TMP_PREFIX = ".tmp-";
 
+/** The tag of a scratch file name made by writeTempFile (".tmp-<tag>.<pid>"), or undefined for any other name. */
+export function scratchTag(name: string): string | undefined {
+  if (!name.startsWith(TMP_PREFIX)) return undefined;
+  return /^(.+)\.\d+$/.exec(name.slice(TMP_PREFIX.length))?.[1];
+}
+
 /** Write `data` to a fresh temporary file in `dir`; returns its path. */
 export function writeTempFile(dir: string, tag: string, data: string, mode: number, durable: boolean): string {
   const tmp = join(dir, `${TMP_PREFIX}${tag}.${process.pid}`);

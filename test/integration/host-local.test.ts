@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, nsPath, runPlugin } from "../helpers/sandbox.ts";
+import { Sandbox, inNs, nsPath, runPlugin } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 let node: string;
@@ -247,5 +247,89 @@ describe("host-local under load", () => {
     const ips = results.map((r) => JSON.parse(r.out).ips[0].address);
     expect(new Set(ips).size).toBe(48);
     expect(files(dir).filter((f) => f.startsWith("10."))).toHaveLength(48);
+  });
+});
+
+describe("host-local scratch files, absent and read-only stores", () => {
+  const env = (command: string, id: string) => ({ PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/x", CNI_IFNAME: "eth0", CNI_PATH: BIN });
+  const v11 = (dir: string, extra: object = {}) => ({ ...netconf(dir), cniVersion: "1.1.0", ...extra });
+  const OURS = [".tmp-10.1.0.5.4242", ".tmp-fd00::3.17", ".tmp-last_reserved_ip.0.99999"];
+  const FOREIGN = [".tmp-notours", ".tmp-ctr1.77"]; // not names a host-local writer makes: left alone
+  const plant = (dir: string) => [...OURS, ...FOREIGN].forEach((n) => writeFileSync(join(dir, "net1", n), "x"));
+  const scratch = (dir: string) => files(dir).filter((f) => f.startsWith(".tmp-"));
+
+  it("a writer killed mid-ADD leaves a scratch file that the next DEL removes; GC and ADD remove planted ones", () => {
+    const dir = box.tmpdir();
+    expect(hl("ADD", netconf(dir), "a").code).toBe(0);
+    // SIGKILL delivered as the writer enters link(): its scratch file is written, the address not yet taken.
+    const killed = inNs(node, ["strace", "-f", "-o", "/dev/null", "-e", "trace=link", "-e", "inject=link:signal=KILL", `${BIN}/host-local`], { input: JSON.stringify(netconf(dir)), env: env("ADD", "b") });
+    expect(killed.status).not.toBe(0);
+    expect(scratch(dir)).toEqual([expect.stringMatching(/^\.tmp-10\.1\.0\.3\.\d+$/)]);
+    expect(hl("DEL", netconf(dir), "someone-else").code).toBe(0);
+    expect(scratch(dir)).toEqual([]);
+
+    plant(dir);
+    expect(hl("DEL", netconf(dir), "someone-else").code).toBe(0);
+    expect(scratch(dir)).toEqual([...FOREIGN].sort());
+    plant(dir);
+    expect(hl("GC", v11(dir, { "cni.dev/valid-attachments": [{ containerID: "a", ifname: "eth0" }] })).code).toBe(0);
+    expect(scratch(dir)).toEqual([...FOREIGN].sort());
+    plant(dir);
+    expect(hl("ADD", netconf(dir), "c").code).toBe(0);
+    expect(scratch(dir)).toEqual([...FOREIGN].sort());
+    expect(files(dir).filter((f) => !f.startsWith("."))).toEqual(["10.1.0.2", "10.1.0.3", "fd00::2", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+  });
+
+  it("DEL, CHECK and GC of a store that does not exist succeed (CHECK: not found) and create nothing", () => {
+    const dir = box.tmpdir();
+    for (const dataDir of [dir, join(dir, "missing", "deeper")]) {
+      const del = hl("DEL", netconf(dataDir));
+      expect(del.code, del.stdout).toBe(0);
+      expect(hl("GC", v11(dataDir)).code).toBe(0);
+      const check = hl("CHECK", netconf(dataDir));
+      expect(check.json.msg).toBe("host-local: Failed to find address added by container ctr1");
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  /** Run host-local with `dir` bound read-only over itself, in a private mount namespace (nothing outside sees it). */
+  function readOnly(dir: string, command: string, conf: object, id: string) {
+    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec nsenter --net="$1" "$2"', dir, nsPath(node), `${BIN}/host-local`], {
+      input: JSON.stringify(conf),
+      encoding: "utf8",
+      env: env(command, id),
+    });
+    let json: any;
+    try {
+      json = JSON.parse(r.stdout);
+    } catch {
+      json = undefined;
+    }
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  }
+
+  it("on a read-only store: DEL of an unknown container, CHECK and GC succeed; DEL of a held address fails with code 5", () => {
+    const locked = box.tmpdir(); // made by ADD: has its lock file
+    expect(hl("ADD", netconf(locked), "a").code).toBe(0);
+    const lockless = box.tmpdir(); // made by hand (or an older tool): no lock file
+    mkdirSync(join(lockless, "net1"));
+    writeFileSync(join(lockless, "net1", "10.1.0.2"), "a\r\neth0");
+    writeFileSync(join(locked, "net1", ".tmp-10.1.0.6.4242"), "x"); // a scratch file it cannot remove
+
+    for (const dir of [locked, lockless]) {
+      const before = files(dir);
+      const del = readOnly(dir, "DEL", netconf(dir), "b");
+      expect(del.code, del.stdout + del.stderr).toBe(0);
+      expect(readOnly(dir, "CHECK", netconf(dir), "a").code).toBe(0);
+      expect(readOnly(dir, "GC", v11(dir, { "cni.dev/valid-attachments": [{ containerID: "a", ifname: "eth0" }] }), "a").code).toBe(0);
+      expect(readOnly(dir, "DEL", netconf(join(dir, "net1", "nothing-here")), "a").code).toBe(0);
+      // The held address cannot be released: say so (the runtime retries DEL) rather than leak it silently.
+      const held = readOnly(dir, "DEL", netconf(dir), "a");
+      expect(held.json?.code, held.stdout).toBe(5);
+      expect(held.json.msg).toContain(join(dir, "net1", "10.1.0.2"));
+      expect(held.json.msg).toContain("EROFS");
+      expect(files(dir)).toEqual(before);
+    }
+    expect(readOnly(locked, "DEL", netconf(locked), "b").stderr).toContain(".tmp-10.1.0.6.4242");
   });
 });
