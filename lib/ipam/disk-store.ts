@@ -1,12 +1,14 @@
 // host-local's on-disk store, shared with the Go plugin: <dataDir>/<network>/<ip> holding
 // "<containerID>\r\n<ifname>", last_reserved_ip.<N>, and an flock on <dir>/lock around every operation.
 // A reservation appears atomically and complete: written and fsync'd under a temporary name, then hard-linked
-// to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file.
-import { linkSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+// to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file; on a
+// filesystem without hard links it is created with O_EXCL instead. The folder is fsync'd before the address is
+// reported, so a power loss cannot take back an address the runtime was given.
+import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, openPath } from "../sys/libc.ts";
 import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
-import { scratchTag, writeFileAtomic, writeTempFile } from "../sys/files.ts";
+import { createFileExclusive, scratchTag, syncDir, writeFileAtomic } from "../sys/files.ts";
 import type { Reservation, Store } from "./store.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
@@ -89,21 +91,13 @@ export class DiskStore implements Store {
   reserve(id: string, ifName: string, ip: IPBytes, rangeID: string): boolean {
     const name = formatIP(ip);
     const path = join(this.dir, name);
-    const tmp = io("write", path, () => writeTempFile(this.dir, name, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600, true));
-    let taken = false;
-    try {
-      linkSync(tmp, path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new StoreIOError("create", path, e);
-      taken = true;
-    } finally {
-      unlinkSync(tmp);
-    }
-    if (taken) return false;
+    if (!io("create", path, () => createFileExclusive(path, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600))) return false;
     const last = join(this.dir, LAST_IP_PREFIX + rangeID);
     try {
-      // Only a round-robin hint: no fsync (a stale value costs nothing but order).
+      // Only a round-robin hint: its content is not fsync'd (a stale value costs nothing but order).
       io("write", last, () => writeFileAtomic(last, name, 0o600, false));
+      // The runtime will be told of this address: its name must survive a power loss (and the hint's with it).
+      io("sync", this.dir, () => syncDir(this.dir));
     } catch (e) {
       // The caller never learns of this address, so it cannot roll it back: do it here.
       this.release(ip);

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildNoLinkFs } from "../helpers/nolinkfs.ts";
 import { BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, runPlugin } from "../helpers/sandbox.ts";
 
@@ -331,5 +332,93 @@ describe("host-local scratch files, absent and read-only stores", () => {
       expect(files(dir)).toEqual(before);
     }
     expect(readOnly(locked, "DEL", netconf(locked), "b").stderr).toContain(".tmp-10.1.0.6.4242");
+  });
+});
+
+describe("host-local durability", () => {
+  const env = (command: string, id: string, more: Record<string, string> = {}) => ({ PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, ...more });
+  let nolinkfs: string;
+  beforeAll(() => {
+    nolinkfs = buildNoLinkFs(box.tmpdir());
+  });
+
+  /** Run `cmd` with `back` mounted at `mnt` through nolinkfs, in a private mount namespace. */
+  const withoutHardLinks = (back: string, mnt: string, cmd: string[], input: object, e: NodeJS.ProcessEnv) =>
+    spawnSync("unshare", ["--mount", "--propagation", "private", nolinkfs, back, mnt, "nsenter", `--net=${nsPath(node)}`, ...cmd], { input: JSON.stringify(input), encoding: "utf8", env: e });
+
+  /** The file operations of a traced run, in order: opens, exclusive creates, links, renames, fsyncs (by path), the result. */
+  function fileOps(trace: string): string[] {
+    const fds = new Map<string, string>();
+    const ops: string[] = [];
+    for (const line of trace.split("\n")) {
+      let m = /^openat\(AT_FDCWD, "([^"]+)", ([A-Z_|]+).*\)\s+=\s+(\d+)$/.exec(line);
+      if (m) {
+        fds.set(m[3], m[1]);
+        if (m[2].includes("O_EXCL")) ops.push(`create ${m[1]}`);
+      } else if ((m = /^close\((\d+)\)/.exec(line))) {
+        fds.delete(m[1]);
+      } else if ((m = /^f(?:data)?sync\((\d+)\)\s+=\s+0$/.exec(line))) {
+        ops.push(`fsync ${fds.get(m[1])}`);
+      } else if ((m = /^(link|rename)\("([^"]+)", "([^"]+)"\)\s+=\s+0$/.exec(line))) {
+        ops.push(`${m[1]} ${m[3]}`);
+      } else if (/^write\(1, /.test(line)) {
+        ops.push("result");
+      }
+    }
+    return ops;
+  }
+
+  /** Every reservation's name is made, then the store's folder fsync'd, before the result is printed. */
+  function expectDurable(ops: string[], store: string, made: "link" | "create") {
+    const result = ops.indexOf("result");
+    expect(result, ops.join("\n")).toBeGreaterThan(0);
+    const lastSync = ops.lastIndexOf(`fsync ${store}`);
+    for (const ip of ["10.1.0.2", "fd00::2"]) {
+      const at = ops.indexOf(`${made} ${join(store, ip)}`);
+      expect(at, `${made} ${ip}\n${ops.join("\n")}`).toBeGreaterThanOrEqual(0);
+      expect(lastSync, ops.join("\n")).toBeGreaterThan(at);
+    }
+    expect(lastSync, ops.join("\n")).toBeGreaterThan(ops.lastIndexOf(`rename ${join(store, "last_reserved_ip.1")}`));
+    expect(lastSync, ops.join("\n")).toBeLessThan(result);
+  }
+
+  it("fsyncs each reservation and then the store's folder before printing the result", () => {
+    const dir = box.tmpdir();
+    const trace = join(box.tmpdir(), "trace");
+    const r = inNs(node, ["strace", "-o", trace, "-e", "trace=openat,close,link,rename,fsync,fdatasync,write", `${BIN}/host-local`], { input: JSON.stringify(netconf(dir)), env: env("ADD", "a") });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const ops = fileOps(readFileSync(trace, "utf8"));
+    const store = join(dir, "net1");
+    expectDurable(ops, store, "link");
+    // The file's content is on disk before it gets its name.
+    expect(ops.findIndex((o) => o.startsWith(`fsync ${store}/.tmp-10.1.0.2.`))).toBeLessThan(ops.indexOf(`link ${join(store, "10.1.0.2")}`));
+  });
+
+  it("on a filesystem without hard links, creates reservations exclusively, fsync'd, and leaves no scratch file", () => {
+    const back = box.tmpdir();
+    const mnt = box.tmpdir();
+    const run = (command: string, id: string, more: Record<string, string> = {}) => {
+      const r = withoutHardLinks(back, mnt, [`${BIN}/host-local`], netconf(mnt), env(command, id, more));
+      return { code: r.status, json: r.stdout ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
+    };
+    const a = run("ADD", "a");
+    expect(a.code, JSON.stringify(a)).toBe(0);
+    expect(a.json.ips.map((i: any) => i.address)).toEqual(["10.1.0.2/29", "fd00::2/125"]);
+    expect(run("ADD", "b").json.ips.map((i: any) => i.address)).toEqual(["10.1.0.3/29", "fd00::3/125"]);
+    expect(run("ADD", "c", { CNI_ARGS: "IP=10.1.0.2" }).json.msg).toBe("failed to allocate for range 0: requested IP address 10.1.0.2 is not available in range set 10.1.0.1-10.1.0.6");
+    expect(run("ADD", "a").json.msg).toBe("failed to allocate for range 0: 10.1.0.2 has been allocated to a, duplicate allocation is not allowed");
+    expect(files(back)).toEqual(["10.1.0.2", "10.1.0.3", "fd00::2", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+    expect(readFileSync(join(back, "net1", "fd00::3"), "utf8")).toBe("b\r\neth0");
+    expect(run("DEL", "a").code).toBe(0);
+    expect(files(back)).toEqual(["10.1.0.3", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+
+    const fresh = { back: box.tmpdir(), mnt: box.tmpdir() };
+    const trace = join(box.tmpdir(), "trace");
+    const r = withoutHardLinks(fresh.back, fresh.mnt, ["strace", "-o", trace, "-e", "trace=openat,close,link,rename,fsync,fdatasync,write", `${BIN}/host-local`], netconf(fresh.mnt), env("ADD", "a"));
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const ops = fileOps(readFileSync(trace, "utf8"));
+    const store = join(fresh.mnt, "net1");
+    expectDurable(ops, store, "create");
+    expect(ops.indexOf(`fsync ${join(store, "10.1.0.2")}`)).toBeGreaterThan(ops.indexOf(`create ${join(store, "10.1.0.2")}`));
   });
 });
