@@ -1,10 +1,11 @@
 // host-local's on-disk store, shared with the Go plugin: <dataDir>/<network>/<ip> holding
-// "<containerID>\r\n<ifname>", last_reserved_ip.<N>, and an flock on <dir>/lock around every operation.
+// "<containerID>\r\n<ifname>", last_reserved_ip.<N>, our last_reserved_ip.boot_id, and an flock on <dir>/lock
+// around every operation.
 // A reservation appears atomically and complete: written and fsync'd under a temporary name, then hard-linked
 // to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file; on a
 // filesystem without hard links it is created with O_EXCL instead. The folder is fsync'd before the address is
 // reported, so a power loss cannot take back an address the runtime was given.
-import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, openPath } from "../sys/libc.ts";
 import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
@@ -14,6 +15,11 @@ import type { Reservation, Store } from "./store.ts";
 export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
 const LAST_IP_PREFIX = "last_reserved_ip.";
 const LINE_BREAK = "\r\n";
+// The boot whose first ADD has released the reservations of earlier boots (lib/ipam/reboot.ts). The Go plugin
+// passes it by: its GC keeps every last_reserved_ip.* file, its other commands look only at names that parse as
+// an address or at contents equal to a container id, which never holds "=".
+const BOOT_MARKER = `${LAST_IP_PREFIX}boot_id`;
+const BOOT_MARKER_KEY = "boot_id=";
 
 /** A filesystem failure (read-only, full, permission): CNI code 5, naming the path. */
 export class StoreIOError extends Error {
@@ -134,6 +140,32 @@ export class DiskStore implements Store {
       out.push(ifName === undefined ? { ip, containerID } : { ip, containerID, ifName });
     }
     return out;
+  }
+
+  /** Reservations whose file was last written before `ms` (wall clock, ms since the epoch). */
+  static madeBefore(dir: string, ms: number): Reservation[] {
+    return DiskStore.list(dir).filter((r) => {
+      try {
+        return statSync(join(dir, formatIP(r.ip))).mtimeMs < ms;
+      } catch {
+        return false; // released meanwhile
+      }
+    });
+  }
+
+  /** The boot id the marker holds, or undefined when there is none (or it is not ours). */
+  static bootMarker(dir: string): string | undefined {
+    try {
+      const text = readFileSync(join(dir, BOOT_MARKER), "utf8").trim();
+      return text.startsWith(BOOT_MARKER_KEY) ? text.slice(BOOT_MARKER_KEY.length) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  writeBootMarker(bootID: string): void {
+    const path = join(this.dir, BOOT_MARKER);
+    io("write", path, () => writeFileAtomic(path, `${BOOT_MARKER_KEY}${bootID}`, 0o600, true));
   }
 
   getByID(id: string, ifName: string): IPBytes[] {

@@ -17,6 +17,8 @@ export interface HostLocalConf {
   ranges: RangeSet[];
   /** Requested addresses: CNI_ARGS IP, then args.cni.ips, then runtimeConfig.ips. */
   requested: IPBytes[];
+  /** ipam.reclaimAfterReboot (ours; default true): the first ADD of a boot releases earlier boots' reservations. */
+  reclaimAfterReboot: boolean;
 }
 
 
@@ -73,6 +75,12 @@ function routes(v: unknown): RouteConf[] {
 function optionalString(v: unknown, key: string): string | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   if (typeof v !== "string") throw invalidConfig(`${key} must be a string`, `got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function optionalBool(v: unknown, key: string, dflt: boolean): boolean {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== "boolean") throw invalidConfig(`${key} must be true or false`, `got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -140,6 +148,7 @@ export function loadConfig(conf: NetConf, cniArgs: string): HostLocalConf {
     routes: routes(ipam.routes),
     ranges,
     requested,
+    reclaimAfterReboot: optionalBool(ipam.reclaimAfterReboot, "ipam.reclaimAfterReboot", true),
   };
 }
 

@@ -3,10 +3,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, Code, type Context, type Logger, type Plugin, type Result, validAttachments } from "../../lib/skel/index.ts";
-import { type IPBytes, formatCIDR, formatIP, ipEqual, parseCIDR } from "../../lib/ip/addr.ts";
+import { type IPBytes, compareIP, formatCIDR, formatIP, ipEqual, parseCIDR } from "../../lib/ip/addr.ts";
 import { AllocationError, allocate } from "../../lib/ipam/allocator.ts";
 import { DiskStore } from "../../lib/ipam/disk-store.ts";
 import { rangeContains, rangeFor, rangeSetCapacity, rangeSetString } from "../../lib/ipam/range.ts";
+import { earlierBootReservations, releaseEarlierBoots } from "../../lib/ipam/reboot.ts";
 import { type HostLocalConf, describeIPs, loadConfig } from "./config.ts";
 import { readResolvConf } from "./dns.ts";
 
@@ -35,6 +36,15 @@ function sweepScratch(store: DiskStore, log: Logger): void {
   for (const msg of failed) log.warn(msg);
 }
 
+/** The first ADD of a boot releases what earlier boots left (lib/ipam/reboot.ts), in one line on stderr. */
+function reclaimAfterReboot(store: DiskStore, log: Logger): void {
+  const { released, failed } = releaseEarlierBoots(store);
+  for (const msg of failed) log.warn(`a reservation made before this boot stays: ${msg}`);
+  if (!released.length) return;
+  const ips = released.map((r) => r.ip).sort(compareIP);
+  log.info(`released ${ips.length} reservation${ips.length === 1 ? "" : "s"} made before this boot in ${store.dir}: ${describeIPs(ips)}`);
+}
+
 /** Requests that are not satisfiable by config are config errors (7); a taken address is not. */
 function allocationError(idx: number, e: AllocationError): CniError {
   const invalidRequest = /not in range set|is subnet's gateway/.test(e.message);
@@ -49,6 +59,7 @@ function add(ctx: Context): Result {
   const dns = conf.resolvConf ? readResolvConf(conf.resolvConf) : undefined;
   return withStore(conf, (store) => {
     sweepScratch(store, ctx.log);
+    if (conf.reclaimAfterReboot) reclaimAfterReboot(store, ctx.log);
     const pending = [...conf.requested];
     const taken: IPBytes[] = [];
     const rollback = () => taken.forEach((ip) => store.release(ip));
@@ -130,7 +141,9 @@ function status(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
   const dir = DiskStore.dirOf(conf.name, conf.dataDir);
   if (!existsSync(dir)) return;
-  const reservations = DiskStore.list(dir);
+  // What the next ADD releases as left by earlier boots is free: a rebooted node must not report itself full.
+  const stale = conf.reclaimAfterReboot ? earlierBootReservations(dir) : [];
+  const reservations = DiskStore.list(dir).filter((r) => !stale.some((s) => ipEqual(s.ip, r.ip)));
   for (const set of conf.ranges) {
     const used = reservations.filter((r) => set.some((range) => rangeContains(range, r.ip) && !ipEqual(range.gateway, r.ip))).length;
     if (BigInt(used) >= rangeSetCapacity(set)) {

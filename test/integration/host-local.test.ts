@@ -40,9 +40,11 @@ describe("host-local ADD/DEL/CHECK", () => {
       routes: [{ dst: "0.0.0.0/0" }, { dst: "10.9.0.0/16", gw: "10.1.0.1" }],
       dns: {},
     });
-    expect(files(dir)).toEqual(["10.1.0.2", "fd00::2", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+    expect(files(dir)).toEqual(["10.1.0.2", "fd00::2", "last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
     expect(readFileSync(join(dir, "net1", "10.1.0.2"), "utf8")).toBe("ctr1\r\neth0");
     expect(readFileSync(join(dir, "net1", "last_reserved_ip.1"), "utf8")).toBe("fd00::2");
+    // Beside them, ours records the boot whose reservations are all current (see host-local-reboot.test.ts).
+    expect(readFileSync(join(dir, "net1", "last_reserved_ip.boot_id"), "utf8")).toMatch(/^boot_id=[0-9a-f-]{36}$/);
     expect(statSync(join(dir, "net1", "10.1.0.2")).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, "net1")).mode & 0o777).toBe(0o755);
   });
@@ -59,7 +61,7 @@ describe("host-local ADD/DEL/CHECK", () => {
     const dir = box.tmpdir();
     expect(addresses(hl("ADD", netconf(dir), "a"))).toEqual(["10.1.0.2/29", "fd00::2/125"]);
     for (let i = 0; i < 2; i++) expect(hl("DEL", netconf(dir), "a").code).toBe(0);
-    expect(files(dir)).toEqual(["last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+    expect(files(dir)).toEqual(["last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
     expect(addresses(hl("ADD", netconf(dir), "b"))).toEqual(["10.1.0.3/29", "fd00::3/125"]);
     expect(hl("DEL", netconf(box.tmpdir()), "never-added").code).toBe(0);
   });
@@ -278,7 +280,7 @@ describe("host-local scratch files, absent and read-only stores", () => {
     plant(dir);
     expect(hl("ADD", netconf(dir), "c").code).toBe(0);
     expect(scratch(dir)).toEqual([...FOREIGN].sort());
-    expect(files(dir).filter((f) => !f.startsWith("."))).toEqual(["10.1.0.2", "10.1.0.3", "fd00::2", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+    expect(files(dir).filter((f) => !f.startsWith("."))).toEqual(["10.1.0.2", "10.1.0.3", "fd00::2", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
   });
 
   it("DEL, CHECK and GC of a store that does not exist succeed (CHECK: not found) and create nothing", () => {
@@ -407,10 +409,10 @@ describe("host-local durability", () => {
     expect(run("ADD", "b").json.ips.map((i: any) => i.address)).toEqual(["10.1.0.3/29", "fd00::3/125"]);
     expect(run("ADD", "c", { CNI_ARGS: "IP=10.1.0.2" }).json.msg).toBe("failed to allocate for range 0: requested IP address 10.1.0.2 is not available in range set 10.1.0.1-10.1.0.6");
     expect(run("ADD", "a").json.msg).toBe("failed to allocate for range 0: 10.1.0.2 has been allocated to a, duplicate allocation is not allowed");
-    expect(files(back)).toEqual(["10.1.0.2", "10.1.0.3", "fd00::2", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+    expect(files(back)).toEqual(["10.1.0.2", "10.1.0.3", "fd00::2", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
     expect(readFileSync(join(back, "net1", "fd00::3"), "utf8")).toBe("b\r\neth0");
     expect(run("DEL", "a").code).toBe(0);
-    expect(files(back)).toEqual(["10.1.0.3", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+    expect(files(back)).toEqual(["10.1.0.3", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
 
     const fresh = { back: box.tmpdir(), mnt: box.tmpdir() };
     const trace = join(box.tmpdir(), "trace");
