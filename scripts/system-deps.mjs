@@ -15,6 +15,7 @@ export const DEBIAN_PACKAGES = [
   "golang-go", // builds the libcni test driver
   "golang-github-appc-cni-dev", // libcni, the client containerd and cri-o use
   "containernetworking-plugins", // the Go reference plugins in /usr/lib/cni, for differential tests
+  "golang-github-hanwen-go-fuse-dev", // a FUSE filesystem without hard links, for host-local's store tests
 ];
 
 function missing() {

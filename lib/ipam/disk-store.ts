@@ -1,12 +1,15 @@
 // host-local's on-disk store, shared with the Go plugin: <dataDir>/<network>/<ip> holding
-// "<containerID>\r\n<ifname>", last_reserved_ip.<N>, and an flock on <dir>/lock around every operation.
+// "<containerID>\r\n<ifname>", last_reserved_ip.<N>, our last_reserved_ip.boot_id, and an flock on <dir>/lock
+// around every operation.
 // A reservation appears atomically and complete: written and fsync'd under a temporary name, then hard-linked
-// to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file.
-import { linkSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
+// to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file; on a
+// filesystem without hard links it is created with O_EXCL instead. The folder is fsync'd before the address is
+// reported, so a power loss cannot take back an address the runtime was given.
+import { mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, openPath } from "../sys/libc.ts";
 import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
-import { TMP_PREFIX, writeFileAtomic, writeTempFile } from "../sys/files.ts";
+import { createFileExclusive, scratchTag, syncDir, writeFileAtomic } from "../sys/files.ts";
 import { readTextBounded } from "../sys/read-bounded.ts";
 import type { Reservation, Store } from "./store.ts";
 
@@ -17,11 +20,16 @@ const LINE_BREAK = "\r\n";
 const MAX_RESERVATION_BYTES = 256 << 10;
 /** One address as text. */
 const MAX_LAST_IP_BYTES = 256;
+// The boot whose first ADD has released the reservations of earlier boots (lib/ipam/reboot.ts). The Go plugin
+// passes it by: its GC keeps every last_reserved_ip.* file, its other commands look only at names that parse as
+// an address or at contents equal to a container id, which never holds "=".
+const BOOT_MARKER = `${LAST_IP_PREFIX}boot_id`;
+const BOOT_MARKER_KEY = "boot_id=";
 
 /** A filesystem failure (read-only, full, permission): CNI code 5, naming the path. */
 export class StoreIOError extends Error {
   readonly cniCode = 5;
-  constructor(op: string, path: string, cause: unknown) {
+  constructor(op: string, readonly path: string, override readonly cause: unknown) {
     const code = (cause as NodeJS.ErrnoException)?.code ?? String(cause);
     super(`host-local store: cannot ${op} ${path}: ${code}; make the IPAM dataDir writable (or free space on it)`);
   }
@@ -40,19 +48,47 @@ export class DiskStore implements Store {
 
   private constructor(readonly dir: string) {}
 
-  /** Open (creating) <dataDir>/<network> and take its lock; call close() to release it. */
+  static dirOf(network: string, dataDir = DEFAULT_DATA_DIR): string {
+    return join(dataDir || DEFAULT_DATA_DIR, network);
+  }
+
+  /** For ADD: open (creating) <dataDir>/<network> and take its lock; call close() to release it. */
   static open(network: string, dataDir = DEFAULT_DATA_DIR): DiskStore {
-    const dir = join(dataDir || DEFAULT_DATA_DIR, network);
+    const dir = DiskStore.dirOf(network, dataDir);
     io("create", dir, () => mkdirSync(dir, { recursive: true, mode: 0o755 }));
-    const s = new DiskStore(dir);
     const lockPath = join(dir, "lock");
-    s.lockFd = io("open", lockPath, () => openPath(lockPath, O_RDONLY | O_CREAT, 0o750));
+    return DiskStore.locked(dir, io("open", lockPath, () => openPath(lockPath, O_RDONLY | O_CREAT, 0o750)));
+  }
+
+  /**
+   * For DEL, CHECK and GC: the store, locked, or undefined when there is none (nothing to release or find).
+   * Creates nothing but a missing lock file in an existing store, as the Go plugin does. A read-only store
+   * without a lock file is used unlocked: nothing can change through this mount, and nothing here can write.
+   */
+  static openExisting(network: string, dataDir = DEFAULT_DATA_DIR): DiskStore | undefined {
+    const dir = DiskStore.dirOf(network, dataDir);
+    const lockPath = join(dir, "lock");
+    let fd: number;
     try {
-      flock(s.lockFd, LOCK_EX);
+      fd = openPath(lockPath, O_RDONLY | O_CREAT, 0o750);
     } catch (e) {
-      close(s.lockFd);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+      if (code === "EROFS") return new DiskStore(dir);
+      throw new StoreIOError("open", lockPath, e);
+    }
+    return DiskStore.locked(dir, fd);
+  }
+
+  private static locked(dir: string, fd: number): DiskStore {
+    try {
+      flock(fd, LOCK_EX);
+    } catch (e) {
+      close(fd);
       throw e;
     }
+    const s = new DiskStore(dir);
+    s.lockFd = fd;
     return s;
   }
 
@@ -66,21 +102,13 @@ export class DiskStore implements Store {
   reserve(id: string, ifName: string, ip: IPBytes, rangeID: string): boolean {
     const name = formatIP(ip);
     const path = join(this.dir, name);
-    const tmp = io("write", path, () => writeTempFile(this.dir, name, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600, true));
-    let taken = false;
-    try {
-      linkSync(tmp, path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new StoreIOError("create", path, e);
-      taken = true;
-    } finally {
-      unlinkSync(tmp);
-    }
-    if (taken) return false;
+    if (!io("create", path, () => createFileExclusive(path, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600))) return false;
     const last = join(this.dir, LAST_IP_PREFIX + rangeID);
     try {
-      // Only a round-robin hint: no fsync (a stale value costs nothing but order).
+      // Only a round-robin hint: its content is not fsync'd (a stale value costs nothing but order).
       io("write", last, () => writeFileAtomic(last, name, 0o600, false));
+      // The runtime will be told of this address: its name must survive a power loss (and the hint's with it).
+      io("sync", this.dir, () => syncDir(this.dir));
     } catch (e) {
       // The caller never learns of this address, so it cannot roll it back: do it here.
       this.release(ip);
@@ -121,6 +149,32 @@ export class DiskStore implements Store {
     return out;
   }
 
+  /** Reservations whose file was last written before `ms` (wall clock, ms since the epoch). */
+  static madeBefore(dir: string, ms: number): Reservation[] {
+    return DiskStore.list(dir).filter((r) => {
+      try {
+        return statSync(join(dir, formatIP(r.ip))).mtimeMs < ms;
+      } catch {
+        return false; // released meanwhile
+      }
+    });
+  }
+
+  /** The boot id the marker holds, or undefined when there is none (or it is not ours). */
+  static bootMarker(dir: string): string | undefined {
+    try {
+      const text = readTextBounded(join(dir, BOOT_MARKER), MAX_LAST_IP_BYTES).trim();
+      return text.startsWith(BOOT_MARKER_KEY) ? text.slice(BOOT_MARKER_KEY.length) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  writeBootMarker(bootID: string): void {
+    const path = join(this.dir, BOOT_MARKER);
+    io("write", path, () => writeFileAtomic(path, `${BOOT_MARKER_KEY}${bootID}`, 0o600, true));
+  }
+
   getByID(id: string, ifName: string): IPBytes[] {
     const want = id.trim();
     return this.list()
@@ -134,7 +188,18 @@ export class DiskStore implements Store {
     const current = all.filter((r) => r.ifName === ifName);
     // Files from older plugins hold only the id; they count only when nothing current matched.
     const victims = current.length ? current : all.filter((r) => r.ifName === undefined);
-    for (const r of victims) this.release(r.ip);
+    // Keep going past a failure, as the Go plugin does, and name every address still held.
+    const failed: StoreIOError[] = [];
+    for (const r of victims) {
+      try {
+        this.release(r.ip);
+      } catch (e) {
+        if (!(e instanceof StoreIOError)) throw e;
+        failed.push(e);
+      }
+    }
+    if (failed.length === 1) throw failed[0];
+    if (failed.length) throw new StoreIOError("remove", failed.map((e) => e.path).join(" and "), failed[0].cause);
     return victims.map((r) => r.ip);
   }
 
@@ -147,11 +212,26 @@ export class DiskStore implements Store {
     }
   }
 
-  /** Temporary files left by a process killed mid-reservation; only safe to remove under the lock. */
-  removeStaleTemps(): string[] {
-    const stale = readdirSync(this.dir).filter((n) => n.startsWith(TMP_PREFIX));
-    for (const n of stale) unlinkSync(join(this.dir, n));
-    return stale;
+  /**
+   * Remove the scratch files of writers that were killed: every writer of this store makes its scratch files
+   * (reservations, last_reserved_ip.N) while holding the lock and removes them before letting go, so one seen
+   * under the lock has no live writer. Unlocked (a read-only store) nothing is removed. Names another program
+   * could have made are left alone. Returns the names removed and the failures, one message each.
+   */
+  removeStaleScratch(): { removed: string[]; failed: string[] } {
+    const out = { removed: [] as string[], failed: [] as string[] };
+    if (this.lockFd < 0) return out;
+    for (const name of io("read", this.dir, () => readdirSync(this.dir))) {
+      const tag = scratchTag(name);
+      if (tag === undefined || !(parseIP(tag) || tag.startsWith(LAST_IP_PREFIX))) continue;
+      try {
+        unlinkSync(join(this.dir, name));
+        out.removed.push(name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") out.failed.push(new StoreIOError("remove", join(this.dir, name), e).message);
+      }
+    }
+    return out;
   }
 
 }

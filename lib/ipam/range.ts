@@ -32,6 +32,17 @@ function outOfRange(r: RangeInput, ip: IPBytes): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a subnet that is large enough still cannot be a pod network, or undefined. One holding the unspecified
+ * address (0.0.0.0/N, ::/N) would hand out 0.0.0.x ("this network", never a host's address) or make ::1, the
+ * loopback, the gateway, and at /0 it puts every destination on the pod's link. The Go plugin's v1.1.1 cannot
+ * allocate from such a subnet either (it prints a garbled range); later versions hand out 0.0.0.2/0.
+ */
+export function unusableSubnet(subnet: CIDR): string | undefined {
+  if (toBigInt(networkOf(subnet)) !== 0n) return undefined;
+  return `${formatCIDR(subnet)} contains the unspecified address ${formatIP(networkOf(subnet))} and cannot be a pod network`;
+}
+
 export function canonicalizeRange(input: RangeInput): Range {
   const { subnet } = input;
   const bits = subnet.ip.length * 8;

@@ -3,7 +3,7 @@
 // top-level range, then ipam.ranges (their index names last_reserved_ip.<N>).
 import { CniError, Code, type NetConf, type Route, invalidConfig, isObject, parseCniArgs, versionAtLeast } from "../../lib/skel/index.ts";
 import { type IPBytes, formatIP, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
-import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap } from "../../lib/ipam/range.ts";
+import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap, unusableSubnet } from "../../lib/ipam/range.ts";
 
 /** A route of ipam.routes, passed to the result as is. */
 export type RouteConf = Route;
@@ -17,6 +17,8 @@ export interface HostLocalConf {
   ranges: RangeSet[];
   /** Requested addresses: CNI_ARGS IP, then args.cni.ips, then runtimeConfig.ips. */
   requested: IPBytes[];
+  /** ipam.reclaimAfterReboot (ours; default true): the first ADD of a boot releases earlier boots' reservations. */
+  reclaimAfterReboot: boolean;
 }
 
 
@@ -32,6 +34,8 @@ function rangeInput(v: unknown, key: string): RangeInput {
   if (!isObject(v)) throw invalidConfig(`${key} must be an object with a "subnet"`);
   const subnet = typeof v.subnet === "string" ? parseCIDR(v.subnet) : undefined;
   if (!subnet) throw invalidConfig(`${key}.subnet: invalid CIDR address ${JSON.stringify(v.subnet)}`, `${key}.subnet must be a CIDR such as 10.244.1.0/24`);
+  const unusable = unusableSubnet(subnet);
+  if (unusable) throw invalidConfig(`${key}.subnet: ${unusable}`, `set ${key}.subnet to the node's pod subnet, such as 10.244.1.0/24 or fd00:10:244:1::/64`);
   return {
     subnet,
     rangeStart: ipField(v.rangeStart, `${key}.rangeStart`),
@@ -71,6 +75,12 @@ function routes(v: unknown): RouteConf[] {
 function optionalString(v: unknown, key: string): string | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   if (typeof v !== "string") throw invalidConfig(`${key} must be a string`, `got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function optionalBool(v: unknown, key: string, dflt: boolean): boolean {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== "boolean") throw invalidConfig(`${key} must be true or false`, `got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -138,6 +148,7 @@ export function loadConfig(conf: NetConf, cniArgs: string): HostLocalConf {
     routes: routes(ipam.routes),
     ranges,
     requested,
+    reclaimAfterReboot: optionalBool(ipam.reclaimAfterReboot, "ipam.reclaimAfterReboot", true),
   };
 }
 

@@ -2,21 +2,47 @@
 // Load and validate everything first; then take the store's lock for the whole command.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { CniError, Code, type Context, type Plugin, type Result, validAttachments } from "../../lib/skel/index.ts";
-import { type IPBytes, formatCIDR, formatIP, ipEqual, parseCIDR } from "../../lib/ip/addr.ts";
+import { CniError, Code, type Context, type Logger, type Plugin, type Result, validAttachments } from "../../lib/skel/index.ts";
+import { type IPBytes, compareIP, formatCIDR, formatIP, ipEqual, parseCIDR } from "../../lib/ip/addr.ts";
 import { AllocationError, allocate } from "../../lib/ipam/allocator.ts";
-import { DEFAULT_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
+import { DiskStore } from "../../lib/ipam/disk-store.ts";
 import { rangeContains, rangeFor, rangeSetCapacity, rangeSetString } from "../../lib/ipam/range.ts";
+import { earlierBootReservations, releaseEarlierBoots } from "../../lib/ipam/reboot.ts";
 import { type HostLocalConf, describeIPs, loadConfig } from "./config.ts";
 import { readResolvConf } from "./dns.ts";
 
+/** ADD: the store, created when missing, locked for the whole command. */
 function withStore<T>(conf: HostLocalConf, fn: (s: DiskStore) => T): T {
-  const store = DiskStore.open(conf.name, conf.dataDir);
+  return using(DiskStore.open(conf.name, conf.dataDir), fn);
+}
+
+/** DEL, CHECK, GC: the store if there is one (else `fn` gets undefined), locked; these create no store. */
+function withExistingStore<T>(conf: HostLocalConf, fn: (s: DiskStore | undefined) => T): T {
+  return using(DiskStore.openExisting(conf.name, conf.dataDir), fn);
+}
+
+function using<S extends DiskStore | undefined, T>(store: S, fn: (s: S) => T): T {
   try {
     return fn(store);
   } finally {
-    store.close();
+    store?.close();
   }
+}
+
+/** Scratch files of killed writers go on every locked command; one that cannot go holds no address: a warning. */
+function sweepScratch(store: DiskStore, log: Logger): void {
+  const { removed, failed } = store.removeStaleScratch();
+  if (removed.length) log.info(`removed scratch files of killed writers in ${store.dir}: ${removed.join(" ")}`);
+  for (const msg of failed) log.warn(msg);
+}
+
+/** The first ADD of a boot releases what earlier boots left (lib/ipam/reboot.ts), in one line on stderr. */
+function reclaimAfterReboot(store: DiskStore, log: Logger): void {
+  const { released, failed } = releaseEarlierBoots(store);
+  for (const msg of failed) log.warn(`a reservation made before this boot stays: ${msg}`);
+  if (!released.length) return;
+  const ips = released.map((r) => r.ip).sort(compareIP);
+  log.info(`released ${ips.length} reservation${ips.length === 1 ? "" : "s"} made before this boot in ${store.dir}: ${describeIPs(ips)}`);
 }
 
 /** Requests that are not satisfiable by config are config errors (7); a taken address is not. */
@@ -32,6 +58,8 @@ function add(ctx: Context): Result {
   const conf = loadConfig(ctx.conf, ctx.args);
   const dns = conf.resolvConf ? readResolvConf(conf.resolvConf) : undefined;
   return withStore(conf, (store) => {
+    sweepScratch(store, ctx.log);
+    if (conf.reclaimAfterReboot) reclaimAfterReboot(store, ctx.log);
     const pending = [...conf.requested];
     const taken: IPBytes[] = [];
     const rollback = () => taken.forEach((ip) => store.release(ip));
@@ -61,15 +89,20 @@ function add(ctx: Context): Result {
 
 function del(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
-  withStore(conf, (store) => store.releaseByID(ctx.containerID, ctx.ifName));
+  withExistingStore(conf, (store) => {
+    if (!store) return; // nothing was ever reserved: nothing to release
+    sweepScratch(store, ctx.log);
+    store.releaseByID(ctx.containerID, ctx.ifName);
+  });
 }
 
 function check(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
-  withStore(conf, (store) => {
-    const held = store.getByID(ctx.containerID, ctx.ifName);
-    if (!held.length) {
-      throw new CniError(Code.Internal, `host-local: Failed to find address added by container ${ctx.containerID}`, `no reservation for ${ctx.containerID}/${ctx.ifName} in ${store.dir}; run DEL and ADD for this container`);
+  withExistingStore(conf, (store) => {
+    const held = store?.getByID(ctx.containerID, ctx.ifName) ?? [];
+    if (!store || !held.length) {
+      const dir = DiskStore.dirOf(conf.name, conf.dataDir);
+      throw new CniError(Code.Internal, `host-local: Failed to find address added by container ${ctx.containerID}`, `no reservation for ${ctx.containerID}/${ctx.ifName} in ${dir}; run DEL and ADD for this container`);
     }
     // A CHECK that checks: every address the runtime was given must still be reserved for this container.
     for (const ip of ctx.prevResult?.ips ?? []) {
@@ -86,8 +119,9 @@ function gc(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
   const valid = validAttachments(ctx.conf);
   const errors: string[] = [];
-  withStore(conf, (store) => {
-    store.removeStaleTemps();
+  withExistingStore(conf, (store) => {
+    if (!store) return;
+    sweepScratch(store, ctx.log);
     for (const r of store.list()) {
       // Old id-only files stay as long as the container has any valid attachment.
       const keep = valid.some((a) => a.containerID === r.containerID && (r.ifName === undefined || a.ifname === r.ifName));
@@ -105,9 +139,11 @@ function gc(ctx: Context): void {
 
 function status(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
-  const dir = join(conf.dataDir || DEFAULT_DATA_DIR, conf.name);
+  const dir = DiskStore.dirOf(conf.name, conf.dataDir);
   if (!existsSync(dir)) return;
-  const reservations = DiskStore.list(dir);
+  // What the next ADD releases as left by earlier boots is free: a rebooted node must not report itself full.
+  const stale = conf.reclaimAfterReboot ? earlierBootReservations(dir) : [];
+  const reservations = DiskStore.list(dir).filter((r) => !stale.some((s) => ipEqual(s.ip, r.ip)));
   for (const set of conf.ranges) {
     const used = reservations.filter((r) => set.some((range) => rangeContains(range, r.ip) && !ipEqual(range.gateway, r.ip))).length;
     if (BigInt(used) >= rangeSetCapacity(set)) {

@@ -1,11 +1,13 @@
 // Ours against Debian's Go host-local (/usr/lib/cni): the same operations give the same addresses and the same
-// bytes on disk, and both can share one store. Intended difference: our files are mode 0600 (the Go plugin's
-// current behaviour), Debian's v1.1.1 writes 0644.
+// bytes on disk, and both can share one store. Intended differences: our files are mode 0600 (the Go plugin's
+// current behaviour), Debian's v1.1.1 writes 0644; ours keeps last_reserved_ip.boot_id beside the reservations
+// (the boot whose earlier reservations it has released), which the Go plugin passes by.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
-import { Sandbox, runPlugin } from "../helpers/sandbox.ts";
+import { backdate, inBoot, otherBoot, realBootID } from "../helpers/reboot.ts";
+import { Sandbox, nsPath, runPlugin } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 let node: string;
@@ -33,9 +35,17 @@ function op(impl: Impl, dataDir: string, command: string, id: string, args = "")
   return { code: r.code, ips: r.json?.ips?.map((i: any) => `${i.address} gw ${i.gateway}`), msg: r.json?.msg, routes: r.json?.routes };
 }
 
+const MARKER = "last_reserved_ip.boot_id";
+
 function snapshot(dataDir: string): Record<string, string> {
   const dir = join(dataDir, "diffnet");
   return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), "latin1")]));
+}
+
+/** The store as both plugins share it: everything but our boot marker. */
+function shared(dataDir: string): Record<string, string> {
+  const { [MARKER]: _marker, ...rest } = snapshot(dataDir);
+  return rest;
 }
 
 const SCRIPT: [string, string, string?][] = [
@@ -50,8 +60,9 @@ describe("host-local differential against the Go plugin", () => {
     for (const [command, id, args] of SCRIPT) {
       const [ours, go] = (["ours", "go"] as Impl[]).map((impl) => op(impl, dirs[impl], command, id, args));
       expect({ step: `${command} ${id}`, ...ours }).toEqual({ step: `${command} ${id}`, ...go });
-      expect(snapshot(dirs.ours)).toEqual(snapshot(dirs.go));
+      expect(shared(dirs.ours)).toEqual(snapshot(dirs.go));
     }
+    expect(snapshot(dirs.ours)[MARKER]).toBe(`boot_id=${realBootID()}`);
   });
 
   it("covered exhaustion and duplicate-allocation errors", () => {
@@ -87,5 +98,35 @@ describe("one store shared by ours and the Go plugin", () => {
     expect(op("go", dir, "ADD", "y").code).toBe(0);
     expect(op("go", dir, "CHECK", "x").code).toBe(0);
     expect(op("ours", dir, "CHECK", "y").code).toBe(0);
+    // The Go plugin passed our boot marker by through all of it.
+    expect(snapshot(dir)[MARKER]).toBe(`boot_id=${realBootID()}`);
+  });
+
+  it("after a reboot our first ADD releases the Go plugin's earlier reservations, and the Go plugin goes on", () => {
+    const dir = box.tmpdir();
+    for (const id of ["x", "y"]) expect(op("go", dir, "ADD", id).code).toBe(0);
+    expect(op("ours", dir, "ADD", "z").code).toBe(0);
+    const store = join(dir, "diffnet");
+    const goFiles = Object.entries(snapshot(dir)).filter(([, v]) => /^[xy]\r\n/.test(v)).map(([f]) => f);
+    expect(goFiles).toHaveLength(4);
+    backdate(goFiles.map((f) => join(store, f)));
+
+    const boot = otherBoot(box.tmpdir());
+    const r = inBoot(boot, 'exec nsenter --net="$0" "$1"', [nsPath(node), `${BIN}/host-local`], {
+      input: JSON.stringify(conf(dir)),
+      env: { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: "w", CNI_NETNS: "/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toContain("released 4 reservations made before this boot");
+    const after = snapshot(dir);
+    expect(Object.values(after).filter((v) => /^[xy]\r\n/.test(v))).toEqual([]);
+    expect(after[MARKER]).toBe(`boot_id=${boot.id}`);
+    // The Go plugin reads and writes the store as before: a DEL of a released container, CHECK, ADD and DEL.
+    expect(op("go", dir, "DEL", "x").code).toBe(0);
+    expect(op("go", dir, "CHECK", "w").code).toBe(0);
+    const v = op("go", dir, "ADD", "v");
+    expect(v.code, v.msg).toBe(0);
+    expect(op("go", dir, "DEL", "v").code).toBe(0);
+    expect(snapshot(dir)[MARKER]).toBe(`boot_id=${boot.id}`);
   });
 });

@@ -39,9 +39,11 @@ describe("host-local ADD/DEL/CHECK", () => {
       routes: [{ dst: "0.0.0.0/0" }, { dst: "10.9.0.0/16", gw: "10.1.0.1" }],
       dns: {},
     });
-    expect(files(dir)).toEqual(["10.1.0.2", "fd00::2", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+    expect(files(dir)).toEqual(["10.1.0.2", "fd00::2", "last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
     expect(readFileSync(join(dir, "net1", "10.1.0.2"), "utf8")).toBe("ctr1\r\neth0");
     expect(readFileSync(join(dir, "net1", "last_reserved_ip.1"), "utf8")).toBe("fd00::2");
+    // Beside them, ours records the boot whose reservations are all current (see host-local-reboot.test.ts).
+    expect(readFileSync(join(dir, "net1", "last_reserved_ip.boot_id"), "utf8")).toMatch(/^boot_id=[0-9a-f-]{36}$/);
     expect(statSync(join(dir, "net1", "10.1.0.2")).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, "net1")).mode & 0o777).toBe(0o755);
   });
@@ -58,7 +60,7 @@ describe("host-local ADD/DEL/CHECK", () => {
     const dir = box.tmpdir();
     expect(addresses(hl("ADD", netconf(dir), "a"))).toEqual(["10.1.0.2/29", "fd00::2/125"]);
     for (let i = 0; i < 2; i++) expect(hl("DEL", netconf(dir), "a").code).toBe(0);
-    expect(files(dir)).toEqual(["last_reserved_ip.0", "last_reserved_ip.1", "lock"]);
+    expect(files(dir)).toEqual(["last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
     expect(addresses(hl("ADD", netconf(dir), "b"))).toEqual(["10.1.0.3/29", "fd00::3/125"]);
     expect(hl("DEL", netconf(box.tmpdir()), "never-added").code).toBe(0);
   });
@@ -165,6 +167,17 @@ describe("host-local bad input and failures", () => {
     const dir = box.tmpdir();
     const r = hl("ADD", netconf(dir, { ranges: [[{ subnet: "10.1.0.1/24" }]] }));
     expect([r.json.code, r.json.msg]).toEqual([7, "invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.1.0.0"]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("refuses a subnet holding the unspecified address (0.0.0.0/0, ::/0) with code 7 naming the key", () => {
+    const dir = box.tmpdir();
+    for (const [ipam, key] of [[{ ranges: [[{ subnet: "0.0.0.0/0" }]] }, "ipam.ranges[0][0].subnet"], [{ ranges: undefined, subnet: "::/0" }, "ipam.subnet"]] as const) {
+      const r = hl("ADD", netconf(dir, ipam));
+      expect(r.json?.code, r.stdout).toBe(7);
+      expect(r.json.msg).toContain(`${key}: `);
+      expect(r.json.details).toContain("10.244.1.0/24");
+    }
     expect(readdirSync(dir)).toEqual([]);
   });
 

@@ -151,6 +151,10 @@ describe("host-local config", () => {
     [{ ranges: [[{ subnet: "10.1.0.0/24" }]], routes: [{ dst: "x" }] }, {}, `ipam.routes[0].dst: invalid CIDR address "x"`],
     [{ ranges: [[{ subnet: "10.1.0.0/24" }]], dataDir: 5 }, {}, "ipam.dataDir must be a string"],
     [{ ranges: "10.1.0.0/24" }, {}, "ipam.ranges must be a list of range sets (lists of ranges)"],
+    [{ ranges: [[{ subnet: "0.0.0.0/0" }]] }, {}, "ipam.ranges[0][0].subnet: 0.0.0.0/0 contains the unspecified address 0.0.0.0 and cannot be a pod network"],
+    [{ subnet: "::/0" }, {}, "ipam.subnet: ::/0 contains the unspecified address :: and cannot be a pod network"],
+    [{ ranges: [[{ subnet: "10.1.0.0/24" }, { subnet: "0.0.0.0/8", rangeStart: "0.0.1.0" }]] }, {}, "ipam.ranges[0][1].subnet: 0.0.0.0/8 contains the unspecified address 0.0.0.0 and cannot be a pod network"],
+    [{ ranges: [[{ subnet: "10.1.0.0/24" }]] }, { runtimeConfig: { ipRanges: [[{ subnet: "::/64" }]] } }, "runtimeConfig.ipRanges[0][0].subnet: ::/64 contains the unspecified address :: and cannot be a pod network"],
   ])("rejects ipam %j with code 7", (ipam, extra, msg) => {
     try {
       load(ipam, extra);
@@ -159,6 +163,14 @@ describe("host-local config", () => {
       expect(e.message).toBe(msg);
       expect(e.code).toBe(7);
     }
+  });
+
+  it("accepts the smallest ranges next to the unspecified address", () => {
+    expect(load({ ranges: [[{ subnet: "1.0.0.0/30" }], [{ subnet: "0:0:0:1::/126" }]] }).ranges.map((s) => formatIP(s[0].rangeStart))).toEqual(["1.0.0.1", "::1:0:0:0:1"]);
+  });
+
+  it("says how to fix an unusable subnet", () => {
+    expect(() => load({ ranges: [[{ subnet: "0.0.0.0/0" }]] })).toThrowError(expect.objectContaining({ details: expect.stringContaining("10.244.1.0/24") }));
   });
 
   it("rejects a bad CNI_ARGS IP with code 4", () => {
