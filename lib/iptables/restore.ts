@@ -1,6 +1,7 @@
 // iptables through iptables-save / iptables-restore: one read and one atomic write per change, instead of a
 // process per rule. Rules are kept as the text iptables-save prints, so "does it exist" is a string match.
 import { spawnSync } from "../sys/spawn.ts";
+import { assertOneRule } from "./rule-text.ts";
 
 export type Family = 4 | 6;
 
@@ -25,6 +26,7 @@ export function saveTable(family: Family, table: string): string[] {
 /** Apply `lines` to `table` in one transaction, leaving everything else as it is (--noflush). */
 export function restoreTable(family: Family, table: string, lines: string[]): void {
   if (!lines.length) return;
+  lines.forEach(assertOneRule);
   const bin = tool(family, "restore");
   const input = `*${table}\n${lines.join("\n")}\nCOMMIT\n`;
   const r = spawnSync(bin, ["--noflush", "-w", "10"], { input, encoding: "utf8" });
@@ -48,6 +50,7 @@ export function ensureSharedChains(family: Family, table: string, chains: string
 
 /** Quote an argument the way iptables-save does, so generated rules compare equal to saved ones. */
 export function quoteArg(a: string): string {
+  if (a === "") return '""'; // unquoted it would vanish, shifting every argument after it
   return /[\s"\\]/.test(a) ? `"${a.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"` : a;
 }
 
