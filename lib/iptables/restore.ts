@@ -47,24 +47,3 @@ export function ensureSharedChains(family: Family, table: string, chains: string
     if (r.status !== 0 && !/exists/i.test(r.stderr)) throw new IptablesError(`${bin} -t ${table} -N ${chain}`, r.stderr);
   }
 }
-
-/** Quote an argument the way iptables-save does, so generated rules compare equal to saved ones. */
-export function quoteArg(a: string): string {
-  if (a === "") return '""'; // unquoted it would vanish, shifting every argument after it
-  return /[\s"\\]/.test(a) ? `"${a.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"` : a;
-}
-
-export const rule = (chain: string, args: string[]): string => `-A ${chain} ${args.map(quoteArg).join(" ")}`;
-
-/** The chains a saved table declares. */
-export function chainsOf(lines: string[]): Set<string> {
-  return new Set(lines.filter((l) => l.startsWith(":")).map((l) => l.slice(1).split(" ")[0]));
-}
-
-/** Rules that jump to `target` ("... -j target"), as saved. */
-export function jumpsTo(lines: string[], target: string): string[] {
-  return lines.filter((l) => l.startsWith("-A ") && l.endsWith(` -j ${target}`));
-}
-
-/** "-A X ..." → "-D X ..." */
-export const asDelete = (line: string): string => `-D ${line.slice(3)}`;

@@ -4,10 +4,11 @@ import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, type Plugin, type Result, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, NetlinkSocket, getLinkByIndex, routeGet } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import { type Family, asDelete, chainsOf, ensureSharedChains, jumpsTo, restoreTable, saveTable } from "../../lib/iptables/restore.ts";
+import { type Family, ensureSharedChains, restoreTable, saveTable } from "../../lib/iptables/restore.ts";
+import { asDelete, chainsOf, jumpsTo, removeChains } from "../../lib/iptables/rule-text.ts";
 import { type CIDR } from "../../lib/ip/addr.ts";
 import { type PortMapConf, loadConfig } from "./config.ts";
-import { MASQ, SETMARK, TOP_DNAT, containerOfDnatEntry, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, topLevelEntries } from "./rules.ts";
+import { MASQ, SETMARK, TOP_DNAT, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, staleChains, topLevelEntries } from "./rules.ts";
 
 const familiesOf = (conf: PortMapConf): [Family, CIDR][] =>
   ([[4, conf.contIPv4], [6, conf.contIPv6]] as [Family, CIDR | undefined][]).filter((x): x is [Family, CIDR] => x[1] !== undefined);
@@ -34,13 +35,7 @@ function forwardPorts(conf: PortMapConf, id: string, f: Family, cont: CIDR): voi
 
 /** Remove the container's chains (current and the old SNAT one) and every jump to them. */
 function unforwardPorts(network: string, id: string, f: Family, saved = saveTable(f, "nat")): void {
-  const chains = chainsOf(saved);
-  const lines: string[] = [];
-  for (const chain of [dnatChain(network, id), oldSnatChain(network, id)]) {
-    lines.push(...jumpsTo(saved, chain).map(asDelete));
-    if (chains.has(chain)) lines.push(`-F ${chain}`, `-X ${chain}`);
-  }
-  restoreTable(f, "nat", lines);
+  restoreTable(f, "nat", removeChains(saved, [dnatChain(network, id), oldSnatChain(network, id)]));
 }
 
 /** The nat table of a family, or undefined when that family's iptables is not usable here. */
@@ -132,20 +127,13 @@ function check(ctx: Context): void {
 /** GC: chains of this network whose container is not among the valid attachments. */
 function gc(ctx: Context): void {
   const valid = validContainers(ctx.conf);
-  const network = ctx.conf.name;
   for (const f of [4, 6] as Family[]) {
     const saved = natTable(f);
     if (!saved) continue;
-    const ids = new Set<string>();
-    for (const l of saved) {
-      const id = containerOfDnatEntry(l, network);
-      if (id) ids.add(id);
-    }
-    for (const id of ids) {
-      if (valid.has(id)) continue;
-      ctx.log.info(`gc: removing host port chains of ${id}`);
-      unforwardPorts(network, id, f, saved);
-    }
+    const stale = staleChains(saved, ctx.conf.name, valid);
+    if (!stale.length) continue;
+    for (const s of stale) ctx.log.info(`gc: removing host port chains of ${s.id} (ipv${f} chain ${s.chains[0]})`);
+    restoreTable(f, "nat", removeChains(saved, stale.flatMap((s) => s.chains)));
   }
 }
 
