@@ -2,7 +2,7 @@
 // per-container chain "ACCEPT to the pod's own network" then "MASQUERADE unless multicast". Teardown needs
 // only the network name and container id, so it works after the pod's namespace is gone.
 import { type CIDR, formatCIDR, formatIP, networkOf } from "../ip/addr.ts";
-import { type Family, restoreTable, saveTable } from "./restore.ts";
+import { type Family, TableUnreadable, modifyTable, saveTable } from "./restore.ts";
 import { commentOf, removeChains, rule, targetOf } from "./rule-text.ts";
 import { chainName, chainPattern, readRuleComment, ruleComment } from "./names.ts";
 
@@ -28,22 +28,22 @@ export function setupMasq(network: string, containerID: string, addrs: CIDR[]): 
   for (const f of families(addrs)) {
     const mine = addrs.filter((a) => familyOf(a) === f);
     const { chain, inChain, postrouting } = expectedRules(network, containerID, mine, f);
-    const have = new Set(saveTable(f, "nat"));
-    // Declaring the chain (re)creates it empty, so its rules never duplicate.
-    restoreTable(f, "nat", [`:${chain} - [0:0]`, ...inChain, ...postrouting.filter((r) => !have.has(r))]);
+    modifyTable(f, "nat", (saved) => {
+      const have = new Set(saved);
+      // Declaring the chain (re)creates it empty, so its rules never duplicate.
+      return [`:${chain} - [0:0]`, ...inChain, ...postrouting.filter((r) => !have.has(r))];
+    });
   }
 }
 
 /** Remove every jump to masquerade `chain` and the chain itself, in the given families. */
 export function teardownMasqChain(chain: string, fams: Family[] = [4, 6]): void {
   for (const f of fams) {
-    let saved: string[];
     try {
-      saved = saveTable(f, "nat");
-    } catch {
-      continue; // no ip6tables support here: nothing of ours can exist
+      modifyTable(f, "nat", (saved) => removeChains(saved, [chain]));
+    } catch (e) {
+      if (!(e instanceof TableUnreadable)) throw e; // no ip6tables support here: nothing of ours can exist
     }
-    restoreTable(f, "nat", removeChains(saved, [chain]));
   }
 }
 
