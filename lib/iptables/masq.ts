@@ -2,8 +2,8 @@
 // per-container chain "ACCEPT to the pod's own network" then "MASQUERADE unless multicast". Teardown needs
 // only the network name and container id, so it works after the pod's namespace is gone.
 import { type CIDR, formatCIDR, formatIP, networkOf } from "../ip/addr.ts";
-import { type Family, TableUnreadable, modifyTable, saveTable } from "./restore.ts";
-import { commentOf, removeChains, rule, targetOf } from "./rule-text.ts";
+import { type Family, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "./restore.ts";
+import { commentOf, rule, targetOf } from "./rule-text.ts";
 import { chainName, chainPattern, readRuleComment, ruleComment } from "./names.ts";
 
 const MULTICAST: Record<Family, string> = { 4: "224.0.0.0/4", 6: "ff00::/8" };
@@ -38,13 +38,7 @@ export function setupMasq(network: string, containerID: string, addrs: CIDR[]): 
 
 /** Remove every jump to masquerade `chain` and the chain itself, in the given families. */
 export function teardownMasqChain(chain: string, fams: Family[] = [4, 6]): void {
-  for (const f of fams) {
-    try {
-      modifyTable(f, "nat", (saved) => removeChains(saved, [chain]));
-    } catch (e) {
-      if (!(e instanceof TableUnreadable)) throw e; // no ip6tables support here: nothing of ours can exist
-    }
-  }
+  for (const f of fams) removeChainsFrom(f, "nat", [chain]);
 }
 
 /** Remove every POSTROUTING jump to the container's chain and the chain itself, in both families. */
@@ -78,13 +72,7 @@ export function staleMasqChains(network: string, valid: Set<string>): StaleChain
   const keep = new Set([...valid].map((id) => chainName(network, id)));
   const stale = new Map<string, string>();
   for (const f of [4, 6] as Family[]) {
-    let saved: string[];
-    try {
-      saved = saveTable(f, "nat");
-    } catch {
-      continue;
-    }
-    for (const l of saved) {
+    for (const l of savedTableIfUsable(f, "nat") ?? []) {
       const chain = l.startsWith("-A POSTROUTING ") ? targetOf(l) : /^-A (\S+) /.exec(l)?.[1];
       if (!chain || !MASQ_CHAIN.test(chain) || keep.has(chain) || stale.has(chain)) continue;
       const comment = commentOf(l);

@@ -3,7 +3,7 @@
 // Every change is a read-modify-write under the xtables lock (lock.ts).
 import { spawnSync } from "../sys/spawn.ts";
 import { childLockFile, withXtablesLock } from "./lock.ts";
-import { assertOneRule } from "./rule-text.ts";
+import { assertOneRule, removeChains } from "./rule-text.ts";
 
 export type Family = 4 | 6;
 
@@ -30,6 +30,16 @@ export function saveTable(family: Family, table: string): string[] {
   if (r.error) throw new TableUnreadable(bin, `${r.error.message}; install the iptables package`);
   if (r.status !== 0) throw new TableUnreadable(bin, r.stderr);
   return r.stdout.split("\n").filter((l) => l && !l.startsWith("#"));
+}
+
+/** saveTable, or undefined when that family's iptables is not usable here. */
+export function savedTableIfUsable(family: Family, table: string): string[] | undefined {
+  try {
+    return saveTable(family, table);
+  } catch (e) {
+    if (e instanceof TableUnreadable) return undefined;
+    throw e;
+  }
 }
 
 /** Apply `lines` to `table` in one transaction, leaving everything else as it is (--noflush). */
@@ -70,6 +80,20 @@ export function modifyTable(family: Family, table: string, build: (saved: string
       }
     }
   });
+}
+
+/**
+ * Remove `chains` and every jump to them from one family's `table`; false when that family's iptables is not
+ * usable here (no tool, no kernel support), where nothing of ours can exist.
+ */
+export function removeChainsFrom(family: Family, table: string, chains: string[]): boolean {
+  try {
+    modifyTable(family, table, (saved) => removeChains(saved, chains));
+    return true;
+  } catch (e) {
+    if (e instanceof TableUnreadable) return false;
+    throw e;
+  }
 }
 
 /**

@@ -4,8 +4,8 @@ import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, type Plugin, type Result, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, NetlinkSocket, getLinkByIndex, routeGet } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import { type Family, TableUnreadable, ensureSharedChains, modifyTable, saveTable } from "../../lib/iptables/restore.ts";
-import { asDelete, chainsOf, jumpsTo, removeChains } from "../../lib/iptables/rule-text.ts";
+import { type Family, ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
+import { asDelete, chainsOf, jumpsTo } from "../../lib/iptables/rule-text.ts";
 import { type CIDR } from "../../lib/ip/addr.ts";
 import { type PortMapConf, loadConfig } from "./config.ts";
 import { MASQ, SETMARK, TOP_DNAT, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, staleChains, topLevelEntries } from "./rules.ts";
@@ -33,31 +33,10 @@ function forwardPorts(conf: PortMapConf, id: string, f: Family, cont: CIDR): voi
   });
 }
 
-/**
- * Remove `chains` and every jump to them in one family; false when that family's iptables is not usable here
- * (then nothing of ours can exist in it).
- */
-function removeFrom(f: Family, chains: string[]): boolean {
-  try {
-    modifyTable(f, "nat", (saved) => removeChains(saved, chains));
-    return true;
-  } catch (e) {
-    if (e instanceof TableUnreadable) return false;
-    throw e;
-  }
-}
-
 /** The container's chains: the current one and the SNAT one older versions made. */
 const containerChains = (network: string, id: string) => [dnatChain(network, id), oldSnatChain(network, id)];
 
-/** The nat table of a family, or undefined when that family's iptables is not usable here. */
-function natTable(f: Family): string[] | undefined {
-  try {
-    return saveTable(f, "nat");
-  } catch {
-    return undefined;
-  }
-}
+const natTable = (f: Family) => savedTableIfUsable(f, "nat");
 
 /** 127.0.0.1 may cross into the pod only with route_localnet on the interface that leads to it. */
 function enableLocalnetRouting(cont: CIDR): void {
@@ -95,7 +74,7 @@ function add(ctx: Context): Result {
       flushUdpConntrack(ctx, conf, f);
     }
   } catch (e) {
-    for (const f of done) removeFrom(f, containerChains(conf.name, ctx.containerID));
+    for (const f of done) removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID));
     throw e;
   }
   return ctx.prevResult;
@@ -105,7 +84,7 @@ function del(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName, { lenient: true });
   let usable = false;
   for (const f of [4, 6] as Family[]) {
-    if (!removeFrom(f, containerChains(conf.name, ctx.containerID))) continue;
+    if (!removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID))) continue;
     usable = true;
     flushUdpConntrack(ctx, conf, f);
   }
@@ -146,7 +125,7 @@ function gc(ctx: Context): void {
     if (!stale.length) continue;
     for (const s of stale) ctx.log.info(`gc: removing host port chains of ${s.id} (ipv${f} chain ${s.chains[0]})`);
     // The chains were chosen from this look; the removal reads the table again under the lock.
-    removeFrom(f, stale.flatMap((s) => s.chains));
+    removeChainsFrom(f, "nat", stale.flatMap((s) => s.chains));
   }
 }
 
