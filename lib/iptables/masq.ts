@@ -2,12 +2,14 @@
 // per-container chain "ACCEPT to the pod's own network" then "MASQUERADE unless multicast". Teardown needs
 // only the network name and container id, so it works after the pod's namespace is gone.
 import { type CIDR, formatCIDR, formatIP, networkOf } from "../ip/addr.ts";
-import { type Family, asDelete, chainsOf, jumpsTo, restoreTable, rule, saveTable } from "./restore.ts";
-import { chainName, containerOfComment, ruleComment } from "./names.ts";
+import { type Family, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "./restore.ts";
+import { commentOf, rule, targetOf } from "./rule-text.ts";
+import { chainName, chainPattern, readRuleComment, ruleComment } from "./names.ts";
 
 const MULTICAST: Record<Family, string> = { 4: "224.0.0.0/4", 6: "ff00::/8" };
 const hostPrefix = (f: Family) => (f === 4 ? 32 : 128);
 const familyOf = (c: CIDR): Family => (c.ip.length === 4 ? 4 : 6);
+const MASQ_CHAIN = chainPattern("CNI-");
 
 function expectedRules(network: string, containerID: string, addrs: CIDR[], f: Family): { chain: string; inChain: string[]; postrouting: string[] } {
   const chain = chainName(network, containerID);
@@ -26,26 +28,22 @@ export function setupMasq(network: string, containerID: string, addrs: CIDR[]): 
   for (const f of families(addrs)) {
     const mine = addrs.filter((a) => familyOf(a) === f);
     const { chain, inChain, postrouting } = expectedRules(network, containerID, mine, f);
-    const saved = new Set(saveTable(f, "nat"));
-    // Declaring the chain (re)creates it empty, so its rules never duplicate.
-    restoreTable(f, "nat", [`:${chain} - [0:0]`, ...inChain, ...postrouting.filter((r) => !saved.has(r))]);
+    modifyTable(f, "nat", (saved) => {
+      const have = new Set(saved);
+      // Declaring the chain (re)creates it empty, so its rules never duplicate.
+      return [`:${chain} - [0:0]`, ...inChain, ...postrouting.filter((r) => !have.has(r))];
+    });
   }
+}
+
+/** Remove every jump to masquerade `chain` and the chain itself, in the given families. */
+export function teardownMasqChain(chain: string, fams: Family[] = [4, 6]): void {
+  for (const f of fams) removeChainsFrom(f, "nat", [chain]);
 }
 
 /** Remove every POSTROUTING jump to the container's chain and the chain itself, in both families. */
 export function teardownMasq(network: string, containerID: string, fams: Family[] = [4, 6]): void {
-  const chain = chainName(network, containerID);
-  for (const f of fams) {
-    let saved: string[];
-    try {
-      saved = saveTable(f, "nat");
-    } catch {
-      continue; // no ip6tables support here: nothing of ours can exist
-    }
-    const lines = jumpsTo(saved, chain).map(asDelete);
-    if (chainsOf(saved).has(chain)) lines.push(`-F ${chain}`, `-X ${chain}`);
-    restoreTable(f, "nat", lines);
-  }
+  teardownMasqChain(chainName(network, containerID), fams);
 }
 
 /** What of the expected masquerade state is missing (empty when all is there). */
@@ -59,20 +57,29 @@ export function checkMasq(network: string, containerID: string, addrs: CIDR[]): 
   return missing;
 }
 
-/** Container ids that have masquerade chains of `network` in either family. */
-export function masqContainers(network: string): Set<string> {
-  const ids = new Set<string>();
+export interface StaleChain {
+  chain: string;
+  /** The container id, or its first characters (ending in "…") when iptables cut the comment. */
+  id: string;
+}
+
+/**
+ * Masquerade chains of `network` in either family whose container is not in `valid`. A chain is known by the
+ * comment on its rules and on the POSTROUTING jumps to it. A comment cut to 255 bytes no longer holds the
+ * whole id, so then the chain name — a hash of the whole id — decides: a listed container's chain is kept.
+ */
+export function staleMasqChains(network: string, valid: Set<string>): StaleChain[] {
+  const keep = new Set([...valid].map((id) => chainName(network, id)));
+  const stale = new Map<string, string>();
   for (const f of [4, 6] as Family[]) {
-    let saved: string[];
-    try {
-      saved = saveTable(f, "nat");
-    } catch {
-      continue;
-    }
-    for (const l of saved) {
-      const id = l.startsWith("-A POSTROUTING ") ? containerOfComment(l, network) : undefined;
-      if (id && l.endsWith(` -j ${chainName(network, id)}`)) ids.add(id);
+    for (const l of savedTableIfUsable(f, "nat") ?? []) {
+      const chain = l.startsWith("-A POSTROUTING ") ? targetOf(l) : /^-A (\S+) /.exec(l)?.[1];
+      if (!chain || !MASQ_CHAIN.test(chain) || keep.has(chain) || stale.has(chain)) continue;
+      const comment = commentOf(l);
+      const owner = comment === undefined ? undefined : readRuleComment(comment, network);
+      if (!owner || (owner.id !== undefined && chainName(network, owner.id) !== chain)) continue;
+      stale.set(chain, owner.id ?? `${comment!.split('id: "')[1] ?? ""}…`);
     }
   }
-  return ids;
+  return [...stale].map(([chain, id]) => ({ chain, id }));
 }

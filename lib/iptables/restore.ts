@@ -1,6 +1,9 @@
 // iptables through iptables-save / iptables-restore: one read and one atomic write per change, instead of a
 // process per rule. Rules are kept as the text iptables-save prints, so "does it exist" is a string match.
+// Every change is a read-modify-write under the xtables lock (lock.ts).
 import { spawnSync } from "../sys/spawn.ts";
+import { childLockFile, withXtablesLock } from "./lock.ts";
+import { assertOneRule, removeChains } from "./rule-text.ts";
 
 export type Family = 4 | 6;
 
@@ -11,57 +14,99 @@ export class IptablesError extends Error {
   }
 }
 
-const tool = (family: Family, kind: "save" | "restore") => `${family === 4 ? "iptables" : "ip6tables"}-${kind}`;
+/** The table cannot be read at all (no such tool, no kernel support for the family): nothing of ours is there. */
+export class TableUnreadable extends IptablesError {}
+
+const tool = (family: Family, kind: "save" | "restore" | "") => `${family === 4 ? "iptables" : "ip6tables"}${kind && `-${kind}`}`;
+
+function run(bin: string, args: string[], input?: string) {
+  return spawnSync(bin, args, { input, encoding: "utf8", env: { ...process.env, XTABLES_LOCKFILE: childLockFile() } });
+}
 
 /** The lines of one table, as iptables-save prints them (rules "-A …", chains ":NAME POLICY [x:y]"). */
 export function saveTable(family: Family, table: string): string[] {
   const bin = tool(family, "save");
-  const r = spawnSync(bin, ["-t", table], { encoding: "utf8" });
-  if (r.error) throw new IptablesError(bin, `${r.error.message}; install the iptables package`);
-  if (r.status !== 0) throw new IptablesError(bin, r.stderr);
+  const r = run(bin, ["-t", table]);
+  if (r.error) throw new TableUnreadable(bin, `${r.error.message}; install the iptables package`);
+  if (r.status !== 0) throw new TableUnreadable(bin, r.stderr);
   return r.stdout.split("\n").filter((l) => l && !l.startsWith("#"));
 }
 
+/** saveTable, or undefined when that family's iptables is not usable here. */
+export function savedTableIfUsable(family: Family, table: string): string[] | undefined {
+  try {
+    return saveTable(family, table);
+  } catch (e) {
+    if (e instanceof TableUnreadable) return undefined;
+    throw e;
+  }
+}
+
 /** Apply `lines` to `table` in one transaction, leaving everything else as it is (--noflush). */
-export function restoreTable(family: Family, table: string, lines: string[]): void {
+function restoreTable(family: Family, table: string, lines: string[]): void {
   if (!lines.length) return;
+  lines.forEach(assertOneRule);
   const bin = tool(family, "restore");
   const input = `*${table}\n${lines.join("\n")}\nCOMMIT\n`;
-  const r = spawnSync(bin, ["--noflush", "-w", "10"], { input, encoding: "utf8" });
+  const r = run(bin, ["--noflush", "-w", "10"], input);
   if (r.error) throw new IptablesError(bin, `${r.error.message}; install the iptables package`);
   if (r.status !== 0) throw new IptablesError(`${bin} (table ${table})`, r.stderr);
 }
 
+/** A table's rules and chains without the packet counters, which change with traffic alone. */
+const shape = (lines: string[]) => lines.map((l) => (l.startsWith(":") ? l.replace(/ \[\d+:\d+\]$/, "") : l)).join("\n");
+
+const ATTEMPTS = 3;
+
+/**
+ * Read-modify-write of one table under the xtables lock: `build` turns a saved table into restore lines.
+ * Writers that take no lock (iptables-nft in other programs) can still change the table between our save and
+ * our restore, which then rejects the whole batch (a rule to delete is gone): when the table changed, the
+ * batch is rebuilt from a fresh save, so a rule someone else removed is simply not removed again. A batch
+ * that fails on an unchanged table is wrong in itself and fails at once.
+ */
+export function modifyTable(family: Family, table: string, build: (saved: string[]) => string[]): void {
+  withXtablesLock(() => {
+    let saved = saveTable(family, table);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        restoreTable(family, table, build(saved));
+        return;
+      } catch (e) {
+        if (!(e instanceof IptablesError) || attempt === ATTEMPTS) throw e;
+        const now = saveTable(family, table);
+        if (shape(now) === shape(saved)) throw e;
+        saved = now;
+      }
+    }
+  });
+}
+
+/**
+ * Remove `chains` and every jump to them from one family's `table`; false when that family's iptables is not
+ * usable here (no tool, no kernel support), where nothing of ours can exist.
+ */
+export function removeChainsFrom(family: Family, table: string, chains: string[]): boolean {
+  try {
+    modifyTable(family, table, (saved) => removeChains(saved, chains));
+    return true;
+  } catch (e) {
+    if (e instanceof TableUnreadable) return false;
+    throw e;
+  }
+}
+
 /**
  * Create chains that are shared between containers (and with other plugins) without ever flushing them:
- * declaring an existing chain in iptables-restore input empties it, which would race with a concurrent ADD.
+ * declaring an existing chain in iptables-restore input empties it, and writers that take no lock could have
+ * created it since our save.
  */
 export function ensureSharedChains(family: Family, table: string, chains: string[], existing: Set<string>): void {
-  const bin = family === 4 ? "iptables" : "ip6tables";
+  const bin = tool(family, "");
   for (const chain of chains) {
     if (existing.has(chain)) continue;
-    const r = spawnSync(bin, ["-w", "10", "-t", table, "-N", chain], { encoding: "utf8" });
+    const r = run(bin, ["-w", "10", "-t", table, "-N", chain]);
     if (r.error) throw new IptablesError(bin, `${r.error.message}; install the iptables package`);
     if (r.status !== 0 && !/exists/i.test(r.stderr)) throw new IptablesError(`${bin} -t ${table} -N ${chain}`, r.stderr);
   }
 }
-
-/** Quote an argument the way iptables-save does, so generated rules compare equal to saved ones. */
-export function quoteArg(a: string): string {
-  return /[\s"\\]/.test(a) ? `"${a.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"` : a;
-}
-
-export const rule = (chain: string, args: string[]): string => `-A ${chain} ${args.map(quoteArg).join(" ")}`;
-
-/** The chains a saved table declares. */
-export function chainsOf(lines: string[]): Set<string> {
-  return new Set(lines.filter((l) => l.startsWith(":")).map((l) => l.slice(1).split(" ")[0]));
-}
-
-/** Rules that jump to `target` ("... -j target"), as saved. */
-export function jumpsTo(lines: string[], target: string): string[] {
-  return lines.filter((l) => l.startsWith("-A ") && l.endsWith(` -j ${target}`));
-}
-
-/** "-A X ..." → "-D X ..." */
-export const asDelete = (line: string): string => `-D ${line.slice(3)}`;

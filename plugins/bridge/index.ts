@@ -1,6 +1,6 @@
 // bridge: pods on a Linux bridge (cni0) through veth pairs, addresses from the IPAM delegate.
 import { type Context, type Plugin, delegate, validContainers } from "../../lib/skel/index.ts";
-import { masqContainers, teardownMasq } from "../../lib/iptables/masq.ts";
+import { staleMasqChains, teardownMasqChain } from "../../lib/iptables/masq.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { add } from "./add.ts";
 import { del } from "./del.ts";
@@ -10,12 +10,9 @@ import { check } from "./check.ts";
 function gc(ctx: Context): void {
   const conf = loadTeardownConfig(ctx.conf, ctx.args);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "GC");
-  const valid = validContainers(ctx.conf);
-  for (const id of masqContainers(conf.name)) {
-    if (!valid.has(id)) {
-      ctx.log.info(`gc: removing masquerade rules of ${id}`);
-      teardownMasq(conf.name, id);
-    }
+  for (const { chain, id } of staleMasqChains(conf.name, validContainers(ctx.conf))) {
+    ctx.log.info(`gc: removing masquerade rules of ${id} (chain ${chain})`);
+    teardownMasqChain(chain);
   }
 }
 

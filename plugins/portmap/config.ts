@@ -28,10 +28,31 @@ export const DEFAULT_MARK_BIT = 13;
 const PROTOCOLS = ["tcp", "udp", "sctp"];
 
 
-function stringList(v: unknown, key: string): string[] | undefined {
+// Each condition becomes one argument of the CNI-HOSTPORT-DNAT jump's iptables-restore line, as the reference
+// passes each as one argv element. iptables-restore keeps at most 1,023 bytes of an argument, and reads a line
+// in pieces of 10,239 bytes, a longer one going on as a line of its own (measured): a family's conditions are
+// kept well below that, with room for the rest of the rule.
+const MAX_CONDITION_BYTES = 1023;
+const MAX_CONDITIONS_BYTES = 4096;
+const show = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
+
+function conditions(v: unknown, key: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw invalidConfig(`"${key}" must be a list of strings (iptables match arguments)`);
-  return v as string[];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw invalidConfig(`"${key}" must be a list of strings (iptables match arguments)`, `e.g. ["!", "-d", "192.0.2.0/24"]`);
+  const list = v as string[];
+  list.forEach((c, i) => {
+    const at = `${key}[${i}]`;
+    if (c === "") throw invalidConfig(`${at} is empty`, "each entry is one iptables argument: remove the empty string");
+    const ctl = /\p{Cc}/u.exec(c);
+    if (ctl) {
+      const code = ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+      throw invalidConfig(`${at} ${show(c)} contains the control character U+${code}`, "each entry is exactly one iptables argument of one rule: remove line breaks, tabs and other control characters");
+    }
+    if (Buffer.byteLength(c) > MAX_CONDITION_BYTES) throw invalidConfig(`${at} ${show(c)} is longer than ${MAX_CONDITION_BYTES} bytes`, "iptables refuses longer arguments: shorten it");
+  });
+  const total = list.reduce((n, c) => n + Buffer.byteLength(c) + 1, 0);
+  if (total > MAX_CONDITIONS_BYTES) throw invalidConfig(`"${key}" is ${total} bytes long in all`, `keep a family's conditions within ${MAX_CONDITIONS_BYTES} bytes (they are part of one iptables rule)`);
+  return list;
 }
 
 function port(v: unknown, what: string): number {
@@ -95,7 +116,9 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
   const bit = c.markMasqBit ?? DEFAULT_MARK_BIT;
   if (typeof bit !== "number" || !Number.isInteger(bit) || bit < 0 || bit > 31) throw invalidConfig("MasqMarkBit must be between 0 and 31", `got ${JSON.stringify(bit)}`);
   const ext = c.externalSetMarkChain ?? undefined;
-  if (ext !== undefined && (typeof ext !== "string" || !/^[\w.-]{1,28}$/.test(ext))) throw invalidConfig(`"externalSetMarkChain" must be an iptables chain name`);
+  if (ext !== undefined && (typeof ext !== "string" || !/^[\w.-]{1,28}$/.test(ext))) {
+    throw invalidConfig(`"externalSetMarkChain" ${typeof ext === "string" ? show(ext) : JSON.stringify(ext)} is not an iptables chain name`, "use 1 to 28 letters, digits, '_', '.' or '-'");
+  }
   const backend = c.backend;
   if (backend !== undefined && backend !== null && backend !== "iptables") {
     if (backend === "nftables") throw new CniError(Code.UnsupportedField, `"backend": "nftables" is not supported by this portmap plugin`, `use "iptables" (the default)`);
@@ -108,8 +131,8 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
     snat,
     markMasqBit: bit,
     externalSetMarkChain: ext,
-    conditionsV4: stringList(c.conditionsV4, "conditionsV4"),
-    conditionsV6: stringList(c.conditionsV6, "conditionsV6"),
+    conditionsV4: conditions(c.conditionsV4, "conditionsV4"),
+    conditionsV6: conditions(c.conditionsV6, "conditionsV6"),
     masqAll,
     mappings: mappings(runtime.portMappings),
     contIPv4: v4,

@@ -1,56 +1,42 @@
 // portmap: hostPort → pod port with iptables DNAT, chained after the plugin that gave the pod its address.
-// Each family's change is one iptables-save and one atomic iptables-restore.
+// Each family's change is one iptables-save and one atomic iptables-restore, under the xtables lock.
 import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, type Plugin, type Result, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, NetlinkSocket, getLinkByIndex, routeGet } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import { type Family, asDelete, chainsOf, ensureSharedChains, jumpsTo, restoreTable, saveTable } from "../../lib/iptables/restore.ts";
+import { type Family, ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
+import { asDelete, chainsOf, jumpsTo } from "../../lib/iptables/rule-text.ts";
 import { type CIDR } from "../../lib/ip/addr.ts";
 import { type PortMapConf, loadConfig } from "./config.ts";
-import { MASQ, SETMARK, TOP_DNAT, containerOfDnatEntry, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, topLevelEntries } from "./rules.ts";
+import { MASQ, SETMARK, TOP_DNAT, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, staleChains, topLevelEntries } from "./rules.ts";
 
 const familiesOf = (conf: PortMapConf): [Family, CIDR][] =>
   ([[4, conf.contIPv4], [6, conf.contIPv6]] as [Family, CIDR | undefined][]).filter((x): x is [Family, CIDR] => x[1] !== undefined);
 
 function forwardPorts(conf: PortMapConf, id: string, f: Family, cont: CIDR): void {
-  const saved = saveTable(f, "nat");
-  const have = new Set(saved);
-  const chains = chainsOf(saved);
   const plan = dnatPlan(conf, id, f, cont);
   const marking = conf.snat && !conf.externalSetMarkChain;
-  ensureSharedChains(f, "nat", [TOP_DNAT, ...(marking ? [SETMARK, MASQ] : [])], chains);
-  const body: string[] = [];
-  if (marking) {
-    if (!have.has(setMarkRule(conf.markMasqBit))) body.push(setMarkRule(conf.markMasqBit));
-    if (!have.has(masqRule(conf.markMasqBit))) body.push(masqRule(conf.markMasqBit));
-    if (!have.has(masqEntry())) body.push(`-I ${masqEntry().slice(3).replace(/^POSTROUTING /, "POSTROUTING 1 ")}`);
-  }
-  for (const e of topLevelEntries()) if (!have.has(e)) body.push(e);
-  // The container's own chain is rebuilt from scratch, and its jumps replaced, so a repeated ADD never duplicates.
-  body.push(...jumpsTo(saved, plan.chain).map(asDelete), ...plan.rules);
-  for (const e of [...plan.entries].reverse()) body.push(`-I ${TOP_DNAT} 1 ${e.slice(`-A ${TOP_DNAT} `.length)}`);
-  restoreTable(f, "nat", [`:${plan.chain} - [0:0]`, ...body]);
+  modifyTable(f, "nat", (saved) => {
+    const have = new Set(saved);
+    ensureSharedChains(f, "nat", [TOP_DNAT, ...(marking ? [SETMARK, MASQ] : [])], chainsOf(saved));
+    const body: string[] = [];
+    if (marking) {
+      if (!have.has(setMarkRule(conf.markMasqBit))) body.push(setMarkRule(conf.markMasqBit));
+      if (!have.has(masqRule(conf.markMasqBit))) body.push(masqRule(conf.markMasqBit));
+      if (!have.has(masqEntry())) body.push(`-I ${masqEntry().slice(3).replace(/^POSTROUTING /, "POSTROUTING 1 ")}`);
+    }
+    for (const e of topLevelEntries()) if (!have.has(e)) body.push(e);
+    // The container's own chain is rebuilt from scratch, and its jumps replaced, so a repeated ADD never duplicates.
+    body.push(...jumpsTo(saved, plan.chain).map(asDelete), ...plan.rules);
+    for (const e of [...plan.entries].reverse()) body.push(`-I ${TOP_DNAT} 1 ${e.slice(`-A ${TOP_DNAT} `.length)}`);
+    return [`:${plan.chain} - [0:0]`, ...body];
+  });
 }
 
-/** Remove the container's chains (current and the old SNAT one) and every jump to them. */
-function unforwardPorts(network: string, id: string, f: Family, saved = saveTable(f, "nat")): void {
-  const chains = chainsOf(saved);
-  const lines: string[] = [];
-  for (const chain of [dnatChain(network, id), oldSnatChain(network, id)]) {
-    lines.push(...jumpsTo(saved, chain).map(asDelete));
-    if (chains.has(chain)) lines.push(`-F ${chain}`, `-X ${chain}`);
-  }
-  restoreTable(f, "nat", lines);
-}
+/** The container's chains: the current one and the SNAT one older versions made. */
+const containerChains = (network: string, id: string) => [dnatChain(network, id), oldSnatChain(network, id)];
 
-/** The nat table of a family, or undefined when that family's iptables is not usable here. */
-function natTable(f: Family): string[] | undefined {
-  try {
-    return saveTable(f, "nat");
-  } catch {
-    return undefined;
-  }
-}
+const natTable = (f: Family) => savedTableIfUsable(f, "nat");
 
 /** 127.0.0.1 may cross into the pod only with route_localnet on the interface that leads to it. */
 function enableLocalnetRouting(cont: CIDR): void {
@@ -88,7 +74,7 @@ function add(ctx: Context): Result {
       flushUdpConntrack(ctx, conf, f);
     }
   } catch (e) {
-    for (const f of done) unforwardPorts(conf.name, ctx.containerID, f);
+    for (const f of done) removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID));
     throw e;
   }
   return ctx.prevResult;
@@ -96,14 +82,14 @@ function add(ctx: Context): Result {
 
 function del(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName, { lenient: true });
-  const tables = ([4, 6] as Family[]).map((f) => [f, natTable(f)] as const).filter((x): x is [Family, string[]] => x[1] !== undefined);
-  if (!tables.length) {
-    if (!conf.mappings.length) return;
-    throw new CniError(Code.NotAvailable, "neither iptables nor ip6tables is usable", "install iptables (iptables-save/iptables-restore)");
-  }
-  for (const [f, saved] of tables) {
-    unforwardPorts(conf.name, ctx.containerID, f, saved);
+  let usable = false;
+  for (const f of [4, 6] as Family[]) {
+    if (!removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID))) continue;
+    usable = true;
     flushUdpConntrack(ctx, conf, f);
+  }
+  if (!usable && conf.mappings.length) {
+    throw new CniError(Code.NotAvailable, "neither iptables nor ip6tables is usable", "install iptables (iptables-save/iptables-restore)");
   }
 }
 
@@ -132,20 +118,14 @@ function check(ctx: Context): void {
 /** GC: chains of this network whose container is not among the valid attachments. */
 function gc(ctx: Context): void {
   const valid = validContainers(ctx.conf);
-  const network = ctx.conf.name;
   for (const f of [4, 6] as Family[]) {
     const saved = natTable(f);
     if (!saved) continue;
-    const ids = new Set<string>();
-    for (const l of saved) {
-      const id = containerOfDnatEntry(l, network);
-      if (id) ids.add(id);
-    }
-    for (const id of ids) {
-      if (valid.has(id)) continue;
-      ctx.log.info(`gc: removing host port chains of ${id}`);
-      unforwardPorts(network, id, f, saved);
-    }
+    const stale = staleChains(saved, ctx.conf.name, valid);
+    if (!stale.length) continue;
+    for (const s of stale) ctx.log.info(`gc: removing host port chains of ${s.id} (ipv${f} chain ${s.chains[0]})`);
+    // The chains were chosen from this look; the removal reads the table again under the lock.
+    removeChainsFrom(f, "nat", stale.flatMap((s) => s.chains));
   }
 }
 

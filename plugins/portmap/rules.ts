@@ -5,8 +5,9 @@
 //   CNI-DN-<hash>:     [hairpin/localhost -j CNI-HOSTPORT-SETMARK] then -j DNAT --to-destination <pod>:<port>
 //   POSTROUTING:       -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ (first)
 import { type CIDR, formatCIDR, formatIP, networkOf, parseIP } from "../../lib/ip/addr.ts";
-import { rule, type Family } from "../../lib/iptables/restore.ts";
-import { chainName } from "../../lib/iptables/names.ts";
+import type { Family } from "../../lib/iptables/restore.ts";
+import { commentOf, rule, targetOf } from "../../lib/iptables/rule-text.ts";
+import { MAX_COMMENT_LENGTH, chainName, chainPattern, readComment } from "../../lib/iptables/names.ts";
 import type { PortMapConf } from "./config.ts";
 
 export const TOP_DNAT = "CNI-HOSTPORT-DNAT";
@@ -16,7 +17,15 @@ const MULTIPORT_MAX = 15;
 
 export const dnatChain = (network: string, id: string) => chainName(network, id, "CNI-DN-");
 export const oldSnatChain = (network: string, id: string) => chainName(network, id, "CNI-SN-");
-export const dnatComment = (network: string, id: string) => `dnat name: "${network}" id: "${id}"`.slice(0, 256);
+const dnatHead = (network: string) => `dnat name: "${network}" id: "`;
+// The reference cuts a long comment to 253 characters and "..." of which iptables keeps the first 255 bytes.
+const CUT_MARK = "..";
+
+/** The comment on a container's CNI-HOSTPORT-DNAT jumps, as iptables stores the reference's. */
+export function dnatComment(network: string, id: string): string {
+  const full = `${dnatHead(network)}${id}"`;
+  return full.length <= MAX_COMMENT_LENGTH ? full : `${full.slice(0, MAX_COMMENT_LENGTH - CUT_MARK.length)}${CUT_MARK}`;
+}
 
 const markDef = (bit: number) => `0x${(1 << bit >>> 0).toString(16)}/0x${(1 << bit >>> 0).toString(16)}`;
 const hostCIDR = (ip: string) => {
@@ -71,9 +80,25 @@ export function dnatPlan(conf: PortMapConf, id: string, family: Family, cont: CI
   return { chain, rules, entries: entries.reverse() };
 }
 
-/** The container id of a CNI-HOSTPORT-DNAT jump of ours for `network`, if the saved line is one. */
-export function containerOfDnatEntry(line: string, network: string): string | undefined {
-  if (!line.startsWith(`-A ${TOP_DNAT} `)) return undefined;
-  const m = /--comment "dnat name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\""/.exec(line);
-  return m && m[1] === network && line.endsWith(` -j ${dnatChain(network, m[2])}`) ? m[2] : undefined;
+const DNAT_CHAIN = chainPattern("CNI-DN-");
+
+/**
+ * The per-container chains of `network` (with the old SNAT chain when the id is known) whose container is not
+ * in `valid`, found from the comments on CNI-HOSTPORT-DNAT jumps. When the comment was cut the id is not in
+ * it, and the chain name — a hash of the whole id — tells a listed container's chain from the others.
+ */
+export function staleChains(saved: string[], network: string, valid: Set<string>): { chains: string[]; id: string }[] {
+  const keep = new Set([...valid].map((id) => dnatChain(network, id)));
+  const stale = new Map<string, { chains: string[]; id: string }>();
+  for (const l of saved) {
+    if (!l.startsWith(`-A ${TOP_DNAT} `)) continue;
+    const chain = targetOf(l);
+    const comment = commentOf(l);
+    if (!chain || !DNAT_CHAIN.test(chain) || keep.has(chain) || stale.has(chain) || comment === undefined) continue;
+    const owner = readComment(comment, dnatHead(network), CUT_MARK);
+    if (!owner) continue;
+    if (owner.id === undefined) stale.set(chain, { chains: [chain], id: `${comment.split('id: "')[1]?.slice(0, -CUT_MARK.length) ?? ""}…` });
+    else if (dnatChain(network, owner.id) === chain) stale.set(chain, { chains: [chain, oldSnatChain(network, owner.id)], id: owner.id });
+  }
+  return [...stale.values()];
 }
