@@ -45,7 +45,7 @@ script("garbage", "echo not json; exit 1");
 function ctx(path: string[]): Context {
   const env = { CNI_COMMAND: "DEL", CNI_CONTAINERID: "c1", CNI_IFNAME: "eth0", CNI_PATH: path.join(":"), CNI_NETNS: "/nonexistent" };
   return {
-    command: "DEL", containerID: "c1", netns: "", ifName: "eth0", args: "", path,
+    command: "DEL", containerID: "c1", netns: "", ifName: "eth0", args: "", path, netnsOverride: false,
     conf: { cniVersion: "0.4.0", name: "n" }, stdin: new Uint8Array(), env, log: { warn() {}, info() {}, debug() {} },
   };
 }
