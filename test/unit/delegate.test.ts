@@ -41,6 +41,8 @@ script("fakeexec", `cat > ${dir}/stdin; echo "$CNI_COMMAND $CNI_CONTAINERID" > $
 if grep -q '"fail"' ${dir}/stdin; then echo '{"cniVersion":"0.4.0","code":11,"msg":"busy","details":"try later"}'; exit 1; fi
 echo '{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.1.2.3/24","gateway":"10.1.2.1"}],"routes":[{"dst":"0.0.0.0/0"}],"dns":{}}'`);
 script("garbage", "echo not json; exit 1");
+// Fails at once without reading its config: with more bytes than a pipe holds, writing our stdin always hits EPIPE.
+script("noread", `echo '{"cniVersion":"0.4.0","code":7,"msg":"bad config","details":"from the delegate"}'; exit 1`);
 
 function ctx(path: string[]): Context {
   const env = { CNI_COMMAND: "DEL", CNI_CONTAINERID: "c1", CNI_IFNAME: "eth0", CNI_PATH: path.join(":"), CNI_NETNS: "/nonexistent" };
@@ -84,6 +86,18 @@ describe("delegate", () => {
 
   it("reports output that is not an error JSON", () => {
     expect(() => delegate(ctx([dir]), "garbage", conf, "DEL")).toThrowError(/plugin garbage failed \(exit 1\): not json/);
+  });
+
+  it("reports the delegate's own error when it exits without reading its stdin", () => {
+    const big = { ...conf, padding: "x".repeat(1 << 20) };
+    for (const command of ["ADD", "DEL"] as const) {
+      try {
+        delegate(ctx([dir]), "noread", big, command);
+        throw new Error("expected failure");
+      } catch (e) {
+        expect([(e as CniError).code, (e as CniError).message, (e as CniError).details]).toEqual([7, "bad config", "from the delegate"]);
+      }
+    }
   });
 
   it("names the type and every searched path when the delegate is missing", () => {
