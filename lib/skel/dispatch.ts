@@ -102,7 +102,8 @@ export function invoke(plugin: Plugin, env: Env, stdin: Uint8Array): Outcome {
     version = conf.cniVersion;
     checkVersion(conf, args.command);
     const ctx: Context = { ...args, conf, stdin, env, log: stderrLogger(plugin.name, env) };
-    if (conf.prevResult !== undefined) ctx.prevResult = parseResult(conf.prevResult, version);
+    // A null prevResult is none at all, as the reference decodes it.
+    if (conf.prevResult !== undefined && conf.prevResult !== null) ctx.prevResult = parseResult(conf.prevResult, version);
     switch (args.command) {
       case "ADD": {
         checkNotOwnNetns(args);

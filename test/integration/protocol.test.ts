@@ -94,6 +94,35 @@ describe("CNI_NETNS_OVERRIDE", () => {
   });
 });
 
+describe("results carry the fields their version defines", () => {
+  // loopback passes prevResult through, so what it prints is prevResult read and printed in the config's version.
+  const iface = { name: "eth0", mac: "0a:58:0a:f4:01:05", mtu: 1450, sandbox: "/var/run/netns/p", socketPath: "/run/v.sock", pciID: "0000:03:00.1" };
+  const route = { dst: "0.0.0.0/0", gw: "10.244.1.1", mtu: 1400, advmss: 1360, priority: 10, table: 100, scope: 0 };
+  const through = (v: string, prevResult: object | null) => {
+    const own = box.netns("pod");
+    return runPlugin("loopback", { env: { ...env, CNI_NETNS: nsPath(own) }, stdin: { ...conf, cniVersion: v, prevResult }, node });
+  };
+
+  it("1.0.0 keeps interface mtu, socketPath and pciID and route attributes; unknown keys are dropped", () => {
+    const r = through("1.0.0", { cniVersion: "1.0.0", interfaces: [{ ...iface, color: "blue" }], ips: [{ address: "10.244.1.5/24", interface: 0 }], routes: [route] });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json).toEqual({ cniVersion: "1.0.0", interfaces: [iface], ips: [{ interface: 0, address: "10.244.1.5/24" }], routes: [route], dns: {} });
+  });
+
+  it("0.4.0 interfaces carry only name, mac and sandbox", () => {
+    const r = through("0.4.0", { cniVersion: "0.4.0", interfaces: [iface], ips: [{ version: "4", address: "10.244.1.5/24", interface: 0 }], routes: [route] });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.interfaces).toEqual([{ name: "eth0", mac: "0a:58:0a:f4:01:05", sandbox: "/var/run/netns/p" }]);
+    expect(r.json.routes).toEqual([route]);
+  });
+
+  it("a null prevResult is no prevResult, as the reference reads it", () => {
+    const r = through("1.0.0", null);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.interfaces).toEqual([{ name: "lo", mac: "00:00:00:00:00:00", sandbox: expect.stringMatching(/^\/var\/run\/netns\//) }]);
+  });
+});
+
 describe("VERSION and dispatch", () => {
   it("VERSION lists every supported version and reads no config", () => {
     const r = runPlugin("loopback", { env: { CNI_COMMAND: "VERSION" }, stdin: "not even json" });
