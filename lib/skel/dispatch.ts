@@ -85,7 +85,11 @@ function checkNotOwnNetns({ netns, netnsOverride }: CmdArgs): void {
   }
   const own = statSync("/proc/thread-self/ns/net");
   if (target.ino === own.ino && target.dev === own.dev) {
-    throw new CniError(Code.InvalidNetNS, "plugin's netns and netns from CNI_NETNS should not be the same", `CNI_NETNS=${netns} is the namespace the plugin runs in; pass the pod's namespace, or set CNI_NETNS_OVERRIDE=1 if that is meant`);
+    throw new CniError(
+      Code.InvalidNetNS,
+      "plugin's netns and netns from CNI_NETNS should not be the same",
+      `CNI_NETNS=${netns} is the namespace the plugin runs in; pass the pod's namespace, or set CNI_NETNS_OVERRIDE=1 if that is meant`,
+    );
   }
 }
 

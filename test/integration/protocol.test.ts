@@ -53,7 +53,8 @@ describe("protocol errors", () => {
   });
   it("GC and STATUS without CNI_PATH → 4 naming it", () => {
     const v11 = { ...conf, cniVersion: "1.1.0" };
-    expectError(run({ CNI_COMMAND: "GC", CNI_PATH: undefined, CNI_CONTAINERID: undefined, CNI_NETNS: undefined, CNI_IFNAME: undefined }, v11), 4, /^required env variables \[CNI_PATH\] missing /);
+    const noAttachment = { CNI_CONTAINERID: undefined, CNI_NETNS: undefined, CNI_IFNAME: undefined };
+    expectError(run({ CNI_COMMAND: "GC", CNI_PATH: undefined, ...noAttachment }, v11), 4, /^required env variables \[CNI_PATH\] missing /);
     expectError(run({ CNI_COMMAND: "STATUS", CNI_PATH: undefined }, v11), 4, /^required env variables \[CNI_PATH\] missing /);
   });
   it("network name with a slash → 7", () => expectError(run({}, { ...conf, name: "../x" }), 7, /network name/));
@@ -73,7 +74,11 @@ describe("CNI_NETNS_OVERRIDE", () => {
   // As the reference skel: ADD and DEL refuse the plugin's own namespace unless the runtime says it means it; CHECK
   // is never refused (it changes nothing). Each case gets its own "node" so lo starts down there.
   const inOwn = (command: string, override: string | undefined, where: string) =>
-    runPlugin("loopback", { env: { ...env, CNI_COMMAND: command, CNI_NETNS: nsPath(where), CNI_NETNS_OVERRIDE: override }, stdin: conf, node: where });
+    runPlugin("loopback", {
+      env: { ...env, CNI_COMMAND: command, CNI_NETNS: nsPath(where), CNI_NETNS_OVERRIDE: override },
+      stdin: conf,
+      node: where,
+    });
 
   it.each(["1", "true", "TRUE", "True"])("%j lets ADD and DEL act on the plugin's own namespace", (value) => {
     const own = box.netns("own");
@@ -104,13 +109,15 @@ describe("results carry the fields their version defines", () => {
   };
 
   it("1.0.0 keeps interface mtu, socketPath and pciID and route attributes; unknown keys are dropped", () => {
-    const r = through("1.0.0", { cniVersion: "1.0.0", interfaces: [{ ...iface, color: "blue" }], ips: [{ address: "10.244.1.5/24", interface: 0 }], routes: [route] });
+    const ips = [{ address: "10.244.1.5/24", interface: 0 }];
+    const r = through("1.0.0", { cniVersion: "1.0.0", interfaces: [{ ...iface, color: "blue" }], ips, routes: [route] });
     expect(r.code, r.stdout).toBe(0);
     expect(r.json).toEqual({ cniVersion: "1.0.0", interfaces: [iface], ips: [{ interface: 0, address: "10.244.1.5/24" }], routes: [route], dns: {} });
   });
 
   it("0.4.0 interfaces carry only name, mac and sandbox", () => {
-    const r = through("0.4.0", { cniVersion: "0.4.0", interfaces: [iface], ips: [{ version: "4", address: "10.244.1.5/24", interface: 0 }], routes: [route] });
+    const ips = [{ version: "4", address: "10.244.1.5/24", interface: 0 }];
+    const r = through("0.4.0", { cniVersion: "0.4.0", interfaces: [iface], ips, routes: [route] });
     expect(r.code, r.stdout).toBe(0);
     expect(r.json.interfaces).toEqual([{ name: "eth0", mac: "0a:58:0a:f4:01:05", sandbox: "/var/run/netns/p" }]);
     expect(r.json.routes).toEqual([route]);

@@ -87,7 +87,8 @@ describe("fields per version, as the Go types convert them", () => {
   });
 
   it.each(["0.1.0", "0.2.0"])("%s routes carry only dst and gw", (v) => {
-    expect(formatResult(full, v)).toEqual({ cniVersion: v, ip4: { ip: "10.244.1.5/24", gateway: "10.244.1.1", routes: [{ dst: "0.0.0.0/0", gw: "10.244.1.1" }] }, dns: {} });
+    const ip4 = { ip: "10.244.1.5/24", gateway: "10.244.1.1", routes: [{ dst: "0.0.0.0/0", gw: "10.244.1.1" }] };
+    expect(formatResult(full, v)).toEqual({ cniVersion: v, ip4, dns: {} });
   });
 
   it("prints keys in the Go types' order", () => {
@@ -111,7 +112,8 @@ describe("fields per version, as the Go types convert them", () => {
 
   it("a 0.3.x/0.4.0 prevResult reads only the interface fields its version defines", () => {
     for (const v of ["0.3.1", "0.4.0"]) {
-      const r = parseResult({ cniVersion: v, interfaces: [full.interfaces![1]], ips: [{ version: "4", address: "10.244.1.5/24", interface: 0 }], routes: [fullRoute] }, v);
+      const ips = [{ version: "4", address: "10.244.1.5/24", interface: 0 }];
+      const r = parseResult({ cniVersion: v, interfaces: [full.interfaces![1]], ips, routes: [fullRoute] }, v);
       expect(r.interfaces).toEqual([{ name: "eth0", mac: "0a:58:0a:f4:01:05", sandbox: "/var/run/netns/p" }]);
       expect(r.ips).toEqual([{ interface: 0, address: "10.244.1.5/24" }]);
       expect(r.routes).toEqual([fullRoute]);
@@ -119,7 +121,8 @@ describe("fields per version, as the Go types convert them", () => {
   });
 
   it("a 0.1.0/0.2.0 prevResult reads route attributes (one route type for all versions) but no interfaces", () => {
-    const r = parseResult({ cniVersion: "0.2.0", ip4: { ip: "10.244.1.5/24", routes: [fullRoute] }, ip6: { ip: "fd00::5/64", gateway: "fd00::1" }, interfaces: [{ name: "x" }] }, "0.2.0");
+    const ip4 = { ip: "10.244.1.5/24", routes: [fullRoute] };
+    const r = parseResult({ cniVersion: "0.2.0", ip4, ip6: { ip: "fd00::5/64", gateway: "fd00::1" }, interfaces: [{ name: "x" }] }, "0.2.0");
     expect(r.interfaces).toBeUndefined();
     expect(r.ips).toEqual([{ address: "10.244.1.5/24" }, { address: "fd00::5/64", gateway: "fd00::1" }]);
     expect(r.routes).toEqual([fullRoute]);
@@ -141,7 +144,11 @@ describe("fields per version, as the Go types convert them", () => {
       extra: true,
     }, "1.1.0");
     expect(formatResult(r, "1.1.0")).toEqual({
-      cniVersion: "1.1.0", interfaces: [{ name: "eth0" }], ips: [{ address: "10.0.0.2/24" }], routes: [{ dst: "0.0.0.0/0" }], dns: { nameservers: ["10.96.0.10"] },
+      cniVersion: "1.1.0",
+      interfaces: [{ name: "eth0" }],
+      ips: [{ address: "10.0.0.2/24" }],
+      routes: [{ dst: "0.0.0.0/0" }],
+      dns: { nameservers: ["10.96.0.10"] },
     });
   });
 
