@@ -49,12 +49,19 @@ function isSelf(stat: Stats): boolean {
   return me !== null && me.ino === stat.ino && me.dev === stat.dev;
 }
 
+/**
+ * A plugin that fails before reading its config (a bad environment, say) closes the pipe under our write: the
+ * EPIPE is ours, while its exit status and stdout say what went wrong. Other errors (not found, not executable,
+ * output too large, which kills the child) still mean the plugin could not be run.
+ */
+const ranToCompletion = (r: { status: number | null; signal: NodeJS.Signals | null }) => r.status !== null || r.signal !== null;
+
 /** Execute a plugin file as the spec says: env, config on stdin, stdout captured, stderr passed through. */
 export function execPlugin(path: string, env: Record<string, string | undefined>, stdin: Uint8Array): Outcome {
   const r = spawnSync(path, [], { env: env as NodeJS.ProcessEnv, input: stdin, stdio: ["pipe", "pipe", "inherit"], maxBuffer: 64 << 20 });
-  // A plugin may exit without reading all of its config (failing early): what it printed still stands.
-  const unread = (r.error as NodeJS.ErrnoException | undefined)?.code === "EPIPE" && r.status !== null;
-  if (r.error && !unread) throw new CniError(Code.IOFailure, `failed to execute plugin ${path}: ${r.error.message}`, "check that the file is an executable CNI plugin");
+  if (r.error && !(ranToCompletion(r) && (r.error as NodeJS.ErrnoException).code === "EPIPE")) {
+    throw new CniError(Code.IOFailure, `failed to execute plugin ${path}: ${r.error.message}`, "check that the file is an executable CNI plugin");
+  }
   const stdout = r.stdout.toString();
   return { stdout, exitCode: r.status ?? 1 };
 }

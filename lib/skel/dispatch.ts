@@ -70,8 +70,13 @@ function checkVersion(conf: NetConf, command: CmdArgs["command"]): void {
   }
 }
 
-/** CNI_NETNS must not be the namespace the plugin itself runs in: that would rewire the node. */
-function checkNotOwnNetns(netns: string): void {
+/**
+ * CNI_NETNS must not be the namespace the plugin itself runs in: that would rewire the node. The reference skel
+ * refuses it for ADD and DEL unless CNI_NETNS_OVERRIDE says so, but only after the handler has run; refusing
+ * before anything is touched gives the same answer without the damage.
+ */
+function checkNotOwnNetns({ netns, netnsOverride }: CmdArgs): void {
+  if (netnsOverride) return;
   let target;
   try {
     target = statSync(netns);
@@ -80,7 +85,11 @@ function checkNotOwnNetns(netns: string): void {
   }
   const own = statSync("/proc/thread-self/ns/net");
   if (target.ino === own.ino && target.dev === own.dev) {
-    throw new CniError(Code.InvalidEnv, "plugin's netns and netns from CNI_NETNS should not be the same", `CNI_NETNS=${netns} is the namespace the plugin runs in; pass the pod's namespace`);
+    throw new CniError(
+      Code.InvalidNetNS,
+      "plugin's netns and netns from CNI_NETNS should not be the same",
+      `CNI_NETNS=${netns} is the namespace the plugin runs in; pass the pod's namespace, or set CNI_NETNS_OVERRIDE=1 if that is meant`,
+    );
   }
 }
 
@@ -97,19 +106,19 @@ export function invoke(plugin: Plugin, env: Env, stdin: Uint8Array): Outcome {
     version = conf.cniVersion;
     checkVersion(conf, args.command);
     const ctx: Context = { ...args, conf, stdin, env, log: stderrLogger(plugin.name, env) };
-    if (conf.prevResult !== undefined) ctx.prevResult = parseResult(conf.prevResult, version);
+    // A null prevResult is none at all, as the reference decodes it.
+    if (conf.prevResult !== undefined && conf.prevResult !== null) ctx.prevResult = parseResult(conf.prevResult, version);
     switch (args.command) {
       case "ADD": {
-        checkNotOwnNetns(args.netns);
+        checkNotOwnNetns(args);
         const result = plugin.add(ctx);
         return { stdout: printJSON(formatResult(result, version)), exitCode: 0 };
       }
       case "DEL":
-        if (args.netns) checkNotOwnNetns(args.netns);
+        if (args.netns) checkNotOwnNetns(args);
         plugin.del(ctx);
         break;
       case "CHECK":
-        checkNotOwnNetns(args.netns);
         plugin.check(ctx);
         break;
       case "GC":

@@ -14,14 +14,19 @@ export interface CmdArgs {
   args: string;
   /** CNI_PATH split on ':'. */
   path: string[];
+  /** CNI_NETNS_OVERRIDE: the runtime means CNI_NETNS even when it is the plugin's own namespace. */
+  netnsOverride: boolean;
 }
 
 const REQUIRED: Record<string, Command[]> = {
   CNI_CONTAINERID: ["ADD", "DEL", "CHECK"],
   CNI_NETNS: ["ADD", "CHECK"],
   CNI_IFNAME: ["ADD", "DEL", "CHECK"],
-  CNI_PATH: ["ADD", "DEL", "CHECK"],
+  CNI_PATH: ["ADD", "DEL", "CHECK", "GC", "STATUS"],
 };
+
+/** The reference skel's reading: "TRUE" in any case, or "1"; anything else leaves the own-namespace check on. */
+const isOverride = (v: string) => v.toUpperCase() === "TRUE" || v === "1";
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -47,6 +52,7 @@ export function readCmdArgs(env: Record<string, string | undefined>): CmdArgs {
     ifName: get("CNI_IFNAME"),
     args: get("CNI_ARGS"),
     path: get("CNI_PATH").split(":").filter((p) => p !== ""),
+    netnsOverride: isOverride(get("CNI_NETNS_OVERRIDE")),
   };
   if (REQUIRED.CNI_CONTAINERID.includes(args.command)) validateContainerID(args.containerID);
   if (REQUIRED.CNI_IFNAME.includes(args.command)) validateIfName(args.ifName);

@@ -8,6 +8,8 @@ export const Code = {
   IOFailure: 5,
   Decoding: 6,
   InvalidConfig: 7,
+  /** CNI_NETNS is not usable as the pod's namespace (the reference's ErrInvalidNetNS: it is the plugin's own). */
+  InvalidNetNS: 8,
   TryAgain: 11,
   NotAvailable: 50,
   LimitedConnectivity: 51,

@@ -27,6 +27,19 @@ describe("CNI environment", () => {
     expect(codeOf(() => readCmdArgs({})).msg).toContain("CNI_COMMAND");
   });
 
+  it("requires CNI_PATH for GC and STATUS, and nothing about an attachment", () => {
+    for (const cmd of ["GC", "STATUS"]) {
+      expect(codeOf(() => readCmdArgs({ CNI_COMMAND: cmd }))).toMatchObject({ code: 4, msg: "required env variables [CNI_PATH] missing" });
+      expect(readCmdArgs({ CNI_COMMAND: cmd, CNI_PATH: "/opt/cni/bin" }).path).toEqual(["/opt/cni/bin"]);
+    }
+  });
+
+  it("reads CNI_NETNS_OVERRIDE as the reference does: TRUE in any case, or 1", () => {
+    const override = (v?: string) => readCmdArgs({ ...base, CNI_NETNS_OVERRIDE: v }).netnsOverride;
+    expect([override("1"), override("true"), override("TRUE"), override("tRuE")]).toEqual([true, true, true, true]);
+    for (const v of [undefined, "", "yes", "0", "false", " 1"]) expect(override(v)).toBe(false);
+  });
+
   it("does not require CNI_NETNS for DEL, nor anything but the command for VERSION", () => {
     expect(readCmdArgs({ ...base, CNI_COMMAND: "DEL", CNI_NETNS: "" }).netns).toBe("");
     expect(readCmdArgs({ CNI_COMMAND: "VERSION" }).command).toBe("VERSION");
