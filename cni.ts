@@ -35,6 +35,8 @@ function main(): number {
   if (process.env.CNI_COMMAND && !first && invoked !== "cni" && invoked !== "bun") return notInBuild(invoked);
   if (first && names.includes(first)) return pluginMain(() => registeredPlugin(first)!);
   if (first === "tool") return require("./cli/tool.ts").toolMain(process.argv.slice(3));
+  if (first === "doctor") return require("./cli/doctor/main.ts").doctorMain(process.argv.slice(3));
+  if (first === "show") return require("./cli/show.ts").showMain(process.argv.slice(3));
   if (first === "--version" || first === "version") {
     writeAll(1, `${versionLine()}\n`);
     return 0;
@@ -43,6 +45,8 @@ function main(): number {
     2,
     `usage: cni <plugin> (or run through a link named after the plugin)\n` +
       `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
+      `       cni doctor [--json] [--fix] [path flags]           (diagnose this node's pod network)\n` +
+      `       cni show [--json] [path flags]                     (draw this node's pod network)\n` +
       `       cni --version\n` +
       `plugins: ${registeredNames().join(", ")}\n` +
       (first ? `unknown plugin or command: ${first}\n` : ""),

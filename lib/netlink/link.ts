@@ -4,6 +4,7 @@ import { AF, IFF, IFLA, IFLA_BRPORT, IFLA_INFO, NLM_F, RTM } from "./wire/consta
 import { type Message, ifinfomsg, parseIfinfomsg } from "./wire/message.ts";
 import { NetlinkError } from "./errors.ts";
 import type { NetlinkSocket } from "./socket.ts";
+import { type VxlanInfo, parseVxlanData } from "./kinds/vxlan-info.ts";
 
 export interface LinkStats {
   rxPackets: bigint;
@@ -24,6 +25,8 @@ export interface Link {
   parent?: number;
   promiscuity?: number;
   stats?: LinkStats;
+  /** For a vxlan link: VNI, port, local address, underlay device. */
+  vxlan?: VxlanInfo;
 }
 
 export class LinkNotFoundError extends Error {
@@ -52,6 +55,9 @@ export function parseLink(msg: Message): Link {
   const info = parseIfinfomsg(msg.body);
   const attrs = AttrMap.parse(msg.body, 16);
   const mac = attrs.get(IFLA.ADDRESS);
+  const linkinfo = attrs.nested(IFLA.LINKINFO);
+  const kind = linkinfo?.string(IFLA_INFO.KIND);
+  const data = kind === "vxlan" ? linkinfo?.nested(IFLA_INFO.DATA) : undefined;
   return {
     index: info.index,
     name: attrs.string(IFLA.IFNAME) ?? "",
@@ -59,10 +65,11 @@ export function parseLink(msg: Message): Link {
     mtu: attrs.u32(IFLA.MTU) ?? 0,
     mac: mac ? formatMAC(mac) : undefined,
     master: attrs.u32(IFLA.MASTER),
-    kind: attrs.nested(IFLA.LINKINFO)?.string(IFLA_INFO.KIND),
+    kind,
     parent: attrs.u32(IFLA.LINK),
     promiscuity: attrs.u32(IFLA.PROMISCUITY),
     stats: parseStats64(attrs.get(IFLA.STATS64)),
+    ...(data ? { vxlan: parseVxlanData(data) } : {}),
   };
 }
 

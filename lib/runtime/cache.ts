@@ -73,6 +73,11 @@ export function cacheDel(cacheDir: string, a: Attachment): void {
 
 /** Every cached attachment of `network`. */
 export function cachedAttachments(cacheDir: string, network: string): CachedEntry[] {
+  return cachedEntries(cacheDir, network);
+}
+
+/** Every cached attachment of `network`, or of every network without one. */
+export function cachedEntries(cacheDir: string, network?: string): CachedEntry[] {
   let names: string[];
   try {
     names = readdirSync(join(cacheDir, "results"));
@@ -81,10 +86,10 @@ export function cachedAttachments(cacheDir: string, network: string): CachedEntr
   }
   const out: CachedEntry[] = [];
   for (const n of names) {
-    if (!n.startsWith(`${network}-`)) continue;
+    if (network !== undefined && !n.startsWith(`${network}-`)) continue;
     try {
       const e = JSON.parse(readTextBounded(join(cacheDir, "results", n), MAX_ENTRY_BYTES)) as CachedEntry;
-      if (e.kind === KIND && e.networkName === network) out.push(e);
+      if (e.kind === KIND && (network === undefined || e.networkName === network)) out.push(e);
     } catch {
       // not ours
     }

@@ -32,7 +32,7 @@ export async function tcpCheck(name: string, server: LabPod, from: string, host:
 
 /** Capture one cross-node ping on the sending node's underlay and say whether it was VXLAN (VNI 1, UDP 8472). */
 export async function encapsulationCheck(backend: Backend, node: LabNode, from: LabPod, to: LabPod): Promise<Check> {
-  const filter = backend === "vxlan" ? "udp port 8472" : `icmp and host ${to.ip}`;
+  const filter = backend === "vxlan" ? "udp port 8472" : backend === "ipip" ? "ip proto 4" : `icmp and host ${to.ip}`;
   const dump = spawn("nsenter", [`--net=${nsPath(node.ns)}`, "timeout", "8", "tcpdump", "-i", "eth0", "-nn", "-l", "-c", "1", "-T", "vxlan", filter], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   dump.stdout.on("data", (d) => (out += d));
@@ -49,6 +49,10 @@ export async function encapsulationCheck(backend: Backend, node: LabNode, from: 
   if (backend === "vxlan") {
     const ok = /> [\d.]+\.8472: VXLAN.*vni 1\b/.test(line) && line.includes(`${from.ip} > ${to.ip}: ICMP echo`);
     return { name: "cross-node traffic is VXLAN on the underlay", ok, detail: line || "nothing captured on udp 8472" };
+  }
+  if (backend === "ipip") {
+    const ok = line.includes(`${node.underlayIP} > `) && line.includes(`${from.ip} > ${to.ip}: ICMP echo`);
+    return { name: "cross-node traffic is IP-in-IP on the underlay", ok, detail: line || "nothing captured (ip proto 4)" };
   }
   const ok = line.includes(`${from.ip} > ${to.ip}: ICMP echo`) && !line.includes("VXLAN");
   return { name: "cross-node traffic is routed, not encapsulated (host-gw)", ok, detail: line || "nothing captured" };

@@ -1,16 +1,21 @@
 // The lab: N flannel nodes as network namespaces on an underlay bridge (itself in a namespace), pods attached
 // with `cni tool` and the stock kube-flannel conflist, the packet path proven, then everything removed.
-//   bun scripts/lab/main.ts [--nodes N] [--pods-per-node M] [--backend vxlan|host-gw] [--name ID] [--keep] [--down] [--bin DIR]
+//   bun scripts/lab/main.ts [--nodes N] [--pods-per-node M] [--backend vxlan|host-gw|ipip] [--name ID] [--keep] [--down] [--bin DIR]
+//                           [--break FAULT] [--mend FAULT]
 // Every namespace of a lab is named cnilab-<ID>-…: a lab (and `--down --name ID`) touches only its own, so a lab
-// someone kept stays up while another runs. `--down` without a name removes every lab.
+// someone kept stays up while another runs. `--down` without a name removes every lab. The lab ends with
+// `cni show` and `cni doctor` on node1. `--break FAULT` breaks node1 of the lab named by --name when it is up
+// (or of a new kept lab) and prints what doctor says; `--mend FAULT` undoes it.
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Check, encapsulationCheck, pingCheck, tcpCheck } from "./checks.ts";
 import { HOST_PORT, type LabPod, attachPod, detachPod } from "./pods.ts";
 import { run, tryRun } from "./sh.ts";
-import { type Backend, type LabNode, addPeer, createNode, createUnderlay, writeConflist } from "./topology.ts";
+import { BACKENDS, type Backend, type LabNode, addPeer, createNode, createUnderlay, kernelHasIpip, writeConflist } from "./topology.ts";
+import { FAULTS, type Fault, faultNamed } from "./faults.ts";
+import { onNode } from "./diagnose.ts";
 
 const PREFIX = "cnilab-";
 const STATE_ROOT = join(tmpdir(), "cni-lab");
@@ -24,6 +29,8 @@ interface Options {
   bin: string;
   /** The lab's id (random unless given). */
   name?: string;
+  breakFault?: Fault;
+  mendFault?: Fault;
 }
 
 function parse(argv: string[]): Options {
@@ -38,11 +45,19 @@ function parse(argv: string[]): Options {
     else if (a === "--down") o.down = true;
     else if (a === "--bin") o.bin = resolve(value());
     else if (a === "--name") o.name = value();
+    else if (a === "--break" || a === "--mend") {
+      const f = faultNamed(value());
+      if (!f) throw new Error(`${a} takes one of: ${FAULTS.map((x) => x.name).join(", ")}`);
+      if (a === "--break") o.breakFault = f;
+      else o.mendFault = f;
+    }
     else throw new Error(`unknown option ${a}`);
   }
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 50) throw new Error("--nodes must be 1..50");
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 50) throw new Error("--pods-per-node must be 1..50");
-  if (o.backend !== "vxlan" && o.backend !== "host-gw") throw new Error("--backend must be vxlan or host-gw");
+  if (!BACKENDS.includes(o.backend)) throw new Error(`--backend must be ${BACKENDS.join(", ")} (udp needs flanneld's userspace daemon)`);
+  if (o.breakFault?.backends && !o.breakFault.backends.includes(o.backend)) throw new Error(`fault ${o.breakFault.name} needs backend ${o.breakFault.backends.join(" or ")}`);
+  if (o.breakFault) o.keep = true;
   if (o.name !== undefined && !/^[a-z0-9]{1,16}$/.test(o.name)) throw new Error("--name must be 1 to 16 lowercase letters or digits");
   return o;
 }
@@ -107,6 +122,40 @@ async function runChecks(o: Options, nodes: LabNode[], pods: LabPod[]): Promise<
   return checks;
 }
 
+interface LabRecord {
+  backend: Backend;
+  nodes: LabNode[];
+}
+
+const recordFile = (stateDir: string) => join(stateDir, "lab.json");
+
+/** show and doctor on node1, as the demo ends; the doctor run is a check of its own (no failure). */
+function diagnose(o: Options, node: LabNode): Check {
+  const show = onNode(o.bin, node, "show");
+  console.log(`\ncni show on ${node.ns}\n\n${show.out}`);
+  const doctor = onNode(o.bin, node, "doctor");
+  console.log(`cni doctor on ${node.ns}\n\n${doctor.out}`);
+  return { name: `cni doctor on ${node.ns} finds no failure`, ok: doctor.code === 0, detail: doctor.code === 0 ? "exit 0" : `exit ${doctor.code}` };
+}
+
+/** Break (or mend) node1 of a lab that is up, and print what doctor says. */
+function breakOrMend(o: Options, stateDir: string): number {
+  const lab = JSON.parse(readFileSync(recordFile(stateDir), "utf8")) as LabRecord;
+  const [node, ...peers] = lab.nodes;
+  const fault = (o.breakFault ?? o.mendFault)!;
+  if (fault.backends && !fault.backends.includes(lab.backend)) throw new Error(`fault ${fault.name} needs backend ${fault.backends.join(" or ")}; this lab is ${lab.backend}`);
+  if (o.breakFault) {
+    fault.apply(node, peers, lab.backend);
+    console.log(`broke ${node.ns}: ${fault.what}\n(doctor's ${fault.check} check should fail${fault.repairable ? "; cni doctor --fix repairs it" : ""}; undo with --mend ${fault.name})\n`);
+  } else {
+    fault.undo(node, peers, lab.backend);
+    console.log(`mended ${node.ns}: ${fault.name}\n`);
+  }
+  const doctor = onNode(o.bin, node, "doctor");
+  console.log(`cni doctor on ${node.ns}\n\n${doctor.out}`);
+  return o.mendFault ? doctor.code : 0;
+}
+
 async function main(): Promise<number> {
   const o = parse(process.argv.slice(2));
   const named = o.name === undefined ? undefined : `${PREFIX}${o.name}`;
@@ -117,6 +166,8 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!existsSync(join(o.bin, "cni"))) throw new Error(`${o.bin}/cni not found: run npm run build`);
+  if ((o.breakFault || o.mendFault) && named && labNamespaces(named).length) return breakOrMend(o, join(STATE_ROOT, named));
+  if (o.mendFault) throw new Error(`--mend needs --name of a lab that is up`);
   const prefix = freshPrefix(o.name);
   const stateDir = join(STATE_ROOT, prefix);
   const pods: LabPod[] = [];
@@ -134,6 +185,7 @@ async function main(): Promise<number> {
     });
   }
   try {
+    if (o.backend === "ipip" && !kernelHasIpip(prefix)) throw new Error("this kernel cannot make ipip devices (built without CONFIG_NET_IPIP): use --backend vxlan or host-gw");
     const underlay = `${prefix}-underlay`;
     createUnderlay(underlay);
     const nodes = Array.from({ length: o.nodes }, (_, i) => createNode(prefix, i + 1, underlay, stateDir, o.backend));
@@ -142,8 +194,16 @@ async function main(): Promise<number> {
       writeConflist(n);
       for (let j = 1; j <= o.podsPerNode; j++) pods.push(attachPod(o.bin, n, `${prefix}-n${n.index}p${j}`, j === 1));
     }
+    writeFileSync(recordFile(stateDir), JSON.stringify({ backend: o.backend, nodes } satisfies LabRecord));
     const checks = await runChecks(o, nodes, pods);
     report(o, nodes, pods, checks);
+    const clean = diagnose(o, nodes[0]);
+    console.log(`  [${clean.ok ? "PASS" : "FAIL"}] ${clean.name}\n         ${clean.detail}`);
+    checks.push(clean);
+    if (o.breakFault) {
+      tornDown = true;
+      return breakOrMend(o, stateDir);
+    }
     const failed = checks.filter((c) => !c.ok).length;
     if (o.keep) {
       tornDown = true;

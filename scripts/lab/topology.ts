@@ -1,7 +1,10 @@
-// The lab's nodes, programmed the way flanneld programs a node: a lease in subnet.env and, for VXLAN,
-// flannel.1 (VNI 1, UDP 8472, nolearning, the node's /32) with per peer an onlink route, a permanent neighbour
-// and an fdb entry; for host-gw, a route per peer via its underlay address. Everything lives in namespaces.
+// The lab's nodes, programmed the way flanneld programs a node: a lease in subnet.env, flanneld's masquerade
+// and forward rules, and for VXLAN flannel.1 (VNI 1, UDP 8472, nolearning, the node's /32) with per peer an
+// onlink route, a permanent neighbour and an fdb entry; for host-gw, a route per peer via its underlay address;
+// for ipip, flannel.ipip (the node's /32) with per peer an onlink route via the peer's underlay address through
+// it. Everything lives in namespaces.
 // The flannel part goes through our own rtnetlink library (as flanneld uses netlink), the plumbing through ip.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NetlinkSocket, addAddr, addRoute, addVxlan, appendFdb, getLink, parseMAC, replaceNeighbor, setUp } from "../../lib/netlink/index.ts";
@@ -17,7 +20,8 @@ function withNetlink<T>(ns: string, fn: (nl: NetlinkSocket) => T): T {
   }
 }
 
-export type Backend = "vxlan" | "host-gw";
+export type Backend = "vxlan" | "host-gw" | "ipip";
+export const BACKENDS: Backend[] = ["vxlan", "host-gw", "ipip"];
 
 export interface LabNode {
   index: number;
@@ -30,7 +34,7 @@ export interface LabNode {
 }
 
 export const CLUSTER_NETWORK = "10.244.0.0/16";
-const MTU: Record<Backend, number> = { vxlan: 1450, "host-gw": 1500 };
+export const MTU: Record<Backend, number> = { vxlan: 1450, "host-gw": 1500, ipip: 1480 };
 
 export function createUnderlay(ns: string): void {
   run("ip", ["netns", "add", ns]);
@@ -38,11 +42,46 @@ export function createUnderlay(ns: string): void {
   ipn(ns, "link", "set", "br0", "up");
 }
 
+/** Node `index` of a lab: its names and addresses follow from the index alone. */
+export function labNode(prefix: string, index: number, stateDir: string): LabNode {
+  return { index, ns: `${prefix}-node${index}`, underlayIP: `192.168.100.${10 + index}`, subnet: `10.244.${index}.0/24`, gateway: `10.244.${index}.1`, dir: join(stateDir, `node${index}`) };
+}
+
+/** Whether this kernel can make an ipip device (it may be built without it), tried in a throwaway namespace. */
+export function kernelHasIpip(prefix: string): boolean {
+  const probe = `${prefix}-ipipprobe`;
+  run("ip", ["netns", "add", probe]);
+  try {
+    return spawnSync("ip", ["-n", probe, "link", "add", "probe0", "type", "ipip", "local", "192.0.2.1"], { stdio: "ignore" }).status === 0;
+  } finally {
+    spawnSync("ip", ["netns", "del", probe], { stdio: "ignore" });
+  }
+}
+
+/** The subnet.env flanneld writes for this node. */
+export const leaseText = (node: LabNode, backend: Backend): string =>
+  `FLANNEL_NETWORK=${CLUSTER_NETWORK}\nFLANNEL_SUBNET=${node.gateway}/24\nFLANNEL_MTU=${MTU[backend]}\nFLANNEL_IPMASQ=true\n`;
+
+/** flanneld's rules with --ip-masq: masquerade what leaves the cluster network, and accept it in FORWARD. */
+export function flanneldRules(node: LabNode): string {
+  const c = ["-m", "comment", "--comment", '"flanneld masq"'].join(" ");
+  const f = ["-m", "comment", "--comment", '"flanneld forward"'].join(" ");
+  const net = CLUSTER_NETWORK;
+  return [
+    "*nat", ":FLANNEL-POSTRTG - [0:0]", `-A POSTROUTING ${c} -j FLANNEL-POSTRTG`,
+    `-A FLANNEL-POSTRTG -s ${node.subnet} -d ${net} ${c} -j RETURN`,
+    `-A FLANNEL-POSTRTG -s ${net} -d ${node.subnet} ${c} -j RETURN`,
+    `-A FLANNEL-POSTRTG ! -s ${net} -d ${node.subnet} ${c} -j RETURN`,
+    `-A FLANNEL-POSTRTG -s ${net} ! -d 224.0.0.0/4 ${c} -j MASQUERADE`,
+    `-A FLANNEL-POSTRTG ! -s ${net} -d ${net} ${c} -j MASQUERADE`,
+    "COMMIT", "*filter", ":FLANNEL-FWD - [0:0]", `-A FORWARD ${f} -j FLANNEL-FWD`,
+    `-A FLANNEL-FWD -s ${net} ${f} -j ACCEPT`, `-A FLANNEL-FWD -d ${net} ${f} -j ACCEPT`, "COMMIT", "",
+  ].join("\n");
+}
+
 export function createNode(prefix: string, index: number, underlay: string, stateDir: string, backend: Backend): LabNode {
-  const ns = `${prefix}-node${index}`;
-  const node: LabNode = {
-    index, ns, underlayIP: `192.168.100.${10 + index}`, subnet: `10.244.${index}.0/24`, gateway: `10.244.${index}.1`, dir: join(stateDir, `node${index}`),
-  };
+  const node = labNode(prefix, index, stateDir);
+  const { ns } = node;
   run("ip", ["netns", "add", ns]);
   // The veth is created with each end directly in its namespace.
   run("ip", ["link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", `n${index}`, "netns", underlay]);
@@ -52,7 +91,13 @@ export function createNode(prefix: string, index: number, underlay: string, stat
   ipn(ns, "link", "set", "lo", "up");
   inNs(ns, "echo 1 > /proc/sys/net/ipv4/ip_forward");
   mkdirSync(node.dir, { recursive: true });
-  writeFileSync(join(node.dir, "subnet.env"), `FLANNEL_NETWORK=${CLUSTER_NETWORK}\nFLANNEL_SUBNET=${node.gateway}/24\nFLANNEL_MTU=${MTU[backend]}\nFLANNEL_IPMASQ=true\n`);
+  writeFileSync(join(node.dir, "subnet.env"), leaseText(node, backend));
+  run("nsenter", [`--net=${nsPath(ns)}`, "iptables-restore", "--noflush"], { input: flanneldRules(node) });
+  if (backend === "ipip") {
+    ipn(ns, "link", "add", "flannel.ipip", "type", "ipip", "local", node.underlayIP, "dev", "eth0");
+    ipn(ns, "link", "set", "flannel.ipip", "mtu", String(MTU.ipip), "up");
+    ipn(ns, "addr", "add", `10.244.${index}.0/32`, "dev", "flannel.ipip");
+  }
   if (backend === "vxlan") {
     withNetlink(ns, (nl) => {
       addVxlan(nl, { name: "flannel.1", vni: 1, port: 8472, local: parseIP(node.underlayIP), dev: getLink(nl, "eth0").index, learning: false, mtu: MTU.vxlan });
@@ -69,6 +114,10 @@ export function createNode(prefix: string, index: number, underlay: string, stat
 export function addPeer(node: LabNode, peer: LabNode, backend: Backend): void {
   if (backend === "host-gw") {
     ipn(node.ns, "route", "add", peer.subnet, "via", peer.underlayIP, "dev", "eth0");
+    return;
+  }
+  if (backend === "ipip") {
+    ipn(node.ns, "route", "add", peer.subnet, "via", peer.underlayIP, "dev", "flannel.ipip", "onlink");
     return;
   }
   const peerVtep = parseIP(`10.244.${peer.index}.0`)!;

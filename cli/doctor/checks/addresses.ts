@@ -1,0 +1,101 @@
+// Check 8: host-local's reservations. An address held for a container that is not running (no cache entry,
+// or its network namespace is gone) is a leak; reservations from before this boot are released by the next
+// ADD; scratch files are left by killed writers; a full range refuses every new pod.
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
+import { DiskStore } from "../../../lib/ipam/disk-store.ts";
+import { earlierBootReservations } from "../../../lib/ipam/reboot.ts";
+import { canonicalizeRangeSet, rangeFor, rangeSetCapacity } from "../../../lib/ipam/range.ts";
+import type { Reservation } from "../../../lib/ipam/store.ts";
+import { teardownMasq } from "../../../lib/iptables/masq.ts";
+import { scratchTag } from "../../../lib/sys/files.ts";
+import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
+import { type Context, storeDir } from "../context.ts";
+
+const ID = "addresses";
+const NEARLY_FULL = 0.9;
+
+function release(ctx: Context, rs: Reservation[]): void {
+  const store = DiskStore.openExisting(ctx.network!, ctx.ipamDataDir);
+  if (!store) return;
+  try {
+    for (const r of rs) store.release(r.ip);
+  } finally {
+    store.close();
+  }
+  // Their masquerade rules (bridge's ipMasq), if any.
+  for (const id of new Set(rs.map((r) => r.containerID))) teardownMasq(ctx.network!, id);
+}
+
+function removeScratch(ctx: Context): void {
+  const store = DiskStore.openExisting(ctx.network!, ctx.ipamDataDir);
+  if (!store) return;
+  try {
+    const r = store.removeStaleScratch();
+    if (r.failed.length) throw new Error(r.failed.join("; "));
+  } finally {
+    store.close();
+  }
+}
+
+export function checkAddresses(ctx: Context): CheckResult {
+  const dir = storeDir(ctx);
+  if (!dir) return skipped(ID, "no active network");
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return ok(ID, `no reservations (${dir} does not exist)`);
+  }
+  const reservations = DiskStore.list(dir);
+  const pods = ctx.pods.filter((p) => p.network === ctx.network);
+  const findings: Finding[] = [];
+  const evidence = [`${dir}: ${reservations.length} reservation(s)`];
+  const stale: { r: Reservation; why: string }[] = [];
+  for (const r of reservations) {
+    const pod = pods.find((p) => p.containerID === r.containerID && (r.ifName === undefined || p.ifName === r.ifName));
+    if (!pod) stale.push({ r, why: "no cache entry: the runtime has no such attachment" });
+    else if (!pod.alive) stale.push({ r, why: `its network namespace ${pod.netns ?? "(unknown)"} is gone` });
+  }
+  const staleIPs = new Set(stale.map((s) => formatIP(s.r.ip)));
+  const earlier = earlierBootReservations(dir).filter((r) => !staleIPs.has(formatIP(r.ip)));
+  if (stale.length) {
+    findings.push({
+      status: "fail",
+      text: `${stale.length} address(es) leaked: ${stale.map((s) => `${formatIP(s.r.ip)} for ${s.r.containerID.slice(0, 24)} (${s.why})`).join("; ")}`,
+      fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${stale.slice(0, 3).map((s) => join(dir, formatIP(s.r.ip))).join(", ")}${stale.length > 3 ? ", …" : ""}`,
+      repair: { describe: `release ${stale.length} leaked address(es) in ${dir}: ${stale.map((s) => formatIP(s.r.ip)).join(", ")}`, apply: () => release(ctx, stale.map((s) => s.r)) },
+    });
+  }
+  if (earlier.length) {
+    findings.push({
+      status: "warn",
+      text: `${earlier.length} reservation(s) from before this boot: ${earlier.map((r) => formatIP(r.ip)).join(", ")}`,
+      fix: "the next pod ADD releases them (host-local reclaims earlier boots' reservations); doctor --fix releases them now",
+      repair: { describe: `release ${earlier.length} reservation(s) from before this boot`, apply: () => release(ctx, earlier) },
+    });
+  }
+  const scratch = names.filter((n) => scratchTag(n) !== undefined || n.endsWith(".tmp"));
+  if (scratch.length) {
+    findings.push({
+      status: "warn",
+      text: `${scratch.length} scratch file(s) left by interrupted writes: ${scratch.join(", ")}`,
+      fix: "harmless but never cleaned by anyone else: doctor --fix removes them under the store's lock",
+      repair: { describe: `remove scratch files in ${dir}: ${scratch.join(", ")}`, apply: () => removeScratch(ctx) },
+    });
+  }
+  const subnet = ctx.lease?.subnet;
+  if (subnet) {
+    const set = canonicalizeRangeSet([{ subnet }]);
+    const capacity = Number(rangeSetCapacity(set));
+    const used = reservations.filter((r) => rangeFor(set, r.ip)).length;
+    evidence.push(`${formatCIDR(subnet)}: ${used} of ${capacity} addresses in use`);
+    if (used >= capacity) {
+      findings.push({ status: "fail", text: `the range ${formatCIDR(subnet)} is full (${used} of ${capacity}): every new pod on this node fails`, fix: "release leaked addresses (doctor --fix), or give the node a larger subnet (flannel's SubnetLen)" });
+    } else if (used >= capacity * NEARLY_FULL) {
+      findings.push({ status: "warn", text: `the range ${formatCIDR(subnet)} is nearly full (${used} of ${capacity})`, fix: "release leaked addresses, or give the node a larger subnet (flannel's SubnetLen)" });
+    }
+  }
+  return fromFindings(ID, `${reservations.length} reservation(s), each for a running pod`, evidence, findings);
+}

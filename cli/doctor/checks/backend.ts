@@ -1,0 +1,58 @@
+// Which flannel backend programmed this node, told by the devices flanneld makes: flannel.<VNI> (vxlan),
+// flannel.ipip (ipip), flannel0 (udp, a TUN device); none of them: host-gw (plain routes).
+import type { Link } from "../../../lib/netlink/index.ts";
+import { type CIDR, type IPBytes, contains, formatCIDR, formatIP, ipEqual } from "../../../lib/ip/addr.ts";
+import { routeGet, type Route } from "../../../lib/netlink/index.ts";
+import type { Context } from "../context.ts";
+
+export type Backend = "vxlan" | "ipip" | "udp" | "host-gw";
+
+export function backendOf(ctx: Context): { backend: Backend; device?: Link } {
+  const vxlan = ctx.links.find((l) => l.kind === "vxlan" && /^flannel\.\d+$/.test(l.name));
+  if (vxlan) return { backend: "vxlan", device: vxlan };
+  const ipip = ctx.link("flannel.ipip");
+  if (ipip) return { backend: "ipip", device: ipip };
+  const tun = ctx.link("flannel0");
+  if (tun) return { backend: "udp", device: tun };
+  return { backend: "host-gw" };
+}
+
+const inside = (net: CIDR, sub: CIDR) => net.ip.length === sub.ip.length && net.prefix <= sub.prefix && contains(net, sub.ip);
+
+/** Routes to other nodes' pod subnets: inside a FLANNEL_NETWORK, not this node's own subnet. */
+export function peerRoutes(ctx: Context): Route[] {
+  const l = ctx.lease;
+  if (!l) return [];
+  const nets = [...l.networks, ...l.ip6Networks];
+  const own = [l.subnet, l.ip6Subnet].filter((s): s is CIDR => !!s);
+  return ctx.routes.filter((r) => r.dst && r.dst.prefix > 0 && nets.some((n) => inside(n, r.dst!) && n.prefix < r.dst!.prefix) && !own.some((o) => inside(o, r.dst!)));
+}
+
+/** This node's own addresses. */
+export const isOwnAddress = (ctx: Context, ip: IPBytes): Link | undefined => {
+  const a = ctx.addrs.find((x) => ipEqual(x.cidr.ip, ip));
+  return a ? ctx.linkByIndex(a.index) : undefined;
+};
+
+/**
+ * How the kernel would reach `ip` over the underlay: the route's device and gateway, or why it cannot. Read only
+ * (a route lookup, as `ip route get`): no packet is sent.
+ */
+export function underlayPath(ctx: Context, ip: IPBytes, avoid?: Link): { ok: boolean; how: string } {
+  let r: Route | undefined;
+  try {
+    r = routeGet(ctx.nl, ip);
+  } catch (e) {
+    return { ok: false, how: `no route to ${formatIP(ip)} (${(e as Error).message})` };
+  }
+  if (!r) return { ok: false, how: `no route to ${formatIP(ip)}` };
+  const dev = ctx.linkByIndex(r.dev);
+  const how = `${formatIP(ip)} via ${r.gw ? formatIP(r.gw) : "direct"} dev ${dev?.name ?? r.dev}`;
+  if (avoid && dev?.index === avoid.index) return { ok: false, how: `${how}: through the overlay itself` };
+  if (dev?.name === "lo") return { ok: false, how: `${how}: a local address` };
+  const down = ctx.neighbors.find((n) => n.ip && ipEqual(n.ip, r!.gw ?? ip) && n.index === dev?.index && n.state === 0x20);
+  if (down) return { ok: false, how: `${how}: its neighbour entry is FAILED (no answer to ARP)` };
+  return { ok: true, how };
+}
+
+export const describe = (r: Route): string => `${r.dst ? formatCIDR(r.dst) : "default"}${r.gw ? ` via ${formatIP(r.gw)}` : ""}`;

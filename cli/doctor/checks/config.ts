@@ -1,0 +1,102 @@
+// Check 1: a network configuration exists, is valid (JSON Schema, with the key path of each error), is the only
+// one (or which one wins, and why), and every plugin it runs is an executable in the bin folder that supports
+// the list's version (asked: VERSION).
+import { accessSync, constants, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { spawnSync } from "../../../lib/sys/spawn.ts";
+import { isObject } from "../../../lib/skel/index.ts";
+import { type CheckResult, type Finding, fromFindings } from "../check.ts";
+import type { Context } from "../context.ts";
+import { validate } from "../schema.ts";
+
+const ID = "config";
+
+/** Every plugin the list runs, with the delegates flannel and bridge call (bridge, host-local by default). */
+function pluginTypes(ctx: Context): string[] {
+  const types = new Set<string>();
+  const typeOf = (o: unknown, dflt?: string) => (isObject(o) && typeof o.type === "string" && o.type ? o.type : dflt);
+  for (const p of ctx.configs.active?.list?.plugins ?? []) {
+    types.add(p.type);
+    const extra = p.type === "flannel" ? [typeOf(p.raw.delegate, "bridge"), typeOf(p.raw.ipam, "host-local")] : [typeOf(p.raw.ipam)];
+    for (const t of extra) if (t) types.add(t);
+  }
+  return [...types];
+}
+
+function askVersion(path: string, version: string): { versions?: string[]; error?: string } {
+  const r = spawnSync(path, [], {
+    env: { CNI_COMMAND: "VERSION", PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
+    input: JSON.stringify({ cniVersion: version }),
+    encoding: "utf8",
+    timeout: 10_000,
+    maxBuffer: 1 << 20,
+  });
+  if (r.error) return { error: r.error.message };
+  try {
+    const j = JSON.parse(r.stdout) as { supportedVersions?: unknown; msg?: unknown };
+    if (Array.isArray(j.supportedVersions)) return { versions: j.supportedVersions.map(String) };
+    return { error: `answered ${r.stdout.trim().slice(0, 200)}` };
+  } catch {
+    return { error: `exit ${r.status}, printed ${JSON.stringify(r.stdout.trim().slice(0, 200))}, not a VERSION answer` };
+  }
+}
+
+function pluginFinding(bin: string, type: string, version: string): Finding | string {
+  const path = join(bin, type);
+  try {
+    if (!statSync(path).isFile()) throw new Error("not a file");
+    accessSync(path, constants.X_OK);
+  } catch {
+    return { status: "fail", text: `plugin "${type}" is not an executable in ${bin}`, fix: `install the ${type} plugin as ${path} (or pass --bin-dir where the runtime's CNI_PATH points)` };
+  }
+  const v = askVersion(path, version);
+  if (v.error) return { status: "fail", text: `${path} does not answer VERSION: ${v.error}`, fix: `replace ${path} with a working CNI plugin` };
+  if (version && !v.versions!.includes(version)) {
+    return { status: "fail", text: `${path} does not support cniVersion ${version} (it supports ${v.versions!.join(", ")})`, fix: `set "cniVersion" to one of ${v.versions!.join(", ")}, or upgrade the plugin` };
+  }
+  return `${type}: ${path} supports ${version}`;
+}
+
+export function checkConfig(ctx: Context): CheckResult {
+  const { configs } = ctx;
+  const findings: Finding[] = [];
+  const evidence: string[] = [];
+  if (configs.missingDir || !configs.files.length) {
+    const why = configs.missingDir ?? `${configs.dir} holds no .conf, .conflist or .json file`;
+    return { id: ID, status: "fail", summary: `no network configuration: ${why}`, evidence: [], fix: `install the flannel conflist (conf-examples/10-flannel.conflist) into ${configs.dir}` };
+  }
+  for (const f of configs.files) {
+    if (f.error) findings.push({ status: "fail", text: `${basename(f.file)}: ${f.error}`, fix: `fix or remove ${f.file}` });
+    else evidence.push(`${basename(f.file)}: network "${f.list!.name}", cniVersion ${f.list!.cniVersion}, plugins ${f.list!.plugins.map((p) => p.type).join(", ")}`);
+  }
+  const active = configs.active;
+  if (!active?.list) {
+    findings.push({
+      status: "fail",
+      text: ctx.opts.network ? `no configuration of network "${ctx.opts.network}" in ${configs.dir}` : `no valid configuration in ${configs.dir}`,
+      fix: `install a valid conflist into ${configs.dir}`,
+    });
+    return fromFindings(ID, "", evidence, findings);
+  }
+  evidence.unshift(`active: ${basename(active.file)} (network "${active.list.name}"): ${configs.why}`);
+  const others = configs.files.filter((f) => f !== active && f.list);
+  if (others.length) {
+    const names = others.map((f) => `${basename(f.file)} (network "${f.list!.name}")`).join(", ");
+    findings.push({
+      status: "fail",
+      text: `${configs.files.length} configurations in ${configs.dir}: the runtime uses ${basename(active.file)} (${configs.why}); ${names} ${others.length > 1 ? "are" : "is"} ignored`,
+      fix: `keep one configuration per node: remove or move ${others.map((f) => f.file).join(", ")} (or rename the one you mean so it sorts first)`,
+    });
+  }
+  const json = active.file.endsWith(".conflist") ? active.json : { name: active.list.name, cniVersion: active.list.cniVersion, plugins: [active.json] };
+  for (const e of validate(json)) {
+    const at = active.file.endsWith(".conflist") ? e.path : e.path.replace(/^plugins\[0\]\.?/, "");
+    findings.push({ status: "fail", text: `${basename(active.file)}: ${at || "(top level)"}: ${e.message}`, fix: `correct ${at || "the file"} in ${active.file}` });
+  }
+  for (const type of pluginTypes(ctx)) {
+    const r = pluginFinding(ctx.opts.binDir, type, active.list.cniVersion);
+    if (typeof r === "string") evidence.push(r);
+    else findings.push(r);
+  }
+  return fromFindings(ID, `${basename(active.file)} is valid and its plugins answer for cniVersion ${active.list.cniVersion}`, evidence, findings);
+}

@@ -1,0 +1,31 @@
+// Check 9: every host veth on the bridge belongs to a running pod. One that does not is left from a pod whose
+// DEL never came (its namespace is held elsewhere, or the runtime lost it): --fix deletes it.
+import { deleteLink } from "../../../lib/netlink/index.ts";
+import { type CheckResult, type Finding, fromFindings, ok } from "../check.ts";
+import type { Context } from "../context.ts";
+
+const ID = "links";
+
+export function checkLinks(ctx: Context): CheckResult {
+  const br = ctx.link(ctx.bridgeName);
+  if (!br) return ok(ID, `no ${ctx.bridgeName}, no pod links`);
+  const veths = ctx.links.filter((l) => l.master === br.index && l.kind === "veth");
+  const alive = ctx.pods.filter((p) => p.alive);
+  const known = new Set(alive.map((p) => p.hostVeth).filter(Boolean));
+  // A cached result without interfaces (cniVersion 0.2.0) cannot tell which veth is its: then judge none.
+  const blind = alive.some((p) => !p.hostVeth);
+  const findings: Finding[] = [];
+  for (const v of veths.filter((v) => !known.has(v.name))) {
+    findings.push(
+      blind
+        ? { status: "warn", text: `${v.name} on ${br.name} is not in any cached result (some results name no interface, so it may be a running pod's)`, fix: "compare with the runtime's pods before deleting it" }
+        : {
+            status: "fail",
+            text: `${v.name} on ${br.name} belongs to no running pod`,
+            fix: `a pod's veth outlived its pod: doctor --fix deletes it ("ip link delete ${v.name}")`,
+            repair: { describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`, apply: () => deleteLink(ctx.nl, v.index) },
+          },
+    );
+  }
+  return fromFindings(ID, `${veths.length} veth(s) on ${br.name}, each a running pod's`, veths.map((v) => v.name), findings);
+}

@@ -1,0 +1,124 @@
+// Everything doctor and show look at, read once: the configs, the paths the active conflist names, the lease,
+// the namespace's links, addresses, routes, neighbours and FDB (netlink), the firewall tables, libcni's
+// cache and host-local's reservations. Read only: nothing here creates or changes anything.
+import { type Address, type Link, type Neighbor, NetlinkSocket, type Route, listAddrs, listLinks, listNeighbors, listRoutes } from "../../lib/netlink/index.ts";
+import { type CIDR, parseCIDR } from "../../lib/ip/addr.ts";
+import { type CachedEntry, cachedEntries } from "../../lib/runtime/cache.ts";
+import { DEFAULT_DATA_DIR as IPAM_DEFAULT_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
+import { savedTableIfUsable } from "../../lib/iptables/restore.ts";
+import { Netns } from "../../lib/ns/netns.ts";
+import { isObject } from "../../lib/skel/index.ts";
+import { DEFAULT_DATA_DIR as FLANNEL_DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
+import { type SubnetEnv, loadSubnetEnv } from "../../plugins/flannel/subnet-env.ts";
+import { type Configs, findConfigs } from "./configs.ts";
+import type { Options } from "./options.ts";
+
+export interface Pod {
+  network: string;
+  containerID: string;
+  ifName: string;
+  netns?: string;
+  /** The namespace still exists. */
+  alive: boolean;
+  ips: CIDR[];
+  /** The host end of its veth, from the cached result. */
+  hostVeth?: string;
+  hostPorts: string[];
+}
+
+export interface Context {
+  opts: Options;
+  configs: Configs;
+  network?: string;
+  /** The active list's plugin types, in order. */
+  types: string[];
+  subnetFile: string;
+  flannelDataDir: string;
+  ipamDataDir: string;
+  bridgeName: string;
+  lease?: SubnetEnv;
+  leaseError?: string;
+  links: Link[];
+  addrs: Address[];
+  routes: Route[];
+  neighbors: Neighbor[];
+  fdb: Neighbor[];
+  nl: NetlinkSocket;
+  /** iptables-save -t filter / nat (IPv4), undefined when iptables is not usable. */
+  filter?: string[];
+  nat?: string[];
+  pods: Pod[];
+  link(name: string): Link | undefined;
+  linkByIndex(index?: number): Link | undefined;
+}
+
+function str(o: unknown, key: string): string | undefined {
+  const v = isObject(o) ? o[key] : undefined;
+  return typeof v === "string" && v ? v : undefined;
+}
+
+function alive(path?: string): boolean {
+  if (!path) return false;
+  try {
+    Netns.open(path).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function podOf(e: CachedEntry, bridge: string): Pod {
+  const r = e.result ?? {};
+  const ips = (Array.isArray(r.ips) ? r.ips : []).map((i: unknown) => parseCIDR(str(i, "address") ?? "")).filter((c): c is CIDR => !!c);
+  const ifaces = Array.isArray(r.interfaces) ? (r.interfaces as unknown[]) : [];
+  const hostVeth = ifaces.map((i) => (isObject(i) && !i.sandbox ? str(i, "name") : undefined)).find((n) => n && n !== bridge);
+  const maps = isObject(e.capabilityArgs) && Array.isArray(e.capabilityArgs.portMappings) ? e.capabilityArgs.portMappings : [];
+  const hostPorts = maps.filter(isObject).map((m) => `${m.hostPort}→${m.containerPort}/${m.protocol ?? "tcp"}`);
+  return { network: e.networkName, containerID: e.containerId, ifName: e.ifName, netns: e.netns, alive: alive(e.netns), ips, hostVeth, hostPorts };
+}
+
+export function gather(opts: Options): Context {
+  const configs = findConfigs(opts.confDir, opts.network);
+  const list = configs.active?.list;
+  const plugins = list?.plugins ?? [];
+  const flannel = plugins.find((p) => p.type === "flannel")?.raw;
+  const bridge = plugins.find((p) => p.type === "bridge")?.raw ?? (isObject(flannel?.delegate) ? flannel.delegate : undefined);
+  const ipam = isObject(flannel?.ipam) ? flannel.ipam : isObject(bridge?.ipam) ? bridge.ipam : undefined;
+  const subnetFile = opts.subnetFile ?? str(flannel, "subnetFile") ?? DEFAULT_SUBNET_FILE;
+  let lease: SubnetEnv | undefined;
+  let leaseError: string | undefined;
+  try {
+    lease = loadSubnetEnv(subnetFile);
+  } catch (e) {
+    leaseError = (e as Error).message;
+  }
+  const nl = NetlinkSocket.open();
+  const links = listLinks(nl);
+  const bridgeName = str(bridge, "bridge") ?? "cni0";
+  return {
+    opts,
+    configs,
+    network: list?.name,
+    types: plugins.map((p) => p.type),
+    subnetFile,
+    flannelDataDir: str(flannel, "dataDir") ?? FLANNEL_DEFAULT_DATA_DIR,
+    ipamDataDir: str(ipam, "dataDir") ?? IPAM_DEFAULT_DATA_DIR,
+    bridgeName,
+    lease,
+    leaseError,
+    links,
+    addrs: listAddrs(nl),
+    routes: [...listRoutes(nl, 4), ...listRoutes(nl, 6)],
+    neighbors: [...listNeighbors(nl, 4), ...listNeighbors(nl, 6)],
+    fdb: listNeighbors(nl, "bridge"),
+    nl,
+    filter: savedTableIfUsable(4, "filter"),
+    nat: savedTableIfUsable(4, "nat"),
+    pods: cachedEntries(opts.cacheDir).map((e) => podOf(e, bridgeName)),
+    link: (name) => links.find((l) => l.name === name),
+    linkByIndex: (index) => (index === undefined ? undefined : links.find((l) => l.index === index)),
+  };
+}
+
+/** host-local's folder of the active network. */
+export const storeDir = (ctx: Context): string | undefined => (ctx.network ? DiskStore.dirOf(ctx.network, ctx.ipamDataDir) : undefined);

@@ -1,0 +1,91 @@
+// `cni doctor`: the node's pod network checked in the current network namespace (the node's, as kubelet runs
+// plugins), each check with a status, its evidence and the fix. Read only, except `--fix`, which applies the
+// safe repairs the checks offer (each printed before it is done) and then checks again.
+import { basename } from "node:path";
+import { writeAll } from "../../lib/skel/index.ts";
+import type { CheckResult } from "./check.ts";
+import { type Context, gather } from "./context.ts";
+import { PATH_USAGE, UsageError, parseOptions } from "./options.ts";
+import { toJSON, toText, useColour } from "./report.ts";
+import { checkAddresses } from "./checks/addresses.ts";
+import { checkBridge } from "./checks/bridge.ts";
+import { checkConfig } from "./checks/config.ts";
+import { checkForwarding } from "./checks/forwarding.ts";
+import { checkLease } from "./checks/lease.ts";
+import { checkLinks } from "./checks/links.ts";
+import { checkMasquerade } from "./checks/masquerade.ts";
+import { checkRoutes } from "./checks/routes.ts";
+import { checkVxlan } from "./checks/vxlan.ts";
+import { formatCIDR } from "../../lib/ip/addr.ts";
+
+export const USAGE = `usage: cni doctor [--json] [--fix] ${PATH_USAGE}
+  checks this node's pod network (run it in the node's network namespace) and says what to fix
+  --json      {"checks":[{"id","status","summary","evidence","fix"}],"counts":{"ok","warn","fail"}}
+  --fix       apply the safe repairs (stale reservations and their rules, leftovers, orphan veths, a
+              mismatched cni0 with no pod on it); never flanneld's devices, routes or FDB, nor the firewall policy
+  defaults: --conf-dir /etc/cni/net.d --bin-dir /opt/cni/bin --cache-dir /var/lib/cni/results; the subnet file
+  and state folders are the active conflist's own (first by file name, or --network)
+exit: 0 no check failed, 1 a check failed, 2 usage error
+`;
+
+const CHECKS: ((ctx: Context) => CheckResult)[] = [checkConfig, checkLease, checkBridge, checkVxlan, checkRoutes, checkForwarding, checkMasquerade, checkAddresses, checkLinks];
+
+/** Run every check; one that throws is reported as a failure of its own, never stops the others. */
+export function runChecks(ctx: Context): CheckResult[] {
+  return CHECKS.map((check, i) => {
+    try {
+      return check(ctx);
+    } catch (e) {
+      return { id: ["config", "lease", "bridge", "vxlan", "routes", "forwarding", "masquerade", "addresses", "links"][i], status: "fail", summary: `the check itself failed: ${(e as Error).message}`, evidence: [], fix: "report this with the output of the command" };
+    }
+  });
+}
+
+export function heading(ctx: Context): string {
+  const conf = ctx.configs.active ? `${basename(ctx.configs.active.file)}, network "${ctx.network}"` : "no network configuration";
+  const lease = ctx.lease?.subnet ? `lease ${formatCIDR(ctx.lease.subnet)}` : "no lease";
+  return `cni doctor: ${conf}; ${lease}`;
+}
+
+function check(argvOpts: ReturnType<typeof parseOptions>): { ctx: Context; results: CheckResult[] } {
+  const ctx = gather(argvOpts);
+  return { ctx, results: runChecks(ctx) };
+}
+
+export function doctorMain(argv: string[]): number {
+  let opts;
+  try {
+    opts = parseOptions(argv, { fix: true });
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    writeAll(2, `cni doctor: ${e.message}\n${USAGE}`);
+    return 2;
+  }
+  if (argv.includes("--help") || argv.includes("-h")) {
+    writeAll(1, USAGE);
+    return 0;
+  }
+  let { ctx, results } = check(opts);
+  if (opts.fix) {
+    const repairs = results.flatMap((r) => r.repairs ?? []);
+    // In JSON mode stdout holds only the document: what is done goes to stderr.
+    const say = (s: string) => writeAll(opts.json ? 2 : 1, `${s}\n`);
+    if (!repairs.length) say("cni doctor --fix: nothing to repair");
+    for (const r of repairs) {
+      say(`fixing: ${r.describe}`);
+      try {
+        r.apply();
+      } catch (e) {
+        say(`  failed: ${(e as Error).message}`);
+      }
+    }
+    if (repairs.length) {
+      say("");
+      ctx.nl.close();
+      ({ ctx, results } = check(opts));
+    }
+  }
+  writeAll(1, opts.json ? toJSON(results) : toText(results, heading(ctx), useColour()));
+  ctx.nl.close();
+  return results.some((r) => r.status === "fail") ? 1 : 0;
+}

@@ -1,0 +1,46 @@
+// doctor's and show's command line: the standard places by default, each overridable, so a node's network can
+// be examined with its files elsewhere (a test's temp dir, a copy of a broken node's /etc/cni).
+export interface Options {
+  json: boolean;
+  fix: boolean;
+  confDir: string;
+  binDir: string;
+  /** undefined: the conflist's subnetFile, else flannel's default. */
+  subnetFile?: string;
+  /** libcni's cache folder (CNI_CACHE_DIR; its results/ holds one file per attachment). */
+  cacheDir: string;
+  network?: string;
+}
+
+export class UsageError extends Error {}
+
+const PATH_FLAGS: Record<string, "confDir" | "binDir" | "subnetFile" | "cacheDir" | "network"> = {
+  "--conf-dir": "confDir",
+  "--bin-dir": "binDir",
+  "--subnet-file": "subnetFile",
+  "--cache-dir": "cacheDir",
+  "--network": "network",
+};
+
+/** `--cache-dir` may name libcni's results folder itself (/var/lib/cni/results) or the folder above it. */
+const cacheRoot = (dir: string) => dir.replace(/\/+$/, "").replace(/\/results$/, "") || "/";
+
+export function parseOptions(argv: string[], allowed: { fix: boolean }): Options {
+  const o: Options = { json: false, fix: false, confDir: "/etc/cni/net.d", binDir: "/opt/cni/bin", cacheDir: "/var/lib/cni" };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf("=");
+    const [flag, inline] = arg.startsWith("--") && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+    if (flag === "--json" && inline === undefined) o.json = true;
+    else if (flag === "--fix" && inline === undefined && allowed.fix) o.fix = true;
+    else if (Object.hasOwn(PATH_FLAGS, flag)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === "") throw new UsageError(`${flag} needs a value`);
+      o[PATH_FLAGS[flag]] = value;
+    } else throw new UsageError(`unknown option ${arg}`);
+  }
+  o.cacheDir = cacheRoot(o.cacheDir);
+  return o;
+}
+
+export const PATH_USAGE = "[--conf-dir DIR] [--bin-dir DIR] [--subnet-file FILE] [--cache-dir DIR] [--network NAME]";

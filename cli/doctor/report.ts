@@ -1,0 +1,39 @@
+// doctor's output: JSON for tools, or a report for people with failures first (colour only on a terminal).
+import { type CheckResult, type Status, byStatus } from "./check.ts";
+
+export interface Counts {
+  ok: number;
+  warn: number;
+  fail: number;
+}
+
+export function counts(results: CheckResult[]): Counts {
+  const c: Counts = { ok: 0, warn: 0, fail: 0 };
+  for (const r of results) c[r.status]++;
+  return c;
+}
+
+export function toJSON(results: CheckResult[]): string {
+  const checks = results.map(({ id, status, summary, evidence, fix }) => ({ id, status, summary, evidence, ...(fix ? { fix } : {}) }));
+  return `${JSON.stringify({ checks, counts: counts(results) }, null, 2)}\n`;
+}
+
+const COLOURS: Record<Status, string> = { fail: "\x1b[1;31m", warn: "\x1b[33m", ok: "\x1b[32m" };
+const RESET = "\x1b[0m";
+
+export const useColour = (): boolean => process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+
+export function toText(results: CheckResult[], heading: string, colour: boolean): string {
+  const paint = (s: Status, text: string) => (colour ? `${COLOURS[s]}${text}${RESET}` : text);
+  const lines = [heading, ""];
+  for (const r of [...results].sort(byStatus)) {
+    lines.push(`${paint(r.status, r.status.toUpperCase().padEnd(4))}  ${r.id.padEnd(11)} ${r.summary}`);
+    if (r.status !== "ok") {
+      for (const e of r.evidence) lines.push(`                  · ${e}`);
+      if (r.fix) lines.push(`                  fix: ${r.fix}`);
+    }
+  }
+  const c = counts(results);
+  lines.push("", `${results.length} checks: ${paint(c.fail ? "fail" : "ok", `${c.fail} failed`)}, ${c.warn} warnings, ${c.ok} ok`);
+  return `${lines.join("\n")}\n`;
+}

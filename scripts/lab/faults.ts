@@ -1,0 +1,165 @@
+// Faults to break a running lab with, one per failure our users write about, each undoable. Every fault acts on
+// one node (node1) of the lab, through its namespace and its state folder only. `check` is the doctor check
+// that must catch it; `repairable` whether `cni doctor --fix` may repair it.
+import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { chainName, ruleComment } from "../../lib/iptables/names.ts";
+import { inNs, ipn, nsPath, run } from "./sh.ts";
+import { type Backend, type LabNode, MTU, flanneldRules } from "./topology.ts";
+
+export interface Fault {
+  name: string;
+  what: string;
+  check: string;
+  repairable: boolean;
+  /** Backends the fault applies to (default: all). */
+  backends?: Backend[];
+  apply(node: LabNode, peers: LabNode[], backend: Backend): void;
+  undo(node: LabNode, peers: LabNode[], backend: Backend): void;
+}
+
+/** The NAT address VirtualBox gives every VM, which flanneld registers when it picks the wrong interface. */
+const NAT_ADDRESS = "10.0.2.15";
+const LEAKED = ["10.244.1.200", "10.244.1.201"];
+const GONE_POD = "c0ffee0000000000000000000000000000000000000000000000000000000001";
+
+const iptablesRestore = (node: LabNode, text: string) => run("nsenter", [`--net=${nsPath(node.ns)}`, "iptables-restore", "--noflush"], { input: text });
+
+function peerFdb(node: LabNode, peers: LabNode[], dst: (p: LabNode) => string): void {
+  for (const p of peers) {
+    inNs(node.ns, `bridge fdb del ${p.vtepMAC} dev flannel.1 2>/dev/null; bridge fdb append ${p.vtepMAC} dev flannel.1 dst ${dst(p)}`);
+  }
+}
+
+function staleMasqRules(): string {
+  const chain = chainName("cbr0", GONE_POD);
+  const comment = `-m comment --comment "${ruleComment("cbr0", GONE_POD).replace(/"/g, '\\"')}"`;
+  return ["*nat", `:${chain} - [0:0]`, `-A ${chain} -d 10.244.1.0/24 ${comment} -j ACCEPT`, `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`, `-A POSTROUTING -s 10.244.1.250/32 ${comment} -j ${chain}`, "COMMIT", ""].join("\n");
+
+}
+
+export const FAULTS: Fault[] = [
+  {
+    name: "nat-vtep",
+    what: `every peer's VXLAN endpoint is the NAT address ${NAT_ADDRESS}, which this node has too (flanneld on the wrong interface)`,
+    check: "vxlan",
+    repairable: false,
+    backends: ["vxlan"],
+    apply: (node, peers) => {
+      // A veth pair stands for the NAT interface (kernels without the dummy driver have veth).
+      ipn(node.ns, "link", "add", "nat0", "type", "veth", "peer", "name", "nat0peer");
+      ipn(node.ns, "addr", "add", `${NAT_ADDRESS}/24`, "dev", "nat0");
+      ipn(node.ns, "link", "set", "nat0", "up");
+      peerFdb(node, peers, () => NAT_ADDRESS);
+    },
+    undo: (node, peers) => {
+      peerFdb(node, peers, (p) => p.underlayIP);
+      ipn(node.ns, "link", "del", "nat0");
+    },
+  },
+  {
+    name: "no-lease",
+    what: "subnet.env is missing (flanneld has no lease)",
+    check: "lease",
+    repairable: false,
+    apply: (node) => renameSync(join(node.dir, "subnet.env"), join(node.dir, "subnet.env.away")),
+    undo: (node) => renameSync(join(node.dir, "subnet.env.away"), join(node.dir, "subnet.env")),
+  },
+  {
+    name: "cni0-address",
+    what: "cni0 holds an address of an earlier lease (10.244.99.1/24)",
+    check: "bridge",
+    repairable: false,
+    apply: (node) => {
+      ipn(node.ns, "addr", "flush", "dev", "cni0");
+      ipn(node.ns, "addr", "add", "10.244.99.1/24", "dev", "cni0");
+    },
+    undo: (node) => {
+      ipn(node.ns, "addr", "flush", "dev", "cni0");
+      ipn(node.ns, "addr", "add", `${node.gateway}/24`, "dev", "cni0");
+    },
+  },
+  {
+    name: "mtu",
+    what: "cni0's MTU is 1500 while the overlay carries less (FLANNEL_MTU)",
+    check: "bridge",
+    repairable: false,
+    backends: ["vxlan", "ipip"],
+    apply: (node) => ipn(node.ns, "link", "set", "cni0", "mtu", "1500"),
+    undo: (node, _p, backend) => ipn(node.ns, "link", "set", "cni0", "mtu", String(MTU[backend])),
+  },
+  {
+    name: "forward-drop",
+    what: "the FORWARD policy is DROP (as Docker sets it) and nothing accepts the pod network",
+    check: "forwarding",
+    repairable: false,
+    apply: (node) => {
+      inNs(node.ns, "iptables -P FORWARD DROP && iptables -F FLANNEL-FWD");
+    },
+    undo: (node) => {
+      inNs(node.ns, "iptables -P FORWARD ACCEPT && iptables -D FORWARD -m comment --comment 'flanneld forward' -j FLANNEL-FWD && iptables -X FLANNEL-FWD");
+      iptablesRestore(node, flanneldRules(node).split("\n").filter((l, i, all) => i >= all.indexOf("*filter")).join("\n"));
+    },
+  },
+  {
+    name: "no-ip-forward",
+    what: "net.ipv4.ip_forward is 0",
+    check: "forwarding",
+    repairable: false,
+    apply: (node) => inNs(node.ns, "echo 0 > /proc/sys/net/ipv4/ip_forward"),
+    undo: (node) => inNs(node.ns, "echo 1 > /proc/sys/net/ipv4/ip_forward"),
+  },
+  {
+    name: "leaked",
+    what: `addresses ${LEAKED.join(", ")} reserved for containers that are gone, and a scratch file of a killed write`,
+    check: "addresses",
+    repairable: true,
+    apply: (node) => {
+      const dir = join(node.dir, "ipam", "cbr0");
+      LEAKED.forEach((ip, i) => writeFileSync(join(dir, ip), `dead${i}00000000000000000000000000000000000000000000000000000000000\r\neth0`));
+      writeFileSync(join(dir, ".tmp-10.244.1.202.4242"), "half");
+    },
+    undo: (node) => {
+      const dir = join(node.dir, "ipam", "cbr0");
+      for (const f of [...LEAKED, ".tmp-10.244.1.202.4242"]) rmSync(join(dir, f), { force: true });
+    },
+  },
+  {
+    name: "stale-masq",
+    what: "a masquerade chain of a pod that is gone",
+    check: "masquerade",
+    repairable: true,
+    apply: (node) => iptablesRestore(node, staleMasqRules()),
+    undo: (node) => {
+      const chain = chainName("cbr0", GONE_POD);
+      inNs(node.ns, `iptables -t nat -S POSTROUTING | grep -- '-j ${chain}' | sed 's/^-A/-D/' | while read -r r; do eval iptables -t nat $r; done; iptables -t nat -F ${chain} 2>/dev/null; iptables -t nat -X ${chain} 2>/dev/null; true`);
+    },
+  },
+  {
+    name: "orphan-veth",
+    what: "a host veth on cni0 that belongs to no pod",
+    check: "links",
+    repairable: true,
+    apply: (node) => {
+      ipn(node.ns, "link", "add", "vethdead0", "type", "veth", "peer", "name", "vethdead1");
+      ipn(node.ns, "link", "set", "vethdead0", "mtu", "1450", "master", "cni0", "up");
+    },
+    undo: (node) => {
+      if (inNs(node.ns, "ip link show vethdead0 >/dev/null 2>&1 && echo y || true").trim()) ipn(node.ns, "link", "del", "vethdead0");
+    },
+  },
+  {
+    name: "two-conflists",
+    what: "a second conflist (an old flannel install, network cbr0-old) sorts before ours, and the runtime takes it",
+    check: "config",
+    repairable: false,
+    apply: (node) => {
+      const ours = JSON.parse(run("cat", [join(node.dir, "net.d", "10-flannel.conflist")]));
+      writeFileSync(join(node.dir, "net.d", "00-flannel-old.conflist"), JSON.stringify({ ...ours, name: "cbr0-old" }, null, 2));
+    },
+    undo: (node) => rmSync(join(node.dir, "net.d", "00-flannel-old.conflist"), { force: true }),
+  },
+];
+
+export const faultNamed = (name: string): Fault | undefined => FAULTS.find((f) => f.name === name);
+
