@@ -5,7 +5,7 @@ import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chainName, ruleComment } from "../../lib/iptables/names.ts";
 import { inNs, ipn, nsPath, run } from "./sh.ts";
-import { type Backend, type LabNode, MTU, flanneldRules } from "./topology.ts";
+import { type Backend, type LabNode, MTU, flanneldRules } from "./node-plan.ts";
 
 export interface Fault {
   name: string;

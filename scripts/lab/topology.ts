@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { NetlinkSocket, addAddr, addRoute, addVxlan, appendFdb, getLink, parseMAC, replaceNeighbor, setUp } from "../../lib/netlink/index.ts";
 import { parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { inNs, ipn, nsPath, run } from "./sh.ts";
+import { type Backend, type LabNode, MTU, flanneldRules, labNode, leaseText } from "./node-plan.ts";
+
+export { BACKENDS, CLUSTER_NETWORK, type Backend, type LabNode, MTU, flanneldRules, labNode, leaseText } from "./node-plan.ts";
 
 function withNetlink<T>(ns: string, fn: (nl: NetlinkSocket) => T): T {
   const nl = NetlinkSocket.open(nsPath(ns));
@@ -20,21 +23,8 @@ function withNetlink<T>(ns: string, fn: (nl: NetlinkSocket) => T): T {
   }
 }
 
-export type Backend = "vxlan" | "host-gw" | "ipip";
-export const BACKENDS: Backend[] = ["vxlan", "host-gw", "ipip"];
 
-export interface LabNode {
-  index: number;
-  ns: string;
-  underlayIP: string;
-  subnet: string;
-  gateway: string;
-  dir: string;
-  vtepMAC?: string;
-}
 
-export const CLUSTER_NETWORK = "10.244.0.0/16";
-export const MTU: Record<Backend, number> = { vxlan: 1450, "host-gw": 1500, ipip: 1480 };
 
 export function createUnderlay(ns: string): void {
   run("ip", ["netns", "add", ns]);
@@ -42,10 +32,6 @@ export function createUnderlay(ns: string): void {
   ipn(ns, "link", "set", "br0", "up");
 }
 
-/** Node `index` of a lab: its names and addresses follow from the index alone. */
-export function labNode(prefix: string, index: number, stateDir: string): LabNode {
-  return { index, ns: `${prefix}-node${index}`, underlayIP: `192.168.100.${10 + index}`, subnet: `10.244.${index}.0/24`, gateway: `10.244.${index}.1`, dir: join(stateDir, `node${index}`) };
-}
 
 /** Whether this kernel can make an ipip device (it may be built without it), tried in a throwaway namespace. */
 export function kernelHasIpip(prefix: string): boolean {
@@ -58,26 +44,6 @@ export function kernelHasIpip(prefix: string): boolean {
   }
 }
 
-/** The subnet.env flanneld writes for this node. */
-export const leaseText = (node: LabNode, backend: Backend): string =>
-  `FLANNEL_NETWORK=${CLUSTER_NETWORK}\nFLANNEL_SUBNET=${node.gateway}/24\nFLANNEL_MTU=${MTU[backend]}\nFLANNEL_IPMASQ=true\n`;
-
-/** flanneld's rules with --ip-masq: masquerade what leaves the cluster network, and accept it in FORWARD. */
-export function flanneldRules(node: LabNode): string {
-  const c = ["-m", "comment", "--comment", '"flanneld masq"'].join(" ");
-  const f = ["-m", "comment", "--comment", '"flanneld forward"'].join(" ");
-  const net = CLUSTER_NETWORK;
-  return [
-    "*nat", ":FLANNEL-POSTRTG - [0:0]", `-A POSTROUTING ${c} -j FLANNEL-POSTRTG`,
-    `-A FLANNEL-POSTRTG -s ${node.subnet} -d ${net} ${c} -j RETURN`,
-    `-A FLANNEL-POSTRTG -s ${net} -d ${node.subnet} ${c} -j RETURN`,
-    `-A FLANNEL-POSTRTG ! -s ${net} -d ${node.subnet} ${c} -j RETURN`,
-    `-A FLANNEL-POSTRTG -s ${net} ! -d 224.0.0.0/4 ${c} -j MASQUERADE`,
-    `-A FLANNEL-POSTRTG ! -s ${net} -d ${net} ${c} -j MASQUERADE`,
-    "COMMIT", "*filter", ":FLANNEL-FWD - [0:0]", `-A FORWARD ${f} -j FLANNEL-FWD`,
-    `-A FLANNEL-FWD -s ${net} ${f} -j ACCEPT`, `-A FLANNEL-FWD -d ${net} ${f} -j ACCEPT`, "COMMIT", "",
-  ].join("\n");
-}
 
 export function createNode(prefix: string, index: number, underlay: string, stateDir: string, backend: Backend): LabNode {
   const node = labNode(prefix, index, stateDir);

@@ -85,7 +85,7 @@ export function checkConfig(ctx: Context): CheckResult {
     findings.push({
       status: "fail",
       text: `${configs.files.length} configurations in ${configs.dir}: the runtime uses ${basename(active.file)} (${configs.why}); ${names} ${others.length > 1 ? "are" : "is"} ignored`,
-      fix: `keep one configuration per node: remove or move ${others.map((f) => f.file).join(", ")} (or rename the one you mean so it sorts first)`,
+      fix: `keep one configuration per node: the runtime uses ${active.file}; if that is not the one you mean, remove it (or rename yours to sort before it), otherwise remove ${others.map((f) => f.file).join(", ")}`,
     });
   }
   const json = active.file.endsWith(".conflist") ? active.json : { name: active.list.name, cniVersion: active.list.cniVersion, plugins: [active.json] };

@@ -1,0 +1,128 @@
+// cni doctor on the lab's nodes: a healthy lab of each backend gives no failure; each fault the lab can inject
+// (one shared VXLAN lab, each fault mended before the next) makes exactly its check fail with a fix that names the
+// cause, and `doctor --fix` repairs the repairable ones so that a second run is clean.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bunPath } from "../../scripts/bun-path.mjs";
+import { FAULTS } from "../../scripts/lab/faults.ts";
+import { BIN, ROOT } from "../helpers/paths.ts";
+
+const LAB = join(ROOT, "scripts", "lab", "main.ts");
+const run = randomBytes(3).toString("hex");
+const lab = (name: string, ...args: string[]) => spawnSync(bunPath(), [LAB, "--name", name, ...args], { encoding: "utf8", timeout: 180_000 });
+
+interface Report {
+  checks: { id: string; status: string; summary: string; evidence: string[]; fix?: string }[];
+  counts: { ok: number; warn: number; fail: number };
+}
+
+/** doctor on node1 of lab `name`, as the lab runs it (node1's namespace, its folders). */
+function doctor(name: string, ...args: string[]): { code: number; report?: Report; out: string } {
+  const dir = join(tmpdir(), "cni-lab", `cnilab-${name}`, "node1");
+  const flags = ["--conf-dir", join(dir, "net.d"), "--bin-dir", BIN, "--cache-dir", join(dir, "cache")];
+  const r = spawnSync("nsenter", [`--net=/var/run/netns/cnilab-${name}-node1`, join(BIN, "cni"), "doctor", ...flags, ...args], { encoding: "utf8" });
+  let report: Report | undefined;
+  try {
+    report = JSON.parse(r.stdout);
+  } catch {
+    report = undefined;
+  }
+  return { code: r.status ?? -1, report, out: r.stdout + r.stderr };
+}
+
+const failing = (r: Report) => r.checks.filter((c) => c.status === "fail").map((c) => c.id);
+
+function ipipInKernel(): boolean {
+  const ns = `cnits-ipip-${run}`;
+  spawnSync("ip", ["netns", "add", ns]);
+  const ok = spawnSync("ip", ["-n", ns, "link", "add", "p0", "type", "ipip", "local", "192.0.2.1"]).status === 0;
+  spawnSync("ip", ["netns", "del", ns]);
+  return ok;
+}
+
+describe("a healthy lab gives no failure", () => {
+  const backends = ["host-gw", ...(ipipInKernel() ? ["ipip"] : [])];
+  // This kernel may be built without ipip (then `--backend ipip` says so and the case is not run).
+  it.each(backends)("%s", (backend) => {
+    const name = `d${run}${backend.replace("-", "").slice(0, 4)}`;
+    try {
+      const up = lab(name, "--keep", "--backend", backend);
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      expect(up.stdout).toMatch(/\[PASS\] cni doctor on \S+ finds no failure/);
+      const d = doctor(name, "--json");
+      expect(d.code, d.out).toBe(0);
+      expect(failing(d.report!)).toEqual([]);
+      expect(d.report!.checks.find((c) => c.id === "routes")!.summary).toContain(`backend ${backend}`);
+    } finally {
+      lab(name, "--down");
+    }
+  });
+
+  it("ipip: refused with the reason when the kernel has no ipip", () => {
+    if (ipipInKernel()) return;
+    const r = lab(`d${run}noip`, "--backend", "ipip");
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("cannot make ipip devices");
+  });
+});
+
+describe("faults injected into one kept VXLAN lab", () => {
+  const name = `f${run}`;
+  beforeAll(() => {
+    const up = lab(name, "--keep");
+    if (up.status !== 0) throw new Error(up.stdout + up.stderr);
+  });
+  afterAll(() => lab(name, "--down"));
+
+  it("the healthy lab: every check ok, exit 0", () => {
+    const d = doctor(name, "--json");
+    expect(d.code, d.out).toBe(0);
+    expect(d.report!.counts).toEqual({ ok: 9, warn: 0, fail: 0 });
+  });
+
+  const CAUSE: Record<string, RegExp> = {
+    "nat-vtep": /NAT address.*--iface/,
+    "no-lease": /flannel pod/,
+    "cni0-address": /ip link delete cni0/,
+    mtu: /ip link set cni0 mtu 1450/,
+    "forward-drop": /FORWARD.*-s 10\.244\.0\.0\/16 -j ACCEPT/,
+    "no-ip-forward": /net\.ipv4\.ip_forward=1/,
+    leaked: /without a DEL.*--fix releases/,
+    "stale-masq": /--fix removes the chain/,
+    "orphan-veth": /ip link delete vethdead0/,
+    "two-conflists": /00-flannel-old\.conflist/,
+  };
+
+  it.each(FAULTS.map((f) => [f.name, f] as const))("%s: exactly its check fails, with the cause", (faultName, fault) => {
+    expect(Object.keys(CAUSE)).toContain(faultName);
+    const broke = lab(name, "--break", faultName);
+    expect(broke.status, broke.stdout + broke.stderr).toBe(0);
+    expect(broke.stdout).toMatch(new RegExp(`FAIL\\s+${fault.check}\\b`));
+    try {
+      const d = doctor(name, "--json");
+      expect(d.code, d.out).toBe(1);
+      expect(failing(d.report!)).toEqual([fault.check]);
+      const check = d.report!.checks.find((c) => c.id === fault.check)!;
+      expect(`${check.summary} ${check.fix}`).toMatch(CAUSE[faultName]);
+      const fixed = doctor(name, "--fix");
+      if (fault.repairable) {
+        expect(fixed.out).toMatch(/^fixing: /m);
+        expect(fixed.code, fixed.out).toBe(0);
+        const again = doctor(name, "--json");
+        expect(again.code, again.out).toBe(0);
+        expect(again.report!.counts.fail).toBe(0);
+      } else {
+        // Nothing of this is doctor's to repair: it says so and changes nothing.
+        expect(fixed.out).toContain("nothing to repair");
+        expect(fixed.code).toBe(1);
+      }
+    } finally {
+      const mended = lab(name, "--mend", faultName);
+      expect(mended.status, mended.stdout + mended.stderr).toBe(0);
+    }
+    expect(doctor(name, "--json").report!.counts.fail).toBe(0);
+  });
+});
