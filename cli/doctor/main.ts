@@ -53,6 +53,10 @@ function check(argvOpts: ReturnType<typeof parseOptions>): { ctx: Context; resul
 }
 
 export function doctorMain(argv: string[]): number {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    writeAll(1, USAGE);
+    return 0;
+  }
   let opts;
   try {
     opts = parseOptions(argv, { fix: true });
@@ -60,10 +64,6 @@ export function doctorMain(argv: string[]): number {
     if (!(e instanceof UsageError)) throw e;
     writeAll(2, `cni doctor: ${e.message}\n${USAGE}`);
     return 2;
-  }
-  if (argv.includes("--help") || argv.includes("-h")) {
-    writeAll(1, USAGE);
-    return 0;
   }
   let { ctx, results } = check(opts);
   if (opts.fix) {

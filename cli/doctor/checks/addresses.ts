@@ -59,7 +59,10 @@ export function checkAddresses(ctx: Context): CheckResult {
     else if (!pod.alive) stale.push({ r, why: `its network namespace ${pod.netns ?? "(unknown)"} is gone` });
   }
   const staleIPs = new Set(stale.map((s) => formatIP(s.r.ip)));
-  const earlier = earlierBootReservations(dir).filter((r) => !staleIPs.has(formatIP(r.ip)));
+  const before = earlierBootReservations(dir);
+  const beforeIPs = new Set(before.map((r) => formatIP(r.ip)));
+  for (const s of stale) if (beforeIPs.has(formatIP(s.r.ip))) s.why += ", made before this boot";
+  const earlier = before.filter((r) => !staleIPs.has(formatIP(r.ip)));
   if (stale.length) {
     findings.push({
       status: "fail",

@@ -19,13 +19,18 @@ export function backendOf(ctx: Context): { backend: Backend; device?: Link } {
 
 const inside = (net: CIDR, sub: CIDR) => net.ip.length === sub.ip.length && net.prefix <= sub.prefix && contains(net, sub.ip);
 
-/** Routes to other nodes' pod subnets: inside a FLANNEL_NETWORK, not this node's own subnet. */
+const RTPROT_KERNEL = 2;
+
+/**
+ * Routes to other nodes' pod subnets: inside a FLANNEL_NETWORK, not this node's own subnet, and not the
+ * kernel's own route for an address of this node (a stray address on cni0 is the bridge check's business).
+ */
 export function peerRoutes(ctx: Context): Route[] {
   const l = ctx.lease;
   if (!l) return [];
   const nets = [...l.networks, ...l.ip6Networks];
   const own = [l.subnet, l.ip6Subnet].filter((s): s is CIDR => !!s);
-  return ctx.routes.filter((r) => r.dst && r.dst.prefix > 0 && nets.some((n) => inside(n, r.dst!) && n.prefix < r.dst!.prefix) && !own.some((o) => inside(o, r.dst!)));
+  return ctx.routes.filter((r) => r.dst && r.dst.prefix > 0 && r.protocol !== RTPROT_KERNEL && nets.some((n) => inside(n, r.dst!) && n.prefix < r.dst!.prefix) && !own.some((o) => inside(o, r.dst!)));
 }
 
 /** This node's own addresses. */

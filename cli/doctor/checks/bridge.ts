@@ -41,8 +41,10 @@ export function checkBridge(ctx: Context): CheckResult {
   }
   const mtu = ctx.lease.mtu;
   const badPorts = ports.filter((p) => p.mtu !== mtu);
-  if (br.mtu !== mtu || badPorts.length) {
-    const what = [br.mtu !== mtu ? `${name} MTU ${br.mtu}` : "", ...badPorts.map((p) => `${p.name} MTU ${p.mtu}`)].filter(Boolean).join(", ");
+  // A bridge without ports falls back to 1500 by itself; the next pod's veth sets it again.
+  const bridgeWrong = ports.length > 0 && br.mtu !== mtu;
+  if (bridgeWrong || badPorts.length) {
+    const what = [bridgeWrong ? `${name} MTU ${br.mtu}` : "", ...badPorts.map((p) => `${p.name} MTU ${p.mtu}`)].filter(Boolean).join(", ");
     findings.push({
       status: "fail",
       text: `MTU mismatch: ${what}, but FLANNEL_MTU is ${mtu}${br.mtu > mtu ? ": packets larger than the overlay carries are dropped" : ""}`,

@@ -1,0 +1,213 @@
+// cni doctor on a throwaway node namespace with every path in a temp dir: its interface (JSON, exit codes,
+// report), the config checks (schema errors by key path, plugins asked VERSION), and what it finds after a pod
+// disappears without a DEL or a bridge is left from another lease, with --fix repairing only what is safe.
+import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { writeFakePlugin } from "../helpers/fake-plugin.ts";
+import { BIN } from "../helpers/paths.ts";
+import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
+import { bootTime } from "../helpers/reboot.ts";
+
+const box = new Sandbox();
+afterEach(() => box.cleanup());
+
+interface Report {
+  checks: { id: string; status: string; summary: string; evidence: string[]; fix?: string }[];
+  counts: { ok: number; warn: number; fail: number };
+}
+
+function node(o: { ipMasq?: boolean } = {}) {
+  const ns = box.netns("node");
+  const tmp = box.tmpdir();
+  for (const d of ["net.d", "cache"]) mkdirSync(join(tmp, d));
+  sh(ns, "ip link set lo up; echo 1 > /proc/sys/net/ipv4/ip_forward");
+  writeFileSync(join(tmp, "subnet.env"), `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=${o.ipMasq ?? false}\n`);
+  const conflist = (extra: object = {}) => ({
+    name: "cbr0",
+    cniVersion: "0.3.1",
+    plugins: [
+      { type: "flannel", subnetFile: join(tmp, "subnet.env"), dataDir: join(tmp, "flannel"), ipam: { dataDir: join(tmp, "ipam") }, delegate: { isDefaultGateway: true } },
+      { type: "portmap", capabilities: { portMappings: true } },
+    ],
+    ...extra,
+  });
+  const writeList = (list: object, file = "10-flannel.conflist") => writeFileSync(join(tmp, "net.d", file), JSON.stringify(list));
+  writeList(conflist());
+  const flags = (bin = BIN) => ["--conf-dir", join(tmp, "net.d"), "--bin-dir", bin, "--cache-dir", join(tmp, "cache", "results")];
+  const doctor = (args: string[] = [], bin?: string) => {
+    const r = inNs(ns, [join(BIN, "cni"), "doctor", ...flags(bin), ...args]);
+    let report: Report | undefined;
+    try {
+      report = JSON.parse(r.stdout);
+    } catch {
+      report = undefined;
+    }
+    return { code: r.status, out: r.stdout + r.stderr, stdout: r.stdout, report };
+  };
+  const env = { PATH: process.env.PATH, CNI_PATH: BIN, NETCONFPATH: join(tmp, "net.d"), CNI_CACHE_DIR: join(tmp, "cache") };
+  const addPod = () => {
+    const pod = box.netns("pod");
+    const r = inNs(ns, [join(BIN, "cni"), "tool", "add", "cbr0", nsPath(pod)], { env });
+    if (r.status !== 0) throw new Error(r.stdout + r.stderr);
+    return { pod, ip: JSON.parse(r.stdout).ips[0].address.split("/")[0] as string };
+  };
+  return { ns, tmp, conflist, writeList, doctor, addPod };
+}
+
+const check = (r: Report, id: string) => r.checks.find((c) => c.id === id)!;
+const failing = (r: Report) => r.checks.filter((c) => c.status === "fail").map((c) => c.id);
+
+describe("interface", () => {
+  it("usage errors exit 2 with the usage; --help exits 0", () => {
+    for (const args of [["--bogus"], ["--conf-dir"], ["--json=yes"]]) {
+      const r = inNs(box.netns("node"), [join(BIN, "cni"), "doctor", ...args]);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain("usage: cni doctor");
+    }
+    const help = inNs(box.netns("node"), [join(BIN, "cni"), "doctor", "--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("--fix");
+  });
+
+  it("a healthy node with a pod: every check in the JSON, none failing, exit 0", () => {
+    const n = node();
+    n.addPod();
+    const d = n.doctor(["--json"]);
+    expect(d.code, d.out).toBe(0);
+    expect(d.report!.checks.map((c) => c.id)).toEqual(["config", "lease", "bridge", "vxlan", "routes", "forwarding", "masquerade", "addresses", "links"]);
+    for (const c of d.report!.checks) expect(Object.keys(c).sort()).toEqual(expect.arrayContaining(["evidence", "id", "status", "summary"]));
+    expect(failing(d.report!)).toEqual([]);
+    expect(d.report!.counts.ok + d.report!.counts.warn).toBe(9);
+    // ipMasq pods (FLANNEL_IPMASQ=false): each one's chain is found.
+    expect(check(d.report!, "masquerade").status).toBe("ok");
+  });
+
+  it("the report lists failures first, without colour when stdout is not a terminal", () => {
+    const n = node();
+    writeFileSync(join(n.tmp, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\n");
+    const d = n.doctor();
+    expect(d.code).toBe(1);
+    expect(d.stdout).not.toContain("\x1b[");
+    const statuses = d.stdout.split("\n").map((l) => /^(FAIL|WARN|OK) /.exec(l)?.[1]).filter(Boolean);
+    expect(statuses[0]).toBe("FAIL");
+    expect(statuses.lastIndexOf("FAIL")).toBeLessThan(statuses.indexOf("OK"));
+    expect(d.stdout).toMatch(/FAIL\s+lease\s+.*missing FLANNEL_SUBNET/);
+  });
+});
+
+describe("config", () => {
+  it("no configuration at all", () => {
+    const n = node();
+    sh(n.ns, `rm ${join(n.tmp, "net.d", "10-flannel.conflist")}`);
+    const d = n.doctor(["--json"]);
+    expect(d.code).toBe(1);
+    expect(check(d.report!, "config").summary).toContain("no network configuration");
+  });
+
+  it("schema errors name their key paths", () => {
+    const n = node();
+    const list = n.conflist();
+    (list.plugins[0] as any).delegate.mtu = "9000";
+    (list.plugins[1] as any).markMasqBit = 40;
+    n.writeList(list);
+    const d = n.doctor(["--json"]);
+    expect(d.code).toBe(1);
+    const c = check(d.report!, "config");
+    expect(c.status).toBe("fail");
+    const text = `${c.summary} ${c.evidence.join(" ")}`;
+    expect(text).toContain("plugins[0].delegate.mtu: must be integer");
+    expect(text).toContain("plugins[1].markMasqBit: must be <= 31");
+  });
+
+  it("a plugin missing from the bin folder, and one that does not support the list's version", () => {
+    const n = node();
+    const bin = box.tmpdir();
+    writeFakePlugin(bin, "flannel"); // answers VERSION with 0.3.1 … 1.1.0
+    n.writeList(n.conflist({ cniVersion: "0.2.0" }));
+    const d = n.doctor(["--json"], bin);
+    const c = check(d.report!, "config");
+    expect(c.status).toBe("fail");
+    const text = `${c.summary} ${c.evidence.join(" ")}`;
+    expect(text).toContain(`${join(bin, "flannel")} does not support cniVersion 0.2.0`);
+    expect(text).toContain(`plugin "portmap" is not an executable in ${bin}`);
+    expect(text).toContain(`plugin "bridge" is not an executable in ${bin}`);
+  });
+
+  it("two configurations: which one wins, and why", () => {
+    const n = node();
+    n.writeList({ ...n.conflist(), name: "other" }, "05-other.conflist");
+    const d = n.doctor(["--json"]);
+    const c = check(d.report!, "config");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("the runtime uses 05-other.conflist (it sorts first by file name");
+    expect(c.summary).toContain('10-flannel.conflist (network "cbr0") is ignored');
+    // --network picks the named one and says so.
+    const named = n.doctor(["--json", "--network", "cbr0"]);
+    expect(check(named.report!, "config").evidence[0]).toContain('10-flannel.conflist (network "cbr0"): it is the first file of network "cbr0" (--network)');
+  });
+});
+
+describe("a pod gone without a DEL", () => {
+  it("its address, its masquerade chain: found, and --fix releases both; a second run is clean", () => {
+    const n = node();
+    const { pod, ip } = n.addPod();
+    n.addPod();
+    // The runtime lost the pod: its namespace is gone, and no DEL came.
+    inNs(n.ns, ["ip", "netns", "del", pod]);
+    const d = n.doctor(["--json"]);
+    expect(d.code, d.out).toBe(1);
+    expect(failing(d.report!).sort()).toEqual(["addresses", "masquerade"]);
+    expect(check(d.report!, "addresses").summary).toContain(`${ip} for`);
+    expect(check(d.report!, "addresses").summary).toContain("network namespace");
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.out).toMatch(new RegExp(`fixing: release 1 leaked address\\(es\\) in .*: ${ip.replace(/\./g, "\\.")}`));
+    expect(fixed.out).toMatch(/fixing: remove iptables chain CNI-[0-9a-f]+ of gone pod/);
+    expect(fixed.code, fixed.out).toBe(0);
+    expect(n.doctor(["--json"]).report!.counts.fail).toBe(0);
+  });
+
+  it("a reservation from before this boot (no ADD of this boot yet): named as such, and released by --fix", () => {
+    const n = node();
+    const { pod, ip } = n.addPod();
+    inNs(n.ns, ["ip", "netns", "del", pod]);
+    // As the store looks after a reboot: its boot record is an earlier boot's, the reservation older than this boot.
+    const store = join(n.tmp, "ipam", "cbr0");
+    writeFileSync(join(store, "last_reserved_ip.boot_id"), "boot_id=00000000-0000-4000-8000-000000000000");
+    const t = bootTime() - 3600;
+    utimesSync(join(store, ip), t, t);
+    const d = n.doctor(["--json"]);
+    const c = check(d.report!, "addresses");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toMatch(new RegExp(`${ip.replace(/\./g, "\\.")} for \\S+ \\(its network namespace \\S+ is gone, made before this boot\\)`));
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.code, fixed.out).toBe(0);
+  });
+});
+
+describe("bridge", () => {
+  it("cni0 with another lease's address and no pod: the fix names the command, --fix deletes it", () => {
+    const n = node();
+    sh(n.ns, "ip link add cni0 type bridge && ip addr add 10.244.99.1/24 dev cni0 && ip link set cni0 mtu 1450 up");
+    const d = n.doctor(["--json"]);
+    expect(failing(d.report!)).toEqual(["bridge"]);
+    const c = check(d.report!, "bridge");
+    expect(c.summary).toContain("cni0 has 10.244.99.1/24, but the lease's gateway is 10.244.7.1/24");
+    expect(c.fix).toContain('"ip link delete cni0"');
+    expect(c.fix).toContain("no pod is attached to it");
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.out).toContain("fixing: delete cni0");
+    expect(fixed.code, fixed.out).toBe(0);
+    expect(sh(n.ns, "ip -o link show")).not.toContain("cni0");
+  });
+
+  it("with a pod on it, --fix leaves cni0 alone and the fix says what deleting it disturbs", () => {
+    const n = node();
+    n.addPod();
+    sh(n.ns, "ip addr flush dev cni0 && ip addr add 10.244.99.1/24 dev cni0");
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.out).toContain("nothing to repair");
+    expect(fixed.out).toMatch(/disconnects the 1 pod\(s\) attached to it/);
+    expect(sh(n.ns, "ip -o link show")).toContain("cni0");
+  });
+});
