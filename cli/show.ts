@@ -1,4 +1,187 @@
-// placeholder replaced below
-export function showMain(_argv: string[]): number {
-  return 2;
+// `cni show`: the node's pod network as a picture — the underlay and the lease, the overlay device with each
+// peer (subnet → endpoint, MAC, status), and the bridge with each veth and its pod (netns, container, interface,
+// addresses, hostPorts) — with what doctor would report marked in place. `--json` for tools. Read only.
+import { basename } from "node:path";
+import { type Link, isUp } from "../lib/netlink/index.ts";
+import { type IPBytes, formatCIDR, formatIP, ipEqual } from "../lib/ip/addr.ts";
+import { writeAll } from "../lib/skel/index.ts";
+import type { Status } from "./doctor/check.ts";
+import { type Context, type Pod, gather } from "./doctor/context.ts";
+import { runChecks } from "./doctor/main.ts";
+import { PATH_USAGE, UsageError, parseOptions } from "./doctor/options.ts";
+import { useColour } from "./doctor/report.ts";
+import { backendOf, peerRoutes } from "./doctor/checks/backend.ts";
+
+const USAGE = `usage: cni show [--json] ${PATH_USAGE}
+  draws this node's pod network (run it in the node's network namespace); problems cni doctor would report are
+  marked in place
+`;
+
+interface Problem {
+  check: string;
+  status: Status;
+  text: string;
+}
+
+interface Peer {
+  subnet: string;
+  endpoint?: string;
+  mac?: string;
+  status: Status;
+  problems: string[];
+}
+
+interface Port {
+  veth: string;
+  mtu: number;
+  pod?: { containerID: string; netns?: string; ifName: string; addresses: string[]; hostPorts: string[] };
+  status: Status;
+  problems: string[];
+}
+
+export interface Picture {
+  network?: string;
+  conf?: string;
+  lease?: { subnet?: string; network: string[]; mtu: number; ipMasq: boolean; file: string };
+  underlay?: { name: string; addresses: string[]; mtu: number };
+  overlay: { backend: string; device?: string; vni?: number; port?: number; local?: string; mtu?: number; up?: boolean; peers: Peer[] };
+  bridge?: { name: string; addresses: string[]; mtu: number; up: boolean; ports: Port[]; status: Status; problems: string[] };
+  problems: Problem[];
+}
+
+const addrsOf = (ctx: Context, l: Link) => ctx.addrs.filter((a) => a.index === l.index && !(a.cidr.ip.length === 16 && a.cidr.ip[0] === 0xfe)).map((a) => formatCIDR(a.cidr));
+
+/** The problems whose text names `token` (a subnet, a device, an address), and the worst status among them. */
+function about(all: Problem[], checks: string[], ...tokens: string[]): { status: Status; problems: string[] } {
+  const problems = all.filter((p) => checks.includes(p.check));
+  const mine = problems.filter((p) => tokens.some((t) => new RegExp(`(^|[^\\w.:/])${t.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(?![\\w/]|\\.\\d)`).test(p.text)));
+  const status: Status = mine.some((p) => p.status === "fail") ? "fail" : mine.length ? "warn" : "ok";
+  return { status, problems: mine.map((p) => p.text) };
+}
+
+function underlayOf(ctx: Context, local?: IPBytes): Link | undefined {
+  const byLocal = local && ctx.addrs.find((a) => ipEqual(a.cidr.ip, local));
+  if (byLocal) return ctx.linkByIndex(byLocal.index);
+  const def = ctx.routes.find((r) => (!r.dst || r.dst.prefix === 0) && r.dev !== undefined);
+  if (def) return ctx.linkByIndex(def.dev);
+  const peer = peerRoutes(ctx).find((r) => r.gw);
+  return peer ? ctx.linkByIndex(peer.dev) : undefined;
+}
+
+export function picture(ctx: Context): Picture {
+  const problems: Problem[] = runChecks(ctx).flatMap((c) => (c.problems ?? (c.status === "ok" ? [] : [{ status: c.status, text: c.summary }])).map((p) => ({ check: c.id, ...p })));
+  const { backend, device } = backendOf(ctx);
+  const info = device?.vxlan;
+  const under = underlayOf(ctx, info?.local);
+  const peers: Peer[] = peerRoutes(ctx).map((r) => {
+    const subnet = formatCIDR(r.dst!);
+    let endpoint = r.gw ? formatIP(r.gw) : undefined;
+    let mac: string | undefined;
+    if (backend === "vxlan" && r.gw) {
+      mac = ctx.neighbors.find((n) => n.index === device?.index && n.ip && ipEqual(n.ip, r.gw!))?.mac;
+      const fdb = mac ? ctx.fdb.find((f) => f.index === device?.index && f.mac === mac && f.ip) : undefined;
+      endpoint = fdb?.ip ? formatIP(fdb.ip) : undefined;
+    }
+    return { subnet, endpoint, mac, ...about(problems, ["vxlan", "routes"], subnet) };
+  });
+  const br = ctx.link(ctx.bridgeName);
+  const podOf = (veth: string): Pod | undefined => ctx.pods.find((p) => p.alive && p.hostVeth === veth);
+  const ports: Port[] = br
+    ? ctx.links.filter((l) => l.master === br.index).map((l) => {
+        const p = podOf(l.name);
+        return {
+          veth: l.name,
+          mtu: l.mtu,
+          ...(p ? { pod: { containerID: p.containerID, netns: p.netns, ifName: p.ifName, addresses: p.ips.map(formatCIDR), hostPorts: p.hostPorts } } : {}),
+          ...about(problems, ["links", "bridge", "masquerade", "addresses"], l.name, ...(p ? p.ips.map((i) => formatIP(i.ip)) : [])),
+        };
+      })
+    : [];
+  const l = ctx.lease;
+  return {
+    network: ctx.network,
+    conf: ctx.configs.active?.file,
+    ...(l ? { lease: { subnet: l.subnet ? formatCIDR(l.subnet) : undefined, network: [...l.networks, ...l.ip6Networks].map(formatCIDR), mtu: l.mtu, ipMasq: l.ipMasq, file: ctx.subnetFile } } : {}),
+    ...(under ? { underlay: { name: under.name, addresses: addrsOf(ctx, under), mtu: under.mtu } } : {}),
+    overlay: {
+      backend,
+      ...(device ? { device: device.name, mtu: device.mtu, up: isUp(device) } : {}),
+      ...(info ? { vni: info.vni, port: info.port, local: info.local ? formatIP(info.local) : undefined } : {}),
+      peers,
+    },
+    ...(br ? { bridge: { name: br.name, addresses: addrsOf(ctx, br), mtu: br.mtu, up: isUp(br), ports, ...about(problems, ["bridge"], br.name) } } : {}),
+    problems,
+  };
+}
+
+const MARK: Record<Status, string> = { ok: "", warn: "  ⚠ ", fail: "  ✗ " };
+const COLOUR: Record<Status, string> = { ok: "", warn: "\x1b[33m", fail: "\x1b[1;31m" };
+
+export function drawing(p: Picture, colour: boolean): string {
+  const mark = (s: Status, texts: string[]) => (s === "ok" ? "" : `${colour ? COLOUR[s] : ""}${MARK[s]}${texts.join("; ")}${colour ? "\x1b[0m" : ""}`);
+  const out: string[] = [];
+  out.push(`node: network "${p.network ?? "?"}"${p.conf ? ` (${basename(p.conf)})` : ""}`);
+  const leaseProblems = p.problems.filter((x) => x.check === "lease");
+  out.push(
+    p.lease
+      ? `├─ lease    ${p.lease.subnet ?? "-"} of ${p.lease.network.join(",")}  MTU ${p.lease.mtu}  ipMasq ${p.lease.ipMasq}${mark(leaseProblems.length ? "fail" : "ok", leaseProblems.map((x) => x.text))}`
+      : `├─ lease    none${mark("fail", leaseProblems.map((x) => x.text))}`,
+  );
+  if (p.underlay) out.push(`├─ underlay ${p.underlay.name}  ${p.underlay.addresses.join(" ")}  MTU ${p.underlay.mtu}`);
+  const o = p.overlay;
+  const overlayProblems = p.problems.filter((x) => (x.check === "vxlan" || x.check === "routes") && !o.peers.some((peer) => peer.problems.includes(x.text)));
+  const head = o.device
+    ? `${o.device} (${o.backend}${o.vni !== undefined ? ` VNI ${o.vni}` : ""}${o.port ? ` port ${o.port}` : ""}${o.local ? ` local ${o.local}` : ""})  MTU ${o.mtu}  ${o.up ? "up" : "DOWN"}`
+    : `${o.backend} (routes via the underlay)`;
+  out.push(`├─ overlay  ${head}${mark(overlayProblems.some((x) => x.status === "fail") ? "fail" : overlayProblems.length ? "warn" : "ok", overlayProblems.map((x) => x.text))}`);
+  o.peers.forEach((peer, i) => {
+    const last = i === o.peers.length - 1;
+    out.push(`│  ${last ? "└" : "├"}─ ${peer.subnet.padEnd(18)} → ${(peer.endpoint ?? "?").padEnd(15)}${peer.mac ? ` ${peer.mac}` : ""}  ${peer.status === "ok" ? "ok" : ""}${mark(peer.status, peer.problems)}`);
+  });
+  if (!o.peers.length) out.push("│  └─ no peers");
+  const b = p.bridge;
+  if (!b) out.push("└─ bridge   none yet (the first pod's ADD creates it)");
+  else {
+    out.push(`└─ ${b.name.padEnd(8)} ${b.addresses.join(" ") || "no address"}  MTU ${b.mtu}  ${b.up ? "up" : "DOWN"}${mark(b.status, b.problems)}`);
+    b.ports.forEach((port, i) => {
+      const last = i === b.ports.length - 1;
+      const pod = port.pod
+        ? `${port.pod.containerID.slice(0, 16)}  ${port.pod.netns ?? "?"}  ${port.pod.ifName} ${port.pod.addresses.join(" ")}${port.pod.hostPorts.length ? `  hostPort ${port.pod.hostPorts.join(" ")}` : ""}`
+        : "no running pod";
+      out.push(`   ${last ? "└" : "├"}─ ${port.veth.padEnd(14)} → ${pod}${mark(port.status, port.problems)}`);
+    });
+  }
+  const shown = new Set([...o.peers.flatMap((x) => x.problems), ...overlayProblems.map((x) => x.text), ...leaseProblems.map((x) => x.text), ...(b ? [...b.problems, ...b.ports.flatMap((x) => x.problems)] : [])]);
+  const elsewhere = p.problems.filter((x) => !shown.has(x.text));
+  if (elsewhere.length) {
+    out.push("", "elsewhere");
+    for (const x of elsewhere) out.push(`${mark(x.status, [`${x.check}: ${x.text}`]).replace(/^(\x1b\[[\d;]*m)?  /, "$1")}`);
+  }
+  const fails = p.problems.filter((x) => x.status === "fail").length;
+  const warns = p.problems.filter((x) => x.status === "warn").length;
+  out.push("", fails || warns ? `${fails} problem(s), ${warns} warning(s): run cni doctor for the evidence and the fixes` : "no problems (cni doctor: all checks pass)");
+  return `${out.join("\n")}\n`;
+}
+
+export function showMain(argv: string[]): number {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    writeAll(1, USAGE);
+    return 0;
+  }
+  let opts;
+  try {
+    opts = parseOptions(argv, { fix: false });
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    writeAll(2, `cni show: ${e.message}\n${USAGE}`);
+    return 2;
+  }
+  const ctx = gather(opts);
+  try {
+    const p = picture(ctx);
+    writeAll(1, opts.json ? `${JSON.stringify(p, null, 2)}\n` : drawing(p, useColour()));
+    return 0;
+  } finally {
+    ctx.nl.close();
+  }
 }

@@ -15,6 +15,8 @@ export interface CheckResult {
   evidence: string[];
   fix?: string;
   repairs?: Repair[];
+  /** Each problem found, for marking it in place (cni show); not part of the JSON. */
+  problems?: { status: Status; text: string }[];
 }
 
 export const ok = (id: string, summary: string, evidence: string[] = []): CheckResult => ({ id, status: "ok", summary, evidence });
@@ -48,5 +50,6 @@ export function fromFindings(id: string, okSummary: string, evidence: string[], 
     evidence: [...bad.filter((f) => f.status !== status).map((f) => f.text), ...evidence],
     ...(fixes.length ? { fix: fixes.join("; ") } : {}),
     ...(repairs.length ? { repairs } : {}),
+    problems: bad.map((f) => ({ status: f.status, text: f.text })),
   };
 }

@@ -65,6 +65,9 @@ describe("interface", () => {
       expect(r.status, args.join(" ")).toBe(2);
       expect(r.stderr).toContain("usage: cni doctor");
     }
+    const show = inNs(box.netns("node"), [join(BIN, "cni"), "show", "--fix"]);
+    expect(show.status).toBe(2);
+    expect(show.stderr).toContain("usage: cni show");
     const help = inNs(box.netns("node"), [join(BIN, "cni"), "doctor", "--help"]);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain("--fix");

@@ -19,11 +19,15 @@ interface Report {
   counts: { ok: number; warn: number; fail: number };
 }
 
-/** doctor on node1 of lab `name`, as the lab runs it (node1's namespace, its folders). */
-function doctor(name: string, ...args: string[]): { code: number; report?: Report; out: string } {
+/** doctor (or show) on node1 of lab `name`, as the lab runs it (node1's namespace, its folders). */
+function onNode1(command: string, name: string, args: string[]) {
   const dir = join(tmpdir(), "cni-lab", `cnilab-${name}`, "node1");
   const flags = ["--conf-dir", join(dir, "net.d"), "--bin-dir", BIN, "--cache-dir", join(dir, "cache")];
-  const r = spawnSync("nsenter", [`--net=/var/run/netns/cnilab-${name}-node1`, join(BIN, "cni"), "doctor", ...flags, ...args], { encoding: "utf8" });
+  return spawnSync("nsenter", [`--net=/var/run/netns/cnilab-${name}-node1`, join(BIN, "cni"), command, ...flags, ...args], { encoding: "utf8" });
+}
+
+function doctor(name: string, ...args: string[]): { code: number; report?: Report; out: string } {
+  const r = onNode1("doctor", name, args);
   let report: Report | undefined;
   try {
     report = JSON.parse(r.stdout);
@@ -81,6 +85,39 @@ describe("faults injected into one kept VXLAN lab", () => {
     const d = doctor(name, "--json");
     expect(d.code, d.out).toBe(0);
     expect(d.report!.counts).toEqual({ ok: 9, warn: 0, fail: 0 });
+  });
+
+  it("cni show draws the node: lease, underlay, each peer with its endpoint and MAC, each veth with its pod", () => {
+    const r = onNode1("show", name, []);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain("\x1b[");
+    expect(r.stdout).toMatch(/lease\s+10\.244\.1\.0\/24 of 10\.244\.0\.0\/16\s+MTU 1450/);
+    expect(r.stdout).toMatch(/underlay eth0\s+192\.168\.100\.11\/24/);
+    expect(r.stdout).toMatch(/flannel\.1 \(vxlan VNI 1 port 8472 local 192\.168\.100\.11\)/);
+    expect(r.stdout).toMatch(/10\.244\.2\.0\/24\s+→ 192\.168\.100\.12\s+([0-9a-f]{2}:){5}[0-9a-f]{2}\s+ok/);
+    expect(r.stdout).toMatch(/veth\w+\s+→ cnitool-\w+\s+\/var\/run\/netns\/cnilab-\w+-n1p1\s+eth0 10\.244\.1\.\d+\/24\s+hostPort 8080→80\/tcp/);
+    expect(r.stdout).toContain("no problems");
+    const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
+    expect(j.overlay).toMatchObject({ backend: "vxlan", device: "flannel.1", vni: 1, port: 8472, peers: [{ subnet: "10.244.2.0/24", endpoint: "192.168.100.12", status: "ok" }] });
+    expect(j.bridge.ports.map((p: { pod?: unknown }) => !!p.pod)).toEqual([true, true]);
+    expect(j.problems).toEqual([]);
+  });
+
+  it("cni show marks problems in place: the peer with the NAT endpoint, the orphan veth", () => {
+    try {
+      expect(lab(name, "--break", "nat-vtep").status).toBe(0);
+      expect(lab(name, "--break", "orphan-veth").status).toBe(0);
+      const r = onNode1("show", name, []);
+      expect(r.stdout).toMatch(/10\.244\.2\.0\/24\s+→ 10\.0\.2\.15 .*✗ .*this node's own address/);
+      expect(r.stdout).toMatch(/vethdead0\s+→ no running pod\s+✗ vethdead0 on cni0 belongs to no running pod/);
+      const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
+      expect(j.overlay.peers[0].status).toBe("fail");
+      expect(j.bridge.ports.find((p: { veth: string }) => p.veth === "vethdead0").status).toBe("fail");
+    } finally {
+      lab(name, "--mend", "nat-vtep");
+      lab(name, "--mend", "orphan-veth");
+    }
+    expect(doctor(name, "--json").report!.counts.fail).toBe(0);
   });
 
   const CAUSE: Record<string, RegExp> = {
