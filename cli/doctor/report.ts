@@ -14,7 +14,8 @@ export function counts(results: CheckResult[]): Counts {
 }
 
 export function toJSON(results: CheckResult[]): string {
-  const checks = results.map(({ id, status, summary, evidence, fix }) => ({ id, status, summary, evidence, ...(fix ? { fix } : {}) }));
+  // Every check has every key: "fix" is null when there is nothing to fix.
+  const checks = results.map(({ id, status, summary, evidence, fix }) => ({ id, status, summary, evidence, fix: fix ?? null }));
   return `${JSON.stringify({ checks, counts: counts(results) }, null, 2)}\n`;
 }
 

@@ -79,7 +79,7 @@ describe("interface", () => {
     const d = n.doctor(["--json"]);
     expect(d.code, d.out).toBe(0);
     expect(d.report!.checks.map((c) => c.id)).toEqual(["config", "lease", "bridge", "vxlan", "routes", "forwarding", "masquerade", "addresses", "links"]);
-    for (const c of d.report!.checks) expect(Object.keys(c).sort()).toEqual(expect.arrayContaining(["evidence", "id", "status", "summary"]));
+    for (const c of d.report!.checks) expect(Object.keys(c).sort()).toEqual(["evidence", "fix", "id", "status", "summary"]);
     expect(failing(d.report!)).toEqual([]);
     expect(d.report!.counts.ok + d.report!.counts.warn).toBe(9);
     // ipMasq pods (FLANNEL_IPMASQ=false): each one's chain is found.
@@ -161,11 +161,14 @@ describe("a pod gone without a DEL", () => {
     const d = n.doctor(["--json"]);
     expect(d.code, d.out).toBe(1);
     expect(failing(d.report!).sort()).toEqual(["addresses", "masquerade"]);
+    // Its saved flannel config is named too (a warning beside the failure).
+    expect(check(d.report!, "addresses").evidence.join(" ")).toMatch(/1 saved flannel config\(s\) of containers that are not running/);
     expect(check(d.report!, "addresses").summary).toContain(`${ip} for`);
     expect(check(d.report!, "addresses").summary).toContain("network namespace");
     const fixed = n.doctor(["--fix"]);
     expect(fixed.out).toMatch(new RegExp(`fixing: release 1 leaked address\\(es\\) in .*: ${ip.replace(/\./g, "\\.")}`));
     expect(fixed.out).toMatch(/fixing: remove iptables chain CNI-[0-9a-f]+ of gone pod/);
+    expect(fixed.out).toMatch(/fixing: remove 1 saved flannel config\(s\) of gone containers/);
     expect(fixed.code, fixed.out).toBe(0);
     expect(n.doctor(["--json"]).report!.counts.fail).toBe(0);
   });
@@ -185,6 +188,17 @@ describe("a pod gone without a DEL", () => {
     expect(c.summary).toMatch(new RegExp(`${ip.replace(/\./g, "\\.")} for \\S+ \\(its network namespace \\S+ is gone, made before this boot\\)`));
     const fixed = n.doctor(["--fix"]);
     expect(fixed.code, fixed.out).toBe(0);
+  });
+});
+
+describe("forwarding", () => {
+  it("the udp backend's flannel0: /dev/net/tun is looked for", () => {
+    const n = node();
+    sh(n.ns, "ip tuntap add flannel0 mode tun");
+    const d = n.doctor(["--json"]);
+    const c = check(d.report!, "forwarding");
+    expect(c.evidence).toContain("/dev/net/tun present");
+    expect(check(d.report!, "vxlan").summary).toBe("not in use (backend udp)");
   });
 });
 

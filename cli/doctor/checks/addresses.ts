@@ -1,7 +1,7 @@
 // Check 8: host-local's reservations. An address held for a container that is not running (no cache entry,
 // or its network namespace is gone) is a leak; reservations from before this boot are released by the next
 // ADD; scratch files are left by killed writers; a full range refuses every new pod.
-import { readdirSync } from "node:fs";
+import { readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
 import { DiskStore } from "../../../lib/ipam/disk-store.ts";
@@ -10,7 +10,7 @@ import { canonicalizeRangeSet, rangeFor, rangeSetCapacity } from "../../../lib/i
 import type { Reservation } from "../../../lib/ipam/store.ts";
 import { teardownMasq } from "../../../lib/iptables/masq.ts";
 import { scratchTag } from "../../../lib/sys/files.ts";
-import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
+import { type CheckResult, type Finding, fromFindings, skipped } from "../check.ts";
 import { type Context, storeDir } from "../context.ts";
 
 const ID = "addresses";
@@ -39,14 +39,36 @@ function removeScratch(ctx: Context): void {
   }
 }
 
+/** flannel's saved delegate configs (<dataDir>/<containerID>) of containers that are not running. */
+function flannelLeftovers(ctx: Context): Finding | undefined {
+  if (!ctx.types.includes("flannel")) return undefined;
+  let names: string[];
+  try {
+    names = readdirSync(ctx.flannelDataDir);
+  } catch {
+    return undefined;
+  }
+  const running = new Set(ctx.pods.filter((p) => p.alive).map((p) => p.containerID));
+  const gone = names.filter((n) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n) && scratchTag(n) === undefined && !running.has(n));
+  if (!gone.length) return undefined;
+  const dir = ctx.flannelDataDir;
+  return {
+    status: "warn",
+    text: `${gone.length} saved flannel config(s) of containers that are not running: ${gone.map((n) => n.slice(0, 24)).join(", ")}`,
+    fix: `left by pods removed without a DEL: doctor --fix removes them from ${dir}`,
+    repair: { describe: `remove ${gone.length} saved flannel config(s) of gone containers from ${dir}`, apply: () => gone.forEach((n) => unlinkSync(join(dir, n))) },
+  };
+}
+
 export function checkAddresses(ctx: Context): CheckResult {
   const dir = storeDir(ctx);
   if (!dir) return skipped(ID, "no active network");
+  const leftovers = flannelLeftovers(ctx);
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
-    return ok(ID, `no reservations (${dir} does not exist)`);
+    return fromFindings(ID, `no reservations (${dir} does not exist)`, [], leftovers ? [leftovers] : []);
   }
   const reservations = DiskStore.list(dir);
   const pods = ctx.pods.filter((p) => p.network === ctx.network);
@@ -88,6 +110,7 @@ export function checkAddresses(ctx: Context): CheckResult {
       repair: { describe: `remove scratch files in ${dir}: ${scratch.join(", ")}`, apply: () => removeScratch(ctx) },
     });
   }
+  if (leftovers) findings.push(leftovers);
   const subnet = ctx.lease?.subnet;
   if (subnet) {
     const set = canonicalizeRangeSet([{ subnet }]);
