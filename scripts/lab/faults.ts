@@ -89,6 +89,37 @@ export const FAULTS: Fault[] = [
     undo: (node, _p, backend) => ipn(node.ns, "link", "set", "cni0", "mtu", String(MTU[backend])),
   },
   {
+    name: "underlay-mtu",
+    what: "the underlay's MTU dropped to 1400: flannel.1's 1450 plus VXLAN's 50 bytes no longer fit",
+    check: "vxlan",
+    repairable: false,
+    backends: ["vxlan"],
+    apply: (node) => ipn(node.ns, "link", "set", "eth0", "mtu", "1400"),
+    undo: (node) => ipn(node.ns, "link", "set", "eth0", "mtu", "1500"),
+  },
+  {
+    name: "remote-gateway",
+    what: "the route to node2's pods goes via 10.9.9.9, which is not on this node's network (host-gw needs one layer-2 segment)",
+    check: "routes",
+    repairable: false,
+    backends: ["host-gw"],
+    apply: (node, [peer]) => ipn(node.ns, "route", "replace", peer.subnet, "via", "10.9.9.9", "dev", "eth0", "onlink"),
+    undo: (node, [peer]) => ipn(node.ns, "route", "replace", peer.subnet, "via", peer.underlayIP, "dev", "eth0"),
+  },
+  {
+    name: "tunnel-down",
+    what: "flannel.ipip is down",
+    check: "routes",
+    repairable: false,
+    backends: ["ipip"],
+    apply: (node) => ipn(node.ns, "link", "set", "flannel.ipip", "down"),
+    undo: (node, peers) => {
+      // Taking the device down dropped its routes: put them back as flanneld would.
+      ipn(node.ns, "link", "set", "flannel.ipip", "up");
+      for (const p of peers) ipn(node.ns, "route", "replace", p.subnet, "via", p.underlayIP, "dev", "flannel.ipip", "onlink");
+    },
+  },
+  {
     name: "forward-drop",
     what: "the FORWARD policy is DROP (as Docker sets it) and nothing accepts the pod network",
     check: "forwarding",

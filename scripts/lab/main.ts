@@ -56,7 +56,6 @@ function parse(argv: string[]): Options {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 50) throw new Error("--nodes must be 1..50");
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 50) throw new Error("--pods-per-node must be 1..50");
   if (!BACKENDS.includes(o.backend)) throw new Error(`--backend must be ${BACKENDS.join(", ")} (udp needs flanneld's userspace daemon)`);
-  if (o.breakFault?.backends && !o.breakFault.backends.includes(o.backend)) throw new Error(`fault ${o.breakFault.name} needs backend ${o.breakFault.backends.join(" or ")}`);
   if (o.breakFault) o.keep = true;
   if (o.name !== undefined && !/^[a-z0-9]{1,16}$/.test(o.name)) throw new Error("--name must be 1 to 16 lowercase letters or digits");
   return o;
