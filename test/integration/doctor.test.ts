@@ -191,6 +191,43 @@ describe("a pod gone without a DEL", () => {
   });
 });
 
+describe("routes (host-gw, ipip)", () => {
+  /** A node with an underlay eth0 (its peer end in the same namespace stands for the segment) and a lease. */
+  function routedNode() {
+    const n = node();
+    sh(n.ns, "ip link add eth0 type veth peer name seg0 && ip addr add 192.168.100.11/24 dev eth0 && ip link set eth0 up && ip link set seg0 up");
+    return n;
+  }
+
+  it("host-gw: a next hop on the node's segment is fine; one behind a router is not", () => {
+    const n = routedNode();
+    sh(n.ns, "ip route add 10.244.2.0/24 via 192.168.100.12 dev eth0");
+    expect(n.doctor(["--json"]).report!.checks.find((c) => c.id === "routes")!.status).toBe("ok");
+    sh(n.ns, "ip route add default via 192.168.100.1 && ip route add 10.244.3.0/24 via 10.9.9.9 dev eth0 onlink");
+    const c = check(n.doctor(["--json"]).report!, "routes");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("peer 10.244.3.0/24 via 10.9.9.9: next hop 10.9.9.9 is not directly connected (10.9.9.9 via 192.168.100.1 dev eth0)");
+  });
+
+  it("ipip: peers through the tunnel to addresses reachable outside it; the tunnel down", () => {
+    const n = routedNode();
+    // An ipip device when this kernel has them; otherwise a device of the same name stands in (doctor reads its
+    // name, state, MTU and routes, which any device has).
+    const made = inNs(n.ns, ["ip", "link", "add", "flannel.ipip", "type", "ipip", "local", "192.168.100.11", "dev", "eth0"]).status === 0;
+    if (!made) sh(n.ns, "ip link add flannel.ipip type veth peer name ipip-standin");
+    sh(n.ns, "ip link set flannel.ipip mtu 1480 up && ip route add 10.244.2.0/24 via 192.168.100.12 dev flannel.ipip onlink");
+    writeFileSync(join(n.tmp, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1480\nFLANNEL_IPMASQ=false\n");
+    const d = n.doctor(["--json"]);
+    const c = check(d.report!, "routes");
+    expect(c.status, c.summary).toBe("ok");
+    expect(c.summary).toContain("backend ipip: 1 peer subnet(s)");
+    sh(n.ns, "ip link set flannel.ipip down");
+    const down = check(n.doctor(["--json"]).report!, "routes");
+    expect(down.status).toBe("fail");
+    expect(down.summary).toContain("flannel.ipip is down");
+  });
+});
+
 describe("forwarding", () => {
   it("the udp backend's flannel0: /dev/net/tun is looked for", () => {
     const n = node();
