@@ -5,7 +5,7 @@ import { basename } from "node:path";
 import { writeAll } from "../../lib/skel/index.ts";
 import type { CheckResult } from "./check.ts";
 import { type Context, gather } from "./context.ts";
-import { PATH_USAGE, UsageError, parseOptions } from "./options.ts";
+import { type Options, PATH_USAGE, UsageError, parseOptions } from "./options.ts";
 import { toJSON, toText, useColour } from "./report.ts";
 import { checkAddresses } from "./checks/addresses.ts";
 import { checkBridge } from "./checks/bridge.ts";
@@ -28,15 +28,25 @@ export const USAGE = `usage: cni doctor [--json] [--fix] ${PATH_USAGE}
 exit: 0 no check failed, 1 a check failed, 2 usage error
 `;
 
-const CHECKS: ((ctx: Context) => CheckResult)[] = [checkConfig, checkLease, checkBridge, checkVxlan, checkRoutes, checkForwarding, checkMasquerade, checkAddresses, checkLinks];
+const CHECKS: [string, (ctx: Context) => CheckResult][] = [
+  ["config", checkConfig],
+  ["lease", checkLease],
+  ["bridge", checkBridge],
+  ["vxlan", checkVxlan],
+  ["routes", checkRoutes],
+  ["forwarding", checkForwarding],
+  ["masquerade", checkMasquerade],
+  ["addresses", checkAddresses],
+  ["links", checkLinks],
+];
 
 /** Run every check; one that throws is reported as a failure of its own, never stops the others. */
 export function runChecks(ctx: Context): CheckResult[] {
-  return CHECKS.map((check, i) => {
+  return CHECKS.map(([id, check]) => {
     try {
       return check(ctx);
     } catch (e) {
-      return { id: ["config", "lease", "bridge", "vxlan", "routes", "forwarding", "masquerade", "addresses", "links"][i], status: "fail", summary: `the check itself failed: ${(e as Error).message}`, evidence: [], fix: "report this with the output of the command" };
+      return { id, status: "fail", summary: `the check itself failed: ${(e as Error).message}`, evidence: [], fix: "report this with the command's output" };
     }
   });
 }
@@ -47,8 +57,8 @@ export function heading(ctx: Context): string {
   return `cni doctor: ${conf}; ${lease}`;
 }
 
-function check(argvOpts: ReturnType<typeof parseOptions>): { ctx: Context; results: CheckResult[] } {
-  const ctx = gather(argvOpts);
+function examine(opts: Options): { ctx: Context; results: CheckResult[] } {
+  const ctx = gather(opts);
   return { ctx, results: runChecks(ctx) };
 }
 
@@ -65,7 +75,7 @@ export function doctorMain(argv: string[]): number {
     writeAll(2, `cni doctor: ${e.message}\n${USAGE}`);
     return 2;
   }
-  let { ctx, results } = check(opts);
+  let { ctx, results } = examine(opts);
   if (opts.fix) {
     const repairs = results.flatMap((r) => r.repairs ?? []);
     // In JSON mode stdout holds only the document: what is done goes to stderr.
@@ -82,7 +92,7 @@ export function doctorMain(argv: string[]): number {
     if (repairs.length) {
       say("");
       ctx.nl.close();
-      ({ ctx, results } = check(opts));
+      ({ ctx, results } = examine(opts));
     }
   }
   writeAll(1, opts.json ? toJSON(results) : toText(results, heading(ctx), useColour()));

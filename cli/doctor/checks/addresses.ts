@@ -118,9 +118,17 @@ export function checkAddresses(ctx: Context): CheckResult {
     const used = reservations.filter((r) => rangeFor(set, r.ip)).length;
     evidence.push(`${formatCIDR(subnet)}: ${used} of ${capacity} addresses in use`);
     if (used >= capacity) {
-      findings.push({ status: "fail", text: `the range ${formatCIDR(subnet)} is full (${used} of ${capacity}): every new pod on this node fails`, fix: "release leaked addresses (doctor --fix), or give the node a larger subnet (flannel's SubnetLen)" });
+      findings.push({
+        status: "fail",
+        text: `the range ${formatCIDR(subnet)} is full (${used} of ${capacity}): every new pod on this node fails`,
+        fix: "release leaked addresses (doctor --fix), or give the node a larger subnet (flannel's SubnetLen)",
+      });
     } else if (used >= capacity * NEARLY_FULL) {
-      findings.push({ status: "warn", text: `the range ${formatCIDR(subnet)} is nearly full (${used} of ${capacity})`, fix: "release leaked addresses, or give the node a larger subnet (flannel's SubnetLen)" });
+      findings.push({
+        status: "warn",
+        text: `the range ${formatCIDR(subnet)} is nearly full (${used} of ${capacity})`,
+        fix: "release leaked addresses, or give the node a larger subnet (flannel's SubnetLen)",
+      });
     }
   }
   return fromFindings(ID, `${reservations.length} reservation(s), each for a running pod`, evidence, findings);

@@ -47,12 +47,20 @@ function pluginFinding(bin: string, type: string, version: string): Finding | st
     if (!statSync(path).isFile()) throw new Error("not a file");
     accessSync(path, constants.X_OK);
   } catch {
-    return { status: "fail", text: `plugin "${type}" is not an executable in ${bin}`, fix: `install the ${type} plugin as ${path} (or pass --bin-dir where the runtime's CNI_PATH points)` };
+    return {
+      status: "fail",
+      text: `plugin "${type}" is not an executable in ${bin}`,
+      fix: `install the ${type} plugin as ${path} (or pass --bin-dir where the runtime's CNI_PATH points)`,
+    };
   }
   const v = askVersion(path, version);
   if (v.error) return { status: "fail", text: `${path} does not answer VERSION: ${v.error}`, fix: `replace ${path} with a working CNI plugin` };
   if (version && !v.versions!.includes(version)) {
-    return { status: "fail", text: `${path} does not support cniVersion ${version} (it supports ${v.versions!.join(", ")})`, fix: `set "cniVersion" to one of ${v.versions!.join(", ")}, or upgrade the plugin` };
+    return {
+      status: "fail",
+      text: `${path} does not support cniVersion ${version} (it supports ${v.versions!.join(", ")})`,
+      fix: `set "cniVersion" to one of ${v.versions!.join(", ")}, or upgrade the plugin`,
+    };
   }
   return `${type}: ${path} supports ${version}`;
 }
@@ -91,7 +99,11 @@ export function checkConfig(ctx: Context): CheckResult {
   const json = active.file.endsWith(".conflist") ? active.json : { name: active.list.name, cniVersion: active.list.cniVersion, plugins: [active.json] };
   for (const e of validate(json)) {
     const at = active.file.endsWith(".conflist") ? e.path : e.path.replace(/^plugins\[0\]\.?/, "");
-    findings.push({ status: "fail", text: `${basename(active.file)}: ${at || "(top level)"}: ${e.message}`, fix: `correct ${at || "the file"} in ${active.file}` });
+    findings.push({
+      status: "fail",
+      text: `${basename(active.file)}: ${at || "(top level)"}: ${e.message}`,
+      fix: `correct ${at || "the file"} in ${active.file}`,
+    });
   }
   for (const type of pluginTypes(ctx)) {
     const r = pluginFinding(ctx.opts.binDir, type, active.list.cniVersion);

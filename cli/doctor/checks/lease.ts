@@ -32,9 +32,17 @@ export function checkLease(ctx: Context): CheckResult {
   const findings: Finding[] = [];
   for (const [sub, nets, key] of [[l.subnet, l.networks, "FLANNEL_SUBNET"], [l.ip6Subnet, l.ip6Networks, "FLANNEL_IPV6_SUBNET"]] as const) {
     if (sub && !nets.some((n) => inside(n, sub))) {
-      findings.push({ status: "fail", text: `${key} ${formatCIDR(sub)} is not inside ${nets.map(formatCIDR).join(",") || "any FLANNEL_NETWORK"}`, fix: `the lease and the network config disagree: restart the flannel pod so it writes a lease from the current network config` });
+      findings.push({
+        status: "fail",
+        text: `${key} ${formatCIDR(sub)} is not inside ${nets.map(formatCIDR).join(",") || "any FLANNEL_NETWORK"}`,
+        fix: `the lease and the network config disagree: restart the flannel pod so it writes a lease from the current network config`,
+      });
     }
   }
-  if (l.mtu < 68) findings.push({ status: "fail", text: `FLANNEL_MTU=${l.mtu} is below the minimum MTU of 68`, fix: "restart the flannel pod; check its backend's MTU settings" });
+  if (l.mtu < 68) findings.push({
+    status: "fail",
+    text: `FLANNEL_MTU=${l.mtu} is below the minimum MTU of 68`,
+    fix: "restart the flannel pod; check its backend's MTU settings",
+  });
   return fromFindings(ID, `lease ${l.subnet ? formatCIDR(l.subnet) : formatCIDR(l.ip6Subnet!)} in ${[...l.networks, ...l.ip6Networks].map(formatCIDR).join(",")}, MTU ${l.mtu}`, evidence, findings);
 }

@@ -18,7 +18,11 @@ export function checkLinks(ctx: Context): CheckResult {
   for (const v of veths.filter((v) => !known.has(v.name))) {
     findings.push(
       blind
-        ? { status: "warn", text: `${v.name} on ${br.name} is not in any cached result (some results name no interface, so it may be a running pod's)`, fix: "compare with the runtime's pods before deleting it" }
+        ? {
+          status: "warn",
+          text: `${v.name} on ${br.name} is not in any cached result (some results name no interface, so it may be a running pod's)`,
+          fix: "compare with the runtime's pods before deleting it",
+        }
         : {
             status: "fail",
             text: `${v.name} on ${br.name} belongs to no running pod`,

@@ -24,13 +24,29 @@ export function checkVxlan(ctx: Context): CheckResult {
   ];
   if (!(dev.flags & 1)) findings.push({ status: "fail", text: `${dev.name} is down`, fix: FLANNEL_OWNS });
   const vni = Number(dev.name.split(".")[1]);
-  if (info.vni !== undefined && info.vni !== vni) findings.push({ status: "warn", text: `${dev.name} has VNI ${info.vni}, not ${vni} as its name says`, fix: FLANNEL_OWNS });
-  if (dev.mtu < ctx.lease.mtu) findings.push({ status: "fail", text: `${dev.name} MTU ${dev.mtu} is below FLANNEL_MTU ${ctx.lease.mtu}: pods send packets it drops`, fix: FLANNEL_OWNS });
+  if (info.vni !== undefined && info.vni !== vni) findings.push({
+    status: "warn",
+    text: `${dev.name} has VNI ${info.vni}, not ${vni} as its name says`,
+    fix: FLANNEL_OWNS,
+  });
+  if (dev.mtu < ctx.lease.mtu) findings.push({
+    status: "fail",
+    text: `${dev.name} MTU ${dev.mtu} is below FLANNEL_MTU ${ctx.lease.mtu}: pods send packets it drops`,
+    fix: FLANNEL_OWNS,
+  });
   if (underlay && dev.mtu > underlay.mtu - VXLAN_OVERHEAD) {
-    findings.push({ status: "fail", text: `${dev.name} MTU ${dev.mtu} is above ${underlay.name}'s MTU ${underlay.mtu} less ${VXLAN_OVERHEAD} (VXLAN's headers): encapsulated packets are too big for the underlay`, fix: `set flannel's MTU to at most ${underlay.mtu - VXLAN_OVERHEAD} (or raise ${underlay.name}'s MTU); ${FLANNEL_OWNS}` });
+    findings.push({
+      status: "fail",
+      text: `${dev.name} MTU ${dev.mtu} is above ${underlay.name}'s MTU ${underlay.mtu} less ${VXLAN_OVERHEAD} (VXLAN's headers): encapsulated packets are too big for the underlay`,
+      fix: `set flannel's MTU to at most ${underlay.mtu - VXLAN_OVERHEAD} (or raise ${underlay.name}'s MTU); ${FLANNEL_OWNS}`,
+    });
   }
   if (!info.local) findings.push({ status: "warn", text: `${dev.name} has no local address`, fix: FLANNEL_OWNS });
-  else if (!isOwnAddress(ctx, info.local)) findings.push({ status: "fail", text: `${dev.name}'s local address ${formatIP(info.local)} is on none of this node's interfaces`, fix: `flanneld picked an address this node does not have: set --iface / --public-ip for flanneld; ${FLANNEL_OWNS}` });
+  else if (!isOwnAddress(ctx, info.local)) findings.push({
+    status: "fail",
+    text: `${dev.name}'s local address ${formatIP(info.local)} is on none of this node's interfaces`,
+    fix: `flanneld picked an address this node does not have: set --iface / --public-ip for flanneld; ${FLANNEL_OWNS}`,
+  });
 
   const fdb = ctx.fdb.filter((f) => f.index === dev.index && f.mac && f.ip && f.mac !== "00:00:00:00:00:00");
   const dstUse = new Map<string, string[]>();
@@ -41,7 +57,11 @@ export function checkVxlan(ctx: Context): CheckResult {
     }
     const neigh = ctx.neighbors.find((n) => n.index === dev.index && n.ip && ipEqual(n.ip, r.gw!));
     if (!neigh?.mac || !(neigh.state & NUD_PERMANENT)) {
-      findings.push({ status: "fail", text: `peer ${describe(r)}: no permanent neighbour entry for ${formatIP(r.gw)} on ${dev.name}`, fix: FLANNEL_OWNS });
+      findings.push({
+        status: "fail",
+        text: `peer ${describe(r)}: no permanent neighbour entry for ${formatIP(r.gw)} on ${dev.name}`,
+        fix: FLANNEL_OWNS,
+      });
       continue;
     }
     const entries = fdb.filter((f) => f.mac === neigh.mac);
@@ -63,7 +83,11 @@ export function checkVxlan(ctx: Context): CheckResult {
         continue;
       }
       const path = underlayPath(ctx, f.ip!, dev);
-      if (!path.ok) findings.push({ status: "fail", text: `peer ${describe({ dst: r.dst })}: its VXLAN endpoint is unreachable over the underlay: ${path.how}`, fix: `the peer's public address ${dst} must be reachable from this node: check flanneld's --iface/--public-ip on that node, and routing/firewalls for UDP ${info.port ?? 8472}` });
+      if (!path.ok) findings.push({
+        status: "fail",
+        text: `peer ${describe({ dst: r.dst })}: its VXLAN endpoint is unreachable over the underlay: ${path.how}`,
+        fix: `the peer's public address ${dst} must be reachable from this node: check flanneld's --iface/--public-ip on that node, and routing/firewalls for UDP ${info.port ?? 8472}`,
+      });
     }
   }
   for (const [dst, peers] of dstUse) {
