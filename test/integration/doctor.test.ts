@@ -191,6 +191,44 @@ describe("a pod gone without a DEL", () => {
   });
 });
 
+describe("lease and addresses", () => {
+  it("a subnet outside the cluster network", () => {
+    const n = node();
+    writeFileSync(join(n.tmp, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.99.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
+    const d = n.doctor(["--json"]);
+    expect(failing(d.report!)).toEqual(["lease"]);
+    expect(check(d.report!, "lease").summary).toBe("FLANNEL_SUBNET 10.99.1.0/24 is not inside 10.244.0.0/16");
+  });
+
+  it("a dual-stack lease needs IPv6 forwarding too", () => {
+    const n = node();
+    writeFileSync(
+      join(n.tmp, "subnet.env"),
+      "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:7::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n",
+    );
+    sh(n.ns, "echo 0 > /proc/sys/net/ipv6/conf/all/forwarding");
+    const c = check(n.doctor(["--json"]).report!, "forwarding");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("net.ipv6.conf.all.forwarding is 0 with a dual-stack lease");
+    sh(n.ns, "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding");
+    expect(check(n.doctor(["--json"]).report!, "forwarding").status).toBe("ok");
+  });
+
+  it("a nearly full range warns, a full one fails", () => {
+    const n = node();
+    // A /28 lease: host-local hands out 13 addresses (less network, broadcast and gateway).
+    writeFileSync(join(n.tmp, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/28\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
+    const pods = Array.from({ length: 12 }, () => n.addPod());
+    const nearly = check(n.doctor(["--json"]).report!, "addresses");
+    expect(nearly.status).toBe("warn");
+    expect(nearly.summary).toContain("the range 10.244.7.0/28 is nearly full (12 of 13)");
+    pods.push(n.addPod());
+    const full = check(n.doctor(["--json"]).report!, "addresses");
+    expect(full.status).toBe("fail");
+    expect(full.summary).toContain("the range 10.244.7.0/28 is full (13 of 13): every new pod on this node fails");
+  });
+});
+
 describe("routes (host-gw, ipip)", () => {
   /** A node with an underlay eth0 (its peer end in the same namespace stands for the segment) and a lease. */
   function routedNode() {
