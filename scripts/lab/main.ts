@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { type Check, encapsulationCheck, pingCheck, tcpCheck } from "./checks.ts";
 import { HOST_PORT, type LabPod, attachPod, detachPod } from "./pods.ts";
 import { run, tryRun } from "./sh.ts";
@@ -145,7 +145,9 @@ function breakOrMend(o: Options, stateDir: string): number {
   if (fault.backends && !fault.backends.includes(lab.backend)) throw new Error(`fault ${fault.name} needs backend ${fault.backends.join(" or ")}; this lab is ${lab.backend}`);
   if (o.breakFault) {
     fault.apply(node, peers, lab.backend);
-    console.log(`broke ${node.ns}: ${fault.what}\n(doctor's ${fault.check} check should fail${fault.repairable ? "; cni doctor --fix repairs it" : ""}; undo with --mend ${fault.name})\n`);
+    const id = basename(stateDir).slice(PREFIX.length);
+    const fix = fault.repairable ? "; cni doctor --fix repairs it" : "";
+    console.log(`broke ${node.ns}: ${fault.what}\n(doctor's ${fault.check} check should fail${fix}; undo with --name ${id} --mend ${fault.name}; remove the lab with --down --name ${id})\n`);
   } else {
     fault.undo(node, peers, lab.backend);
     console.log(`mended ${node.ns}: ${fault.name}\n`);
