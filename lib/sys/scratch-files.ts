@@ -4,17 +4,8 @@
 // reused), no clock (it jumps) — and one that cannot leaves it to its writer.
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { TMP_PREFIX } from "./files.ts";
+import { TMP_PREFIX, scratchTag } from "./files.ts";
 import { LOCK_EX, LOCK_NB, flock } from "./libc.ts";
-
-/** The tag of a scratch file name `.tmp-<tag>.<pid>`, or undefined for any other name. */
-export function scratchTag(name: string): string | undefined {
-  if (!name.startsWith(TMP_PREFIX)) return undefined;
-  const rest = name.slice(TMP_PREFIX.length);
-  const dot = rest.lastIndexOf(".");
-  if (dot <= 0 || !/^[0-9]+$/.test(rest.slice(dot + 1))) return undefined;
-  return rest.slice(0, dot);
-}
 
 /** Whether `fd` is still the file named `path` (a sweeper may have unlinked the name). */
 function stillNamed(fd: number, path: string): boolean {
