@@ -1,6 +1,6 @@
 // bridge + host-local against the kernel: one node namespace per test, pods as namespaces, state in temp dirs.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
@@ -428,6 +428,55 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
     expect(r.code, r.stdout).toBe(0);
     expect(reservations(l)).toEqual([]);
     expect(natRules(l)).toEqual([]);
+  });
+
+  it.each([
+    ["null", null],
+    ["a string", "garbage"],
+    ["ips not a list", { ips: "x" }],
+    ["interface names not strings", { interfaces: [{ name: 5 }, { name: null, sandbox: 7 }] }],
+  ])("DEL with a prevResult that is %s still releases the address and removes everything", (_what, prevResult) => {
+    const l = lab();
+    const p = l.pod();
+    expect(l.run("ADD", p, l.conf()).code).toBe(0);
+    const r = l.run("DEL", p, { ...l.conf(), prevResult });
+    expect(r.code, r.stdout).toBe(0);
+    expect(reservations(l)).toEqual([]);
+    expect(natRules(l)).toEqual([]);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+  });
+
+  it("ADD and CHECK still refuse a malformed prevResult with code 6", () => {
+    const l = lab();
+    const p = l.pod();
+    const add = l.run("ADD", p, { ...l.conf(), prevResult: "garbage" });
+    expect([add.json?.code, add.json?.msg]).toEqual([6, "failed to parse prevResult: not a JSON object"]);
+    expect(links(l.node).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(l.run("ADD", p, l.conf()).code).toBe(0);
+    expect(l.run("CHECK", p, { ...l.conf(), prevResult: { ips: "x" } }).json?.code).toBe(6);
+  });
+
+  it("DEL with a CNI_NETNS that is no longer a namespace releases the address and rules, and the veth prevResult names", () => {
+    const l = lab();
+    const stale = join(l.dataDir, "stale-netns");
+    writeFileSync(stale, "");
+    // The pod's namespace is gone, its path now an empty file (an unmounted netns bind mount looks like this).
+    const gone = l.pod();
+    expect(l.run("ADD", gone, l.conf(), "gone").code).toBe(0);
+    execFileSync("ip", ["netns", "del", gone]);
+    const r1 = l.run("DEL", gone, l.conf(), "gone", { CNI_NETNS: stale });
+    expect(r1.code, r1.stdout).toBe(0);
+    // The pod lives on, but CNI_NETNS no longer leads to it: prevResult names the host veth, which takes its peer along.
+    const alive = l.pod();
+    const add = l.run("ADD", alive, l.conf(), "alive");
+    expect(add.code).toBe(0);
+    const r2 = l.run("DEL", alive, { ...l.conf(), prevResult: add.json }, "alive", { CNI_NETNS: l.dataDir });
+    expect(r2.code, r2.stdout).toBe(0);
+    expect(reservations(l)).toEqual([]);
+    expect(natRules(l)).toEqual([]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+    expect(links(alive).map((x) => x.ifname)).toEqual(["lo"]);
   });
 
   it("CHECK passes, then fails naming what was tampered with", () => {
