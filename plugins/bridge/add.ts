@@ -88,8 +88,10 @@ export function add(ctx: Context): Result {
       const result: Result = { interfaces };
 
       if (conf.ipamType) {
-        const ipam = delegate(ctx, conf.ipamType, ctx.stdin, "ADD")!;
+        // Registered before the ADD: when a delegate's ADD fails, the caller runs its DEL too (SPEC §4), so
+        // whatever it reserved before failing is released.
         undo.push(`release the address through ${conf.ipamType} DEL`, () => delegate(ctx, conf.ipamType!, ctx.stdin, "DEL"));
+        const ipam = delegate(ctx, conf.ipamType, ctx.stdin, "ADD")!;
         result.ips = ipam.ips;
         result.routes = ipam.routes;
         result.dns = ipam.dns;

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
+import { recorded, writeFakePlugin } from "../helpers/fake-plugin.ts";
 import { type RunOptions, Sandbox, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
 import { exchange } from "../../scripts/lab/traffic.ts";
 
@@ -382,6 +383,19 @@ describe("bridge failures roll back everything", () => {
     const l = lab();
     sh(l.node, "ip link add cni0 type veth peer name cni0peer");
     expect(l.run("ADD", l.pod(), l.conf()).json.msg).toBe(`"cni0" already exists but is not a bridge`);
+  });
+
+  it("a failed IPAM ADD is followed by IPAM DEL before the error is returned (SPEC §4)", () => {
+    const l = lab();
+    const dir = box.tmpdir();
+    writeFakePlugin(dir, "fake-ipam");
+    const p = l.pod();
+    const r = l.run("ADD", p, l.conf({ record: dir, fail: ["ADD"] }, { type: "fake-ipam" }), "ctr-ipam", { CNI_PATH: `${dir}:${BIN}` });
+    expect([r.json?.code, r.json?.msg]).toEqual([11, "fake-ipam fails ADD"]);
+    const dels = recorded(dir, "DEL");
+    expect(dels.map((d) => [d.env.CNI_CONTAINERID, d.env.CNI_IFNAME, d.conf.ipam.type])).toEqual([["ctr-ipam", "eth0", "fake-ipam"]]);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
   });
 
   it("exhausted IPAM: the veth is removed", () => {
