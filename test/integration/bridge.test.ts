@@ -537,4 +537,18 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
     expect(reservations(l)).toEqual(["10.244.1.2"]);
     expect(natRules(l).filter((x) => x.startsWith("-A POSTROUTING")).map((x) => /id: \\"(\w+)\\"/.exec(x)![1])).toEqual(["keep"]);
   });
+
+  it("GC whose IPAM GC fails still removes the stale masquerade rules, then reports the IPAM error", () => {
+    const l = lab();
+    const dir = box.tmpdir();
+    writeFakePlugin(dir, "fake-ipam");
+    const v11 = (extra: object = {}, ipam: object = {}) => ({ ...l.conf(extra, ipam), cniVersion: "1.1.0" });
+    const [a, b, c] = [l.pod(), l.pod(), l.pod()];
+    for (const [p, id] of [[a, "keep"], [b, "gone1"], [c, "gone2"]]) expect(l.run("ADD", p, v11(), id).code).toBe(0);
+    const gc = v11({ fail: ["GC"], "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] }, { type: "fake-ipam" });
+    const r = l.run("GC", a, gc, undefined, { CNI_PATH: `${dir}:${BIN}` });
+    expect([r.code, r.json?.code, r.json?.msg]).toEqual([1, 11, "fake-ipam fails GC"]);
+    expect(natRules(l).filter((x) => x.startsWith("-A POSTROUTING")).map((x) => /id: \\"(\w+)\\"/.exec(x)![1])).toEqual(["keep"]);
+    expect(natRules(l).filter((x) => x.startsWith(":CNI-"))).toHaveLength(1);
+  });
 });
