@@ -2,6 +2,7 @@
 // the pod's namespace (sysctls inside it, netlink through a socket opened there).
 import { CniError, Code, type Result } from "../../lib/skel/index.ts";
 import { type Link, type NetlinkSocket, addAddr, addRoute, listAddrs, setUp } from "../../lib/netlink/index.ts";
+import { RT_SCOPE } from "../../lib/netlink/wire/constants.ts";
 import type { Netns } from "../../lib/ns/netns.ts";
 import { ensureSysctl, readSysctl, writeSysctl } from "../../lib/ns/sysctl.ts";
 import { type IPBytes, formatIP, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
@@ -62,8 +63,10 @@ export function configureInterface(nl: NetlinkSocket, link: Link, result: Result
     const dst = parseCIDR(r.dst);
     if (!dst) throw new CniError(Code.Decoding, `invalid route destination ${JSON.stringify(r.dst)}`);
     const gw = r.gw ? parseIP(r.gw) : dst.ip.length === 4 ? v4gw : v6gw;
+    // Universe scope unless the result says otherwise, even without a gateway (as the reference installs them).
+    const scope = r.scope ?? RT_SCOPE.UNIVERSE;
     try {
-      addRoute(nl, { dst, gw, dev: link.index, priority: r.priority, table: r.table, scope: r.scope, mtu: r.mtu, advmss: r.advmss });
+      addRoute(nl, { dst, gw, dev: link.index, priority: r.priority, table: r.table, scope, mtu: r.mtu, advmss: r.advmss });
     } catch (e) {
       throw new CniError(Code.Internal, `failed to add route '${r.dst} via ${r.gw ?? (gw ? formatIP(gw) : "<none>")} dev ${link.name}': ${(e as Error).message}`);
     }

@@ -137,6 +137,24 @@ describe("bridge ADD", () => {
     expect(sh(p, "ip -4 route show 10.96.0.0/12")).toMatch(/via 10\.244\.1\.1 dev eth0 .*metric 77/);
   });
 
+  it("a route without a gateway keeps universe scope unless the result gives one", () => {
+    const l = lab();
+    const dir = box.tmpdir();
+    writeFakePlugin(dir, "fake-ipam");
+    const p = l.pod();
+    // The fake IPAM answers ADD with its config's prevResult: an address without a gateway, routes without one.
+    const ipam = { cniVersion: "1.1.0", ips: [{ address: "10.244.1.5/24" }], routes: [{ dst: "10.96.0.0/12" }, { dst: "10.97.0.0/16", scope: 253 }, { dst: "10.98.0.0/16", priority: 50 }] };
+    const conf = { ...l.conf({ isDefaultGateway: false, ipMasq: false, prevResult: ipam }, { type: "fake-ipam" }), cniVersion: "1.1.0" };
+    const r = l.run("ADD", p, conf, undefined, { CNI_PATH: `${dir}:${BIN}` });
+    expect(r.code, r.stdout).toBe(0);
+    const routes = (JSON.parse(sh(p, "ip -j -d -4 route show")) as any[]).filter((x) => x.protocol === "boot");
+    expect(routes.map((x) => [x.dst, x.gateway, x.scope, x.metric])).toEqual([
+      ["10.96.0.0/12", undefined, "global", undefined],
+      ["10.97.0.0/16", undefined, "link", undefined],
+      ["10.98.0.0/16", undefined, "global", 50],
+    ]);
+  });
+
   it("gives a dual-stack pod both families, default routes and the gateways on the bridge", () => {
     const l = lab();
     const p = l.pod();
