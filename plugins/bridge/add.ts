@@ -99,7 +99,7 @@ export function add(ctx: Context): Result {
         const gws = calcGateways(result, conf);
         const hasV6 = result.ips.some((ip) => ip.address.includes(":"));
         prepareInterface(pod, ctx.ifName, conf.enableDad, hasV6);
-        configureInterface(podNl, peer, result, POD_IFACE_INDEX, conf.enableDad);
+        configureInterface(podNl, peer, result, POD_IFACE_INDEX);
 
         if (conf.isGW) {
           let target = bridge;

@@ -155,6 +155,16 @@ describe("bridge ADD", () => {
     ]);
   });
 
+  it("with enabledad, the pod's IPv6 addresses have settled when ADD returns", () => {
+    const l = lab();
+    const p = l.pod();
+    const r = l.run("ADD", p, l.conf({ enabledad: true, hairpinMode: false }, { ranges: [[{ subnet: "fd00:10:244:1::/64" }]], routes: [] }));
+    expect(r.code, r.stdout).toBe(0);
+    expect(sh(p, "cat /proc/sys/net/ipv6/conf/eth0/accept_dad")).toBe("1\n");
+    expect(sh(p, "ip -6 -o addr show eth0")).toContain("fd00:10:244:1::2/64");
+    expect(sh(p, "ip -6 -o addr show eth0")).not.toMatch(/tentative|dadfailed/);
+  });
+
   it("gives a dual-stack pod both families, default routes and the gateways on the bridge", () => {
     const l = lab();
     const p = l.pod();
@@ -165,6 +175,7 @@ describe("bridge ADD", () => {
     expect(r.json.routes).toEqual([{ dst: "0.0.0.0/0", gw: "10.244.1.1" }, { dst: "::/0", gw: "fd00:10:244:1::1" }]);
     expect(sh(p, "ip -6 route")).toMatch(/default via fd00:10:244:1::1 dev eth0/);
     expect(sh(p, "ip -6 -o addr show eth0")).not.toContain("tentative");
+    expect(sh(p, "cat /proc/sys/net/ipv6/conf/eth0/keep_addr_on_down")).toBe("1\n");
     expect(sh(l.node, "ip -6 -o addr show cni0")).toContain("fd00:10:244:1::1/64");
     expect(sh(l.node, "cat /proc/sys/net/ipv6/conf/all/forwarding")).toBe("1\n");
     expect(sh(p, "ping -6 -c1 -W3 fd00:10:244:1::1")).toMatch(/1 received/);
@@ -412,6 +423,18 @@ describe("bridge failures roll back everything", () => {
     expect([r.json?.code, r.json?.msg]).toEqual([11, "fake-ipam fails ADD"]);
     const dels = recorded(dir, "DEL");
     expect(dels.map((d) => [d.env.CNI_CONTAINERID, d.env.CNI_IFNAME, d.conf.ipam.type])).toEqual([["ctr-ipam", "eth0", "fake-ipam"]]);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+  });
+
+  it("an IPv6 address that another interface on the bridge holds fails DAD: ADD fails naming it, nothing is left", () => {
+    const l = lab();
+    sh(l.node, "ip link add cni0 type bridge && ip link set cni0 up && ip -6 addr add fd00:10:244:1::2/128 dev cni0 nodad");
+    const p = l.pod();
+    const conf = l.conf({ enabledad: true, hairpinMode: false, isDefaultGateway: false, ipMasq: false }, { ranges: [[{ subnet: "fd00:10:244:1::/64" }]], routes: [] });
+    const r = l.run("ADD", p, conf);
+    expect(r.json?.msg, r.stdout).toBe(`failed to settle addresses for "eth0": duplicate address detection failed for fd00:10:244:1::2/64`);
+    expect(reservations(l)).toEqual([]);
     expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
     expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
   });
