@@ -8,7 +8,7 @@ import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { setupMasq, teardownMasq } from "../../lib/iptables/masq.ts";
 import { type BridgeConf, loadConfig } from "./config.ts";
-import { deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, setupVeth } from "./links.ts";
+import { deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, setupVeth, waitPortUp } from "./links.ts";
 import { configureInterface, prepareInterface } from "./pod-iface.ts";
 
 const POD_IFACE_INDEX = 2;
@@ -119,13 +119,15 @@ export function add(ctx: Context): Result {
         setUp(podNl, peer);
       }
 
+      // With the pod side down the port cannot come up; otherwise wait for it, as the reference does.
+      const hostNow = conf.disableContainerInterface ? getLink(nl, host.name) : waitPortUp(nl, host.name, bridge.name);
       // MACs may change as ports are added and addresses set: report what the kernel has now.
       const br = getLink(nl, bridge.name);
       interfaces[0].mac = br.mac;
       if (conf.mtu && br.mtu !== conf.mtu) {
         ctx.log.warn(`bridge ${br.name} has MTU ${br.mtu}, not the configured ${conf.mtu}: "mtu" applies only when the bridge is created (delete ${br.name} to recreate it)`);
       }
-      interfaces[1].mac = getLink(nl, host.name).mac;
+      interfaces[1].mac = hostNow.mac;
       if (conf.dns) result.dns = conf.dns;
       return result;
     } catch (e) {

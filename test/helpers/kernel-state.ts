@@ -10,7 +10,7 @@ export function json(ns: string, cmd: string): any[] {
 export function kernelState(node: string, pod: string) {
   const vethName = (n: string) => (n.startsWith("veth") ? "veth<8 hex>" : n);
   const nodeLinks = json(node, "ip -j -d link show").map((l) => ({
-    name: vethName(l.ifname), kind: l.linkinfo?.info_kind, mtu: l.mtu, master: l.master, up: l.flags.includes("UP"),
+    name: vethName(l.ifname), kind: l.linkinfo?.info_kind, mtu: l.mtu, master: l.master, up: l.flags.includes("UP"), operstate: l.operstate,
     hairpin: l.linkinfo?.info_slave_data?.hairpin,
   }));
   const addrs = (ns: string, dev: string) =>

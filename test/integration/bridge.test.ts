@@ -1,5 +1,5 @@
 // bridge + host-local against the kernel: one node namespace per test, pods as namespaces, state in temp dirs.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -97,6 +97,7 @@ describe("bridge ADD", () => {
     expect(sh(l.node, "ip -4 -o addr show cni0")).toContain("10.244.1.1/24");
     const veth = links(l.node).find((x) => x.ifname === r1.json.interfaces[1].name);
     expect(veth.master).toBe("cni0");
+    expect(veth.operstate).toBe("UP");
     expect(veth.linkinfo.info_slave_data.hairpin).toBe(true);
     expect(sh(p1, "ip -4 route")).toMatch(/default via 10\.244\.1\.1 dev eth0/);
     expect(sh(p1, "ip -4 route")).toMatch(/10\.244\.0\.0\/16 via 10\.244\.1\.1 dev eth0/);
@@ -437,6 +438,30 @@ describe("bridge failures roll back everything", () => {
     expect(reservations(l)).toEqual([]);
     expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
     expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+  });
+
+  it("a host veth that never comes up fails ADD with the reference's error, and nothing is left", async () => {
+    const l = lab();
+    const log = join(box.tmpdir(), "monitor.log");
+    // A program on the node that sets every new pod port down again (as a misconfigured network manager would).
+    const downer = `ip -o monitor link | while read -r line; do echo "$line" >> ${log}; ` +
+      `n=$(echo "$line" | sed -nE 's/^[0-9]+: (veth[0-9a-f]{8})[@:].*[<,]UP[,>].*/\\1/p'); [ -n "$n" ] && ip link set dev "$n" down; done`;
+    const child = spawn("nsenter", [`--net=${nsPath(l.node)}`, "sh", "-c", downer], { detached: true, stdio: "ignore" });
+    try {
+      await until(() => {
+        sh(l.node, "ip link add rdy0 type veth peer name rdy1 && ip link del rdy0");
+        return existsSync(log) && readFileSync(log, "utf8").includes("rdy0");
+      });
+      const p = l.pod();
+      const r = l.run("ADD", p, l.conf());
+      expect(r.json?.msg, r.stdout).toBe("bridge port in error state: down");
+      expect(reservations(l)).toEqual([]);
+      expect(natRules(l)).toEqual([]);
+      expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+      expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+    } finally {
+      process.kill(-child.pid!, "SIGKILL");
+    }
   });
 
   it("exhausted IPAM: the veth is removed", () => {
