@@ -23,8 +23,14 @@ export interface Link {
   /** IFLA_LINK: for a veth, the peer's index (in the peer's namespace). */
   parent?: number;
   promiscuity?: number;
+  /** IFLA_OPERSTATE (RFC 2863): see OPER_STATE. */
+  operState?: number;
   stats?: LinkStats;
 }
+
+/** RFC 2863 operational states as IFLA_OPERSTATE numbers them, named as the Go netlink library prints them. */
+export const OPER_STATE = ["unknown", "not-present", "down", "lower-layer-down", "testing", "dormant", "up"] as const;
+export const OPER_UP = 6;
 
 export class LinkNotFoundError extends Error {
   constructor(readonly link: string) {
@@ -62,6 +68,7 @@ export function parseLink(msg: Message): Link {
     kind: attrs.nested(IFLA.LINKINFO)?.string(IFLA_INFO.KIND),
     parent: attrs.u32(IFLA.LINK),
     promiscuity: attrs.u32(IFLA.PROMISCUITY),
+    operState: attrs.u8(IFLA.OPERSTATE),
     stats: parseStats64(attrs.get(IFLA.STATS64)),
   };
 }

@@ -3,7 +3,7 @@
 // network name and container id, so a vanished netns leaks nothing.
 import { type Context, delegate } from "../../lib/skel/index.ts";
 import { NetlinkSocket, findLink } from "../../lib/netlink/index.ts";
-import { NetnsNotFoundError } from "../../lib/ns/netns.ts";
+import { NetnsNotFoundError, NotNetnsError } from "../../lib/ns/netns.ts";
 import { teardownMasq } from "../../lib/iptables/masq.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { deleteLinkIfExists } from "./links.ts";
@@ -14,6 +14,11 @@ function removePodInterface(ctx: Context): boolean {
     podNl = NetlinkSocket.open(ctx.netns);
   } catch (e) {
     if (e instanceof NetnsNotFoundError) return false;
+    // A path that no longer holds a namespace (the bind mount went, the file stayed): the pod is gone as well.
+    if (e instanceof NotNetnsError) {
+      ctx.log.warn(`${e.message}: treating the pod's namespace as gone`);
+      return false;
+    }
     throw e;
   }
   try {
@@ -25,7 +30,8 @@ function removePodInterface(ctx: Context): boolean {
 
 /** prevResult names the host veth: remove it if the pod side could not be reached (it takes its peer along). */
 function removeHostVeth(ctx: Context, brName: string): void {
-  const hostIfaces = (ctx.prevResult?.interfaces ?? []).filter((i) => !i.sandbox && i.name !== brName && i.name.startsWith("veth"));
+  // prevResult is read leniently on DEL: an entry may be anything.
+  const hostIfaces = (ctx.prevResult?.interfaces ?? []).filter((i) => typeof i?.name === "string" && !i.sandbox && i.name !== brName && i.name.startsWith("veth"));
   if (!hostIfaces.length) return;
   const nl = NetlinkSocket.open();
   try {

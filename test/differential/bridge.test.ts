@@ -43,6 +43,30 @@ describe("bridge differential against the Go plugin", () => {
   });
 });
 
+describe("bridge differential with an IPAM that gives no gateway", () => {
+  it("the same routes, scope included, for routes without a gateway", () => {
+    const run = (impl: Impl) => {
+      const node = box.netns("node");
+      const pod = box.netns("pod");
+      // Debian's static IPAM for both: an address without a gateway, a route without one.
+      const c = {
+        cniVersion: "1.0.0", name: "static0", type: "bridge", bridge: "cni0", ipMasq: false,
+        ipam: { type: "static", addresses: [{ address: "10.244.1.5/24" }], routes: [{ dst: "10.96.0.0/12" }, { dst: "fd00:96::/64" }] },
+      };
+      const bin = impl === "ours" ? BIN : REFERENCE_BIN;
+      const env = { CNI_CONTAINERID: "ctr-static", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: `${bin}:${REFERENCE_BIN}` };
+      const add = runPlugin("bridge", { binDir: bin, env: { ...env, CNI_COMMAND: "ADD" }, stdin: c, node });
+      expect(add.code, `${impl}: ${add.stdout}`).toBe(0);
+      return { result: normaliseResult(add.json), afterAdd: kernelState(node, pod) };
+    };
+    const ours = run("ours");
+    const go = run("go");
+    expect(ours.afterAdd.podRoutes).toContain("10.96.0.0/12 via - dev eth0 proto boot scope global metric 0");
+    expect(ours.result).toEqual(go.result);
+    expect(ours.afterAdd).toEqual(go.afterAdd);
+  });
+});
+
 describe("where the Go bridge leaves state behind and ours does not", () => {
   const setup = (impl: Impl) => {
     const node = box.netns("node");
