@@ -142,16 +142,43 @@ describe("host-local GC and STATUS (spec 1.1)", () => {
     expect(files(dir).filter((f) => !f.startsWith("l"))).toEqual(["10.1.0.2", "10.1.0.6", "fd00::2"]);
   });
 
-  it("STATUS is 0 with free addresses and 50 naming the range set when one is full", () => {
+  // A failed STATUS makes containerd report NetworkReady=false, the node NotReady, and evicts its healthy pods.
+  it("STATUS is 0 when a range set is full: exhaustion is ADD's error, not the node's", () => {
     const dir = box.tmpdir();
     const conf = v11(dir, { ranges: [[{ subnet: "10.1.0.0/30" }], [{ subnet: "fd00::/125" }]] });
     expect(hl("STATUS", conf).code).toBe(0);
     expect(hl("ADD", conf, "a").code).toBe(0);
+    expect(hl("ADD", conf, "b").json.msg).toBe("failed to allocate for range 0: no IP addresses available in range set: 10.1.0.1-10.1.0.2");
     const r = hl("STATUS", conf);
-    expect(r.code).toBe(1);
-    expect([r.json.code, r.json.msg]).toEqual([50, "no IP addresses available in range set: 10.1.0.1-10.1.0.2"]);
-    expect(hl("DEL", conf, "a").code).toBe(0);
-    expect(hl("STATUS", conf).code).toBe(0);
+    expect(r.code, r.stdout).toBe(0);
+  });
+
+  it("STATUS is 50 naming the path when no ADD could write the store, 7 for a config that does not load", () => {
+    const dir = box.tmpdir();
+    const file = join(dir, "not-a-dir");
+    writeFileSync(file, "");
+    for (const dataDir of [file, join(file, "below")]) {
+      const r = hl("STATUS", v11(dataDir));
+      expect([r.json?.code, r.json?.msg], r.stdout).toEqual([50, `host-local store ${join(dataDir, "net1")} is unusable: ${file} is not a directory`]);
+    }
+    const resolv = hl("STATUS", v11(dir, { resolvConf: join(dir, "missing.conf") }));
+    expect(resolv.json?.code).toBe(50);
+    expect(resolv.json?.msg).toContain(join(dir, "missing.conf"));
+    expect(hl("STATUS", v11(dir, { ranges: [[{ subnet: "10.1.0.0/31" }]] })).json?.code).toBe(7);
+    expect(readdirSync(dir)).toEqual(["not-a-dir"]); // STATUS writes nothing
+  });
+
+  it("STATUS is 50 on a read-only dataDir", () => {
+    const mnt = join(box.tmpdir(), "ro");
+    mkdirSync(mnt);
+    const script = `mount -t tmpfs -o ro,size=64k tmpfs ${mnt} && exec nsenter --net=${nsPath(node)} ${BIN}/host-local`;
+    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], {
+      input: JSON.stringify(v11(mnt)),
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, CNI_COMMAND: "STATUS", CNI_PATH: BIN },
+    });
+    const out = JSON.parse(r.stdout);
+    expect([out.code, out.msg]).toEqual([50, `host-local store ${join(mnt, "net1")} is unusable: cannot write in ${mnt}: EROFS`]);
   });
 });
 
