@@ -246,8 +246,11 @@ describe("host-local bad input and failures", () => {
     waiting.stdout.on("data", (d) => (out += d));
     waiting.stdin.end(JSON.stringify(netconf(dir)));
     const done = new Promise<number>((r) => waiting.on("exit", (c) => r(c ?? -1)));
-    await new Promise((r) => setTimeout(r, 500));
-    expect(waiting.exitCode).toBe(null); // still waiting for the lock
+    // Until the kernel lists the plugin (nsenter execs it: same pid) as blocked on this very lock file.
+    const blocked = new RegExp(`^\\d+: -> FLOCK\\s+ADVISORY\\s+WRITE\\s+${waiting.pid}\\s+\\S+:${statSync(lock).ino}\\s`, "m");
+    for (let i = 0; i < 1200 && waiting.exitCode === null && !blocked.test(readFileSync("/proc/locks", "utf8")); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(readFileSync("/proc/locks", "utf8")).toMatch(blocked);
+    expect(waiting.exitCode).toBe(null);
     holder.kill("SIGKILL");
     expect(await done).toBe(0);
     expect(JSON.parse(out).ips[0].address).toBe("10.1.0.4/29");
