@@ -117,6 +117,25 @@ describe("host-local ADD/DEL/CHECK", () => {
     expect(readdirSync(join(dir, "net1")).some((f) => readFileSync(join(dir, "net1", f), "utf8").startsWith("d\r"))).toBe(false);
   });
 
+  it("takes CNI_ARGS IP=<ip>/<prefix> (CONVENTIONS' form); the address keeps its range's prefix", () => {
+    const dir = box.tmpdir();
+    expect(addresses(hl("ADD", netconf(dir), "a", { CNI_ARGS: "IP=10.1.0.5/24" }))).toEqual(["10.1.0.5/29", "fd00::2/125"]);
+    expect(addresses(hl("ADD", netconf(dir), "b", { CNI_ARGS: "IgnoreUnknown=True;K8S_POD_NAME=b;IP=10.1.0.6/29,fd00::6/64" }))).toEqual(["10.1.0.6/29", "fd00::6/125"]);
+    const bad = hl("ADD", netconf(dir), "c", { CNI_ARGS: "IP=10.1.0.4/33" });
+    expect([bad.json.code, bad.json.msg]).toEqual([4, 'ARGS: error parsing value of pair "IP=10.1.0.4/33": invalid IP address 10.1.0.4/33']);
+  });
+
+  it("ignores CNI_ARGS IP when args.cni.ips or runtimeConfig.ips is given, and serves an address asked for twice once", () => {
+    const dir = box.tmpdir();
+    const both = hl("ADD", netconf(dir, {}, { args: { cni: { ips: ["10.1.0.3"] } } }), "a", { CNI_ARGS: "IP=10.1.0.4" });
+    expect(addresses(both)).toEqual(["10.1.0.3/29", "fd00::2/125"]);
+    const capability = hl("ADD", netconf(dir, {}, { runtimeConfig: { ips: ["10.1.0.5/29"] } }), "b", { CNI_ARGS: "IP=10.1.0.4" });
+    expect(addresses(capability)).toEqual(["10.1.0.5/29", "fd00::3/125"]);
+    const twice = hl("ADD", netconf(dir, {}, { args: { cni: { ips: ["10.1.0.6", "fd00::6"] } }, runtimeConfig: { ips: ["10.1.0.6/29"] } }), "c");
+    expect(addresses(twice), twice.stdout).toEqual(["10.1.0.6/29", "fd00::6/125"]);
+    expect(files(dir).filter((f) => f.startsWith("10."))).toEqual(["10.1.0.3", "10.1.0.5", "10.1.0.6"]);
+  });
+
   it("honours rangeStart/rangeEnd, runtimeConfig.ipRanges and resolvConf", () => {
     const dir = box.tmpdir();
     const resolv = join(dir, "resolv.conf");
