@@ -60,7 +60,10 @@ export function canonicalizeRange(input: RangeInput): Range {
   const gateway = input.gateway ?? addToIP(network, 1n);
   if (input.gateway && (gateway.length !== network.length || !contains(subnet, gateway))) {
     // Stricter than Debian's v1.1.1, which hands out addresses whose gateway the pod cannot reach on its link.
-    throw new RangeError(`gateway ${formatIP(gateway)} not in network ${formatCIDR(subnet)}`, "set the gateway to an address of the subnet, or leave it out (the subnet's first address)");
+    throw new RangeError(
+      `gateway ${formatIP(gateway)} not in network ${formatCIDR(subnet)}`,
+      "set the gateway to an address of the subnet, or leave it out (the subnet's first address)",
+    );
   }
   // The reference checks rangeStart against the subnet and a given rangeEnd, then rangeEnd against the subnet
   // and the start, naming only the bound ("RangeStart %s not in network %s"); the reason goes in the details.

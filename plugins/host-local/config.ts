@@ -36,7 +36,9 @@ function ipField(v: unknown, key: string): IPBytes | undefined {
 function rangeInput(v: unknown, key: string): RangeInput {
   if (!isObject(v)) throw invalidConfig(`${key} must be an object with a "subnet"`);
   const subnet = typeof v.subnet === "string" ? parseCIDR(v.subnet) : undefined;
-  if (!subnet) throw invalidConfig(`invalid CIDR address: ${valueText(v.subnet)} (${key}.subnet)`, `${key}.subnet must be a CIDR such as 10.244.1.0/24`);
+  if (!subnet) {
+    throw invalidConfig(`invalid CIDR address: ${valueText(v.subnet)} (${key}.subnet)`, `${key}.subnet must be a CIDR such as 10.244.1.0/24`);
+  }
   const unusable = unusableSubnet(subnet);
   if (unusable) throw invalidConfig(`${key}.subnet: ${unusable}`, `set ${key}.subnet to the node's pod subnet, such as 10.244.1.0/24 or fd00:10:244:1::/64`);
   return {
@@ -63,7 +65,9 @@ function routes(v: unknown): RouteConf[] {
     if (!isObject(r) || typeof r.dst !== "string" || !parseCIDR(r.dst)) {
       throw invalidConfig(`invalid CIDR address: ${valueText(isObject(r) ? r.dst : r)} (ipam.routes[${i}].dst)`);
     }
-    if (r.gw !== undefined && (typeof r.gw !== "string" || !parseIP(r.gw))) throw invalidConfig(`invalid IP address: ${valueText(r.gw)} (ipam.routes[${i}].gw)`);
+    if (r.gw !== undefined && (typeof r.gw !== "string" || !parseIP(r.gw))) {
+      throw invalidConfig(`invalid IP address: ${valueText(r.gw)} (ipam.routes[${i}].gw)`);
+    }
     const out: RouteConf = r.gw === undefined ? { dst: r.dst } : { dst: r.dst, gw: r.gw };
     // The route attributes of spec 1.1 pass through to the result, as libcni's types.Route carries them.
     for (const k of ["mtu", "advmss", "priority", "table", "scope"] as const) {
@@ -105,7 +109,11 @@ function cniArgsIPs(value: string): IPBytes[] {
   return value.split(",").map((item) => {
     const ip = parseRequested(item.trim());
     if (!ip) {
-      throw new CniError(Code.InvalidEnv, `ARGS: error parsing value of pair ${JSON.stringify(`IP=${value}`)}: invalid IP address ${item.trim()}`, `CNI_ARGS IP takes <ip>[/<prefix>], or several separated by commas`);
+      throw new CniError(
+        Code.InvalidEnv,
+        `ARGS: error parsing value of pair ${JSON.stringify(`IP=${value}`)}: invalid IP address ${item.trim()}`,
+        "CNI_ARGS IP takes <ip>[/<prefix>], or several separated by commas",
+      );
     }
     return ip;
   });

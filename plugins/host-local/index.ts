@@ -146,7 +146,8 @@ function status(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
   const problem = DiskStore.unusable(conf.name, conf.dataDir);
   if (problem) {
-    throw new CniError(Code.NotAvailable, `host-local store ${DiskStore.dirOf(conf.name, conf.dataDir)} is unusable: ${problem}`, "make the IPAM dataDir a writable directory");
+    const dir = DiskStore.dirOf(conf.name, conf.dataDir);
+    throw new CniError(Code.NotAvailable, `host-local store ${dir} is unusable: ${problem}`, "make the IPAM dataDir a writable directory");
   }
   if (conf.resolvConf) {
     try {
