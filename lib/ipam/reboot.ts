@@ -47,8 +47,3 @@ export function releaseEarlierBoots(store: DiskStore): { released: Reservation[]
   store.writeBootMarker(p.id);
   return out;
 }
-
-/** STATUS (no lock, no writes): the reservations the next ADD will release as left by earlier boots. */
-export function earlierBootReservations(dir: string): Reservation[] {
-  return pending(dir)?.stale ?? [];
-}

@@ -139,7 +139,7 @@ export function ensureGatewayAddr(nl: NetlinkSocket, link: Link, gw: CIDR, force
     if (!forceAddress) {
       throw new CniError(
         Code.InvalidConfig,
-        `"${link.name}" already has an IP address different from ${want}`,
+        `failed to set bridge addr: "${link.name}" already has an IP address different from ${want}`,
         `${link.name} holds ${formatCIDR(a.cidr)}, this network needs ${want}: the node's subnet changed. Delete the bridge (ip link delete ${link.name}) so it is recreated, fix the lease in subnet.env, or set "forceAddress": true to replace the address`,
       );
     }

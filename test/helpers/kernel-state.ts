@@ -17,8 +17,9 @@ export function kernelState(node: string, pod: string) {
     json(ns, `ip -j addr show dev ${dev}`)[0].addr_info.filter((a: any) => a.scope === "global").map((a: any) => `${a.local}/${a.prefixlen}`);
   // With -d, ip prints every route's protocol and scope, which it otherwise leaves out for the default ones.
   const routes = (ns: string, fam: string) =>
-    json(ns, `ip -j -d ${fam} route show`).filter((r: any) => !r.dst.startsWith("fe80"))
-      .map((r: any) => `${r.dst} via ${r.gateway ?? "-"} dev ${r.dev} proto ${r.protocol} scope ${r.scope} metric ${r.metric ?? 0}`);
+    json(ns, `ip -j -d ${fam} route show table all`)
+      .filter((r: any) => !r.dst.startsWith("fe80") && r.table !== "local")
+      .map((r: any) => `${r.dst} via ${r.gateway ?? "-"} dev ${r.dev} table ${r.table ?? "main"} proto ${r.protocol} scope ${r.scope} metric ${r.metric ?? 0}`);
   const sysctl = (ns: string, key: string) => sh(ns, `cat /proc/sys/${key}`).trim();
   const nat = (ns: string, tool: string) => sh(ns, `${tool}-save -t nat`).split("\n").filter((l) => l.includes("CNI-"));
   return {

@@ -302,7 +302,7 @@ describe("bridge failures roll back everything", () => {
     const p = l.pod();
     const r = l.run("ADD", p, l.conf());
     expect(r.code).toBe(1);
-    expect(r.json.msg).toBe(`"cni0" already has an IP address different from 10.244.1.1/24`);
+    expect(r.json.msg).toBe(`failed to set bridge addr: "cni0" already has an IP address different from 10.244.1.1/24`);
     expect(r.json.details).toContain("cni0 holds 10.244.5.1/24");
     expect(r.json.details).toMatch(/subnet\.env|forceAddress/);
     expect(links(l.node).map((x) => x.ifname).sort()).toEqual(["cni0", "lo"]);
