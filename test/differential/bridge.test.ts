@@ -61,7 +61,7 @@ describe("bridge differential with an IPAM that gives no gateway", () => {
     };
     const ours = run("ours");
     const go = run("go");
-    expect(ours.afterAdd.podRoutes).toContain("10.96.0.0/12 via - dev eth0 proto boot scope global metric 0");
+    expect(ours.afterAdd.podRoutes).toContain("10.96.0.0/12 via - dev eth0 table main proto boot scope global metric 0");
     expect(ours.result).toEqual(go.result);
     expect(ours.afterAdd).toEqual(go.afterAdd);
   });
