@@ -35,6 +35,7 @@ function main(): number {
   if (process.env.CNI_COMMAND && !first && invoked !== "cni" && invoked !== "bun") return notInBuild(invoked);
   if (first && names.includes(first)) return pluginMain(() => registeredPlugin(first)!);
   if (first === "tool") return require("./cli/tool.ts").toolMain(process.argv.slice(3));
+  if (first === "install") return require("./cli/install.ts").installMain(process.argv.slice(3));
   if (first === "--version" || first === "version") {
     writeAll(1, `${versionLine()}\n`);
     return 0;
@@ -43,6 +44,7 @@ function main(): number {
     2,
     `usage: cni <plugin> (or run through a link named after the plugin)\n` +
       `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
+      `       cni install [--dest DIR] [--plugins a,b,...]   (copy this executable and its links into DIR)\n` +
       `       cni --version\n` +
       `plugins: ${registeredNames().join(", ")}\n` +
       (first ? `unknown plugin or command: ${first}\n` : ""),
