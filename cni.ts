@@ -5,6 +5,7 @@ import { pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll
 
 declare const CNI_BUILD_VERSION: string | undefined;
 declare const CNI_BUILD_COMMIT: string | undefined;
+declare const CNI_BUILD_TARGET: string | undefined;
 
 // require() keeps each plugin's modules unevaluated until that plugin runs.
 registerPlugin("loopback", () => require("./plugins/loopback/index.ts").loopback);
@@ -16,7 +17,8 @@ registerPlugin("portmap", () => require("./plugins/portmap/index.ts").portmap);
 function versionLine(): string {
   const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";
   const commit = typeof CNI_BUILD_COMMIT === "string" ? CNI_BUILD_COMMIT : "unknown";
-  return `cni ${version} (commit ${commit}); plugins: ${registeredNames().join(", ")}`;
+  const target = typeof CNI_BUILD_TARGET === "string" ? CNI_BUILD_TARGET : "unknown";
+  return `cni ${version} (commit ${commit}, ${target}); plugins: ${registeredNames().join(", ")}`;
 }
 
 /** A link of ours whose plugin is not in this build: answer a runtime in its own language. */
