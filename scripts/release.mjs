@@ -1,13 +1,15 @@
 // npm run release [-- --out DIR]: offline, from the Bun executables of the npm registry's @oven/bun-* packages
 // (devDependencies), builds for every target in scripts/release/targets.mjs
 //   cni-<version>-<target>.tgz        cni, a link per plugin, README.md, LICENSE (extract into /opt/cni/bin)
-//   cni-<version>-image-<arch>.tar    an OCI image archive whose entrypoint runs `cni install`
+//   cni-<version>-image-<arch>.tar    an OCI image archive whose entrypoint runs `cni install` (one layer: /cni,
+//                                     its links and the C runtime the executable is linked against)
 // each with .sha256 and .sha512 beside it, into dist/release/. Runs on a Linux x86-64 machine.
 import { copyFileSync, mkdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { PLUGINS, ROOT, commit, compile, version } from "./compile.mjs";
 import { ensureNodeModules } from "./system-deps.mjs";
 import { writeChecksums } from "./release/checksums.mjs";
+import { addCRuntime } from "./release/libc.mjs";
 import { ociImage } from "./release/oci.mjs";
 import { TARGETS, bunOf } from "./release/targets.mjs";
 import { sourceDate, tgz } from "./release/tar.mjs";
@@ -36,7 +38,16 @@ for (const t of TARGETS) {
   jobs.push(tgz(stage, [...bins, ...DOCS], archive, mtime).then(() => [archive]));
   if (t.image) {
     const image = join(out, `cni-${v}-image-${t.image.architecture}.tar`);
-    jobs.push(ociImage({ stage, names: bins, out: image, platform: t.image, version: v, commit: rev, mtime }).then(() => [image]));
+    const runtime = addCRuntime(stage, t.image.architecture);
+    const labels = {
+      "org.opencontainers.image.title": "cni",
+      "org.opencontainers.image.description": "flannel, bridge, host-local, loopback and portmap CNI plugins; installs them into /host/opt/cni/bin",
+      "org.opencontainers.image.version": v,
+      "org.opencontainers.image.revision": rev,
+      "org.opencontainers.image.licenses": "Apache-2.0",
+    };
+    const o = { stage, names: [...bins, ...runtime], out: image, platform: t.image, mtime, name: `localhost/cni:${v}`, labels };
+    jobs.push(ociImage(o).then(() => [image]));
   }
   // Compression runs in the background while the next target compiles; the stage goes once both are done.
   const mine = jobs.slice(t.image ? -2 : -1);

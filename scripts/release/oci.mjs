@@ -1,7 +1,7 @@
 // An OCI image archive made by hand (no daemon, no registry): a tar of an OCI image layout (oci-layout,
-// index.json, blobs/sha256/<digest>) holding one gzip'd layer with /cni and its links, a config whose entrypoint
-// installs them into the host folder mounted at /host/opt/cni/bin, and the manifest tying them together. This is
-// the kube-flannel init-container pattern: the container only copies files out.
+// index.json, blobs/sha256/<digest>) holding one gzip'd layer, a config with the entrypoint, and the manifest
+// tying them together. The release's image holds /cni, its links and the C runtime, and its entrypoint installs
+// them into the host folder mounted at /host/opt/cni/bin: the kube-flannel init-container pattern.
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,10 +25,10 @@ function jsonBlob(blobs, mediaType, doc) {
 }
 
 /**
- * Write `out` (an OCI archive) for the image of `names` in `stage` (the executable and its links).
- * `platform`: { architecture, variant? }; `version` and `commit` go into the annotations and the image name.
+ * Write `out` (an OCI archive) for an image of `names` in `stage`, called `name` (a full reference), for
+ * `platform` ({ architecture, variant? }), with `labels` as config labels and manifest annotations.
  */
-export async function ociImage({ stage, names, out, platform, version, commit, mtime }) {
+export async function ociImage({ stage, names, out, platform, mtime, name, labels = {}, entrypoint = ENTRYPOINT }) {
   const layout = `${out}.layout`;
   const blobs = join(layout, "blobs", "sha256");
   rmSync(layout, { recursive: true, force: true });
@@ -46,16 +46,9 @@ export async function ociImage({ stage, names, out, platform, version, commit, m
     const layer = { mediaType: MEDIA.layer, digest: `sha256:${layerHex}`, size: statSync(join(blobs, layerHex)).size };
 
     const created = new Date(mtime * 1000).toISOString();
-    const labels = {
-      "org.opencontainers.image.title": "cni",
-      "org.opencontainers.image.description": "flannel, bridge, host-local, loopback and portmap CNI plugins; copies them into /host/opt/cni/bin",
-      "org.opencontainers.image.version": version,
-      "org.opencontainers.image.revision": commit,
-      "org.opencontainers.image.licenses": "Apache-2.0",
-    };
     const config = jsonBlob(blobs, MEDIA.config, {
       created, os: "linux", ...platform,
-      config: { Entrypoint: ENTRYPOINT, Labels: labels },
+      config: { Entrypoint: entrypoint, Labels: labels },
       rootfs: { type: "layers", diff_ids: [`sha256:${diffId}`] },
       history: [{ created, created_by: "npm run release" }],
     });
@@ -66,7 +59,7 @@ export async function ociImage({ stage, names, out, platform, version, commit, m
       manifests: [{
         ...manifest, platform: { os: "linux", ...platform },
         // containerd (ctr image import) names the image after the first, podman load after the second.
-        annotations: { "io.containerd.image.name": `localhost/cni:${version}`, "org.opencontainers.image.ref.name": `localhost/cni:${version}` },
+        annotations: { "io.containerd.image.name": name, "org.opencontainers.image.ref.name": name },
       }],
     }));
     const blobNames = readdirSync(blobs).sort().map((b) => `blobs/sha256/${b}`);

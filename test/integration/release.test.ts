@@ -102,7 +102,7 @@ describe.each([
 });
 
 describe.each(IMAGES)("the %s image", (arch) => {
-  it("is an OCI layout whose digests and sizes match its blobs, with one layer holding cni and its links", () => {
+  it("is an OCI layout whose digests and sizes match its blobs, with one layer holding cni, its links and its C runtime", () => {
     const dir = unpack(`cni-${VERSION}-image-${arch}.tar`, "-xf");
     const blob = (digest: string) => readFileSync(join(dir, "blobs", "sha256", digest.replace(/^sha256:/, "")));
     const verified = (d: { digest: string; size: number }) => {
@@ -123,6 +123,7 @@ describe.each(IMAGES)("the %s image", (arch) => {
     expect(manifest.config.mediaType).toBe("application/vnd.oci.image.config.v1+json");
     const config = JSON.parse(verified(manifest.config).toString());
     expect(config).toMatchObject({ os: "linux", architecture: arch, config: { Entrypoint: ["/cni", "install", "--dest", "/host/opt/cni/bin"] } });
+    expect(config.config.Labels["org.opencontainers.image.version"]).toBe(VERSION);
     expect(manifest.layers).toHaveLength(1);
     expect(manifest.layers[0].mediaType).toBe("application/vnd.oci.image.layer.v1.tar+gzip");
     const layer = gunzipSync(verified(manifest.layers[0]));
@@ -131,13 +132,22 @@ describe.each(IMAGES)("the %s image", (arch) => {
     const blobs = readdirSync(join(dir, "blobs", "sha256")).sort();
     expect(blobs).toEqual([desc.digest, manifest.config.digest, manifest.layers[0].digest].map((d: string) => d.slice(7)).sort());
     expect(readdirSync(dir).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
-    // The layer: the executable of the same target's archive and its links, nothing else.
+    // The layer: the executable of the same target's archive, its links and the C runtime it is linked against.
     const layerDir = box.tmpdir();
-    mkdirSync(layerDir, { recursive: true });
-    execFileSync("tar", ["-xf", "-", "-C", layerDir], { input: layer });
-    expect(readdirSync(layerDir).sort()).toEqual(BINS.slice().sort());
+    execFileSync("tar", ["-xf", "-", "-C", layerDir], { input: layer, maxBuffer: 1 << 30 });
+    const listing = execFileSync("tar", ["-tf", "-"], { input: layer, maxBuffer: 1 << 30 }).toString().trim().split("\n").sort();
+    const libDir = arch === "amd64" ? "lib/x86_64-linux-gnu" : "lib/aarch64-linux-gnu";
+    const loader = arch === "amd64" ? ["lib64/", "lib64/ld-linux-x86-64.so.2"] : ["lib/ld-linux-aarch64.so.1"];
+    const libs = ["libc.so.6", "libdl.so.2", "libm.so.6", "libpthread.so.0"].map((l) => `${libDir}/${l}`);
+    expect(listing).toEqual([...BINS, "lib/", `${libDir}/`, ...loader, ...libs].sort());
     for (const p of PLUGINS) expect(readlinkSync(join(layerDir, p))).toBe("cni");
     const archived = unpack(`cni-${VERSION}-linux-${arch}.tgz`);
     expect(readFileSync(join(layerDir, "cni")).equals(readFileSync(join(archived, "cni")))).toBe(true);
+    // Nothing from outside the layer is needed to run it (but /proc, which every container has).
+    mkdirSync(join(layerDir, "proc"));
+    const alone = arch === "amd64"
+      ? spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", `mount -t proc proc "$0/proc"; exec chroot "$0" /cni --version`, layerDir], { encoding: "utf8" })
+      : spawnSync(QEMU[0], ["-L", layerDir, join(layerDir, "cni"), "--version"], { encoding: "utf8" });
+    expect(alone.stdout, alone.stderr).toMatch(new RegExp(`^cni ${VERSION} \\(commit \\w+, linux-${arch}\\)`));
   });
 });
