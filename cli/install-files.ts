@@ -4,7 +4,10 @@
 // the name in one step, and the old file lives on for whoever has it open or is running it: an exec sees the
 // old or the new executable, never a partial one, and never ETXTBSY (no one holds the new file open for write
 // once its name appears).
-import { type BigIntStats, closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+import {
+  type BigIntStats, closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readSync, readlinkSync, renameSync, symlinkSync, unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { TMP_PREFIX } from "../lib/sys/files.ts";
 import { openLocked } from "../lib/sys/scratch-files.ts";

@@ -28,7 +28,8 @@ function parseArgs(args: string[]): Options {
   let dest = DEFAULT_DEST;
   let plugins = registeredNames();
   for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i].startsWith("--") && args[i].includes("=") ? [args[i].slice(0, args[i].indexOf("=")), args[i].slice(args[i].indexOf("=") + 1)] : [args[i], undefined];
+    const eq = args[i].startsWith("--") ? args[i].indexOf("=") : -1;
+    const [flag, inline] = eq > 0 ? [args[i].slice(0, eq), args[i].slice(eq + 1)] : [args[i], undefined];
     const value = (): string => {
       const v = inline ?? args[++i];
       if (v === undefined || v === "") throw new UsageError(`${flag} needs a value`);
@@ -62,54 +63,44 @@ function checkFolder(dir: string): void {
   if (!isDir) throw explain(Object.assign(new Error("not a directory"), { code: "ENOTDIR" }), dir, dir);
 }
 
-/** Install; returns the lines saying what was done, one per name. */
-function install(o: Options): string[] {
+/** Install, telling `say` what was done to each name as it is done (so a failure half-way shows what changed). */
+function install(o: Options, say: (line: string) => void): void {
   const dir = o.dest;
   checkFolder(dir);
-  // Copies left by an install that was killed mid-way (no process holds their lock any more).
+  // The name being worked on, for the error: every failure below is a system call on it.
+  let current = dir;
   try {
+    // Copies left by an install that was killed mid-way (no process holds their lock any more).
     removeAbandonedScratch(dir, (tag) => tag === EXECUTABLE);
-  } catch (e) {
-    throw explain(e, dir, dir);
-  }
-  const lines: string[] = [];
-  const exePath = join(dir, EXECUTABLE);
-  const src = openSync("/proc/self/exe", "r");
-  try {
-    if (isInstalled(src, exePath)) lines.push(`up to date: ${exePath}`);
-    else {
-      const before = describeExisting(exePath);
-      try {
-        copyAtomic(src, exePath, dir, EXECUTABLE, 0o755);
-      } catch (e) {
-        throw explain(e, dir, exePath);
-      }
-      lines.push(before ? `replaced ${exePath} (was ${before})` : `installed ${exePath}`);
-    }
-  } finally {
-    closeSync(src);
-  }
-  for (const name of o.plugins) {
-    const path = join(dir, name);
-    if (isLinkTo(path, EXECUTABLE)) {
-      lines.push(`up to date: ${path} -> ${EXECUTABLE}`);
-      continue;
-    }
-    const before = describeExisting(path);
+    current = join(dir, EXECUTABLE);
+    const src = openSync("/proc/self/exe", "r");
     try {
-      linkAtomic(EXECUTABLE, path, dir, name);
-    } catch (e) {
-      throw explain(e, dir, path);
+      if (isInstalled(src, current)) say(`up to date: ${current}`);
+      else {
+        const before = describeExisting(current);
+        copyAtomic(src, current, dir, EXECUTABLE, 0o755);
+        say(before ? `replaced ${current} (was ${before})` : `installed ${current}`);
+      }
+    } finally {
+      closeSync(src);
     }
-    lines.push(before ? `replaced ${path} (was ${before}) with a link to ${EXECUTABLE}` : `linked ${path} -> ${EXECUTABLE}`);
-  }
-  // The new names survive a power loss only once their folder is on disk too.
-  try {
+    for (const name of o.plugins) {
+      current = join(dir, name);
+      if (isLinkTo(current, EXECUTABLE)) {
+        say(`up to date: ${current} -> ${EXECUTABLE}`);
+        continue;
+      }
+      const before = describeExisting(current);
+      linkAtomic(EXECUTABLE, current, dir, name);
+      say(before ? `replaced ${current} (was ${before}) with a link to ${EXECUTABLE}` : `linked ${current} -> ${EXECUTABLE}`);
+    }
+    // The new names survive a power loss only once their folder is on disk too.
+    current = dir;
     syncDir(dir);
   } catch (e) {
-    throw explain(e, dir, dir);
+    if (e instanceof InstallError || typeof (e as NodeJS.ErrnoException).code !== "string") throw e;
+    throw explain(e, dir, current);
   }
-  return lines;
 }
 
 export function installMain(args: string[]): number {
@@ -121,14 +112,12 @@ export function installMain(args: string[]): number {
     writeAll(2, `${e.message ? `cni install: ${e.message}\n` : ""}${USAGE}`);
     return 2;
   }
-  let lines: string[];
   try {
-    lines = install(o);
+    install(o, (line) => writeAll(1, `${line}\n`));
   } catch (e) {
     if (!(e instanceof InstallError)) throw e;
     writeAll(2, `cni install: ${e.message}\n`);
     return 1;
   }
-  writeAll(1, lines.map((l) => `${l}\n`).join(""));
   return 0;
 }

@@ -42,7 +42,8 @@ export function ensureSystemDeps() {
 }
 
 export function ensureNodeModules(root) {
-  const r = spawnSync(process.execPath, ["-e", "for (const p of ['vitest', '@oven/bun-linux-x64', '@oven/bun-linux-x64-baseline', '@oven/bun-linux-aarch64']) require.resolve(p + '/package.json')"], { cwd: root });
+  const needed = ["vitest", "@oven/bun-linux-x64", "@oven/bun-linux-x64-baseline", "@oven/bun-linux-aarch64"];
+  const r = spawnSync(process.execPath, ["-e", `for (const p of ${JSON.stringify(needed)}) require.resolve(p + "/package.json")`], { cwd: root });
   if (r.status === 0) return;
   console.log("installing npm packages (npm ci)");
   execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });

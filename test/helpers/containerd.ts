@@ -125,7 +125,8 @@ export class ContainerdNode {
       }
     }
     // Shims outlive containerd by design; ours are the ones serving this daemon's socket.
-    const shims = spawnSync("pgrep", ["-f", `containerd-shim-runc-v2 -namespace ${NAMESPACE} .*-address ${this.socket}`], { encoding: "utf8" }).stdout;
+    const shimPattern = `containerd-shim-runc-v2 -namespace ${NAMESPACE} .*-address ${this.socket}`;
+    const shims = spawnSync("pgrep", ["-f", shimPattern], { encoding: "utf8" }).stdout;
     if (!exited(this.daemon)) {
       this.daemon.kill("SIGTERM");
       await until("containerd to exit", () => exited(this.daemon!));
@@ -160,6 +161,7 @@ export async function buildBusyboxImage(dir: string, out: string): Promise<strin
   copyFileSync("/bin/busybox", join(stage, "bin", "busybox"));
   symlinkSync("busybox", join(stage, "bin", "sh"));
   const name = "localhost/busybox:test";
-  await ociImage({ stage, names: ["bin", "bin/busybox", "bin/sh"], out, platform: { architecture: "amd64" }, mtime: 0, name, entrypoint: ["/bin/sh"] });
+  const names = ["bin", "bin/busybox", "bin/sh"];
+  await ociImage({ stage, names, out, platform: { architecture: "amd64" }, mtime: 0, name, entrypoint: ["/bin/sh"] });
   return name;
 }

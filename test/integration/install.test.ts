@@ -3,7 +3,9 @@
 // folder cannot take it. Mount tricks (read-only folder, a file mounted over a plugin) happen in a private
 // mount namespace of the command itself, so nothing outside the test's temp dirs changes.
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
@@ -21,7 +23,8 @@ function install(args: string[], exe = CNI) {
 
 /** Run `cni install` in a private mount namespace after `setup` (a shell snippet of mount commands). */
 function installAfterMounts(setup: string, args: string[]) {
-  return spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", `${setup}\nexec "$0" install "$@"`, CNI, ...args], { encoding: "utf8" });
+  const script = `${setup}\nexec "$0" install "$@"`;
+  return spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", script, CNI, ...args], { encoding: "utf8" });
 }
 
 /** A second, different executable: the built one with bytes appended (it still runs, and installs itself). */
@@ -162,6 +165,8 @@ describe("cni install refuses a folder it cannot write, and leaves nothing behin
     const r = install(["--dest", dest]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`cni install: ${dest}/portmap is a directory`);
+    // What was done before the failure is said, so the operator knows the folder's state.
+    expect(r.stdout).toContain(`installed ${dest}/cni\nlinked ${dest}/loopback -> cni\n`);
     expect(names(dest).filter((n) => n.startsWith(".tmp-"))).toEqual([]);
   });
 
@@ -185,7 +190,8 @@ describe("cni install while a runtime execs the plugins", () => {
     const rounds = 15;
     // The installer alternates two different executables; the runner execs the bridge link until it is told
     // to stop, and records any exec that failed or printed anything but a whole VERSION answer.
-    const installer = spawn("sh", ["-c", `for i in $(seq ${rounds}); do "$1" install --dest "$3" >/dev/null || exit 1; "$2" install --dest "$3" >/dev/null || exit 1; done; touch "$4"`, "sh", other, CNI, dest, done]);
+    const loop = `for i in $(seq ${rounds}); do "$1" install --dest "$3" >/dev/null || exit 1; "$2" install --dest "$3" >/dev/null || exit 1; done`;
+    const installer = spawn("sh", ["-c", `${loop}; touch "$4"`, "sh", other, CNI, dest, done]);
     const runner = spawnSync(
       "sh",
       ["-c", `n=0; bad=0; swaps=0; last=; while [ ! -e "$2" ]; do out=$(CNI_COMMAND=VERSION "$1/bridge" </dev/null 2>&1); rc=$?; n=$((n+1));
@@ -194,7 +200,9 @@ describe("cni install while a runtime execs the plugins", () => {
         "sh", dest, done],
       { encoding: "utf8" },
     );
-    const installed = await new Promise<number | null>((resolve) => (installer.exitCode !== null ? resolve(installer.exitCode) : installer.once("exit", resolve)));
+    const installed = await new Promise<number | null>((resolve) =>
+      installer.exitCode !== null ? resolve(installer.exitCode) : installer.once("exit", resolve),
+    );
     expect(installed).toBe(0);
     expect(runner.stderr).toBe("");
     const [execs, bad, swaps] = runner.stdout.trim().split(" ").map(Number);

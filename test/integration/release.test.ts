@@ -78,7 +78,8 @@ describe.each([
 ])("the $target build", ({ target, wrap }) => {
   it("says its version, commit and target", () => {
     const dir = unpack(`cni-${VERSION}-${target}.tgz`);
-    const r = spawnSync(wrap[0] ?? join(dir, "cni"), [...wrap.slice(1), ...(wrap.length ? [join(dir, "cni")] : []), "--version"], { encoding: "utf8" });
+    const [exe, ...args] = [...wrap, join(dir, "cni"), "--version"];
+    const r = spawnSync(exe, args, { encoding: "utf8" });
     expect(r.stdout).toBe(`cni ${VERSION} (commit ${commit()}, ${target}); plugins: loopback, host-local, bridge, flannel, portmap\n`);
   });
 
@@ -145,8 +146,9 @@ describe.each(IMAGES)("the %s image", (arch) => {
     expect(readFileSync(join(layerDir, "cni")).equals(readFileSync(join(archived, "cni")))).toBe(true);
     // Nothing from outside the layer is needed to run it (but /proc, which every container has).
     mkdirSync(join(layerDir, "proc"));
+    const chroot = `mount -t proc proc "$0/proc"; exec chroot "$0" /cni --version`;
     const alone = arch === "amd64"
-      ? spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", `mount -t proc proc "$0/proc"; exec chroot "$0" /cni --version`, layerDir], { encoding: "utf8" })
+      ? spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", chroot, layerDir], { encoding: "utf8" })
       : spawnSync(QEMU[0], ["-L", layerDir, join(layerDir, "cni"), "--version"], { encoding: "utf8" });
     expect(alone.stdout, alone.stderr).toMatch(new RegExp(`^cni ${VERSION} \\(commit \\w+, linux-${arch}\\)`));
   });

@@ -23,7 +23,8 @@ const MACHINE_PATHS = ["/opt/cni", "/etc/cni", "/var/lib/cni", "/run/flannel"];
 
 /** Every file under `dir`, relative. */
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  const entries = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory());
+  return entries.map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
 }
 
 describe("containerd with our image and the stock kube-flannel conflist", () => {
@@ -48,7 +49,8 @@ describe("containerd with our image and the stock kube-flannel conflist", () => 
 
     // 2. What kube-flannel writes: its stock conflist, and flanneld's lease.
     copyFileSync(join(ROOT, "conf-examples", "10-flannel.conflist"), join(rt.netd, "10-flannel.conflist"));
-    writeFileSync(join(rt.runFlannel, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
+    const lease = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n";
+    writeFileSync(join(rt.runFlannel, "subnet.env"), lease);
 
     // 3. Two pods through `ctr run --cni`, each ctr kept in the background until its container exits.
     const pods = ["pod-a", "pod-b"];

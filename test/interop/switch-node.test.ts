@@ -49,7 +49,8 @@ describe("switching a live node between the Go plugins and ours", () => {
     const pods: Record<string, { ns: string; port: number }> = {};
     const run = (cmd: string, pod: string) => {
       const p = pods[pod];
-      return libcni(node, cmd, conflist, p.ns, { id: `ctr-${pod}`, cacheDir, binDir: bin, capArgs: { portMappings: [{ hostPort: p.port, containerPort: 80, protocol: "tcp" }] } });
+      const capArgs = { portMappings: [{ hostPort: p.port, containerPort: 80, protocol: "tcp" }] };
+      return libcni(node, cmd, conflist, p.ns, { id: `ctr-${pod}`, cacheDir, binDir: bin, capArgs });
     };
     const drive = (cmd: string, pod: string) => {
       const r = run(cmd, pod);
@@ -60,7 +61,8 @@ describe("switching a live node between the Go plugins and ours", () => {
     const checkOutcome = (pod: string) => {
       const r = run("check", pod);
       const port = String(pods[pod].port);
-      return { status: r.status, stderr: r.stderr.replace(/CNI-DN-[0-9a-f]+/g, "CNI-DN-<id>").replace(/10\.99\.0\.\d+|fd00:99::\d+/g, "<ip>").replaceAll(port, "<port>") };
+      const stderr = r.stderr.replace(/CNI-DN-[0-9a-f]+/g, "CNI-DN-<id>").replace(/10\.99\.0\.\d+|fd00:99::\d+/g, "<ip>").replaceAll(port, "<port>");
+      return { status: r.status, stderr };
     };
     const add = (pod: string, port: number): string => {
       pods[pod] = { ns: box.netns(pod), port };
