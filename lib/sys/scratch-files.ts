@@ -21,10 +21,14 @@ function stillNamed(fd: number, path: string): boolean {
 
 const OPEN_ATTEMPTS = 8;
 
-/** Create (or reuse a dead writer's) scratch file, locked. A sweeper may unlink it between open and lock: retry. */
-function openLocked(path: string, mode: number): number {
+/**
+ * Create (or reuse a dead writer's) scratch file, locked. A sweeper may unlink it between open and lock: retry.
+ * `access` O_RDONLY holds the lock on a descriptor that is not open for writing (an executable must have none
+ * left once its name appears, or exec fails with ETXTBSY); the caller then writes through a descriptor of its own.
+ */
+export function openLocked(path: string, mode: number, access: number = constants.O_WRONLY | constants.O_TRUNC): number {
   for (let attempt = 1; ; attempt++) {
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
+    const fd = openSync(path, access | constants.O_CREAT | constants.O_NOFOLLOW, mode);
     try {
       flock(fd, LOCK_EX);
       if (stillNamed(fd, path)) return fd;
