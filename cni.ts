@@ -5,6 +5,7 @@ import { pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll
 
 declare const CNI_BUILD_VERSION: string | undefined;
 declare const CNI_BUILD_COMMIT: string | undefined;
+declare const CNI_BUILD_TARGET: string | undefined;
 
 // require() keeps each plugin's modules unevaluated until that plugin runs.
 registerPlugin("loopback", () => require("./plugins/loopback/index.ts").loopback);
@@ -16,7 +17,8 @@ registerPlugin("portmap", () => require("./plugins/portmap/index.ts").portmap);
 function versionLine(): string {
   const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";
   const commit = typeof CNI_BUILD_COMMIT === "string" ? CNI_BUILD_COMMIT : "unknown";
-  return `cni ${version} (commit ${commit}); plugins: ${registeredNames().join(", ")}`;
+  const target = typeof CNI_BUILD_TARGET === "string" ? CNI_BUILD_TARGET : "unknown";
+  return `cni ${version} (commit ${commit}, ${target}); plugins: ${registeredNames().join(", ")}`;
 }
 
 /** A link of ours whose plugin is not in this build: answer a runtime in its own language. */
@@ -35,6 +37,7 @@ function main(): number {
   if (process.env.CNI_COMMAND && !first && invoked !== "cni" && invoked !== "bun") return notInBuild(invoked);
   if (first && names.includes(first)) return pluginMain(() => registeredPlugin(first)!);
   if (first === "tool") return require("./cli/tool.ts").toolMain(process.argv.slice(3));
+  if (first === "install") return require("./cli/install.ts").installMain(process.argv.slice(3));
   if (first === "doctor") return require("./cli/doctor/main.ts").doctorMain(process.argv.slice(3));
   if (first === "show") return require("./cli/show.ts").showMain(process.argv.slice(3));
   if (first === "--version" || first === "version") {
@@ -45,8 +48,9 @@ function main(): number {
     2,
     `usage: cni <plugin> (or run through a link named after the plugin)\n` +
       `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
-      `       cni doctor [--json] [--fix] [path flags]           (diagnose this node's pod network)\n` +
-      `       cni show [--json] [path flags]                     (draw this node's pod network)\n` +
+      `       cni install [--dest DIR] [--plugins a,b,...]   (copy this executable and its links into DIR)\n` +
+      `       cni doctor [--json] [--fix] [path flags]       (diagnose this node's pod network)\n` +
+      `       cni show [--json] [path flags]                 (draw this node's pod network)\n` +
       `       cni --version\n` +
       `plugins: ${registeredNames().join(", ")}\n` +
       (first ? `unknown plugin or command: ${first}\n` : ""),

@@ -1,39 +1,13 @@
 // npm run build: compile cni.ts into dist/bin/cni with Bun (from the npm registry) and put a link per plugin
 // beside it, so CNI_PATH=dist/bin works as-is.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
 import { bunPath } from "./bun-path.mjs";
+import { PLUGINS, ROOT, compile } from "./compile.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const PLUGINS = ["flannel", "bridge", "host-local", "loopback", "portmap"];
-
-function commit() {
-  try {
-    return execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-  } catch {
-    return "unknown";
-  }
-}
-
-const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
-const bin = join(root, "dist", "bin");
+const bin = join(ROOT, "dist", "bin");
 rmSync(bin, { recursive: true, force: true });
 mkdirSync(bin, { recursive: true });
-execFileSync(
-  bunPath(),
-  [
-    "build", "--compile", "--minify", "--bytecode",
-    // A plugin must not pick up a .env or bunfig.toml from the runtime's working directory (and looking costs time).
-    "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-    // Invocations live for milliseconds: tiering code up to the JIT costs more than it saves (measured).
-    "--compile-jit-policy=1000",
-    "--define", `CNI_BUILD_VERSION=${JSON.stringify(version)}`,
-    "--define", `CNI_BUILD_COMMIT=${JSON.stringify(commit())}`,
-    join(root, "cni.ts"), "--outfile", join(bin, "cni"),
-  ],
-  { cwd: root, stdio: "inherit" },
-);
+compile({ outfile: join(bin, "cni"), target: "linux-amd64", bunExe: bunPath() });
 for (const p of PLUGINS) symlinkSync("cni", join(bin, p));
 console.log(`built ${join(bin, "cni")} with links: ${PLUGINS.join(", ")}`);

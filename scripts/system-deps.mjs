@@ -16,6 +16,10 @@ export const DEBIAN_PACKAGES = [
   "golang-github-appc-cni-dev", // libcni, the client containerd and cri-o use
   "containernetworking-plugins", // the Go reference plugins in /usr/lib/cni, for differential tests
   "golang-github-hanwen-go-fuse-dev", // a FUSE filesystem without hard links, for host-local's store tests
+  "qemu-user-static", // runs the arm64 release build (qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+  "libc6-arm64-cross", // the arm64 C library and loader it runs with, without a multiarch set-up
+  "containerd", // a real runtime (its ctr) imports our image and runs pods through our plugins
+  "busybox-static", // the test pods' image, built by the test itself
 ];
 
 function missing() {
@@ -38,7 +42,8 @@ export function ensureSystemDeps() {
 }
 
 export function ensureNodeModules(root) {
-  const r = spawnSync(process.execPath, ["-e", "require.resolve('vitest/package.json'); require.resolve('@oven/bun-linux-x64/package.json')"], { cwd: root });
+  const needed = ["vitest", "@oven/bun-linux-x64", "@oven/bun-linux-x64-baseline", "@oven/bun-linux-aarch64"];
+  const r = spawnSync(process.execPath, ["-e", `for (const p of ${JSON.stringify(needed)}) require.resolve(p + "/package.json")`], { cwd: root });
   if (r.status === 0) return;
   console.log("installing npm packages (npm ci)");
   execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });

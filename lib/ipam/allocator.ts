@@ -9,7 +9,7 @@ export interface Allocation {
   gateway: IPBytes;
 }
 
-/** An allocation failure with the reference's text; `exhausted` tells STATUS-like callers why. */
+/** An allocation failure with the reference's text; `exhausted` tells the caller which advice to add. */
 export class AllocationError extends Error {
   constructor(msg: string, readonly exhausted = false) {
     super(msg);

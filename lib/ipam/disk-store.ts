@@ -5,8 +5,8 @@
 // to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file; on a
 // filesystem without hard links it is created with O_EXCL instead. The folder is fsync'd before the address is
 // reported, so a power loss cannot take back an address the runtime was given.
-import { mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, openPath } from "../sys/libc.ts";
 import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
 import { createFileExclusive, scratchTag, syncDir, writeFileAtomic } from "../sys/files.ts";
@@ -50,6 +50,30 @@ export class DiskStore implements Store {
 
   static dirOf(network: string, dataDir = DEFAULT_DATA_DIR): string {
     return join(dataDir || DEFAULT_DATA_DIR, network);
+  }
+
+  /**
+   * Why no ADD could use this store, or undefined: the store's folder, or the nearest folder above it that ADD
+   * would create it in, is not a writable directory. Reads only (STATUS writes nothing).
+   */
+  static unusable(network: string, dataDir = DEFAULT_DATA_DIR): string | undefined {
+    for (let path = DiskStore.dirOf(network, dataDir); ; path = dirname(path)) {
+      let isDir: boolean;
+      try {
+        isDir = statSync(path).isDirectory();
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code === "ENOENT" || code === "ENOTDIR") && dirname(path) !== path) continue;
+        return `cannot stat ${path}: ${code ?? String(e)}`;
+      }
+      if (!isDir) return `${path} is not a directory`;
+      try {
+        accessSync(path, constants.W_OK | constants.X_OK);
+        return undefined;
+      } catch (e) {
+        return `cannot write in ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+      }
+    }
   }
 
   /** For ADD: open (creating) <dataDir>/<network> and take its lock; call close() to release it. */

@@ -1,5 +1,6 @@
-// host-local's ranges and range sets, canonicalised and compared exactly as the reference allocator does, with
-// its error texts (operators search for them).
+// host-local's ranges and range sets, canonicalised and compared exactly as the reference allocator does. Each
+// error message starts with the reference's text (operators search for it); what we add goes after it or in
+// the error's details.
 import { type CIDR, type IPBytes, addToIP, compareIP, contains, formatCIDR, formatIP, ipEqual, lastOf, networkOf, toBigInt } from "../ip/addr.ts";
 
 export interface Range {
@@ -19,7 +20,11 @@ export interface RangeInput {
 
 export type RangeSet = Range[];
 
-export class RangeError extends Error {}
+export class RangeError extends Error {
+  constructor(msg: string, readonly details = "") {
+    super(msg);
+  }
+}
 
 const networkText = (c: CIDR) => formatCIDR({ ip: networkOf(c), prefix: c.prefix });
 
@@ -54,18 +59,24 @@ export function canonicalizeRange(input: RangeInput): Range {
   const r: RangeInput = { subnet };
   const gateway = input.gateway ?? addToIP(network, 1n);
   if (input.gateway && (gateway.length !== network.length || !contains(subnet, gateway))) {
-    throw new RangeError(`gateway ${formatIP(gateway)} not in network ${formatCIDR(subnet)}`);
+    // Stricter than Debian's v1.1.1, which hands out addresses whose gateway the pod cannot reach on its link.
+    throw new RangeError(
+      `gateway ${formatIP(gateway)} not in network ${formatCIDR(subnet)}`,
+      "set the gateway to an address of the subnet, or leave it out (the subnet's first address)",
+    );
   }
+  // The reference checks rangeStart against the subnet and a given rangeEnd, then rangeEnd against the subnet
+  // and the start, naming only the bound ("RangeStart %s not in network %s"); the reason goes in the details.
   if (input.rangeStart) {
-    const why = outOfRange(r, input.rangeStart);
-    if (why) throw new RangeError(why);
+    const why = outOfRange({ subnet, rangeEnd: input.rangeEnd }, input.rangeStart);
+    if (why) throw new RangeError(`RangeStart ${formatIP(input.rangeStart)} not in network ${formatCIDR(subnet)}`, why);
     r.rangeStart = input.rangeStart;
   } else {
     r.rangeStart = addToIP(network, 1n);
   }
   if (input.rangeEnd) {
     const why = outOfRange(r, input.rangeEnd);
-    if (why) throw new RangeError(why);
+    if (why) throw new RangeError(`RangeEnd ${formatIP(input.rangeEnd)} not in network ${formatCIDR(subnet)}`, why);
     r.rangeEnd = input.rangeEnd;
   } else {
     // The last address, less the IPv4 broadcast.

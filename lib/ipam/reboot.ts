@@ -48,7 +48,7 @@ export function releaseEarlierBoots(store: DiskStore): { released: Reservation[]
   return out;
 }
 
-/** STATUS (no lock, no writes): the reservations the next ADD will release as left by earlier boots. */
+/** For diagnosis (no lock, no writes): the reservations the next ADD will release as left by earlier boots. */
 export function earlierBootReservations(dir: string): Reservation[] {
   return pending(dir)?.stale ?? [];
 }

@@ -1,5 +1,5 @@
 // The typed rtnetlink API: one socket per namespace, families on top.
-export { NetlinkSocket } from "./socket.ts";
+export { NetlinkSocket, withNetlink } from "./socket.ts";
 export { NetlinkError } from "./errors.ts";
 export * from "./link.ts";
 export * from "./addr.ts";

@@ -24,10 +24,16 @@ export interface Link {
   /** IFLA_LINK: for a veth, the peer's index (in the peer's namespace). */
   parent?: number;
   promiscuity?: number;
+  /** IFLA_OPERSTATE (RFC 2863): see OPER_STATE. */
+  operState?: number;
   stats?: LinkStats;
   /** For a vxlan link: VNI, port, local address, underlay device. */
   vxlan?: VxlanInfo;
 }
+
+/** RFC 2863 operational states as IFLA_OPERSTATE numbers them, named as the Go netlink library prints them. */
+export const OPER_STATE = ["unknown", "not-present", "down", "lower-layer-down", "testing", "dormant", "up"] as const;
+export const OPER_UP = 6;
 
 export class LinkNotFoundError extends Error {
   constructor(readonly link: string) {
@@ -68,6 +74,7 @@ export function parseLink(msg: Message): Link {
     kind,
     parent: attrs.u32(IFLA.LINK),
     promiscuity: attrs.u32(IFLA.PROMISCUITY),
+    operState: attrs.u8(IFLA.OPERSTATE),
     stats: parseStats64(attrs.get(IFLA.STATS64)),
     ...(data ? { vxlan: parseVxlanData(data) } : {}),
   };

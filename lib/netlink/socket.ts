@@ -114,3 +114,13 @@ export class NetlinkSocket {
 }
 
 class DumpInterrupted extends Error {}
+
+/** Run `fn` with a socket in the current namespace or in `ns`, closed whatever happens. */
+export function withNetlink<T>(ns: Netns | string | undefined, fn: (nl: NetlinkSocket) => T): T {
+  const nl = NetlinkSocket.open(ns);
+  try {
+    return fn(nl);
+  } finally {
+    nl.close();
+  }
+}

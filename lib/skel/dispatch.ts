@@ -4,7 +4,7 @@ import { statSync } from "node:fs";
 import { CniError, Code } from "./errors.ts";
 import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
 import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
-import { formatResult, parseResult, printJSON } from "./result.ts";
+import { type Result, formatResult, parseResult, printJSON } from "./result.ts";
 import { writeLog } from "./write.ts";
 import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, isSupported, isValidVersion, versionAtLeast } from "./version.ts";
 
@@ -93,6 +93,21 @@ function checkNotOwnNetns({ netns, netnsOverride }: CmdArgs): void {
   }
 }
 
+/**
+ * prevResult in the 1.x shape. DEL is best-effort (a runtime retries a failed DEL for ever, and the Go plugins
+ * never read prevResult on DEL): there a null or unreadable prevResult counts as absent, with a warning.
+ */
+function readPrevResult(ctx: Context, version: string): Result | undefined {
+  const raw = ctx.conf.prevResult;
+  if (ctx.command !== "DEL") return parseResult(raw, version);
+  try {
+    return parseResult(raw, version);
+  } catch (e) {
+    ctx.log.warn(`DEL goes on without prevResult: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
 export function versionOutput(): string {
   return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
 }
@@ -107,7 +122,7 @@ export function invoke(plugin: Plugin, env: Env, stdin: Uint8Array): Outcome {
     checkVersion(conf, args.command);
     const ctx: Context = { ...args, conf, stdin, env, log: stderrLogger(plugin.name, env) };
     // A null prevResult is none at all, as the reference decodes it.
-    if (conf.prevResult !== undefined && conf.prevResult !== null) ctx.prevResult = parseResult(conf.prevResult, version);
+    if (conf.prevResult !== undefined && conf.prevResult !== null) ctx.prevResult = readPrevResult(ctx, version);
     switch (args.command) {
       case "ADD": {
         checkNotOwnNetns(args);

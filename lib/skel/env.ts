@@ -96,18 +96,35 @@ export function cniArgPairs(raw: string): [string, string][] {
   });
 }
 
+/** IgnoreUnknown as types.UnmarshallableBool reads it: "1"/"true" or "0"/"false" in any case, else an error. */
+function ignoreUnknown(raw: string | undefined): boolean {
+  if (raw === undefined) return false;
+  const v = raw.toLowerCase();
+  if (v === "1" || v === "true") return true;
+  if (v === "0" || v === "false") return false;
+  throw invalidEnv(
+    `ARGS: error parsing value of pair ${JSON.stringify(`IgnoreUnknown=${raw}`)}: boolean unmarshal error: invalid input ${v}`,
+    "IgnoreUnknown in CNI_ARGS takes 1, true, 0 or false",
+  );
+}
+
 /**
  * CNI_ARGS "K=V;K2=V2" as types.LoadArgs reads it. Keys not in `known` are an error unless
  * IgnoreUnknown is true/1, so a typo in a runtime's args is reported, not silently dropped.
  */
 export function parseCniArgs(raw: string, known: readonly string[] = []): Map<string, string> {
-  const out = new Map<string, string>(cniArgPairs(raw));
-  const ignore = ["1", "true"].includes((out.get("IgnoreUnknown") ?? "").toLowerCase());
+  const pairs = cniArgPairs(raw);
+  const out = new Map<string, string>(pairs);
+  const ignore = ignoreUnknown(out.get("IgnoreUnknown"));
   if (known.length && !ignore) {
-    for (const k of out.keys()) {
-      if (k !== "IgnoreUnknown" && !known.includes(k)) {
-        throw invalidEnv(`ARGS: unknown args ["${k}"]`, `CNI_ARGS key ${k} is not understood by this plugin; add IgnoreUnknown=1 to CNI_ARGS to ignore it`);
-      }
+    // The reference's text lists every unknown pair, Go-quoted: ARGS: unknown args ["A=1" "B=2"].
+    const unknown = pairs.filter(([k]) => k !== "IgnoreUnknown" && !known.includes(k));
+    if (unknown.length) {
+      const keys = [...new Set(unknown.map(([k]) => k))].join(", ");
+      throw invalidEnv(
+        `ARGS: unknown args [${unknown.map(([k, v]) => JSON.stringify(`${k}=${v}`)).join(" ")}]`,
+        `CNI_ARGS keys not understood by this plugin: ${keys}; add IgnoreUnknown=1 to CNI_ARGS to ignore them`,
+      );
     }
   }
   return out;

@@ -4,17 +4,8 @@
 // reused), no clock (it jumps) — and one that cannot leaves it to its writer.
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { TMP_PREFIX } from "./files.ts";
+import { TMP_PREFIX, scratchTag } from "./files.ts";
 import { LOCK_EX, LOCK_NB, flock } from "./libc.ts";
-
-/** The tag of a scratch file name `.tmp-<tag>.<pid>`, or undefined for any other name. */
-export function scratchTag(name: string): string | undefined {
-  if (!name.startsWith(TMP_PREFIX)) return undefined;
-  const rest = name.slice(TMP_PREFIX.length);
-  const dot = rest.lastIndexOf(".");
-  if (dot <= 0 || !/^[0-9]+$/.test(rest.slice(dot + 1))) return undefined;
-  return rest.slice(0, dot);
-}
 
 /** Whether `fd` is still the file named `path` (a sweeper may have unlinked the name). */
 function stillNamed(fd: number, path: string): boolean {
@@ -30,10 +21,14 @@ function stillNamed(fd: number, path: string): boolean {
 
 const OPEN_ATTEMPTS = 8;
 
-/** Create (or reuse a dead writer's) scratch file, locked. A sweeper may unlink it between open and lock: retry. */
-function openLocked(path: string, mode: number): number {
+/**
+ * Create (or reuse a dead writer's) scratch file, locked. A sweeper may unlink it between open and lock: retry.
+ * `access` O_RDONLY holds the lock on a descriptor that is not open for writing (an executable must have none
+ * left once its name appears, or exec fails with ETXTBSY); the caller then writes through a descriptor of its own.
+ */
+export function openLocked(path: string, mode: number, access: number = constants.O_WRONLY | constants.O_TRUNC): number {
   for (let attempt = 1; ; attempt++) {
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
+    const fd = openSync(path, access | constants.O_CREAT | constants.O_NOFOLLOW, mode);
     try {
       flock(fd, LOCK_EX);
       if (stillNamed(fd, path)) return fd;

@@ -8,7 +8,7 @@ import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { setupMasq, teardownMasq } from "../../lib/iptables/masq.ts";
 import { type BridgeConf, loadConfig } from "./config.ts";
-import { deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, setupVeth } from "./links.ts";
+import { deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, setupVeth, waitPortUp } from "./links.ts";
 import { configureInterface, prepareInterface } from "./pod-iface.ts";
 
 const POD_IFACE_INDEX = 2;
@@ -88,8 +88,10 @@ export function add(ctx: Context): Result {
       const result: Result = { interfaces };
 
       if (conf.ipamType) {
-        const ipam = delegate(ctx, conf.ipamType, ctx.stdin, "ADD")!;
+        // Registered before the ADD: when a delegate's ADD fails, the caller runs its DEL too (SPEC §4), so
+        // whatever it reserved before failing is released.
         undo.push(`release the address through ${conf.ipamType} DEL`, () => delegate(ctx, conf.ipamType!, ctx.stdin, "DEL"));
+        const ipam = delegate(ctx, conf.ipamType, ctx.stdin, "ADD")!;
         result.ips = ipam.ips;
         result.routes = ipam.routes;
         result.dns = ipam.dns;
@@ -97,7 +99,7 @@ export function add(ctx: Context): Result {
         const gws = calcGateways(result, conf);
         const hasV6 = result.ips.some((ip) => ip.address.includes(":"));
         prepareInterface(pod, ctx.ifName, conf.enableDad, hasV6);
-        configureInterface(podNl, peer, result, POD_IFACE_INDEX, conf.enableDad);
+        configureInterface(podNl, peer, result, POD_IFACE_INDEX);
 
         if (conf.isGW) {
           let target = bridge;
@@ -117,13 +119,15 @@ export function add(ctx: Context): Result {
         setUp(podNl, peer);
       }
 
+      // With the pod side down the port cannot come up; otherwise wait for it, as the reference does.
+      const hostNow = conf.disableContainerInterface ? getLink(nl, host.name) : waitPortUp(nl, host.name, bridge.name);
       // MACs may change as ports are added and addresses set: report what the kernel has now.
       const br = getLink(nl, bridge.name);
       interfaces[0].mac = br.mac;
       if (conf.mtu && br.mtu !== conf.mtu) {
         ctx.log.warn(`bridge ${br.name} has MTU ${br.mtu}, not the configured ${conf.mtu}: "mtu" applies only when the bridge is created (delete ${br.name} to recreate it)`);
       }
-      interfaces[1].mac = getLink(nl, host.name).mac;
+      interfaces[1].mac = hostNow.mac;
       if (conf.dns) result.dns = conf.dns;
       return result;
     } catch (e) {

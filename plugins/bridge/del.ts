@@ -2,39 +2,36 @@
 // while this one still answers for it), then the IPAM release, then the masquerade rules — which need only the
 // network name and container id, so a vanished netns leaks nothing.
 import { type Context, delegate } from "../../lib/skel/index.ts";
-import { NetlinkSocket, findLink } from "../../lib/netlink/index.ts";
-import { NetnsNotFoundError } from "../../lib/ns/netns.ts";
+import { findLink, withNetlink } from "../../lib/netlink/index.ts";
+import { NetnsNotFoundError, NotNetnsError } from "../../lib/ns/netns.ts";
 import { teardownMasq } from "../../lib/iptables/masq.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { deleteLinkIfExists } from "./links.ts";
 
 function removePodInterface(ctx: Context): boolean {
-  let podNl: NetlinkSocket;
   try {
-    podNl = NetlinkSocket.open(ctx.netns);
+    return withNetlink(ctx.netns, (podNl) => deleteLinkIfExists(podNl, ctx.ifName));
   } catch (e) {
     if (e instanceof NetnsNotFoundError) return false;
+    // A path that no longer holds a namespace (the bind mount went, the file stayed): the pod is gone as well.
+    if (e instanceof NotNetnsError) {
+      ctx.log.warn(`${e.message}: treating the pod's namespace as gone`);
+      return false;
+    }
     throw e;
-  }
-  try {
-    return deleteLinkIfExists(podNl, ctx.ifName);
-  } finally {
-    podNl.close();
   }
 }
 
 /** prevResult names the host veth: remove it if the pod side could not be reached (it takes its peer along). */
 function removeHostVeth(ctx: Context, brName: string): void {
-  const hostIfaces = (ctx.prevResult?.interfaces ?? []).filter((i) => !i.sandbox && i.name !== brName && i.name.startsWith("veth"));
+  // prevResult is read leniently on DEL: an entry may be anything.
+  const hostIfaces = (ctx.prevResult?.interfaces ?? []).filter((i) => typeof i?.name === "string" && !i.sandbox && i.name !== brName && i.name.startsWith("veth"));
   if (!hostIfaces.length) return;
-  const nl = NetlinkSocket.open();
-  try {
+  withNetlink(undefined, (nl) => {
     for (const i of hostIfaces) {
       if (findLink(nl, i.name)?.kind === "veth") deleteLinkIfExists(nl, i.name);
     }
-  } finally {
-    nl.close();
-  }
+  });
 }
 
 export function del(ctx: Context): void {

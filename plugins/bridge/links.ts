@@ -3,14 +3,15 @@
 import { CniError, Code } from "../../lib/skel/index.ts";
 import {
   type Link, NetlinkError, type NetlinkSocket, addAddr, addBridge, addVeth, bridgeVlanAdd, bridgeVlanDel, bridgeVlanFiltering,
-  bridgeVlanList, delAddr, deleteLink, findLink, getLink, isUp, listAddrs, parseMAC, setBridgePort, setBridgeVlanFiltering, setMac,
-  setPromisc, setUp,
+  bridgeVlanList, delAddr, deleteLink, findLink, getLink, isUp, listAddrs, OPER_STATE, OPER_UP, parseMAC, setBridgePort,
+  setBridgeVlanFiltering, setMac, setPromisc, setUp,
 } from "../../lib/netlink/index.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { randomHex } from "../../lib/sys/hash.ts";
 import { type CIDR, contains, formatCIDR, ipEqual, networkOf } from "../../lib/ip/addr.ts";
 import type { BridgeConf } from "./config.ts";
+import { poll } from "./poll.ts";
 
 export interface BridgeSetup {
   bridge: Link;
@@ -138,7 +139,7 @@ export function ensureGatewayAddr(nl: NetlinkSocket, link: Link, gw: CIDR, force
     if (!forceAddress) {
       throw new CniError(
         Code.InvalidConfig,
-        `"${link.name}" already has an IP address different from ${want}`,
+        `failed to set bridge addr: "${link.name}" already has an IP address different from ${want}`,
         `${link.name} holds ${formatCIDR(a.cidr)}, this network needs ${want}: the node's subnet changed. Delete the bridge (ip link delete ${link.name}) so it is recreated, fix the lease in subnet.env, or set "forceAddress": true to replace the address`,
       );
     }
@@ -151,6 +152,28 @@ export function ensureGatewayAddr(nl: NetlinkSocket, link: Link, gw: CIDR, force
   }
   // Pin the bridge's MAC; otherwise it follows the lowest port MAC and changes as pods come and go.
   if (link.mac) setMac(nl, link, parseMAC(link.mac)!);
+}
+
+/** The reference's pauses between looks at a new port (2.5 s in all), with an earlier first look. */
+const PORT_UP_PAUSES = [10, 50, 500, 1000, 1000];
+
+/**
+ * The host end of a pod's veth once it is operationally up, as the reference waits for before returning: a
+ * veth's carrier and operstate follow its peer asynchronously, and the runtime starts the pod when ADD returns.
+ */
+export function waitPortUp(nl: NetlinkSocket, name: string, bridge: string): Link {
+  let last = getLink(nl, name);
+  const up = poll(PORT_UP_PAUSES, () => {
+    last = getLink(nl, name);
+    return last.operState === OPER_UP ? last : undefined;
+  });
+  if (up) return up;
+  const state = OPER_STATE[last.operState ?? 0] ?? `state ${last.operState}`;
+  throw new CniError(
+    Code.Internal,
+    `bridge port in error state: ${state}`,
+    `${name}, the pod's port on ${bridge}, is ${isUp(last) ? "administratively up" : "set down"} but not operationally up after 2.5 s; look for a program on the node that manages veth interfaces (ip monitor link shows the changes)`,
+  );
 }
 
 /** Remove a link if it exists (rollback and DEL: already gone is fine). */

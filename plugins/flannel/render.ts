@@ -16,9 +16,9 @@ class GoRoute {
 function ipamRoute(r: unknown, i: number): GoRoute {
   const o = (r ?? {}) as Json;
   const dst = typeof o.dst === "string" ? parseCIDR(o.dst) : undefined;
-  if (!dst) throw invalidConfig(`failed to read IPAM routes: ipam.routes[${i}].dst: invalid CIDR address ${JSON.stringify(o.dst)}`);
+  if (!dst) throw invalidConfig(`failed to read IPAM routes: invalid CIDR address: ${o.dst} (ipam.routes[${i}].dst)`);
   const gw = o.gw === undefined || o.gw === null || o.gw === "" ? undefined : typeof o.gw === "string" ? parseIP(o.gw) : undefined;
-  if (o.gw && !gw) throw invalidConfig(`failed to read IPAM routes: ipam.routes[${i}].gw: invalid IP address ${JSON.stringify(o.gw)}`);
+  if (o.gw && !gw) throw invalidConfig(`failed to read IPAM routes: invalid IP address: ${o.gw} (ipam.routes[${i}].gw)`);
   const fields: [string, unknown][] = [["dst", formatCIDR(dst)]];
   if (gw) fields.push(["gw", formatIP(gw)]);
   for (const k of ["mtu", "advmss", "priority"]) if (typeof o[k] === "number" && o[k] !== 0) fields.push([k, o[k]]);

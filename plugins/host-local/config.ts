@@ -2,7 +2,7 @@
 // error naming the key. Range sets come out in the reference's order: runtimeConfig.ipRanges, then the legacy
 // top-level range, then ipam.ranges (their index names last_reserved_ip.<N>).
 import { CniError, Code, type NetConf, type Route, invalidConfig, isObject, parseCniArgs, versionAtLeast } from "../../lib/skel/index.ts";
-import { type IPBytes, formatIP, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
+import { type IPBytes, formatIP, ipEqual, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap, unusableSubnet } from "../../lib/ipam/range.ts";
 
 /** A route of ipam.routes, passed to the result as is. */
@@ -15,7 +15,7 @@ export interface HostLocalConf {
   resolvConf?: string;
   routes: RouteConf[];
   ranges: RangeSet[];
-  /** Requested addresses: CNI_ARGS IP, then args.cni.ips, then runtimeConfig.ips. */
+  /** Requested addresses, each once: args.cni.ips and runtimeConfig.ips, or else CNI_ARGS IP. */
   requested: IPBytes[];
   /** ipam.reclaimAfterReboot (ours; default true): the first ADD of a boot releases earlier boots' reservations. */
   reclaimAfterReboot: boolean;
@@ -23,17 +23,22 @@ export interface HostLocalConf {
 
 
 
+const valueText = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
+
 function ipField(v: unknown, key: string): IPBytes | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   const ip = typeof v === "string" ? parseIP(v) : undefined;
-  if (!ip) throw invalidConfig(`${key}: invalid IP address ${JSON.stringify(v)}`, `${key} must be an IPv4 or IPv6 address`);
+  // The reference's words first (Go's net.IP), then which key holds the value.
+  if (!ip) throw invalidConfig(`invalid IP address: ${valueText(v)} (${key})`, `${key} must be an IPv4 or IPv6 address`);
   return ip;
 }
 
 function rangeInput(v: unknown, key: string): RangeInput {
   if (!isObject(v)) throw invalidConfig(`${key} must be an object with a "subnet"`);
   const subnet = typeof v.subnet === "string" ? parseCIDR(v.subnet) : undefined;
-  if (!subnet) throw invalidConfig(`${key}.subnet: invalid CIDR address ${JSON.stringify(v.subnet)}`, `${key}.subnet must be a CIDR such as 10.244.1.0/24`);
+  if (!subnet) {
+    throw invalidConfig(`invalid CIDR address: ${valueText(v.subnet)} (${key}.subnet)`, `${key}.subnet must be a CIDR such as 10.244.1.0/24`);
+  }
   const unusable = unusableSubnet(subnet);
   if (unusable) throw invalidConfig(`${key}.subnet: ${unusable}`, `set ${key}.subnet to the node's pod subnet, such as 10.244.1.0/24 or fd00:10:244:1::/64`);
   return {
@@ -58,9 +63,11 @@ function routes(v: unknown): RouteConf[] {
   if (!Array.isArray(v)) throw invalidConfig(`ipam.routes must be a list`);
   return v.map((r, i) => {
     if (!isObject(r) || typeof r.dst !== "string" || !parseCIDR(r.dst)) {
-      throw invalidConfig(`ipam.routes[${i}].dst: invalid CIDR address ${JSON.stringify(isObject(r) ? r.dst : r)}`);
+      throw invalidConfig(`invalid CIDR address: ${valueText(isObject(r) ? r.dst : r)} (ipam.routes[${i}].dst)`);
     }
-    if (r.gw !== undefined && (typeof r.gw !== "string" || !parseIP(r.gw))) throw invalidConfig(`ipam.routes[${i}].gw: invalid IP address ${JSON.stringify(r.gw)}`);
+    if (r.gw !== undefined && (typeof r.gw !== "string" || !parseIP(r.gw))) {
+      throw invalidConfig(`invalid IP address: ${valueText(r.gw)} (ipam.routes[${i}].gw)`);
+    }
     const out: RouteConf = r.gw === undefined ? { dst: r.dst } : { dst: r.dst, gw: r.gw };
     // The route attributes of spec 1.1 pass through to the result, as libcni's types.Route carries them.
     for (const k of ["mtu", "advmss", "priority", "table", "scope"] as const) {
@@ -84,12 +91,46 @@ function optionalBool(v: unknown, key: string, dflt: boolean): boolean {
   return v;
 }
 
-/** "10.1.2.3" or "10.1.2.3/24" (runtimeConfig.ips carries CIDRs), as the reference's ip.IP accepts. */
+/**
+ * "10.1.2.3" or "10.1.2.3/24", as the reference's ip.IP reads args.cni.ips, runtimeConfig.ips and CNI_ARGS IP.
+ * The prefix is checked for form and then dropped, as the reference drops it: the address takes the prefix of
+ * the range that holds it, so "IP=192.168.10.4/24" (CONVENTIONS' example) means 192.168.10.4.
+ */
+const parseRequested = (s: string): IPBytes | undefined => (s.includes("/") ? parseCIDR(s)?.ip : parseIP(s));
+
 function requestedIP(v: unknown, key: string): IPBytes {
-  const s = typeof v === "string" ? v : "";
-  const ip = s.includes("/") ? parseCIDR(s)?.ip : parseIP(s);
-  if (!ip) throw invalidConfig(`cannot understand ip: ${key}: ${JSON.stringify(v)}`, `${key} must hold IP addresses`);
+  const ip = typeof v === "string" ? parseRequested(v) : undefined;
+  if (!ip) throw invalidConfig(`invalid IP address ${valueText(v)} (${key})`, `${key} must hold addresses such as 10.244.1.5 or 10.244.1.5/24`);
   return ip;
+}
+
+/** CNI_ARGS IP: one address or, ours too, a comma-separated list, each `<ip>[/<prefix>]`. */
+function cniArgsIPs(value: string): IPBytes[] {
+  return value.split(",").map((item) => {
+    const ip = parseRequested(item.trim());
+    if (!ip) {
+      throw new CniError(
+        Code.InvalidEnv,
+        `ARGS: error parsing value of pair ${JSON.stringify(`IP=${value}`)}: invalid IP address ${item.trim()}`,
+        "CNI_ARGS IP takes <ip>[/<prefix>], or several separated by commas",
+      );
+    }
+    return ip;
+  });
+}
+
+/**
+ * The addresses asked for. CONVENTIONS: a plugin that understands `args` must ignore the CNI_ARGS field when
+ * the runtime passes the same key there, so CNI_ARGS IP counts only when neither args.cni.ips nor the `ips`
+ * capability names an address (the keys of CNI_ARGS are still checked). An address asked for twice is asked
+ * for once, as the reference keys its requests by address.
+ */
+function requestedIPs(cniArgs: string, args: Record<string, unknown>, runtime: Record<string, unknown>): IPBytes[] {
+  const fromArgs = listOf(args.ips, "args.cni.ips").map((v, i) => requestedIP(v, `args.cni.ips[${i}]`));
+  const fromRuntime = listOf(runtime.ips, "runtimeConfig.ips").map((v, i) => requestedIP(v, `runtimeConfig.ips[${i}]`));
+  const envIP = parseCniArgs(cniArgs, ["IP"]).get("IP");
+  const all = fromArgs.length || fromRuntime.length ? [...fromArgs, ...fromRuntime] : envIP ? cniArgsIPs(envIP) : [];
+  return all.filter((ip, i) => all.findIndex((o) => ipEqual(o, ip)) === i);
 }
 
 function listOf(v: unknown, key: string): unknown[] {
@@ -104,17 +145,7 @@ export function loadConfig(conf: NetConf, cniArgs: string): HostLocalConf {
   const runtime = isObject(conf.runtimeConfig) ? conf.runtimeConfig : {};
   const args = isObject(conf.args) && isObject(conf.args.cni) ? conf.args.cni : {};
 
-  const requested: IPBytes[] = [];
-  const envIP = parseCniArgs(cniArgs, ["IP"]).get("IP");
-  if (envIP) {
-    for (const item of envIP.split(",")) {
-      const ip = parseIP(item.trim());
-      if (!ip) throw new CniError(Code.InvalidEnv, `invalid ip ${item.trim()}`, `CNI_ARGS IP must be a comma-separated list of addresses`);
-      requested.push(ip);
-    }
-  }
-  listOf(args.ips, "args.cni.ips").forEach((v, i) => requested.push(requestedIP(v, `args.cni.ips[${i}]`)));
-  listOf(runtime.ips, "runtimeConfig.ips").forEach((v, i) => requested.push(requestedIP(v, `runtimeConfig.ips[${i}]`)));
+  const requested = requestedIPs(cniArgs, args, runtime);
 
   const inputs: RangeInput[][] = [...rangeSets(runtime.ipRanges, "runtimeConfig.ipRanges")];
   if (typeof ipam.subnet === "string" && ipam.subnet !== "") inputs.push([rangeInput(ipam, "ipam")]);
@@ -125,7 +156,7 @@ export function loadConfig(conf: NetConf, cniArgs: string): HostLocalConf {
     try {
       return canonicalizeRangeSet(set);
     } catch (e) {
-      if (e instanceof RangeError) throw invalidConfig(`invalid range set ${i}: ${e.message}`);
+      if (e instanceof RangeError) throw invalidConfig(`invalid range set ${i}: ${e.message}`, e.details);
       throw e;
     }
   });

@@ -1,13 +1,12 @@
 // host-local: addresses from local range sets, recorded under <dataDir>/<network>/ in the Go plugin's format.
 // Load and validate everything first; then take the store's lock for the whole command.
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, Code, type Context, type Logger, type Plugin, type Result, validAttachments } from "../../lib/skel/index.ts";
 import { type IPBytes, compareIP, formatCIDR, formatIP, ipEqual, parseCIDR } from "../../lib/ip/addr.ts";
 import { AllocationError, allocate } from "../../lib/ipam/allocator.ts";
 import { DiskStore } from "../../lib/ipam/disk-store.ts";
-import { rangeContains, rangeFor, rangeSetCapacity, rangeSetString } from "../../lib/ipam/range.ts";
-import { earlierBootReservations, releaseEarlierBoots } from "../../lib/ipam/reboot.ts";
+import { rangeFor, rangeSetString } from "../../lib/ipam/range.ts";
+import { releaseEarlierBoots } from "../../lib/ipam/reboot.ts";
 import { type HostLocalConf, describeIPs, loadConfig } from "./config.ts";
 import { readResolvConf } from "./dns.ts";
 
@@ -137,17 +136,25 @@ function gc(ctx: Context): void {
   if (errors.length) throw new CniError(Code.IOFailure, `host-local GC could not release every stale reservation: ${errors.join("; ")}`);
 }
 
+/**
+ * STATUS answers "could an ADD succeed with this node's set-up?", never "is there room?": containerd turns a
+ * failed STATUS into NetworkReady=false, the node goes NotReady and the NoExecute taint evicts its healthy pods.
+ * A range filled by leaked reservations is reported by the ADD that cannot allocate (and the next GC frees it),
+ * so only a config that does not load (7), a store ADD cannot write, or a resolvConf ADD cannot read fail here.
+ */
 function status(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
-  const dir = DiskStore.dirOf(conf.name, conf.dataDir);
-  if (!existsSync(dir)) return;
-  // What the next ADD releases as left by earlier boots is free: a rebooted node must not report itself full.
-  const stale = conf.reclaimAfterReboot ? earlierBootReservations(dir) : [];
-  const reservations = DiskStore.list(dir).filter((r) => !stale.some((s) => ipEqual(s.ip, r.ip)));
-  for (const set of conf.ranges) {
-    const used = reservations.filter((r) => set.some((range) => rangeContains(range, r.ip) && !ipEqual(range.gateway, r.ip))).length;
-    if (BigInt(used) >= rangeSetCapacity(set)) {
-      throw new CniError(Code.NotAvailable, `no IP addresses available in range set: ${rangeSetString(set)}`, `all ${used} addresses are reserved in ${dir}; release leaked reservations (CNI GC) or widen the range`);
+  const problem = DiskStore.unusable(conf.name, conf.dataDir);
+  if (problem) {
+    const dir = DiskStore.dirOf(conf.name, conf.dataDir);
+    throw new CniError(Code.NotAvailable, `host-local store ${dir} is unusable: ${problem}`, "make the IPAM dataDir a writable directory");
+  }
+  if (conf.resolvConf) {
+    try {
+      readResolvConf(conf.resolvConf);
+    } catch (e) {
+      if (e instanceof CniError) throw new CniError(Code.NotAvailable, e.message, e.details);
+      throw e;
     }
   }
 }

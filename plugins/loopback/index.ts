@@ -1,7 +1,7 @@
 // loopback: bring the pod's "lo" up and report its addresses, as the reference plugin does (it always works
 // on "lo", whatever CNI_IFNAME says).
 import { CniError, Code, type Context, type Plugin, type Result } from "../../lib/skel/index.ts";
-import { NetlinkSocket, getLink, isUp, listAddrs, setDown, setUp } from "../../lib/netlink/index.ts";
+import { getLink, isUp, listAddrs, setDown, setUp, withNetlink } from "../../lib/netlink/index.ts";
 import { NetnsNotFoundError } from "../../lib/ns/netns.ts";
 import { formatCIDR } from "../../lib/ip/addr.ts";
 
@@ -11,17 +11,8 @@ function isLoopbackIP(ip: Uint8Array): boolean {
   return ip.length === 4 ? ip[0] === 127 : ip.every((b, i) => b === (i === 15 ? 1 : 0));
 }
 
-function withPodNetlink<T>(netns: string, fn: (nl: NetlinkSocket) => T): T {
-  const nl = NetlinkSocket.open(netns);
-  try {
-    return fn(nl);
-  } finally {
-    nl.close();
-  }
-}
-
 function add(ctx: Context): Result {
-  const addrs = withPodNetlink(ctx.netns, (nl) => {
+  const addrs = withNetlink(ctx.netns, (nl) => {
     const lo = getLink(nl, LO);
     setUp(nl, lo);
     const found = [4, 6].map((fam) => listAddrs(nl, lo.index, fam as 4 | 6));
@@ -43,7 +34,7 @@ function add(ctx: Context): Result {
 function del(ctx: Context): void {
   if (!ctx.netns) return;
   try {
-    withPodNetlink(ctx.netns, (nl) => setDown(nl, getLink(nl, LO)));
+    withNetlink(ctx.netns, (nl) => setDown(nl, getLink(nl, LO)));
   } catch (e) {
     // The runtime may call DEL after the sandbox is gone, or twice.
     if (e instanceof NetnsNotFoundError) return;
@@ -52,7 +43,7 @@ function del(ctx: Context): void {
 }
 
 function check(ctx: Context): void {
-  withPodNetlink(ctx.netns, (nl) => {
+  withNetlink(ctx.netns, (nl) => {
     if (!isUp(getLink(nl, LO))) throw new CniError(Code.Internal, "loopback interface is down", `bring "lo" up in ${ctx.netns}, or re-run ADD`);
   });
 }

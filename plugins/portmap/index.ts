@@ -2,7 +2,7 @@
 // Each family's change is one iptables-save and one atomic iptables-restore, under the xtables lock.
 import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, type Plugin, type Result, validContainers } from "../../lib/skel/index.ts";
-import { NetlinkError, NetlinkSocket, getLinkByIndex, routeGet } from "../../lib/netlink/index.ts";
+import { NetlinkError, getLinkByIndex, routeGet, withNetlink } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type Family, ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
 import { asDelete, chainsOf, jumpsTo } from "../../lib/iptables/rule-text.ts";
@@ -40,15 +40,14 @@ const natTable = (f: Family) => savedTableIfUsable(f, "nat");
 
 /** 127.0.0.1 may cross into the pod only with route_localnet on the interface that leads to it. */
 function enableLocalnetRouting(cont: CIDR): void {
-  const nl = NetlinkSocket.open();
   try {
-    const r = routeGet(nl, cont.ip);
-    if (r?.dev) ensureSysctl(`net/ipv4/conf/${getLinkByIndex(nl, r.dev).name}/route_localnet`, "1");
+    withNetlink(undefined, (nl) => {
+      const r = routeGet(nl, cont.ip);
+      if (r?.dev) ensureSysctl(`net/ipv4/conf/${getLinkByIndex(nl, r.dev).name}/route_localnet`, "1");
+    });
   } catch (e) {
     // No route to the pod from here (it is not on this node's bridge): nothing to enable, as in the reference.
     if (!(e instanceof NetlinkError)) throw e;
-  } finally {
-    nl.close();
   }
 }
 

@@ -7,23 +7,12 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { NetlinkSocket, addAddr, addRoute, addVxlan, appendFdb, getLink, parseMAC, replaceNeighbor, setUp } from "../../lib/netlink/index.ts";
+import { addAddr, addRoute, addVxlan, appendFdb, getLink, parseMAC, replaceNeighbor, setUp, withNetlink } from "../../lib/netlink/index.ts";
 import { parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { inNs, ipn, nsPath, run } from "./sh.ts";
 import { type Backend, type LabNode, MTU, flanneldRules, labNode, leaseText } from "./node-plan.ts";
 
 export { BACKENDS, CLUSTER_NETWORK, type Backend, type LabNode, MTU, flanneldRules, labNode, leaseText } from "./node-plan.ts";
-
-function withNetlink<T>(ns: string, fn: (nl: NetlinkSocket) => T): T {
-  const nl = NetlinkSocket.open(nsPath(ns));
-  try {
-    return fn(nl);
-  } finally {
-    nl.close();
-  }
-}
-
-
 
 
 export function createUnderlay(ns: string): void {
@@ -65,7 +54,7 @@ export function createNode(prefix: string, index: number, underlay: string, stat
     ipn(ns, "addr", "add", `10.244.${index}.0/32`, "dev", "flannel.ipip");
   }
   if (backend === "vxlan") {
-    withNetlink(ns, (nl) => {
+    withNetlink(nsPath(ns), (nl) => {
       addVxlan(nl, { name: "flannel.1", vni: 1, port: 8472, local: parseIP(node.underlayIP), dev: getLink(nl, "eth0").index, learning: false, mtu: MTU.vxlan });
       const vtep = getLink(nl, "flannel.1");
       addAddr(nl, vtep.index, { ip: parseIP(`10.244.${index}.0`)!, prefix: 32 }, {}, "flannel.1");
@@ -88,7 +77,7 @@ export function addPeer(node: LabNode, peer: LabNode, backend: Backend): void {
   }
   const peerVtep = parseIP(`10.244.${peer.index}.0`)!;
   const mac = parseMAC(peer.vtepMAC!)!;
-  withNetlink(node.ns, (nl) => {
+  withNetlink(nsPath(node.ns), (nl) => {
     const vtep = getLink(nl, "flannel.1");
     addRoute(nl, { dst: parseCIDR(peer.subnet), gw: peerVtep, dev: vtep.index, onlink: true });
     replaceNeighbor(nl, vtep.index, peerVtep, mac);

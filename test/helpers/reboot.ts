@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type PluginRun, pluginRun } from "./sandbox.ts";
 
 export const BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id";
 
@@ -31,12 +32,7 @@ export function otherBoot(tmp: string): { id: string; file: string } {
   return { id, file };
 }
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
+export type Run = PluginRun;
 
 /** Run `sh -c script` with `boot` bound over the boot id; `args` are the script's $0, $1, … */
 export function inBoot(boot: { file: string }, script: string, args: string[], o: { input?: string; env: NodeJS.ProcessEnv }): Run {
@@ -45,11 +41,5 @@ export function inBoot(boot: { file: string }, script: string, args: string[], o
     encoding: "utf8",
     env: { ...o.env, BOOT_ID_FILE: boot.file },
   });
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  return pluginRun(r.status, r.stdout, r.stderr);
 }

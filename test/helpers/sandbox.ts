@@ -81,7 +81,8 @@ function pluginInvocation(plugin: string, o: RunOptions): { cmd: string[]; env: 
   return { cmd: o.node ? ["nsenter", `--net=${nsPath(o.node)}`, ...exe] : exe, env, input };
 }
 
-function pluginRun(status: number | null, stdout: string, stderr: string): PluginRun {
+/** A finished process as a PluginRun: stdout parsed as JSON when it is. */
+export function pluginRun(status: number | null, stdout: string, stderr: string): PluginRun {
   let json: any;
   try {
     json = JSON.parse(stdout);

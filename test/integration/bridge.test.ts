@@ -1,9 +1,10 @@
 // bridge + host-local against the kernel: one node namespace per test, pods as namespaces, state in temp dirs.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
+import { recorded, writeFakePlugin } from "../helpers/fake-plugin.ts";
 import { type RunOptions, Sandbox, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
 import { exchange } from "../../scripts/lab/traffic.ts";
 
@@ -96,6 +97,7 @@ describe("bridge ADD", () => {
     expect(sh(l.node, "ip -4 -o addr show cni0")).toContain("10.244.1.1/24");
     const veth = links(l.node).find((x) => x.ifname === r1.json.interfaces[1].name);
     expect(veth.master).toBe("cni0");
+    expect(veth.operstate).toBe("UP");
     expect(veth.linkinfo.info_slave_data.hairpin).toBe(true);
     expect(sh(p1, "ip -4 route")).toMatch(/default via 10\.244\.1\.1 dev eth0/);
     expect(sh(p1, "ip -4 route")).toMatch(/10\.244\.0\.0\/16 via 10\.244\.1\.1 dev eth0/);
@@ -136,6 +138,34 @@ describe("bridge ADD", () => {
     expect(sh(p, "ip -4 route show 10.96.0.0/12")).toMatch(/via 10\.244\.1\.1 dev eth0 .*metric 77/);
   });
 
+  it("a route without a gateway keeps universe scope unless the result gives one", () => {
+    const l = lab();
+    const dir = box.tmpdir();
+    writeFakePlugin(dir, "fake-ipam");
+    const p = l.pod();
+    // The fake IPAM answers ADD with its config's prevResult: an address without a gateway, routes without one.
+    const ipam = { cniVersion: "1.1.0", ips: [{ address: "10.244.1.5/24" }], routes: [{ dst: "10.96.0.0/12" }, { dst: "10.97.0.0/16", scope: 253 }, { dst: "10.98.0.0/16", priority: 50 }] };
+    const conf = { ...l.conf({ isDefaultGateway: false, ipMasq: false, prevResult: ipam }, { type: "fake-ipam" }), cniVersion: "1.1.0" };
+    const r = l.run("ADD", p, conf, undefined, { CNI_PATH: `${dir}:${BIN}` });
+    expect(r.code, r.stdout).toBe(0);
+    const routes = (JSON.parse(sh(p, "ip -j -d -4 route show")) as any[]).filter((x) => x.protocol === "boot");
+    expect(routes.map((x) => [x.dst, x.gateway, x.scope, x.metric])).toEqual([
+      ["10.96.0.0/12", undefined, "global", undefined],
+      ["10.97.0.0/16", undefined, "link", undefined],
+      ["10.98.0.0/16", undefined, "global", 50],
+    ]);
+  });
+
+  it("with enabledad, the pod's IPv6 addresses have settled when ADD returns", () => {
+    const l = lab();
+    const p = l.pod();
+    const r = l.run("ADD", p, l.conf({ enabledad: true, hairpinMode: false }, { ranges: [[{ subnet: "fd00:10:244:1::/64" }]], routes: [] }));
+    expect(r.code, r.stdout).toBe(0);
+    expect(sh(p, "cat /proc/sys/net/ipv6/conf/eth0/accept_dad")).toBe("1\n");
+    expect(sh(p, "ip -6 -o addr show eth0")).toContain("fd00:10:244:1::2/64");
+    expect(sh(p, "ip -6 -o addr show eth0")).not.toMatch(/tentative|dadfailed/);
+  });
+
   it("gives a dual-stack pod both families, default routes and the gateways on the bridge", () => {
     const l = lab();
     const p = l.pod();
@@ -146,6 +176,7 @@ describe("bridge ADD", () => {
     expect(r.json.routes).toEqual([{ dst: "0.0.0.0/0", gw: "10.244.1.1" }, { dst: "::/0", gw: "fd00:10:244:1::1" }]);
     expect(sh(p, "ip -6 route")).toMatch(/default via fd00:10:244:1::1 dev eth0/);
     expect(sh(p, "ip -6 -o addr show eth0")).not.toContain("tentative");
+    expect(sh(p, "cat /proc/sys/net/ipv6/conf/eth0/keep_addr_on_down")).toBe("1\n");
     expect(sh(l.node, "ip -6 -o addr show cni0")).toContain("fd00:10:244:1::1/64");
     expect(sh(l.node, "cat /proc/sys/net/ipv6/conf/all/forwarding")).toBe("1\n");
     expect(sh(p, "ping -6 -c1 -W3 fd00:10:244:1::1")).toMatch(/1 received/);
@@ -271,7 +302,7 @@ describe("bridge failures roll back everything", () => {
     const p = l.pod();
     const r = l.run("ADD", p, l.conf());
     expect(r.code).toBe(1);
-    expect(r.json.msg).toBe(`"cni0" already has an IP address different from 10.244.1.1/24`);
+    expect(r.json.msg).toBe(`failed to set bridge addr: "cni0" already has an IP address different from 10.244.1.1/24`);
     expect(r.json.details).toContain("cni0 holds 10.244.5.1/24");
     expect(r.json.details).toMatch(/subnet\.env|forceAddress/);
     expect(links(l.node).map((x) => x.ifname).sort()).toEqual(["cni0", "lo"]);
@@ -384,6 +415,55 @@ describe("bridge failures roll back everything", () => {
     expect(l.run("ADD", l.pod(), l.conf()).json.msg).toBe(`"cni0" already exists but is not a bridge`);
   });
 
+  it("a failed IPAM ADD is followed by IPAM DEL before the error is returned (SPEC §4)", () => {
+    const l = lab();
+    const dir = box.tmpdir();
+    writeFakePlugin(dir, "fake-ipam");
+    const p = l.pod();
+    const r = l.run("ADD", p, l.conf({ record: dir, fail: ["ADD"] }, { type: "fake-ipam" }), "ctr-ipam", { CNI_PATH: `${dir}:${BIN}` });
+    expect([r.json?.code, r.json?.msg]).toEqual([11, "fake-ipam fails ADD"]);
+    const dels = recorded(dir, "DEL");
+    expect(dels.map((d) => [d.env.CNI_CONTAINERID, d.env.CNI_IFNAME, d.conf.ipam.type])).toEqual([["ctr-ipam", "eth0", "fake-ipam"]]);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+  });
+
+  it("an IPv6 address that another interface on the bridge holds fails DAD: ADD fails naming it, nothing is left", () => {
+    const l = lab();
+    sh(l.node, "ip link add cni0 type bridge && ip link set cni0 up && ip -6 addr add fd00:10:244:1::2/128 dev cni0 nodad");
+    const p = l.pod();
+    const conf = l.conf({ enabledad: true, hairpinMode: false, isDefaultGateway: false, ipMasq: false }, { ranges: [[{ subnet: "fd00:10:244:1::/64" }]], routes: [] });
+    const r = l.run("ADD", p, conf);
+    expect(r.json?.msg, r.stdout).toBe(`failed to settle addresses for "eth0": duplicate address detection failed for fd00:10:244:1::2/64`);
+    expect(reservations(l)).toEqual([]);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+  });
+
+  it("a host veth that never comes up fails ADD with the reference's error, and nothing is left", async () => {
+    const l = lab();
+    const log = join(box.tmpdir(), "monitor.log");
+    // A program on the node that sets every new pod port down again (as a misconfigured network manager would).
+    const downer = `ip -o monitor link | while read -r line; do echo "$line" >> ${log}; ` +
+      `n=$(echo "$line" | sed -nE 's/^[0-9]+: (veth[0-9a-f]{8})[@:].*[<,]UP[,>].*/\\1/p'); [ -n "$n" ] && ip link set dev "$n" down; done`;
+    const child = spawn("nsenter", [`--net=${nsPath(l.node)}`, "sh", "-c", downer], { detached: true, stdio: "ignore" });
+    try {
+      await until(() => {
+        sh(l.node, "ip link add rdy0 type veth peer name rdy1 && ip link del rdy0");
+        return existsSync(log) && readFileSync(log, "utf8").includes("rdy0");
+      });
+      const p = l.pod();
+      const r = l.run("ADD", p, l.conf());
+      expect(r.json?.msg, r.stdout).toBe("bridge port in error state: down");
+      expect(reservations(l)).toEqual([]);
+      expect(natRules(l)).toEqual([]);
+      expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+      expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+    } finally {
+      process.kill(-child.pid!, "SIGKILL");
+    }
+  });
+
   it("exhausted IPAM: the veth is removed", () => {
     const l = lab();
     const conf = l.conf({}, { ranges: [[{ subnet: "10.244.1.0/30" }]] });
@@ -430,6 +510,55 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
     expect(natRules(l)).toEqual([]);
   });
 
+  it.each([
+    ["null", null],
+    ["a string", "garbage"],
+    ["ips not a list", { ips: "x" }],
+    ["interface names not strings", { interfaces: [{ name: 5 }, { name: null, sandbox: 7 }] }],
+  ])("DEL with a prevResult that is %s still releases the address and removes everything", (_what, prevResult) => {
+    const l = lab();
+    const p = l.pod();
+    expect(l.run("ADD", p, l.conf()).code).toBe(0);
+    const r = l.run("DEL", p, { ...l.conf(), prevResult });
+    expect(r.code, r.stdout).toBe(0);
+    expect(reservations(l)).toEqual([]);
+    expect(natRules(l)).toEqual([]);
+    expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+  });
+
+  it("ADD and CHECK still refuse a malformed prevResult with code 6", () => {
+    const l = lab();
+    const p = l.pod();
+    const add = l.run("ADD", p, { ...l.conf(), prevResult: "garbage" });
+    expect([add.json?.code, add.json?.msg]).toEqual([6, "failed to parse prevResult: not a JSON object"]);
+    expect(links(l.node).map((x) => x.ifname)).toEqual(["lo"]);
+    expect(l.run("ADD", p, l.conf()).code).toBe(0);
+    expect(l.run("CHECK", p, { ...l.conf(), prevResult: { ips: "x" } }).json?.code).toBe(6);
+  });
+
+  it("DEL with a CNI_NETNS that is no longer a namespace releases the address and rules, and the veth prevResult names", () => {
+    const l = lab();
+    const stale = join(l.dataDir, "stale-netns");
+    writeFileSync(stale, "");
+    // The pod's namespace is gone, its path now an empty file (an unmounted netns bind mount looks like this).
+    const gone = l.pod();
+    expect(l.run("ADD", gone, l.conf(), "gone").code).toBe(0);
+    execFileSync("ip", ["netns", "del", gone]);
+    const r1 = l.run("DEL", gone, l.conf(), "gone", { CNI_NETNS: stale });
+    expect(r1.code, r1.stdout).toBe(0);
+    // The pod lives on, but CNI_NETNS no longer leads to it: prevResult names the host veth, which takes its peer along.
+    const alive = l.pod();
+    const add = l.run("ADD", alive, l.conf(), "alive");
+    expect(add.code).toBe(0);
+    const r2 = l.run("DEL", alive, { ...l.conf(), prevResult: add.json }, "alive", { CNI_NETNS: l.dataDir });
+    expect(r2.code, r2.stdout).toBe(0);
+    expect(reservations(l)).toEqual([]);
+    expect(natRules(l)).toEqual([]);
+    expect(links(l.node).filter((x) => x.ifname.startsWith("veth"))).toEqual([]);
+    expect(links(alive).map((x) => x.ifname)).toEqual(["lo"]);
+  });
+
   it("CHECK passes, then fails naming what was tampered with", () => {
     const l = lab();
     const tamper: [string, (p: string, host: string) => void, RegExp][] = [
@@ -473,5 +602,19 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
     expect(r.code, r.stdout).toBe(0);
     expect(reservations(l)).toEqual(["10.244.1.2"]);
     expect(natRules(l).filter((x) => x.startsWith("-A POSTROUTING")).map((x) => /id: \\"(\w+)\\"/.exec(x)![1])).toEqual(["keep"]);
+  });
+
+  it("GC whose IPAM GC fails still removes the stale masquerade rules, then reports the IPAM error", () => {
+    const l = lab();
+    const dir = box.tmpdir();
+    writeFakePlugin(dir, "fake-ipam");
+    const v11 = (extra: object = {}, ipam: object = {}) => ({ ...l.conf(extra, ipam), cniVersion: "1.1.0" });
+    const [a, b, c] = [l.pod(), l.pod(), l.pod()];
+    for (const [p, id] of [[a, "keep"], [b, "gone1"], [c, "gone2"]]) expect(l.run("ADD", p, v11(), id).code).toBe(0);
+    const gc = v11({ fail: ["GC"], "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] }, { type: "fake-ipam" });
+    const r = l.run("GC", a, gc, undefined, { CNI_PATH: `${dir}:${BIN}` });
+    expect([r.code, r.json?.code, r.json?.msg]).toEqual([1, 11, "fake-ipam fails GC"]);
+    expect(natRules(l).filter((x) => x.startsWith("-A POSTROUTING")).map((x) => /id: \\"(\w+)\\"/.exec(x)![1])).toEqual(["keep"]);
+    expect(natRules(l).filter((x) => x.startsWith(":CNI-"))).toHaveLength(1);
   });
 });

@@ -110,7 +110,7 @@ describe("flannel failures and recovery", () => {
     const n = node();
     sh(n.ns, "ip link add cni0 type bridge && ip addr add 10.99.0.1/24 dev cni0");
     const r = n.run("ADD", box.netns("pod"));
-    expect(r.json.msg).toBe(`"cni0" already has an IP address different from 10.244.1.1/24`);
+    expect(r.json.msg).toBe(`failed to set bridge addr: "cni0" already has an IP address different from 10.244.1.1/24`);
     expect(readdirSync(join(n.dir, "flannel"))).toEqual([]);
   });
 

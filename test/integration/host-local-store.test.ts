@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildNoLinkFs } from "../helpers/nolinkfs.ts";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, inNs, nsPath, runPlugin } from "../helpers/sandbox.ts";
+import { Sandbox, pluginRun, inNs, nsPath, runPlugin } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 let node: string;
@@ -71,13 +71,7 @@ describe("host-local scratch files, absent and read-only stores", () => {
       encoding: "utf8",
       env: env(command, id),
     });
-    let json: any;
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      json = undefined;
-    }
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+    return pluginRun(r.status, r.stdout, r.stderr);
   }
 
   it("on a read-only store: DEL of an unknown container, CHECK and GC succeed; DEL of a held address fails with code 5", () => {

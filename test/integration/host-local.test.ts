@@ -117,6 +117,25 @@ describe("host-local ADD/DEL/CHECK", () => {
     expect(readdirSync(join(dir, "net1")).some((f) => readFileSync(join(dir, "net1", f), "utf8").startsWith("d\r"))).toBe(false);
   });
 
+  it("takes CNI_ARGS IP=<ip>/<prefix> (CONVENTIONS' form); the address keeps its range's prefix", () => {
+    const dir = box.tmpdir();
+    expect(addresses(hl("ADD", netconf(dir), "a", { CNI_ARGS: "IP=10.1.0.5/24" }))).toEqual(["10.1.0.5/29", "fd00::2/125"]);
+    expect(addresses(hl("ADD", netconf(dir), "b", { CNI_ARGS: "IgnoreUnknown=True;K8S_POD_NAME=b;IP=10.1.0.6/29,fd00::6/64" }))).toEqual(["10.1.0.6/29", "fd00::6/125"]);
+    const bad = hl("ADD", netconf(dir), "c", { CNI_ARGS: "IP=10.1.0.4/33" });
+    expect([bad.json.code, bad.json.msg]).toEqual([4, 'ARGS: error parsing value of pair "IP=10.1.0.4/33": invalid IP address 10.1.0.4/33']);
+  });
+
+  it("ignores CNI_ARGS IP when args.cni.ips or runtimeConfig.ips is given, and serves an address asked for twice once", () => {
+    const dir = box.tmpdir();
+    const both = hl("ADD", netconf(dir, {}, { args: { cni: { ips: ["10.1.0.3"] } } }), "a", { CNI_ARGS: "IP=10.1.0.4" });
+    expect(addresses(both)).toEqual(["10.1.0.3/29", "fd00::2/125"]);
+    const capability = hl("ADD", netconf(dir, {}, { runtimeConfig: { ips: ["10.1.0.5/29"] } }), "b", { CNI_ARGS: "IP=10.1.0.4" });
+    expect(addresses(capability)).toEqual(["10.1.0.5/29", "fd00::3/125"]);
+    const twice = hl("ADD", netconf(dir, {}, { args: { cni: { ips: ["10.1.0.6", "fd00::6"] } }, runtimeConfig: { ips: ["10.1.0.6/29"] } }), "c");
+    expect(addresses(twice), twice.stdout).toEqual(["10.1.0.6/29", "fd00::6/125"]);
+    expect(files(dir).filter((f) => f.startsWith("10."))).toEqual(["10.1.0.3", "10.1.0.5", "10.1.0.6"]);
+  });
+
   it("honours rangeStart/rangeEnd, runtimeConfig.ipRanges and resolvConf", () => {
     const dir = box.tmpdir();
     const resolv = join(dir, "resolv.conf");
@@ -142,16 +161,43 @@ describe("host-local GC and STATUS (spec 1.1)", () => {
     expect(files(dir).filter((f) => !f.startsWith("l"))).toEqual(["10.1.0.2", "10.1.0.6", "fd00::2"]);
   });
 
-  it("STATUS is 0 with free addresses and 50 naming the range set when one is full", () => {
+  // A failed STATUS makes containerd report NetworkReady=false, the node NotReady, and evicts its healthy pods.
+  it("STATUS is 0 when a range set is full: exhaustion is ADD's error, not the node's", () => {
     const dir = box.tmpdir();
     const conf = v11(dir, { ranges: [[{ subnet: "10.1.0.0/30" }], [{ subnet: "fd00::/125" }]] });
     expect(hl("STATUS", conf).code).toBe(0);
     expect(hl("ADD", conf, "a").code).toBe(0);
+    expect(hl("ADD", conf, "b").json.msg).toBe("failed to allocate for range 0: no IP addresses available in range set: 10.1.0.1-10.1.0.2");
     const r = hl("STATUS", conf);
-    expect(r.code).toBe(1);
-    expect([r.json.code, r.json.msg]).toEqual([50, "no IP addresses available in range set: 10.1.0.1-10.1.0.2"]);
-    expect(hl("DEL", conf, "a").code).toBe(0);
-    expect(hl("STATUS", conf).code).toBe(0);
+    expect(r.code, r.stdout).toBe(0);
+  });
+
+  it("STATUS is 50 naming the path when no ADD could write the store, 7 for a config that does not load", () => {
+    const dir = box.tmpdir();
+    const file = join(dir, "not-a-dir");
+    writeFileSync(file, "");
+    for (const dataDir of [file, join(file, "below")]) {
+      const r = hl("STATUS", v11(dataDir));
+      expect([r.json?.code, r.json?.msg], r.stdout).toEqual([50, `host-local store ${join(dataDir, "net1")} is unusable: ${file} is not a directory`]);
+    }
+    const resolv = hl("STATUS", v11(dir, { resolvConf: join(dir, "missing.conf") }));
+    expect(resolv.json?.code).toBe(50);
+    expect(resolv.json?.msg).toContain(join(dir, "missing.conf"));
+    expect(hl("STATUS", v11(dir, { ranges: [[{ subnet: "10.1.0.0/31" }]] })).json?.code).toBe(7);
+    expect(readdirSync(dir)).toEqual(["not-a-dir"]); // STATUS writes nothing
+  });
+
+  it("STATUS is 50 on a read-only dataDir", () => {
+    const mnt = join(box.tmpdir(), "ro");
+    mkdirSync(mnt);
+    const script = `mount -t tmpfs -o ro,size=64k tmpfs ${mnt} && exec nsenter --net=${nsPath(node)} ${BIN}/host-local`;
+    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], {
+      input: JSON.stringify(v11(mnt)),
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, CNI_COMMAND: "STATUS", CNI_PATH: BIN },
+    });
+    const out = JSON.parse(r.stdout);
+    expect([out.code, out.msg]).toEqual([50, `host-local store ${join(mnt, "net1")} is unusable: cannot write in ${mnt}: EROFS`]);
   });
 });
 
@@ -219,8 +265,11 @@ describe("host-local bad input and failures", () => {
     waiting.stdout.on("data", (d) => (out += d));
     waiting.stdin.end(JSON.stringify(netconf(dir)));
     const done = new Promise<number>((r) => waiting.on("exit", (c) => r(c ?? -1)));
-    await new Promise((r) => setTimeout(r, 500));
-    expect(waiting.exitCode).toBe(null); // still waiting for the lock
+    // Until the kernel lists the plugin (nsenter execs it: same pid) as blocked on this very lock file.
+    const blocked = new RegExp(`^\\d+: -> FLOCK\\s+ADVISORY\\s+WRITE\\s+${waiting.pid}\\s+\\S+:${statSync(lock).ino}\\s`, "m");
+    for (let i = 0; i < 1200 && waiting.exitCode === null && !blocked.test(readFileSync("/proc/locks", "utf8")); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(readFileSync("/proc/locks", "utf8")).toMatch(blocked);
+    expect(waiting.exitCode).toBe(null);
     holder.kill("SIGKILL");
     expect(await done).toBe(0);
     expect(JSON.parse(out).ips[0].address).toBe("10.1.0.4/29");

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, truncateSync, writeFi
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, nsPath, sh } from "../helpers/sandbox.ts";
+import { Sandbox, pluginRun, nsPath, sh } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -30,13 +30,7 @@ function shInNode(node: string, script: string, env: Record<string, string>, inp
     encoding: "utf8",
     maxBuffer: 16 << 20,
   });
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json };
+  return { ...pluginRun(r.status, r.stdout, r.stderr), code: r.status, signal: r.signal };
 }
 
 function plugin(node: string, name: string, env: Record<string, string>, conf: object): Run {

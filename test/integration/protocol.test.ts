@@ -150,7 +150,7 @@ describe("VERSION and dispatch", () => {
     expect(r.stderr).toMatch(/usage/);
   });
 
-  it("`cni --version` prints the version and commit", () => {
+  it("`cni --version` prints the version, commit and target", () => {
     const r = spawnSync(`${BIN}/cni`, ["--version"], { encoding: "utf8" });
     expect(r.status).toBe(0);
     // What the build stamped in: package.json's version and the worktree's commit (as scripts/build.mjs reads it).
@@ -161,7 +161,7 @@ describe("VERSION and dispatch", () => {
     } catch {
       // no git: the build says "unknown" too
     }
-    expect(r.stdout).toBe(`cni ${version} (commit ${commit}); plugins: loopback, host-local, bridge, flannel, portmap\n`);
+    expect(r.stdout).toBe(`cni ${version} (commit ${commit}, linux-amd64); plugins: loopback, host-local, bridge, flannel, portmap\n`);
   });
 
   it("ignores a .env file in the working directory (kubelet's cwd is not the plugin's configuration)", () => {

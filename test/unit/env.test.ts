@@ -78,6 +78,17 @@ describe("CNI environment", () => {
     expect(codeOf(() => parseCniArgs("novalue")).code).toBe(4);
   });
 
+  it("reads IgnoreUnknown and reports unknown keys as the reference's types.LoadArgs does", () => {
+    for (const yes of ["1", "true", "True", "TRUE", "tRuE"]) expect(parseCniArgs(`IgnoreUnknown=${yes};FOO=2`, ["IP"]).get("FOO"), yes).toBe("2");
+    for (const no of ["0", "false", "FALSE"]) {
+      expect(codeOf(() => parseCniArgs(`IgnoreUnknown=${no};FOO=1;IP=x;BAR=2`, ["IP"])), no).toMatchObject({ code: 4, msg: 'ARGS: unknown args ["FOO=1" "BAR=2"]' });
+    }
+    expect(codeOf(() => parseCniArgs("IgnoreUnknown=yes;IP=x", ["IP"]))).toMatchObject({
+      code: 4,
+      msg: 'ARGS: error parsing value of pair "IgnoreUnknown=yes": boolean unmarshal error: invalid input yes',
+    });
+  });
+
   it("reads CNI_ARGS pairs with the reference's grammar (one parser for plugins and cni tool)", () => {
     expect(cniArgPairs("")).toEqual([]);
     expect(cniArgPairs("IgnoreUnknown=1;K8S_POD_INFRA_CONTAINER_ID=;A=b")).toEqual([

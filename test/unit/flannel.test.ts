@@ -68,6 +68,12 @@ describe("delegate rendering", () => {
     );
   });
 
+  it("names a bad IPAM route with the Go plugin's words first, then the key", () => {
+    const bad = (route: object) => () => renderDelegate(loadConfig({ ...stock, ipam: { type: "host-local", routes: [route] } } as any), parseSubnetEnv(P, V4));
+    expect(bad({ dst: "10.0.0.0/33" })).toThrowError(/^failed to read IPAM routes: invalid CIDR address: 10\.0\.0\.0\/33 \(ipam\.routes\[0\]\.dst\)$/);
+    expect(bad({ dst: "10.0.0.0/8", gw: "x" })).toThrowError(/^failed to read IPAM routes: invalid IP address: x \(ipam\.routes\[0\]\.gw\)$/);
+  });
+
   it("does not add isGateway for a delegate other than bridge", () => {
     const d = renderDelegate(loadConfig({ ...stock, delegate: { type: "ipvlan" } } as any), parseSubnetEnv(P, V4));
     expect(d.isGateway).toBeUndefined();

@@ -72,7 +72,7 @@ export const IFLA_BR = { VLAN_FILTERING: 7, VLAN_DEFAULT_PVID: 39 } as const;
 export const IFLA_BRPORT = { STATE: 1, PRIORITY: 2, COST: 3, MODE: 4, GUARD: 5, PROTECT: 6, FAST_LEAVE: 7, LEARNING: 8, UNICAST_FLOOD: 9, ISOLATED: 33 } as const;
 
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4, ANYCAST: 5, CACHEINFO: 6, FLAGS: 8 } as const;
-export const IFA_F = { SECONDARY: 0x01, NODAD: 0x02, PERMANENT: 0x80, NOPREFIXROUTE: 0x200 } as const;
+export const IFA_F = { SECONDARY: 0x01, NODAD: 0x02, DADFAILED: 0x08, TENTATIVE: 0x40, PERMANENT: 0x80, NOPREFIXROUTE: 0x200 } as const;
 
 export const RTA = { DST: 1, SRC: 2, IIF: 3, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, METRICS: 8, TABLE: 15 } as const;
 export const RT_TABLE = { UNSPEC: 0, MAIN: 254, LOCAL: 255 } as const;

@@ -1,0 +1,123 @@
+// `cni install [--dest DIR] [--plugins a,b,…]`: copy the running executable to DIR/cni and point a link per
+// plugin at it, the way kube-flannel's init container copies its plugin into the host's /opt/cni/bin. Running it
+// again with the same executable changes nothing; a Go plugin of the same name is replaced (and named so).
+import { closeSync, openSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { registeredNames, writeAll } from "../lib/skel/index.ts";
+import { syncDir } from "../lib/sys/files.ts";
+import { removeAbandonedScratch } from "../lib/sys/scratch-files.ts";
+import { InstallError, explain } from "./install-errors.ts";
+import { copyAtomic, describeExisting, isInstalled, isLinkTo, linkAtomic } from "./install-files.ts";
+
+export const DEFAULT_DEST = "/opt/cni/bin";
+const EXECUTABLE = "cni";
+
+const USAGE = `usage: cni install [--dest DIR] [--plugins a,b,...]
+  copies this executable to DIR/cni and points a link per plugin at it (default DIR: ${DEFAULT_DEST}, all plugins);
+  each file is replaced atomically, so a runtime running a plugin meanwhile gets the old or the new one
+`;
+
+interface Options {
+  dest: string;
+  plugins: string[];
+}
+
+class UsageError extends Error {}
+
+function parseArgs(args: string[]): Options {
+  let dest = DEFAULT_DEST;
+  let plugins = registeredNames();
+  for (let i = 0; i < args.length; i++) {
+    const eq = args[i].startsWith("--") ? args[i].indexOf("=") : -1;
+    const [flag, inline] = eq > 0 ? [args[i].slice(0, eq), args[i].slice(eq + 1)] : [args[i], undefined];
+    const value = (): string => {
+      const v = inline ?? args[++i];
+      if (v === undefined || v === "") throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === "--dest") dest = value();
+    else if (flag === "--plugins") plugins = parsePlugins(value());
+    else if (flag === "-h" || flag === "--help") throw new UsageError("");
+    else throw new UsageError(`unknown argument: ${args[i]}`);
+  }
+  return { dest: resolve(dest), plugins };
+}
+
+function parsePlugins(list: string): string[] {
+  const known = registeredNames();
+  const names = [...new Set(list.split(",").map((s) => s.trim()).filter(Boolean))];
+  if (!names.length) throw new UsageError(`--plugins names no plugin; this build has: ${known.join(", ")}`);
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length) throw new UsageError(`--plugins: unknown plugin ${unknown.join(", ")}; this build has: ${known.join(", ")}`);
+  return names;
+}
+
+/** The folder must exist and be one: checked first, so its absence is not reported as a failed write. */
+function checkFolder(dir: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (e) {
+    throw explain(e, dir, dir);
+  }
+  if (!isDir) throw explain(Object.assign(new Error("not a directory"), { code: "ENOTDIR" }), dir, dir);
+}
+
+/** Install, telling `say` what was done to each name as it is done (so a failure half-way shows what changed). */
+function install(o: Options, say: (line: string) => void): void {
+  const dir = o.dest;
+  checkFolder(dir);
+  // The name being worked on, for the error: every failure below is a system call on it.
+  let current = dir;
+  try {
+    // Copies left by an install that was killed mid-way (no process holds their lock any more).
+    removeAbandonedScratch(dir, (tag) => tag === EXECUTABLE);
+    current = join(dir, EXECUTABLE);
+    const src = openSync("/proc/self/exe", "r");
+    try {
+      if (isInstalled(src, current)) say(`up to date: ${current}`);
+      else {
+        const before = describeExisting(current);
+        copyAtomic(src, current, dir, EXECUTABLE, 0o755);
+        say(before ? `replaced ${current} (was ${before})` : `installed ${current}`);
+      }
+    } finally {
+      closeSync(src);
+    }
+    for (const name of o.plugins) {
+      current = join(dir, name);
+      if (isLinkTo(current, EXECUTABLE)) {
+        say(`up to date: ${current} -> ${EXECUTABLE}`);
+        continue;
+      }
+      const before = describeExisting(current);
+      linkAtomic(EXECUTABLE, current, dir, name);
+      say(before ? `replaced ${current} (was ${before}) with a link to ${EXECUTABLE}` : `linked ${current} -> ${EXECUTABLE}`);
+    }
+    // The new names survive a power loss only once their folder is on disk too.
+    current = dir;
+    syncDir(dir);
+  } catch (e) {
+    if (e instanceof InstallError || typeof (e as NodeJS.ErrnoException).code !== "string") throw e;
+    throw explain(e, dir, current);
+  }
+}
+
+export function installMain(args: string[]): number {
+  let o: Options;
+  try {
+    o = parseArgs(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    writeAll(2, `${e.message ? `cni install: ${e.message}\n` : ""}${USAGE}`);
+    return 2;
+  }
+  try {
+    install(o, (line) => writeAll(1, `${line}\n`));
+  } catch (e) {
+    if (!(e instanceof InstallError)) throw e;
+    writeAll(2, `cni install: ${e.message}\n`);
+    return 1;
+  }
+  return 0;
+}

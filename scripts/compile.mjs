@@ -1,0 +1,45 @@
+// One `bun build --compile` of cni.ts for a target, from a Bun executable of the npm registry (no download at
+// build time): `npm run build` compiles for this machine, `npm run release` for every release target.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const PLUGINS = ["flannel", "bridge", "host-local", "loopback", "portmap"];
+
+export function version() {
+  return JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+}
+
+export function commit() {
+  try {
+    return execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * Compile cni.ts into `outfile`. `bunTarget` is Bun's name of the target (bun-linux-x64, bun-linux-arm64, …),
+ * `bunExe` the Bun executable of that target (its runtime is what the output is made of), `target` our name of
+ * it, stamped in beside the version and commit so `cni --version` tells which artefact it is.
+ */
+export function compile({ outfile, target, bunTarget, bunExe, hostBun = bunExe }) {
+  execFileSync(
+    hostBun,
+    [
+      "build", "--compile", "--minify", "--bytecode",
+      // A plugin must not pick up a .env or bunfig.toml from the runtime's working directory (and looking costs time).
+      "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+      // Invocations live for milliseconds: tiering code up to the JIT costs more than it saves (measured).
+      "--compile-jit-policy=1000",
+      ...(bunTarget ? [`--target=${bunTarget}`, `--compile-executable-path=${bunExe}`] : []),
+      "--define", `CNI_BUILD_VERSION=${JSON.stringify(version())}`,
+      "--define", `CNI_BUILD_COMMIT=${JSON.stringify(commit())}`,
+      "--define", `CNI_BUILD_TARGET=${JSON.stringify(target)}`,
+      join(ROOT, "cni.ts"), "--outfile", outfile,
+    ],
+    { cwd: ROOT, stdio: "inherit" },
+  );
+}

@@ -1,0 +1,1 @@
+export function addCRuntime(stage: string, arch: string): string[];

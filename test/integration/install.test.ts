@@ -1,0 +1,216 @@
+// `cni install`: the built executable copied into a folder with a link per plugin, atomically (an exec racing
+// the install never fails), idempotently, naming what it replaced, and refusing with a clear reason when the
+// folder cannot take it. Mount tricks (read-only folder, a file mounted over a plugin) happen in a private
+// mount namespace of the command itself, so nothing outside the test's temp dirs changes.
+import { spawn, spawnSync } from "node:child_process";
+import {
+  appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
+import { Sandbox } from "../helpers/sandbox.ts";
+
+const box = new Sandbox();
+afterEach(() => box.cleanup());
+
+const PLUGINS = ["loopback", "host-local", "bridge", "flannel", "portmap"];
+const CNI = join(BIN, "cni");
+
+function install(args: string[], exe = CNI) {
+  return spawnSync(exe, ["install", ...args], { encoding: "utf8" });
+}
+
+/** Run `cni install` in a private mount namespace after `setup` (a shell snippet of mount commands). */
+function installAfterMounts(setup: string, args: string[]) {
+  const script = `${setup}\nexec "$0" install "$@"`;
+  return spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", script, CNI, ...args], { encoding: "utf8" });
+}
+
+/** A second, different executable: the built one with bytes appended (it still runs, and installs itself). */
+function otherBuild(dir: string): string {
+  const exe = join(dir, "cni-other");
+  copyFileSync(CNI, exe);
+  appendFileSync(exe, "another build\n");
+  return exe;
+}
+
+const names = (dir: string) => readdirSync(dir).sort();
+
+describe("cni install", () => {
+  it("copies the executable and links every plugin to it; every link runs its plugin", () => {
+    const dest = box.tmpdir();
+    const r = install(["--dest", dest]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(names(dest)).toEqual(["cni", ...PLUGINS].sort());
+    expect(readFileSync(join(dest, "cni")).equals(readFileSync(CNI))).toBe(true);
+    expect(statSync(join(dest, "cni")).mode & 0o777).toBe(0o755);
+    for (const p of PLUGINS) expect(readlinkSync(join(dest, p))).toBe("cni");
+    expect(r.stdout).toContain(`installed ${dest}/cni`);
+    for (const p of PLUGINS) expect(r.stdout).toContain(`linked ${dest}/${p} -> cni`);
+    const v = spawnSync(join(dest, "bridge"), [], { env: { CNI_COMMAND: "VERSION" }, encoding: "utf8" });
+    expect(v.status).toBe(0);
+    expect(JSON.parse(v.stdout).supportedVersions).toContain("1.1.0");
+  });
+
+  it("leaves an identical installation alone and says it is up to date", () => {
+    const dest = box.tmpdir();
+    expect(install(["--dest", dest]).status).toBe(0);
+    const before = statSync(join(dest, "cni")).ino;
+    const r = install(["--dest", dest]);
+    expect(r.status).toBe(0);
+    expect(statSync(join(dest, "cni")).ino).toBe(before);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(1 + PLUGINS.length);
+    for (const l of lines) expect(l).toMatch(/^up to date: /);
+    // Installing from the installed copy itself is up to date as well.
+    expect(install(["--dest", dest], join(dest, "cni")).stdout).toContain(`up to date: ${dest}/cni\n`);
+  });
+
+  it("replaces the Go plugins of the same names, says so, and leaves other files alone", () => {
+    const dest = box.tmpdir();
+    for (const p of ["bridge", "host-local", "portmap", "loopback", "macvlan"]) copyFileSync(join(REFERENCE_BIN, p), join(dest, p));
+    const goBridge = statSync(join(dest, "bridge")).size;
+    const macvlan = readFileSync(join(dest, "macvlan"));
+    const r = install(["--dest", dest]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`replaced ${dest}/bridge (was a Go program of ${goBridge} bytes) with a link to cni`);
+    expect(r.stdout).toMatch(new RegExp(`replaced ${dest}/portmap \\(was a Go program of \\d+ bytes\\)`));
+    expect(r.stdout).toContain(`linked ${dest}/flannel -> cni`);
+    expect(readFileSync(join(dest, "macvlan")).equals(macvlan)).toBe(true);
+    expect(names(dest)).toEqual(["cni", "macvlan", ...PLUGINS].sort());
+  });
+
+  it("replaces a different cni and a foreign link, naming each", () => {
+    const dest = box.tmpdir();
+    const other = otherBuild(box.tmpdir());
+    expect(install(["--dest", dest], other).status).toBe(0);
+    writeFileSync(join(dest, "elsewhere"), "");
+    const r0 = spawnSync("ln", ["-sfn", "elsewhere", join(dest, "loopback")]);
+    expect(r0.status).toBe(0);
+    const r = install(["--dest", dest]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`replaced ${dest}/cni (was a file of ${statSync(other).size} bytes)`);
+    expect(r.stdout).toContain(`replaced ${dest}/loopback (was a link to elsewhere) with a link to cni`);
+    expect(r.stdout).toContain(`up to date: ${dest}/bridge -> cni`);
+    expect(readFileSync(join(dest, "cni")).equals(readFileSync(CNI))).toBe(true);
+  });
+
+  it("links only the plugins --plugins names", () => {
+    const dest = box.tmpdir();
+    const r = install([`--dest=${dest}`, "--plugins", "bridge,host-local"]);
+    expect(r.status).toBe(0);
+    expect(names(dest)).toEqual(["bridge", "cni", "host-local"]);
+  });
+
+  it("refuses unknown plugins and arguments with the usage, touching nothing", () => {
+    const dest = box.tmpdir();
+    const r = install(["--dest", dest, "--plugins", "bridge,../x"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("unknown plugin ../x; this build has: loopback, host-local, bridge, flannel, portmap");
+    expect(install(["--dest", dest, "--force"]).stderr).toContain("unknown argument: --force");
+    expect(install(["--dest"]).stderr).toContain("--dest needs a value");
+    expect(names(dest)).toEqual([]);
+  });
+
+  it("removes the copy an install killed mid-way left behind", () => {
+    const dest = box.tmpdir();
+    writeFileSync(join(dest, `.tmp-cni.${2 ** 22 + 1}`), "half a binary");
+    expect(install(["--dest", dest]).status).toBe(0);
+    expect(names(dest)).toEqual(["cni", ...PLUGINS].sort());
+  });
+});
+
+describe("cni install refuses a folder it cannot write, and leaves nothing behind", () => {
+  it("a missing folder", () => {
+    const dest = join(box.tmpdir(), "opt", "cni", "bin");
+    const r = install(["--dest", dest]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`cni install: ${dest} does not exist: create it (mkdir -p ${dest}) or name another folder with --dest\n`);
+    expect(r.stdout).toBe("");
+  });
+
+  it("a file instead of a folder", () => {
+    const dest = join(box.tmpdir(), "bin");
+    writeFileSync(dest, "");
+    const r = install(["--dest", dest]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${dest} is not a directory`);
+  });
+
+  it("a read-only folder", () => {
+    const dest = box.tmpdir();
+    copyFileSync(join(REFERENCE_BIN, "bridge"), join(dest, "bridge"));
+    const r = installAfterMounts(`mount --bind "$1" "$1"; mount -o remount,bind,ro "$1" "$1"`.replaceAll("$1", dest), ["--dest", dest]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cni install: ${dest} is on a read-only filesystem: remount it read-write`);
+    expect(names(dest)).toEqual(["bridge"]);
+  });
+
+  it("a plugin name with a file mounted over it (cannot be renamed over)", () => {
+    const dest = box.tmpdir();
+    const src = join(box.tmpdir(), "bridge");
+    copyFileSync(join(REFERENCE_BIN, "bridge"), src);
+    writeFileSync(join(dest, "bridge"), "");
+    const r = installAfterMounts(`mount --bind "${src}" "${dest}/bridge"`, ["--dest", dest]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cni install: ${dest}/bridge is a mount point (a file mounted over it) and cannot be replaced`);
+    expect(names(dest).filter((n) => n.startsWith(".tmp-"))).toEqual([]);
+  });
+
+  it("a plugin name that is a directory", () => {
+    const dest = box.tmpdir();
+    mkdirSync(join(dest, "portmap"));
+    const r = install(["--dest", dest]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cni install: ${dest}/portmap is a directory`);
+    // What was done before the failure is said, so the operator knows the folder's state.
+    expect(r.stdout).toContain(`installed ${dest}/cni\nlinked ${dest}/loopback -> cni\n`);
+    expect(names(dest).filter((n) => n.startsWith(".tmp-"))).toEqual([]);
+  });
+
+  it("a folder the user may not write", () => {
+    const dest = box.tmpdir();
+    chmodSync(dest, 0o755);
+    const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", CNI, "install", "--dest", dest], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cni install: no permission to write ${dest}/cni: run cni install as root`);
+    expect(names(dest)).toEqual([]);
+  });
+});
+
+describe("cni install while a runtime execs the plugins", () => {
+  it("every exec during repeated replacements runs a whole old or new executable", async () => {
+    const dest = box.tmpdir();
+    const work = box.tmpdir();
+    const other = otherBuild(work);
+    expect(install(["--dest", dest]).status).toBe(0);
+    const done = join(work, "done");
+    const rounds = 15;
+    // The installer alternates two different executables; the runner execs the bridge link until it is told
+    // to stop, and records any exec that failed or printed anything but a whole VERSION answer.
+    const loop = `for i in $(seq ${rounds}); do "$1" install --dest "$3" >/dev/null || exit 1; "$2" install --dest "$3" >/dev/null || exit 1; done`;
+    const installer = spawn("sh", ["-c", `${loop}; touch "$4"`, "sh", other, CNI, dest, done]);
+    const runner = spawnSync(
+      "sh",
+      ["-c", `n=0; bad=0; swaps=0; last=; while [ ! -e "$2" ]; do out=$(CNI_COMMAND=VERSION "$1/bridge" </dev/null 2>&1); rc=$?; n=$((n+1));
+        case "$rc:$out" in 0:*'"supportedVersions"'*'1.1.0'*) ;; *) bad=$((bad+1)); echo "FAILED rc=$rc: $out" >&2;; esac;
+        ino=$(stat -Lc %i "$1/bridge"); [ -n "$last" ] && [ "$ino" != "$last" ] && swaps=$((swaps+1)); last=$ino; done; echo "$n $bad $swaps"`,
+        "sh", dest, done],
+      { encoding: "utf8" },
+    );
+    const installed = await new Promise<number | null>((resolve) =>
+      installer.exitCode !== null ? resolve(installer.exitCode) : installer.once("exit", resolve),
+    );
+    expect(installed).toBe(0);
+    expect(runner.stderr).toBe("");
+    const [execs, bad, swaps] = runner.stdout.trim().split(" ").map(Number);
+    expect(bad).toBe(0);
+    expect(execs).toBeGreaterThan(0);
+    // The executable was replaced while the runner was exec'ing it (the point of the test).
+    expect(swaps).toBeGreaterThan(0);
+    expect(existsSync(done)).toBe(true);
+    expect(names(dest)).toEqual(["cni", ...PLUGINS].sort());
+  });
+});
