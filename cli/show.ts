@@ -49,15 +49,23 @@ export interface Picture {
   problems: Problem[];
 }
 
-const addrsOf = (ctx: Context, l: Link) => ctx.addrs.filter((a) => a.index === l.index && !(a.cidr.ip.length === 16 && a.cidr.ip[0] === 0xfe)).map((a) => formatCIDR(a.cidr));
+const isLinkLocal6 = (ip: IPBytes) => ip.length === 16 && ip[0] === 0xfe && (ip[1] & 0xc0) === 0x80;
+const addrsOf = (ctx: Context, l: Link) => ctx.addrs.filter((a) => a.index === l.index && !isLinkLocal6(a.cidr.ip)).map((a) => formatCIDR(a.cidr));
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+/** `token` as a whole word of `text`: "10.244.1.2" is not in "10.244.1.20", "veth1" not in "veth12". */
+const mentions = (text: string, token: string) => new RegExp(`(^|[^\\w.:/])${escape(token)}(?![\\w/]|\\.\\d)`).test(text);
 
 /** The problems whose text names `token` (a subnet, a device, an address), and the worst status among them. */
 function about(all: Problem[], checks: string[], ...tokens: string[]): { status: Status; problems: string[] } {
   const problems = all.filter((p) => checks.includes(p.check));
-  const mine = problems.filter((p) => tokens.some((t) => new RegExp(`(^|[^\\w.:/])${t.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(?![\\w/]|\\.\\d)`).test(p.text)));
+  const mine = problems.filter((p) => tokens.some((t) => mentions(p.text, t)));
   const status: Status = mine.some((p) => p.status === "fail") ? "fail" : mine.length ? "warn" : "ok";
   return { status, problems: mine.map((p) => p.text) };
 }
+
+const podView = (p: Pod) => ({
+  containerID: p.containerID, netns: p.netns, ifName: p.ifName, addresses: p.ips.map(formatCIDR), hostPorts: p.hostPorts,
+});
 
 function underlayOf(ctx: Context, local?: IPBytes): Link | undefined {
   const byLocal = local && ctx.addrs.find((a) => ipEqual(a.cidr.ip, local));
@@ -69,7 +77,10 @@ function underlayOf(ctx: Context, local?: IPBytes): Link | undefined {
 }
 
 export function picture(ctx: Context): Picture {
-  const problems: Problem[] = runChecks(ctx).flatMap((c) => (c.problems ?? (c.status === "ok" ? [] : [{ status: c.status, text: c.summary }])).map((p) => ({ check: c.id, ...p })));
+  const problems: Problem[] = runChecks(ctx).flatMap((c) => {
+    const own = c.problems ?? (c.status === "ok" ? [] : [{ status: c.status, text: c.summary }]);
+    return own.map((p) => ({ check: c.id, ...p }));
+  });
   const { backend, device } = backendOf(ctx);
   const info = device?.vxlan;
   const under = underlayOf(ctx, info?.local);
@@ -92,16 +103,18 @@ export function picture(ctx: Context): Picture {
         return {
           veth: l.name,
           mtu: l.mtu,
-          ...(p ? { pod: { containerID: p.containerID, netns: p.netns, ifName: p.ifName, addresses: p.ips.map(formatCIDR), hostPorts: p.hostPorts } } : {}),
+          ...(p ? { pod: podView(p) } : {}),
           ...about(problems, ["links", "bridge", "masquerade", "addresses"], l.name, ...(p ? p.ips.map((i) => formatIP(i.ip)) : [])),
         };
       })
     : [];
   const l = ctx.lease;
+  const nets = l ? [...l.networks, ...l.ip6Networks].map(formatCIDR) : [];
+  const bridge = br && { name: br.name, addresses: addrsOf(ctx, br), mtu: br.mtu, up: isUp(br), ports, ...about(problems, ["bridge"], br.name) };
   return {
     network: ctx.network,
     conf: ctx.configs.active?.file,
-    ...(l ? { lease: { subnet: l.subnet ? formatCIDR(l.subnet) : undefined, network: [...l.networks, ...l.ip6Networks].map(formatCIDR), mtu: l.mtu, ipMasq: l.ipMasq, file: ctx.subnetFile } } : {}),
+    ...(l ? { lease: { subnet: l.subnet && formatCIDR(l.subnet), network: nets, mtu: l.mtu, ipMasq: l.ipMasq, file: ctx.subnetFile } } : {}),
     ...(under ? { underlay: { name: under.name, addresses: addrsOf(ctx, under), mtu: under.mtu } } : {}),
     overlay: {
       backend,
@@ -109,49 +122,61 @@ export function picture(ctx: Context): Picture {
       ...(info ? { vni: info.vni, port: info.port, local: info.local ? formatIP(info.local) : undefined } : {}),
       peers,
     },
-    ...(br ? { bridge: { name: br.name, addresses: addrsOf(ctx, br), mtu: br.mtu, up: isUp(br), ports, ...about(problems, ["bridge"], br.name) } } : {}),
+    ...(bridge ? { bridge } : {}),
     problems,
   };
 }
 
 const MARK: Record<Status, string> = { ok: "", warn: "  ⚠ ", fail: "  ✗ " };
 const COLOUR: Record<Status, string> = { ok: "", warn: "\x1b[33m", fail: "\x1b[1;31m" };
+const RESET = "\x1b[0m";
 
 export function drawing(p: Picture, colour: boolean): string {
-  const mark = (s: Status, texts: string[]) => (s === "ok" ? "" : `${colour ? COLOUR[s] : ""}${MARK[s]}${texts.join("; ")}${colour ? "\x1b[0m" : ""}`);
+  const mark = (s: Status, texts: string[]) => (s === "ok" ? "" : `${colour ? COLOUR[s] : ""}${MARK[s]}${texts.join("; ")}${colour ? RESET : ""}`);
+  const worstOf = (ps: Problem[]): Status => (ps.some((x) => x.status === "fail") ? "fail" : ps.length ? "warn" : "ok");
   const out: string[] = [];
   out.push(`node: network "${p.network ?? "?"}"${p.conf ? ` (${basename(p.conf)})` : ""}`);
   const leaseProblems = p.problems.filter((x) => x.check === "lease");
   out.push(
     p.lease
-      ? `├─ lease    ${p.lease.subnet ?? "-"} of ${p.lease.network.join(",")}  MTU ${p.lease.mtu}  ipMasq ${p.lease.ipMasq}${mark(leaseProblems.length ? "fail" : "ok", leaseProblems.map((x) => x.text))}`
+      ? `├─ lease    ${p.lease.subnet ?? "-"} of ${p.lease.network.join(",")}  MTU ${p.lease.mtu}  ipMasq ${p.lease.ipMasq}` +
+          mark(worstOf(leaseProblems), leaseProblems.map((x) => x.text))
       : `├─ lease    none${mark("fail", leaseProblems.map((x) => x.text))}`,
   );
   if (p.underlay) out.push(`├─ underlay ${p.underlay.name}  ${p.underlay.addresses.join(" ")}  MTU ${p.underlay.mtu}`);
   const o = p.overlay;
-  const overlayProblems = p.problems.filter((x) => (x.check === "vxlan" || x.check === "routes") && !o.peers.some((peer) => peer.problems.includes(x.text)));
+  const onPeer = (x: Problem) => o.peers.some((peer) => peer.problems.includes(x.text));
+  const overlayProblems = p.problems.filter((x) => (x.check === "vxlan" || x.check === "routes") && !onPeer(x));
   const head = o.device
-    ? `${o.device} (${o.backend}${o.vni !== undefined ? ` VNI ${o.vni}` : ""}${o.port ? ` port ${o.port}` : ""}${o.local ? ` local ${o.local}` : ""})  MTU ${o.mtu}  ${o.up ? "up" : "DOWN"}`
+    ? `${o.device} (${[o.backend, o.vni !== undefined && `VNI ${o.vni}`, o.port && `port ${o.port}`, o.local && `local ${o.local}`]
+        .filter(Boolean).join(" ")})  MTU ${o.mtu}  ${o.up ? "up" : "DOWN"}`
     : `${o.backend} (routes via the underlay)`;
-  out.push(`├─ overlay  ${head}${mark(overlayProblems.some((x) => x.status === "fail") ? "fail" : overlayProblems.length ? "warn" : "ok", overlayProblems.map((x) => x.text))}`);
+  out.push(`├─ overlay  ${head}${mark(worstOf(overlayProblems), overlayProblems.map((x) => x.text))}`);
   o.peers.forEach((peer, i) => {
     const last = i === o.peers.length - 1;
-    out.push(`│  ${last ? "└" : "├"}─ ${peer.subnet.padEnd(18)} → ${(peer.endpoint ?? "?").padEnd(15)}${peer.mac ? ` ${peer.mac}` : ""}  ${peer.status === "ok" ? "ok" : ""}${mark(peer.status, peer.problems)}`);
+    const where = `${peer.subnet.padEnd(18)} → ${(peer.endpoint ?? "?").padEnd(15)}${peer.mac ? ` ${peer.mac}` : ""}`;
+    out.push(`│  ${last ? "└" : "├"}─ ${where}  ${peer.status === "ok" ? "ok" : ""}${mark(peer.status, peer.problems)}`);
   });
   if (!o.peers.length) out.push("│  └─ no peers");
   const b = p.bridge;
   if (!b) out.push("└─ bridge   none yet (the first pod's ADD creates it)");
   else {
-    out.push(`└─ ${b.name.padEnd(8)} ${b.addresses.join(" ") || "no address"}  MTU ${b.mtu}  ${b.up ? "up" : "DOWN"}${mark(b.status, b.problems)}`);
+    const state = `MTU ${b.mtu}  ${b.up ? "up" : "DOWN"}`;
+    out.push(`└─ ${b.name.padEnd(8)} ${b.addresses.join(" ") || "no address"}  ${state}${mark(b.status, b.problems)}`);
     b.ports.forEach((port, i) => {
       const last = i === b.ports.length - 1;
       const pod = port.pod
-        ? `${port.pod.containerID.slice(0, 16)}  ${port.pod.netns ?? "?"}  ${port.pod.ifName} ${port.pod.addresses.join(" ")}${port.pod.hostPorts.length ? `  hostPort ${port.pod.hostPorts.join(" ")}` : ""}`
+        ? `${port.pod.containerID.slice(0, 16)}  ${port.pod.netns ?? "?"}  ${port.pod.ifName} ${port.pod.addresses.join(" ")}` +
+          (port.pod.hostPorts.length ? `  hostPort ${port.pod.hostPorts.join(" ")}` : "")
         : "no running pod";
       out.push(`   ${last ? "└" : "├"}─ ${port.veth.padEnd(14)} → ${pod}${mark(port.status, port.problems)}`);
     });
   }
-  const shown = new Set([...o.peers.flatMap((x) => x.problems), ...overlayProblems.map((x) => x.text), ...leaseProblems.map((x) => x.text), ...(b ? [...b.problems, ...b.ports.flatMap((x) => x.problems)] : [])]);
+  const shown = new Set([
+    ...o.peers.flatMap((x) => x.problems),
+    ...[...overlayProblems, ...leaseProblems].map((x) => x.text),
+    ...(b ? [...b.problems, ...b.ports.flatMap((x) => x.problems)] : []),
+  ]);
   const elsewhere = p.problems.filter((x) => !shown.has(x.text));
   if (elsewhere.length) {
     out.push("", "elsewhere");
@@ -159,7 +184,8 @@ export function drawing(p: Picture, colour: boolean): string {
   }
   const fails = p.problems.filter((x) => x.status === "fail").length;
   const warns = p.problems.filter((x) => x.status === "warn").length;
-  out.push("", fails || warns ? `${fails} problem(s), ${warns} warning(s): run cni doctor for the evidence and the fixes` : "no problems (cni doctor: all checks pass)");
+  const tally = `${fails} problem(s), ${warns} warning(s): run cni doctor for the evidence and the fixes`;
+  out.push("", fails || warns ? tally : "no problems (cni doctor: all checks pass)");
   return `${out.join("\n")}\n`;
 }
 

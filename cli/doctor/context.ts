@@ -1,7 +1,9 @@
 // Everything doctor and show look at, read once: the configs, the paths the active conflist names, the lease,
 // the namespace's links, addresses, routes, neighbours and FDB (netlink), the firewall tables, libcni's
 // cache and host-local's reservations. Read only: nothing here creates or changes anything.
-import { type Address, type Link, type Neighbor, NetlinkSocket, type Route, listAddrs, listLinks, listNeighbors, listRoutes } from "../../lib/netlink/index.ts";
+import {
+  type Address, type Link, type Neighbor, NetlinkSocket, type Route, listAddrs, listLinks, listNeighbors, listRoutes,
+} from "../../lib/netlink/index.ts";
 import { type CIDR, parseCIDR } from "../../lib/ip/addr.ts";
 import { type CachedEntry, cachedEntries } from "../../lib/runtime/cache.ts";
 import { DEFAULT_DATA_DIR as IPAM_DEFAULT_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";

@@ -46,7 +46,8 @@ export function runChecks(ctx: Context): CheckResult[] {
     try {
       return check(ctx);
     } catch (e) {
-      return { id, status: "fail", summary: `the check itself failed: ${(e as Error).message}`, evidence: [], fix: "report this with the command's output" };
+      const summary = `the check itself failed: ${(e as Error).message}`;
+      return { id, status: "fail", summary, evidence: [], fix: "report this with the command's output" };
     }
   });
 }

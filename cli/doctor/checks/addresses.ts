@@ -56,7 +56,10 @@ function flannelLeftovers(ctx: Context): Finding | undefined {
     status: "warn",
     text: `${gone.length} saved flannel config(s) of containers that are not running: ${gone.map((n) => n.slice(0, 24)).join(", ")}`,
     fix: `left by pods removed without a DEL: doctor --fix removes them from ${dir}`,
-    repair: { describe: `remove ${gone.length} saved flannel config(s) of gone containers from ${dir}`, apply: () => gone.forEach((n) => unlinkSync(join(dir, n))) },
+    repair: {
+      describe: `remove ${gone.length} saved flannel config(s) of gone containers from ${dir}`,
+      apply: () => gone.forEach((n) => unlinkSync(join(dir, n))),
+    },
   };
 }
 
@@ -86,11 +89,14 @@ export function checkAddresses(ctx: Context): CheckResult {
   for (const s of stale) if (beforeIPs.has(formatIP(s.r.ip))) s.why += ", made before this boot";
   const earlier = before.filter((r) => !staleIPs.has(formatIP(r.ip)));
   if (stale.length) {
+    const ips = stale.map((s) => formatIP(s.r.ip)).join(", ");
+    const held = stale.map((s) => `${formatIP(s.r.ip)} for ${s.r.containerID.slice(0, 24)} (${s.why})`).join("; ");
+    const files = `${stale.slice(0, 3).map((s) => join(dir, formatIP(s.r.ip))).join(", ")}${stale.length > 3 ? ", …" : ""}`;
     findings.push({
       status: "fail",
-      text: `${stale.length} address(es) leaked: ${stale.map((s) => `${formatIP(s.r.ip)} for ${s.r.containerID.slice(0, 24)} (${s.why})`).join("; ")}`,
-      fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${stale.slice(0, 3).map((s) => join(dir, formatIP(s.r.ip))).join(", ")}${stale.length > 3 ? ", …" : ""}`,
-      repair: { describe: `release ${stale.length} leaked address(es) in ${dir}: ${stale.map((s) => formatIP(s.r.ip)).join(", ")}`, apply: () => release(ctx, stale.map((s) => s.r)) },
+      text: `${stale.length} address(es) leaked: ${held}`,
+      fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${files}`,
+      repair: { describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}`, apply: () => release(ctx, stale.map((s) => s.r)) },
     });
   }
   if (earlier.length) {

@@ -30,7 +30,8 @@ export function peerRoutes(ctx: Context): Route[] {
   if (!l) return [];
   const nets = [...l.networks, ...l.ip6Networks];
   const own = [l.subnet, l.ip6Subnet].filter((s): s is CIDR => !!s);
-  return ctx.routes.filter((r) => r.dst && r.dst.prefix > 0 && r.protocol !== RTPROT_KERNEL && nets.some((n) => inside(n, r.dst!) && n.prefix < r.dst!.prefix) && !own.some((o) => inside(o, r.dst!)));
+  const isPeer = (dst: CIDR) => nets.some((n) => inside(n, dst) && n.prefix < dst.prefix) && !own.some((o) => inside(o, dst));
+  return ctx.routes.filter((r) => r.dst && r.dst.prefix > 0 && r.protocol !== RTPROT_KERNEL && isPeer(r.dst));
 }
 
 /** This node's own addresses. */

@@ -10,6 +10,8 @@ const ID = "bridge";
 /** host-local's default gateway: the subnet's first address, with the subnet's prefix. */
 export const gatewayOf = (subnet: CIDR): CIDR => ({ ip: addToIP(networkOf(subnet), 1n), prefix: subnet.prefix });
 
+const isLinkLocal6 = (ip: Uint8Array) => ip.length === 16 && ip[0] === 0xfe && (ip[1] & 0xc0) === 0x80;
+
 export const portsOf = (ctx: Context, br: Link): Link[] => ctx.links.filter((l) => l.master === br.index);
 
 export function checkBridge(ctx: Context): CheckResult {
@@ -24,19 +26,28 @@ export function checkBridge(ctx: Context): CheckResult {
   for (const subnet of [ctx.lease.subnet, ctx.lease.ip6Subnet]) {
     if (!subnet) continue;
     const gw = gatewayOf(subnet);
-    const mine = addrs.filter((a) => family(a.cidr.ip) === family(gw.ip) && !(family(gw.ip) === 6 && a.cidr.ip[0] === 0xfe && (a.cidr.ip[1] & 0xc0) === 0x80));
+    const mine = addrs.filter((a) => family(a.cidr.ip) === family(gw.ip) && !isLinkLocal6(a.cidr.ip));
     const right = mine.some((a) => ipEqual(a.cidr.ip, gw.ip) && a.cidr.prefix === gw.prefix);
     const wrong = mine.filter((a) => !(ipEqual(a.cidr.ip, gw.ip) && a.cidr.prefix === gw.prefix));
     if (right && !wrong.length) continue;
     if (!wrong.length) continue; // no address yet: the next ADD adds it
+    const has = wrong.map((a) => formatCIDR(a.cidr)).join(", ");
+    const want = formatCIDR(gw);
     const disturbs = ports.length
       ? `it disconnects the ${ports.length} pod(s) attached to it (${ports.map((p) => p.name).join(", ")}): delete and recreate them afterwards`
       : "no pod is attached to it, so nothing is disturbed";
     findings.push({
       status: "fail",
-      text: `${name} has ${wrong.map((a) => formatCIDR(a.cidr)).join(", ")}, but the lease's gateway is ${formatCIDR(gw)}: every pod ADD fails ("${name} already has an IP address different from ${formatCIDR(gw)}")`,
-      fix: `the lease changed since ${name} was made: run "ip link delete ${name}" on the node and the next pod's ADD recreates it with ${formatCIDR(gw)}; ${disturbs}`,
-      repair: ports.length ? undefined : { describe: `delete ${name} (it has ${wrong.map((a) => formatCIDR(a.cidr)).join(", ")}, the lease's gateway is ${formatCIDR(gw)}; no pod is attached)`, apply: () => deleteLink(ctx.nl, br.index) },
+      text: `${name} has ${has}, but the lease's gateway is ${want}: every pod ADD fails ("${name} already has an IP address different from ` +
+        `${want}")`,
+      fix: `the lease changed since ${name} was made: run "ip link delete ${name}" on the node and the next pod's ADD recreates it ` +
+        `with ${want}; ${disturbs}`,
+      repair: ports.length
+        ? undefined
+        : {
+            describe: `delete ${name} (it has ${has}, the lease's gateway is ${want}; no pod is attached)`,
+            apply: () => deleteLink(ctx.nl, br.index),
+          },
     });
   }
   const mtu = ctx.lease.mtu;
@@ -48,7 +59,9 @@ export function checkBridge(ctx: Context): CheckResult {
     findings.push({
       status: "fail",
       text: `MTU mismatch: ${what}, but FLANNEL_MTU is ${mtu}${br.mtu > mtu ? ": packets larger than the overlay carries are dropped" : ""}`,
-      fix: `set "ip link set ${name} mtu ${mtu}" (and the same on the listed veths); pods made with another MTU keep it inside until recreated; if FLANNEL_MTU itself is wrong, fix flannel's backend MTU and restart the flannel pod`,
+      fix:
+        `set "ip link set ${name} mtu ${mtu}" (and the same on the listed veths); pods made with another MTU keep it inside ` +
+        "until recreated; if FLANNEL_MTU itself is wrong, fix flannel's backend MTU and restart the flannel pod",
     });
   }
   return fromFindings(ID, `${name} has the lease's gateway and MTU ${mtu}`, evidence, findings);

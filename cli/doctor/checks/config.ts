@@ -71,11 +71,15 @@ export function checkConfig(ctx: Context): CheckResult {
   const evidence: string[] = [];
   if (configs.missingDir || !configs.files.length) {
     const why = configs.missingDir ?? `${configs.dir} holds no .conf, .conflist or .json file`;
-    return { id: ID, status: "fail", summary: `no network configuration: ${why}`, evidence: [], fix: `install the flannel conflist (conf-examples/10-flannel.conflist) into ${configs.dir}` };
+    const fix = `install the flannel conflist (conf-examples/10-flannel.conflist) into ${configs.dir}`;
+    return { id: ID, status: "fail", summary: `no network configuration: ${why}`, evidence: [], fix };
   }
   for (const f of configs.files) {
     if (f.error) findings.push({ status: "fail", text: `${basename(f.file)}: ${f.error}`, fix: `fix or remove ${f.file}` });
-    else evidence.push(`${basename(f.file)}: network "${f.list!.name}", cniVersion ${f.list!.cniVersion}, plugins ${f.list!.plugins.map((p) => p.type).join(", ")}`);
+    else {
+      const { name, cniVersion, plugins } = f.list!;
+      evidence.push(`${basename(f.file)}: network "${name}", cniVersion ${cniVersion}, plugins ${plugins.map((p) => p.type).join(", ")}`);
+    }
   }
   const active = configs.active;
   if (!active?.list) {
@@ -92,13 +96,19 @@ export function checkConfig(ctx: Context): CheckResult {
     const names = others.map((f) => `${basename(f.file)} (network "${f.list!.name}")`).join(", ");
     findings.push({
       status: "fail",
-      text: `${configs.files.length} configurations in ${configs.dir}: the runtime uses ${basename(active.file)} (${configs.why}); ${names} ${others.length > 1 ? "are" : "is"} ignored`,
-      fix: `keep one configuration per node: the runtime uses ${active.file}; if that is not the one you mean, remove it (or rename yours to sort before it), otherwise remove ${others.map((f) => f.file).join(", ")}`,
+      text:
+        `${configs.files.length} configurations in ${configs.dir}: the runtime uses ${basename(active.file)} (${configs.why}); ` +
+        `${names} ${others.length > 1 ? "are" : "is"} ignored`,
+      fix:
+        `keep one configuration per node: the runtime uses ${active.file}; if that is not the one you mean, remove it ` +
+        `(or rename yours to sort before it), otherwise remove ${others.map((f) => f.file).join(", ")}`,
     });
   }
-  const json = active.file.endsWith(".conflist") ? active.json : { name: active.list.name, cniVersion: active.list.cniVersion, plugins: [active.json] };
+  // A .conf is validated as the list of one that libcni makes of it.
+  const isList = active.file.endsWith(".conflist");
+  const json = isList ? active.json : { name: active.list.name, cniVersion: active.list.cniVersion, plugins: [active.json] };
   for (const e of validate(json)) {
-    const at = active.file.endsWith(".conflist") ? e.path : e.path.replace(/^plugins\[0\]\.?/, "");
+    const at = isList ? e.path : e.path.replace(/^plugins\[0\]\.?/, "");
     findings.push({
       status: "fail",
       text: `${basename(active.file)}: ${at || "(top level)"}: ${e.message}`,

@@ -49,7 +49,10 @@ export function checkForwarding(ctx: Context): CheckResult {
       findings.push({
         status: "fail",
         text: `the FORWARD policy is DROP and no rule accepts ${missing.join(", ")}: pod traffic between nodes is dropped`,
-        fix: `accept the pod network in FORWARD ("iptables -A FORWARD -s ${missing[0]} -j ACCEPT; iptables -A FORWARD -d ${missing[0]} -j ACCEPT", as flanneld's FLANNEL-FWD chain does), or set the policy to ACCEPT; Docker sets DROP when it starts — doctor --fix never changes the firewall policy`,
+        fix:
+          `accept the pod network in FORWARD ("iptables -A FORWARD -s ${missing[0]} -j ACCEPT; iptables -A FORWARD -d ${missing[0]} -j ACCEPT", ` +
+          "as flanneld's FLANNEL-FWD chain does), or set the policy to ACCEPT; Docker sets DROP when it starts — " +
+          "doctor --fix never changes the firewall policy",
       });
     }
   }

@@ -14,10 +14,13 @@ export function checkLease(ctx: Context): CheckResult {
     return {
       id: ID,
       status: "fail",
-      summary: missing ? `${file} does not exist: flanneld has no lease for this node, so every pod ADD fails` : `${file} is unusable: ${ctx.leaseError}`,
+      summary: missing
+        ? `${file} does not exist: flanneld has no lease for this node, so every pod ADD fails`
+        : `${file} is unusable: ${ctx.leaseError}`,
       evidence: [ctx.leaseError ?? ""],
       fix: missing
-        ? `check the flannel pod (kube-flannel-ds) on this node: it writes ${file} once it has a subnet; see its log for why it has none (RBAC, no podCIDR on the node, etcd/API unreachable)`
+        ? `check the flannel pod (kube-flannel-ds) on this node: it writes ${file} once it has a subnet; ` +
+          "see its log for why it has none (RBAC, no podCIDR on the node, etcd/API unreachable)"
         : `flanneld writes ${file}; if it is hand-made or stale, restart the flannel pod on this node`,
     };
   }
@@ -44,5 +47,6 @@ export function checkLease(ctx: Context): CheckResult {
     text: `FLANNEL_MTU=${l.mtu} is below the minimum MTU of 68`,
     fix: "restart the flannel pod; check its backend's MTU settings",
   });
-  return fromFindings(ID, `lease ${l.subnet ? formatCIDR(l.subnet) : formatCIDR(l.ip6Subnet!)} in ${[...l.networks, ...l.ip6Networks].map(formatCIDR).join(",")}, MTU ${l.mtu}`, evidence, findings);
+  const subnet = formatCIDR(l.subnet ?? l.ip6Subnet!);
+  return fromFindings(ID, `lease ${subnet} in ${[...l.networks, ...l.ip6Networks].map(formatCIDR).join(",")}, MTU ${l.mtu}`, evidence, findings);
 }

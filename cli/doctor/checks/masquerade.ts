@@ -53,10 +53,10 @@ export function checkMasquerade(ctx: Context): CheckResult {
   const pods = ctx.pods.filter((p) => p.network === network);
   if (podMasq(ctx) === undefined) evidence.push("per-pod masquerading not checked: without a lease, FLANNEL_IPMASQ is unknown");
   if (podMasq(ctx)) {
-    const have = new Set(ctx.nat);
     for (const p of pods.filter((p) => p.alive)) {
       const chain = chainName(network, p.containerID);
-      const missing = p.ips.filter((ip) => ip.ip.length === 4 && ![...have].some((l) => l.startsWith(`-A POSTROUTING -s ${formatIP(ip.ip)}/32 `) && l.endsWith(`-j ${chain}`)));
+      const jumped = (ip: string) => ctx.nat!.some((l) => l.startsWith(`-A POSTROUTING -s ${ip}/32 `) && l.endsWith(`-j ${chain}`));
+      const missing = p.ips.filter((ip) => ip.ip.length === 4 && !jumped(formatIP(ip.ip)));
       if (missing.length) findings.push({
         status: "fail",
         text: `pod ${p.containerID.slice(0, 12)} (${missing.map((m) => formatCIDR(m)).join(", ")}) has no masquerade rule (ipMasq)`,
@@ -74,5 +74,6 @@ export function checkMasquerade(ctx: Context): CheckResult {
       repair: { describe: `remove iptables chain ${s.chain} of gone pod ${s.id} and the jumps to it`, apply: () => teardownMasqChain(s.chain) },
     });
   }
-  return fromFindings(ID, ctx.lease?.ipMasq ? "flanneld masquerades the pod network; no leftover chains" : "every running pod is masqueraded; no leftover chains", evidence, findings);
+  const fine = ctx.lease?.ipMasq ? "flanneld masquerades the pod network" : "every running pod is masqueraded";
+  return fromFindings(ID, `${fine}; no leftover chains`, evidence, findings);
 }

@@ -57,7 +57,9 @@ export function checkRoutes(ctx: Context): CheckResult {
       findings.push({
         status: "fail",
         text: `peer ${describe(r)}: next hop ${formatIP(r.gw)} is not directly connected (${path.how})`,
-        fix: `host-gw needs every node on one layer-2 network: use the vxlan backend across routers, or fix the node's underlay address; ${FLANNEL_OWNS}`,
+        fix:
+          "host-gw needs every node on one layer-2 network: use the vxlan backend across routers, or fix the node's " +
+          `underlay address; ${FLANNEL_OWNS}`,
       });
     }
   }
