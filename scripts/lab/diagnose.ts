@@ -7,6 +7,7 @@ import type { LabNode } from "./topology.ts";
 
 export function onNode(bin: string, node: LabNode, command: "doctor" | "show", ...args: string[]): { code: number; out: string } {
   const flags = ["--conf-dir", join(node.dir, "net.d"), "--bin-dir", bin, "--cache-dir", join(node.dir, "cache")];
-  const r = spawnSync("nsenter", [`--net=${nsPath(node.ns)}`, join(bin, "cni"), command, ...flags, ...args], { encoding: "utf8", env: { PATH: process.env.PATH } });
+  const argv = [`--net=${nsPath(node.ns)}`, join(bin, "cni"), command, ...flags, ...args];
+  const r = spawnSync("nsenter", argv, { encoding: "utf8", env: { PATH: process.env.PATH } });
   return { code: r.status ?? 1, out: r.stdout + r.stderr };
 }

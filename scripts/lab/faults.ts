@@ -23,7 +23,8 @@ const NAT_ADDRESS = "10.0.2.15";
 const LEAKED = ["10.244.1.200", "10.244.1.201"];
 const GONE_POD = "c0ffee0000000000000000000000000000000000000000000000000000000001";
 
-const iptablesRestore = (node: LabNode, text: string) => run("nsenter", [`--net=${nsPath(node.ns)}`, "iptables-restore", "--noflush"], { input: text });
+const iptablesRestore = (node: LabNode, text: string) =>
+  run("nsenter", [`--net=${nsPath(node.ns)}`, "iptables-restore", "--noflush"], { input: text });
 
 function peerFdb(node: LabNode, peers: LabNode[], dst: (p: LabNode) => string): void {
   for (const p of peers) {
@@ -34,7 +35,15 @@ function peerFdb(node: LabNode, peers: LabNode[], dst: (p: LabNode) => string): 
 function staleMasqRules(): string {
   const chain = chainName("cbr0", GONE_POD);
   const comment = `-m comment --comment "${ruleComment("cbr0", GONE_POD).replace(/"/g, '\\"')}"`;
-  return ["*nat", `:${chain} - [0:0]`, `-A ${chain} -d 10.244.1.0/24 ${comment} -j ACCEPT`, `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`, `-A POSTROUTING -s 10.244.1.250/32 ${comment} -j ${chain}`, "COMMIT", ""].join("\n");
+  return [
+    "*nat",
+    `:${chain} - [0:0]`,
+    `-A ${chain} -d 10.244.1.0/24 ${comment} -j ACCEPT`,
+    `-A ${chain} ! -d 224.0.0.0/4 ${comment} -j MASQUERADE`,
+    `-A POSTROUTING -s 10.244.1.250/32 ${comment} -j ${chain}`,
+    "COMMIT",
+    "",
+  ].join("\n");
 
 }
 
@@ -128,7 +137,8 @@ export const FAULTS: Fault[] = [
       inNs(node.ns, "iptables -P FORWARD DROP && iptables -F FLANNEL-FWD");
     },
     undo: (node) => {
-      inNs(node.ns, "iptables -P FORWARD ACCEPT && iptables -D FORWARD -m comment --comment 'flanneld forward' -j FLANNEL-FWD && iptables -X FLANNEL-FWD");
+      inNs(node.ns, "iptables -P FORWARD ACCEPT && iptables -D FORWARD -m comment --comment 'flanneld forward' -j FLANNEL-FWD");
+      inNs(node.ns, "iptables -X FLANNEL-FWD");
       iptablesRestore(node, flanneldRules(node).split("\n").filter((l, i, all) => i >= all.indexOf("*filter")).join("\n"));
     },
   },
@@ -163,7 +173,8 @@ export const FAULTS: Fault[] = [
     apply: (node) => iptablesRestore(node, staleMasqRules()),
     undo: (node) => {
       const chain = chainName("cbr0", GONE_POD);
-      inNs(node.ns, `iptables -t nat -S POSTROUTING | grep -- '-j ${chain}' | sed 's/^-A/-D/' | while read -r r; do eval iptables -t nat $r; done; iptables -t nat -F ${chain} 2>/dev/null; iptables -t nat -X ${chain} 2>/dev/null; true`);
+      // The lab node's nat table rewritten without the chain and the jumps to it (what --fix would have done).
+      inNs(node.ns, `iptables-save -t nat | grep -v -- '${chain}' | iptables-restore`);
     },
   },
   {

@@ -142,12 +142,15 @@ function breakOrMend(o: Options, stateDir: string): number {
   const lab = JSON.parse(readFileSync(recordFile(stateDir), "utf8")) as LabRecord;
   const [node, ...peers] = lab.nodes;
   const fault = (o.breakFault ?? o.mendFault)!;
-  if (fault.backends && !fault.backends.includes(lab.backend)) throw new Error(`fault ${fault.name} needs backend ${fault.backends.join(" or ")}; this lab is ${lab.backend}`);
+  if (fault.backends && !fault.backends.includes(lab.backend)) {
+    throw new Error(`fault ${fault.name} needs backend ${fault.backends.join(" or ")}; this lab is ${lab.backend}`);
+  }
   if (o.breakFault) {
     fault.apply(node, peers, lab.backend);
     const id = basename(stateDir).slice(PREFIX.length);
     const fix = fault.repairable ? "; cni doctor --fix repairs it" : "";
-    console.log(`broke ${node.ns}: ${fault.what}\n(doctor's ${fault.check} check should fail${fix}; undo with --name ${id} --mend ${fault.name}; remove the lab with --down --name ${id})\n`);
+    const how = `undo with --name ${id} --mend ${fault.name}; remove the lab with --down --name ${id}`;
+    console.log(`broke ${node.ns}: ${fault.what}\n(doctor's ${fault.check} check should fail${fix}; ${how})\n`);
   } else {
     fault.undo(node, peers, lab.backend);
     console.log(`mended ${node.ns}: ${fault.name}\n`);

@@ -20,7 +20,9 @@ export const MTU: Record<Backend, number> = { vxlan: 1450, "host-gw": 1500, ipip
 
 /** Node `index` of a lab: its names and addresses follow from the index alone. */
 export function labNode(prefix: string, index: number, stateDir: string): LabNode {
-  return { index, ns: `${prefix}-node${index}`, underlayIP: `192.168.100.${10 + index}`, subnet: `10.244.${index}.0/24`, gateway: `10.244.${index}.1`, dir: join(stateDir, `node${index}`) };
+  const ns = `${prefix}-node${index}`;
+  const underlayIP = `192.168.100.${10 + index}`;
+  return { index, ns, underlayIP, subnet: `10.244.${index}.0/24`, gateway: `10.244.${index}.1`, dir: join(stateDir, `node${index}`) };
 }
 
 /** The subnet.env flanneld writes for this node. */
