@@ -1,6 +1,7 @@
 // cni doctor on a throwaway node namespace with every path in a temp dir: its interface (JSON, exit codes,
 // report), the config checks (schema errors by key path, plugins asked VERSION), and what it finds after a pod
 // disappears without a DEL or a bridge is left from another lease, with --fix repairing only what is safe.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -266,6 +267,47 @@ describe("routes (host-gw, ipip)", () => {
   });
 });
 
+describe("vxlan", () => {
+  function vxlanNode(local: string) {
+    const n = node();
+    sh(n.ns, "ip link add eth0 type veth peer name seg0 && ip addr add 192.168.100.11/24 dev eth0 && ip link set eth0 up && ip link set seg0 up");
+    sh(n.ns, `ip link add flannel.1 type vxlan id 1 local ${local} dev eth0 dstport 8472 nolearning && ip link set flannel.1 mtu 1450 up`);
+    return n;
+  }
+
+  it("a local address this node does not have", () => {
+    const n = vxlanNode("192.168.100.99");
+    const c = check(n.doctor(["--json"]).report!, "vxlan");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("flannel.1's local address 192.168.100.99 is on none of this node's interfaces");
+  });
+
+  it("a peer route without its neighbour entry, then without its FDB entry", () => {
+    const n = vxlanNode("192.168.100.11");
+    sh(n.ns, "ip route add 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink");
+    const noNeigh = check(n.doctor(["--json"]).report!, "vxlan");
+    expect(noNeigh.summary).toBe("peer 10.244.2.0/24 via 10.244.2.0: no permanent neighbour entry for 10.244.2.0 on flannel.1");
+    sh(n.ns, "ip neigh replace 10.244.2.0 lladdr 0a:00:00:00:00:02 dev flannel.1 nud permanent");
+    const noFdb = check(n.doctor(["--json"]).report!, "vxlan");
+    expect(noFdb.summary).toBe("peer 10.244.2.0/24 via 10.244.2.0: no FDB entry for its VTEP MAC 0a:00:00:00:00:02 on flannel.1");
+    sh(n.ns, "bridge fdb append 0a:00:00:00:00:02 dev flannel.1 dst 192.168.100.12");
+    const fine = check(n.doctor(["--json"]).report!, "vxlan");
+    expect(fine.status, fine.summary).toBe("ok");
+    expect(fine.summary).toBe("flannel.1 is up, VNI 1, port 8472, 1 peers reachable");
+  });
+});
+
+describe("masquerade", () => {
+  it("FLANNEL_IPMASQ=true without flanneld's rules", () => {
+    const n = node({ ipMasq: true });
+    const c = check(n.doctor(["--json"]).report!, "masquerade");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("FLANNEL_IPMASQ=true but no nat rule masquerades 10.244.0.0/16");
+    sh(n.ns, "iptables -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE");
+    expect(check(n.doctor(["--json"]).report!, "masquerade").status).toBe("ok");
+  });
+});
+
 describe("forwarding", () => {
   it("the udp backend's flannel0: /dev/net/tun is looked for", () => {
     const n = node();
@@ -274,6 +316,13 @@ describe("forwarding", () => {
     const c = check(d.report!, "forwarding");
     expect(c.evidence).toContain("/dev/net/tun present");
     expect(check(d.report!, "vxlan").summary).toBe("not in use (backend udp)");
+    // Without /dev/net/tun (hidden by a tmpfs in a mount namespace of this command only), it fails.
+    const flags = ["--conf-dir", join(n.tmp, "net.d"), "--bin-dir", BIN, "--cache-dir", join(n.tmp, "cache")];
+    const r = spawnSync("unshare", ["--mount", "sh", "-c", 'mount -t tmpfs none /dev/net && exec "$@"', "sh", "nsenter", `--net=${nsPath(n.ns)}`, join(BIN, "cni"), "doctor", "--json", ...flags], { encoding: "utf8" });
+    const missing = check(JSON.parse(r.stdout), "forwarding");
+    expect(missing.status).toBe("fail");
+    expect(missing.summary).toContain("flannel0 (udp backend) exists but /dev/net/tun does not");
+    expect(missing.fix).toContain("mknod /dev/net/tun c 10 200");
   });
 });
 
