@@ -51,9 +51,18 @@ function node(o: { ipMasq?: boolean } = {}) {
     const pod = box.netns("pod");
     const r = inNs(ns, [join(BIN, "cni"), "tool", "add", "cbr0", nsPath(pod)], { env });
     if (r.status !== 0) throw new Error(r.stdout + r.stderr);
-    return { pod, ip: JSON.parse(r.stdout).ips[0].address.split("/")[0] as string };
+    const result = JSON.parse(r.stdout);
+    const veth = (result.interfaces as { name: string; sandbox?: string }[]).find((i) => !i.sandbox && i.name !== "cni0")!.name;
+    return { pod, ip: result.ips[0].address.split("/")[0] as string, veth };
   };
-  return { ns, tmp, conflist, writeList, doctor, addPod };
+  /** Delete a pod's namespace as a lost runtime would, and wait until the kernel has removed its veth (it does so
+   *  asynchronously, after the namespace's last reference is gone). */
+  const losePod = (p: { pod: string; veth: string }) => {
+    inNs(ns, ["ip", "netns", "del", p.pod]);
+    for (let i = 0; i < 500 && inNs(ns, ["ip", "link", "show", p.veth]).status === 0; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    expect(inNs(ns, ["ip", "link", "show", p.veth]).status).not.toBe(0);
+  };
+  return { ns, tmp, conflist, writeList, doctor, addPod, losePod };
 }
 
 const check = (r: Report, id: string) => r.checks.find((c) => c.id === id)!;
@@ -155,10 +164,11 @@ describe("config", () => {
 describe("a pod gone without a DEL", () => {
   it("its address, its masquerade chain: found, and --fix releases both; a second run is clean", () => {
     const n = node();
-    const { pod, ip } = n.addPod();
+    const lost = n.addPod();
+    const { ip } = lost;
     n.addPod();
     // The runtime lost the pod: its namespace is gone, and no DEL came.
-    inNs(n.ns, ["ip", "netns", "del", pod]);
+    n.losePod(lost);
     const d = n.doctor(["--json"]);
     expect(d.code, d.out).toBe(1);
     expect(failing(d.report!).sort()).toEqual(["addresses", "masquerade"]);
@@ -176,8 +186,9 @@ describe("a pod gone without a DEL", () => {
 
   it("a reservation from before this boot (no ADD of this boot yet): named as such, and released by --fix", () => {
     const n = node();
-    const { pod, ip } = n.addPod();
-    inNs(n.ns, ["ip", "netns", "del", pod]);
+    const lost = n.addPod();
+    const { ip } = lost;
+    n.losePod(lost);
     // As the store looks after a reboot: its boot record is an earlier boot's, the reservation older than this boot.
     const store = join(n.tmp, "ipam", "cbr0");
     writeFileSync(join(store, "last_reserved_ip.boot_id"), "boot_id=00000000-0000-4000-8000-000000000000");
