@@ -6,10 +6,10 @@ import { NetnsLock } from "../../lib/ns/netns-lock.ts";
 import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
-import { setupMasq, teardownMasq } from "../../lib/iptables/masq.ts";
 import { type BridgeConf, loadConfig } from "./config.ts";
 import { deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, setupVeth } from "./links.ts";
 import { configureInterface, prepareInterface } from "./pod-iface.ts";
+import { setupMasquerade, teardownMasquerade } from "./masq-backend.ts";
 
 const POD_IFACE_INDEX = 2;
 
@@ -110,8 +110,8 @@ export function add(ctx: Context): Result {
           if (gws.some((g) => g.ip.length === 16)) ensureSysctl("net/ipv6/conf/all/forwarding", "1");
         }
         if (conf.ipMasq) {
-          undo.push("remove masquerade rules", () => teardownMasq(conf.name, ctx.containerID));
-          setupMasq(conf.name, ctx.containerID, result.ips.map((ip) => parseCIDR(ip.address)!));
+          undo.push("remove masquerade rules", () => teardownMasquerade(conf, ctx));
+          setupMasquerade(conf, ctx, result.ips.map((ip) => parseCIDR(ip.address)!));
         }
       } else if (!conf.disableContainerInterface) {
         setUp(podNl, peer);

@@ -4,9 +4,9 @@
 import { type Context, delegate } from "../../lib/skel/index.ts";
 import { NetlinkSocket, findLink } from "../../lib/netlink/index.ts";
 import { NetnsNotFoundError } from "../../lib/ns/netns.ts";
-import { teardownMasq } from "../../lib/iptables/masq.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { deleteLinkIfExists } from "./links.ts";
+import { teardownMasquerade } from "./masq-backend.ts";
 
 function removePodInterface(ctx: Context): boolean {
   let podNl: NetlinkSocket;
@@ -42,5 +42,5 @@ export function del(ctx: Context): void {
   const removed = ctx.netns ? removePodInterface(ctx) : false;
   if (!removed) removeHostVeth(ctx, conf.brName);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "DEL");
-  if (conf.ipamType && conf.ipMasq) teardownMasq(conf.name, ctx.containerID);
+  if (conf.ipamType && conf.ipMasq) teardownMasquerade(conf, ctx);
 }

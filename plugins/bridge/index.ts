@@ -1,19 +1,16 @@
 // bridge: pods on a Linux bridge (cni0) through veth pairs, addresses from the IPAM delegate.
 import { type Context, type Plugin, delegate, validContainers } from "../../lib/skel/index.ts";
-import { staleMasqChains, teardownMasqChain } from "../../lib/iptables/masq.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { add } from "./add.ts";
 import { del } from "./del.ts";
 import { check } from "./check.ts";
+import { gcMasquerade } from "./masq-backend.ts";
 
 /** GC: the IPAM delegate collects its own leaks; we remove masquerade chains of containers not listed. */
 function gc(ctx: Context): void {
   const conf = loadTeardownConfig(ctx.conf, ctx.args);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "GC");
-  for (const { chain, id } of staleMasqChains(conf.name, validContainers(ctx.conf))) {
-    ctx.log.info(`gc: removing masquerade rules of ${id} (chain ${chain})`);
-    teardownMasqChain(chain);
-  }
+  gcMasquerade(conf, ctx, validContainers(ctx.conf));
 }
 
 function status(ctx: Context): void {

@@ -1,0 +1,68 @@
+// Masquerade rules in whichever firewall the config picks (ipMasqBackend, else the reference's default:
+// iptables unless only nftables is usable). A pod may have been set up by another version or config, so
+// teardown, CHECK and GC look in both.
+import type { Context } from "../../lib/skel/index.ts";
+import { validAttachments } from "../../lib/skel/index.ts";
+import type { CIDR } from "../../lib/ip/addr.ts";
+import { checkMasq, setupMasq, staleMasqChains, teardownMasq, teardownMasqChain } from "../../lib/iptables/masq.ts";
+import { TableUnreadable } from "../../lib/iptables/restore.ts";
+import { type FirewallBackend, defaultBackend } from "../../lib/nftables/backend.ts";
+import { checkMasqNft, gcMasqNft, setupMasqNft, teardownMasqNft } from "../../lib/nftables/masq.ts";
+import { NftUnavailable } from "../../lib/nftables/nft.ts";
+import type { BridgeConf } from "./config.ts";
+
+export const masqBackendOf = (conf: BridgeConf): FirewallBackend => conf.ipMasqBackend ?? defaultBackend();
+
+export function setupMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {
+  if (masqBackendOf(conf) === "nftables") {
+    try {
+      setupMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs);
+    } catch (e) {
+      if (e instanceof NftUnavailable) e.message = `ipMasq with the nftables backend: ${e.message}; or set "ipMasqBackend": "iptables"`;
+      throw e;
+    }
+  } else {
+    setupMasq(conf.name, ctx.containerID, addrs);
+  }
+}
+
+/** Remove the pod's rules from both backends; a backend that is not usable here holds nothing of ours. */
+export function teardownMasquerade(conf: BridgeConf, ctx: Context): void {
+  const errors: string[] = [];
+  try {
+    teardownMasq(conf.name, ctx.containerID);
+  } catch (e) {
+    if (!(e instanceof TableUnreadable)) errors.push((e as Error).message);
+  }
+  try {
+    teardownMasqNft(conf.name, ctx.ifName, ctx.containerID);
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  if (errors.length) throw new Error(`could not remove the masquerade rules: ${errors.join("; ")}`);
+}
+
+/** What is missing of the pod's rules: none when either backend holds them all. */
+export function checkMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): string[] {
+  const first = masqBackendOf(conf);
+  const look = (b: FirewallBackend): string[] => {
+    try {
+      return b === "nftables" ? checkMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs) : checkMasq(conf.name, ctx.containerID, addrs);
+    } catch (e) {
+      if (e instanceof NftUnavailable || e instanceof TableUnreadable) return [`${b}: ${e.message}`];
+      throw e;
+    }
+  };
+  const missing = look(first);
+  if (!missing.length) return [];
+  return look(first === "nftables" ? "iptables" : "nftables").length ? missing : [];
+}
+
+/** GC in both backends: rules of this network whose attachment the runtime no longer has. */
+export function gcMasquerade(conf: BridgeConf, ctx: Context, valid: Set<string>): void {
+  for (const { chain, id } of staleMasqChains(conf.name, valid)) {
+    ctx.log.info(`gc: removing masquerade rules of ${id} (chain ${chain})`);
+    teardownMasqChain(chain);
+  }
+  for (const comment of gcMasqNft(conf.name, validAttachments(ctx.conf))) ctx.log.info(`gc: removed nftables masquerade rule "${comment}"`);
+}

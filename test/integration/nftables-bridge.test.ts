@@ -1,0 +1,157 @@
+// bridge masquerade with nftables: the reference's table and rule shape, traffic leaving the node masqueraded
+// in both backends, teardown/CHECK/GC across backends and across implementations, the default backend, and
+// concurrent first ADDs.
+import { execFileSync } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { BIN } from "../helpers/paths.ts";
+import { Sandbox, inNs, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
+import { chainRules, nft, pathWithout, referenceMasqScript, ruleset } from "../helpers/nft.ts";
+
+const box = new Sandbox();
+afterEach(() => box.cleanup());
+
+const T = ["inet", "cni_plugins_masquerade"] as const;
+
+function lab() {
+  const node = box.netns("node");
+  const dir = box.tmpdir();
+  const conf = (extra: object = {}) => ({
+    cniVersion: "1.1.0", name: "cbr0", type: "bridge", bridge: "cni0", isDefaultGateway: true, ipMasq: true,
+    ipam: { type: "host-local", dataDir: dir, ranges: [[{ subnet: "10.244.1.0/24" }]] }, ...extra,
+  });
+  const env = (command: string, pod: string, id: string, extra: Record<string, string> = {}) =>
+    ({ CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN, ...extra });
+  const run = (command: string, pod: string, id: string, c: object, extra: Record<string, string> = {}) => runPlugin("bridge", { env: env(command, pod, id, extra), stdin: c, node });
+  return { node, dir, conf, env, run };
+}
+
+/** An "outside" namespace on the node's uplink, with no route back to the pod network. */
+function outside(node: string): string {
+  const out = box.netns("out");
+  execFileSync("ip", ["link", "add", "up0", "netns", node, "type", "veth", "peer", "name", "up0", "netns", out]);
+  sh(node, "ip addr add 192.168.60.1/24 dev up0 && ip link set up0 up");
+  sh(out, "ip addr add 192.168.60.2/24 dev up0 && ip link set up0 up");
+  return out;
+}
+
+const pingOut = (pod: string) => inNs(pod, ["ping", "-c1", "-W2", "192.168.60.2"]).status === 0;
+const masqRules = (ns: string) => chainRules(ns, ...T, "masq_checks");
+
+describe("bridge ipMasqBackend", () => {
+  it.each(["iptables", "nftables"])("%s: pod traffic leaving the node is masqueraded; DEL removes it", (backend) => {
+    const l = lab();
+    const out = outside(l.node);
+    const pod = box.netns("pod");
+    const r = l.run("ADD", pod, "c1", l.conf({ ipMasqBackend: backend }));
+    expect(r.code, r.stdout).toBe(0);
+    // The outside has no route to 10.244.1.0/24: an answer proves the source was rewritten to the node's address.
+    expect(pingOut(pod)).toBe(true);
+    const nat = sh(l.node, "iptables-save -t nat");
+    if (backend === "nftables") {
+      expect(nat).not.toMatch(/CNI-/);
+      expect(masqRules(l.node)).toHaveLength(1);
+    } else {
+      expect(nat).toMatch(/MASQUERADE/);
+      expect(masqRules(l.node)).toEqual([]);
+    }
+    expect(l.run("DEL", pod, "c1", l.conf({ ipMasqBackend: backend })).code).toBe(0);
+    expect(sh(l.node, "iptables-save -t nat")).not.toMatch(/CNI-/);
+    expect(masqRules(l.node)).toEqual([]);
+  });
+
+  it("writes exactly what the reference writes for a pod (compared with its rules put on another node)", () => {
+    const l = lab();
+    const pod = box.netns("pod");
+    expect(l.run("ADD", pod, "c1", l.conf({ ipMasqBackend: "nftables" })).code).toBe(0);
+    const ref = box.netns("ref");
+    nft(ref, referenceMasqScript("cbr0", "eth0", "c1", "10.244.1.2", "10.244.1.0/24"));
+    expect(ruleset(l.node)).toBe(ruleset(ref));
+    expect(masqRules(l.node)).toEqual(masqRules(ref));
+  });
+
+  it("CHECK, DEL and GC act on rules the reference wrote", () => {
+    const l = lab();
+    const [p1, p2] = [box.netns("pod"), box.netns("pod")];
+    const c = l.conf({ ipMasqBackend: "nftables" });
+    const add1 = l.run("ADD", p1, "keep", c);
+    const add2 = l.run("ADD", p2, "gone", c);
+    expect(add2.code, add2.stdout).toBe(0);
+    // Replace ours with the reference's rules for the same pods.
+    nft(l.node, "flush chain inet cni_plugins_masquerade masq_checks\n");
+    nft(l.node, referenceMasqScript("cbr0", "eth0", "keep", "10.244.1.2", "10.244.1.0/24") + referenceMasqScript("cbr0", "eth0", "gone", "10.244.1.3", "10.244.1.0/24"));
+    const check = (pod: string, id: string, prev: object) => l.run("CHECK", pod, id, { ...c, prevResult: prev });
+    expect(check(p1, "keep", add1.json).code, check(p1, "keep", add1.json).stdout).toBe(0);
+    expect(check(p2, "gone", add2.json).code).toBe(0);
+    nft(l.node, "flush chain inet cni_plugins_masquerade masq_checks\n");
+    expect(check(p1, "keep", add1.json).json.msg).toMatch(/masquerade rules of container keep are missing/);
+    nft(l.node, referenceMasqScript("cbr0", "eth0", "keep", "10.244.1.2", "10.244.1.0/24") + referenceMasqScript("cbr0", "eth0", "gone", "10.244.1.3", "10.244.1.0/24"));
+
+    const gc = l.run("GC", p1, "keep", { ...c, "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(masqRules(l.node).map((r) => r.comment)).toEqual([expect.stringMatching(/, id: keep$/)]);
+
+    // DEL with no backend named (it looks in both).
+    expect(l.run("DEL", p1, "keep", l.conf()).code).toBe(0);
+    expect(masqRules(l.node)).toEqual([]);
+  });
+
+  it("DEL leaves the table as before the first ADD apart from the shared empty chains", () => {
+    const l = lab();
+    const pod = box.netns("pod");
+    expect(ruleset(l.node)).toBe("");
+    expect(l.run("ADD", pod, "c1", l.conf({ ipMasqBackend: "nftables" })).code).toBe(0);
+    expect(l.run("DEL", pod, "c1", l.conf({ ipMasqBackend: "nftables" })).code).toBe(0);
+    expect(masqRules(l.node)).toEqual([]);
+    expect(chainRules(l.node, ...T, "postrouting")).toHaveLength(3);
+    expect(l.run("DEL", pod, "c1", l.conf({ ipMasqBackend: "nftables" })).code).toBe(0);
+  });
+
+  it("default: iptables where it works, nftables on a node with only nft", () => {
+    const l = lab();
+    const [p1, p2] = [box.netns("pod"), box.netns("pod")];
+    expect(l.run("ADD", p1, "c1", l.conf()).code).toBe(0);
+    expect(sh(l.node, "iptables-save -t nat")).toMatch(/MASQUERADE/);
+    expect(masqRules(l.node)).toEqual([]);
+    const PATH = pathWithout(l.dir);
+    const r = l.run("ADD", p2, "c2", l.conf(), { PATH });
+    expect(r.code, r.stdout).toBe(0);
+    expect(masqRules(l.node).map((x) => x.comment)).toEqual([expect.stringMatching(/, id: c2$/)]);
+    // Teardown with only nft still works, and a pod set up with iptables is removed where iptables works.
+    expect(l.run("DEL", p2, "c2", l.conf(), { PATH }).code).toBe(0);
+    expect(masqRules(l.node)).toEqual([]);
+    expect(l.run("DEL", p1, "c1", l.conf()).code).toBe(0);
+    expect(sh(l.node, "iptables-save -t nat")).not.toMatch(/CNI-/);
+  });
+
+  it("nftables asked for where nft is missing: the error names nft and the key", () => {
+    const l = lab();
+    const r = l.run("ADD", box.netns("pod"), "c1", l.conf({ ipMasqBackend: "nftables" }), { PATH: pathWithout(l.dir, ["nft"]) });
+    expect(r.code).not.toBe(0);
+    expect(r.json.code).toBe(50);
+    expect(sh(l.node, "ip -o link show type veth")).toBe("");
+    expect(r.json.msg).toMatch(/nft was not found.*nftables package.*"ipMasqBackend": "iptables"/);
+  });
+
+  it("16 concurrent first ADDs leave one rule each and one copy of the shared rules", async () => {
+    const l = lab();
+    const pods = Array.from({ length: 16 }, () => box.netns("pod"));
+    const runs = pods.map((p, i) => startPlugin("bridge", { env: l.env("ADD", p, `c${i}`), stdin: l.conf({ ipMasqBackend: "nftables" }), node: l.node }));
+    const results = await Promise.all(runs.map((r) => r.done));
+    for (const r of results) expect(r.code, r.stdout + r.stderr).toBe(0);
+    const rules = masqRules(l.node);
+    expect(rules).toHaveLength(16);
+    expect(new Set(rules.map((r) => r.comment)).size).toBe(16);
+    expect(chainRules(l.node, ...T, "postrouting")).toHaveLength(3);
+  });
+
+  it("a CNI_IFNAME with quotes and separators cannot end the rule or open another", () => {
+    const l = lab();
+    const pod = box.netns("pod");
+    const r = l.run("ADD", pod, "c1", l.conf({ ipMasqBackend: "nftables" }), { CNI_IFNAME: 'e;t"h}' });
+    expect(r.code, r.stdout).toBe(0);
+    expect(masqRules(l.node).map((x) => x.comment)).toEqual([expect.stringMatching(/, if: e;th}, id: c1$/)]);
+    expect(sh(l.node, "nft list tables")).toBe("table inet cni_plugins_masquerade\n");
+    expect(l.run("DEL", pod, "c1", l.conf(), { CNI_IFNAME: 'e;t"h}' }).code).toBe(0);
+    expect(masqRules(l.node)).toEqual([]);
+  });
+});
