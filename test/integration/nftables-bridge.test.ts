@@ -40,7 +40,7 @@ const masqRules = (ns: string) => chainRules(ns, ...T, "masq_checks");
 describe("bridge ipMasqBackend", () => {
   it.each(["iptables", "nftables"])("%s: pod traffic leaving the node is masqueraded; DEL removes it", (backend) => {
     const l = lab();
-    const out = outside(l.node);
+    outside(l.node);
     const pod = box.netns("pod");
     const r = l.run("ADD", pod, "c1", l.conf({ ipMasqBackend: backend }));
     expect(r.code, r.stdout).toBe(0);
