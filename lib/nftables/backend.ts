@@ -5,8 +5,9 @@ import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { savedTableIfUsable } from "../iptables/restore.ts";
 import { nftUsable } from "./nft.ts";
+import type { FirewallBackend } from "./backend-key.ts";
 
-export type FirewallBackend = "iptables" | "nftables";
+export type { FirewallBackend } from "./backend-key.ts";
 
 export const iptablesUsable = (): boolean => savedTableIfUsable(4, "filter") !== undefined;
 
@@ -26,10 +27,4 @@ export function defaultBackend(): FirewallBackend {
   if (iptablesUsable()) return "iptables";
   if (nftUsable()) return "nftables";
   return !onPath("iptables") && onPath("nft") ? "nftables" : "iptables";
-}
-
-/** A backend key's value: "iptables", "nftables" or unset; anything else is refused by the caller. */
-export function parseBackend(v: unknown): FirewallBackend | undefined | null {
-  if (v === undefined || v === null) return undefined;
-  return v === "iptables" || v === "nftables" ? v : null;
 }

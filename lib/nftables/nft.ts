@@ -47,13 +47,36 @@ export function listChain(family: NftFamily, table: string, chain: string): NftR
     if (/No such file or directory/.test(r.stderr)) return undefined;
     throw new NftError(`nft list chain ${family} ${table} ${chain}`, r.stderr);
   }
-  let doc: { nftables?: { rule?: NftRule }[] };
+  return parse(r.stdout, `chain ${family} ${table} ${chain}`).flatMap((o) => (o.rule ? [{ handle: o.rule.handle, comment: o.rule.comment, expr: o.rule.expr }] : []));
+}
+
+interface Listed {
+  chain?: { name: string };
+  rule?: NftRule & { chain: string };
+}
+
+function parse(stdout: string, what: string): Listed[] {
   try {
-    doc = JSON.parse(r.stdout);
+    const doc = JSON.parse(stdout) as { nftables?: Listed[] };
+    return doc.nftables ?? [];
   } catch {
-    throw new NftError(`nft -j list chain ${family} ${table} ${chain}`, "printed no JSON (nft built without JSON support?)");
+    throw new NftError(`nft -j list ${what}`, "printed no JSON (nft built without JSON support?)");
   }
-  return (doc.nftables ?? []).flatMap((o) => (o.rule ? [{ handle: o.rule.handle, comment: o.rule.comment, expr: o.rule.expr }] : []));
+}
+
+/** The rules of a table by chain; undefined when the table does not exist. One nft run for the whole table. */
+export function listTable(family: NftFamily, table: string): Map<string, NftRule[]> | undefined {
+  const r = run(["-j", "list", "table", family, table]);
+  if (r.status !== 0) {
+    if (/No such file or directory/.test(r.stderr)) return undefined;
+    throw new NftError(`nft list table ${family} ${table}`, r.stderr);
+  }
+  const out = new Map<string, NftRule[]>();
+  for (const o of parse(r.stdout, `table ${family} ${table}`)) {
+    if (o.chain) out.set(o.chain.name, out.get(o.chain.name) ?? []);
+    if (o.rule) out.set(o.rule.chain, [...(out.get(o.rule.chain) ?? []), { handle: o.rule.handle, comment: o.rule.comment, expr: o.rule.expr }]);
+  }
+  return out;
 }
 
 /** Apply `lines` as one transaction. */

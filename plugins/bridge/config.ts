@@ -2,7 +2,7 @@
 // we do not implement are refused with code 2 naming them, never silently ignored.
 import { CniError, Code, type DNS, type NetConf, invalidConfig, parseCniArgs, type Json, isObject } from "../../lib/skel/index.ts";
 import { parseMAC } from "../../lib/netlink/link.ts";
-import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend.ts";
+import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
 
 export interface BridgeConf {
   name: string;

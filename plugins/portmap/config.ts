@@ -1,7 +1,9 @@
 // portmap's configuration: the reference's keys, the port mappings from runtimeConfig (capability
 // portMappings), and the pod's addresses from prevResult.
-import { CniError, Code, type NetConf, type Result, invalidConfig, isObject } from "../../lib/skel/index.ts";
+import { type NetConf, type Result, invalidConfig, isObject } from "../../lib/skel/index.ts";
 import { type CIDR, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
+import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
+import { nftCondition } from "../../lib/nftables/text.ts";
 
 export interface PortMapping {
   hostPort: number;
@@ -18,6 +20,8 @@ export interface PortMapConf {
   conditionsV4?: string[];
   conditionsV6?: string[];
   masqAll: boolean;
+  /** Named or inferred from the options; unset: the reference's default, decided when rules are written. */
+  backend?: FirewallBackend;
   mappings: PortMapping[];
   /** The pod's addresses (from prevResult), one per family at most. */
   contIPv4?: CIDR;
@@ -53,6 +57,38 @@ function conditions(v: unknown, key: string): string[] | undefined {
   const total = list.reduce((n, c) => n + Buffer.byteLength(c) + 1, 0);
   if (total > MAX_CONDITIONS_BYTES) throw invalidConfig(`"${key}" is ${total} bytes long in all`, `keep a family's conditions within ${MAX_CONDITIONS_BYTES} bytes (they are part of one iptables rule)`);
   return list;
+}
+
+/** conditionsV4/V6 hold nft match text for the nftables backend: each element checked against that grammar. */
+function nftConditions(v: unknown, key: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw invalidConfig(`"${key}" must be a list of strings (nftables match expressions)`, `e.g. ["ip daddr != 192.0.2.0/24"]`);
+  return (v as string[]).map((c, i) => nftCondition(c, `${key}[${i}]`));
+}
+
+/**
+ * The reference's rule: conditions whose first element starts with "-" are iptables arguments, others nft
+ * text; externalSetMarkChain is iptables-only. Unnamed, the options decide, else the host (decided later).
+ */
+function chooseBackend(c: NetConf): FirewallBackend | undefined {
+  const named = parseBackend(c.backend);
+  if (named === null) throw invalidConfig(`unknown portmap "backend" ${JSON.stringify(c.backend)}`, `use "iptables" or "nftables", or leave it unset`);
+  const kindOf = (v: unknown): FirewallBackend | undefined =>
+    Array.isArray(v) && typeof v[0] === "string" && v[0] !== "" ? (v[0].startsWith("-") ? "iptables" : "nftables") : undefined;
+  const iptOpts: string[] = [];
+  const nftOpts: string[] = [];
+  if (c.externalSetMarkChain !== undefined && c.externalSetMarkChain !== null) iptOpts.push("externalSetMarkChain");
+  for (const key of ["conditionsV4", "conditionsV6"]) {
+    const kind = kindOf(c[key]);
+    if (kind === "iptables") iptOpts.push(key);
+    else if (kind === "nftables") nftOpts.push(key);
+  }
+  const list = (l: string[]) => `[${l.join(" ")}]`;
+  if (named === "iptables" && nftOpts.length) throw invalidConfig(`iptables backend was requested but configuration contains nftables-specific options ${list(nftOpts)}`, `remove them, or set "backend": "nftables"`);
+  if (named === "nftables" && iptOpts.length) throw invalidConfig(`nftables backend was requested but configuration contains iptables-specific options ${list(iptOpts)}`, `remove them, or set "backend": "iptables"`);
+  if (named) return named;
+  if (iptOpts.length && nftOpts.length) throw invalidConfig(`configuration contains both iptables-specific options ${list(iptOpts)} and nftables-specific options ${list(nftOpts)}`, `keep the options of one backend`);
+  return iptOpts.length ? "iptables" : nftOpts.length ? "nftables" : undefined;
 }
 
 function port(v: unknown, what: string): number {
@@ -119,11 +155,7 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
   if (ext !== undefined && (typeof ext !== "string" || !/^[\w.-]{1,28}$/.test(ext))) {
     throw invalidConfig(`"externalSetMarkChain" ${typeof ext === "string" ? show(ext) : JSON.stringify(ext)} is not an iptables chain name`, "use 1 to 28 letters, digits, '_', '.' or '-'");
   }
-  const backend = c.backend;
-  if (backend !== undefined && backend !== null && backend !== "iptables") {
-    if (backend === "nftables") throw new CniError(Code.UnsupportedField, `"backend": "nftables" is not supported by this portmap plugin`, `use "iptables" (the default)`);
-    throw invalidConfig(`invalid "backend" ${JSON.stringify(backend)}`, `use "iptables" or "nftables"`);
-  }
+  const backend = chooseBackend(c);
   const runtime = isObject(c.runtimeConfig) ? c.runtimeConfig : {};
   const { v4, v6 } = podAddresses(prev, ifName);
   return {
@@ -131,9 +163,10 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
     snat,
     markMasqBit: bit,
     externalSetMarkChain: ext,
-    conditionsV4: conditions(c.conditionsV4, "conditionsV4"),
-    conditionsV6: conditions(c.conditionsV6, "conditionsV6"),
+    conditionsV4: backend === "nftables" ? nftConditions(c.conditionsV4, "conditionsV4") : conditions(c.conditionsV4, "conditionsV4"),
+    conditionsV6: backend === "nftables" ? nftConditions(c.conditionsV6, "conditionsV6") : conditions(c.conditionsV6, "conditionsV6"),
     masqAll,
+    backend,
     mappings: mappings(runtime.portMappings),
     contIPv4: v4,
     contIPv6: v6,

@@ -50,3 +50,28 @@ export function pathWithout(dirForLinks: string, without: string[] = []): string
   for (const bin of ["nft", "conntrack"]) if (!without.includes(bin)) symlinkSync(`/usr/sbin/${bin}`, join(dir, bin));
   return `${dir}:/usr/bin:/bin`;
 }
+
+/** What the reference portmap (portmap_nftables.go) writes for an IPv4 pod with these mappings and snat. */
+export function referencePortmapScript(id: string, pod: string, maps: { hostPort: number; containerPort: number; protocol: string; hostIP?: string }[]): string {
+  const t = "ip cni_hostport";
+  return [
+    `add table ${t} { comment "CNI portmap plugin" ; }`,
+    `add chain ${t} hostports`,
+    `add chain ${t} hostip_hostports`,
+    `add chain ${t} prerouting { type nat hook prerouting priority dstnat ; }`,
+    `flush chain ${t} prerouting`,
+    `add rule ${t} prerouting jump hostip_hostports`,
+    `add rule ${t} prerouting jump hostports`,
+    `add chain ${t} output { type nat hook output priority -100 ; }`,
+    `flush chain ${t} output`,
+    `add rule ${t} output jump hostip_hostports`,
+    `add rule ${t} output fib daddr type local jump hostports`,
+    `add chain ${t} masquerading { type nat hook postrouting priority srcnat ; }`,
+    ...maps.map((m) => m.hostIP
+      ? `add rule ${t} hostip_hostports ip daddr ${m.hostIP} ip protocol ${m.protocol} th dport ${m.hostPort} dnat ip addr . port to ${pod} . ${m.containerPort} comment "${id}"`
+      : `add rule ${t} hostports ip protocol ${m.protocol} th dport ${m.hostPort} dnat ip addr . port to ${pod} . ${m.containerPort} comment "${id}"`),
+    `add rule ${t} masquerading ip saddr ${pod} ip daddr ${pod} masquerade comment "${id}"`,
+    `add rule ${t} masquerading ip saddr 127.0.0.1 ip daddr ${pod} masquerade comment "${id}"`,
+    "",
+  ].join("\n");
+}

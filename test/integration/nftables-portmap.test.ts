@@ -1,0 +1,170 @@
+// portmap with nftables in the stock kube-flannel conflist (flannel + portmap) driven by libcni: host ports
+// reached from another namespace, from the node via its address and 127.0.0.1, and from the pod (hairpin);
+// hostIP; UDP with conntrack flushed on DEL; the reference's shape both ways; the backend inferred or
+// defaulted; a node with only nft.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { BIN, DRIVER } from "../helpers/paths.ts";
+import { Sandbox, inNs, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { chainRules, nft, pathWithout, referencePortmapScript, ruleset } from "../helpers/nft.ts";
+import { exchange } from "../../scripts/lab/traffic.ts";
+
+const box = new Sandbox();
+afterEach(() => box.cleanup());
+
+const NODE_IP = "192.168.50.1";
+const LEASE = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n";
+
+function world(portmap: object = { backend: "nftables" }, opts: { PATH?: string } = {}) {
+  const node = box.netns("node");
+  const client = box.netns("client");
+  execFileSync("ip", ["link", "add", "ul0", "netns", node, "type", "veth", "peer", "name", "ul0", "netns", client]);
+  sh(node, `ip addr add ${NODE_IP}/24 dev ul0 && ip link set ul0 up && ip link set lo up && ip addr add 10.9.9.9/32 dev lo`);
+  sh(client, "ip addr add 192.168.50.2/24 dev ul0 && ip link set ul0 up && ip link set lo up");
+  const dir = box.tmpdir();
+  writeFileSync(join(dir, "subnet.env"), LEASE);
+  const conflist = join(dir, "10-flannel.conflist");
+  writeFileSync(conflist, JSON.stringify({
+    name: "cbr0", cniVersion: "1.0.0",
+    plugins: [
+      { type: "flannel", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } },
+      { type: "portmap", capabilities: { portMappings: true }, ...portmap },
+    ],
+  }));
+  const drive = (cmd: string, pod: string, id: string, portMappings: object[]) => {
+    const env = { PATH: opts.PATH ?? process.env.PATH, CNI_PATH: BIN, CNI_CACHE_DIR: join(dir, "cache"), CAP_ARGS: JSON.stringify({ portMappings }) };
+    return inNs(node, [DRIVER, cmd, conflist, nsPath(pod), id, "eth0"], { env });
+  };
+  const iptNat = () => sh(node, "iptables-save -t nat").split("\n").filter((l) => l.includes("CNI-"));
+  const pmRules = (chain: string) => chainRules(node, "ip", "cni_hostport", chain);
+  return { node, client, dir, drive, iptNat, pmRules };
+}
+
+const web = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }];
+
+describe("portmap backend nftables", () => {
+  it("a TCP host port is reachable from another host, from the node, via localhost, and from the pod itself", async () => {
+    const w = world();
+    const pod = box.netns("pod");
+    const add = w.drive("add", pod, "web", web);
+    expect(add.status, add.stderr).toBe(0);
+    expect(w.iptNat().filter((l) => l.includes("HOSTPORT"))).toEqual([]);
+    expect(w.pmRules("hostports")).toHaveLength(1);
+    for (const [from, host] of [[w.client, NODE_IP], [w.node, NODE_IP], [w.node, "127.0.0.1"], [pod, NODE_IP]] as const) {
+      expect(await exchange(pod, 80, from, host, 8080), `${from} → ${host}:8080`).toEqual({ answer: "pong", received: "ping" });
+    }
+    expect(w.drive("check", pod, "web", web).status).toBe(0);
+    nft(w.node, "flush chain ip cni_hostport hostports\n");
+    const broken = w.drive("check", pod, "web", web);
+    expect(broken.status).not.toBe(0);
+    expect(broken.stderr).toMatch(/could not check ipv4 dnat: missing the tcp DNAT of \*:8080 to 10\.244\.1\.2:80/);
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+    for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(w.pmRules(c)).toEqual([]);
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+  });
+
+  it("hostIP restricts the mapping to that address", async () => {
+    const w = world();
+    const pod = box.netns("pod");
+    expect(w.drive("add", pod, "bound", [{ hostPort: 8081, containerPort: 80, protocol: "tcp", hostIP: "10.9.9.9" }]).status).toBe(0);
+    expect(w.pmRules("hostip_hostports")).toHaveLength(1);
+    sh(w.client, `ip route add 10.9.9.9/32 via ${NODE_IP}`);
+    expect((await exchange(pod, 80, w.client, "10.9.9.9", 8081)).answer).toBe("pong");
+    expect((await exchange(pod, 80, w.client, NODE_IP, 8081)).answer).toBe("");
+  });
+
+  it("UDP host ports work, and DEL flushes the host port's conntrack entries", async () => {
+    const w = world();
+    const pod = box.netns("pod");
+    const maps = [{ hostPort: 5353, containerPort: 53, protocol: "udp" }];
+    expect(w.drive("add", pod, "dns", maps).status).toBe(0);
+    expect(await exchange(pod, 53, w.client, NODE_IP, 5353, "udp")).toEqual({ answer: "pong", received: "ping" });
+    const entries = () => sh(w.node, "conntrack -L -p udp --orig-port-dst 5353 2>/dev/null || true").split("\n").filter((l) => l.includes("dport=5353"));
+    expect(entries().length).toBeGreaterThan(0);
+    expect(w.drive("del", pod, "dns", maps).status).toBe(0);
+    expect(entries()).toEqual([]);
+  });
+
+  it("writes what the reference writes, and CHECK/DEL/GC act on the reference's rules", () => {
+    const w = world();
+    const pod = box.netns("pod");
+    const add = w.drive("add", pod, "web", web);
+    expect(add.status, add.stderr).toBe(0);
+    const ref = box.netns("ref");
+    nft(ref, referencePortmapScript("web", "10.244.1.2", web));
+    expect(ruleset(w.node)).toContain(ruleset(ref).trimEnd());
+    // Put the reference's rules in place of ours, plus another container's.
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+    nft(w.node, referencePortmapScript("web", "10.244.1.2", web).split("\n").filter((l) => !/^add rule .* (hostports|masquerading) /.test(l)).join("\n"));
+    nft(w.node, referencePortmapScript("web", "10.244.1.2", web) + referencePortmapScript("other", "10.244.1.9", [{ hostPort: 9090, containerPort: 90, protocol: "tcp" }]));
+    const pm = (command: string, extra: object = {}) => runPlugin("portmap", {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: "web", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", runtimeConfig: { portMappings: web }, prevResult: { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: nsPath(pod) }], ips: [{ address: "10.244.1.2/24", interface: 0 }] }, ...extra },
+      node: w.node,
+    });
+    expect(pm("CHECK").code, pm("CHECK").stdout).toBe(0);
+    const gc = pm("GC", { "cni.dev/valid-attachments": [{ containerID: "web", ifname: "eth0" }] });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(w.pmRules("hostports").map((r) => r.comment)).toEqual(["web"]);
+    expect(pm("DEL", { backend: undefined }).code).toBe(0);
+    for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(w.pmRules(c)).toEqual([]);
+  });
+
+  it("infers the backend from conditionsV4 as the reference does, and refuses mixed or unsafe options", () => {
+    const pod = box.netns("pod");
+    const w = world({ conditionsV4: ["ip saddr != 192.0.2.1"] });
+    expect(w.drive("add", pod, "web", web).status).toBe(0);
+    expect(w.pmRules("hostports")).toHaveLength(1);
+    expect(chainRules(w.node, "ip", "cni_hostport", "prerouting").length).toBe(2);
+    expect(sh(w.node, "nft list chain ip cni_hostport prerouting")).toContain("ip saddr != 192.0.2.1 jump hostports");
+    expect(w.iptNat().filter((l) => /HOSTPORT|CNI-DN-/.test(l))).toEqual([]);
+    const refuse = (portmap: object, msg: RegExp) => {
+      const x = world(portmap);
+      const r = x.drive("add", box.netns("pod"), "web", web);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(msg);
+      expect(inNs(x.node, ["nft", "list", "tables"]).stdout).not.toContain("cni_hostport");
+    };
+    refuse({ conditionsV4: ["-s", "1.2.3.4"], conditionsV6: ["ip6 saddr ::1"] }, /both iptables-specific options \[conditionsV4\] and nftables-specific options \[conditionsV6\]/);
+    refuse({ backend: "nftables", externalSetMarkChain: "KUBE-MARK-MASQ" }, /nftables backend was requested but configuration contains iptables-specific options \[externalSetMarkChain\]/);
+    refuse({ backend: "iptables", conditionsV4: ["ip saddr 1.2.3.4"] }, /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/);
+    refuse({ conditionsV4: ["ip saddr 1.2.3.4; flush ruleset"] }, /conditionsV4\[0\].*cannot be used in an nftables rule/);
+    refuse({ conditionsV4: ["ip saddr { 1.2.3.4 } jump x"] }, /conditionsV4\[0\]/);
+  });
+
+  it("a node with only nft: the stock conflist works unchanged (bridge masquerade and portmap fall back)", async () => {
+    const probe = box.tmpdir();
+    const PATH = pathWithout(probe);
+    const w = world({}, { PATH });
+    const pod = box.netns("pod");
+    const add = w.drive("add", pod, "web", web);
+    expect(add.status, add.stderr).toBe(0);
+    expect(w.iptNat()).toEqual([]);
+    expect(w.pmRules("hostports")).toHaveLength(1);
+    expect(chainRules(w.node, "inet", "cni_plugins_masquerade", "masq_checks")).toHaveLength(1);
+    expect(await exchange(pod, 80, w.client, NODE_IP, 8080)).toEqual({ answer: "pong", received: "ping" });
+    expect(w.drive("check", pod, "web", web).status).toBe(0);
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+    expect(w.pmRules("hostports")).toEqual([]);
+    expect(chainRules(w.node, "inet", "cni_plugins_masquerade", "masq_checks")).toEqual([]);
+  });
+
+  it("nftables asked for without nft: ADD and STATUS name nft and the key; DEL still succeeds", () => {
+    const node = box.netns("node");
+    const PATH = pathWithout(box.tmpdir(), ["nft"]);
+    const pm = (command: string) => runPlugin("portmap", {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, PATH },
+      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", runtimeConfig: { portMappings: web }, prevResult: { cniVersion: "1.1.0", ips: [{ address: "10.244.1.5/24" }] } },
+      node,
+    });
+    for (const cmd of ["ADD", "STATUS"]) {
+      const r = pm(cmd);
+      expect(r.json?.code, r.stdout).toBe(50);
+      expect(r.json.msg + r.json.details).toMatch(/nft/);
+      expect(r.json.msg + r.json.details).toMatch(/"backend": "iptables"/);
+    }
+    expect(pm("DEL").code).toBe(0);
+  });
+});
