@@ -27,11 +27,12 @@ export function nftComment(text: string, what = "comment"): string {
   return `"${text}"`;
 }
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+// The kernel keeps 255 bytes of a table or chain name (NFT_NAME_MAXLEN 256 with the NUL).
+const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,254}$/;
 
 /** A table, chain or set name. */
 export function nftName(name: string, what = "name"): string {
-  if (!NAME.test(name)) throw new UnsafeNftText(what, name, "use up to 64 letters, digits, '_', '.' or '-', starting with a letter or '_'");
+  if (!NAME.test(name)) throw new UnsafeNftText(what, name, "use up to 255 letters, digits, '_', '.' or '-', starting with a letter or '_'");
   return name;
 }
 

@@ -10,6 +10,7 @@ import { type BridgeConf, loadConfig } from "./config.ts";
 import { deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, setupVeth } from "./links.ts";
 import { configureInterface, prepareInterface } from "./pod-iface.ts";
 import { setupMasquerade, teardownMasquerade } from "./masq-backend.ts";
+import { setupSpoofCheck, teardownSpoofCheck } from "./macspoofchk.ts";
 
 const POD_IFACE_INDEX = 2;
 
@@ -86,6 +87,10 @@ export function add(ctx: Context): Result {
         { name: peer.name, mac: peer.mac, sandbox: ctx.netns },
       ];
       const result: Result = { interfaces };
+      if (conf.macspoofchk) {
+        undo.push("remove the MAC spoof check", () => teardownSpoofCheck(ctx));
+        setupSpoofCheck(ctx, host.name, peer.mac ?? "");
+      }
 
       if (conf.ipamType) {
         const ipam = delegate(ctx, conf.ipamType, ctx.stdin, "ADD")!;

@@ -7,6 +7,7 @@ import { type CIDR, formatCIDR, ipEqual, networkOf, parseCIDR, parseIP } from ".
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { loadConfig } from "./config.ts";
 import { checkMasquerade } from "./masq-backend.ts";
+import { checkSpoofCheck } from "./macspoofchk.ts";
 
 const fail = (msg: string, details = "") => new CniError(Code.Internal, msg, details);
 
@@ -49,6 +50,10 @@ export function check(ctx: Context): void {
     const port = getBridgePort(nl, host.index);
     if (port && port.hairpin !== conf.hairpinMode) throw fail(`veth ${host.name} has hairpin mode ${port.hairpin ? "on" : "off"}, the config says ${conf.hairpinMode ? "on" : "off"}`);
     macMatches(hostIntf, host, "Interface");
+    if (conf.macspoofchk) {
+      const missing = checkSpoofCheck(ctx, host.name, cont.mac ?? "");
+      if (missing.length) throw fail(`MAC spoof check of container ${ctx.containerID} is missing`, missing.join("; "));
+    }
 
     const addrs = listAddrs(podNl, cont.index);
     const expected: CIDR[] = [];

@@ -1,6 +1,6 @@
 // bridge's configuration: every key of the reference, checked before anything is touched. Keys whose values
 // we do not implement are refused with code 2 naming them, never silently ignored.
-import { CniError, Code, type DNS, type NetConf, invalidConfig, parseCniArgs, type Json, isObject } from "../../lib/skel/index.ts";
+import { type DNS, type NetConf, invalidConfig, parseCniArgs, type Json, isObject } from "../../lib/skel/index.ts";
 import { parseMAC } from "../../lib/netlink/link.ts";
 import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
 
@@ -123,9 +123,6 @@ export function loadConfig(c: NetConf, cniArgs: string): BridgeConf {
   const promiscMode = bool(c, "promiscMode");
   if (hairpinMode && promiscMode) throw invalidConfig("cannot set hairpin mode and promiscuous mode at the same time");
 
-  if (bool(c, "macspoofchk")) {
-    throw new CniError(Code.UnsupportedField, `"macspoofchk": true is not supported by this bridge plugin`, "remove macspoofchk, or use the reference bridge plugin for MAC spoof checking");
-  }
   const ipMasqBackend = parseBackend(c.ipMasqBackend);
   if (ipMasqBackend === null) throw invalidConfig(`invalid "ipMasqBackend" ${JSON.stringify(c.ipMasqBackend)}`, `use "iptables" or "nftables", or leave it unset`);
 

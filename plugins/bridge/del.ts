@@ -7,6 +7,7 @@ import { NetnsNotFoundError } from "../../lib/ns/netns.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { deleteLinkIfExists } from "./links.ts";
 import { teardownMasquerade } from "./masq-backend.ts";
+import { teardownSpoofCheck } from "./macspoofchk.ts";
 
 function removePodInterface(ctx: Context): boolean {
   let podNl: NetlinkSocket;
@@ -43,4 +44,6 @@ export function del(ctx: Context): void {
   if (!removed) removeHostVeth(ctx, conf.brName);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "DEL");
   if (conf.ipamType && conf.ipMasq) teardownMasquerade(conf, ctx);
+  // Whatever the config says now: the pod may have been added with macspoofchk.
+  teardownSpoofCheck(ctx);
 }

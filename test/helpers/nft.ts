@@ -75,3 +75,22 @@ export function referencePortmapScript(id: string, pod: string, maps: { hostPort
     "",
   ].join("\n");
 }
+
+/** What the reference bridge (pkg/link/spoofcheck.go) writes for a pod's host veth and MAC. */
+export function referenceSpoofCheckScript(id: string, ifname: string, veth: string, mac: string): string {
+  const ref = `${id}-${ifname}`;
+  const [iface, macChain, comment] = [`cni-br-iface-${ref}`, `cni-br-iface-${ref}-mac`, `"macspoofchk-${ref}"`];
+  return [
+    "add table bridge nat",
+    "add chain bridge nat PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }",
+    `add chain bridge nat ${iface}`,
+    `add chain bridge nat ${macChain}`,
+    `flush chain bridge nat ${iface}`,
+    `flush chain bridge nat ${macChain}`,
+    `add rule bridge nat PREROUTING iifname "${veth}" jump ${iface} comment ${comment}`,
+    `add rule bridge nat ${iface} jump ${macChain} comment ${comment}`,
+    `add rule bridge nat ${macChain} ether saddr ${mac} return comment ${comment}`,
+    `add rule bridge nat ${macChain} drop comment ${comment}`,
+    "",
+  ].join("\n");
+}

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
-import { chainRules, nft, pathWithout, referenceMasqScript, ruleset } from "../helpers/nft.ts";
+import { chainRules, nft, pathWithout, referenceMasqScript, referenceSpoofCheckScript, ruleset } from "../helpers/nft.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -153,5 +153,53 @@ describe("bridge ipMasqBackend", () => {
     expect(sh(l.node, "nft list tables")).toBe("table inet cni_plugins_masquerade\n");
     expect(l.run("DEL", pod, "c1", l.conf(), { CNI_IFNAME: 'e;t"h}' }).code).toBe(0);
     expect(masqRules(l.node)).toEqual([]);
+  });
+});
+
+describe("bridge macspoofchk", () => {
+  const pingGateway = (pod: string) => inNs(pod, ["ping", "-c1", "-W1", "10.244.1.1"]).status === 0;
+
+  it("a pod that changes its MAC no longer reaches the gateway; with its own MAC it does", () => {
+    const l = lab();
+    const pod = box.netns("pod");
+    const c = l.conf({ macspoofchk: true, ipMasq: false });
+    const add = l.run("ADD", pod, "c1", c);
+    expect(add.code, add.stdout).toBe(0);
+    const own = add.json.interfaces[2].mac;
+    expect(pingGateway(pod)).toBe(true);
+    sh(pod, "ip link set eth0 address 0a:00:00:00:00:99 && ip neigh flush dev eth0");
+    sh(l.node, "ip neigh flush dev cni0");
+    expect(pingGateway(pod)).toBe(false);
+    sh(pod, `ip link set eth0 address ${own} && ip neigh flush dev eth0`);
+    expect(pingGateway(pod)).toBe(true);
+    expect(l.run("CHECK", pod, "c1", { ...c, prevResult: add.json }).code).toBe(0);
+    // The same rules the reference writes for this veth and MAC.
+    const ref = box.netns("ref");
+    nft(ref, referenceSpoofCheckScript("c1", "eth0", add.json.interfaces[1].name, own));
+    expect(ruleset(l.node)).toBe(ruleset(ref));
+    expect(l.run("DEL", pod, "c1", c).code).toBe(0);
+    expect(ruleset(l.node)).toMatch(/^table bridge nat \{\n\tchain PREROUTING \{\n[^\n]+\n\t\}\n\}\n$/);
+  });
+
+  it("CHECK fails when the check is gone; DEL removes the reference's rules; GC removes checks not listed", () => {
+    const l = lab();
+    const [p1, p2] = [box.netns("pod"), box.netns("pod")];
+    const c = l.conf({ macspoofchk: true, ipMasq: false });
+    const a1 = l.run("ADD", p1, "keep", c);
+    const a2 = l.run("ADD", p2, "gone", c);
+    expect(a2.code, a2.stdout).toBe(0);
+    nft(l.node, "flush chain bridge nat cni-br-iface-keep-eth0-mac\n");
+    expect(l.run("CHECK", p1, "keep", { ...c, prevResult: a1.json }).json.msg).toMatch(/MAC spoof check of container keep is missing/);
+    nft(l.node, referenceSpoofCheckScript("keep", "eth0", a1.json.interfaces[1].name, a1.json.interfaces[2].mac));
+    expect(l.run("CHECK", p1, "keep", { ...c, prevResult: a1.json }).code).toBe(0);
+    const gc = l.run("GC", p1, "keep", { ...c, "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] });
+    expect(gc.code, gc.stdout).toBe(0);
+    // The reference's script adds its jump again beside ours (it never looks first): both are keep's.
+    expect([...new Set(chainRules(l.node, "bridge", "nat", "PREROUTING").map((r) => r.comment))]).toEqual(["macspoofchk-keep-eth0"]);
+    expect(sh(l.node, "nft list chains bridge")).not.toContain("gone");
+    // DEL without macspoofchk in the config still removes it.
+    expect(l.run("DEL", p1, "keep", l.conf({ ipMasq: false })).code).toBe(0);
+    expect(chainRules(l.node, "bridge", "nat", "PREROUTING")).toEqual([]);
+    expect(sh(l.node, "nft list chains bridge")).not.toContain("cni-br-iface");
   });
 });
