@@ -4,7 +4,7 @@ import { loadTeardownConfig } from "./config.ts";
 import { add } from "./add.ts";
 import { del } from "./del.ts";
 import { check } from "./check.ts";
-import { gcMasquerade } from "./masq-backend.ts";
+import { firewallStatus, gcMasquerade } from "./masq-backend.ts";
 import { gcSpoofChecks } from "./macspoofchk.ts";
 import { NetlinkSocket } from "../../lib/netlink/index.ts";
 
@@ -23,6 +23,7 @@ function gc(ctx: Context): void {
 
 function status(ctx: Context): void {
   const conf = loadTeardownConfig(ctx.conf, ctx.args);
+  firewallStatus(conf);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "STATUS");
 }
 

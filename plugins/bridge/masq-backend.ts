@@ -1,14 +1,13 @@
 // Masquerade rules in whichever firewall the config picks (ipMasqBackend, else the reference's default:
 // iptables unless only nftables is usable). A pod may have been set up by another version or config, so
 // teardown, CHECK and GC look in both.
-import type { Context } from "../../lib/skel/index.ts";
-import { validAttachments } from "../../lib/skel/index.ts";
+import { CniError, Code, type Context, validAttachments } from "../../lib/skel/index.ts";
 import type { CIDR } from "../../lib/ip/addr.ts";
 import { checkMasq, setupMasq, staleMasqChains, teardownMasq, teardownMasqChain } from "../../lib/iptables/masq.ts";
 import { TableUnreadable } from "../../lib/iptables/restore.ts";
-import { type FirewallBackend, defaultBackend } from "../../lib/nftables/backend.ts";
+import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
 import { checkMasqNft, gcMasqNft, setupMasqNft, teardownMasqNft } from "../../lib/nftables/masq.ts";
-import { NftUnavailable } from "../../lib/nftables/nft.ts";
+import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
 import type { BridgeConf } from "./config.ts";
 
 export const masqBackendOf = (conf: BridgeConf): FirewallBackend => conf.ipMasqBackend ?? defaultBackend();
@@ -65,4 +64,22 @@ export function gcMasquerade(conf: BridgeConf, ctx: Context, valid: Set<string>)
     teardownMasqChain(chain);
   }
   for (const comment of gcMasqNft(conf.name, validAttachments(ctx.conf))) ctx.log.info(`gc: removed nftables masquerade rule "${comment}"`);
+}
+
+/** STATUS: the firewall an ADD would need is usable here (a node-level condition, so the runtime hears of it). */
+export function firewallStatus(conf: BridgeConf): void {
+  const notAvailable = (msg: string, fix: string) => new CniError(Code.NotAvailable, msg, fix);
+  if (conf.macspoofchk && !nftUsable()) {
+    throw notAvailable(`"macspoofchk": true needs nftables, which is not usable here (nft missing, or no kernel support)`, "install the nftables package, or remove macspoofchk");
+  }
+  if (!conf.ipamType || !conf.ipMasq) return;
+  if (conf.ipMasqBackend === "nftables" && !nftUsable()) {
+    throw notAvailable(`"ipMasqBackend": "nftables" but nftables is not usable here (nft missing, or no kernel support)`, `install the nftables package, or set "ipMasqBackend": "iptables"`);
+  }
+  if (conf.ipMasqBackend === "iptables" && !iptablesUsable()) {
+    throw notAvailable(`"ipMasqBackend": "iptables" but iptables is not usable here`, `install iptables, or set "ipMasqBackend": "nftables"`);
+  }
+  if (!conf.ipMasqBackend && !iptablesUsable() && !nftUsable()) {
+    throw notAvailable("ipMasq needs iptables or nftables, and neither is usable here", "install iptables or nftables (nft), or set \"ipMasq\": false");
+  }
 }

@@ -2,6 +2,8 @@
 // in both backends, teardown/CHECK/GC across backends and across implementations, the default backend, and
 // concurrent first ADDs.
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
@@ -130,6 +132,35 @@ describe("bridge ipMasqBackend", () => {
     expect(r.json.code).toBe(50);
     expect(sh(l.node, "ip -o link show type veth")).toBe("");
     expect(r.json.msg).toMatch(/nft was not found.*nftables package.*"ipMasqBackend": "iptables"/);
+  });
+
+  it("STATUS says which firewall is missing and which key to change", () => {
+    const l = lab();
+    const pod = box.netns("pod");
+    const status = (extra: object, without: string[]) => l.run("STATUS", pod, "c1", l.conf(extra), { PATH: pathWithout(l.dir, without) }).json;
+    expect(status({ ipMasqBackend: "nftables" }, [])).toBeUndefined();
+    expect(status({}, [])).toBeUndefined(); // only nft, no backend named: nftables will do
+    for (const [extra, msg, key] of [
+      [{ ipMasqBackend: "nftables" }, /"ipMasqBackend": "nftables" but nftables is not usable/, /"ipMasqBackend": "iptables"/],
+      [{ macspoofchk: true }, /"macspoofchk": true needs nftables/, /remove macspoofchk/],
+      [{}, /neither is usable/, /"ipMasq": false/],
+    ] as const) {
+      const r = status(extra, ["nft"]);
+      expect(r?.code, JSON.stringify(extra)).toBe(50);
+      expect(r.msg).toMatch(msg);
+      expect(r.details).toMatch(key);
+    }
+  });
+
+  it("a kernel without nf_tables (nft says so): ADD names the kernel and the key", () => {
+    const l = lab();
+    // A kernel module cannot be taken away inside a test's namespace: an nft that answers as such a kernel makes it.
+    const dir = box.tmpdir();
+    writeFileSync(join(dir, "nft"), "#!/bin/sh\necho 'Error: Could not process rule: Operation not supported' >&2\nexit 1\n", { mode: 0o755 });
+    const r = l.run("ADD", box.netns("pod"), "c1", l.conf({ ipMasqBackend: "nftables" }), { PATH: `${dir}:/usr/bin:/bin` });
+    expect(r.json?.code, r.stdout).toBe(50);
+    expect(r.json.msg).toMatch(/the kernel has no nftables support here.*"ipMasqBackend": "iptables"/);
+    expect(sh(l.node, "ip -o link show type veth")).toBe("");
   });
 
   it("16 concurrent first ADDs leave one rule each and one copy of the shared rules", async () => {
