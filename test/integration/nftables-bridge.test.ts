@@ -97,6 +97,19 @@ describe("bridge ipMasqBackend", () => {
     expect(masqRules(l.node)).toEqual([]);
   });
 
+  it("dual stack: one rule per address, CHECK passes", () => {
+    const l = lab();
+    const pod = box.netns("pod");
+    const c = l.conf({ ipMasqBackend: "nftables", ipam: { type: "host-local", dataDir: l.dir, ranges: [[{ subnet: "10.244.1.0/24" }], [{ subnet: "fd00:10:244:1::/64" }]] } });
+    const add = l.run("ADD", pod, "c1", c);
+    expect(add.code, add.stdout).toBe(0);
+    expect(sh(l.node, "nft list chain inet cni_plugins_masquerade masq_checks")).toMatch(/ip6 saddr fd00:10:244:1::2 ip6 daddr != fd00:10:244:1::\/64 masquerade/);
+    expect(masqRules(l.node)).toHaveLength(2);
+    expect(l.run("CHECK", pod, "c1", { ...c, prevResult: add.json }).code).toBe(0);
+    expect(l.run("DEL", pod, "c1", c).code).toBe(0);
+    expect(masqRules(l.node)).toEqual([]);
+  });
+
   it("DEL leaves the table as before the first ADD apart from the shared empty chains", () => {
     const l = lab();
     const pod = box.netns("pod");

@@ -151,6 +151,24 @@ describe("portmap backend nftables", () => {
     expect(chainRules(w.node, "inet", "cni_plugins_masquerade", "masq_checks")).toEqual([]);
   });
 
+  it("IPv6: rules nft accepts (meta l4proto), CHECK passes, DEL removes them", () => {
+    const node = box.netns("node");
+    const prevResult = { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }, { address: "fd00:10:244:1::5/64", interface: 0 }] };
+    const pm = (command: string) => runPlugin("portmap", {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: "v6pod", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", prevResult, runtimeConfig: { portMappings: [...web, { hostPort: 8443, containerPort: 443, protocol: "tcp", hostIP: "fd00::1" }] } },
+      node,
+    });
+    const add = pm("ADD");
+    expect(add.code, add.stdout).toBe(0);
+    expect(sh(node, "nft list table ip6 cni_hostport")).toMatch(/tcp dport 8080 dnat to \[fd00:10:244:1::5\]:80 comment "v6pod"/);
+    expect(sh(node, "nft list table ip6 cni_hostport")).toMatch(/ip6 daddr fd00::1 tcp dport 8443 dnat to \[fd00:10:244:1::5\]:443 comment "v6pod"/);
+    expect(chainRules(node, "ip6", "cni_hostport", "masquerading")).toHaveLength(1);
+    expect(pm("CHECK").code, pm("CHECK").stdout).toBe(0);
+    expect(pm("DEL").code).toBe(0);
+    for (const f of ["ip", "ip6"]) for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(chainRules(node, f, "cni_hostport", c)).toEqual([]);
+  });
+
   it("nftables asked for without nft: ADD and STATUS name nft and the key; DEL still succeeds", () => {
     const node = box.netns("node");
     const PATH = pathWithout(box.tmpdir(), ["nft"]);
