@@ -10,18 +10,24 @@ import { checkMasqNft, gcMasqNft, setupMasqNft, teardownMasqNft } from "../../li
 import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
 import type { BridgeConf } from "./config.ts";
 
-export const masqBackendOf = (conf: BridgeConf): FirewallBackend => conf.ipMasqBackend ?? defaultBackend();
+function setupNft(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {
+  try {
+    setupMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs);
+  } catch (e) {
+    if (e instanceof NftUnavailable) e.message = `ipMasq with the nftables backend: ${e.message}; or set "ipMasqBackend": "iptables"`;
+    throw e;
+  }
+}
 
 export function setupMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {
-  if (masqBackendOf(conf) === "nftables") {
-    try {
-      setupMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs);
-    } catch (e) {
-      if (e instanceof NftUnavailable) e.message = `ipMasq with the nftables backend: ${e.message}; or set "ipMasqBackend": "iptables"`;
-      throw e;
-    }
-  } else {
+  if (conf.ipMasqBackend === "nftables") return setupNft(conf, ctx, addrs);
+  try {
     setupMasq(conf.name, ctx.containerID, addrs);
+  } catch (e) {
+    // Unnamed, iptables is tried first (no probe on the common path); where it cannot be used at all, the
+    // reference's default decides.
+    if (conf.ipMasqBackend || !(e instanceof TableUnreadable) || defaultBackend() !== "nftables") throw e;
+    setupNft(conf, ctx, addrs);
   }
 }
 
@@ -43,7 +49,7 @@ export function teardownMasquerade(conf: BridgeConf, ctx: Context): void {
 
 /** What is missing of the pod's rules: none when either backend holds them all. */
 export function checkMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): string[] {
-  const first = masqBackendOf(conf);
+  const first = conf.ipMasqBackend ?? "iptables";
   const look = (b: FirewallBackend): string[] => {
     try {
       return b === "nftables" ? checkMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs) : checkMasq(conf.name, ctx.containerID, addrs);

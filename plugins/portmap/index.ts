@@ -6,7 +6,7 @@ import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, type Plugin, type Result, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, NetlinkSocket, getLinkByIndex, routeGet } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import { type Family, ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
+import { type Family, TableUnreadable, ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
 import { asDelete, chainsOf, jumpsTo } from "../../lib/iptables/rule-text.ts";
 import { type CIDR } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
@@ -70,12 +70,22 @@ function add(ctx: Context): Result {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
   if (!ctx.prevResult) throw new CniError(Code.InvalidConfig, "must be called as chained plugin", "portmap needs the previous plugin's result (prevResult) to know the pod's address");
   if (!conf.mappings.length) return ctx.prevResult;
-  const backend = conf.backend ?? defaultBackend();
+  let backend = conf.backend ?? "iptables";
   const done: Family[] = [];
   try {
     for (const [f, cont] of familiesOf(conf)) {
       if (backend === "nftables") forwardWithNft(conf, ctx.containerID, f, cont);
-      else forwardPorts(conf, ctx.containerID, f, cont);
+      else {
+        try {
+          forwardPorts(conf, ctx.containerID, f, cont);
+        } catch (e) {
+          // Unnamed, iptables is tried first (no probe on the common path); where it cannot be used at all,
+          // the reference's default decides.
+          if (conf.backend || done.length || !(e instanceof TableUnreadable) || defaultBackend() !== "nftables") throw e;
+          backend = "nftables";
+          forwardWithNft(conf, ctx.containerID, f, cont);
+        }
+      }
       done.push(f);
       if (f === 4 && conf.snat) enableLocalnetRouting(cont);
       flushUdpConntrack(ctx, conf, f);
@@ -112,7 +122,7 @@ function check(ctx: Context): void {
   if (!conf.mappings.length) return;
   // Only the families the pod has: an IPv4-only pod has no ip6tables chain to find.
   for (const [f, cont] of familiesOf(conf)) {
-    const first = conf.backend ?? defaultBackend();
+    const first = conf.backend ?? "iptables";
     const inNft = () => {
       const missing = checkPortsNft(conf, ctx.containerID, f, cont);
       if (missing.length) throw new CniError(Code.Internal, `could not check ipv${f} dnat: missing ${missing.join("; ")}`, "re-create the pod to restore its host ports");
