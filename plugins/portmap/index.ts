@@ -11,9 +11,21 @@ import { asDelete, chainsOf, jumpsTo } from "../../lib/iptables/rule-text.ts";
 import { type CIDR } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
 import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
-import { type PortMapConf, loadConfig } from "./config.ts";
+import { type PortMapConf, loadConfig, refuseOtherBackendOptions } from "./config.ts";
 import { checkPortsNft, forwardPortsNft, gcPortsNft, unforwardPortsNft } from "./nftables.ts";
 import { MASQ, SETMARK, TOP_DNAT, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, staleChains, topLevelEntries } from "./rules.ts";
+
+/**
+ * The backend named, or, when options belong to one backend only, the node's default (checked against them,
+ * as the reference does); undefined otherwise: iptables is tried first and the default decided only when it
+ * cannot be used, saving a probe on the common path.
+ */
+function backendOf(conf: PortMapConf): FirewallBackend | undefined {
+  if (conf.backend || (!conf.options.iptables.length && !conf.options.nftables.length)) return conf.backend;
+  const backend = defaultBackend();
+  refuseOtherBackendOptions(conf, backend, `no "backend" is set and ${backend} is this node's default`);
+  return backend;
+}
 
 const familiesOf = (conf: PortMapConf): [Family, CIDR][] =>
   ([[4, conf.contIPv4], [6, conf.contIPv6]] as [Family, CIDR | undefined][]).filter((x): x is [Family, CIDR] => x[1] !== undefined);
@@ -70,7 +82,8 @@ function add(ctx: Context): Result {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
   if (!ctx.prevResult) throw new CniError(Code.InvalidConfig, "must be called as chained plugin", "portmap needs the previous plugin's result (prevResult) to know the pod's address");
   if (!conf.mappings.length) return ctx.prevResult;
-  let backend = conf.backend ?? "iptables";
+  const named = backendOf(conf);
+  let backend = named ?? "iptables";
   const done: Family[] = [];
   try {
     for (const [f, cont] of familiesOf(conf)) {
@@ -81,7 +94,7 @@ function add(ctx: Context): Result {
         } catch (e) {
           // Unnamed, iptables is tried first (no probe on the common path); where it cannot be used at all,
           // the reference's default decides.
-          if (conf.backend || done.length || !(e instanceof TableUnreadable) || defaultBackend() !== "nftables") throw e;
+          if (named || done.length || !(e instanceof TableUnreadable) || defaultBackend() !== "nftables") throw e;
           backend = "nftables";
           forwardWithNft(conf, ctx.containerID, f, cont);
         }
@@ -120,9 +133,9 @@ function check(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
   if (!ctx.prevResult) throw new CniError(Code.InvalidConfig, "Required prevResult missing");
   if (!conf.mappings.length) return;
+  const first = backendOf(conf) ?? "iptables";
   // Only the families the pod has: an IPv4-only pod has no ip6tables chain to find.
   for (const [f, cont] of familiesOf(conf)) {
-    const first = conf.backend ?? "iptables";
     const inNft = () => {
       const missing = checkPortsNft(conf, ctx.containerID, f, cont);
       if (missing.length) throw new CniError(Code.Internal, `could not check ipv${f} dnat: missing ${missing.join("; ")}`, "re-create the pod to restore its host ports");

@@ -112,12 +112,11 @@ describe("portmap backend nftables", () => {
     for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(w.pmRules(c)).toEqual([]);
   });
 
-  it("infers the backend from conditionsV4 as the reference does, and refuses mixed or unsafe options", () => {
+  it("conditionsV4 as nft match text; options of the other backend refused as the reference refuses them", () => {
     const pod = box.netns("pod");
-    const w = world({ conditionsV4: ["ip saddr != 192.0.2.1"] });
+    const w = world({ backend: "nftables", conditionsV4: ["ip saddr != 192.0.2.1"] });
     expect(w.drive("add", pod, "web", web).status).toBe(0);
     expect(w.pmRules("hostports")).toHaveLength(1);
-    expect(chainRules(w.node, "ip", "cni_hostport", "prerouting").length).toBe(2);
     expect(sh(w.node, "nft list chain ip cni_hostport prerouting")).toContain("ip saddr != 192.0.2.1 jump hostports");
     expect(w.iptNat().filter((l) => /HOSTPORT|CNI-DN-/.test(l))).toEqual([]);
     const refuse = (portmap: object, msg: RegExp) => {
@@ -126,12 +125,24 @@ describe("portmap backend nftables", () => {
       expect(r.status).not.toBe(0);
       expect(r.stderr).toMatch(msg);
       expect(inNs(x.node, ["nft", "list", "tables"]).stdout).not.toContain("cni_hostport");
+      expect(x.iptNat().filter((l) => /HOSTPORT|CNI-DN-/.test(l))).toEqual([]);
     };
-    refuse({ conditionsV4: ["-s", "1.2.3.4"], conditionsV6: ["ip6 saddr ::1"] }, /both iptables-specific options \[conditionsV4\] and nftables-specific options \[conditionsV6\]/);
-    refuse({ backend: "nftables", externalSetMarkChain: "KUBE-MARK-MASQ" }, /nftables backend was requested but configuration contains iptables-specific options \[externalSetMarkChain\]/);
+    // No backend named: this node's default is iptables (it works here), so nft conditions are the wrong kind.
+    refuse({ conditionsV4: ["ip saddr != 192.0.2.1"] }, /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/);
+    refuse({ backend: "nftables", externalSetMarkChain: "KUBE-MARK-MASQ", conditionsV6: ["!", "-d", "fd00::/8"] }, /nftables backend was requested but configuration contains iptables-specific options \[externalSetMarkChain conditionsV6\]/);
     refuse({ backend: "iptables", conditionsV4: ["ip saddr 1.2.3.4"] }, /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/);
-    refuse({ conditionsV4: ["ip saddr 1.2.3.4; flush ruleset"] }, /conditionsV4\[0\].*cannot be used in an nftables rule/);
-    refuse({ conditionsV4: ["ip saddr { 1.2.3.4 } jump x"] }, /conditionsV4\[0\]/);
+    refuse({ backend: "nftables", conditionsV4: ["ip saddr 1.2.3.4; flush ruleset"] }, /conditionsV4\[0\].*cannot be used in an nftables rule/);
+    refuse({ backend: "nftables", conditionsV4: ["ip saddr { 1.2.3.4 } jump x"] }, /conditionsV4\[0\]/);
+  });
+
+  it("no backend named, nft match conditions, a node with only nft: nftables is the default and the conditions apply", () => {
+    const w = world({ conditionsV4: ["ip saddr != 192.0.2.1"] }, { PATH: pathWithout(box.tmpdir()) });
+    const pod = box.netns("pod");
+    const add = w.drive("add", pod, "web", web);
+    expect(add.status, add.stderr).toBe(0);
+    expect(sh(w.node, "nft list chain ip cni_hostport prerouting")).toContain("ip saddr != 192.0.2.1 jump hostports");
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+    expect(w.pmRules("hostports")).toEqual([]);
   });
 
   it("a node with only nft: the stock conflist works unchanged (bridge masquerade and portmap fall back)", async () => {
