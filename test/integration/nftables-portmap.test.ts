@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN, DRIVER } from "../helpers/paths.ts";
-import { Sandbox, inNs, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { Sandbox, inNs, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
 import { chainRules, nft, pathWithout, referencePortmapScript, ruleset } from "../helpers/nft.ts";
 import { exchange } from "../../scripts/lab/traffic.ts";
 
@@ -178,6 +178,21 @@ describe("portmap backend nftables", () => {
     expect(pm("CHECK").code, pm("CHECK").stdout).toBe(0);
     expect(pm("DEL").code).toBe(0);
     for (const f of ["ip", "ip6"]) for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(chainRules(node, f, "cni_hostport", c)).toEqual([]);
+  });
+
+  it("16 concurrent first ADDs on a fresh node leave one rule each and one copy of the shared rules", async () => {
+    const node = box.netns("node");
+    const runs = Array.from({ length: 16 }, (_, i) => startPlugin("portmap", {
+      env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: `pod${i}`, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: { cniVersion: "1.0.0", name: "cbr0", type: "portmap", backend: "nftables", prevResult: { cniVersion: "1.0.0", ips: [{ address: `10.244.1.${10 + i}/24` }] }, runtimeConfig: { portMappings: [{ hostPort: 9000 + i, containerPort: 80, protocol: "tcp" }] } },
+      node,
+    }));
+    for (const r of await Promise.all(runs.map((x) => x.done))) expect(r.code, r.stdout + r.stderr).toBe(0);
+    const rules = chainRules(node, "ip", "cni_hostport", "hostports");
+    expect(rules.map((r) => r.comment).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `pod${i}`).sort());
+    expect(chainRules(node, "ip", "cni_hostport", "masquerading")).toHaveLength(32);
+    expect(chainRules(node, "ip", "cni_hostport", "prerouting")).toHaveLength(2);
+    expect(chainRules(node, "ip", "cni_hostport", "output")).toHaveLength(2);
   });
 
   it("nftables asked for without nft: ADD and STATUS name nft and the key; DEL still succeeds", () => {
