@@ -1,24 +1,18 @@
 // bridge: pods on a Linux bridge (cni0) through veth pairs, addresses from the IPAM delegate.
-import { type Context, type Plugin, delegate, validAttachments, validContainers } from "../../lib/skel/index.ts";
+import { type Context, type Plugin, delegate, validContainers } from "../../lib/skel/index.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { add } from "./add.ts";
 import { del } from "./del.ts";
 import { check } from "./check.ts";
 import { firewallStatus, gcMasquerade } from "./masq-backend.ts";
 import { gcSpoofChecks } from "./macspoofchk.ts";
-import { NetlinkSocket } from "../../lib/netlink/index.ts";
 
-/** GC: the IPAM delegate collects its own leaks; we remove masquerade chains of containers not listed. */
+/** GC: the IPAM delegate collects its own leaks; we remove masquerade rules and spoof checks of containers not listed. */
 function gc(ctx: Context): void {
   const conf = loadTeardownConfig(ctx.conf, ctx.args);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "GC");
   gcMasquerade(conf, ctx, validContainers(ctx.conf));
-  const nl = NetlinkSocket.open();
-  try {
-    for (const c of gcSpoofChecks(nl, conf.brName, validAttachments(ctx.conf))) ctx.log.info(`gc: removed the MAC spoof check "${c}"`);
-  } finally {
-    nl.close();
-  }
+  gcSpoofChecks(ctx, conf.brName);
 }
 
 function status(ctx: Context): void {

@@ -5,8 +5,8 @@
 //   cni-br-iface-<ref>:      jump cni-br-iface-<ref>-mac       (same comment)
 //   cni-br-iface-<ref>-mac:  ether saddr <pod mac> return; drop (same comment)
 // where <ref> is "<container id>-<ifname>". Teardown needs only the container id and ifname.
-import type { Context } from "../../lib/skel/index.ts";
-import { type NetlinkSocket, findLink } from "../../lib/netlink/index.ts";
+import { type Context, validAttachments } from "../../lib/skel/index.ts";
+import { NetlinkSocket, findLink } from "../../lib/netlink/index.ts";
 import { type NftRule, NftUnavailable, listTable, modifyNft } from "../../lib/nftables/nft.ts";
 import { nftComment, nftName } from "../../lib/nftables/text.ts";
 
@@ -93,11 +93,12 @@ export function checkSpoofCheck(ctx: Context, hostVeth: string, podMac: string):
  * network on the node and its names carry no network, so only checks whose veth is gone or is a port of this
  * network's bridge are taken as this network's.
  */
-export function gcSpoofChecks(nl: NetlinkSocket, brName: string, valid: { containerID: string; ifname: string }[]): string[] {
-  const keep = new Set(valid.map((a) => commentOf(`${a.containerID}-${a.ifname}`)));
-  const bridge = findLink(nl, brName);
+export function gcSpoofChecks(ctx: Context, brName: string): void {
+  const keep = new Set(validAttachments(ctx.conf).map((a) => commentOf(`${a.containerID}-${a.ifname}`)));
+  const nl = NetlinkSocket.open();
   const removed: string[] = [];
   try {
+    const bridge = findLink(nl, brName);
     modifyNft(() => {
       const table = readTable();
       const stale = (table?.get(BASE) ?? []).filter((r) => {
@@ -117,6 +118,8 @@ export function gcSpoofChecks(nl: NetlinkSocket, brName: string, valid: { contai
     });
   } catch (e) {
     if (!(e instanceof NftUnavailable)) throw e;
+  } finally {
+    nl.close();
   }
-  return removed;
+  for (const c of removed) ctx.log.info(`gc: removed the MAC spoof check "${c}"`);
 }
