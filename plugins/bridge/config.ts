@@ -101,7 +101,7 @@ export function loadTeardownConfig(c: NetConf, cniArgs: string): BridgeConf {
     const ipam = isObject(c.ipam) && typeof c.ipam.type === "string" && c.ipam.type ? c.ipam.type : undefined;
     return {
       name: c.name, cniVersion: c.cniVersion, brName: typeof c.bridge === "string" && IFNAME_RE.test(c.bridge) ? c.bridge : "cni0",
-      isGW: false, isDefaultGW: false, forceAddress: false, ipMasq: c.ipMasq === true, macspoofchk: false, mtu: 0, hairpinMode: false, promiscMode: false,
+      isGW: false, isDefaultGW: false, forceAddress: false, ipMasq: c.ipMasq === true, macspoofchk: c.macspoofchk === true, mtu: 0, hairpinMode: false, promiscMode: false,
       vlan: 0, vlans: [], preserveDefaultVlan: true, enableDad: false, disableContainerInterface: false, portIsolation: false, ipamType: ipam,
     };
   }

@@ -44,6 +44,7 @@ export function del(ctx: Context): void {
   if (!removed) removeHostVeth(ctx, conf.brName);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "DEL");
   if (conf.ipamType && conf.ipMasq) teardownMasquerade(conf, ctx);
-  // Whatever the config says now: the pod may have been added with macspoofchk.
-  teardownSpoofCheck(ctx);
+  // As the reference: only when configured (a check left by a config changed since ADD matches a veth that is
+  // gone, and GC removes it).
+  if (conf.macspoofchk) teardownSpoofCheck(ctx);
 }

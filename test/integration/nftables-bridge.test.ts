@@ -225,7 +225,7 @@ describe("bridge macspoofchk", () => {
     expect(ruleset(l.node)).toMatch(/^table bridge nat \{\n\tchain PREROUTING \{\n[^\n]+\n\t\}\n\}\n$/);
   });
 
-  it("CHECK fails when the check is gone; DEL removes the reference's rules; GC removes checks not listed", () => {
+  it("CHECK fails when the check is gone; GC removes checks not listed or left behind; DEL removes the reference's rules", () => {
     const l = lab();
     const [p1, p2] = [box.netns("pod"), box.netns("pod")];
     const c = l.conf({ macspoofchk: true, ipMasq: false });
@@ -241,8 +241,19 @@ describe("bridge macspoofchk", () => {
     // The reference's script adds its jump again beside ours (it never looks first): both are keep's.
     expect([...new Set(chainRules(l.node, "bridge", "nat", "PREROUTING").map((r) => r.comment))]).toEqual(["macspoofchk-keep-eth0"]);
     expect(sh(l.node, "nft list chains bridge")).not.toContain("gone");
-    // DEL without macspoofchk in the config still removes it.
+    // DEL with a config that no longer has macspoofchk leaves it, as the reference does; its veth is gone, so GC takes it.
     expect(l.run("DEL", p1, "keep", l.conf({ ipMasq: false })).code).toBe(0);
+    expect(chainRules(l.node, "bridge", "nat", "PREROUTING")).toHaveLength(2);
+    expect(l.run("GC", p2, "other", { ...c, "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] }).code).toBe(0);
+    expect(chainRules(l.node, "bridge", "nat", "PREROUTING")).toHaveLength(2); // listed: kept
+    expect(l.run("GC", p2, "other", { ...c, "cni.dev/valid-attachments": [] }).code).toBe(0);
+    expect(chainRules(l.node, "bridge", "nat", "PREROUTING")).toEqual([]);
+    expect(sh(l.node, "nft list chains bridge")).not.toContain("cni-br-iface");
+    // DEL with macspoofchk removes the reference's rules for a pod.
+    const p3 = box.netns("pod");
+    const a3 = l.run("ADD", p3, "third", c);
+    nft(l.node, referenceSpoofCheckScript("third", "eth0", a3.json.interfaces[1].name, a3.json.interfaces[2].mac));
+    expect(l.run("DEL", p3, "third", c).code).toBe(0);
     expect(chainRules(l.node, "bridge", "nat", "PREROUTING")).toEqual([]);
     expect(sh(l.node, "nft list chains bridge")).not.toContain("cni-br-iface");
   });
