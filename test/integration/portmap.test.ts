@@ -112,7 +112,6 @@ describe("portmap on its own", () => {
     [{ prevResult: undefined }, 7, /must be called as chained plugin/],
     [{ markMasqBit: 40 }, 7, /MasqMarkBit must be between 0 and 31/],
     [{ markMasqBit: 5, externalSetMarkChain: "X" }, 7, /Cannot specify externalSetMarkChain and markMasqBit/],
-    [{ backend: "nftables" }, 2, /"backend": "nftables"/],
     [{ runtimeConfig: { portMappings: [{ hostPort: 0, containerPort: 80 }] } }, 7, /Invalid host port number: 0/],
     [{ runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 80, protocol: "icmp" }] } }, 7, /protocol "icmp" is not supported/],
   ])("refuses %j with code %i and writes no rule", (extra, code, msg) => {
