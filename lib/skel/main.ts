@@ -3,6 +3,7 @@
 // cannot be written is undone, since the runtime will never learn what it made.
 import { BoundedReadError, readFdBounded } from "../sys/read-bounded.ts";
 import { setAbortReporter } from "../sys/abort.ts";
+import { mark, tally } from "../sys/phase-timer.ts";
 import { errorJSON, invoke, versionOutput } from "./dispatch.ts";
 import { outcomeError } from "./delegate.ts";
 import { CniError, Code } from "./errors.ts";
@@ -67,8 +68,10 @@ export function pluginMain(load: () => Plugin): number {
     return 1;
   }
   let stdin: Uint8Array;
+  const t0 = mark();
   try {
     stdin = readStdin();
+    tally("stdin", t0);
   } catch (e) {
     if (!(e instanceof CniError)) throw e;
     writeAll(1, errorJSON(e, CURRENT_VERSION));
@@ -76,8 +79,10 @@ export function pluginMain(load: () => Plugin): number {
   }
   setAbortReporter((msg, details) => writeAll(1, errorJSON(new CniError(Code.Internal, msg, details), configVersion(stdin))));
   const out = invoke(plugin, env, stdin);
+  const t1 = mark();
   try {
     writeAll(1, out.stdout);
+    tally("output", t1);
   } catch (e) {
     if (!(e instanceof WriteError)) throw e;
     const undone = env.CNI_COMMAND === "ADD" && out.exitCode === 0 ? undoAdd(plugin, env, stdin) : "";
