@@ -7,7 +7,7 @@ import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
 import { type Result, formatResult, parseResult, printJSON } from "./result.ts";
 import { writeLog } from "./write.ts";
 import { mark, tally } from "../sys/phase-timer.ts";
-import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, isSupported, isValidVersion, versionAtLeast } from "./version.ts";
+import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, isSupported, isValidVersion, versionAtLeast, versionOutput } from "./version.ts";
 
 export interface Outcome {
   stdout: string;
@@ -107,10 +107,6 @@ function readPrevResult(ctx: Context, version: string): Result | undefined {
     ctx.log.warn(`DEL goes on without prevResult: ${(e as Error).message}`);
     return undefined;
   }
-}
-
-export function versionOutput(): string {
-  return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
 }
 
 /** In-process delegations nest invocations; only the outermost one's phases are timed as the process's own. */

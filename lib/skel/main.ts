@@ -4,12 +4,12 @@
 import { BoundedReadError, readFdBounded } from "../sys/read-bounded.ts";
 import { setAbortReporter } from "../sys/abort.ts";
 import { mark, tally } from "../sys/phase-timer.ts";
-import { errorJSON, invoke, versionOutput } from "./dispatch.ts";
+import { errorJSON, invoke } from "./dispatch.ts";
 import { outcomeError } from "./delegate.ts";
 import { CniError, Code } from "./errors.ts";
 import { WriteError, writeAll, writeLog, writesAreLost } from "./write.ts";
 import type { Plugin } from "./plugin.ts";
-import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS } from "./version.ts";
+import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, versionOutput } from "./version.ts";
 
 /**
  * The most a network config on stdin may hold. Real ones, prevResult and GC's attachment list included, are
