@@ -25,6 +25,7 @@ function open() {
     flock: { args: [i32, i32], returns: i32 },
     fstatfs: { args: [i32, ptr], returns: i32 },
     poll: { args: [ptr, u64, i32], returns: i32 },
+    getrusage: { args: [i32, ptr], returns: i32 },
   });
 }
 
@@ -132,4 +133,13 @@ export function fsType(fd: number): number {
   const buf = Buffer.alloc(128);
   check("fstatfs", () => libc().fstatfs(fd, buf));
   return Number(buf.readBigInt64LE(0));
+}
+
+const RUSAGE_CHILDREN = -1;
+
+/** CPU time (ms) of every child this process has reaped so far, and of their reaped descendants (getrusage). */
+export function childrenCpuMs(): { user: number; sys: number } {
+  const ru = new BigInt64Array(18); // struct rusage starts with ru_utime and ru_stime, each { tv_sec; tv_usec }
+  check("getrusage", () => libc().getrusage(RUSAGE_CHILDREN, ru));
+  return { user: Number(ru[0]) * 1e3 + Number(ru[1]) / 1e3, sys: Number(ru[2]) * 1e3 + Number(ru[3]) / 1e3 };
 }
