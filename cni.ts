@@ -9,6 +9,7 @@ import { versionOutput } from "./lib/skel/version.ts";
 // Timing only when asked: even the clock's first read costs a VERSION call measurable memory.
 const timing = process.env.CNI_LOG_LEVEL === "debug";
 const firstLine = timing ? performance.now() : 0;
+const firstLineCpu = timing ? process.cpuUsage() : undefined;
 
 // In registration order (the order `cni --version` lists them).
 const PLUGINS: Record<string, () => Plugin> = {
@@ -40,6 +41,8 @@ function exit(code: number): void {
   process.exitCode = code;
 }
 
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+
 /** Everything but the VERSION fast path, loaded only now; returns the exit status. */
 function run(): number {
   // Read first: the scheduler's clock tells how long the start took only while the process has not slept yet.
@@ -47,7 +50,7 @@ function run(): number {
   if (timing) startTiming();
   const modulesFrom = performance.now();
   const multicall = require("./multicall.ts") as typeof import("./multicall.ts");
-  const timings = timing ? { startupMs: startup, firstLine, modulesMs: performance.now() - modulesFrom } : undefined;
+  const timings = timing ? { startupMs: startup, startupCpuMs: cpuMs(firstLineCpu!), firstLine, modulesMs: performance.now() - modulesFrom } : undefined;
   return multicall.run({ plugins: PLUGINS, invoked, first, plugin, timings });
 }
 

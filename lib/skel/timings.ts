@@ -7,6 +7,8 @@ import { type Tally, tallied } from "../sys/phase-timer.ts";
 export interface EntryTimes {
   /** Start to the entry's first statement (undefined: the kernel does not say). */
   startupMs: number | undefined;
+  /** CPU time (user + sys) spent by then. */
+  startupCpuMs: number;
   /** performance.now() at that first statement. */
   firstLine: number;
   /** Evaluating skel's modules. */
@@ -20,13 +22,15 @@ export function timingReport(plugin: string, entry: EntryTimes): string {
   const t = tallied();
   const get = (k: string) => t.get(k)?.ms ?? 0;
   const cpu = process.cpuUsage();
-  const start = entry.startupMs === undefined ? "not measurable here" : ms(entry.startupMs);
+  // The kernel samples the user/sys split by ticks; their sum is exact.
+  const cpuTotal = (cpu.user + cpu.system) / 1000;
+  const start = `${entry.startupMs === undefined ? "not measurable here" : ms(entry.startupMs)} (CPU ${ms(entry.startupCpuMs)})`;
   const phases = [
     `start→first JS line ${start}`,
     `modules ${ms(entry.modulesMs + get("plugin modules"))} (skel ${ms(entry.modulesMs)}, plugins ${ms(get("plugin modules"))}, delegates' included)`,
   ];
   for (const k of ["stdin", "config", ...COMMANDS, "output"]) if (t.has(k)) phases.push(`${k} ${ms(get(k))}`);
-  phases.push(`total to exit ${ms(performance.now() - entry.firstLine + (entry.startupMs ?? 0))} (CPU user ${ms(cpu.user / 1000)}, sys ${ms(cpu.system / 1000)}; exit itself is after this line)`);
+  phases.push(`total to exit ${ms(performance.now() - entry.firstLine + (entry.startupMs ?? 0))} (CPU ${ms(cpuTotal)}; exit itself is after this line)`);
   const inside: string[] = [];
   const iptables: Tally = { ms: 0, n: 0 };
   for (const [k, v] of t) {
