@@ -121,6 +121,12 @@ function forwardWithNft(conf: PortMapConf, id: string, f: Family, cont: CIDR): v
 
 function del(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName, { lenient: true });
+  // As the reference: a pod without host ports has no rules (runtimes give DEL the ADD's runtimeConfig), and
+  // this keeps the common pod's DEL free of firewall processes. Rules of an ADD whose DEL lost its mappings
+  // are GC's to collect.
+  // Read from the raw config: the lenient config of a DEL drops mappings it cannot parse, not their rules.
+  const asked = (ctx.conf.runtimeConfig as { portMappings?: unknown } | undefined)?.portMappings;
+  if (!Array.isArray(asked) || !asked.length) return;
   // Both backends: a backend that is not usable here holds nothing of ours, so DEL converges either way.
   const iptables = ([4, 6] as Family[]).map((f) => removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID))).some(Boolean);
   const nftables = unforwardPortsNft(ctx.containerID);
