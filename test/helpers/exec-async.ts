@@ -1,7 +1,7 @@
 // Child processes without blocking the test process, so several plugin runs can be in flight at once: with a
 // deadline, a memory ceiling (an unbounded read grows by hundreds of MB a second) and a handle to kill -9 it.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { BIN, DRIVER } from "./paths.ts";
 import { nsPath } from "./sandbox.ts";
 
@@ -28,6 +28,8 @@ export interface ExecOptions {
   maxRssMiB?: number;
   /** Called once the process exists (e.g. to schedule a kill -9). */
   onSpawn?: (child: ChildProcess) => void;
+  /** Where stdout goes: captured (default), /dev/full (every write fails with ENOSPC), or a pipe already closed. */
+  stdout?: "capture" | "full" | "closed";
 }
 
 export const OUTPUT_CAP = 64 << 20;
@@ -44,7 +46,11 @@ function rssMiB(pid: number): number {
 export function execAsync(cmd: string, args: string[], o: ExecOptions = {}): Promise<Exec> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: o.env ?? process.env, cwd: o.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const full = o.stdout === "full" ? openSync("/dev/full", "w") : undefined;
+    const child = spawn(cmd, args, { env: o.env ?? process.env, cwd: o.cwd, stdio: ["pipe", full ?? "pipe", "pipe"] });
+    if (full !== undefined) closeSync(full);
+    // Closing our end before the child runs: its writes get EPIPE.
+    if (o.stdout === "closed") child.stdout!.destroy();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outLen = 0;
@@ -52,17 +58,17 @@ export function execAsync(cmd: string, args: string[], o: ExecOptions = {}): Pro
     let timedOut = false;
     let memoryKilled = false;
     let peak = 0;
-    child.stdout.on("data", (b: Buffer) => {
+    child.stdout?.on("data", (b: Buffer) => {
       if (outLen < OUTPUT_CAP) out.push(b);
       outLen += b.length;
     });
-    child.stderr.on("data", (b: Buffer) => {
+    child.stderr!.on("data", (b: Buffer) => {
       if (errLen < OUTPUT_CAP) err.push(b);
       errLen += b.length;
     });
     // A plugin may exit without reading all of stdin (VERSION, an early error): that is not a failure.
-    child.stdin.on("error", () => {});
-    child.stdin.end(o.input ?? "");
+    child.stdin!.on("error", () => {});
+    child.stdin!.end(o.input ?? "");
     const timer = o.timeoutMs
       ? setTimeout(() => {
           timedOut = true;

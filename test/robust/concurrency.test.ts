@@ -1,6 +1,8 @@
 // 64 pods added, checked and deleted all at once through libcni (as containerd runs them), half on the stock
 // flannel chain and half on a plain bridge chain, both with portmap: no failure, no address given twice, each
 // of portmap's shared rules exactly once, each pod's own rules exactly once, and nothing of any pod left after.
+// Then the widest races on their own: 64 first portmap ADDs on a fresh node, and DELs whose rules another
+// process removes while they run.
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Exec, inNsAsync, libcniAsync } from "../helpers/exec-async.ts";
@@ -8,6 +10,7 @@ import { BIN } from "../helpers/paths.ts";
 import { type NsState, nodeLeaks, podLeaks, sharedRuleCounts, snapshot } from "../helpers/node-state.ts";
 import { Sandbox, nsPath } from "../helpers/sandbox.ts";
 import { stateLeaks } from "../helpers/state-files.ts";
+import { mulberry32, runSeed } from "./fuzz/prng.ts";
 import { type Network, bridgeNetwork, flannelNetwork } from "./networks.ts";
 
 const PODS = Number(process.env.CNI_CONCURRENT_PODS ?? 64);
@@ -39,8 +42,13 @@ interface Pod {
   hostPort: number;
 }
 
+/** A plugin prints its error on stdout, libcni on stderr: show both, on one line. */
 const failed = (what: string, pods: Pod[], runs: Exec[]) =>
-  runs.flatMap((r, i) => (r.code === 0 ? [] : [`${what} ${pods[i].id} (${pods[i].net.name}): exit ${r.code ?? r.signal}: ${r.stderr.toString().trim().slice(0, 500)}`]));
+  runs.flatMap((r, i) => {
+    if (r.code === 0) return [];
+    const out = `${r.stdout.toString()} ${r.stderr.toString()}`.replace(/\s+/g, " ").trim();
+    return [`${what} ${pods[i].id} (${pods[i].net.name}): exit ${r.code ?? r.signal}: ${out.slice(0, 500)}`];
+  });
 
 describe(`${PODS} pods at once on the flannel and bridge chains, with portmap`, () => {
   it("ADD, CHECK and DEL all succeed; no duplicate address or shared rule; nothing left", async () => {
@@ -89,7 +97,7 @@ describe(`${PODS} pods at once on the flannel and bridge chains, with portmap`, 
     expect(problems).toEqual([]);
   }, 600_000);
 
-  it("portmap's first ADDs on a fresh node, all released at once, create each shared rule once", async () => {
+  it("portmap's first ADDs on a fresh node, started together, create each shared rule once; DELs succeed while their rules vanish", async () => {
     // The chain above spreads the portmap calls over time; here they start together, as when a node boots with
     // pods waiting: the read-modify-write of the nat table must not race (issue 11, defect 6).
     const node = box.netns("race");
@@ -108,8 +116,21 @@ describe(`${PODS} pods at once on the flannel and bridge chains, with portmap`, 
     const adds = await Promise.all(pods.map((p) => run("ADD", p)));
     problems.push(...failed("ADD", asPods, adds));
     problems.push(...sharedOnce((await snapshot(node)).node));
-    const dels = await Promise.all(pods.map((p) => run("DEL", p)));
-    problems.push(...failed("DEL", asPods, dels));
+    // While each DEL runs, another process (an operator, another agent) removes that pod's jump: DEL works from
+    // a table it read a moment earlier and must still succeed (issue 11, defect 7). The moment is random.
+    const seed = runSeed(process.env.CNI_CONCURRENCY_SEED);
+    const r = mulberry32(seed);
+    const rules = (await snapshot(node)).node.rules;
+    const dels = await Promise.all(
+      pods.map(async (p) => {
+        const jumps = rules.filter((l) => l.startsWith("v4 nat: -A CNI-HOSTPORT-DNAT ") && l.includes(`id: \\"${p.id}\\"`)).map((l) => l.replace(/^v4 nat: -A /, "-D "));
+        const delay = r.next() * 40;
+        const other = new Promise((done) => setTimeout(done, delay)).then(() => inNsAsync(node, ["iptables-restore", "--noflush", "-w", "10"], { input: `*nat\n${jumps.join("\n")}\nCOMMIT\n` }));
+        const [del] = await Promise.all([run("DEL", p), other]);
+        return del;
+      }),
+    );
+    problems.push(...failed(`DEL (seed ${seed})`, asPods, dels));
     problems.push(...nodeLeaks((await snapshot(node)).node).map((l) => `after DEL, left in the node namespace: ${l}`));
     expect(problems).toEqual([]);
   }, 600_000);

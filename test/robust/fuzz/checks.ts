@@ -9,11 +9,17 @@ export const MAX_RSS_MIB = 1024;
 
 const TRACE: [RegExp, string][] = [
   [/^\s+at .*(\(.*:\d+:\d+\)|:\d+:\d+$|<anonymous>|\[native code\])/m, "a stack trace"],
-  [/^\s*\d+ \| /m, "a source excerpt"],
-  [/\$bunfs\//, "a bundled source path"],
-  [/^Bun v\d+\.\d+/m, "the Bun crash banner"],
+  [/^\s*\d+ \| /m, "a stack trace"], // Bun's source excerpt: "238 |   try {"
+  [/\$bunfs\//, "a stack trace"],
+  [/^Bun v\d+\.\d+/m, "a stack trace"],
   [/panic\(|Segmentation fault|oh no: Bun has crashed|Illegal instruction/i, "a runtime crash"],
 ];
+
+/** The first sign of a crash in a stream, as one problem (a crash shows several at once). */
+function traces(text: string, prefix: string, stream: string): string[] {
+  const hit = TRACE.find(([re]) => re.test(text));
+  return hit ? [`${prefix}${hit[1]} on ${stream} — ${show(text)}`] : [];
+}
 
 /** Text of a JavaScript runtime failure, which no CNI error message should be. */
 const JS_ERROR = /\b(TypeError|ReferenceError|SyntaxError|RangeError)\b|is not a function|\b(undefined|null) is not (an object|a function|iterable)|Cannot read propert|Cannot access uninitialized|is not iterable|Maximum call stack|Invalid array length|Out of memory|JSON Parse error|\(evaluating '/;
@@ -35,6 +41,17 @@ function parseOne(text: string): { ok: true; value: unknown } | { ok: false } {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** A run whose stdout could not be written (/dev/full, a closed pipe): what is left to check is stderr. */
+export function lostOutputProblems(r: Exec, label: string): string[] {
+  const problems: string[] = [];
+  if (r.timedOut) problems.push(`${label}: still running after ${TIMEOUT_MS / 1000} s (killed)`);
+  if (r.memoryKilled) problems.push(`${label}: resident memory passed ${MAX_RSS_MIB} MiB (killed)`);
+  if (r.signal && !r.timedOut && !r.memoryKilled) problems.push(`${label}: died of ${r.signal}`);
+  const stderr = r.stderr.toString("utf8");
+  problems.push(...traces(stderr, `${label}: `, "stderr"));
+  return problems;
+}
+
 /**
  * Problems with one run of `command`. Returns the parsed stdout (result, version or error) alongside, so callers
  * can continue with the result.
@@ -46,10 +63,7 @@ export function outputProblems(command: string, r: Exec, label = command): { pro
   if (r.signal && !r.timedOut && !r.memoryKilled) problems.push(`${label}: died of ${r.signal}`);
   const stdout = r.stdout.toString("utf8");
   const stderr = r.stderr.toString("utf8");
-  for (const [re, what] of TRACE) {
-    if (re.test(stdout)) problems.push(`${label}: ${what} on stdout — ${show(stdout)}`);
-    if (re.test(stderr)) problems.push(`${label}: ${what} on stderr — ${show(stderr)}`);
-  }
+  problems.push(...traces(stdout, `${label}: `, "stdout"), ...traces(stderr, `${label}: `, "stderr"));
   if (r.signal) return { problems };
   if (r.stdoutBytes > OUTPUT_CAP) {
     problems.push(`${label}: more than ${OUTPUT_CAP >> 20} MiB on stdout — ${r.stdoutBytes} bytes, exit ${r.code}`);

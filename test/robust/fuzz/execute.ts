@@ -9,7 +9,7 @@ import { isPristine, nodeLeaks, podLeaks, snapshot } from "../../helpers/node-st
 import { BIN } from "../../helpers/paths.ts";
 import { type Sandbox, nsPath } from "../../helpers/sandbox.ts";
 import { listTree, stateLeaks, treeChanges } from "../../helpers/state-files.ts";
-import { MAX_RSS_MIB, TIMEOUT_MS, outputProblems } from "./checks.ts";
+import { MAX_RSS_MIB, TIMEOUT_MS, lostOutputProblems, outputProblems } from "./checks.ts";
 import type { FuzzCase } from "./generate.ts";
 import { VERSIONS } from "./seeds.ts";
 
@@ -122,13 +122,14 @@ export async function runCase(c: FuzzCase, w: Worker): Promise<Outcome> {
     const stdinText = fill(c.stdin.text);
     const input = Buffer.from(stdinText, c.stdin.latin1 ? "latin1" : "utf8");
     const exe = join(BIN, c.plugin);
-    const run = (e: NodeJS.ProcessEnv, i: Buffer | string): Promise<Exec> => inNsAsync(w.node, [exe], { env: e, input: i, cwd, timeoutMs: TIMEOUT_MS, maxRssMiB: MAX_RSS_MIB });
+    const run = (e: NodeJS.ProcessEnv, i: Buffer | string, stdout?: "full" | "closed"): Promise<Exec> =>
+      inNsAsync(w.node, [exe], { env: e, input: i, cwd, timeoutMs: TIMEOUT_MS, maxRssMiB: MAX_RSS_MIB, stdout });
 
     const fixtures = new Set(c.fixtures.map((f) => f.path));
     const isFixture = (rel: string) => fixtures.has(rel) || rel.startsWith("fake-");
     const before = listTree(dir);
-    const first = await run(env, input);
-    const out = outputProblems(c.command, first);
+    const first = await run(env, input, c.stdout);
+    const out = c.stdout ? { problems: lostOutputProblems(first, c.command), json: undefined } : outputProblems(c.command, first);
     problems.push(...out.problems);
     if (c.oracle && !first.timedOut && !first.memoryKilled) {
       const ok = first.code === 0;
@@ -137,7 +138,11 @@ export async function runCase(c: FuzzCase, w: Worker): Promise<Outcome> {
     }
 
     const conf = tryParse(c.stdin.latin1 ? input.toString("utf8") : stdinText);
-    if (c.command === "ADD" && first.code === 0 && !first.signal) {
+    if (c.command === "ADD" && first.code === 0 && !first.signal && c.stdout) {
+      // The runtime never got a result: for it the ADD failed, and it calls DEL.
+      const r = await run({ ...env, CNI_COMMAND: "DEL" }, input);
+      problems.push(...outputProblems("DEL", r, "DEL after an ADD whose result was lost").problems);
+    } else if (c.command === "ADD" && first.code === 0 && !first.signal) {
       // As a runtime goes on: CHECK (0.4.0 and later), GC with no valid attachment (1.1.0, when the case says so),
       // then DEL. A result the runtime cannot read is a failed ADD, and it still calls DEL.
       const version = typeof conf?.cniVersion === "string" && conf.cniVersion !== "" ? conf.cniVersion : "0.1.0";

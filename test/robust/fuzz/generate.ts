@@ -15,6 +15,8 @@ export interface FuzzCase {
   /** Values may hold @T@, @POD@, @NODE@, @BIN@ (filled in when the case runs). */
   env: Record<string, string>;
   stdin: { text: string; latin1?: boolean };
+  /** Where the plugin's stdout goes, when not to the harness. */
+  stdout?: "full" | "closed";
   fixtures: Fixture[];
   mutations: string[];
   oracle?: Oracle;
@@ -58,7 +60,7 @@ export function generateCase(runSeed: number, index: number): FuzzCase {
   return {
     gcBeforeDel,
     runSeed, index, plugin, command, version: seed.version,
-    env: subject.env, stdin: subject.stdin ?? { text }, fixtures: subject.fixtures,
+    env: subject.env, stdin: subject.stdin ?? { text }, stdout: subject.stdout, fixtures: subject.fixtures,
     mutations: applied.map((a) => a.what), oracle,
   };
 }

@@ -73,6 +73,7 @@ export function describeCase(c: FuzzCase): string {
     `case ${c.index} of seed ${c.runSeed}: ${c.plugin} ${c.command}, cniVersion ${c.version}${c.command === "ADD" && c.gcBeforeDel ? " (GC before DEL if it succeeds)" : ""}; mutations: ${c.mutations.join("; ") || "none"}`,
     `  env: ${env}`,
     `  stdin${c.stdin.latin1 ? " (latin1 bytes)" : ""}: ${stdin}`,
+    ...(c.stdout ? [`  stdout: ${c.stdout === "full" ? "/dev/full" : "a pipe closed before the plugin starts"}`] : []),
     `  files in @T@: ${files || "none"}`,
     `  replay: npm run fuzz -- --seed ${c.runSeed} --case ${c.index}   (@T@ = the case's folder, cwd @T@/cwd; @POD@/@NODE@ = fresh namespaces; @BIN@ = dist/bin)`,
   ].join("\n");
