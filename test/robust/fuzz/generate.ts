@@ -2,7 +2,9 @@
 // environment, files or raw stdin. A case with no mutation, or with exactly one whose outcome is known, carries an
 // oracle; every case is also held to the invariants in checks.ts and execute.ts.
 import { clone, toText } from "./json-text.ts";
-import { MUTATORS, type Applied, type Oracle, type Subject, stdinMutation } from "./mutations.ts";
+import { envMutation, fileMutation, longIdMutation, stdinMutation, treeMutation } from "./mutations.ts";
+import type { Applied, Mutator, Oracle, Subject } from "./subject.ts";
+import { degenerateRangeMutation, injectionMutation, inputFileMutation, stdoutMutation } from "./targeted.ts";
 import { type Rng, caseSeed, mulberry32 } from "./prng.ts";
 import { type CommandName, type Fixture, PLUGINS, type PluginName, seedFor } from "./seeds.ts";
 
@@ -27,6 +29,18 @@ export interface FuzzCase {
 const COMMAND_WEIGHTS: [CommandName, number][] = [["ADD", 40], ["DEL", 20], ["CHECK", 12], ["GC", 10], ["STATUS", 10], ["VERSION", 8]];
 const COUNT_WEIGHTS: [number, number][] = [[0, 6], [1, 50], [2, 28], [3, 12], [4, 4]];
 const STDIN_MUTATION_RATE = 0.08;
+
+/** The operators and their weights (stdin mutations come last, on the serialized text, so they are apart). */
+const MUTATORS: [Mutator, number][] = [
+  [treeMutation, 60],
+  [envMutation, 22],
+  [fileMutation, 10],
+  [longIdMutation, 5],
+  [injectionMutation, 4],
+  [inputFileMutation, 3],
+  [degenerateRangeMutation, 2],
+  [stdoutMutation, 2],
+];
 
 export function weighted<T>(r: Rng, items: readonly [T, number][]): T {
   let x = r.next() * items.reduce((a, [, w]) => a + w, 0);

@@ -1,166 +1,16 @@
-// The mutation operators. Each returns a short description of what it did (printed with a failing case) and,
-// when the outcome of the mutated input is known whatever the implementation, an oracle for it.
+// The general mutation operators: anywhere in the config tree, the environment, the lease and resolv.conf files,
+// and raw stdin. Each returns a short description of what it did (printed with a failing case) and, when the
+// outcome is known whatever the implementation, an oracle.
 //
 // Safety: nothing may make a plugin write outside the case's folder. Keys that name where a plugin writes take
 // only values inside @T@ (or /dev/null, /dev/zero), are never dropped or nulled (that would mean the machine's
 // default /var/lib/cni/...), and the objects holding them are replaced only by scalars. CNI_NETNS never names a
 // namespace other than the case's own pod and node, CNI_PATH never a folder of real executables but ours.
-import { posix } from "node:path";
 import type { Rng } from "./prng.ts";
 import { DUPS, Raw, pathString, put, slots } from "./json-text.ts";
-import type { CommandName, Fixture, PluginName, Protection, Seed } from "./seeds.ts";
-
-export interface Oracle {
-  expect: "succeed" | "fail";
-  why: string;
-}
-
-export interface Applied {
-  what: string;
-  oracle?: Oracle;
-}
-
-/** What a mutation may change: the parsed config, the environment, the files, and the fixtures to create. */
-export interface Subject {
-  seed: Seed;
-  conf: Record<string, unknown>;
-  env: Record<string, string>;
-  fixtures: Fixture[];
-  /** Set by stdin-level mutations: the bytes replace the serialized config. */
-  stdin?: { text: string; latin1?: boolean };
-  /** The plugin's stdout cannot be written. */
-  stdout?: "full" | "closed";
-}
-
-// ---------------------------------------------------------------------------------------------------- values
-
-const UNICODE = ["ñandú", "日本語", "🦄🦄🦄", "\u202eoof", "e\u0301", "\ufeffbom", "a\u2028b\u2029c", "\ud800", "x\udfffy", "Ω".repeat(300)];
-const CONTROL = ["\u0000", "a\u0000b", "\u0001", "a\u007fb", "\u001b[31mred\u001b[0m", "\t", "\r", "\b\f"];
-const INJECTION = [
-  "x\n-A INPUT -j DROP",
-  "x\nCOMMIT\n*filter\n-A INPUT -j DROP\nCOMMIT",
-  "x\r\n-A OUTPUT -j DROP",
-  "\n",
-  "eth0\n",
-  'x" -j ACCEPT "',
-  "x -j ACCEPT",
-  "-j DROP",
-  "! -d",
-  "--comment",
-];
-const METAS = ["$(touch @T@/pwned)", "`touch @T@/pwned`", "; touch @T@/pwned", "|| touch @T@/pwned", "%s%s%n%x", "${HOME}", "'\"'", "\\", '\\"', "--help", "*", "?", "~"];
-const NUMERIC_TEXT = ["0", "-1", "1e999", "NaN", "Infinity", "true", "null", "0x10", " 1", "1 "];
-
-export function hostileString(r: Rng): string {
-  switch (r.int(9)) {
-    case 0: return r.pick(["", " ", "  \t "]);
-    case 1: return "a".repeat(r.pick([16, 64, 256, 1024, 4096, 65536, 1 << 20]));
-    case 2: return r.pick(UNICODE);
-    case 3: return r.pick(CONTROL);
-    case 4: return r.pick(INJECTION);
-    case 5: return r.pick(METAS);
-    case 6: return r.pick(["../..", "/", ".", "..", "a/b", "./x", "//"]);
-    case 7: return r.pick(NUMERIC_TEXT);
-    default: return `${r.pick(UNICODE)}${r.pick(CONTROL)}${r.pick(INJECTION)}`;
-  }
-}
-
-const BAD_NUMBERS = [-1, 0, 1, 65535, 65536, 70000, 2 ** 31, 2 ** 32, 2 ** 53 + 2, -(2 ** 31) - 1, 1.5, 1e308, 5e-324];
-const RAW_NUMBERS = ["1e400", "-1e400", "-0", "1.0", "1E2", "0.0000001", "123456789012345678901234567890"];
-
-function badNumber(r: Rng): unknown {
-  return r.chance(0.7) ? r.pick(BAD_NUMBERS) : new Raw(r.pick(RAW_NUMBERS));
-}
-
-const BAD_CIDRS = [
-  "10.0.0.0/33", "10.0.0.0/-1", "10.99.0.7/24", "10.0.0.0/31", "10.0.0.0/32", "/24", "10.0.0.0", "10.0.0.0/", "fe80::/64",
-  "255.255.255.255/32", " 10.99.0.0/24", "10.99.0.0/24 ", "10.99.0.0/024", "010.99.0.0/24", "1.2.3.4.5/24", "::ffff:10.99.0.0/120",
-  "10.99.0.0/24\n-A INPUT -j DROP", "fd99::/129", "fd99::/127", "fd99:::/64", "10.99.0.0/8", "127.0.0.0/8", "224.0.0.0/24", "0.0.0.0/32",
-  "10.99.0.0/24,10.98.0.0/24", "１０.99.0.0/24",
-];
-/** Ranges too big to hold a gateway and a pod sensibly; refusing them is defect 11 of the issue. */
-const DEGENERATE = ["0.0.0.0/0", "::/0"];
-const BAD_IPS = ["10.99.0.256", "10.99.0", "::g", "10.99.0.1/24", "10.99.0.1 ", "0.0.0.0", "255.255.255.255", "::", "10.98.0.1", "1", "-1", "fe80::1%eth0"];
-
-const TYPE_NAMES = ["", "nope", "bridge\n", "host-local ", "HOST-LOCAL", "../bin/bridge", "/bin/true", "..", ".", "loopback", "portmap", "host-local", "bridge", "a".repeat(300), "\u0000"];
-
-/** A value of another JSON type (no null, object or array where `scalarOnly`). */
-function otherType(r: Rng, v: unknown, scalarOnly: boolean): unknown {
-  const scalars: unknown[] = [0, -1, 1.5, true, false, "str", ""];
-  const all: unknown[] = [...scalars, null, [], {}, [1, "a", null], { a: 1 }, [[[]]]];
-  const pool = (scalarOnly ? [0, -1, 1.5, true, false] : all).filter((x) => typeof x !== typeof v || (Array.isArray(x) !== Array.isArray(v)));
-  return r.pick(pool);
-}
-
-function deepNest(r: Rng): Raw {
-  // 100,000 levels overflow the stack of any recursive encoder; they cost a second or more, so they come rarely.
-  const depth = r.pick([100, 100, 5000, 5000, 5000, 100_000]);
-  const open = r.chance(0.5) ? "[" : '{"a":';
-  const close = open === "[" ? "]" : "}";
-  return new Raw(open.repeat(depth) + "1" + close.repeat(depth));
-}
-
-// ------------------------------------------------------------------------------------------------------ paths
-
-const FIXTURE_PATHS: Record<string, Fixture> = {
-  fifo: { path: "fifo", kind: "fifo" },
-  adir: { path: "adir", kind: "dir" },
-  afile: { path: "afile", kind: "file", content: "not a config\n" },
-  huge: { path: "huge", kind: "sparse", size: 1 << 30 },
-  big: { path: "big", kind: "sparse", size: 64 << 20 },
-  zerolink: { path: "zerolink", kind: "symlink", target: "/dev/zero" },
-  dangling: { path: "dangling", kind: "symlink", target: "@T@/nowhere" },
-  looplink: { path: "looplink", kind: "symlink", target: "@T@/looplink" },
-};
-
-function useFixture(s: Subject, name: keyof typeof FIXTURE_PATHS): string {
-  const f = FIXTURE_PATHS[name];
-  if (!s.fixtures.some((x) => x.path === f.path)) s.fixtures.push(f);
-  return `@T@/${f.path}`;
-}
-
-/** Is `p` inside the case folder (the cwd is @T@/cwd), or a harmless device? */
-export function insideSandbox(p: string): boolean {
-  if (p === "/dev/null" || p === "/dev/zero") return true;
-  const abs = posix.resolve("/T/cwd", p.replaceAll("@T@", "/T"));
-  return abs === "/T" || abs.startsWith("/T/");
-}
-
-function pathVariant(r: Rng, s: Subject, reading: boolean): string {
-  const choices: (() => string)[] = [
-    () => "rel/dir",
-    () => "state",
-    () => "./x/../y",
-    () => "@T@/a/../b",
-    () => "@T@/deep/" + "d/".repeat(r.between(1, 40)),
-    () => "@T@/" + "n".repeat(r.pick([255, 256, 4096])),
-    () => "@T@/with space/and\nnewline",
-    () => "@T@/trailing/",
-    () => "@T@//double//slash",
-    () => "/dev/null",
-    () => "/dev/zero",
-    () => useFixture(s, "fifo"),
-    () => useFixture(s, "adir"),
-    () => useFixture(s, "afile"),
-    () => useFixture(s, "dangling"),
-    () => useFixture(s, "looplink"),
-    () => "@T@/nonexistent/file",
-  ];
-  if (reading) {
-    choices.push(
-      () => useFixture(s, "huge"),
-      () => useFixture(s, "big"),
-      () => useFixture(s, "zerolink"),
-      () => "/dev/urandom",
-      () => "/proc/self/status",
-      () => "/etc/hostname",
-      () => "",
-    );
-  }
-  return r.pick(choices)();
-}
-
-// ------------------------------------------------------------------------------------------------ protection
+import type { Fixture, Protection, Seed } from "./seeds.ts";
+import { type Applied, type Oracle, type Subject, insideSandbox, pathVariant, useFixture } from "./subject.ts";
+import { BAD_CIDRS, BAD_IPS, DEGENERATE, TYPE_NAMES, badNumber, deepNest, hostileString, otherType, short } from "./values.ts";
 
 function protectionOf(seed: Seed, path: string): Protection | undefined {
   const own = seed.protect[path];
@@ -171,8 +21,6 @@ function protectionOf(seed: Seed, path: string): Protection | undefined {
 
 /** A value for a key naming where a plugin writes: "" would mean the machine's default folder. */
 const sandboxed = (v: string) => (v !== "" && insideSandbox(v) ? v : `@T@/escaped-${v.length}`);
-
-// -------------------------------------------------------------------------------------------- tree mutations
 
 const KNOWN_KEYS: [string, () => unknown][] = [
   ["ipMasq", () => true], ["isGateway", () => false], ["isDefaultGateway", () => true], ["forceAddress", () => true],
@@ -190,7 +38,7 @@ const KNOWN_KEYS: [string, () => unknown][] = [
   ["ranges", () => [[{ subnet: "10.99.0.0/24" }], [{ subnet: "10.99.0.0/25" }]]], ["ipam", () => ({ type: "host-local", dataDir: "@T@/ipam2", subnet: "10.98.0.0/24" })],
 ];
 
-function treeMutation(r: Rng, s: Subject): Applied | undefined {
+export function treeMutation(r: Rng, s: Subject): Applied | undefined {
   const all = slots(s.conf);
   const op = r.int(12);
   if (op === 0 || all.length === 0) {
@@ -304,8 +152,6 @@ function treeMutation(r: Rng, s: Subject): Applied | undefined {
   }
 }
 
-// --------------------------------------------------------------------------------------------- environment
-
 function fakePluginDir(s: Subject, mode: string): string {
   const scripts: Record<string, string> = {
     silent: "exit 0",
@@ -347,7 +193,7 @@ const ENV_VALUES: Record<string, (s: Subject) => EnvChoice[]> = {
   CNI_NETNS_OVERRIDE: () => ["1"],
 };
 
-function envMutation(r: Rng, s: Subject): Applied | undefined {
+export function envMutation(r: Rng, s: Subject): Applied | undefined {
   const key = r.pick(Object.keys(ENV_VALUES));
   const choice = r.pick(ENV_VALUES[key](s));
   const v = typeof choice === "function" ? choice() : choice;
@@ -363,7 +209,7 @@ function envMutation(r: Rng, s: Subject): Applied | undefined {
 }
 
 /** A valid but long container id: the reference accepts 5,000 characters (issue 11, defect 5). */
-function longIdMutation(r: Rng, s: Subject): Applied | undefined {
+export function longIdMutation(r: Rng, s: Subject): Applied | undefined {
   if (!("CNI_CONTAINERID" in s.env)) return undefined;
   const n = r.pick([255, 1019, 1020, 2048, 5000]);
   s.env.CNI_CONTAINERID = `fz${r.hex(8)}${"a".repeat(n - 10)}`;
@@ -371,8 +217,6 @@ function longIdMutation(r: Rng, s: Subject): Applied | undefined {
     s.seed.command === "ADD" && s.seed.plugin !== "flannel" ? { expect: "succeed", why: `a valid ${n}-character container id must be accepted (issue 11, defect 5; the reference takes 5,000)` } : undefined;
   return { what: `env: CNI_CONTAINERID of ${n} valid characters`, oracle };
 }
-
-// ------------------------------------------------------------------------------------------------ the files
 
 const LEASE_EDITS: [string, (t: string, r: Rng) => string][] = [
   ["drop a line", (t, r) => { const ls = t.trim().split("\n"); ls.splice(r.int(ls.length), 1); return ls.join("\n") + "\n"; }],
@@ -399,7 +243,7 @@ const RESOLV_EDITS: [string, (t: string, r: Rng) => string][] = [
   ["odd options", () => "options ndots:99999999999 timeout:-1\nsearch\nnameserver\nnameserver ::1%lo\ndomain a\nb\n"],
 ];
 
-function fileMutation(r: Rng, s: Subject): Applied | undefined {
+export function fileMutation(r: Rng, s: Subject): Applied | undefined {
   const f = s.fixtures.find((x) => x.kind === "file" && (x.path === "subnet.env" || x.path === "resolv.conf")) as Extract<Fixture, { kind: "file" }> | undefined;
   if (!f) return undefined;
   const [what, edit] = r.pick(f.path === "subnet.env" ? LEASE_EDITS : RESOLV_EDITS);
@@ -411,76 +255,6 @@ function fileMutation(r: Rng, s: Subject): Applied | undefined {
   f.content = edit(f.content, r);
   return { what: `${f.path}: ${what}` };
 }
-
-// ------------------------------------------------------------------------------------ aimed at known weak spots
-
-/** Complete iptables-restore lines: if a value ends a line, the rest of the rule still parses. */
-const RULE_INJECTION = [
-  "x\nCOMMIT\n*filter\n-A INPUT -s 192.0.2.1/32 -j DROP\nCOMMIT\n*nat\n-A CNI-HOSTPORT-DNAT -m comment --comment y",
-  "x\n-A POSTROUTING -s 192.0.2.2/32 -j ACCEPT\n-A CNI-HOSTPORT-DNAT -m comment --comment y",
-  ...INJECTION,
-];
-
-/** Values that reach iptables-restore input: each must stay one argument of one rule (issue 11, defect 1). */
-function injectionMutation(r: Rng, s: Subject): Applied | undefined {
-  const payload = r.pick(RULE_INJECTION);
-  const c = s.conf;
-  const rc = (c.runtimeConfig ?? {}) as Record<string, unknown>;
-  const maps = Array.isArray(rc.portMappings) ? (rc.portMappings as Record<string, unknown>[]) : [];
-  const targets: [string, () => void][] = [["name", () => (c.name = payload)]];
-  if (s.seed.plugin === "portmap") {
-    targets.push(
-      ["conditionsV4", () => (c.conditionsV4 = r.chance(0.5) ? [payload] : ["-s", "10.0.0.0/8", "-m", "comment", "--comment", payload])],
-      ["conditionsV6", () => (c.conditionsV6 = [payload])],
-      ["externalSetMarkChain", () => { delete c.markMasqBit; c.externalSetMarkChain = payload; }],
-    );
-    if (maps.length && typeof maps[0] === "object" && maps[0] !== null) {
-      targets.push(["runtimeConfig.portMappings.0.hostIP", () => (maps[0].hostIP = payload)], ["runtimeConfig.portMappings.0.protocol", () => (maps[0].protocol = payload)]);
-    }
-  }
-  if (s.seed.plugin === "bridge") targets.push(["bridge", () => (c.bridge = payload)]);
-  const [where, apply] = r.pick(targets);
-  apply();
-  return { what: `${where} = injection ${short(payload)}` };
-}
-
-/** Input files that are no regular files, or too big to read whole (issue 11, defect 2). */
-function inputFileMutation(r: Rng, s: Subject): Applied | undefined {
-  const ipam = s.conf.ipam && typeof s.conf.ipam === "object" && !Array.isArray(s.conf.ipam) ? (s.conf.ipam as Record<string, unknown>) : undefined;
-  const key = s.seed.plugin === "flannel" ? "subnetFile" : ipam && (s.seed.plugin === "host-local" || s.seed.plugin === "bridge") ? "ipam.resolvConf" : undefined;
-  if (!key) return undefined;
-  const value = r.pick([() => "/dev/zero", () => "/dev/urandom", () => useFixture(s, "fifo"), () => useFixture(s, "adir"), () => useFixture(s, "huge"), () => useFixture(s, "zerolink")])();
-  if (key === "subnetFile") s.conf.subnetFile = value;
-  else ipam!.resolvConf = value;
-  const reads = s.seed.command === "ADD" || (s.seed.plugin === "flannel" && (s.seed.command === "STATUS" || s.seed.command === "CHECK"));
-  return { what: `${key} = ${value}`, oracle: reads ? { expect: "fail", why: `${key} is not a regular file of sane size (issue 11, defect 2)` } : undefined };
-}
-
-/** A range that cannot hold a gateway and a pod as intended: 0.0.0.0/0 or ::/0 (issue 11, defect 11). */
-function degenerateRangeMutation(r: Rng, s: Subject): Applied | undefined {
-  const range = r.pick(DEGENERATE);
-  if (s.seed.plugin === "flannel") {
-    const f = s.fixtures.find((x) => x.path === "subnet.env") as Extract<Fixture, { kind: "file" }> | undefined;
-    if (!f || !/FLANNEL_SUBNET=/.test(f.content)) return undefined;
-    f.content = f.content.replace(/FLANNEL_NETWORK=\S+/, "FLANNEL_NETWORK=0.0.0.0/0").replace(/FLANNEL_SUBNET=\S+/, "FLANNEL_SUBNET=0.0.0.0/0");
-    return { what: "subnet.env: FLANNEL_NETWORK=FLANNEL_SUBNET=0.0.0.0/0", oracle: s.seed.command === "ADD" ? { expect: "fail", why: "a 0.0.0.0/0 lease cannot be allocated from (issue 11, defect 11)" } : undefined };
-  }
-  const ipam = s.conf.ipam as Record<string, unknown> | undefined;
-  if (!ipam || typeof ipam !== "object" || Array.isArray(ipam) || (s.seed.plugin !== "host-local" && s.seed.plugin !== "bridge")) return undefined;
-  for (const k of ["subnet", "rangeStart", "rangeEnd", "gateway"]) delete ipam[k];
-  // Only the degenerate range: with another range set beside it the outcome would depend on overlaps.
-  ipam.ranges = [[{ subnet: range }]];
-  return { what: `ipam.ranges = [[{subnet: ${range}}]]`, oracle: s.seed.command === "ADD" ? { expect: "fail", why: `a ${range} range cannot be allocated from (issue 11, defect 11)` } : undefined };
-}
-
-/** stdout is /dev/full or a closed pipe: a result that cannot be delivered is a failure (issue 11, defect 4). */
-function stdoutMutation(r: Rng, s: Subject): Applied | undefined {
-  s.stdout = r.pick(["full", "closed"] as const);
-  const prints = s.seed.command === "ADD" || s.seed.command === "VERSION";
-  return { what: `stdout: ${s.stdout === "full" ? "/dev/full" : "a closed pipe"}`, oracle: prints ? { expect: "fail", why: "the result cannot be written to stdout, so the command must fail (and an ADD roll back)" } : undefined };
-}
-
-// ------------------------------------------------------------------------------------------------ raw stdin
 
 /** More than "a few MiB" of config: must be refused (issue 11, defect 2). */
 export const OVERSIZED_STDIN = 40 << 20;
@@ -503,25 +277,3 @@ export function stdinMutation(r: Rng, s: Subject, text: string): Applied {
   }
 }
 
-// --------------------------------------------------------------------------------------------------- helpers
-
-export function short(v: unknown): string {
-  const t = v instanceof Raw ? v.text : typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
-  return t.length > 80 ? `${t.slice(0, 60)}…(${t.length} chars)` : t;
-}
-
-export type Mutator = (r: Rng, s: Subject) => Applied | undefined;
-
-/** Operators and their weights (stdin mutations run last, on the serialized text, so they are apart). */
-export const MUTATORS: [Mutator, number][] = [
-  [treeMutation, 60],
-  [envMutation, 22],
-  [fileMutation, 10],
-  [longIdMutation, 5],
-  [injectionMutation, 4],
-  [inputFileMutation, 3],
-  [degenerateRangeMutation, 2],
-  [stdoutMutation, 2],
-];
-
-export type { CommandName, PluginName };
