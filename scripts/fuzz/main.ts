@@ -27,7 +27,7 @@ process.on("SIGINT", () => {
 const seed = runSeed(arg("--seed"));
 const only = arg("--case")?.split(",").map(Number);
 const count = Number(arg("--count") ?? 10_000);
-const parallel = Number(arg("--parallel") ?? 3);
+const parallel = Number(arg("--parallel") ?? 4);
 if (arg("--print") !== undefined) {
   for (const i of only ?? [Number(arg("--print"))]) console.log(describeCase(generateCase(seed, i)));
   process.exit(0);
