@@ -1,75 +1,80 @@
 // The multi-call entry point: one executable, dispatched on the name it was invoked as (a link named
-// "bridge" runs bridge), or on its first argument ("cni bridge").
-import { basename } from "node:path";
-import { pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll, writeLog } from "./lib/skel/index.ts";
+// "bridge" runs bridge), or on its first argument ("cni bridge"). Only dependency-free modules are imported up
+// front: VERSION is answered before anything else is loaded (multicall.ts does the rest), and each plugin's
+// modules are loaded with require() only when that plugin runs.
+import type { Plugin } from "./lib/skel/plugin.ts";
+import { startTiming, startupMs } from "./lib/sys/phase-timer.ts";
+import { versionOutput } from "./lib/skel/version.ts";
 
-declare const CNI_BUILD_VERSION: string | undefined;
-declare const CNI_BUILD_COMMIT: string | undefined;
-declare const CNI_BUILD_TARGET: string | undefined;
+// Timing only when asked: even the clock's first read costs a VERSION call measurable memory.
+const timing = process.env.CNI_LOG_LEVEL === "debug";
+const firstLine = timing ? performance.now() : 0;
+const firstLineCpu = timing ? process.cpuUsage() : undefined;
 
-// require() keeps each plugin's modules unevaluated until that plugin runs.
-registerPlugin("loopback", () => require("./plugins/loopback/index.ts").loopback);
-registerPlugin("host-local", () => require("./plugins/host-local/index.ts").hostLocal);
-registerPlugin("bridge", () => require("./plugins/bridge/index.ts").bridge);
-registerPlugin("flannel", () => require("./plugins/flannel/index.ts").flannel);
-registerPlugin("portmap", () => require("./plugins/portmap/index.ts").portmap);
+// In registration order (the order `cni --version` lists them).
+const PLUGINS: Record<string, () => Plugin> = {
+  loopback: () => require("./plugins/loopback/index.ts").loopback,
+  "host-local": () => require("./plugins/host-local/index.ts").hostLocal,
+  bridge: () => require("./plugins/bridge/index.ts").bridge,
+  flannel: () => require("./plugins/flannel/index.ts").flannel,
+  portmap: () => require("./plugins/portmap/index.ts").portmap,
+};
+const isPlugin = (name: string | undefined): name is string => name !== undefined && Object.hasOwn(PLUGINS, name);
 
-function versionLine(): string {
-  const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";
-  const commit = typeof CNI_BUILD_COMMIT === "string" ? CNI_BUILD_COMMIT : "unknown";
-  const target = typeof CNI_BUILD_TARGET === "string" ? CNI_BUILD_TARGET : "unknown";
-  return `cni ${version} (commit ${commit}, ${target}); plugins: ${registeredNames().join(", ")}`;
+/** node:path's basename for a POSIX path, without loading node:path (nor compiling a regular expression). */
+function basename(path: string): string {
+  let end = path.length;
+  while (end > 0 && path[end - 1] === "/") end--;
+  return path.slice(path.lastIndexOf("/", end - 1) + 1, end);
 }
 
-/** A link of ours whose plugin is not in this build: answer a runtime in its own language. */
-function notInBuild(name: string): number {
-  const msg = { cniVersion: "1.1.0", code: 50, msg: `plugin ${name} is not available in this build of cni`, details: `this build has: ${registeredNames().join(", ")}` };
-  writeAll(1, `${JSON.stringify(msg, null, 4)}\n`);
-  return 1;
+// In a compiled executable argv0 is the name we were exec'd as; argv[1] is the bundled entry.
+const invoked = basename(process.argv0);
+const first: string | undefined = process.argv[2];
+/** The plugin this invocation runs: the link's name, else `cni <plugin>`. */
+const plugin = isPlugin(invoked) ? invoked : isPlugin(first) ? first : undefined;
+
+const reallyExit = (process as unknown as { reallyExit?: (c: number) => never }).reallyExit;
+function exit(code: number): void {
+  // Everything was written synchronously: skip the runtime's orderly shutdown (about half a millisecond).
+  if (reallyExit) reallyExit(code);
+  process.exitCode = code;
 }
 
-function main(): number {
-  // In a compiled executable argv0 is the name we were exec'd as; argv[1] is the bundled entry.
-  const invoked = basename(process.argv0);
-  const names = registeredNames();
-  if (names.includes(invoked)) return pluginMain(() => registeredPlugin(invoked)!);
-  const [first] = process.argv.slice(2);
-  if (process.env.CNI_COMMAND && !first && invoked !== "cni" && invoked !== "bun") return notInBuild(invoked);
-  if (first && names.includes(first)) return pluginMain(() => registeredPlugin(first)!);
-  if (first === "tool") return require("./cli/tool.ts").toolMain(process.argv.slice(3));
-  if (first === "install") return require("./cli/install.ts").installMain(process.argv.slice(3));
-  if (first === "doctor") return require("./cli/doctor/main.ts").doctorMain(process.argv.slice(3));
-  if (first === "show") return require("./cli/show.ts").showMain(process.argv.slice(3));
-  if (first === "--version" || first === "version") {
-    writeAll(1, `${versionLine()}\n`);
-    return 0;
-  }
-  writeAll(
-    2,
-    `usage: cni <plugin> (or run through a link named after the plugin)\n` +
-      `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
-      `       cni install [--dest DIR] [--plugins a,b,...]   (copy this executable and its links into DIR)\n` +
-      `       cni doctor [--json] [--fix] [path flags]       (diagnose this node's pod network)\n` +
-      `       cni show [--json] [path flags]                 (draw this node's pod network)\n` +
-      `       cni --version\n` +
-      `plugins: ${registeredNames().join(", ")}\n` +
-      (first ? `unknown plugin or command: ${first}\n` : ""),
-  );
-  return 2;
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+
+/** Everything but the VERSION fast path, loaded only now; returns the exit status. */
+function run(): number {
+  // Read first: the scheduler's clock tells how long the start took only while the process has not slept yet.
+  const startup = timing ? startupMs(firstLine) : undefined;
+  if (timing) startTiming();
+  const multicall = require("./multicall.ts") as typeof import("./multicall.ts");
+  // From the first line: reading the scheduler's clock loaded node:fs, which skel needs anyway (and which is a
+  // large part of the modules' cost).
+  const timings = timing ? { startupMs: startup, startupCpuMs: cpuMs(firstLineCpu!), firstLine, modulesMs: performance.now() - firstLine } : undefined;
+  return multicall.run({ plugins: PLUGINS, invoked, first, plugin, timings });
 }
 
-/** main, with any failure it did not answer itself (stdout on /dev/full, a closed pipe) as one line, not a trace. */
-function mainOrOneLine(): number {
+/**
+ * VERSION from a plugin needs no environment check, no stdin and no plugin (skel answers it before anything
+ * else too): write it through Bun's own stdout sink, since node:fs alone costs a VERSION call a quarter of its
+ * time. A stdout that refuses the write (/dev/full, a pipe without a reader) leaves the answer to run(), which
+ * writes the same bytes and fails the same way, with the usual one-line error; so does a full pipe that is
+ * drained but then breaks.
+ */
+function answerVersion(): void {
+  let flushed: number | Promise<number>;
   try {
-    return main();
-  } catch (e) {
-    writeLog(`${basename(process.argv0)}: ${(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ")}\n`);
-    return 1;
+    const sink = Bun.stdout.writer();
+    sink.write(versionOutput());
+    flushed = sink.flush();
+  } catch {
+    exit(run());
+    return;
   }
+  if (typeof flushed === "number") exit(0);
+  else flushed.then(() => exit(0), () => exit(run()));
 }
 
-const exit = (process as unknown as { reallyExit?: (c: number) => never }).reallyExit;
-const code = mainOrOneLine();
-// Everything was written synchronously: skip the runtime's orderly shutdown (about half a millisecond).
-if (exit) exit(code);
-process.exitCode = code;
+if (plugin !== undefined && process.env.CNI_COMMAND === "VERSION") answerVersion();
+else exit(run());

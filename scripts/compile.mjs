@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { COMPILE_FLAGS } from "./build-flags.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const PLUGINS = ["flannel", "bridge", "host-local", "loopback", "portmap"];
@@ -29,11 +30,7 @@ export function compile({ outfile, target, bunTarget, bunExe, hostBun = bunExe }
   execFileSync(
     hostBun,
     [
-      "build", "--compile", "--minify", "--bytecode",
-      // A plugin must not pick up a .env or bunfig.toml from the runtime's working directory (and looking costs time).
-      "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-      // Invocations live for milliseconds: tiering code up to the JIT costs more than it saves (measured).
-      "--compile-jit-policy=1000",
+      "build", ...COMPILE_FLAGS,
       ...(bunTarget ? [`--target=${bunTarget}`, `--compile-executable-path=${bunExe}`] : []),
       "--define", `CNI_BUILD_VERSION=${JSON.stringify(version())}`,
       "--define", `CNI_BUILD_COMMIT=${JSON.stringify(commit())}`,

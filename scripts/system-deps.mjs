@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 export const DEBIAN_PACKAGES = [
   "iproute2", // ip netns / ip link, for test set-up and inspection (plugins use netlink directly)
   "iptables", // portmap and ipMasq rules
+  "nftables", // nft: the nftables backend of bridge masquerade, portmap and macspoofchk
   "conntrack", // portmap's stale UDP entry flush
   "util-linux", // nsenter: enter only a network namespace
   "iputils-ping",

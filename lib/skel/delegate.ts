@@ -10,6 +10,8 @@ import type { Context } from "./plugin.ts";
 import { type Outcome, invoke } from "./dispatch.ts";
 import { registeredPlugin } from "./registry.ts";
 import { type Result, parseResult } from "./result.ts";
+import { isObject } from "./json.ts";
+import { mark, tally, timingOn } from "../sys/phase-timer.ts";
 
 let selfExe: Stats | null | undefined;
 function self(): Stats | null {
@@ -93,7 +95,13 @@ export function delegate(
   const env = { ...ctx.env, CNI_COMMAND: command };
   const plugin = isSelf(found.stat) ? registeredPlugin(type) : undefined;
   ctx.log.debug(`${command} ${type}: ${plugin ? "in-process" : `exec ${found.path}`}`);
+  const t0 = mark();
   const out = plugin ? invoke(plugin, env, stdin) : execPlugin(found.path, env, stdin);
+  if (timingOn()) {
+    // The config's own ipam.type names its IPAM plugin: that delegation is the address management.
+    const role = isObject(ctx.conf.ipam) && ctx.conf.ipam.type === type ? "IPAM" : "delegate";
+    tally(`${role} ${type} ${command} (${plugin ? "in-process" : "exec"})`, t0);
+  }
   if (out.exitCode !== 0) throw outcomeError(type, out);
   if (command !== "ADD") return undefined;
   let raw: unknown;

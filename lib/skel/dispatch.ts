@@ -6,7 +6,8 @@ import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
 import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
 import { type Result, formatResult, parseResult, printJSON } from "./result.ts";
 import { writeLog } from "./write.ts";
-import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, isSupported, isValidVersion, versionAtLeast } from "./version.ts";
+import { mark, tally } from "../sys/phase-timer.ts";
+import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, isSupported, isValidVersion, versionAtLeast, versionOutput } from "./version.ts";
 
 export interface Outcome {
   stdout: string;
@@ -108,13 +109,22 @@ function readPrevResult(ctx: Context, version: string): Result | undefined {
   }
 }
 
-export function versionOutput(): string {
-  return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
-}
+/** In-process delegations nest invocations; only the outermost one's phases are timed as the process's own. */
+let depth = 0;
 
 export function invoke(plugin: Plugin, env: Env, stdin: Uint8Array): Outcome {
+  depth++;
+  try {
+    return invokeOnce(plugin, env, stdin, depth === 1);
+  } finally {
+    depth--;
+  }
+}
+
+function invokeOnce(plugin: Plugin, env: Env, stdin: Uint8Array, outermost: boolean): Outcome {
   let version = CURRENT_VERSION;
   try {
+    const t0 = mark();
     const args = readCmdArgs(env);
     if (args.command === "VERSION") return { stdout: versionOutput(), exitCode: 0 };
     const conf = parseConf(stdin);
@@ -123,28 +133,38 @@ export function invoke(plugin: Plugin, env: Env, stdin: Uint8Array): Outcome {
     const ctx: Context = { ...args, conf, stdin, env, log: stderrLogger(plugin.name, env) };
     // A null prevResult is none at all, as the reference decodes it.
     if (conf.prevResult !== undefined && conf.prevResult !== null) ctx.prevResult = readPrevResult(ctx, version);
-    switch (args.command) {
-      case "ADD": {
-        checkNotOwnNetns(args);
-        const result = plugin.add(ctx);
-        return { stdout: printJSON(formatResult(result, version)), exitCode: 0 };
-      }
-      case "DEL":
-        if (args.netns) checkNotOwnNetns(args);
-        plugin.del(ctx);
-        break;
-      case "CHECK":
-        plugin.check(ctx);
-        break;
-      case "GC":
-        plugin.gc?.(ctx);
-        break;
-      case "STATUS":
-        plugin.status?.(ctx);
-        break;
+    if (outermost) tally("config", t0);
+    const t1 = mark();
+    try {
+      return handle(plugin, args, ctx, version);
+    } finally {
+      if (outermost) tally(args.command, t1);
     }
-    return { stdout: "", exitCode: 0 };
   } catch (e) {
     return { stdout: errorJSON(toCniError(e), version), exitCode: 1 };
   }
+}
+
+function handle(plugin: Plugin, args: CmdArgs, ctx: Context, version: string): Outcome {
+  switch (args.command) {
+    case "ADD": {
+      checkNotOwnNetns(args);
+      const result = plugin.add(ctx);
+      return { stdout: printJSON(formatResult(result, version)), exitCode: 0 };
+    }
+    case "DEL":
+      if (args.netns) checkNotOwnNetns(args);
+      plugin.del(ctx);
+      break;
+    case "CHECK":
+      plugin.check(ctx);
+      break;
+    case "GC":
+      plugin.gc?.(ctx);
+      break;
+    case "STATUS":
+      plugin.status?.(ctx);
+      break;
+  }
+  return { stdout: "", exitCode: 0 };
 }

@@ -3,12 +3,13 @@
 // cannot be written is undone, since the runtime will never learn what it made.
 import { BoundedReadError, readFdBounded } from "../sys/read-bounded.ts";
 import { setAbortReporter } from "../sys/abort.ts";
-import { errorJSON, invoke, versionOutput } from "./dispatch.ts";
+import { mark, tally } from "../sys/phase-timer.ts";
+import { errorJSON, invoke } from "./dispatch.ts";
 import { outcomeError } from "./delegate.ts";
 import { CniError, Code } from "./errors.ts";
 import { WriteError, writeAll, writeLog, writesAreLost } from "./write.ts";
 import type { Plugin } from "./plugin.ts";
-import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS } from "./version.ts";
+import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, versionOutput } from "./version.ts";
 
 /**
  * The most a network config on stdin may hold. Real ones, prevResult and GC's attachment list included, are
@@ -67,8 +68,10 @@ export function pluginMain(load: () => Plugin): number {
     return 1;
   }
   let stdin: Uint8Array;
+  const t0 = mark();
   try {
     stdin = readStdin();
+    tally("stdin", t0);
   } catch (e) {
     if (!(e instanceof CniError)) throw e;
     writeAll(1, errorJSON(e, CURRENT_VERSION));
@@ -76,8 +79,10 @@ export function pluginMain(load: () => Plugin): number {
   }
   setAbortReporter((msg, details) => writeAll(1, errorJSON(new CniError(Code.Internal, msg, details), configVersion(stdin))));
   const out = invoke(plugin, env, stdin);
+  const t1 = mark();
   try {
     writeAll(1, out.stdout);
+    tally("output", t1);
   } catch (e) {
     if (!(e instanceof WriteError)) throw e;
     const undone = env.CNI_COMMAND === "ADD" && out.exitCode === 0 ? undoAdd(plugin, env, stdin) : "";

@@ -1,4 +1,5 @@
-// CNI spec versions and the result shapes each one prints.
+// CNI spec versions and the result shapes each one prints. Imports nothing: the entry point answers VERSION
+// with it before any other module is loaded.
 
 export const SUPPORTED_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
 export const CURRENT_VERSION = "1.1.0";
@@ -28,4 +29,9 @@ export function resultShape(v: string): "020" | "040" | "100" {
   if (!versionAtLeast(v, "0.3.0")) return "020";
   if (!versionAtLeast(v, "1.0.0")) return "040";
   return "100";
+}
+
+/** The VERSION answer, byte for byte. */
+export function versionOutput(): string {
+  return `${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`;
 }

@@ -2,6 +2,7 @@
 // because setns() moves only the calling thread and async work would run elsewhere.
 import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
 import { SysError } from "./errno.ts";
+import { mark, tally } from "./phase-timer.ts";
 
 const { i32, u32, u64, ptr } = FFIType;
 
@@ -24,6 +25,7 @@ function open() {
     flock: { args: [i32, i32], returns: i32 },
     fstatfs: { args: [i32, ptr], returns: i32 },
     poll: { args: [ptr, u64, i32], returns: i32 },
+    getrusage: { args: [i32, ptr], returns: i32 },
   });
 }
 
@@ -45,10 +47,12 @@ const EINTR = 4;
  * return value is tested: nothing runs on this thread in between that could call libc (an i32 result is no
  * allocation, so no garbage collection; read.i32 loads memory without calling libc), so it is this call's.
  */
-function check(op: string, call: () => number): number {
+function check(op: string, call: () => number, timedAs?: string): number {
+  const t0 = timedAs ? mark() : 0;
   for (;;) {
     const r = call();
     const e = r < 0 ? read.i32(errnoAddress!, 0) : 0;
+    if (timedAs) tally(timedAs, t0);
     if (r >= 0) return r;
     if (e !== EINTR) throw new SysError(op, e);
   }
@@ -71,11 +75,11 @@ export const LOCK_NB = 4;
 export const LOCK_UN = 8;
 
 export function socket(domain: number, type: number, protocol: number): number {
-  return check("socket", () => libc().socket(domain, type, protocol));
+  return check("socket", () => libc().socket(domain, type, protocol), "netlink");
 }
 
 export function bind(fd: number, addr: Uint8Array): void {
-  check("bind", () => libc().bind(fd, addr, addr.length));
+  check("bind", () => libc().bind(fd, addr, addr.length), "netlink");
 }
 
 export function getsockname(fd: number, size: number): Buffer {
@@ -91,12 +95,12 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
 }
 
 export function sendto(fd: number, data: Uint8Array, dest: Uint8Array): number {
-  return check("sendto", () => libc().sendto(fd, data, data.length, 0, dest, dest.length));
+  return check("sendto", () => libc().sendto(fd, data, data.length, 0, dest, dest.length), "netlink");
 }
 
 /** Receive one datagram into `buf`; returns its full length (MSG_TRUNC reports truncation). */
 export function recv(fd: number, buf: Uint8Array, flags = 0): number {
-  return check("recvfrom", () => libc().recvfrom(fd, buf, buf.length, flags, null, null));
+  return check("recvfrom", () => libc().recvfrom(fd, buf, buf.length, flags, null, null), "netlink");
 }
 
 export function close(fd: number): void {
@@ -109,11 +113,11 @@ export function openPath(path: string, flags: number, mode = 0): number {
 }
 
 export function setns(fd: number, nstype: number): void {
-  check("setns", () => libc().setns(fd, nstype));
+  check("setns", () => libc().setns(fd, nstype), "setns");
 }
 
 export function flock(fd: number, op: number): void {
-  check("flock", () => libc().flock(fd, op));
+  check("flock", () => libc().flock(fd, op), "flock");
 }
 
 const POLLIN = 1;
@@ -129,4 +133,13 @@ export function fsType(fd: number): number {
   const buf = Buffer.alloc(128);
   check("fstatfs", () => libc().fstatfs(fd, buf));
   return Number(buf.readBigInt64LE(0));
+}
+
+const RUSAGE_CHILDREN = -1;
+
+/** CPU time (ms) of every child this process has reaped so far, and of their reaped descendants (getrusage). */
+export function childrenCpuMs(): { user: number; sys: number } {
+  const ru = new BigInt64Array(18); // struct rusage starts with ru_utime and ru_stime, each { tv_sec; tv_usec }
+  check("getrusage", () => libc().getrusage(RUSAGE_CHILDREN, ru));
+  return { user: Number(ru[0]) * 1e3 + Number(ru[1]) / 1e3, sys: Number(ru[2]) * 1e3 + Number(ru[3]) / 1e3 };
 }

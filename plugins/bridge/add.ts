@@ -6,10 +6,11 @@ import { NetnsLock } from "../../lib/ns/netns-lock.ts";
 import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
-import { setupMasq, teardownMasq } from "../../lib/iptables/masq.ts";
 import { type BridgeConf, loadConfig } from "./config.ts";
 import { deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, setupVeth, waitPortUp } from "./links.ts";
 import { configureInterface, prepareInterface } from "./pod-iface.ts";
+import { setupMasquerade, teardownMasquerade } from "./masq-backend.ts";
+import { setupSpoofCheck, teardownSpoofCheck } from "./macspoofchk.ts";
 
 const POD_IFACE_INDEX = 2;
 
@@ -86,6 +87,10 @@ export function add(ctx: Context): Result {
         { name: peer.name, mac: peer.mac, sandbox: ctx.netns },
       ];
       const result: Result = { interfaces };
+      if (conf.macspoofchk) {
+        undo.push("remove the MAC spoof check", () => teardownSpoofCheck(ctx));
+        setupSpoofCheck(ctx, host.name, peer.mac ?? "");
+      }
 
       if (conf.ipamType) {
         // Registered before the ADD: when a delegate's ADD fails, the caller runs its DEL too (SPEC §4), so
@@ -112,8 +117,8 @@ export function add(ctx: Context): Result {
           if (gws.some((g) => g.ip.length === 16)) ensureSysctl("net/ipv6/conf/all/forwarding", "1");
         }
         if (conf.ipMasq) {
-          undo.push("remove masquerade rules", () => teardownMasq(conf.name, ctx.containerID));
-          setupMasq(conf.name, ctx.containerID, result.ips.map((ip) => parseCIDR(ip.address)!));
+          undo.push("remove masquerade rules", () => teardownMasquerade(conf, ctx));
+          setupMasquerade(conf, ctx, result.ips.map((ip) => parseCIDR(ip.address)!));
         }
       } else if (!conf.disableContainerInterface) {
         setUp(podNl, peer);

@@ -4,9 +4,10 @@ import { CniError, Code, type Context, type Interface, delegate } from "../../li
 import { type Link, type NetlinkSocket, findLink, getBridgePort, listAddrs, listRoutes } from "../../lib/netlink/index.ts";
 import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { type CIDR, formatCIDR, ipEqual, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
-import { checkMasq } from "../../lib/iptables/masq.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { loadConfig } from "./config.ts";
+import { checkMasquerade } from "./masq-backend.ts";
+import { checkSpoofCheck } from "./macspoofchk.ts";
 
 const fail = (msg: string, details = "") => new CniError(Code.Internal, msg, details);
 
@@ -49,6 +50,10 @@ export function check(ctx: Context): void {
     const port = getBridgePort(nl, host.index);
     if (port && port.hairpin !== conf.hairpinMode) throw fail(`veth ${host.name} has hairpin mode ${port.hairpin ? "on" : "off"}, the config says ${conf.hairpinMode ? "on" : "off"}`);
     macMatches(hostIntf, host, "Interface");
+    if (conf.macspoofchk) {
+      const missing = checkSpoofCheck(ctx, host.name, cont.mac ?? "");
+      if (missing.length) throw fail(`MAC spoof check of container ${ctx.containerID} is missing`, missing.join("; "));
+    }
 
     const addrs = listAddrs(podNl, cont.index);
     const expected: CIDR[] = [];
@@ -81,7 +86,7 @@ export function check(ctx: Context): void {
       }
     }
     if (conf.ipamType && conf.ipMasq) {
-      const missing = checkMasq(conf.name, ctx.containerID, expected);
+      const missing = checkMasquerade(conf, ctx, expected);
       if (missing.length) throw fail(`masquerade rules of container ${ctx.containerID} are missing`, missing.join("; "));
     }
   });

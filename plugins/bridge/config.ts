@@ -1,7 +1,8 @@
 // bridge's configuration: every key of the reference, checked before anything is touched. Keys whose values
 // we do not implement are refused with code 2 naming them, never silently ignored.
-import { CniError, Code, type DNS, type NetConf, invalidConfig, parseCniArgs, type Json, isObject } from "../../lib/skel/index.ts";
+import { type DNS, type NetConf, invalidConfig, parseCniArgs, type Json, isObject } from "../../lib/skel/index.ts";
 import { parseMAC } from "../../lib/netlink/link.ts";
+import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
 
 export interface BridgeConf {
   name: string;
@@ -11,6 +12,9 @@ export interface BridgeConf {
   isDefaultGW: boolean;
   forceAddress: boolean;
   ipMasq: boolean;
+  /** Unset: the reference's default (iptables unless only nftables is usable). */
+  ipMasqBackend?: FirewallBackend;
+  macspoofchk: boolean;
   mtu: number;
   hairpinMode: boolean;
   promiscMode: boolean;
@@ -97,7 +101,7 @@ export function loadTeardownConfig(c: NetConf, cniArgs: string): BridgeConf {
     const ipam = isObject(c.ipam) && typeof c.ipam.type === "string" && c.ipam.type ? c.ipam.type : undefined;
     return {
       name: c.name, cniVersion: c.cniVersion, brName: typeof c.bridge === "string" && IFNAME_RE.test(c.bridge) ? c.bridge : "cni0",
-      isGW: false, isDefaultGW: false, forceAddress: false, ipMasq: c.ipMasq === true, mtu: 0, hairpinMode: false, promiscMode: false,
+      isGW: false, isDefaultGW: false, forceAddress: false, ipMasq: c.ipMasq === true, macspoofchk: c.macspoofchk === true, mtu: 0, hairpinMode: false, promiscMode: false,
       vlan: 0, vlans: [], preserveDefaultVlan: true, enableDad: false, disableContainerInterface: false, portIsolation: false, ipamType: ipam,
     };
   }
@@ -119,14 +123,8 @@ export function loadConfig(c: NetConf, cniArgs: string): BridgeConf {
   const promiscMode = bool(c, "promiscMode");
   if (hairpinMode && promiscMode) throw invalidConfig("cannot set hairpin mode and promiscuous mode at the same time");
 
-  if (bool(c, "macspoofchk")) {
-    throw new CniError(Code.UnsupportedField, `"macspoofchk": true is not supported by this bridge plugin`, "remove macspoofchk, or use the reference bridge plugin for MAC spoof checking");
-  }
-  const backend = c.ipMasqBackend;
-  if (backend !== undefined && backend !== null && backend !== "iptables") {
-    if (backend === "nftables") throw new CniError(Code.UnsupportedField, `"ipMasqBackend": "nftables" is not supported by this bridge plugin`, `use "iptables" (the default)`);
-    throw invalidConfig(`invalid "ipMasqBackend" ${JSON.stringify(backend)}`, `use "iptables" or "nftables"`);
-  }
+  const ipMasqBackend = parseBackend(c.ipMasqBackend);
+  if (ipMasqBackend === null) throw invalidConfig(`invalid "ipMasqBackend" ${JSON.stringify(c.ipMasqBackend)}`, `use "iptables" or "nftables", or leave it unset`);
 
   let ipamType: string | undefined;
   if (c.ipam !== undefined && c.ipam !== null) {
@@ -152,6 +150,8 @@ export function loadConfig(c: NetConf, cniArgs: string): BridgeConf {
     isDefaultGW,
     forceAddress: bool(c, "forceAddress"),
     ipMasq: bool(c, "ipMasq"),
+    ipMasqBackend,
+    macspoofchk: bool(c, "macspoofchk"),
     mtu,
     hairpinMode,
     promiscMode,

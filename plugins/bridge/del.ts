@@ -4,9 +4,10 @@
 import { type Context, delegate } from "../../lib/skel/index.ts";
 import { findLink, withNetlink } from "../../lib/netlink/index.ts";
 import { NetnsNotFoundError, NotNetnsError } from "../../lib/ns/netns.ts";
-import { teardownMasq } from "../../lib/iptables/masq.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { deleteLinkIfExists } from "./links.ts";
+import { teardownMasquerade } from "./masq-backend.ts";
+import { teardownSpoofCheck } from "./macspoofchk.ts";
 
 function removePodInterface(ctx: Context): boolean {
   try {
@@ -39,5 +40,8 @@ export function del(ctx: Context): void {
   const removed = ctx.netns ? removePodInterface(ctx) : false;
   if (!removed) removeHostVeth(ctx, conf.brName);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "DEL");
-  if (conf.ipamType && conf.ipMasq) teardownMasq(conf.name, ctx.containerID);
+  if (conf.ipamType && conf.ipMasq) teardownMasquerade(conf, ctx);
+  // As the reference: only when configured (a check left by a config changed since ADD matches a veth that is
+  // gone, and GC removes it).
+  if (conf.macspoofchk) teardownSpoofCheck(ctx);
 }

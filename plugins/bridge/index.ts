@@ -1,14 +1,16 @@
 // bridge: pods on a Linux bridge (cni0) through veth pairs, addresses from the IPAM delegate.
 import { CniError, Code, type Context, type Plugin, delegate, validContainers } from "../../lib/skel/index.ts";
-import { type StaleChain, staleMasqChains, teardownMasqChain } from "../../lib/iptables/masq.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { add } from "./add.ts";
 import { del } from "./del.ts";
 import { check } from "./check.ts";
+import { firewallStatus, gcMasquerade } from "./masq-backend.ts";
+import { gcSpoofChecks } from "./macspoofchk.ts";
 
 /**
- * GC: the IPAM delegate collects its own leaks; we remove masquerade chains of containers not listed. Each step
- * runs even when an earlier one failed (a failing IPAM must not keep stale rules alive); the errors come after.
+ * GC: the IPAM delegate collects its own leaks; we remove masquerade rules and spoof checks of containers not
+ * listed. Each step runs even when an earlier one failed (a failing IPAM must not keep stale rules alive); the
+ * errors come after.
  */
 function gc(ctx: Context): void {
   const conf = loadTeardownConfig(ctx.conf, ctx.args);
@@ -21,12 +23,8 @@ function gc(ctx: Context): void {
     }
   };
   if (conf.ipamType) attempt(() => delegate(ctx, conf.ipamType!, ctx.stdin, "GC"));
-  let stale: StaleChain[] = [];
-  attempt(() => (stale = staleMasqChains(conf.name, validContainers(ctx.conf))));
-  for (const { chain, id } of stale) {
-    ctx.log.info(`gc: removing masquerade rules of ${id} (chain ${chain})`);
-    attempt(() => teardownMasqChain(chain));
-  }
+  gcMasquerade(conf, ctx, validContainers(ctx.conf), attempt);
+  attempt(() => gcSpoofChecks(ctx, conf.brName));
   if (errors.length === 1) throw errors[0];
   if (errors.length) {
     const first = errors[0];
@@ -36,6 +34,7 @@ function gc(ctx: Context): void {
 
 function status(ctx: Context): void {
   const conf = loadTeardownConfig(ctx.conf, ctx.args);
+  firewallStatus(conf);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "STATUS");
 }
 

@@ -1,7 +1,9 @@
 // portmap's configuration: the reference's keys, the port mappings from runtimeConfig (capability
 // portMappings), and the pod's addresses from prevResult.
-import { CniError, Code, type NetConf, type Result, invalidConfig, isObject } from "../../lib/skel/index.ts";
+import { type NetConf, type Result, invalidConfig, isObject } from "../../lib/skel/index.ts";
 import { type CIDR, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
+import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
+import { nftCondition } from "../../lib/nftables/text.ts";
 
 export interface PortMapping {
   hostPort: number;
@@ -18,6 +20,10 @@ export interface PortMapConf {
   conditionsV4?: string[];
   conditionsV6?: string[];
   masqAll: boolean;
+  /** As named; unset: the reference's default, decided when rules are written. */
+  backend?: FirewallBackend;
+  /** The options that belong to one backend only. */
+  options: Record<FirewallBackend, string[]>;
   mappings: PortMapping[];
   /** The pod's addresses (from prevResult), one per family at most. */
   contIPv4?: CIDR;
@@ -36,6 +42,14 @@ const MAX_CONDITION_BYTES = 1023;
 const MAX_CONDITIONS_BYTES = 4096;
 const show = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
 
+function refuseControl(c: string, at: string, what: string): void {
+  const ctl = /\p{Cc}/u.exec(c);
+  if (ctl) {
+    const code = ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+    throw invalidConfig(`${at} ${show(c)} contains the control character U+${code}`, `each entry is exactly one ${what} of one rule: remove line breaks, tabs and other control characters`);
+  }
+}
+
 function conditions(v: unknown, key: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw invalidConfig(`"${key}" must be a list of strings (iptables match arguments)`, `e.g. ["!", "-d", "192.0.2.0/24"]`);
@@ -43,16 +57,52 @@ function conditions(v: unknown, key: string): string[] | undefined {
   list.forEach((c, i) => {
     const at = `${key}[${i}]`;
     if (c === "") throw invalidConfig(`${at} is empty`, "each entry is one iptables argument: remove the empty string");
-    const ctl = /\p{Cc}/u.exec(c);
-    if (ctl) {
-      const code = ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
-      throw invalidConfig(`${at} ${show(c)} contains the control character U+${code}`, "each entry is exactly one iptables argument of one rule: remove line breaks, tabs and other control characters");
-    }
+    refuseControl(c, at, "iptables argument");
     if (Buffer.byteLength(c) > MAX_CONDITION_BYTES) throw invalidConfig(`${at} ${show(c)} is longer than ${MAX_CONDITION_BYTES} bytes`, "iptables refuses longer arguments: shorten it");
   });
   const total = list.reduce((n, c) => n + Buffer.byteLength(c) + 1, 0);
   if (total > MAX_CONDITIONS_BYTES) throw invalidConfig(`"${key}" is ${total} bytes long in all`, `keep a family's conditions within ${MAX_CONDITIONS_BYTES} bytes (they are part of one iptables rule)`);
   return list;
+}
+
+/** conditionsV4/V6 hold nft match text for the nftables backend: each element checked against that grammar. */
+function nftConditions(v: unknown, key: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw invalidConfig(`"${key}" must be a list of strings (nftables match expressions)`, `e.g. ["ip daddr != 192.0.2.0/24"]`);
+  return (v as string[]).map((c, i) => {
+    const at = `${key}[${i}]`;
+    refuseControl(c, at, "nftables match");
+    try {
+      return nftCondition(c, at);
+    } catch (e) {
+      throw invalidConfig((e as Error).message, "write plain nft matches such as \"ip saddr != 192.0.2.0/24\"; sets, strings and comments are not accepted here");
+    }
+  });
+}
+
+/**
+ * Which backend each option belongs to, by the reference's rule: externalSetMarkChain is iptables'; a
+ * conditions list whose first element starts with "-" or "!" holds iptables arguments, any other nft match text.
+ */
+function optionBackends(c: NetConf): Record<FirewallBackend, string[]> {
+  const out: Record<FirewallBackend, string[]> = { iptables: [], nftables: [] };
+  if (c.externalSetMarkChain !== undefined && c.externalSetMarkChain !== null) out.iptables.push("externalSetMarkChain");
+  for (const key of ["conditionsV4", "conditionsV6"]) {
+    const v = c[key];
+    if (!Array.isArray(v) || typeof v[0] !== "string" || v[0] === "") continue;
+    out[/^[-!]/.test(v[0]) ? "iptables" : "nftables"].push(key);
+  }
+  return out;
+}
+
+const other = (b: FirewallBackend): FirewallBackend => (b === "iptables" ? "nftables" : "iptables");
+
+/** Options for the other backend than `backend` are refused, as the reference refuses them. */
+export function refuseOtherBackendOptions(conf: Pick<PortMapConf, "options">, backend: FirewallBackend, why: string): void {
+  const wrong = conf.options[other(backend)];
+  if (wrong.length) {
+    throw invalidConfig(`${backend} backend was requested but configuration contains ${other(backend)}-specific options [${wrong.join(" ")}]`, `${why}; remove them, or set "backend": "${other(backend)}"`);
+  }
 }
 
 function port(v: unknown, what: string): number {
@@ -103,7 +153,7 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
     try {
       return loadConfig(c, prev, ifName);
     } catch {
-      return { name: c.name, snat: true, markMasqBit: DEFAULT_MARK_BIT, masqAll: false, mappings: [] };
+      return { name: c.name, snat: true, markMasqBit: DEFAULT_MARK_BIT, masqAll: false, mappings: [], options: { iptables: [], nftables: [] } };
     }
   }
   const snat = c.snat ?? true;
@@ -119,11 +169,10 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
   if (ext !== undefined && (typeof ext !== "string" || !/^[\w.-]{1,28}$/.test(ext))) {
     throw invalidConfig(`"externalSetMarkChain" ${typeof ext === "string" ? show(ext) : JSON.stringify(ext)} is not an iptables chain name`, "use 1 to 28 letters, digits, '_', '.' or '-'");
   }
-  const backend = c.backend;
-  if (backend !== undefined && backend !== null && backend !== "iptables") {
-    if (backend === "nftables") throw new CniError(Code.UnsupportedField, `"backend": "nftables" is not supported by this portmap plugin`, `use "iptables" (the default)`);
-    throw invalidConfig(`invalid "backend" ${JSON.stringify(backend)}`, `use "iptables" or "nftables"`);
-  }
+  const backend = parseBackend(c.backend);
+  if (backend === null) throw invalidConfig(`unknown portmap "backend" ${JSON.stringify(c.backend)}`, `use "iptables" or "nftables", or leave it unset`);
+  const options = optionBackends(c);
+  if (backend) refuseOtherBackendOptions({ options }, backend, `"backend" is "${backend}"`);
   const runtime = isObject(c.runtimeConfig) ? c.runtimeConfig : {};
   const { v4, v6 } = podAddresses(prev, ifName);
   return {
@@ -131,9 +180,11 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
     snat,
     markMasqBit: bit,
     externalSetMarkChain: ext,
-    conditionsV4: conditions(c.conditionsV4, "conditionsV4"),
-    conditionsV6: conditions(c.conditionsV6, "conditionsV6"),
+    conditionsV4: options.nftables.includes("conditionsV4") ? nftConditions(c.conditionsV4, "conditionsV4") : conditions(c.conditionsV4, "conditionsV4"),
+    conditionsV6: options.nftables.includes("conditionsV6") ? nftConditions(c.conditionsV6, "conditionsV6") : conditions(c.conditionsV6, "conditionsV6"),
     masqAll,
+    backend,
+    options,
     mappings: mappings(runtime.portMappings),
     contIPv4: v4,
     contIPv6: v6,

@@ -1,14 +1,31 @@
-// portmap: hostPort → pod port with iptables DNAT, chained after the plugin that gave the pod its address.
-// Each family's change is one iptables-save and one atomic iptables-restore, under the xtables lock.
+// portmap: hostPort → pod port with DNAT, chained after the plugin that gave the pod its address. With
+// iptables each family's change is one iptables-save and one atomic iptables-restore, under the xtables lock;
+// with nftables (nftables.ts) one nft transaction. A pod may have been set up by either backend (another
+// version, another config), so DEL and GC clean both and CHECK accepts either.
 import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, type Plugin, type Result, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, getLinkByIndex, routeGet, withNetlink } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import { type Family, ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
+import { type Family, TableUnreadable, ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
 import { asDelete, chainsOf, jumpsTo } from "../../lib/iptables/rule-text.ts";
 import { type CIDR } from "../../lib/ip/addr.ts";
-import { type PortMapConf, loadConfig } from "./config.ts";
+import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
+import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
+import { type PortMapConf, loadConfig, refuseOtherBackendOptions } from "./config.ts";
+import { checkPortsNft, forwardPortsNft, gcPortsNft, unforwardPortsNft } from "./nftables.ts";
 import { MASQ, SETMARK, TOP_DNAT, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, staleChains, topLevelEntries } from "./rules.ts";
+
+/**
+ * The backend named, or, when options belong to one backend only, the node's default (checked against them,
+ * as the reference does); undefined otherwise: iptables is tried first and the default decided only when it
+ * cannot be used, saving a probe on the common path.
+ */
+function backendOf(conf: PortMapConf): FirewallBackend | undefined {
+  if (conf.backend || (!conf.options.iptables.length && !conf.options.nftables.length)) return conf.backend;
+  const backend = defaultBackend();
+  refuseOtherBackendOptions(conf, backend, `no "backend" is set and ${backend} is this node's default`);
+  return backend;
+}
 
 const familiesOf = (conf: PortMapConf): [Family, CIDR][] =>
   ([[4, conf.contIPv4], [6, conf.contIPv6]] as [Family, CIDR | undefined][]).filter((x): x is [Family, CIDR] => x[1] !== undefined);
@@ -64,54 +81,97 @@ function add(ctx: Context): Result {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
   if (!ctx.prevResult) throw new CniError(Code.InvalidConfig, "must be called as chained plugin", "portmap needs the previous plugin's result (prevResult) to know the pod's address");
   if (!conf.mappings.length) return ctx.prevResult;
+  const named = backendOf(conf);
+  let backend = named ?? "iptables";
   const done: Family[] = [];
   try {
     for (const [f, cont] of familiesOf(conf)) {
-      forwardPorts(conf, ctx.containerID, f, cont);
+      if (backend === "nftables") forwardWithNft(conf, ctx.containerID, f, cont);
+      else {
+        try {
+          forwardPorts(conf, ctx.containerID, f, cont);
+        } catch (e) {
+          // Unnamed, iptables is tried first (no probe on the common path); where it cannot be used at all,
+          // the reference's default decides.
+          if (named || done.length || !(e instanceof TableUnreadable) || defaultBackend() !== "nftables") throw e;
+          backend = "nftables";
+          forwardWithNft(conf, ctx.containerID, f, cont);
+        }
+      }
       done.push(f);
       if (f === 4 && conf.snat) enableLocalnetRouting(cont);
       flushUdpConntrack(ctx, conf, f);
     }
   } catch (e) {
-    for (const f of done) removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID));
+    if (backend === "nftables") unforwardPortsNft(ctx.containerID);
+    else for (const f of done) removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID));
     throw e;
   }
   return ctx.prevResult;
 }
 
+function forwardWithNft(conf: PortMapConf, id: string, f: Family, cont: CIDR): void {
+  try {
+    forwardPortsNft(conf, id, f, cont);
+  } catch (e) {
+    if (e instanceof NftUnavailable) e.message = `portmap with the nftables backend: ${e.message}; or set "backend": "iptables"`;
+    throw e;
+  }
+}
+
 function del(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName, { lenient: true });
-  let usable = false;
-  for (const f of [4, 6] as Family[]) {
-    if (!removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID))) continue;
-    usable = true;
-    flushUdpConntrack(ctx, conf, f);
-  }
-  if (!usable && conf.mappings.length) {
-    throw new CniError(Code.NotAvailable, "neither iptables nor ip6tables is usable", "install iptables (iptables-save/iptables-restore)");
-  }
+  // As the reference: a pod without host ports has no rules (runtimes give DEL the ADD's runtimeConfig), and
+  // this keeps the common pod's DEL free of firewall processes. Rules of an ADD whose DEL lost its mappings
+  // are GC's to collect.
+  // Read from the raw config: the lenient config of a DEL drops mappings it cannot parse, not their rules.
+  const asked = (ctx.conf.runtimeConfig as { portMappings?: unknown } | undefined)?.portMappings;
+  if (!Array.isArray(asked) || !asked.length) return;
+  // Both backends: a backend that is not usable here holds nothing of ours, so DEL converges either way.
+  const iptables = ([4, 6] as Family[]).map((f) => removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID))).some(Boolean);
+  const nftables = unforwardPortsNft(ctx.containerID);
+  if (!iptables && !nftables) ctx.log.warn("neither iptables nor nftables is usable here: no host port rule can exist");
+  for (const f of [4, 6] as Family[]) flushUdpConntrack(ctx, conf, f);
 }
 
 function check(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
   if (!ctx.prevResult) throw new CniError(Code.InvalidConfig, "Required prevResult missing");
   if (!conf.mappings.length) return;
+  const first = backendOf(conf) ?? "iptables";
   // Only the families the pod has: an IPv4-only pod has no ip6tables chain to find.
   for (const [f, cont] of familiesOf(conf)) {
-    const saved = saveTable(f, "nat");
-    const have = new Set(saved);
-    const plan = dnatPlan(conf, ctx.containerID, f, cont);
-    const tool = f === 4 ? "iptables" : "ip6tables";
-    if (!chainsOf(saved).has(plan.chain)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: chain ${plan.chain} not found in ${tool} table nat`);
-    for (const r of plan.rules) {
-      if (!have.has(r)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${r}" not found`, "re-create the pod to restore its host ports");
+    const inNft = () => {
+      const missing = checkPortsNft(conf, ctx.containerID, f, cont);
+      if (missing.length) throw new CniError(Code.Internal, `could not check ipv${f} dnat: missing ${missing.join("; ")}`, "re-create the pod to restore its host ports");
+    };
+    const [a, b] = first === "nftables" ? [inNft, () => checkIptables(conf, ctx.containerID, f, cont)] : [() => checkIptables(conf, ctx.containerID, f, cont), inNft];
+    try {
+      a();
+    } catch (e) {
+      try {
+        b();
+      } catch {
+        throw e;
+      }
     }
-    const jumps = jumpsTo(saved, plan.chain);
-    for (const e of plan.entries) {
-      if (!jumps.includes(e) && !(conf.conditionsV4 || conf.conditionsV6)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${e}" not found`);
-    }
-    if (!jumps.length) throw new CniError(Code.Internal, `could not check ipv${f} dnat: nothing jumps to ${plan.chain}`);
   }
+}
+
+function checkIptables(conf: PortMapConf, id: string, f: Family, cont: CIDR): void {
+  const saved = saveTable(f, "nat");
+  const have = new Set(saved);
+  const plan = dnatPlan(conf, id, f, cont);
+  const tool = f === 4 ? "iptables" : "ip6tables";
+  if (!chainsOf(saved).has(plan.chain)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: chain ${plan.chain} not found in ${tool} table nat`);
+  for (const r of plan.rules) {
+    if (!have.has(r)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${r}" not found`, "re-create the pod to restore its host ports");
+  }
+  const jumps = jumpsTo(saved, plan.chain);
+  for (const e of plan.entries) {
+    if (!jumps.includes(e) && !(conf.conditionsV4 || conf.conditionsV6)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${e}" not found`);
+  }
+  if (!jumps.length) throw new CniError(Code.Internal, `could not check ipv${f} dnat: nothing jumps to ${plan.chain}`);
 }
 
 /** GC: chains of this network whose container is not among the valid attachments. */
@@ -126,10 +186,24 @@ function gc(ctx: Context): void {
     // The chains were chosen from this look; the removal reads the table again under the lock.
     removeChainsFrom(f, "nat", stale.flatMap((s) => s.chains));
   }
+  // The reference's nftables rules name only the container, not the network: rules of containers the runtime
+  // no longer lists go, whichever network added them (a node runs one portmap network in practice).
+  for (const id of gcPortsNft(valid)) ctx.log.info(`gc: removed nftables host port rules of ${id}`);
 }
 
-function status(): void {
-  if (!natTable(4) && !natTable(6)) throw new CniError(Code.NotAvailable, "neither iptables nor ip6tables is usable", "install iptables (iptables-save/iptables-restore)");
+/** STATUS: the backend ADD would use must be usable (the config's, else either). */
+function status(ctx: Context): void {
+  const conf = loadConfig(ctx.conf, undefined, ctx.ifName, { lenient: true });
+  const usable: Record<FirewallBackend, () => boolean> = { iptables: () => iptablesUsable() || natTable(6) !== undefined, nftables: nftUsable };
+  if (conf.backend === "nftables" && !usable.nftables()) {
+    throw new CniError(Code.NotAvailable, `"backend": "nftables" but nftables is not usable here (nft missing, or no kernel support)`, `install the nftables package, or set "backend": "iptables"`);
+  }
+  if (conf.backend === "iptables" && !usable.iptables()) {
+    throw new CniError(Code.NotAvailable, `"backend": "iptables" but neither iptables nor ip6tables is usable here`, `install iptables (iptables-save/iptables-restore), or set "backend": "nftables"`);
+  }
+  if (!conf.backend && !usable.iptables() && !usable.nftables()) {
+    throw new CniError(Code.NotAvailable, "neither iptables nor nftables is usable here", "install iptables or nftables (nft)");
+  }
 }
 
 export const portmap: Plugin = { name: "portmap", about: "CNI portmap plugin", add, del, check, gc, status };

@@ -1,14 +1,19 @@
 // npm run bench: ours against Debian's Go plugins, alternately in one run, in throwaway namespaces.
-// Writes bench/results.md and bench/ratios.svg and prints the table. Never part of npm test.
-//   bun scripts/bench/main.ts [--pairs N] [--burst N]
+// Writes bench/results.md, bench/ratios.svg and the README's Benchmarks table, and prints the table. Never part
+// of npm test.
+//   bun scripts/bench/main.ts [--pairs N] [--burst N]      (REF_FLANNEL=<Go flannel plugin> for the real one)
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Netns } from "../../lib/ns/netns.ts";
 import { nsPath, run, tryRun } from "../lab/sh.ts";
-import { type Row, type Series, alternate, row, stats, time } from "./measure.ts";
-import { markdown, svg } from "./report.ts";
+import { bunPath } from "../bun-path.mjs";
+import { COMPILE_FLAGS } from "../build-flags.mjs";
+import { type Row, type Sample, alternate, plus, row, stats, time, timeAsync } from "./measure.ts";
+import { type ProcessMemory, peakMemory } from "./memory.ts";
+import { settle } from "./page-cache.ts";
+import { markdown, readmeSection, svg } from "./report.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
 const OURS = join(ROOT, "dist", "bin");
@@ -18,9 +23,11 @@ const arg = (k: string, d: number) => {
   const i = process.argv.indexOf(k);
   return i > 0 ? Number(process.argv[i + 1]) : d;
 };
-const PAIRS = Math.max(11, arg("--pairs", 15));
+const DEFAULT_PAIRS = 15;
+const PAIRS = Math.max(1, arg("--pairs", DEFAULT_PAIRS));
 const WARMUP = 3;
-const BURST = arg("--burst", 50);
+const BURST = Math.max(1, arg("--burst", 50));
+const MEMORY_RUNS = 3;
 
 const id = `cnibench-${Math.random().toString(16).slice(2, 6)}`;
 const work = join(tmpdir(), id);
@@ -42,12 +49,12 @@ function must(r: ReturnType<typeof spawnSync>, what: string): void {
 }
 
 /** One plugin execution inside `ns`, as a runtime does it. */
-function plugin(ns: Netns, bin: string, name: string, env: Record<string, string>, stdin: string): number {
+function plugin(ns: Netns, bin: string, name: string, env: Record<string, string>, stdin: string): Sample {
   return time(() => must(ns.run(() => spawnSync(join(bin, name), [], { env: { PATH: process.env.PATH!, CNI_PATH: bin, ...env }, input: stdin })), `${bin}/${name} ${env.CNI_COMMAND}`));
 }
 
 /** One libcni operation inside `ns`. */
-function driver(ns: Netns, bin: string, cmd: string, conflist: string, pod: string, cid: string, capArgs = "{}"): number {
+function driver(ns: Netns, bin: string, cmd: string, conflist: string, pod: string, cid: string, capArgs = "{}"): Sample {
   const env = { ...process.env, CNI_PATH: bin, CNI_CACHE_DIR: join(work, "cache"), CAP_ARGS: capArgs };
   return time(() => must(ns.run(() => spawnSync(DRIVER, [cmd, conflist, nsPath(pod), cid, "eth0"], { env })), `libcni ${cmd} ${conflist}`));
 }
@@ -58,11 +65,24 @@ function writeJSON(name: string, o: object): string {
   return p;
 }
 
-function benchStart(): Row {
-  const go = alternate(PAIRS, WARMUP,
-    () => time(() => spawnSync(join(OURS, "bridge"), [], { env: { CNI_COMMAND: "VERSION" } })),
-    () => time(() => spawnSync(join(GO, "bridge"), [], { env: { CNI_COMMAND: "VERSION" } })));
-  return row("process start (bridge VERSION)", go, 2.0);
+const version = (exe: string) => () => time(() => must(spawnSync(exe, [], { env: { CNI_COMMAND: "VERSION" } }), `${exe} VERSION`));
+
+/** The Bun floor: an empty program compiled with exactly our build flags. */
+function buildFloor(): string {
+  const src = join(work, "empty.ts");
+  writeFileSync(src, "export {};\n");
+  const out = join(work, "floor", "empty");
+  must(spawnSync(bunPath(), ["build", ...COMPILE_FLAGS, src, "--outfile", out], { encoding: "utf8" }), "building the empty program");
+  return out;
+}
+
+function benchVersion(floor: string): Row[] {
+  const [ours, go, empty] = alternate(PAIRS, WARMUP, version(join(OURS, "bridge")), version(join(GO, "bridge")), version(floor));
+  const vsFloor = stats(ours.map((s) => s.wall)).median / stats(empty.map((s) => s.wall)).median;
+  return [
+    row("VERSION (bridge)", ours, go, 2.1, `ours = ${vsFloor.toFixed(2)}× the Bun floor below (target ≤ 1.1×: ${vsFloor <= 1.1 ? "met" : "missed"})`),
+    row("Bun floor: an empty program built with our flags, vs Go's VERSION", empty, go, undefined, "the least any Bun-compiled process costs"),
+  ];
 }
 
 function benchHostLocal(): Row {
@@ -70,9 +90,10 @@ function benchHostLocal(): Row {
   const conf = (dir: string) => JSON.stringify({ cniVersion: "1.0.0", name: "benchnet", ipam: { type: "host-local", dataDir: dir, ranges: [[{ subnet: "10.50.0.0/16" }]] } });
   const cycle = (bin: string, dir: string) => (i: number) => {
     const env = { CNI_CONTAINERID: `c${i}`, CNI_NETNS: "/var/run/netns/none", CNI_IFNAME: "eth0" };
-    return plugin(node, bin, "host-local", { ...env, CNI_COMMAND: "ADD" }, conf(dir)) + plugin(node, bin, "host-local", { ...env, CNI_COMMAND: "DEL" }, conf(dir));
+    return plus(plugin(node, bin, "host-local", { ...env, CNI_COMMAND: "ADD" }, conf(dir)), plugin(node, bin, "host-local", { ...env, CNI_COMMAND: "DEL" }, conf(dir)));
   };
-  return row("host-local ADD + DEL", alternate(PAIRS, WARMUP, cycle(OURS, join(work, "hl-ours")), cycle(GO, join(work, "hl-go"))));
+  const [ours, go] = alternate(PAIRS, WARMUP, cycle(OURS, join(work, "hl-ours")), cycle(GO, join(work, "hl-go")));
+  return row("host-local ADD + DEL (two processes each side)", ours, go, 2.5);
 }
 
 interface Side {
@@ -82,15 +103,21 @@ interface Side {
   bin: string;
 }
 
-function side(name: string, bin: string, plugins: object[], version = "1.0.0"): Side {
+function side(name: string, bin: string, plugins: object[], cniVersion = "1.0.0"): Side {
   const node = netns(`${name}-node`);
   netns(`${name}-pod`);
-  const conflist = writeJSON(`${name}.conflist`, { cniVersion: version, name: "cbr0", plugins });
+  const conflist = writeJSON(`${name}.conflist`, { cniVersion, name: "cbr0", plugins });
   return { node, pod: `${id}-${name}-pod`, conflist, bin };
 }
 
-function cycleVia(s: Side, capArgs = "{}") {
-  return (i: number) => driver(s.node, s.bin, "add", s.conflist, s.pod, `c${i}`, capArgs) + driver(s.node, s.bin, "del", s.conflist, s.pod, `c${i}`, capArgs);
+/** ADD then DEL through libcni; `extra` runs after each (the stand-in for a Go flannel process start). */
+function cycleVia(s: Side, capArgs = "{}", extra?: () => Sample) {
+  return (i: number) => {
+    let t = driver(s.node, s.bin, "add", s.conflist, s.pod, `c${i}`, capArgs);
+    if (extra) t = plus(t, extra());
+    t = plus(t, driver(s.node, s.bin, "del", s.conflist, s.pod, `c${i}`, capArgs));
+    return extra ? plus(t, extra()) : t;
+  };
 }
 
 const bridgeConf = (dir: string, extra: object = {}) => ({
@@ -101,37 +128,51 @@ const bridgeConf = (dir: string, extra: object = {}) => ({
 function benchBridge(): Row {
   const ours = side("br-ours", OURS, [bridgeConf(join(work, "br-ours-ipam"))]);
   const go = side("br-go", GO, [bridgeConf(join(work, "br-go-ipam"))]);
-  return row("bridge + host-local ADD + DEL (libcni)", alternate(PAIRS, WARMUP, cycleVia(ours), cycleVia(go)), 1.0);
+  const [o, g] = alternate(PAIRS, WARMUP, cycleVia(ours), cycleVia(go));
+  return row("bridge + host-local ADD + DEL (libcni)", o, g, 1.3);
 }
 
-function benchFlannel(goStartMs: number): Row {
+/** The flannel rows: the stock flannel + portmap conflist, a pod without and a pod with a hostPort. */
+function benchFlannel(refFlannel: string | undefined): Row[] {
   const lease = join(work, "subnet.env");
   writeFileSync(lease, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
   const portmap = { type: "portmap", capabilities: { portMappings: true } };
-  const caps = JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] });
   const flannelPlugin = (dir: string) => ({ type: "flannel", subnetFile: lease, dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } });
-  const refFlannel = process.env.REF_FLANNEL;
   const ours = side("fl-ours", OURS, [flannelPlugin(join(work, "fl-ours")), portmap], "0.3.1");
-  let goSide: Side;
+  let go: Side;
+  let goStart: (() => Sample) | undefined;
   let note: string;
   if (refFlannel) {
-    const bin = join(work, "refbin");
-    mkdirSync(bin);
-    for (const p of ["bridge", "host-local", "portmap"]) run("cp", [join(GO, p), bin]);
-    run("cp", [refFlannel, join(bin, "flannel")]);
-    goSide = side("fl-go", bin, [flannelPlugin(join(work, "fl-go")), portmap], "0.3.1");
-    note = `(Go flannel from REF_FLANNEL)`;
+    go = side("fl-go", refBin(refFlannel), [flannelPlugin(join(work, "fl-go")), portmap], "0.3.1");
+    note = "Go: the flannel plugin from REF_FLANNEL with Debian's bridge, host-local and portmap";
   } else {
-    // The delegate the Go flannel plugin renders, run by Debian's bridge directly; its own start added below.
-    goSide = side("fl-go", GO, [bridgeConf(join(work, "fl-go-ipam"), { isDefaultGateway: true, ipMasq: false }), portmap], "0.3.1");
-    note = `(Go = Debian bridge+host-local+portmap + 2 × ${goStartMs.toFixed(2)} ms, one flannel start per ADD and per DEL: a lower bound)`;
+    // The delegate the Go flannel plugin renders, run by Debian's bridge directly, plus one Go process start per
+    // flannel invocation (Debian packages no flannel plugin): what the Go chain costs at the very least.
+    go = side("fl-go", GO, [bridgeConf(join(work, "fl-go-ipam"), { isDefaultGateway: true, ipMasq: false }), portmap], "0.3.1");
+    goStart = version(join(GO, "bridge"));
+    note = "lower bound for Go: Debian's bridge + host-local + portmap, plus one Go process start (a VERSION) per flannel ADD and DEL";
   }
-  const s: Series = alternate(PAIRS, WARMUP, cycleVia(ours, caps), (i) => cycleVia(goSide, caps)(i) + (refFlannel ? 0 : 2 * goStartMs));
-  return row("flannel + portmap ADD + DEL (libcni)", s, 0.7, note);
+  const noPort = alternate(PAIRS, WARMUP, cycleVia(ours), cycleVia(go, "{}", goStart));
+  const caps = JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] });
+  const withPort = alternate(PAIRS, WARMUP, cycleVia(ours, caps), cycleVia(go, caps, goStart));
+  return [
+    row("flannel + portmap ADD + DEL (libcni), pod without hostPort", noPort[0], noPort[1], 1.1, note),
+    row("flannel + portmap ADD + DEL (libcni), pod with one hostPort", withPort[0], withPort[1], 0.5, note),
+  ];
+}
+
+/** Debian's plugins and REF_FLANNEL in one folder, as a node would have them. */
+function refBin(refFlannel: string): string {
+  const bin = join(work, "refbin");
+  mkdirSync(bin, { recursive: true });
+  for (const p of ["bridge", "host-local", "portmap"]) copyFileSync(join(GO, p), join(bin, p));
+  copyFileSync(refFlannel, join(bin, "flannel"));
+  run("chmod", ["0755", ...["bridge", "host-local", "portmap", "flannel"].map((p) => join(bin, p))]);
+  return bin;
 }
 
 interface Burst {
-  wallMs: number;
+  sample: Sample;
   failures: number;
   distinct: number;
   leftovers: number;
@@ -149,52 +190,87 @@ async function burst(name: string, bin: string): Promise<Burst> {
     p.stdout.on("data", (d) => (out += d));
     p.on("close", (code) => res({ ok: code === 0, out }));
   })));
-  const t0 = performance.now();
-  const added = await all("add");
-  const deleted = await all("del");
-  const wallMs = performance.now() - t0;
+  let added: { ok: boolean; out: string }[] = [];
+  let deleted: { ok: boolean; out: string }[] = [];
+  const sample = await timeAsync(async () => {
+    added = await all("add");
+    deleted = await all("del");
+  });
   const ips = added.filter((r) => r.ok).map((r) => JSON.parse(r.out).ips[0].address);
   const leases = readdirSync(join(ipamDir, "cbr0")).filter((f) => /^\d/.test(f)).length;
   const veths = s.node.run(() => spawnSync("ip", ["-o", "link", "show", "type", "veth"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean).length);
-  return { wallMs, failures: added.filter((r) => !r.ok).length + deleted.filter((r) => !r.ok).length, distinct: new Set(ips).size, leftovers: leases + veths };
+  return { sample, failures: added.filter((r) => !r.ok).length + deleted.filter((r) => !r.ok).length, distinct: new Set(ips).size, leftovers: leases + veths };
 }
 
-function peakRSS(bin: string, name: string, conf: object, pod: string, node: Netns): number {
-  const env = { PATH: process.env.PATH!, CNI_PATH: bin, CNI_COMMAND: "ADD", CNI_CONTAINERID: "rss", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0" };
-  const r = node.run(() => spawnSync("/usr/bin/time", ["-f", "%M", join(bin, name)], { env, input: JSON.stringify(conf), encoding: "utf8" }));
-  must(r, `rss ${bin}/${name}`);
-  return Number(r.stderr.trim().split("\n").at(-1)) / 1024;
+async function benchBurst(): Promise<Row> {
+  // Alternated too, one round each (a burst is long enough on its own).
+  const bo = await burst("ours", OURS);
+  const bg = await burst("go", GO);
+  const r = row(`burst: ${BURST} pods ADD then DEL, concurrently (wall)`, [bo.sample], [bg.sample], 1.1);
+  const clean = bo.failures === 0 && bo.leftovers === 0 && bo.distinct === BURST;
+  r.note = `ours: ${bo.failures} failures, ${bo.distinct} distinct addresses, ${bo.leftovers} leftovers${clean ? "" : " (target: 0 failures, 0 leftovers: missed)"}; Go: ${bg.failures} failures, ${bg.distinct} distinct, ${bg.leftovers} leftovers`;
+  r.failed = !clean;
+  return r;
+}
+
+/** Peak memory of one bridge + host-local ADD per side, per process (medians of MEMORY_RUNS runs, alternated). */
+async function benchMemory(): Promise<Row[]> {
+  const nodes = { ours: netns("mem-node-ours"), go: netns("mem-node-go") };
+  const one = async (sideName: "ours" | "go", bin: string, i: number): Promise<ProcessMemory[]> => {
+    netns(`mem-${sideName}-${i}`);
+    const conf = JSON.stringify({ cniVersion: "1.0.0", name: "mem", ...bridgeConf(join(work, `mem-${sideName}`)) });
+    const env = { PATH: process.env.PATH!, CNI_PATH: bin, CNI_COMMAND: "ADD", CNI_CONTAINERID: `mem${i}`, CNI_NETNS: nsPath(`${id}-mem-${sideName}-${i}`), CNI_IFNAME: "eth0" };
+    const exes = [...new Set(["bridge", "host-local"].map((p) => realpathSync(join(bin, p))))];
+    return peakMemory(nodes[sideName].path, [join(bin, "bridge")], env, conf, exes);
+  };
+  const ours: ProcessMemory[][] = [];
+  const go: ProcessMemory[][] = [];
+  for (let i = 0; i < MEMORY_RUNS; i++) {
+    ours.push(await one("ours", OURS, i));
+    go.push(await one("go", GO, i));
+  }
+  type Key = "peakRss" | "pss" | "anon";
+  const largest = (runs: ProcessMemory[][], k: Key) => runs.map((procs) => Math.max(...procs.map((p) => p[k])));
+  const sumAnon = (runs: ProcessMemory[][]) => stats(runs.map((procs) => procs.reduce((n, p) => n + p.anon, 0))).median;
+  const mem = (name: string, k: Key, extra: Partial<Row> = {}): Row => {
+    const o = stats(largest(ours, k));
+    const g = stats(largest(go, k));
+    return { name, unit: "MiB", ours: o, ref: g, ratio: o.median / g.median, ...extra };
+  };
+  return [
+    mem("peak RSS of one bridge + host-local ADD (VmHWM)", "peakRss", { limit: 26, note: `target: ours ≤ 26 MiB; ours runs as ${ours[0].length} process, Go as ${go[0].length}: the larger shown` }),
+    mem("PSS of the larger process at its end (smaps_rollup)", "pss"),
+    mem("private (anonymous) memory of the larger process at its end", "anon", {
+      note: `Anonymous in smaps_rollup: what each concurrent ADD adds beyond the executable's page cache; all processes of one ADD: ours ${sumAnon(ours).toFixed(1)} MiB, Go ${sumAnon(go).toFixed(1)} MiB`,
+    }),
+  ];
 }
 
 async function main(): Promise<number> {
   for (const need of [join(OURS, "cni"), DRIVER, join(GO, "bridge")]) statSync(need);
   mkdirSync(work, { recursive: true });
-  const rows: (Row & { unit: string })[] = [];
+  const refFlannel = process.env.REF_FLANNEL;
   try {
-    const start = benchStart();
-    rows.push({ ...start, unit: "ms" });
-    rows.push({ ...benchHostLocal(), unit: "ms" });
-    rows.push({ ...benchBridge(), unit: "ms" });
-    rows.push({ ...benchFlannel(start.ref.median), unit: "ms" });
-    const [bo, bg] = [await burst("ours", OURS), await burst("go", GO)];
-    rows.push({
-      name: `burst: ${BURST} pods ADD then DEL, concurrently (wall)`, unit: "ms", target: 1.0,
-      ours: stats([bo.wallMs]), ref: stats([bg.wallMs]), ratio: bo.wallMs / bg.wallMs,
-      note: `ours: ${bo.failures} failures, ${bo.distinct} distinct addresses, ${bo.leftovers} leftovers; Go: ${bg.failures} failures, ${bg.distinct} distinct, ${bg.leftovers} leftovers`,
-    });
-    const rssNode = netns("rss-node");
-    netns("rss-pod-ours");
-    netns("rss-pod-go");
-    const rssOurs = peakRSS(OURS, "bridge", { cniVersion: "1.0.0", name: "rss", ...bridgeConf(join(work, "rss-ours")) }, `${id}-rss-pod-ours`, rssNode);
-    const rssGo = peakRSS(GO, "bridge", { cniVersion: "1.0.0", name: "rss", ...bridgeConf(join(work, "rss-go")), bridge: "cni1" }, `${id}-rss-pod-go`, rssNode);
-    rows.push({ name: "peak RSS, one bridge + host-local ADD", unit: "MiB", ours: stats([rssOurs]), ref: stats([rssGo]), ratio: rssOurs / rssGo, note: `target ≤ 32 MiB: ${rssOurs <= 32 ? "met" : "missed"} (Go: two processes, the larger shown)` });
+    const floor = buildFloor();
+    settle([join(OURS, "cni"), floor, DRIVER, ...["bridge", "host-local", "portmap", "loopback"].map((p) => join(GO, p)), ...(refFlannel ? [refFlannel] : [])]);
+    const rows: Row[] = [];
+    rows.push(...benchVersion(floor));
+    rows.push(benchHostLocal());
+    rows.push(benchBridge());
+    rows.push(...benchFlannel(refFlannel));
+    rows.push(await benchBurst());
+    rows.push(...(await benchMemory()));
     const ourSize = statSync(join(OURS, "cni")).size / 2 ** 20;
     const goSize = ["bridge", "host-local", "loopback", "portmap"].reduce((n, p) => n + statSync(join(GO, p)).size, 0) / 2 ** 20;
-    const extra = [`Installed size: ours ${ourSize.toFixed(1)} MiB (one executable, five links); Debian's bridge + host-local + loopback + portmap ${goSize.toFixed(1)} MiB (no flannel plugin is packaged).`, "", "Reproduce: `npm run bench` (as root, Debian 12). Chart: bench/ratios.svg."];
-    const md = markdown(rows, ROOT, extra);
+    const md = markdown(rows, ROOT, {
+      pairs: PAIRS, defaultPairs: DEFAULT_PAIRS, warmup: WARMUP, memoryRuns: MEMORY_RUNS,
+      sizes: `Installed size: ours ${ourSize.toFixed(1)} MiB (one executable, five links); Debian's bridge + host-local + loopback + portmap ${goSize.toFixed(1)} MiB (no flannel plugin is packaged).`,
+    });
     mkdirSync(join(ROOT, "bench"), { recursive: true });
     writeFileSync(join(ROOT, "bench", "results.md"), `# Benchmarks\n\n${md}`);
     writeFileSync(join(ROOT, "bench", "ratios.svg"), svg(rows.filter((r) => r.unit === "ms")));
+    const readme = join(ROOT, "README.md");
+    writeFileSync(readme, readmeSection(readFileSync(readme, "utf8"), md));
     console.log(md);
     return 0;
   } finally {

@@ -1,17 +1,17 @@
 // Measuring helpers: alternate ours and the reference (A B A B …) after a warm-up, so both see the same machine
-// state, and report medians, ranges and the ratio ours/reference.
-export interface Series {
-  ours: number[];
-  ref: number[];
+// state, and report medians, ranges and the ratio ours/reference, for wall time and for the whole-process CPU
+// time (user + sys) of everything the operation started.
+import { childrenCpuMs } from "../../lib/sys/libc.ts";
+
+/** One measured operation: wall time, and CPU time (user + sys) of the processes it started and reaped. */
+export interface Sample {
+  wall: number;
+  cpu: number;
 }
 
-export interface Row {
-  name: string;
-  ours: Stats;
-  ref: Stats;
-  ratio: number;
-  target?: number;
-  note?: string;
+export interface Series {
+  ours: Sample[];
+  ref: Sample[];
 }
 
 export interface Stats {
@@ -19,6 +19,24 @@ export interface Stats {
   min: number;
   max: number;
   n: number;
+}
+
+export interface Row {
+  name: string;
+  unit: "ms" | "MiB";
+  ours: Stats;
+  ref: Stats;
+  ratio: number;
+  /** CPU (user + sys) medians, for time rows. */
+  oursCpu?: Stats;
+  refCpu?: Stats;
+  /** Ratio ours/reference that meets the target. */
+  target?: number;
+  /** An absolute bound on ours instead (MiB rows). */
+  limit?: number;
+  note?: string;
+  /** The run failed the row's other conditions (a burst with failures or leftovers): missed whatever the time. */
+  failed?: boolean;
 }
 
 export function stats(xs: number[]): Stats {
@@ -30,29 +48,59 @@ export function stats(xs: number[]): Stats {
 
 export const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-/** Time one call in ms. */
-export function time(fn: () => void): number {
+const childCpu = (): number => {
+  const c = childrenCpuMs();
+  return c.user + c.sys;
+};
+
+/** Time one synchronous call: wall ms, and CPU ms of the children it reaped. */
+export function time(fn: () => void): Sample {
+  const c0 = childCpu();
   const t0 = now();
   fn();
-  return now() - t0;
+  const wall = now() - t0;
+  return { wall, cpu: childCpu() - c0 };
 }
 
-/** Run `ours` and `ref` alternately: `warmup` unmeasured pairs, then `pairs` measured ones. */
-export function alternate(pairs: number, warmup: number, ours: (i: number) => number, ref: (i: number) => number): Series {
-  const s: Series = { ours: [], ref: [] };
-  for (let i = 0; i < warmup + pairs; i++) {
-    const a = ours(i);
-    const b = ref(i);
-    if (i >= warmup) {
-      s.ours.push(a);
-      s.ref.push(b);
-    }
+/** time() for an asynchronous call (the burst). */
+export async function timeAsync(fn: () => Promise<void>): Promise<Sample> {
+  const c0 = childCpu();
+  const t0 = now();
+  await fn();
+  const wall = now() - t0;
+  return { wall, cpu: childCpu() - c0 };
+}
+
+export const plus = (a: Sample, b: Sample): Sample => ({ wall: a.wall + b.wall, cpu: a.cpu + b.cpu });
+
+/**
+ * Run the operations of `sides` in turn (A B A B …, or A B C …): `warmup` unmeasured rounds, then `rounds`
+ * measured ones. Returns one list of samples per side.
+ */
+export function alternate(rounds: number, warmup: number, ...sides: ((i: number) => Sample)[]): Sample[][] {
+  const out: Sample[][] = sides.map(() => []);
+  for (let i = 0; i < warmup + rounds; i++) {
+    sides.forEach((side, k) => {
+      const s = side(i);
+      if (i >= warmup) out[k].push(s);
+    });
   }
-  return s;
+  return out;
 }
 
-export function row(name: string, s: Series, target?: number, note?: string): Row {
-  const ours = stats(s.ours);
-  const ref = stats(s.ref);
-  return { name, ours, ref, ratio: ours.median / ref.median, target, note };
+export function row(name: string, ours: Sample[], ref: Sample[], target?: number, note?: string): Row {
+  const o = stats(ours.map((s) => s.wall));
+  const r = stats(ref.map((s) => s.wall));
+  return {
+    name, unit: "ms", ours: o, ref: r, ratio: o.median / r.median, target, note,
+    oursCpu: stats(ours.map((s) => s.cpu)), refCpu: stats(ref.map((s) => s.cpu)),
+  };
+}
+
+/** Whether a row meets its target (undefined: it has none). */
+export function met(r: Row): boolean | undefined {
+  if (r.failed) return false;
+  if (r.limit !== undefined) return r.ours.median <= r.limit;
+  if (r.target !== undefined) return r.ratio <= r.target;
+  return undefined;
 }

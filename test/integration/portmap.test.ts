@@ -2,7 +2,7 @@
 // underlay link to a "client" namespace, pods answering on their container port, host ports reached from the
 // client, from the node itself and from the pod (hairpin).
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
@@ -112,7 +112,6 @@ describe("portmap on its own", () => {
     [{ prevResult: undefined }, 7, /must be called as chained plugin/],
     [{ markMasqBit: 40 }, 7, /MasqMarkBit must be between 0 and 31/],
     [{ markMasqBit: 5, externalSetMarkChain: "X" }, 7, /Cannot specify externalSetMarkChain and markMasqBit/],
-    [{ backend: "nftables" }, 2, /"backend": "nftables"/],
     [{ runtimeConfig: { portMappings: [{ hostPort: 0, containerPort: 80 }] } }, 7, /Invalid host port number: 0/],
     [{ runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 80, protocol: "icmp" }] } }, 7, /protocol "icmp" is not supported/],
   ])("refuses %j with code %i and writes no rule", (extra, code, msg) => {
@@ -143,6 +142,25 @@ describe("portmap on its own", () => {
     expect(run(node, "ADD", {}).code).toBe(0);
     const r = run(node, "DEL", { backend: "nftables", markMasqBit: 99 });
     expect(r.code, r.stdout).toBe(0);
+    expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
+  });
+
+  it("DEL of a pod without host ports starts no process, as the reference's; GC collects rules whose DEL lost them", () => {
+    const node = box.netns("node");
+    const trace = join(box.tmpdir(), "trace");
+    const del = runPlugin("portmap", {
+      env: { CNI_COMMAND: "DEL", CNI_CONTAINERID: "plain", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", prevResult },
+      node,
+      wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve"],
+    });
+    expect(del.code, del.stdout).toBe(0);
+    expect(readFileSync(trace, "utf8").split("\n").filter((l) => l.includes("execve(")).length).toBe(1); // the plugin itself
+    expect(run(node, "ADD", {}).code).toBe(0);
+    expect(run(node, "DEL", { runtimeConfig: {} }).code).toBe(0);
+    expect(sh(node, "iptables-save -t nat")).toContain("CNI-DN-");
+    const gc = run(node, "GC", { prevResult: undefined, runtimeConfig: undefined, "cni.dev/valid-attachments": [] });
+    expect(gc.code, gc.stdout).toBe(0);
     expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
   });
 

@@ -1,0 +1,122 @@
+// nftables through the nft binary: a whole change is one `nft -f -` script, which nft applies as one
+// transaction (all or nothing), and state is read back with `nft -j list …`. Every read-modify-write holds
+// the lock our iptables changes hold (nft itself takes none), so two of our processes never build a change
+// from a state the other is about to change; other writers are handled by rebuilding from a fresh read.
+import { spawnSync } from "../sys/spawn.ts";
+import { withXtablesLock } from "../iptables/lock.ts";
+import { assertOneCommand } from "./text.ts";
+
+export type NftFamily = "ip" | "ip6" | "inet" | "bridge";
+
+/** nft is missing, or the kernel has no nf_tables: the error names what and the config key to change. */
+export class NftUnavailable extends Error {
+  readonly cniCode = 50;
+}
+
+export class NftError extends Error {
+  constructor(what: string, detail: string) {
+    super(`${what}: ${detail.trim().split("\n").slice(0, 6).join(" | ") || "failed"}`);
+    this.name = "NftError";
+  }
+}
+
+const MAX_OUTPUT = 64 * 1024 * 1024;
+const NO_KERNEL = /Operation not supported|Protocol not supported|Address family not supported/;
+
+function run(args: string[], input?: string) {
+  const r = spawnSync("nft", args, { input, encoding: "utf8", maxBuffer: MAX_OUTPUT });
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === "ENOENT";
+    throw new NftUnavailable(missing ? "nft was not found on PATH (install the nftables package)" : `nft could not be run: ${r.error.message}`);
+  }
+  if (r.status !== 0 && NO_KERNEL.test(r.stderr)) throw new NftUnavailable(`the kernel has no nftables support here (${r.stderr.trim().split("\n")[0]})`);
+  return r;
+}
+
+export interface NftRule {
+  handle: number;
+  comment?: string;
+  /** The rule's expressions as `nft -j` prints them. */
+  expr: unknown[];
+}
+
+/** The rules of one chain in order; undefined when the table or the chain does not exist. */
+export function listChain(family: NftFamily, table: string, chain: string): NftRule[] | undefined {
+  const r = run(["-j", "list", "chain", family, table, chain]);
+  if (r.status !== 0) {
+    if (/No such file or directory/.test(r.stderr)) return undefined;
+    throw new NftError(`nft list chain ${family} ${table} ${chain}`, r.stderr);
+  }
+  return parse(r.stdout, `chain ${family} ${table} ${chain}`).flatMap((o) => (o.rule ? [{ handle: o.rule.handle, comment: o.rule.comment, expr: o.rule.expr }] : []));
+}
+
+interface Listed {
+  chain?: { name: string };
+  rule?: NftRule & { chain: string };
+}
+
+function parse(stdout: string, what: string): Listed[] {
+  try {
+    const doc = JSON.parse(stdout) as { nftables?: Listed[] };
+    return doc.nftables ?? [];
+  } catch {
+    throw new NftError(`nft -j list ${what}`, "printed no JSON (nft built without JSON support?)");
+  }
+}
+
+/** The rules of a table by chain; undefined when the table does not exist. One nft run for the whole table. */
+export function listTable(family: NftFamily, table: string): Map<string, NftRule[]> | undefined {
+  const r = run(["-j", "list", "table", family, table]);
+  if (r.status !== 0) {
+    if (/No such file or directory/.test(r.stderr)) return undefined;
+    throw new NftError(`nft list table ${family} ${table}`, r.stderr);
+  }
+  const out = new Map<string, NftRule[]>();
+  for (const o of parse(r.stdout, `table ${family} ${table}`)) {
+    if (o.chain) out.set(o.chain.name, out.get(o.chain.name) ?? []);
+    if (o.rule) out.set(o.rule.chain, [...(out.get(o.rule.chain) ?? []), { handle: o.rule.handle, comment: o.rule.comment, expr: o.rule.expr }]);
+  }
+  return out;
+}
+
+/** Apply `lines` as one transaction. */
+export function applyNft(lines: string[]): void {
+  if (!lines.length) return;
+  lines.forEach(assertOneCommand);
+  const r = run(["-f", "-"], `${lines.join("\n")}\n`);
+  if (r.status !== 0) throw new NftError("nft -f", r.stderr);
+}
+
+const ATTEMPTS = 3;
+
+/**
+ * Read-modify-write: `build` reads what it needs and returns the script. A writer that takes no lock can
+ * remove a rule between our read and our write, which fails the whole transaction (a handle to delete is
+ * gone); then the script is rebuilt from a fresh read. A script that fails unchanged is wrong in itself.
+ */
+export function modifyNft(build: () => string[]): void {
+  withXtablesLock(() => {
+    let lines = build();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        applyNft(lines);
+        return;
+      } catch (e) {
+        if (!(e instanceof NftError) || attempt === ATTEMPTS) throw e;
+        const again = build();
+        if (again.join("\n") === lines.join("\n")) throw e;
+        lines = again;
+      }
+    }
+  });
+}
+
+/** Whether nft can change this namespace's ruleset (a dry run of adding a table, as the reference probes). */
+export function nftUsable(): boolean {
+  try {
+    return run(["--check", "-f", "-"], "add table ip cni_supports_nftables_test\n").status === 0;
+  } catch (e) {
+    if (e instanceof NftUnavailable) return false;
+    throw e;
+  }
+}

@@ -1,0 +1,76 @@
+// Everything the entry point (cni.ts) does besides answering VERSION: register the plugins, dispatch on the
+// invoked name or the first argument, run the plugin, the tool, --version or the usage text; log the phase
+// timings when asked. Loaded by cni.ts only when needed, so a VERSION call never evaluates skel.
+import { type Plugin, pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll, writeLog } from "./lib/skel/index.ts";
+import { type EntryTimes, timingReport } from "./lib/skel/timings.ts";
+
+declare const CNI_BUILD_VERSION: string | undefined;
+declare const CNI_BUILD_COMMIT: string | undefined;
+declare const CNI_BUILD_TARGET: string | undefined;
+
+export interface Invocation {
+  /** Loaders by plugin name, in registration order (the order `cni --version` lists them). */
+  plugins: Record<string, () => Plugin>;
+  /** The name we were invoked as, and the first argument. */
+  invoked: string;
+  first: string | undefined;
+  /** The plugin this invocation runs, if any. */
+  plugin: string | undefined;
+  /** Phase timings to log (CNI_LOG_LEVEL=debug), or undefined. */
+  timings: EntryTimes | undefined;
+}
+
+function versionLine(): string {
+  const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";
+  const commit = typeof CNI_BUILD_COMMIT === "string" ? CNI_BUILD_COMMIT : "unknown";
+  const target = typeof CNI_BUILD_TARGET === "string" ? CNI_BUILD_TARGET : "unknown";
+  return `cni ${version} (commit ${commit}, ${target}); plugins: ${registeredNames().join(", ")}`;
+}
+
+/** A link of ours whose plugin is not in this build: answer a runtime in its own language. */
+function notInBuild(name: string): number {
+  const msg = { cniVersion: "1.1.0", code: 50, msg: `plugin ${name} is not available in this build of cni`, details: `this build has: ${registeredNames().join(", ")}` };
+  writeAll(1, `${JSON.stringify(msg, null, 4)}\n`);
+  return 1;
+}
+
+function main({ invoked, first }: Invocation): number {
+  const names = registeredNames();
+  if (names.includes(invoked)) return pluginMain(() => registeredPlugin(invoked)!);
+  if (process.env.CNI_COMMAND && !first && invoked !== "cni" && invoked !== "bun") return notInBuild(invoked);
+  if (first && names.includes(first)) return pluginMain(() => registeredPlugin(first)!);
+  if (first === "tool") return require("./cli/tool.ts").toolMain(process.argv.slice(3));
+  if (first === "install") return require("./cli/install.ts").installMain(process.argv.slice(3));
+  if (first === "doctor") return require("./cli/doctor/main.ts").doctorMain(process.argv.slice(3));
+  if (first === "show") return require("./cli/show.ts").showMain(process.argv.slice(3));
+  if (first === "--version" || first === "version") {
+    writeAll(1, `${versionLine()}\n`);
+    return 0;
+  }
+  writeAll(
+    2,
+    `usage: cni <plugin> (or run through a link named after the plugin)\n` +
+      `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
+      `       cni install [--dest DIR] [--plugins a,b,...]   (copy this executable and its links into DIR)\n` +
+      `       cni doctor [--json] [--fix] [path flags]       (diagnose this node's pod network)\n` +
+      `       cni show [--json] [path flags]                 (draw this node's pod network)\n` +
+      `       cni --version\n` +
+      `plugins: ${registeredNames().join(", ")}\n` +
+      (first ? `unknown plugin or command: ${first}\n` : ""),
+  );
+  return 2;
+}
+
+/** main, with any failure it did not answer itself (stdout on /dev/full, a closed pipe) as one line, not a trace. */
+export function run(inv: Invocation): number {
+  for (const [name, load] of Object.entries(inv.plugins)) registerPlugin(name, load);
+  let code: number;
+  try {
+    code = main(inv);
+  } catch (e) {
+    writeLog(`${inv.invoked}: ${(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ")}\n`);
+    code = 1;
+  }
+  if (inv.timings && inv.plugin && process.env.CNI_COMMAND !== "VERSION") writeLog(timingReport(inv.plugin, inv.timings));
+  return code;
+}

@@ -1,0 +1,98 @@
+// Masquerade rules in whichever firewall the config picks (ipMasqBackend, else the reference's default:
+// iptables unless only nftables is usable). A pod may have been set up by another version or config, so
+// teardown, CHECK and GC look in both.
+import { CniError, Code, type Context, validAttachments } from "../../lib/skel/index.ts";
+import type { CIDR } from "../../lib/ip/addr.ts";
+import { checkMasq, setupMasq, staleMasqChains, teardownMasq, teardownMasqChain } from "../../lib/iptables/masq.ts";
+import { TableUnreadable } from "../../lib/iptables/restore.ts";
+import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
+import { checkMasqNft, gcMasqNft, setupMasqNft, teardownMasqNft } from "../../lib/nftables/masq.ts";
+import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
+import type { BridgeConf } from "./config.ts";
+
+function setupNft(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {
+  try {
+    setupMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs);
+  } catch (e) {
+    if (e instanceof NftUnavailable) e.message = `ipMasq with the nftables backend: ${e.message}; or set "ipMasqBackend": "iptables"`;
+    throw e;
+  }
+}
+
+export function setupMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {
+  if (conf.ipMasqBackend === "nftables") return setupNft(conf, ctx, addrs);
+  try {
+    setupMasq(conf.name, ctx.containerID, addrs);
+  } catch (e) {
+    // Unnamed, iptables is tried first (no probe on the common path); where it cannot be used at all, the
+    // reference's default decides.
+    if (conf.ipMasqBackend || !(e instanceof TableUnreadable) || defaultBackend() !== "nftables") throw e;
+    setupNft(conf, ctx, addrs);
+  }
+}
+
+/** Remove the pod's rules from both backends; a backend that is not usable here holds nothing of ours. */
+export function teardownMasquerade(conf: BridgeConf, ctx: Context): void {
+  const errors: string[] = [];
+  try {
+    teardownMasq(conf.name, ctx.containerID);
+  } catch (e) {
+    if (!(e instanceof TableUnreadable)) errors.push((e as Error).message);
+  }
+  try {
+    teardownMasqNft(conf.name, ctx.ifName, ctx.containerID);
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  if (errors.length) throw new Error(`could not remove the masquerade rules: ${errors.join("; ")}`);
+}
+
+/** What is missing of the pod's rules: none when either backend holds them all. */
+export function checkMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): string[] {
+  const first = conf.ipMasqBackend ?? "iptables";
+  const look = (b: FirewallBackend): string[] => {
+    try {
+      return b === "nftables" ? checkMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs) : checkMasq(conf.name, ctx.containerID, addrs);
+    } catch (e) {
+      if (e instanceof NftUnavailable || e instanceof TableUnreadable) return [`${b}: ${e.message}`];
+      throw e;
+    }
+  };
+  const missing = look(first);
+  if (!missing.length) return [];
+  return look(first === "nftables" ? "iptables" : "nftables").length ? missing : [];
+}
+
+/**
+ * GC in both backends: rules of this network whose attachment the runtime no longer has. Each step goes through
+ * `attempt`, which records a failure and lets the rest go on.
+ */
+export function gcMasquerade(conf: BridgeConf, ctx: Context, valid: Set<string>, attempt: (fn: () => void) => void): void {
+  attempt(() => {
+    for (const { chain, id } of staleMasqChains(conf.name, valid)) {
+      ctx.log.info(`gc: removing masquerade rules of ${id} (chain ${chain})`);
+      attempt(() => teardownMasqChain(chain));
+    }
+  });
+  attempt(() => {
+    for (const comment of gcMasqNft(conf.name, validAttachments(ctx.conf))) ctx.log.info(`gc: removed nftables masquerade rule "${comment}"`);
+  });
+}
+
+/** STATUS: the firewall an ADD would need is usable here (a node-level condition, so the runtime hears of it). */
+export function firewallStatus(conf: BridgeConf): void {
+  const notAvailable = (msg: string, fix: string) => new CniError(Code.NotAvailable, msg, fix);
+  if (conf.macspoofchk && !nftUsable()) {
+    throw notAvailable(`"macspoofchk": true needs nftables, which is not usable here (nft missing, or no kernel support)`, "install the nftables package, or remove macspoofchk");
+  }
+  if (!conf.ipamType || !conf.ipMasq) return;
+  if (conf.ipMasqBackend === "nftables" && !nftUsable()) {
+    throw notAvailable(`"ipMasqBackend": "nftables" but nftables is not usable here (nft missing, or no kernel support)`, `install the nftables package, or set "ipMasqBackend": "iptables"`);
+  }
+  if (conf.ipMasqBackend === "iptables" && !iptablesUsable()) {
+    throw notAvailable(`"ipMasqBackend": "iptables" but iptables is not usable here`, `install iptables, or set "ipMasqBackend": "nftables"`);
+  }
+  if (!conf.ipMasqBackend && !iptablesUsable() && !nftUsable()) {
+    throw notAvailable("ipMasq needs iptables or nftables, and neither is usable here", "install iptables or nftables (nft), or set \"ipMasq\": false");
+  }
+}

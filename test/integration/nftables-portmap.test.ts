@@ -1,0 +1,214 @@
+// portmap with nftables in the stock kube-flannel conflist (flannel + portmap) driven by libcni: host ports
+// reached from another namespace, from the node via its address and 127.0.0.1, and from the pod (hairpin);
+// hostIP; UDP with conntrack flushed on DEL; the reference's shape both ways; the backend inferred or
+// defaulted; a node with only nft.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { BIN, DRIVER } from "../helpers/paths.ts";
+import { Sandbox, inNs, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
+import { chainRules, nft, pathWithout, referencePortmapScript, ruleset } from "../helpers/nft.ts";
+import { exchange } from "../../scripts/lab/traffic.ts";
+
+const box = new Sandbox();
+afterEach(() => box.cleanup());
+
+const NODE_IP = "192.168.50.1";
+const LEASE = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n";
+
+function world(portmap: object = { backend: "nftables" }, opts: { PATH?: string } = {}) {
+  const node = box.netns("node");
+  const client = box.netns("client");
+  execFileSync("ip", ["link", "add", "ul0", "netns", node, "type", "veth", "peer", "name", "ul0", "netns", client]);
+  sh(node, `ip addr add ${NODE_IP}/24 dev ul0 && ip link set ul0 up && ip link set lo up && ip addr add 10.9.9.9/32 dev lo`);
+  sh(client, "ip addr add 192.168.50.2/24 dev ul0 && ip link set ul0 up && ip link set lo up");
+  const dir = box.tmpdir();
+  writeFileSync(join(dir, "subnet.env"), LEASE);
+  const conflist = join(dir, "10-flannel.conflist");
+  writeFileSync(conflist, JSON.stringify({
+    name: "cbr0", cniVersion: "1.0.0",
+    plugins: [
+      { type: "flannel", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } },
+      { type: "portmap", capabilities: { portMappings: true }, ...portmap },
+    ],
+  }));
+  const drive = (cmd: string, pod: string, id: string, portMappings: object[]) => {
+    const env = { PATH: opts.PATH ?? process.env.PATH, CNI_PATH: BIN, CNI_CACHE_DIR: join(dir, "cache"), CAP_ARGS: JSON.stringify({ portMappings }) };
+    return inNs(node, [DRIVER, cmd, conflist, nsPath(pod), id, "eth0"], { env });
+  };
+  const iptNat = () => sh(node, "iptables-save -t nat").split("\n").filter((l) => l.includes("CNI-"));
+  const pmRules = (chain: string) => chainRules(node, "ip", "cni_hostport", chain);
+  return { node, client, dir, drive, iptNat, pmRules };
+}
+
+const web = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }];
+
+describe("portmap backend nftables", () => {
+  it("a TCP host port is reachable from another host, from the node, via localhost, and from the pod itself", async () => {
+    const w = world();
+    const pod = box.netns("pod");
+    const add = w.drive("add", pod, "web", web);
+    expect(add.status, add.stderr).toBe(0);
+    expect(w.iptNat().filter((l) => l.includes("HOSTPORT"))).toEqual([]);
+    expect(w.pmRules("hostports")).toHaveLength(1);
+    for (const [from, host] of [[w.client, NODE_IP], [w.node, NODE_IP], [w.node, "127.0.0.1"], [pod, NODE_IP]] as const) {
+      expect(await exchange(pod, 80, from, host, 8080), `${from} → ${host}:8080`).toEqual({ answer: "pong", received: "ping" });
+    }
+    expect(w.drive("check", pod, "web", web).status).toBe(0);
+    nft(w.node, "flush chain ip cni_hostport hostports\n");
+    const broken = w.drive("check", pod, "web", web);
+    expect(broken.status).not.toBe(0);
+    expect(broken.stderr).toMatch(/could not check ipv4 dnat: missing the tcp DNAT of \*:8080 to 10\.244\.1\.2:80/);
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+    for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(w.pmRules(c)).toEqual([]);
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+  });
+
+  it("hostIP restricts the mapping to that address", async () => {
+    const w = world();
+    const pod = box.netns("pod");
+    expect(w.drive("add", pod, "bound", [{ hostPort: 8081, containerPort: 80, protocol: "tcp", hostIP: "10.9.9.9" }]).status).toBe(0);
+    expect(w.pmRules("hostip_hostports")).toHaveLength(1);
+    sh(w.client, `ip route add 10.9.9.9/32 via ${NODE_IP}`);
+    expect((await exchange(pod, 80, w.client, "10.9.9.9", 8081)).answer).toBe("pong");
+    expect((await exchange(pod, 80, w.client, NODE_IP, 8081)).answer).toBe("");
+  });
+
+  it("UDP host ports work, and DEL flushes the host port's conntrack entries", async () => {
+    const w = world();
+    const pod = box.netns("pod");
+    const maps = [{ hostPort: 5353, containerPort: 53, protocol: "udp" }];
+    expect(w.drive("add", pod, "dns", maps).status).toBe(0);
+    expect(await exchange(pod, 53, w.client, NODE_IP, 5353, "udp")).toEqual({ answer: "pong", received: "ping" });
+    const entries = () => sh(w.node, "conntrack -L -p udp --orig-port-dst 5353 2>/dev/null || true").split("\n").filter((l) => l.includes("dport=5353"));
+    expect(entries().length).toBeGreaterThan(0);
+    expect(w.drive("del", pod, "dns", maps).status).toBe(0);
+    expect(entries()).toEqual([]);
+  });
+
+  it("writes what the reference writes, and CHECK/DEL/GC act on the reference's rules", () => {
+    const w = world();
+    const pod = box.netns("pod");
+    const add = w.drive("add", pod, "web", web);
+    expect(add.status, add.stderr).toBe(0);
+    const ref = box.netns("ref");
+    nft(ref, referencePortmapScript("web", "10.244.1.2", web));
+    expect(ruleset(w.node)).toContain(ruleset(ref).trimEnd());
+    // Put the reference's rules in place of ours, plus another container's.
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+    nft(w.node, referencePortmapScript("web", "10.244.1.2", web).split("\n").filter((l) => !/^add rule .* (hostports|masquerading) /.test(l)).join("\n"));
+    nft(w.node, referencePortmapScript("web", "10.244.1.2", web) + referencePortmapScript("other", "10.244.1.9", [{ hostPort: 9090, containerPort: 90, protocol: "tcp" }]));
+    const pm = (command: string, extra: object = {}) => runPlugin("portmap", {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: "web", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", runtimeConfig: { portMappings: web }, prevResult: { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: nsPath(pod) }], ips: [{ address: "10.244.1.2/24", interface: 0 }] }, ...extra },
+      node: w.node,
+    });
+    expect(pm("CHECK").code, pm("CHECK").stdout).toBe(0);
+    const gc = pm("GC", { "cni.dev/valid-attachments": [{ containerID: "web", ifname: "eth0" }] });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(w.pmRules("hostports").map((r) => r.comment)).toEqual(["web"]);
+    expect(pm("DEL", { backend: undefined }).code).toBe(0);
+    for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(w.pmRules(c)).toEqual([]);
+  });
+
+  it("conditionsV4 as nft match text; options of the other backend refused as the reference refuses them", () => {
+    const pod = box.netns("pod");
+    const w = world({ backend: "nftables", conditionsV4: ["ip saddr != 192.0.2.1"] });
+    expect(w.drive("add", pod, "web", web).status).toBe(0);
+    expect(w.pmRules("hostports")).toHaveLength(1);
+    expect(sh(w.node, "nft list chain ip cni_hostport prerouting")).toContain("ip saddr != 192.0.2.1 jump hostports");
+    expect(w.iptNat().filter((l) => /HOSTPORT|CNI-DN-/.test(l))).toEqual([]);
+    const refuse = (portmap: object, msg: RegExp) => {
+      const x = world(portmap);
+      const r = x.drive("add", box.netns("pod"), "web", web);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(msg);
+      expect(inNs(x.node, ["nft", "list", "tables"]).stdout).not.toContain("cni_hostport");
+      expect(x.iptNat().filter((l) => /HOSTPORT|CNI-DN-/.test(l))).toEqual([]);
+    };
+    // No backend named: this node's default is iptables (it works here), so nft conditions are the wrong kind.
+    refuse({ conditionsV4: ["ip saddr != 192.0.2.1"] }, /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/);
+    refuse({ backend: "nftables", externalSetMarkChain: "KUBE-MARK-MASQ", conditionsV6: ["!", "-d", "fd00::/8"] }, /nftables backend was requested but configuration contains iptables-specific options \[externalSetMarkChain conditionsV6\]/);
+    refuse({ backend: "iptables", conditionsV4: ["ip saddr 1.2.3.4"] }, /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/);
+    refuse({ backend: "nftables", conditionsV4: ["ip saddr 1.2.3.4; flush ruleset"] }, /conditionsV4\[0\].*cannot be used in an nftables rule/);
+    refuse({ backend: "nftables", conditionsV4: ["ip saddr { 1.2.3.4 } jump x"] }, /conditionsV4\[0\]/);
+  });
+
+  it("no backend named, nft match conditions, a node with only nft: nftables is the default and the conditions apply", () => {
+    const w = world({ conditionsV4: ["ip saddr != 192.0.2.1"] }, { PATH: pathWithout(box.tmpdir()) });
+    const pod = box.netns("pod");
+    const add = w.drive("add", pod, "web", web);
+    expect(add.status, add.stderr).toBe(0);
+    expect(sh(w.node, "nft list chain ip cni_hostport prerouting")).toContain("ip saddr != 192.0.2.1 jump hostports");
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+    expect(w.pmRules("hostports")).toEqual([]);
+  });
+
+  it("a node with only nft: the stock conflist works unchanged (bridge masquerade and portmap fall back)", async () => {
+    const probe = box.tmpdir();
+    const PATH = pathWithout(probe);
+    const w = world({}, { PATH });
+    const pod = box.netns("pod");
+    const add = w.drive("add", pod, "web", web);
+    expect(add.status, add.stderr).toBe(0);
+    expect(w.iptNat()).toEqual([]);
+    expect(w.pmRules("hostports")).toHaveLength(1);
+    expect(chainRules(w.node, "inet", "cni_plugins_masquerade", "masq_checks")).toHaveLength(1);
+    expect(await exchange(pod, 80, w.client, NODE_IP, 8080)).toEqual({ answer: "pong", received: "ping" });
+    expect(w.drive("check", pod, "web", web).status).toBe(0);
+    expect(w.drive("del", pod, "web", web).status).toBe(0);
+    expect(w.pmRules("hostports")).toEqual([]);
+    expect(chainRules(w.node, "inet", "cni_plugins_masquerade", "masq_checks")).toEqual([]);
+  });
+
+  it("IPv6: rules nft accepts (meta l4proto), CHECK passes, DEL removes them", () => {
+    const node = box.netns("node");
+    const prevResult = { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }, { address: "fd00:10:244:1::5/64", interface: 0 }] };
+    const pm = (command: string) => runPlugin("portmap", {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: "v6pod", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", prevResult, runtimeConfig: { portMappings: [...web, { hostPort: 8443, containerPort: 443, protocol: "tcp", hostIP: "fd00::1" }] } },
+      node,
+    });
+    const add = pm("ADD");
+    expect(add.code, add.stdout).toBe(0);
+    expect(sh(node, "nft list table ip6 cni_hostport")).toMatch(/tcp dport 8080 dnat to \[fd00:10:244:1::5\]:80 comment "v6pod"/);
+    expect(sh(node, "nft list table ip6 cni_hostport")).toMatch(/ip6 daddr fd00::1 tcp dport 8443 dnat to \[fd00:10:244:1::5\]:443 comment "v6pod"/);
+    expect(chainRules(node, "ip6", "cni_hostport", "masquerading")).toHaveLength(1);
+    expect(pm("CHECK").code, pm("CHECK").stdout).toBe(0);
+    expect(pm("DEL").code).toBe(0);
+    for (const f of ["ip", "ip6"]) for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(chainRules(node, f, "cni_hostport", c)).toEqual([]);
+  });
+
+  it("16 concurrent first ADDs on a fresh node leave one rule each and one copy of the shared rules", async () => {
+    const node = box.netns("node");
+    const runs = Array.from({ length: 16 }, (_, i) => startPlugin("portmap", {
+      env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: `pod${i}`, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: { cniVersion: "1.0.0", name: "cbr0", type: "portmap", backend: "nftables", prevResult: { cniVersion: "1.0.0", ips: [{ address: `10.244.1.${10 + i}/24` }] }, runtimeConfig: { portMappings: [{ hostPort: 9000 + i, containerPort: 80, protocol: "tcp" }] } },
+      node,
+    }));
+    for (const r of await Promise.all(runs.map((x) => x.done))) expect(r.code, r.stdout + r.stderr).toBe(0);
+    const rules = chainRules(node, "ip", "cni_hostport", "hostports");
+    expect(rules.map((r) => r.comment).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `pod${i}`).sort());
+    expect(chainRules(node, "ip", "cni_hostport", "masquerading")).toHaveLength(32);
+    expect(chainRules(node, "ip", "cni_hostport", "prerouting")).toHaveLength(2);
+    expect(chainRules(node, "ip", "cni_hostport", "output")).toHaveLength(2);
+  });
+
+  it("nftables asked for without nft: ADD and STATUS name nft and the key; DEL still succeeds", () => {
+    const node = box.netns("node");
+    const PATH = pathWithout(box.tmpdir(), ["nft"]);
+    const pm = (command: string) => runPlugin("portmap", {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, PATH },
+      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", runtimeConfig: { portMappings: web }, prevResult: { cniVersion: "1.1.0", ips: [{ address: "10.244.1.5/24" }] } },
+      node,
+    });
+    for (const cmd of ["ADD", "STATUS"]) {
+      const r = pm(cmd);
+      expect(r.json?.code, r.stdout).toBe(50);
+      expect(r.json.msg + r.json.details).toMatch(/nft/);
+      expect(r.json.msg + r.json.details).toMatch(/"backend": "iptables"/);
+    }
+    expect(pm("DEL").code).toBe(0);
+  });
+});
