@@ -13,6 +13,7 @@ import { loadConfig as hostLocalConfig } from "../../plugins/host-local/config.t
 import { loadConfig as portmapConfig } from "../../plugins/portmap/config.ts";
 import { parseSubnetEnv } from "../../plugins/flannel/subnet-env.ts";
 import type { NetConf } from "../../lib/skel/index.ts";
+import { generateCase } from "../robust/fuzz/generate.ts";
 
 type Obj = Record<string, any>;
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v));
@@ -22,7 +23,9 @@ const LEASE = parseSubnetEnv("subnet.env", "FLANNEL_NETWORK=10.244.0.0/16\nFLANN
 function pluginRefusal(plugin: Obj, list: Obj): string | undefined {
   const conf = { ...plugin, name: list.name, cniVersion: list.cniVersion } as NetConf;
   try {
-    if (plugin.type === "bridge") {
+    if (plugin.type === "host-local") {
+      hostLocalConfig(conf, "");
+    } else if (plugin.type === "bridge") {
       const b = bridgeConfig(conf, "");
       if (b.ipamType === "host-local") hostLocalConfig(conf, "");
     } else if (plugin.type === "flannel") {
@@ -137,5 +140,29 @@ describe("rules between keys", () => {
       expect(names(bySchema!, w), bySchema).toBe(true);
       expect(names(byPlugin!, w), byPlugin).toBe(true);
     }
+  });
+});
+
+// The fuzzer's own cases (test/robust/fuzz), fixed seed: ADDs whose one mutation changed a key of the config that
+// the schemas describe (not the environment, stdin bytes, files or keys the runtime fills in).
+const DESCRIBED = /^(add |drop |rename )?(ipam\.(type|subnet|rangeStart|rangeEnd|gateway|ranges|routes|dataDir|resolvConf|reclaimAfterReboot)|delegate|subnetFile|dataDir|bridge|isGateway|isDefaultGateway|forceAddress|ipMasq|mtu|vlan|vlanTrunk|hairpinMode|promiscMode|preserveDefaultVlan|enabledad|portIsolation|macspoofchk|ipMasqBackend|disableContainerInterface|snat|masqAll|markMasqBit|externalSetMarkChain|conditionsV4|conditionsV6|backend)\b/;
+const RAW = /duplicate key|deeply nested|number \d{16,}|big number|__proto__|constructor|prototype/;
+const fuzzed = Array.from({ length: 6000 }, (_, i) => generateCase(20261126, i))
+  .filter((c) => c.command === "ADD" && c.plugin !== "loopback" && c.mutations.length === 1 && DESCRIBED.test(c.mutations[0]) && !RAW.test(c.mutations[0]))
+  .flatMap((c) => {
+    try {
+      return [[`${c.plugin} ${c.version}: ${c.mutations[0].slice(0, 100)}`, JSON.parse(c.stdin.text) as Obj] as const];
+    } catch {
+      return [];
+    }
+  });
+
+describe("the fuzzer's config mutations: the schema and the plugin refuse the same ones", () => {
+  it("the corpus is not empty", () => expect(fuzzed.length).toBeGreaterThan(100));
+  it.each(fuzzed)("%s", (_title, conf) => {
+    const list = { name: conf.name, cniVersion: conf.cniVersion, plugins: [conf] };
+    const bySchema = schemaRefusal(list);
+    const byPlugin = pluginRefusal(conf, list);
+    expect(!!bySchema, `schema: ${bySchema ?? "accepted"}; plugin: ${byPlugin ?? "accepted"}`).toBe(!!byPlugin);
   });
 });
