@@ -1,6 +1,8 @@
 // Debian packages the tests, the lab and the benchmarks need; installed with apt when missing, so a fresh
 // Debian 12 machine (root) runs `npm test` and `npm run demo` as they are.
 import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 export const DEBIAN_PACKAGES = [
   "iproute2", // ip netns / ip link, for test set-up and inspection (plugins use netlink directly)
@@ -43,7 +45,9 @@ export function ensureSystemDeps() {
 }
 
 export function ensureNodeModules(root) {
-  const needed = ["vitest", "@oven/bun-linux-x64", "@oven/bun-linux-x64-baseline", "@oven/bun-linux-aarch64"];
+  // Every package the manifest names, so a checkout whose package.json gained one gets it too.
+  const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const needed = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
   const r = spawnSync(process.execPath, ["-e", `for (const p of ${JSON.stringify(needed)}) require.resolve(p + "/package.json")`], { cwd: root });
   if (r.status === 0) return;
   console.log("installing npm packages (npm ci)");
