@@ -30,6 +30,9 @@ const CASES: Record<string, Case> = {
   },
   "hostIP v6 that inet_ntop prints with a dotted quad": { maps: [tcp(8080, { hostIP: "::a09:909" })] },
   "one host port on a v4 and a v6 hostIP": { maps: [tcp(8080, { hostIP: "10.9.9.9" }), tcp(8080, { hostIP: "fd00::9" })] },
+  "sctp": { maps: [{ hostPort: 3868, containerPort: 3868, protocol: "sctp" }, tcp(3868)] },
+  "a pod with host prefixes": { maps: [tcp(8080)], ips: ["10.244.1.5/32", "fd00::5/128"] },
+  "a pod with /0 prefixes (every source, printed without -s)": { maps: [tcp(8080)], ips: ["10.244.1.5/0", "fd00::5/0"] },
   "snat false": { extra: { snat: false }, maps: [tcp(8080), { hostPort: 5353, containerPort: 53, protocol: "udp" }] },
   "udp and tcp (upper case), 17 ports in two multiport jumps": {
     maps: [...Array.from({ length: 17 }, (_, i) => tcp(9000 + i, { containerPort: 100 + i })), { hostPort: 5353, containerPort: 53, protocol: "UDP" }],
