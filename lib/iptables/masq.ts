@@ -1,24 +1,23 @@
 // Masquerading of pod traffic, in the reference's shape: POSTROUTING "-s <pod ip> -j CNI-<hash>", and in that
 // per-container chain "ACCEPT to the pod's own network" then "MASQUERADE unless multicast". Teardown needs
 // only the network name and container id, so it works after the pod's namespace is gone.
-import { type CIDR, formatCIDR, formatIP, networkOf } from "../ip/addr.ts";
+import { type CIDR } from "../ip/addr.ts";
 import { type Family, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "./restore.ts";
-import { commentOf, rule, targetOf } from "./rule-text.ts";
+import { commentOf, rule, savedHost, savedNet, targetOf } from "./rule-text.ts";
 import { chainName, chainPattern, readRuleComment, ruleComment } from "./names.ts";
 
 const MULTICAST: Record<Family, string> = { 4: "224.0.0.0/4", 6: "ff00::/8" };
-const hostPrefix = (f: Family) => (f === 4 ? 32 : 128);
 const familyOf = (c: CIDR): Family => (c.ip.length === 4 ? 4 : 6);
 const MASQ_CHAIN = chainPattern("CNI-");
 
 function expectedRules(network: string, containerID: string, addrs: CIDR[], f: Family): { chain: string; inChain: string[]; postrouting: string[] } {
   const chain = chainName(network, containerID);
   const comment = ["-m", "comment", "--comment", ruleComment(network, containerID)];
-  const nets = [...new Set(addrs.map((a) => formatCIDR({ ip: networkOf(a), prefix: a.prefix })))];
+  const nets = [...new Set(addrs.map(savedNet))];
   return {
     chain,
     inChain: [...nets.map((n) => rule(chain, ["-d", n, ...comment, "-j", "ACCEPT"])), rule(chain, ["!", "-d", MULTICAST[f], ...comment, "-j", "MASQUERADE"])],
-    postrouting: addrs.map((a) => rule("POSTROUTING", ["-s", `${formatIP(a.ip)}/${hostPrefix(f)}`, ...comment, "-j", chain])),
+    postrouting: addrs.map((a) => rule("POSTROUTING", ["-s", savedHost(a.ip), ...comment, "-j", chain])),
   };
 }
 

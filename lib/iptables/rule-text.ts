@@ -1,5 +1,6 @@
 // Rules as the text iptables-save prints and iptables-restore reads: quoting, reading saved lines back, and
 // the check that a line we write can only ever be the one rule or chain command it was built as.
+import { type CIDR, type IPBytes, formatIP, networkOf } from "../ip/addr.ts";
 
 /** A line that could be more than one rule; config validation should have refused its values (code 7). */
 export class UnsafeRuleLine extends Error {
@@ -26,6 +27,28 @@ export function quoteArg(a: string): string {
   if (a === "") return '""'; // unquoted it would vanish, shifting every argument after it
   return /[\s"\\]/.test(a) ? `"${a.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"` : a;
 }
+
+/**
+ * An address as iptables-save prints it (glibc's inet_ntop): like formatIP, except that an IPv6 address whose
+ * first 96 bits are zero, or which is IPv4-mapped, ends in a dotted quad ("::10.9.9.9", "::ffff:10.9.9.9").
+ */
+export function savedAddr(ip: IPBytes): string {
+  if (ip.length !== 16 || ip.subarray(0, 10).some((b) => b !== 0)) return formatIP(ip);
+  const w5 = (ip[10] << 8) | ip[11];
+  const w6 = (ip[12] << 8) | ip[13];
+  // inet_ntop keeps "::" for a zero run that reaches into the last two groups (e.g. "::1").
+  if ((w5 === 0 && w6 !== 0) || w5 === 0xffff) return `::${w5 ? "ffff:" : ""}${[...ip.subarray(12)].join(".")}`;
+  return formatIP(ip);
+}
+
+/** A network as iptables-save prints it: host bits cleared. */
+export const savedNet = (c: CIDR): string => `${savedAddr(networkOf(c))}/${c.prefix}`;
+
+/** "-s <net>" as iptables-save prints it: a prefix of 0 matches every source, and is not printed at all. */
+export const sourceMatch = (c: CIDR): string[] => (c.prefix === 0 ? [] : ["-s", savedNet(c)]);
+
+/** An address of one host, as a -s/-d value is printed ("/32", "/128"). */
+export const savedHost = (ip: IPBytes): string => `${savedAddr(ip)}/${ip.length * 8}`;
 
 export const rule = (chain: string, args: string[]): string => `-A ${chain} ${args.map(quoteArg).join(" ")}`;
 

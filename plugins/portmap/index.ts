@@ -7,7 +7,7 @@ import { CniError, Code, type Context, type Plugin, type Result, validContainers
 import { NetlinkError, getLinkByIndex, routeGet, withNetlink } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type Family, TableUnreadable, ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
-import { asDelete, chainsOf, jumpsTo } from "../../lib/iptables/rule-text.ts";
+import { asDelete, chainsOf, jumpsTo, savedArgs } from "../../lib/iptables/rule-text.ts";
 import { type CIDR } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
 import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
@@ -168,11 +168,24 @@ function checkIptables(conf: PortMapConf, id: string, f: Family, cont: CIDR): vo
     if (!have.has(r)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${r}" not found`, "re-create the pod to restore its host ports");
   }
   const jumps = jumpsTo(saved, plan.chain);
+  // iptables-save prints conditions where it keeps each match (e.g. "! -s …" before "-p"), which the config's
+  // order does not tell: a jump with conditions is then known by its protocol, ports and comment.
+  const conditioned = ((f === 4 ? conf.conditionsV4 : conf.conditionsV6) ?? []).length > 0;
+  const jumpArgs = jumps.map(savedArgs);
+  const sameJump = (e: string) => {
+    const want = savedArgs(e);
+    return jumpArgs.some((have) => ["-p", "--comment", "--dports"].every((flag) => argOf(have, flag) === argOf(want, flag)));
+  };
   for (const e of plan.entries) {
-    if (!jumps.includes(e) && !(conf.conditionsV4 || conf.conditionsV6)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${e}" not found`);
+    if (!jumps.includes(e) && !(conditioned && sameJump(e))) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${e}" not found`, "re-create the pod to restore its host ports");
   }
-  if (!jumps.length) throw new CniError(Code.Internal, `could not check ipv${f} dnat: nothing jumps to ${plan.chain}`);
 }
+
+/** The value after `flag` in a rule's arguments. */
+const argOf = (args: string[], flag: string): string | undefined => {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 
 /** GC: chains of this network whose container is not among the valid attachments. */
 function gc(ctx: Context): void {

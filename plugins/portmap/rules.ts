@@ -4,9 +4,9 @@
 //   CNI-HOSTPORT-DNAT: -p tcp -m comment --comment "dnat name: ..." -m multiport --dports 8080,8081 -j CNI-DN-<hash>
 //   CNI-DN-<hash>:     [hairpin/localhost -j CNI-HOSTPORT-SETMARK] then -j DNAT --to-destination <pod>:<port>
 //   POSTROUTING:       -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ (first)
-import { type CIDR, formatCIDR, formatIP, networkOf, parseIP } from "../../lib/ip/addr.ts";
+import { type CIDR, parseIP } from "../../lib/ip/addr.ts";
 import type { Family } from "../../lib/iptables/restore.ts";
-import { commentOf, rule, targetOf } from "../../lib/iptables/rule-text.ts";
+import { commentOf, rule, savedAddr, savedHost, sourceMatch, targetOf } from "../../lib/iptables/rule-text.ts";
 import { MAX_COMMENT_LENGTH, chainName, chainPattern, readComment } from "../../lib/iptables/names.ts";
 import type { PortMapConf } from "./config.ts";
 
@@ -28,10 +28,6 @@ export function dnatComment(network: string, id: string): string {
 }
 
 const markDef = (bit: number) => `0x${(1 << bit >>> 0).toString(16)}/0x${(1 << bit >>> 0).toString(16)}`;
-const hostCIDR = (ip: string) => {
-  const b = parseIP(ip)!;
-  return `${formatIP(b)}/${b.length * 8}`;
-};
 
 export const topLevelEntries = (): string[] => ["PREROUTING", "OUTPUT"].map((c) => rule(c, ["-m", "addrtype", "--dst-type", "LOCAL", "-j", TOP_DNAT]));
 export const setMarkRule = (bit: number) => rule(SETMARK, ["-m", "comment", "--comment", "CNI portfwd masquerade mark", "-j", "MARK", "--set-xmark", markDef(bit)]);
@@ -60,19 +56,22 @@ export function dnatPlan(conf: PortMapConf, id: string, family: Family, cont: CI
     }
   }
   const setMark = conf.externalSetMarkChain ?? SETMARK;
-  const podNet = conf.masqAll ? (isV6 ? "::/0" : "0.0.0.0/0") : formatCIDR({ ip: networkOf(cont), prefix: cont.prefix });
-  const to = isV6 ? `[${formatIP(cont.ip)}]` : formatIP(cont.ip);
+  // masqAll marks traffic from anywhere: the reference writes "-s 0.0.0.0/0" (or "::/0"), which matches every
+  // source and which iptables-save therefore prints as no -s at all.
+  const hairpinSource = conf.masqAll ? [] : sourceMatch(cont);
+  const to = isV6 ? `[${savedAddr(cont.ip)}]` : savedAddr(cont.ip);
   const rules: string[] = [];
   for (const m of conf.mappings) {
     let dst: string[] = [];
     if (m.hostIP) {
-      const hostIsV6 = parseIP(m.hostIP)!.length === 16;
-      if (hostIsV6 !== isV6) continue;
-      if (!/^(0\.0\.0\.0|::)$/.test(formatIP(parseIP(m.hostIP)!))) dst = ["-d", hostCIDR(m.hostIP)];
+      const host = parseIP(m.hostIP)!;
+      if ((host.length === 16) !== isV6) continue;
+      // An unspecified address cannot be a destination: the reference leaves -d out.
+      if (host.some((b) => b !== 0)) dst = ["-d", savedHost(host)];
     }
     const match = ["-p", m.protocol, "-m", m.protocol, "--dport", String(m.hostPort)];
     if (conf.snat) {
-      rules.push(rule(chain, ["-s", podNet, ...dst, ...match, "-j", setMark]));
+      rules.push(rule(chain, [...hairpinSource, ...dst, ...match, "-j", setMark]));
       if (!isV6 && !conf.masqAll) rules.push(rule(chain, ["-s", "127.0.0.1/32", ...dst, ...match, "-j", setMark]));
     }
     rules.push(rule(chain, [...dst, ...match, "-j", "DNAT", "--to-destination", `${to}:${m.containerPort}`]));

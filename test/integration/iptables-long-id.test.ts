@@ -87,6 +87,33 @@ describe("portmap with long container ids", () => {
     expect(nat(node).filter((l) => l.includes("CNI-DN-"))).toEqual([]);
   });
 
+  // Ids from the first one whose comment is cut (231 characters fit "dnat name: \"cbr0\" id: \"…\"" in 255 bytes) to 5,000.
+  it.each([[231, false], [232, true], [233, false], [256, false], [300, true], [300, false], [1020, false], [5000, true]])(
+    "a %i-character id (masqAll %s), dual-stack: ADD, CHECK, GC with no attachment left, ADD, CHECK, DEL",
+    (length, masqAll) => {
+      const node = box.netns("node");
+      const id = `p${"x".repeat(length - 1)}`;
+      const stdin = (extra: object = {}) => ({
+        ...conf(0, { masqAll, ...extra }),
+        prevResult: { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }, { address: "fd00::5/64", interface: 0 }] },
+      });
+      const both = () => [...nat(node), ...sh(node, "ip6tables-save -t nat").split("\n").filter((l) => l.includes("CNI-DN-"))];
+      const pod = () => both().filter((l) => l.includes("CNI-DN-"));
+      expect(run(node, "ADD", id, stdin()).code).toBe(0);
+      expect(pod().filter((l) => l.startsWith(":CNI-DN-"))).toHaveLength(2);
+      const check = run(node, "CHECK", id, stdin());
+      expect(check.code, check.stdout).toBe(0);
+      const gc = runPlugin("portmap", { env: { CNI_COMMAND: "GC", CNI_PATH: BIN }, stdin: stdin({ "cni.dev/valid-attachments": [] }), node });
+      expect(gc.code, gc.stdout).toBe(0);
+      expect(pod()).toEqual([]);
+      expect(run(node, "ADD", id, stdin()).code).toBe(0);
+      expect(run(node, "CHECK", id, stdin()).code).toBe(0);
+      const del = run(node, "DEL", id, stdin());
+      expect(del.code, del.stdout).toBe(0);
+      expect(pod()).toEqual([]);
+    },
+  );
+
   it("GC removes the chain of an unlisted long id and keeps a listed one whose comment reads the same", () => {
     const node = box.netns("node");
     expect(run(node, "ADD", KEEP, conf(0)).code).toBe(0);

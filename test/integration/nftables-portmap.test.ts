@@ -180,6 +180,36 @@ describe("portmap backend nftables", () => {
     for (const f of ["ip", "ip6"]) for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(chainRules(node, f, "cni_hostport", c)).toEqual([]);
   });
 
+  it("ids and nft's 128-byte comments: 128 bytes work throughout; longer ids are refused (code 7) and write nothing", () => {
+    const node = box.netns("node");
+    const prevResult = { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }, { address: "fd00:10:244:1::5/64", interface: 0 }] };
+    const stdin = (extra: object = {}) => ({ cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", prevResult, runtimeConfig: { portMappings: web }, ...extra });
+    const pm = (command: string, id: string, extra: object = {}) =>
+      runPlugin("portmap", { env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN }, stdin: stdin(extra), node });
+    const gc = (valid: string[]) => runPlugin("portmap", { env: { CNI_COMMAND: "GC", CNI_PATH: BIN }, stdin: stdin({ "cni.dev/valid-attachments": valid.map((containerID) => ({ containerID, ifname: "eth0" })) }), node });
+    const comments = () => ["ip", "ip6"].flatMap((f) => ["hostports", "masquerading"].flatMap((c) => chainRules(node, f, "cni_hostport", c).map((r) => r.comment)));
+    const fits = `f${"x".repeat(127)}`;
+    expect(pm("ADD", fits).code).toBe(0);
+    expect(comments()).toEqual(Array(5).fill(fits)); // v4 and v6 DNAT; v4 hairpin and localhost; v6 hairpin
+    expect(pm("CHECK", fits).code).toBe(0);
+    expect(gc([fits]).code).toBe(0);
+    expect(comments()).toHaveLength(5);
+    for (const long of [`l${"x".repeat(128)}`, `l${"x".repeat(4999)}`]) {
+      for (const cmd of ["ADD", "CHECK"]) {
+        const r = pm(cmd, long);
+        expect(r.json?.code, `${cmd} ${long.length}: ${r.stdout}`).toBe(7);
+        expect(r.json.msg).toMatch(/CNI_CONTAINERID .* keep it within 128 bytes/);
+      }
+      expect(comments()).toHaveLength(5);
+      expect(pm("DEL", long).code).toBe(0);
+    }
+    expect(pm("DEL", fits).code).toBe(0);
+    expect(comments()).toEqual([]);
+    expect(pm("ADD", fits).code).toBe(0);
+    expect(gc([]).code).toBe(0);
+    expect(comments()).toEqual([]);
+  });
+
   it("16 concurrent first ADDs on a fresh node leave one rule each and one copy of the shared rules", async () => {
     const node = box.netns("node");
     const runs = Array.from({ length: 16 }, (_, i) => startPlugin("portmap", {

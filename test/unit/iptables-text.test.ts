@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { UnsafeRuleLine, assertOneRule, commentOf, quoteArg, rule, savedArgs, targetOf } from "../../lib/iptables/rule-text.ts";
+import { UnsafeRuleLine, assertOneRule, commentOf, quoteArg, rule, savedAddr, savedArgs, savedNet, sourceMatch, targetOf } from "../../lib/iptables/rule-text.ts";
+import { parseCIDR } from "../../lib/ip/addr.ts";
 import { chainName, readComment, readRuleComment, ruleComment } from "../../lib/iptables/names.ts";
 import { dnatChain, dnatComment, staleChains } from "../../plugins/portmap/rules.ts";
 
@@ -33,6 +34,28 @@ describe("saved rule text", () => {
     const line = `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"cbr0\\" id: \\"c\\'1\\"" -m multiport --dports 80 -j CNI-DN-x`;
     expect(commentOf(line)).toBe(`dnat name: "cbr0" id: "c'1"`);
     expect(targetOf(line)).toBe("CNI-DN-x");
+  });
+});
+
+describe("addresses as iptables-save prints them (glibc inet_ntop)", () => {
+  // Expected values are what inet_ntop printed for each address on this machine.
+  it.each([
+    ["10.9.9.9", "10.9.9.9"], ["fd00:0:0::0009", "fd00::9"], ["::a09:909", "::10.9.9.9"], ["::1", "::1"], ["::5", "::5"],
+    ["::1:a09:909", "::1:a09:909"], ["::ffff:0:a09:909", "::ffff:0:a09:909"], ["::1:0:0:0", "::1:0:0:0"], ["::", "::"],
+  ])("%s → %s", (given, printed) => {
+    expect(savedAddr(parseCIDR(`${given}/32`)!.ip)).toBe(printed);
+  });
+
+  it("IPv4-mapped bytes end in a dotted quad", () => {
+    expect(savedAddr(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 1]))).toBe("::ffff:0.0.0.1");
+  });
+
+  it("networks lose their host bits; a /0 source is no -s at all", () => {
+    expect(savedNet(parseCIDR("10.244.1.5/24")!)).toBe("10.244.1.0/24");
+    expect(savedNet(parseCIDR("FD00:10:244::5/64")!)).toBe("fd00:10:244::/64");
+    expect(sourceMatch(parseCIDR("10.244.1.5/0")!)).toEqual([]);
+    expect(sourceMatch(parseCIDR("fd00::5/0")!)).toEqual([]);
+    expect(sourceMatch(parseCIDR("fd00::5/128")!)).toEqual(["-s", "fd00::5/128"]);
   });
 });
 
