@@ -3,7 +3,7 @@
 // plugin errors shown as the error JSON the plugin printed.
 import { resolve } from "node:path";
 import { sha512hex } from "../lib/sys/hash.ts";
-import { CniError, Code, type Attachment, isObject, writeAll } from "../lib/skel/index.ts";
+import { CniError, Code, type Attachment, envPath, isObject, writeAll } from "../lib/skel/index.ts";
 import { cniArgPairs } from "../lib/skel/env.ts";
 import { DEFAULT_CACHE_DIR } from "../lib/runtime/cache.ts";
 import { type ConfList, loadConfList } from "../lib/runtime/conf.ts";
@@ -67,7 +67,7 @@ export function toolMain(argv: string[]): number {
   }
   const env = process.env;
   try {
-    const list = loadConfList(env.NETCONFPATH || "/etc/cni/net.d", network);
+    const list = loadConfList(envPath(env.NETCONFPATH || "/etc/cni/net.d", "NETCONFPATH"), network);
     const netns = netnsArg ? resolve(netnsArg) : "";
     const rt: RuntimeConf = {
       containerID: env.CNI_CONTAINERID || (netns ? containerIDFor(netns) : ""),
@@ -76,7 +76,7 @@ export function toolMain(argv: string[]): number {
       args: cniArgPairs(env.CNI_ARGS ?? ""),
       capabilityArgs: env.CAP_ARGS ? (jsonEnv("CAP_ARGS", env.CAP_ARGS, isObject, "a JSON object") as Record<string, unknown>) : {},
       path: (env.CNI_PATH ?? "").split(":").filter(Boolean),
-      cacheDir: env.CNI_CACHE_DIR || DEFAULT_CACHE_DIR,
+      cacheDir: envPath(env.CNI_CACHE_DIR || DEFAULT_CACHE_DIR, "CNI_CACHE_DIR"),
     };
     const result = COMMANDS[command](list, rt, env);
     if (command === "add") writeAll(1, `${JSON.stringify(result, null, 4)}\n`);

@@ -1,6 +1,6 @@
 // Network namespaces as objects holding an fd. Everything here is synchronous: setns() moves only the
 // calling thread, and only synchronous work is guaranteed to stay on it.
-import { CLONE_NEWNET, O_RDONLY, close, fsType, openPath, setns } from "../sys/libc.ts";
+import { CLONE_NEWNET, O_NOCTTY, O_NONBLOCK, O_RDONLY, close, fsType, openPath, pathFsType, setns } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { abortProcess } from "../sys/abort.ts";
 import { runInside } from "./switch.ts";
@@ -31,14 +31,20 @@ export class NotNetnsError extends Error {
   }
 }
 
+const isNetnsFs = (magic: number) => magic === NSFS_MAGIC || magic === PROC_SUPER_MAGIC;
+
 export class Netns {
   private constructor(readonly path: string, readonly fd: number) {}
 
   /** Open `path` and check it is nsfs (or procfs, for /proc/<pid>/ns/net on old kernels). */
   static open(path: string): Netns {
+    // Look before opening, as the reference does: opening a FIFO blocks until a writer comes (for ever), and
+    // opening a device can act on it. The flags cover a path swapped between the look and the open.
     let fd: number;
     try {
-      fd = openPath(path, O_RDONLY);
+      const before = pathFsType(path);
+      if (!isNetnsFs(before)) throw new NotNetnsError(path, before);
+      fd = openPath(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     } catch (e) {
       if (e instanceof SysError && e.code === "ENOENT") throw new NetnsNotFoundError(path);
       throw e;
@@ -50,7 +56,7 @@ export class Netns {
       close(fd);
       throw e;
     }
-    if (magic !== NSFS_MAGIC && magic !== PROC_SUPER_MAGIC) {
+    if (!isNetnsFs(magic)) {
       close(fd);
       throw new NotNetnsError(path, magic);
     }

@@ -2,7 +2,7 @@
 // of that name, up-converted to a list.
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { CniError, Code } from "../skel/index.ts";
+import { CniError, Code, describeValue } from "../skel/index.ts";
 import { BoundedReadError, readTextBounded } from "../sys/read-bounded.ts";
 import { type Json, isObject } from "../skel/json.ts";
 import { CURRENT_VERSION, isValidVersion, versionAtLeast } from "../skel/version.ts";
@@ -63,14 +63,14 @@ const bad = (file: string, msg: string) => new CniError(Code.InvalidConfig, `err
  */
 function listVersion(j: Record<string, unknown>, file: string): string {
   const single = j.cniVersion ?? "";
-  if (typeof single !== "string") throw bad(file, `"cniVersion" must be a string, got ${JSON.stringify(single)}`);
+  if (typeof single !== "string") throw bad(file, `"cniVersion" must be a string, got ${describeValue(single)}`);
   if (j.cniVersions === undefined) return single;
-  if (!Array.isArray(j.cniVersions)) throw bad(file, `"cniVersions" must be a list of versions, got ${JSON.stringify(j.cniVersions)}`);
+  if (!Array.isArray(j.cniVersions)) throw bad(file, `"cniVersions" must be a list of versions, got ${describeValue(j.cniVersions)}`);
   const candidates: [string, unknown][] = j.cniVersions.map((v, i) => [`"cniVersions"[${i}]`, v]);
   if (single) candidates.push([`"cniVersion"`, single]);
   let best = "";
   for (const [where, v] of candidates) {
-    if (typeof v !== "string" || !isValidVersion(v)) throw bad(file, `${where} is not a version (x.y.z): ${JSON.stringify(v)}`);
+    if (typeof v !== "string" || !isValidVersion(v)) throw bad(file, `${where} is not a version (x.y.z): ${describeValue(v)}`);
     // A version newer than this runtime is for a newer runtime: skipped, as libcni skips it.
     if (versionAtLeast(CURRENT_VERSION, v) && (!best || versionAtLeast(v, best))) best = v;
   }
@@ -87,7 +87,7 @@ function listBool(j: Record<string, unknown>, key: string, file: string): boolea
   const v = j[key];
   if (v === undefined || typeof v === "boolean") return v === true;
   if (typeof v === "string" && ["true", "false"].includes(v.toLowerCase())) return v.toLowerCase() === "true";
-  throw bad(file, `invalid value ${JSON.stringify(v)} for ${key}; use true or false`);
+  throw bad(file, `invalid value ${describeValue(v)} for ${key}; use true or false`);
 }
 
 export function parseConfList(bytes: string, file: string): ConfList {

@@ -11,6 +11,7 @@ import { type Outcome, invoke } from "./dispatch.ts";
 import { registeredPlugin } from "./registry.ts";
 import { type Result, parseResult } from "./result.ts";
 import { isObject } from "./json.ts";
+import { describeValue } from "./describe.ts";
 import { mark, tally, timingOn } from "../sys/phase-timer.ts";
 
 let selfExe: Stats | null | undefined;
@@ -27,8 +28,8 @@ function self(): Stats | null {
 
 /** libcni's FindInPath: the first regular file named `type` in the CNI_PATH directories. */
 export function findInPath(type: string, paths: string[]): { path: string; stat: Stats } {
-  if (type === "" || type.includes("/")) {
-    throw new CniError(Code.InvalidConfig, `invalid plugin type ${JSON.stringify(type)}`, "a plugin type is a file name on CNI_PATH, without '/'");
+  if (type === "" || type.includes("/") || type.includes("\0")) {
+    throw new CniError(Code.InvalidConfig, `invalid plugin type ${describeValue(type)}`, "a plugin type is a file name on CNI_PATH, without '/' or NUL");
   }
   for (const dir of paths) {
     const path = join(dir, type);
@@ -41,8 +42,8 @@ export function findInPath(type: string, paths: string[]): { path: string; stat:
   }
   throw new CniError(
     Code.InvalidConfig,
-    `failed to find plugin ${JSON.stringify(type)} in path [${paths.join(" ")}]`,
-    `install the "${type}" plugin into one of the CNI_PATH directories, or fix the config's type`,
+    `failed to find plugin ${describeValue(type)} in path [${paths.join(" ")}]`,
+    `install the ${describeValue(type)} plugin into one of the CNI_PATH directories, or fix the config's type`,
   );
 }
 

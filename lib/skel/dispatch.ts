@@ -2,6 +2,7 @@
 // in-process delegation both go through here, so a delegate behaves the same either way.
 import { statSync } from "node:fs";
 import { CniError, Code } from "./errors.ts";
+import { describeValue, tooDeep } from "./describe.ts";
 import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
 import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
 import { type Result, formatResult, parseResult, printJSON } from "./result.ts";
@@ -37,6 +38,12 @@ export function errorJSON(err: CniError, version: string): string {
   return printJSON({ cniVersion: version, code: err.code, msg: err.message, details: err.details });
 }
 
+/**
+ * Deeper values are refused before any plugin code walks them: much of that code (and JSON.stringify) recurses
+ * once per level. Real configs nest fewer than ten levels; the Go reference's decoder stops at 10,000.
+ */
+const MAX_NESTING = 1000;
+
 function parseConf(stdin: Uint8Array): NetConf {
   let raw: unknown;
   try {
@@ -49,12 +56,16 @@ function parseConf(stdin: Uint8Array): NetConf {
   }
   const conf = raw as Record<string, unknown>;
   if (conf.cniVersion !== undefined && typeof conf.cniVersion !== "string") {
-    throw new CniError(Code.InvalidConfig, `"cniVersion" must be a string`, `got ${JSON.stringify(conf.cniVersion)}`);
+    throw new CniError(Code.InvalidConfig, `"cniVersion" must be a string`, `got ${describeValue(conf.cniVersion)}`);
   }
   if (conf.type !== undefined && typeof conf.type !== "string") {
-    throw new CniError(Code.InvalidConfig, `"type" must be a string`, `got ${JSON.stringify(conf.type)}`);
+    throw new CniError(Code.InvalidConfig, `"type" must be a string`, `got ${describeValue(conf.type)}`);
   }
   validateNetworkName(conf.name);
+  const deep = tooDeep(conf, MAX_NESTING);
+  if (deep !== undefined) {
+    throw new CniError(Code.InvalidConfig, `"${deep}" is nested more than ${MAX_NESTING} levels deep`, "no network config nests that deep: check what wrote this value");
+  }
   conf.cniVersion = (conf.cniVersion as string | undefined) || DEFAULT_CONFIG_VERSION;
   return conf as NetConf;
 }
@@ -62,7 +73,7 @@ function parseConf(stdin: Uint8Array): NetConf {
 function checkVersion(conf: NetConf, command: CmdArgs["command"]): void {
   const v = conf.cniVersion;
   if (!isValidVersion(v) || !isSupported(v)) {
-    throw new CniError(Code.IncompatibleVersion, "incompatible CNI versions", `config is ${JSON.stringify(v)}, plugin supports [${SUPPORTED_VERSIONS.map((s) => JSON.stringify(s)).join(" ")}]`);
+    throw new CniError(Code.IncompatibleVersion, "incompatible CNI versions", `config is ${describeValue(v)}, plugin supports [${SUPPORTED_VERSIONS.map((s) => JSON.stringify(s)).join(" ")}]`);
   }
   const minimum: Partial<Record<string, string>> = { CHECK: "0.4.0", GC: "1.1.0", STATUS: "1.1.0" };
   const min = minimum[command];

@@ -1,6 +1,8 @@
 // The CNI_* environment: presence per command, and the grammar of container ids, interface names and
 // network names (libcni's utils.Validate*), so a bad value fails before anything is touched.
 import { CniError, Code, invalidEnv } from "./errors.ts";
+import { describeValue } from "./describe.ts";
+import { envPath } from "./path-value.ts";
 
 export const COMMANDS = ["ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS"] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -48,10 +50,10 @@ export function readCmdArgs(env: Record<string, string | undefined>): CmdArgs {
   const args: CmdArgs = {
     command: command as Command,
     containerID: get("CNI_CONTAINERID"),
-    netns: get("CNI_NETNS"),
+    netns: envPath(get("CNI_NETNS"), "CNI_NETNS"),
     ifName: get("CNI_IFNAME"),
     args: get("CNI_ARGS"),
-    path: get("CNI_PATH").split(":").filter((p) => p !== ""),
+    path: envPath(get("CNI_PATH"), "CNI_PATH").split(":").filter((p) => p !== ""),
     netnsOverride: isOverride(get("CNI_NETNS_OVERRIDE")),
   };
   if (REQUIRED.CNI_CONTAINERID.includes(args.command)) validateContainerID(args.containerID);
@@ -62,23 +64,37 @@ export function readCmdArgs(env: Record<string, string | undefined>): CmdArgs {
 export function validateContainerID(id: string): void {
   if (id === "") throw invalidEnv("missing containerID", "set CNI_CONTAINERID");
   if (!NAME_RE.test(id)) {
-    throw invalidEnv("invalid characters in containerID", `CNI_CONTAINERID=${JSON.stringify(id)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`);
+    throw invalidEnv("invalid characters in containerID", `CNI_CONTAINERID=${describeValue(id)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`);
   }
 }
 
+/**
+ * What is wrong with `name` as an interface name, or undefined: libcni's ValidateInterfaceName (at most 15 bytes,
+ * not . or .., no '/', ':' or white space), and no control characters either: the kernel takes them, but then
+ * `ip -j` prints invalid JSON and every tool reading it fails.
+ */
+export function ifNameProblem(name: string): { msg: string; fix: string } | undefined {
+  if (name === "") return { msg: "interface name is empty", fix: "set an interface name" };
+  if (Buffer.byteLength(name) > 15) return { msg: "interface name is too long", fix: "interface name should be less than 16 characters" };
+  if (name === "." || name === "..") return { msg: "interface name is . or ..", fix: "pick another name" };
+  if (/[/:\s]/.test(name)) return { msg: "interface name contains / or : or whitespace characters", fix: "remove them" };
+  if (/[\u0000-\u001f\u007f]/.test(name)) return { msg: "interface name contains control characters", fix: "remove them" };
+  return undefined;
+}
+
+export const isValidIfName = (name: unknown): name is string => typeof name === "string" && ifNameProblem(name) === undefined;
+
 export function validateIfName(name: string): void {
-  const bad = (msg: string, why: string) => invalidEnv(msg, `CNI_IFNAME=${JSON.stringify(name)}: ${why}`);
-  if (name === "") throw bad("interface name is empty", "set CNI_IFNAME");
-  if (Buffer.byteLength(name) > 15) throw bad("interface name is too long", "interface name should be less than 16 characters");
-  if (name === "." || name === "..") throw bad("interface name is . or ..", "pick another name");
-  if (/[/:\s]/.test(name)) throw bad("interface name contains / or : or whitespace characters", "remove them");
+  const problem = ifNameProblem(name);
+  if (!problem) return;
+  throw invalidEnv(problem.msg, `CNI_IFNAME=${describeValue(name)}: ${name === "" ? "set CNI_IFNAME" : problem.fix}`);
 }
 
 export function validateNetworkName(name: unknown): void {
   if (name === undefined || name === null || name === "") throw new CniError(Code.InvalidConfig, "missing network name", `the config's "name" is required`);
-  if (typeof name !== "string") throw new CniError(Code.InvalidConfig, `"name" must be a string`, `got ${JSON.stringify(name)}`);
+  if (typeof name !== "string") throw new CniError(Code.InvalidConfig, `"name" must be a string`, `got ${describeValue(name)}`);
   if (!NAME_RE.test(name)) {
-    throw new CniError(Code.InvalidConfig, "invalid characters found in network name", `name=${JSON.stringify(name)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`);
+    throw new CniError(Code.InvalidConfig, "invalid characters found in network name", `name=${describeValue(name)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`);
   }
 }
 
@@ -91,7 +107,7 @@ export function cniArgPairs(raw: string): [string, string][] {
   if (raw === "") return [];
   return raw.split(";").map((pair) => {
     const kv = pair.split("=");
-    if (kv.length !== 2) throw invalidEnv(`ARGS: invalid pair ${JSON.stringify(pair)}`, `CNI_ARGS must be K=V pairs separated by ';'`);
+    if (kv.length !== 2) throw invalidEnv(`ARGS: invalid pair ${describeValue(pair)}`, `CNI_ARGS must be K=V pairs separated by ';'`);
     return [kv[0], kv[1]];
   });
 }

@@ -10,4 +10,6 @@ export { WriteError, writeAll, writeLog } from "./write.ts";
 export { versionAtLeast } from "./version.ts";
 export { VALID_ATTACHMENTS, validAttachments, validContainers, type Attachment } from "./gc.ts";
 export { isObject, type Json } from "./json.ts";
-export { isValidName } from "./env.ts";
+export { ifNameProblem, isValidIfName, isValidName } from "./env.ts";
+export { describeValue } from "./describe.ts";
+export { configPath, envPath } from "./path-value.ts";

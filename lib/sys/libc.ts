@@ -24,6 +24,7 @@ function open() {
     setns: { args: [i32, i32], returns: i32 },
     flock: { args: [i32, i32], returns: i32 },
     fstatfs: { args: [i32, ptr], returns: i32 },
+    statfs: { args: [ptr, ptr], returns: i32 },
     poll: { args: [ptr, u64, i32], returns: i32 },
     getrusage: { args: [i32, ptr], returns: i32 },
   });
@@ -58,14 +59,23 @@ function check(op: string, call: () => number, timedAs?: string): number {
   }
 }
 
-function cstr(s: string): Buffer {
+/**
+ * `s` as a C string. A NUL inside would end it early and name another file (often one relative to the
+ * runtime's directory): refused as EINVAL, the last line of defence behind the callers' own checks.
+ */
+function cstr(s: string, op: string): Buffer {
+  if (s.includes("\0")) throw new SysError(`${op} ${JSON.stringify(s.slice(0, 80))}`, EINVAL);
   return Buffer.from(`${s}\0`, "utf8");
 }
+
+const EINVAL = 22;
 
 export const AF_NETLINK = 16;
 export const SOCK_RAW = 3;
 export const SOCK_CLOEXEC = 0o2000000;
 export const O_RDONLY = 0;
+export const O_NONBLOCK = 0o4000;
+export const O_NOCTTY = 0o400;
 export const O_CLOEXEC = 0o2000000;
 export const O_CREAT = 0o100;
 export const CLONE_NEWNET = 0x40000000;
@@ -108,7 +118,7 @@ export function close(fd: number): void {
 }
 
 export function openPath(path: string, flags: number, mode = 0): number {
-  const p = cstr(path);
+  const p = cstr(path, "open");
   return check(`open ${path}`, () => libc().open(p, flags | O_CLOEXEC, mode));
 }
 
@@ -132,6 +142,14 @@ export function waitReadable(fd: number): void {
 export function fsType(fd: number): number {
   const buf = Buffer.alloc(128);
   check("fstatfs", () => libc().fstatfs(fd, buf));
+  return Number(buf.readBigInt64LE(0));
+}
+
+/** f_type of the filesystem holding `path`, without opening it (opening a FIFO or a device has effects). */
+export function pathFsType(path: string): number {
+  const p = cstr(path, "statfs");
+  const buf = Buffer.alloc(128);
+  check(`statfs ${path}`, () => libc().statfs(p, buf));
   return Number(buf.readBigInt64LE(0));
 }
 

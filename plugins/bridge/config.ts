@@ -1,6 +1,6 @@
 // bridge's configuration: every key of the reference, checked before anything is touched. Keys whose values
 // we do not implement are refused with code 2 naming them, never silently ignored.
-import { type DNS, type NetConf, invalidConfig, parseCniArgs, type Json, isObject } from "../../lib/skel/index.ts";
+import { type DNS, type NetConf, describeValue, ifNameProblem, invalidConfig, isValidIfName, parseCniArgs, type Json, isObject } from "../../lib/skel/index.ts";
 import { parseMAC } from "../../lib/netlink/link.ts";
 import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
 
@@ -36,14 +36,14 @@ export interface BridgeConf {
 function bool(c: Json, key: string, dflt = false): boolean {
   const v = c[key];
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== "boolean") throw invalidConfig(`"${key}" must be true or false`, `got ${JSON.stringify(v)}`);
+  if (typeof v !== "boolean") throw invalidConfig(`"${key}" must be true or false`, `got ${describeValue(v)}`);
   return v;
 }
 
 function int(c: Json, key: string): number {
   const v = c[key];
   if (v === undefined || v === null) return 0;
-  if (typeof v !== "number" || !Number.isInteger(v)) throw invalidConfig(`"${key}" must be an integer`, `got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v)) throw invalidConfig(`"${key}" must be an integer`, `got ${describeValue(v)}`);
   return v;
 }
 
@@ -59,7 +59,7 @@ export function collectVlanTrunk(v: unknown): number[] {
   if (!Array.isArray(v)) throw invalidConfig(`"vlanTrunk" must be a list of {"id"} or {"minID","maxID"}`);
   const ids = new Set<number>();
   for (const item of v) {
-    if (!isObject(item)) throw invalidConfig(`"vlanTrunk" entries must be objects`, `got ${JSON.stringify(item)}`);
+    if (!isObject(item)) throw invalidConfig(`"vlanTrunk" entries must be objects`, `got ${describeValue(item)}`);
     const min = trunkID(item.minID, "minID");
     const max = trunkID(item.maxID, "maxID");
     if (min !== undefined && max !== undefined) {
@@ -84,11 +84,9 @@ export function collectVlanTrunk(v: unknown): number[] {
 function macFrom(v: unknown, source: string): Uint8Array | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   const mac = typeof v === "string" ? parseMAC(v) : undefined;
-  if (!mac) throw invalidConfig(`invalid MAC address ${JSON.stringify(v)} (from ${source})`, "use the form 0a:58:0a:f4:01:05");
+  if (!mac) throw invalidConfig(`invalid MAC address ${describeValue(v)} (from ${source})`, "use the form 0a:58:0a:f4:01:05");
   return mac;
 }
-
-const IFNAME_RE = /^[^/:\s]{1,15}$/;
 
 /**
  * For DEL, GC and STATUS: what teardown needs, even from a config ADD would refuse (a setting we do not
@@ -100,7 +98,7 @@ export function loadTeardownConfig(c: NetConf, cniArgs: string): BridgeConf {
   } catch {
     const ipam = isObject(c.ipam) && typeof c.ipam.type === "string" && c.ipam.type ? c.ipam.type : undefined;
     return {
-      name: c.name, cniVersion: c.cniVersion, brName: typeof c.bridge === "string" && IFNAME_RE.test(c.bridge) ? c.bridge : "cni0",
+      name: c.name, cniVersion: c.cniVersion, brName: isValidIfName(c.bridge) ? c.bridge : "cni0",
       isGW: false, isDefaultGW: false, forceAddress: false, ipMasq: c.ipMasq === true, macspoofchk: c.macspoofchk === true, mtu: 0, hairpinMode: false, promiscMode: false,
       vlan: 0, vlans: [], preserveDefaultVlan: true, enableDad: false, disableContainerInterface: false, portIsolation: false, ipamType: ipam,
     };
@@ -109,9 +107,9 @@ export function loadTeardownConfig(c: NetConf, cniArgs: string): BridgeConf {
 
 export function loadConfig(c: NetConf, cniArgs: string): BridgeConf {
   const brName = c.bridge === undefined || c.bridge === "" ? "cni0" : c.bridge;
-  if (typeof brName !== "string" || !IFNAME_RE.test(brName) || brName === "." || brName === "..") {
-    throw invalidConfig(`"bridge" must be an interface name of at most 15 bytes`, `got ${JSON.stringify(c.bridge)}`);
-  }
+  if (typeof brName !== "string") throw invalidConfig(`"bridge" must be an interface name`, `got ${describeValue(c.bridge)}`);
+  const problem = ifNameProblem(brName);
+  if (problem) throw invalidConfig(`"bridge": ${problem.msg}`, `bridge=${describeValue(brName)}: ${problem.fix}`);
   const vlan = int(c, "vlan");
   if (vlan < 0 || vlan > 4094) throw invalidConfig(`invalid VLAN ID ${vlan} (must be between 0 and 4094)`);
   const vlans = collectVlanTrunk(c.vlanTrunk);
@@ -124,7 +122,7 @@ export function loadConfig(c: NetConf, cniArgs: string): BridgeConf {
   if (hairpinMode && promiscMode) throw invalidConfig("cannot set hairpin mode and promiscuous mode at the same time");
 
   const ipMasqBackend = parseBackend(c.ipMasqBackend);
-  if (ipMasqBackend === null) throw invalidConfig(`invalid "ipMasqBackend" ${JSON.stringify(c.ipMasqBackend)}`, `use "iptables" or "nftables", or leave it unset`);
+  if (ipMasqBackend === null) throw invalidConfig(`invalid "ipMasqBackend" ${describeValue(c.ipMasqBackend)}`, `use "iptables" or "nftables", or leave it unset`);
 
   let ipamType: string | undefined;
   if (c.ipam !== undefined && c.ipam !== null) {

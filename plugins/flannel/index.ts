@@ -1,12 +1,13 @@
 // flannel: turn this node's flannel lease (subnet.env) into a bridge + host-local delegate config, save it for
 // DEL, and delegate. bridge and host-local run in this process when they are this executable.
 import { CniError, Code, type Command, type Context, type Plugin, type Result, VALID_ATTACHMENTS, delegate, validAttachments, validContainers } from "../../lib/skel/index.ts";
-import { type FlannelConf, loadConfig } from "./config.ts";
+import { type FlannelConf, ipamNotObject, loadConfig } from "./config.ts";
 import { goJSON, renderDelegate } from "./render.ts";
 import { readConfig, removeAbandonedSaves, removeConfig, saveConfig, savedContainers } from "./saved-config.ts";
 import { loadSubnetEnv } from "./subnet-env.ts";
 
 function render(conf: FlannelConf): { json: Record<string, unknown>; bytes: string } {
+  if (conf.ipamUnusable) throw ipamNotObject(conf.ipamGiven);
   const json = renderDelegate(conf, loadSubnetEnv(conf.subnetFile));
   return { json, bytes: goJSON(json) };
 }
@@ -41,6 +42,11 @@ function savedOrRendered(ctx: Context, conf: FlannelConf): { json: Record<string
       // fall through to re-rendering
     }
     ctx.log.warn(`${conf.dataDir}/${ctx.containerID} is not a delegate config; re-rendering it from ${conf.subnetFile}`);
+  }
+  if (conf.ipamUnusable) {
+    // Re-rendering would name host-local's default store, not the one this pod's address is in.
+    ctx.log.warn(`no saved config for ${ctx.containerID} and "ipam" is not an object: its address store is unknown, so nothing is released`);
+    return undefined;
   }
   try {
     return render(conf);
@@ -97,6 +103,8 @@ function status(ctx: Context): void {
 
 function gc(ctx: Context): void {
   const conf = loadConfig(ctx.conf, { teardown: true });
+  // Refused before anything is removed: a GC that cannot know the store must not release from a guessed one.
+  if (conf.ipamUnusable) throw ipamNotObject(conf.ipamGiven);
   const valid = validContainers(ctx.conf);
   // Every container's: an abandoned scratch file is garbage whether or not its container is still valid.
   removeAbandonedSaves(conf.dataDir, undefined, ctx.log);

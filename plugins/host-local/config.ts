@@ -1,7 +1,7 @@
 // host-local's configuration: every key of the reference, validated before anything is touched, with each
 // error naming the key. Range sets come out in the reference's order: runtimeConfig.ipRanges, then the legacy
 // top-level range, then ipam.ranges (their index names last_reserved_ip.<N>).
-import { CniError, Code, type NetConf, type Route, invalidConfig, isObject, parseCniArgs, versionAtLeast } from "../../lib/skel/index.ts";
+import { CniError, Code, type NetConf, type Route, configPath, describeValue, invalidConfig, isObject, parseCniArgs, versionAtLeast } from "../../lib/skel/index.ts";
 import { type IPBytes, formatIP, ipEqual, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap, unusableSubnet } from "../../lib/ipam/range.ts";
 
@@ -23,7 +23,8 @@ export interface HostLocalConf {
 
 
 
-const valueText = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
+/** The reference prints a bad address bare; anything else (or a long one) as bounded JSON text. */
+const valueText = (v: unknown): string => (typeof v === "string" && v.length <= 80 ? v : describeValue(v));
 
 function ipField(v: unknown, key: string): IPBytes | undefined {
   if (v === undefined || v === null || v === "") return undefined;
@@ -79,15 +80,9 @@ function routes(v: unknown): RouteConf[] {
   });
 }
 
-function optionalString(v: unknown, key: string): string | undefined {
-  if (v === undefined || v === null || v === "") return undefined;
-  if (typeof v !== "string") throw invalidConfig(`${key} must be a string`, `got ${JSON.stringify(v)}`);
-  return v;
-}
-
 function optionalBool(v: unknown, key: string, dflt: boolean): boolean {
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== "boolean") throw invalidConfig(`${key} must be true or false`, `got ${JSON.stringify(v)}`);
+  if (typeof v !== "boolean") throw invalidConfig(`${key} must be true or false`, `got ${describeValue(v)}`);
   return v;
 }
 
@@ -111,7 +106,7 @@ function cniArgsIPs(value: string): IPBytes[] {
     if (!ip) {
       throw new CniError(
         Code.InvalidEnv,
-        `ARGS: error parsing value of pair ${JSON.stringify(`IP=${value}`)}: invalid IP address ${item.trim()}`,
+        `ARGS: error parsing value of pair ${describeValue(`IP=${value}`)}: invalid IP address ${valueText(item.trim())}`,
         "CNI_ARGS IP takes <ip>[/<prefix>], or several separated by commas",
       );
     }
@@ -174,8 +169,8 @@ export function loadConfig(conf: NetConf, cniArgs: string): HostLocalConf {
   return {
     name: conf.name,
     cniVersion: conf.cniVersion,
-    dataDir: optionalString(ipam.dataDir, "ipam.dataDir"),
-    resolvConf: optionalString(ipam.resolvConf, "ipam.resolvConf"),
+    dataDir: configPath(ipam.dataDir, "ipam.dataDir"),
+    resolvConf: configPath(ipam.resolvConf, "ipam.resolvConf"),
     routes: routes(ipam.routes),
     ranges,
     requested,

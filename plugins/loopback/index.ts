@@ -2,7 +2,7 @@
 // on "lo", whatever CNI_IFNAME says).
 import { CniError, Code, type Context, type Plugin, type Result } from "../../lib/skel/index.ts";
 import { getLink, isUp, listAddrs, setDown, setUp, withNetlink } from "../../lib/netlink/index.ts";
-import { NetnsNotFoundError } from "../../lib/ns/netns.ts";
+import { NetnsNotFoundError, NotNetnsError } from "../../lib/ns/netns.ts";
 import { formatCIDR } from "../../lib/ip/addr.ts";
 
 const LO = "lo";
@@ -38,6 +38,11 @@ function del(ctx: Context): void {
   } catch (e) {
     // The runtime may call DEL after the sandbox is gone, or twice.
     if (e instanceof NetnsNotFoundError) return;
+    // The path no longer holds a namespace (the bind mount went, a file stayed): nothing is left to bring down.
+    if (e instanceof NotNetnsError) {
+      ctx.log.warn(`${e.message}: treating the pod's namespace as gone`);
+      return;
+    }
     throw e;
   }
 }

@@ -52,8 +52,17 @@ function rulesOf(family: string, save: string): string[] {
   return out;
 }
 
+/**
+ * `ip -j` output as JSON. ip prints a name's control characters raw, which JSON forbids inside a string: escape
+ * them first, so a hostile interface name shows up in the state instead of failing every later snapshot.
+ * (Names cannot hold white space, so the tab, newline and return kept here are JSON's own.)
+ */
+function parseIpJson(text: string): any[] {
+  return JSON.parse(text.replace(/[\u0000-\u0008\u000e-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) || "[]");
+}
+
 function links(json: string): LinkInfo[] {
-  return (JSON.parse(json || "[]") as any[]).map((l) => ({
+  return parseIpJson(json).map((l) => ({
     name: l.ifname,
     kind: l.linkinfo?.info_kind,
     master: l.master,
@@ -66,8 +75,8 @@ function parse(text: string): { node: NsState; podLinks?: string } {
   const [ipBatch, ipt4, ipt6, pod] = text.split(`${MARK}\n`);
   // ip -batch prints one JSON array per command, one per line; "route show table all" covers both families.
   const [l, a, r] = ipBatch.split("\n").filter((x) => x.startsWith("["));
-  const addrs = (JSON.parse(a || "[]") as any[]).flatMap((i) => (i.addr_info ?? []).map((x: any) => ({ dev: i.ifname as string, addr: `${x.local}/${x.prefixlen}` })));
-  const routes = (JSON.parse(r || "[]") as any[]).map((x) => ({ dev: x.dev, type: x.type ?? "unicast", dst: x.dst, table: String(x.table ?? "main") }));
+  const addrs = parseIpJson(a ?? "").flatMap((i) => (i.addr_info ?? []).map((x: any) => ({ dev: i.ifname as string, addr: `${x.local}/${x.prefixlen}` })));
+  const routes = parseIpJson(r ?? "").map((x) => ({ dev: x.dev, type: x.type ?? "unicast", dst: x.dst, table: String(x.table ?? "main") }));
   return { node: { links: links(l), addrs, routes, rules: [...rulesOf("v4", ipt4 ?? ""), ...rulesOf("v6", ipt6 ?? "")] }, podLinks: pod };
 }
 

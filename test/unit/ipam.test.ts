@@ -183,7 +183,7 @@ describe("host-local config", () => {
     [{ ranges: [[{ subnet: "10.1.0.0/24" }]], routes: [{ dst: "x" }] }, {}, "invalid CIDR address: x (ipam.routes[0].dst)"],
     [{ ranges: [[{ subnet: "10.1.0.0/24" }]] }, { args: { cni: { ips: ["bogus"] } } }, "invalid IP address bogus (args.cni.ips[0])"],
     [{ ranges: [[{ subnet: "10.1.0.0/24", rangeStart: "10.2.0.1" }]] }, {}, "invalid range set 0: RangeStart 10.2.0.1 not in network 10.1.0.0/24"],
-    [{ ranges: [[{ subnet: "10.1.0.0/24" }]], dataDir: 5 }, {}, "ipam.dataDir must be a string"],
+    [{ ranges: [[{ subnet: "10.1.0.0/24" }]], dataDir: 5 }, {}, `"ipam.dataDir" must be a path`],
     [{ ranges: "10.1.0.0/24" }, {}, "ipam.ranges must be a list of range sets (lists of ranges)"],
     [{ ranges: [[{ subnet: "0.0.0.0/0" }]] }, {}, "ipam.ranges[0][0].subnet: 0.0.0.0/0 contains the unspecified address 0.0.0.0 and cannot be a pod network"],
     [{ subnet: "::/0" }, {}, "ipam.subnet: ::/0 contains the unspecified address :: and cannot be a pod network"],
