@@ -1,6 +1,6 @@
 // portmap's configuration: the reference's keys, the port mappings from runtimeConfig (capability
 // portMappings), and the pod's addresses from prevResult.
-import { type NetConf, type Result, invalidConfig, isObject } from "../../lib/skel/index.ts";
+import { type NetConf, type Result, describeValue, invalidConfig, isObject } from "../../lib/skel/index.ts";
 import { type CIDR, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
 import { nftCondition } from "../../lib/nftables/text.ts";
@@ -40,13 +40,12 @@ const PROTOCOLS = ["tcp", "udp", "sctp"];
 // kept well below that, with room for the rest of the rule.
 const MAX_CONDITION_BYTES = 1023;
 const MAX_CONDITIONS_BYTES = 4096;
-const show = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
 
 function refuseControl(c: string, at: string, what: string): void {
   const ctl = /\p{Cc}/u.exec(c);
   if (ctl) {
     const code = ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
-    throw invalidConfig(`${at} ${show(c)} contains the control character U+${code}`, `each entry is exactly one ${what} of one rule: remove line breaks, tabs and other control characters`);
+    throw invalidConfig(`${at} ${describeValue(c)} contains the control character U+${code}`, `each entry is exactly one ${what} of one rule: remove line breaks, tabs and other control characters`);
   }
 }
 
@@ -58,7 +57,7 @@ function conditions(v: unknown, key: string): string[] | undefined {
     const at = `${key}[${i}]`;
     if (c === "") throw invalidConfig(`${at} is empty`, "each entry is one iptables argument: remove the empty string");
     refuseControl(c, at, "iptables argument");
-    if (Buffer.byteLength(c) > MAX_CONDITION_BYTES) throw invalidConfig(`${at} ${show(c)} is longer than ${MAX_CONDITION_BYTES} bytes`, "iptables refuses longer arguments: shorten it");
+    if (Buffer.byteLength(c) > MAX_CONDITION_BYTES) throw invalidConfig(`${at} ${describeValue(c)} is longer than ${MAX_CONDITION_BYTES} bytes`, "iptables refuses longer arguments: shorten it");
   });
   const total = list.reduce((n, c) => n + Buffer.byteLength(c) + 1, 0);
   if (total > MAX_CONDITIONS_BYTES) throw invalidConfig(`"${key}" is ${total} bytes long in all`, `keep a family's conditions within ${MAX_CONDITIONS_BYTES} bytes (they are part of one iptables rule)`);
@@ -107,7 +106,7 @@ export function refuseOtherBackendOptions(conf: Pick<PortMapConf, "options">, ba
 
 function port(v: unknown, what: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v <= 0 || v > 65535) {
-    throw invalidConfig(`Invalid ${what} port number: ${JSON.stringify(v)}`, "ports are 1-65535");
+    throw invalidConfig(`Invalid ${what} port number: ${describeValue(v)}`, "ports are 1-65535");
   }
   return v;
 }
@@ -118,10 +117,10 @@ function mappings(v: unknown): PortMapping[] {
   return v.map((m, i) => {
     if (!isObject(m)) throw invalidConfig(`runtimeConfig.portMappings[${i}] must be an object`);
     const protocol = String(m.protocol ?? "tcp").toLowerCase();
-    if (!PROTOCOLS.includes(protocol)) throw invalidConfig(`runtimeConfig.portMappings[${i}].protocol ${JSON.stringify(m.protocol)} is not supported`, "use tcp, udp or sctp");
+    if (!PROTOCOLS.includes(protocol)) throw invalidConfig(`runtimeConfig.portMappings[${i}].protocol ${describeValue(m.protocol)} is not supported`, "use tcp, udp or sctp");
     const out: PortMapping = { hostPort: port(m.hostPort, "host"), containerPort: port(m.containerPort, "container"), protocol };
     if (m.hostIP !== undefined && m.hostIP !== null && m.hostIP !== "") {
-      if (typeof m.hostIP !== "string" || !parseIP(m.hostIP)) throw invalidConfig(`runtimeConfig.portMappings[${i}].hostIP ${JSON.stringify(m.hostIP)} is not an IP address`);
+      if (typeof m.hostIP !== "string" || !parseIP(m.hostIP)) throw invalidConfig(`runtimeConfig.portMappings[${i}].hostIP ${describeValue(m.hostIP)} is not an IP address`);
       out.hostIP = m.hostIP;
     }
     return out;
@@ -164,13 +163,13 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
     throw invalidConfig("Cannot specify externalSetMarkChain and markMasqBit");
   }
   const bit = c.markMasqBit ?? DEFAULT_MARK_BIT;
-  if (typeof bit !== "number" || !Number.isInteger(bit) || bit < 0 || bit > 31) throw invalidConfig("MasqMarkBit must be between 0 and 31", `got ${JSON.stringify(bit)}`);
+  if (typeof bit !== "number" || !Number.isInteger(bit) || bit < 0 || bit > 31) throw invalidConfig("MasqMarkBit must be between 0 and 31", `got ${describeValue(bit)}`);
   const ext = c.externalSetMarkChain ?? undefined;
   if (ext !== undefined && (typeof ext !== "string" || !/^[\w.-]{1,28}$/.test(ext))) {
-    throw invalidConfig(`"externalSetMarkChain" ${typeof ext === "string" ? show(ext) : JSON.stringify(ext)} is not an iptables chain name`, "use 1 to 28 letters, digits, '_', '.' or '-'");
+    throw invalidConfig(`"externalSetMarkChain" ${describeValue(ext)} is not an iptables chain name`, "use 1 to 28 letters, digits, '_', '.' or '-'");
   }
   const backend = parseBackend(c.backend);
-  if (backend === null) throw invalidConfig(`unknown portmap "backend" ${JSON.stringify(c.backend)}`, `use "iptables" or "nftables", or leave it unset`);
+  if (backend === null) throw invalidConfig(`unknown portmap "backend" ${describeValue(c.backend)}`, `use "iptables" or "nftables", or leave it unset`);
   const options = optionBackends(c);
   if (backend) refuseOtherBackendOptions({ options }, backend, `"backend" is "${backend}"`);
   const runtime = isObject(c.runtimeConfig) ? c.runtimeConfig : {};

@@ -104,6 +104,13 @@ describe("values nested very deep, or very long", () => {
     const r = runPlugin("bridge", { env: env("ADD", "/var/run/netns/none"), stdin: { cniVersion: "1.0.0", name: "n", type: "bridge", ipMasqBackend: long }, wrap: BOUNDED });
     expect(r.json).toMatchObject({ code: 7 });
     expect(r.stdout.length).toBeLessThan(1000);
+    const prevResult = { cniVersion: "1.0.0", ips: [{ address: "10.244.1.2/24" }] };
+    for (const mapping of [{ protocol: long }, { hostIP: long }]) {
+      const pm = { cniVersion: "1.0.0", name: "n", type: "portmap", prevResult, runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 80, ...mapping }] } };
+      const p = runPlugin("portmap", { env: env("ADD", "/var/run/netns/none"), stdin: pm, wrap: BOUNDED });
+      expect(p.json, p.stdout.slice(0, 200)).toMatchObject({ code: 7 });
+      expect(p.stdout.length).toBeLessThan(1000);
+    }
   });
 
   it("portmap refuses a badly typed prevResult with code 6 and does not echo it", () => {
