@@ -51,7 +51,9 @@ function run(): number {
   const multicall = require("./multicall.ts") as typeof import("./multicall.ts");
   // From the first line: reading the scheduler's clock loaded node:fs, which skel needs anyway (and which is a
   // large part of the modules' cost).
-  const timings = timing ? { startupMs: startup, startupCpuMs: cpuMs(firstLineCpu!), firstLine, modulesMs: performance.now() - firstLine } : undefined;
+  const timings = timing
+    ? { startupMs: startup, startupCpuMs: cpuMs(firstLineCpu!), firstLine, modulesMs: performance.now() - firstLine }
+    : undefined;
   return multicall.run({ plugins: PLUGINS, invoked, first, plugin, timings });
 }
 
@@ -73,7 +75,11 @@ function answerVersion(): void {
     return;
   }
   if (typeof flushed === "number") exit(0);
-  else flushed.then(() => exit(0), () => exit(run()));
+  else
+    flushed.then(
+      () => exit(0),
+      () => exit(run()),
+    );
 }
 
 if (plugin !== undefined && process.env.CNI_COMMAND === "VERSION") answerVersion();

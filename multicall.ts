@@ -29,7 +29,12 @@ function versionLine(): string {
 
 /** A link of ours whose plugin is not in this build: answer a runtime in its own language. */
 function notInBuild(name: string): number {
-  const msg = { cniVersion: "1.1.0", code: 50, msg: `plugin ${name} is not available in this build of cni`, details: `this build has: ${registeredNames().join(", ")}` };
+  const msg = {
+    cniVersion: "1.1.0",
+    code: 50,
+    msg: `plugin ${name} is not available in this build of cni`,
+    details: `this build has: ${registeredNames().join(", ")}`,
+  };
   writeAll(1, `${JSON.stringify(msg, null, 4)}\n`);
   return 1;
 }

@@ -5,7 +5,18 @@
 // old or the new executable, never a partial one, and never ETXTBSY (no one holds the new file open for write
 // once its name appears).
 import {
-  type BigIntStats, closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readSync, readlinkSync, renameSync, symlinkSync, unlinkSync,
+  type BigIntStats,
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";

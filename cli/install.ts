@@ -45,7 +45,14 @@ function parseArgs(args: string[]): Options {
 
 function parsePlugins(list: string): string[] {
   const known = registeredNames();
-  const names = [...new Set(list.split(",").map((s) => s.trim()).filter(Boolean))];
+  const names = [
+    ...new Set(
+      list
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (!names.length) throw new UsageError(`--plugins names no plugin; this build has: ${known.join(", ")}`);
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length) throw new UsageError(`--plugins: unknown plugin ${unknown.join(", ")}; this build has: ${known.join(", ")}`);

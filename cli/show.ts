@@ -64,7 +64,11 @@ function about(all: Problem[], checks: string[], ...tokens: string[]): { status:
 }
 
 const podView = (p: Pod) => ({
-  containerID: p.containerID, netns: p.netns, ifName: p.ifName, addresses: p.ips.map(formatCIDR), hostPorts: p.hostPorts,
+  containerID: p.containerID,
+  netns: p.netns,
+  ifName: p.ifName,
+  addresses: p.ips.map(formatCIDR),
+  hostPorts: p.hostPorts,
 });
 
 function underlayOf(ctx: Context, local?: IPBytes): Link | undefined {
@@ -98,15 +102,17 @@ export function picture(ctx: Context): Picture {
   const br = ctx.link(ctx.bridgeName);
   const podOf = (veth: string): Pod | undefined => ctx.pods.find((p) => p.alive && p.hostVeth === veth);
   const ports: Port[] = br
-    ? ctx.links.filter((l) => l.master === br.index).map((l) => {
-        const p = podOf(l.name);
-        return {
-          veth: l.name,
-          mtu: l.mtu,
-          ...(p ? { pod: podView(p) } : {}),
-          ...about(problems, ["links", "bridge", "masquerade", "addresses"], l.name, ...(p ? p.ips.map((i) => formatIP(i.ip)) : [])),
-        };
-      })
+    ? ctx.links
+        .filter((l) => l.master === br.index)
+        .map((l) => {
+          const p = podOf(l.name);
+          return {
+            veth: l.name,
+            mtu: l.mtu,
+            ...(p ? { pod: podView(p) } : {}),
+            ...about(problems, ["links", "bridge", "masquerade", "addresses"], l.name, ...(p ? p.ips.map((i) => formatIP(i.ip)) : [])),
+          };
+        })
     : [];
   const l = ctx.lease;
   const nets = l ? [...l.networks, ...l.ip6Networks].map(formatCIDR) : [];
@@ -140,8 +146,14 @@ export function drawing(p: Picture, colour: boolean): string {
   out.push(
     p.lease
       ? `├─ lease    ${p.lease.subnet ?? "-"} of ${p.lease.network.join(",")}  MTU ${p.lease.mtu}  ipMasq ${p.lease.ipMasq}` +
-          mark(worstOf(leaseProblems), leaseProblems.map((x) => x.text))
-      : `├─ lease    none${mark("fail", leaseProblems.map((x) => x.text))}`,
+          mark(
+            worstOf(leaseProblems),
+            leaseProblems.map((x) => x.text),
+          )
+      : `├─ lease    none${mark(
+          "fail",
+          leaseProblems.map((x) => x.text),
+        )}`,
   );
   if (p.underlay) out.push(`├─ underlay ${p.underlay.name}  ${p.underlay.addresses.join(" ")}  MTU ${p.underlay.mtu}`);
   const o = p.overlay;
@@ -149,9 +161,15 @@ export function drawing(p: Picture, colour: boolean): string {
   const overlayProblems = p.problems.filter((x) => (x.check === "vxlan" || x.check === "routes") && !onPeer(x));
   const head = o.device
     ? `${o.device} (${[o.backend, o.vni !== undefined && `VNI ${o.vni}`, o.port && `port ${o.port}`, o.local && `local ${o.local}`]
-        .filter(Boolean).join(" ")})  MTU ${o.mtu}  ${o.up ? "up" : "DOWN"}`
+        .filter(Boolean)
+        .join(" ")})  MTU ${o.mtu}  ${o.up ? "up" : "DOWN"}`
     : `${o.backend} (routes via the underlay)`;
-  out.push(`├─ overlay  ${head}${mark(worstOf(overlayProblems), overlayProblems.map((x) => x.text))}`);
+  out.push(
+    `├─ overlay  ${head}${mark(
+      worstOf(overlayProblems),
+      overlayProblems.map((x) => x.text),
+    )}`,
+  );
   o.peers.forEach((peer, i) => {
     const last = i === o.peers.length - 1;
     const where = `${peer.subnet.padEnd(18)} → ${(peer.endpoint ?? "?").padEnd(15)}${peer.mac ? ` ${peer.mac}` : ""}`;

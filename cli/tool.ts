@@ -8,7 +8,14 @@ import { cniArgPairs } from "../lib/skel/env.ts";
 import { DEFAULT_CACHE_DIR } from "../lib/runtime/cache.ts";
 import { type ConfList, loadConfList } from "../lib/runtime/conf.ts";
 import {
-  JoinedFailure, PluginFailure, type RuntimeConf, addNetworkList, checkNetworkList, delNetworkList, gcNetworkList, statusNetworkList,
+  JoinedFailure,
+  PluginFailure,
+  type RuntimeConf,
+  addNetworkList,
+  checkNetworkList,
+  delNetworkList,
+  gcNetworkList,
+  statusNetworkList,
 } from "../lib/runtime/network-list.ts";
 
 const USAGE = `cni tool: add, check, remove, gc or status network interfaces of a network namespace

@@ -15,7 +15,9 @@ export function version() {
 
 export function commit() {
   try {
-    return execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    return execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
   } catch {
     return "unknown";
   }
@@ -30,12 +32,18 @@ export function compile({ outfile, target, bunTarget, bunExe, hostBun = bunExe }
   execFileSync(
     hostBun,
     [
-      "build", ...COMPILE_FLAGS,
+      "build",
+      ...COMPILE_FLAGS,
       ...(bunTarget ? [`--target=${bunTarget}`, `--compile-executable-path=${bunExe}`] : []),
-      "--define", `CNI_BUILD_VERSION=${JSON.stringify(version())}`,
-      "--define", `CNI_BUILD_COMMIT=${JSON.stringify(commit())}`,
-      "--define", `CNI_BUILD_TARGET=${JSON.stringify(target)}`,
-      join(ROOT, "cni.ts"), "--outfile", outfile,
+      "--define",
+      `CNI_BUILD_VERSION=${JSON.stringify(version())}`,
+      "--define",
+      `CNI_BUILD_COMMIT=${JSON.stringify(commit())}`,
+      "--define",
+      `CNI_BUILD_TARGET=${JSON.stringify(target)}`,
+      join(ROOT, "cni.ts"),
+      "--outfile",
+      outfile,
     ],
     { cwd: ROOT, stdio: "inherit" },
   );

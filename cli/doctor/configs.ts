@@ -74,8 +74,9 @@ export function findConfigs(dir: string, network?: string): Configs {
     return { dir, files, active, why: active ? `it is the first file of network "${network}" (--network)` : undefined };
   }
   const active = files.find((f) => f.list);
-  const why = active === files[0]
-    ? "it sorts first by file name, and runtimes take the first"
-    : "it is the first by file name that loads (the ones before it are broken)";
+  const why =
+    active === files[0]
+      ? "it sorts first by file name, and runtimes take the first"
+      : "it is the first by file name that loads (the ones before it are broken)";
   return { dir, files, active, why: active ? why : undefined };
 }

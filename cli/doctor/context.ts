@@ -2,7 +2,15 @@
 // the namespace's links, addresses, routes, neighbours and FDB (netlink), the firewall tables, libcni's
 // cache and host-local's reservations. Read only: nothing here creates or changes anything.
 import {
-  type Address, type Link, type Neighbor, NetlinkSocket, type Route, listAddrs, listLinks, listNeighbors, listRoutes,
+  type Address,
+  type Link,
+  type Neighbor,
+  NetlinkSocket,
+  type Route,
+  listAddrs,
+  listLinks,
+  listNeighbors,
+  listRoutes,
 } from "../../lib/netlink/index.ts";
 import { type CIDR, parseCIDR } from "../../lib/ip/addr.ts";
 import { type CachedEntry, cachedEntries } from "../../lib/runtime/cache.ts";

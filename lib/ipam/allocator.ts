@@ -11,7 +11,10 @@ export interface Allocation {
 
 /** An allocation failure with the reference's text; `exhausted` tells the caller which advice to add. */
 export class AllocationError extends Error {
-  constructor(msg: string, readonly exhausted = false) {
+  constructor(
+    msg: string,
+    readonly exhausted = false,
+  ) {
     super(msg);
   }
 }
@@ -21,7 +24,10 @@ class RangeIter {
   private cur?: IPBytes;
   private start?: IPBytes;
 
-  constructor(private readonly set: RangeSet, last?: IPBytes) {
+  constructor(
+    private readonly set: RangeSet,
+    last?: IPBytes,
+  ) {
     const r = last ? rangeFor(set, last) : undefined;
     if (r && last) {
       // The first next() returns last + 1.
@@ -73,7 +79,8 @@ export function allocate(store: Store, set: RangeSet, rangeID: string, id: strin
   }
   const iter = new RangeIter(set, store.lastReservedIP(rangeID));
   for (let next = iter.next(); next; next = iter.next()) {
-    if (store.reserve(id, ifName, next.ip, rangeID)) return { address: { ip: next.ip, prefix: next.range.subnet.prefix }, gateway: next.range.gateway };
+    if (store.reserve(id, ifName, next.ip, rangeID))
+      return { address: { ip: next.ip, prefix: next.range.subnet.prefix }, gateway: next.range.gateway };
   }
   throw new AllocationError(`no IP addresses available in range set: ${rangeSetString(set)}`, true);
 }

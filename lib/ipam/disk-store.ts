@@ -29,7 +29,11 @@ const BOOT_MARKER_KEY = "boot_id=";
 /** A filesystem failure (read-only, full, permission): CNI code 5, naming the path. */
 export class StoreIOError extends Error {
   readonly cniCode = 5;
-  constructor(op: string, readonly path: string, override readonly cause: unknown) {
+  constructor(
+    op: string,
+    readonly path: string,
+    override readonly cause: unknown,
+  ) {
     const code = (cause as NodeJS.ErrnoException)?.code ?? String(cause);
     super(`host-local store: cannot ${op} ${path}: ${code}; make the IPAM dataDir writable (or free space on it)`);
   }
@@ -81,7 +85,10 @@ export class DiskStore implements Store {
     const dir = DiskStore.dirOf(network, dataDir);
     io("create", dir, () => mkdirSync(dir, { recursive: true, mode: 0o755 }));
     const lockPath = join(dir, "lock");
-    return DiskStore.locked(dir, io("open", lockPath, () => openPath(lockPath, O_RDONLY | O_CREAT, 0o750)));
+    return DiskStore.locked(
+      dir,
+      io("open", lockPath, () => openPath(lockPath, O_RDONLY | O_CREAT, 0o750)),
+    );
   }
 
   /**
@@ -257,5 +264,4 @@ export class DiskStore implements Store {
     }
     return out;
   }
-
 }

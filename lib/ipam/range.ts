@@ -21,7 +21,10 @@ export interface RangeInput {
 export type RangeSet = Range[];
 
 export class RangeError extends Error {
-  constructor(msg: string, readonly details = "") {
+  constructor(
+    msg: string,
+    readonly details = "",
+  ) {
     super(msg);
   }
 }
@@ -32,8 +35,10 @@ const networkText = (c: CIDR) => formatCIDR({ ip: networkOf(c), prefix: c.prefix
 function outOfRange(r: RangeInput, ip: IPBytes): string | undefined {
   if (ip.length !== r.subnet.ip.length) return `IP ${formatIP(ip)} is not the same protocol as subnet ${networkText(r.subnet)}`;
   if (!contains(r.subnet, ip)) return `${formatIP(ip)} not in network ${networkText(r.subnet)}`;
-  if (r.rangeStart && compareIP(ip, r.rangeStart) < 0) return `${formatIP(ip)} is in network ${networkText(r.subnet)} but before start ${formatIP(r.rangeStart)}`;
-  if (r.rangeEnd && compareIP(ip, r.rangeEnd) > 0) return `${formatIP(ip)} is in network ${networkText(r.subnet)} but after end ${formatIP(r.rangeEnd)}`;
+  if (r.rangeStart && compareIP(ip, r.rangeStart) < 0)
+    return `${formatIP(ip)} is in network ${networkText(r.subnet)} but before start ${formatIP(r.rangeStart)}`;
+  if (r.rangeEnd && compareIP(ip, r.rangeEnd) > 0)
+    return `${formatIP(ip)} is in network ${networkText(r.subnet)} but after end ${formatIP(r.rangeEnd)}`;
   return undefined;
 }
 

@@ -16,7 +16,10 @@ function expectedRules(network: string, containerID: string, addrs: CIDR[], f: F
   const nets = [...new Set(addrs.map(savedNet))];
   return {
     chain,
-    inChain: [...nets.map((n) => rule(chain, ["-d", n, ...comment, "-j", "ACCEPT"])), rule(chain, ["!", "-d", MULTICAST[f], ...comment, "-j", "MASQUERADE"])],
+    inChain: [
+      ...nets.map((n) => rule(chain, ["-d", n, ...comment, "-j", "ACCEPT"])),
+      rule(chain, ["!", "-d", MULTICAST[f], ...comment, "-j", "MASQUERADE"]),
+    ],
     postrouting: addrs.map((a) => rule("POSTROUTING", ["-s", savedHost(a.ip), ...comment, "-j", chain])),
   };
 }
@@ -49,7 +52,12 @@ export function teardownMasq(network: string, containerID: string, fams: Family[
 export function checkMasq(network: string, containerID: string, addrs: CIDR[]): string[] {
   const missing: string[] = [];
   for (const f of families(addrs)) {
-    const { inChain, postrouting } = expectedRules(network, containerID, addrs.filter((a) => familyOf(a) === f), f);
+    const { inChain, postrouting } = expectedRules(
+      network,
+      containerID,
+      addrs.filter((a) => familyOf(a) === f),
+      f,
+    );
     const saved = new Set(saveTable(f, "nat"));
     for (const r of [...postrouting, ...inChain]) if (!saved.has(r)) missing.push(`${f === 4 ? "iptables" : "ip6tables"} nat rule "${r}"`);
   }

@@ -18,7 +18,13 @@ const COMMAND_LINE = /^(?:-[AIDFX] |:)/;
 /** Throws unless `line` is one rule or chain command of restore input. */
 export function assertOneRule(line: string): void {
   // Control characters: \n (and the \r, \0 some readers treat alike) would end the line; none belongs in a rule.
-  const bad = /\p{Cc}/u.test(line) ? "a control character" : Buffer.byteLength(line) > MAX_LINE_BYTES ? `more than ${MAX_LINE_BYTES} bytes` : !COMMAND_LINE.test(line) ? "no rule or chain command" : "";
+  const bad = /\p{Cc}/u.test(line)
+    ? "a control character"
+    : Buffer.byteLength(line) > MAX_LINE_BYTES
+      ? `more than ${MAX_LINE_BYTES} bytes`
+      : !COMMAND_LINE.test(line)
+        ? "no rule or chain command"
+        : "";
   if (bad) throw new UnsafeRuleLine(bad, line);
 }
 

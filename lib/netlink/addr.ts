@@ -30,11 +30,23 @@ function addrAttrs(c: CIDR, flags: number): Attr[] {
 
 export function addAddr(nl: NetlinkSocket, index: number, c: CIDR, o: AddrOptions = {}, ifname = `index ${index}`): void {
   const flags = o.flags ?? 0;
-  nl.request(RTM.NEWADDR, NLM_F.CREATE | NLM_F.EXCL, ifaddrmsg({ family: familyOf(c), prefixlen: c.prefix, flags, scope: o.scope ?? 0, index }), addrAttrs(c, flags), `RTM_NEWADDR ${ifname} ${formatCIDR(c)}`);
+  nl.request(
+    RTM.NEWADDR,
+    NLM_F.CREATE | NLM_F.EXCL,
+    ifaddrmsg({ family: familyOf(c), prefixlen: c.prefix, flags, scope: o.scope ?? 0, index }),
+    addrAttrs(c, flags),
+    `RTM_NEWADDR ${ifname} ${formatCIDR(c)}`,
+  );
 }
 
 export function delAddr(nl: NetlinkSocket, index: number, c: CIDR, ifname = `index ${index}`): void {
-  nl.request(RTM.DELADDR, 0, ifaddrmsg({ family: familyOf(c), prefixlen: c.prefix, flags: 0, scope: 0, index }), [attr(IFA.LOCAL, c.ip), attr(IFA.ADDRESS, c.ip)], `RTM_DELADDR ${ifname} ${formatCIDR(c)}`);
+  nl.request(
+    RTM.DELADDR,
+    0,
+    ifaddrmsg({ family: familyOf(c), prefixlen: c.prefix, flags: 0, scope: 0, index }),
+    [attr(IFA.LOCAL, c.ip), attr(IFA.ADDRESS, c.ip)],
+    `RTM_DELADDR ${ifname} ${formatCIDR(c)}`,
+  );
 }
 
 /** Addresses in the namespace, optionally of one link and one family (4 or 6). */
@@ -47,7 +59,13 @@ export function listAddrs(nl: NetlinkSocket, index?: number, fam?: 4 | 6): Addre
     const attrs = AttrMap.parse(msg.body, 8);
     const ip = attrs.get(IFA.LOCAL) ?? attrs.get(IFA.ADDRESS);
     if (!ip) continue;
-    out.push({ index: h.index, cidr: { ip: ip.slice(), prefix: h.prefixlen }, scope: h.scope, flags: attrs.u32(IFA.FLAGS) ?? h.flags, label: attrs.string(IFA.LABEL) });
+    out.push({
+      index: h.index,
+      cidr: { ip: ip.slice(), prefix: h.prefixlen },
+      scope: h.scope,
+      flags: attrs.u32(IFA.FLAGS) ?? h.flags,
+      label: attrs.string(IFA.LABEL),
+    });
   }
   return out;
 }

@@ -54,7 +54,12 @@ export function parseMAC(s: string): Uint8Array | undefined {
 function parseStats64(b?: Uint8Array): LinkStats | undefined {
   if (!b || b.length < 32) return undefined;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { rxPackets: dv.getBigUint64(0, true), txPackets: dv.getBigUint64(8, true), rxBytes: dv.getBigUint64(16, true), txBytes: dv.getBigUint64(24, true) };
+  return {
+    rxPackets: dv.getBigUint64(0, true),
+    txPackets: dv.getBigUint64(8, true),
+    rxBytes: dv.getBigUint64(16, true),
+    txBytes: dv.getBigUint64(24, true),
+  };
 }
 
 export function parseLink(msg: Message): Link {

@@ -123,7 +123,17 @@ export function listRoutes(nl: NetlinkSocket, fam: 4 | 6, opts: { dev?: number; 
 /** The route the kernel would use to reach `ip` (`ip route get`). */
 export function routeGet(nl: NetlinkSocket, ip: IPBytes): Route | undefined {
   const fam = ip.length === 4 ? 4 : 6;
-  const req = rtmsg({ family: fam === 4 ? AF.INET : AF.INET6, dstLen: ip.length * 8, srcLen: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 });
+  const req = rtmsg({
+    family: fam === 4 ? AF.INET : AF.INET6,
+    dstLen: ip.length * 8,
+    srcLen: 0,
+    tos: 0,
+    table: 0,
+    protocol: 0,
+    scope: 0,
+    type: 0,
+    flags: 0,
+  });
   const [msg] = nl.request(RTM.GETROUTE, 0, req, [attr(RTA.DST, ip)], `RTM_GETROUTE ${formatIP(ip)}`);
   if (!msg) return undefined;
   const a = AttrMap.parse(msg.body, 12);

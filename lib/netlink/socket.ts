@@ -22,7 +22,10 @@ export class NetlinkSocket {
   private seq = 0;
   private readonly buf = new Uint8Array(256 * 1024);
   private readonly kernel = sockaddrNl();
-  private constructor(private readonly fd: number, private readonly port: number) {}
+  private constructor(
+    private readonly fd: number,
+    private readonly port: number,
+  ) {}
 
   /** Open a socket in the current namespace, or in `ns` (a Netns or a path). */
   static open(ns?: Netns | string): NetlinkSocket {

@@ -62,14 +62,24 @@ export function setupMasqNft(network: string, ifname: string, id: string, addrs:
   const comment = masqComment(network, ifname, id);
   const rules = addrs.map((a) => podRule(a, comment));
   const prefix = instanceHash(network, ifname, id);
-  modifyNft(() => [...sharedStructure(), ...masqRules().filter((r) => r.comment?.startsWith(prefix)).map(deleteRule), ...rules]);
+  modifyNft(() => [
+    ...sharedStructure(),
+    ...masqRules()
+      .filter((r) => r.comment?.startsWith(prefix))
+      .map(deleteRule),
+    ...rules,
+  ]);
 }
 
 /** Remove the pod's rules; false when nftables is not usable here (nothing of ours can be there). */
 export function teardownMasqNft(network: string, ifname: string, id: string): boolean {
   const prefix = instanceHash(network, ifname, id);
   try {
-    modifyNft(() => masqRules().filter((r) => r.comment?.startsWith(prefix)).map(deleteRule));
+    modifyNft(() =>
+      masqRules()
+        .filter((r) => r.comment?.startsWith(prefix))
+        .map(deleteRule),
+    );
     return true;
   } catch (e) {
     if (e instanceof NftUnavailable) return false;

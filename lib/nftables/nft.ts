@@ -29,7 +29,8 @@ function run(args: string[], input?: string) {
     const missing = (r.error as NodeJS.ErrnoException).code === "ENOENT";
     throw new NftUnavailable(missing ? "nft was not found on PATH (install the nftables package)" : `nft could not be run: ${r.error.message}`);
   }
-  if (r.status !== 0 && NO_KERNEL.test(r.stderr)) throw new NftUnavailable(`the kernel has no nftables support here (${r.stderr.trim().split("\n")[0]})`);
+  if (r.status !== 0 && NO_KERNEL.test(r.stderr))
+    throw new NftUnavailable(`the kernel has no nftables support here (${r.stderr.trim().split("\n")[0]})`);
   return r;
 }
 
@@ -47,7 +48,9 @@ export function listChain(family: NftFamily, table: string, chain: string): NftR
     if (/No such file or directory/.test(r.stderr)) return undefined;
     throw new NftError(`nft list chain ${family} ${table} ${chain}`, r.stderr);
   }
-  return parse(r.stdout, `chain ${family} ${table} ${chain}`).flatMap((o) => (o.rule ? [{ handle: o.rule.handle, comment: o.rule.comment, expr: o.rule.expr }] : []));
+  return parse(r.stdout, `chain ${family} ${table} ${chain}`).flatMap((o) =>
+    o.rule ? [{ handle: o.rule.handle, comment: o.rule.comment, expr: o.rule.expr }] : [],
+  );
 }
 
 interface Listed {

@@ -44,7 +44,11 @@ const MAX_CONDITION_BYTES = 256;
 /** One element of a conditions list, as nft match text. */
 export function nftCondition(text: string, what: string): string {
   if (!CONDITION.test(text)) {
-    throw new UnsafeNftText(what, text, "nftables conditions may hold letters, digits, single spaces and _ . : / ! = < > , - only (no quotes, braces, ';' or '#')");
+    throw new UnsafeNftText(
+      what,
+      text,
+      "nftables conditions may hold letters, digits, single spaces and _ . : / ! = < > , - only (no quotes, braces, ';' or '#')",
+    );
   }
   if (text.length > MAX_CONDITION_BYTES) throw new UnsafeNftText(what, text, `keep it within ${MAX_CONDITION_BYTES} bytes`);
   return text;
@@ -65,7 +69,7 @@ export function assertOneCommand(line: string): void {
         ? "no add, insert, delete or flush of a table, chain or rule"
         : (outside.match(/"/g) ?? []).length % 2
           ? "an unterminated string"
-          : /[#]/.test(outside) || ((/[;{}]/.test(outside)) && !DECLARATION.test(outside))
+          : /[#]/.test(outside) || (/[;{}]/.test(outside) && !DECLARATION.test(outside))
             ? "a statement separator, comment or block outside a declaration"
             : "";
   if (bad) throw new UnsafeNftText("nft -f input refused: a line has", `${bad}: ${line}`, "this is a bug: report it");

@@ -22,7 +22,10 @@ export class NetnsNotFoundError extends Error {
 export class NotNetnsError extends Error {
   /** CNI "invalid environment variable": CNI_NETNS is wrong. */
   readonly cniCode = 4;
-  constructor(readonly path: string, magic: number) {
+  constructor(
+    readonly path: string,
+    magic: number,
+  ) {
     super(
       `CNI_NETNS=${path} is not a network namespace (filesystem magic 0x${magic.toString(16)}); ` +
         `pass a bind-mounted namespace such as /var/run/netns/<name> or /proc/<pid>/ns/net`,
@@ -34,7 +37,10 @@ export class NotNetnsError extends Error {
 const isNetnsFs = (magic: number) => magic === NSFS_MAGIC || magic === PROC_SUPER_MAGIC;
 
 export class Netns {
-  private constructor(readonly path: string, readonly fd: number) {}
+  private constructor(
+    readonly path: string,
+    readonly fd: number,
+  ) {}
 
   /** Open `path` and check it is nsfs (or procfs, for /proc/<pid>/ns/net on old kernels). */
   static open(path: string): Netns {
@@ -96,4 +102,3 @@ export class Netns {
     close(this.fd);
   }
 }
-

@@ -34,7 +34,11 @@ function readConfFile(file: string): string {
   } catch (e) {
     if (!(e instanceof BoundedReadError)) throw e;
     const code = e.reason === "io" ? Code.IOFailure : Code.InvalidConfig;
-    throw new CniError(code, `network configuration ${file}: ${e.why}`, "a network configuration is a regular JSON file of a few KiB: fix or remove it");
+    throw new CniError(
+      code,
+      `network configuration ${file}: ${e.why}`,
+      "a network configuration is a regular JSON file of a few KiB: fix or remove it",
+    );
   }
 }
 
@@ -46,7 +50,10 @@ function files(dir: string, exts: string[]): string[] {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw e;
   }
-  return names.filter((n) => exts.includes(extname(n)) && !statSync(join(dir, n)).isDirectory()).sort().map((n) => join(dir, n));
+  return names
+    .filter((n) => exts.includes(extname(n)) && !statSync(join(dir, n)).isDirectory())
+    .sort()
+    .map((n) => join(dir, n));
 }
 
 function plugin(raw: unknown, where: string): PluginConf {
@@ -99,7 +106,8 @@ export function parseConfList(bytes: string, file: string): ConfList {
   }
   if (!isObject(j)) throw new CniError(Code.Decoding, `${file}: not a JSON object`);
   if (typeof j.name !== "string" || !j.name) throw new CniError(Code.InvalidConfig, `error parsing configuration list ${file}: no name`);
-  if (!Array.isArray(j.plugins) || !j.plugins.length) throw new CniError(Code.InvalidConfig, `error parsing configuration list ${file}: no plugins in list`);
+  if (!Array.isArray(j.plugins) || !j.plugins.length)
+    throw new CniError(Code.InvalidConfig, `error parsing configuration list ${file}: no plugins in list`);
   return {
     name: j.name,
     cniVersion: listVersion(j, file),
@@ -133,5 +141,9 @@ export function loadConfList(dir: string, name: string): ConfList {
     }
     if (conf.name === name) return fromSingleConf(bytes, f);
   }
-  throw new CniError(Code.InvalidConfig, `no net configuration with name "${name}" in ${dir}`, "set NETCONFPATH to the folder holding the network's .conflist/.conf file");
+  throw new CniError(
+    Code.InvalidConfig,
+    `no net configuration with name "${name}" in ${dir}`,
+    "set NETCONFPATH to the folder holding the network's .conflist/.conf file",
+  );
 }

@@ -22,7 +22,11 @@ export interface RuntimeConf {
 
 /** A plugin's failure, naming it the way libcni does ("plugin type=\"bridge\" failed (add): …"). */
 export class PluginFailure extends Error {
-  constructor(readonly plugin: PluginConf, readonly command: string, readonly error: CniError) {
+  constructor(
+    readonly plugin: PluginConf,
+    readonly command: string,
+    readonly error: CniError,
+  ) {
     super(`plugin type="${plugin.type}" failed (${command === "DEL" ? "delete" : command.toLowerCase()}): ${error.message}`);
   }
 }
@@ -43,7 +47,11 @@ function asCniError(doing: string, e: unknown): CniError {
 }
 
 function pluginConfig(
-  list: ConfList, p: PluginConf, capabilityArgs: Record<string, unknown>, prevResult?: unknown, extra: Record<string, unknown> = {},
+  list: ConfList,
+  p: PluginConf,
+  capabilityArgs: Record<string, unknown>,
+  prevResult?: unknown,
+  extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   const c: Record<string, unknown> = { ...p.raw, name: list.name, cniVersion: list.cniVersion, ...extra };
   if (prevResult !== undefined) c.prevResult = prevResult;

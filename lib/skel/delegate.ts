@@ -29,7 +29,11 @@ function self(): Stats | null {
 /** libcni's FindInPath: the first regular file named `type` in the CNI_PATH directories. */
 export function findInPath(type: string, paths: string[]): { path: string; stat: Stats } {
   if (type === "" || type.includes("/") || type.includes("\0")) {
-    throw new CniError(Code.InvalidConfig, `invalid plugin type ${describeValue(type)}`, "a plugin type is a file name on CNI_PATH, without '/' or NUL");
+    throw new CniError(
+      Code.InvalidConfig,
+      `invalid plugin type ${describeValue(type)}`,
+      "a plugin type is a file name on CNI_PATH, without '/' or NUL",
+    );
   }
   for (const dir of paths) {
     const path = join(dir, type);
@@ -88,7 +92,10 @@ export function outcomeError(type: string, out: Outcome): CniError {
  * with its code.
  */
 export function delegate(
-  ctx: Context, type: string, config: Record<string, unknown> | Uint8Array, command: Command,
+  ctx: Context,
+  type: string,
+  config: Record<string, unknown> | Uint8Array,
+  command: Command,
   version = config instanceof Uint8Array ? ctx.conf.cniVersion : String(config.cniVersion ?? ctx.conf.cniVersion),
 ): Result | undefined {
   const found = findInPath(type, ctx.path);

@@ -8,7 +8,15 @@ import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
 import { type Result, formatResult, parseResult, printJSON } from "./result.ts";
 import { writeLog } from "./write.ts";
 import { mark, tally } from "../sys/phase-timer.ts";
-import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, isSupported, isValidVersion, versionAtLeast, versionOutput } from "./version.ts";
+import {
+  CURRENT_VERSION,
+  DEFAULT_CONFIG_VERSION,
+  SUPPORTED_VERSIONS,
+  isSupported,
+  isValidVersion,
+  versionAtLeast,
+  versionOutput,
+} from "./version.ts";
 
 export interface Outcome {
   stdout: string;
@@ -49,7 +57,11 @@ function parseConf(stdin: Uint8Array): NetConf {
   try {
     raw = JSON.parse(new TextDecoder().decode(stdin));
   } catch (e) {
-    throw new CniError(Code.Decoding, `error unmarshall network config: ${(e as Error).message}`, "the network config on stdin must be a JSON object");
+    throw new CniError(
+      Code.Decoding,
+      `error unmarshall network config: ${(e as Error).message}`,
+      "the network config on stdin must be a JSON object",
+    );
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new CniError(Code.Decoding, "error unmarshall network config: not a JSON object", "the network config on stdin must be a JSON object");
@@ -64,7 +76,11 @@ function parseConf(stdin: Uint8Array): NetConf {
   validateNetworkName(conf.name);
   const deep = tooDeep(conf, MAX_NESTING);
   if (deep !== undefined) {
-    throw new CniError(Code.InvalidConfig, `"${deep}" is nested more than ${MAX_NESTING} levels deep`, "no network config nests that deep: check what wrote this value");
+    throw new CniError(
+      Code.InvalidConfig,
+      `"${deep}" is nested more than ${MAX_NESTING} levels deep`,
+      "no network config nests that deep: check what wrote this value",
+    );
   }
   conf.cniVersion = (conf.cniVersion as string | undefined) || DEFAULT_CONFIG_VERSION;
   return conf as NetConf;
@@ -73,12 +89,20 @@ function parseConf(stdin: Uint8Array): NetConf {
 function checkVersion(conf: NetConf, command: CmdArgs["command"]): void {
   const v = conf.cniVersion;
   if (!isValidVersion(v) || !isSupported(v)) {
-    throw new CniError(Code.IncompatibleVersion, "incompatible CNI versions", `config is ${describeValue(v)}, plugin supports [${SUPPORTED_VERSIONS.map((s) => JSON.stringify(s)).join(" ")}]`);
+    throw new CniError(
+      Code.IncompatibleVersion,
+      "incompatible CNI versions",
+      `config is ${describeValue(v)}, plugin supports [${SUPPORTED_VERSIONS.map((s) => JSON.stringify(s)).join(" ")}]`,
+    );
   }
   const minimum: Partial<Record<string, string>> = { CHECK: "0.4.0", GC: "1.1.0", STATUS: "1.1.0" };
   const min = minimum[command];
   if (min && !versionAtLeast(v, min)) {
-    throw new CniError(Code.IncompatibleVersion, `config version does not allow ${command}`, `${command} needs cniVersion ${min} or later; the config says ${v}`);
+    throw new CniError(
+      Code.IncompatibleVersion,
+      `config version does not allow ${command}`,
+      `${command} needs cniVersion ${min} or later; the config says ${v}`,
+    );
   }
 }
 

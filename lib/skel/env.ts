@@ -53,7 +53,9 @@ export function readCmdArgs(env: Record<string, string | undefined>): CmdArgs {
     netns: envPath(get("CNI_NETNS"), "CNI_NETNS"),
     ifName: get("CNI_IFNAME"),
     args: get("CNI_ARGS"),
-    path: envPath(get("CNI_PATH"), "CNI_PATH").split(":").filter((p) => p !== ""),
+    path: envPath(get("CNI_PATH"), "CNI_PATH")
+      .split(":")
+      .filter((p) => p !== ""),
     netnsOverride: isOverride(get("CNI_NETNS_OVERRIDE")),
   };
   if (REQUIRED.CNI_CONTAINERID.includes(args.command)) validateContainerID(args.containerID);
@@ -64,7 +66,10 @@ export function readCmdArgs(env: Record<string, string | undefined>): CmdArgs {
 export function validateContainerID(id: string): void {
   if (id === "") throw invalidEnv("missing containerID", "set CNI_CONTAINERID");
   if (!NAME_RE.test(id)) {
-    throw invalidEnv("invalid characters in containerID", `CNI_CONTAINERID=${describeValue(id)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`);
+    throw invalidEnv(
+      "invalid characters in containerID",
+      `CNI_CONTAINERID=${describeValue(id)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`,
+    );
   }
 }
 
@@ -91,10 +96,15 @@ export function validateIfName(name: string): void {
 }
 
 export function validateNetworkName(name: unknown): void {
-  if (name === undefined || name === null || name === "") throw new CniError(Code.InvalidConfig, "missing network name", `the config's "name" is required`);
+  if (name === undefined || name === null || name === "")
+    throw new CniError(Code.InvalidConfig, "missing network name", `the config's "name" is required`);
   if (typeof name !== "string") throw new CniError(Code.InvalidConfig, `"name" must be a string`, `got ${describeValue(name)}`);
   if (!NAME_RE.test(name)) {
-    throw new CniError(Code.InvalidConfig, "invalid characters found in network name", `name=${describeValue(name)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`);
+    throw new CniError(
+      Code.InvalidConfig,
+      "invalid characters found in network name",
+      `name=${describeValue(name)}: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'`,
+    );
   }
 }
 

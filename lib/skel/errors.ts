@@ -18,7 +18,11 @@ export const Code = {
 } as const;
 
 export class CniError extends Error {
-  constructor(readonly code: number, msg: string, readonly details = "") {
+  constructor(
+    readonly code: number,
+    msg: string,
+    readonly details = "",
+  ) {
     super(msg);
     this.name = "CniError";
   }

@@ -62,19 +62,31 @@ type Fields = Readonly<Record<string, Field>>;
 
 const INTERFACE_040: Fields = { name: ["string", "always"], mac: ["string", "omitempty"], sandbox: ["string", "omitempty"] };
 const INTERFACE_100: Fields = {
-  name: ["string", "always"], mac: ["string", "omitempty"], mtu: ["int", "omitempty"], sandbox: ["string", "omitempty"],
-  socketPath: ["string", "omitempty"], pciID: ["string", "omitempty"],
+  name: ["string", "always"],
+  mac: ["string", "omitempty"],
+  mtu: ["int", "omitempty"],
+  sandbox: ["string", "omitempty"],
+  socketPath: ["string", "omitempty"],
+  pciID: ["string", "omitempty"],
 };
 const IP_100: Fields = { interface: ["int", "pointer"], address: ["string", "required"], gateway: ["string", "omitempty"] };
 const IP_040: Fields = { version: ["string", "always"], ...IP_100 };
 const IP_020: Fields = { ip: ["string", "required"], gateway: ["string", "omitempty"] };
 const ROUTE: Fields = {
-  dst: ["string", "required"], gw: ["string", "omitempty"], mtu: ["int", "omitempty"], advmss: ["int", "omitempty"],
-  priority: ["int", "omitempty"], table: ["int", "pointer"], scope: ["int", "pointer"],
+  dst: ["string", "required"],
+  gw: ["string", "omitempty"],
+  mtu: ["int", "omitempty"],
+  advmss: ["int", "omitempty"],
+  priority: ["int", "omitempty"],
+  table: ["int", "pointer"],
+  scope: ["int", "pointer"],
 };
 const ROUTE_020: Fields = { dst: ROUTE.dst, gw: ROUTE.gw };
 const DNS_FIELDS: Fields = {
-  nameservers: ["strings", "omitempty"], domain: ["string", "omitempty"], search: ["strings", "omitempty"], options: ["strings", "omitempty"],
+  nameservers: ["strings", "omitempty"],
+  domain: ["string", "omitempty"],
+  search: ["strings", "omitempty"],
+  options: ["strings", "omitempty"],
 };
 
 function decodeErr(what: string): CniError {
@@ -154,7 +166,10 @@ export function formatResult(r: Result, version: string): Json {
     // 0.1/0.2 hold one address per family; like libcni, the first of each wins and routes go by family. The
     // reference refuses to convert a result without any address; printing one without ip4/ip6 is kept, since
     // by now the ADD has been done and a runtime reads such a result fine.
-    for (const [key, six] of [["ip4", false], ["ip6", true]] as const) {
+    for (const [key, six] of [
+      ["ip4", false],
+      ["ip6", true],
+    ] as const) {
       const ip = r.ips?.find((i) => isV6(i.address) === six);
       if (!ip) continue;
       const cfg = pick({ ip: ip.address, gateway: ip.gateway }, IP_020, key);
@@ -167,9 +182,10 @@ export function formatResult(r: Result, version: string): Json {
   }
   if (r.interfaces?.length) out.interfaces = pickList(r.interfaces, shape === "040" ? INTERFACE_040 : INTERFACE_100, "interfaces");
   if (r.ips?.length) {
-    out.ips = shape === "040"
-      ? r.ips.map((ip, i) => pick({ ...ip, version: isV6(ip.address) ? "6" : "4" }, IP_040, `ips[${i}]`))
-      : pickList(r.ips, IP_100, "ips");
+    out.ips =
+      shape === "040"
+        ? r.ips.map((ip, i) => pick({ ...ip, version: isV6(ip.address) ? "6" : "4" }, IP_040, `ips[${i}]`))
+        : pickList(r.ips, IP_100, "ips");
   }
   if (r.routes?.length) out.routes = pickList(r.routes, ROUTE, "routes");
   out.dns = pickDNS(r.dns);

@@ -30,7 +30,9 @@ export function timingReport(plugin: string, entry: EntryTimes): string {
     `modules ${ms(entry.modulesMs + get("plugin modules"))} (skel ${ms(entry.modulesMs)}, plugins ${ms(get("plugin modules"))}, delegates' included)`,
   ];
   for (const k of ["stdin", "config", ...COMMANDS, "output"]) if (t.has(k)) phases.push(`${k} ${ms(get(k))}`);
-  phases.push(`total to exit ${ms(performance.now() - entry.firstLine + (entry.startupMs ?? 0))} (CPU ${ms(cpuTotal)}; exit itself is after this line)`);
+  phases.push(
+    `total to exit ${ms(performance.now() - entry.firstLine + (entry.startupMs ?? 0))} (CPU ${ms(cpuTotal)}; exit itself is after this line)`,
+  );
   const inside: string[] = [];
   const iptables: Tally = { ms: 0, n: 0 };
   for (const [k, v] of t) {

@@ -4,7 +4,10 @@ import { fstatSync, writeSync } from "node:fs";
 
 /** stdout or stderr refused a write (/dev/full, a closed pipe): there is no one left to tell but the other. */
 export class WriteError extends Error {
-  constructor(readonly fd: number, readonly code: string) {
+  constructor(
+    readonly fd: number,
+    readonly code: string,
+  ) {
     super(`cannot write to ${fd === 1 ? "stdout" : fd === 2 ? "stderr" : `fd ${fd}`}: ${code}`);
     this.name = "WriteError";
   }

@@ -20,8 +20,15 @@ function bunSpawnSync(cmd: string, args: string[], o: Options): SpawnSyncReturns
   const utf8 = o.encoding === "utf8";
   const inherit = (i: number) => o.stdio?.[i] === "inherit";
   const empty = utf8 ? "" : Buffer.alloc(0);
-  const failed = (error: Error): SpawnSyncReturns<string | Buffer> =>
-    ({ pid: 0, output: [], stdout: empty, stderr: empty, status: null, signal: null, error });
+  const failed = (error: Error): SpawnSyncReturns<string | Buffer> => ({
+    pid: 0,
+    output: [],
+    stdout: empty,
+    stderr: empty,
+    status: null,
+    signal: null,
+    error,
+  });
   let r;
   try {
     r = Bun.spawnSync([cmd, ...args], {
@@ -39,8 +46,12 @@ function bunSpawnSync(cmd: string, args: string[], o: Options): SpawnSyncReturns
   const stdout = text(r.stdout as Buffer | undefined);
   const stderr = text(r.stderr as Buffer | undefined);
   const out: SpawnSyncReturns<string | Buffer> = {
-    pid: r.pid, output: [null, stdout, stderr] as SpawnSyncReturns<string | Buffer>["output"], stdout: stdout as string | Buffer, stderr: stderr as string | Buffer,
-    status: r.exitCode, signal: (r.signalCode ?? null) as NodeJS.Signals | null,
+    pid: r.pid,
+    output: [null, stdout, stderr] as SpawnSyncReturns<string | Buffer>["output"],
+    stdout: stdout as string | Buffer,
+    stderr: stderr as string | Buffer,
+    status: r.exitCode,
+    signal: (r.signalCode ?? null) as NodeJS.Signals | null,
   };
   if (r.exitedDueToMaxBuffer) {
     out.error = Object.assign(new Error(`spawnSync ${cmd} ENOBUFS (stdout or stderr buffer reached maxBuffer size limit)`), { code: "ENOBUFS" });

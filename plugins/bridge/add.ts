@@ -75,10 +75,19 @@ export function add(ctx: Context): Result {
       const { bridge, host, peer } = lock.shared(() => {
         const { bridge, created } = ensureBridge(nl, conf);
         if (created) undo.push(`remove bridge ${bridge.name}`, () => removeBridgeIfUnused(nl, bridge, lock));
-        const pair = setupVeth(nl, bridge, conf, ctx.ifName, { nl: podNl, fd: pod.fd, path: ctx.netns }, {
-          mac: conf.mac, vlan: conf.vlan, vlans: conf.vlans,
-          onCreated: (name) => undo.push(`remove veth ${name}`, () => deleteLinkIfExists(nl, name)),
-        });
+        const pair = setupVeth(
+          nl,
+          bridge,
+          conf,
+          ctx.ifName,
+          { nl: podNl, fd: pod.fd, path: ctx.netns },
+          {
+            mac: conf.mac,
+            vlan: conf.vlan,
+            vlans: conf.vlans,
+            onCreated: (name) => undo.push(`remove veth ${name}`, () => deleteLinkIfExists(nl, name)),
+          },
+        );
         return { bridge, ...pair };
       });
       const interfaces: Interface[] = [
@@ -100,7 +109,8 @@ export function add(ctx: Context): Result {
         result.ips = ipam.ips;
         result.routes = ipam.routes;
         result.dns = ipam.dns;
-        if (!result.ips?.length) throw new CniError(Code.Internal, "IPAM plugin returned missing IP config", `${conf.ipamType} returned no addresses`);
+        if (!result.ips?.length)
+          throw new CniError(Code.Internal, "IPAM plugin returned missing IP config", `${conf.ipamType} returned no addresses`);
         const gws = calcGateways(result, conf);
         const hasV6 = result.ips.some((ip) => ip.address.includes(":"));
         prepareInterface(pod, ctx.ifName, conf.enableDad, hasV6);
@@ -118,7 +128,11 @@ export function add(ctx: Context): Result {
         }
         if (conf.ipMasq) {
           undo.push("remove masquerade rules", () => teardownMasquerade(conf, ctx));
-          setupMasquerade(conf, ctx, result.ips.map((ip) => parseCIDR(ip.address)!));
+          setupMasquerade(
+            conf,
+            ctx,
+            result.ips.map((ip) => parseCIDR(ip.address)!),
+          );
         }
       } else if (!conf.disableContainerInterface) {
         setUp(podNl, peer);
@@ -130,7 +144,9 @@ export function add(ctx: Context): Result {
       const br = getLink(nl, bridge.name);
       interfaces[0].mac = br.mac;
       if (conf.mtu && br.mtu !== conf.mtu) {
-        ctx.log.warn(`bridge ${br.name} has MTU ${br.mtu}, not the configured ${conf.mtu}: "mtu" applies only when the bridge is created (delete ${br.name} to recreate it)`);
+        ctx.log.warn(
+          `bridge ${br.name} has MTU ${br.mtu}, not the configured ${conf.mtu}: "mtu" applies only when the bridge is created (delete ${br.name} to recreate it)`,
+        );
       }
       interfaces[1].mac = hostNow.mac;
       if (conf.dns) result.dns = conf.dns;

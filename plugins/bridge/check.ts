@@ -37,7 +37,8 @@ export function check(ctx: Context): void {
     if (br.kind !== "bridge") throw fail(`Interface ${br.name} does not have link type of bridge`);
     macMatches(brIntf!, br, "Bridge interface");
     const promisc = (br.flags & IFF.PROMISC) !== 0;
-    if (promisc !== conf.promiscMode) throw fail(`Bridge interface ${br.name} configured Promisc Mode ${conf.promiscMode} doesn't match current state: ${promisc} `);
+    if (promisc !== conf.promiscMode)
+      throw fail(`Bridge interface ${br.name} configured Promisc Mode ${conf.promiscMode} doesn't match current state: ${promisc} `);
 
     const cont = expectLink(podNl, contIntf, ctx.netns);
     if (cont.kind !== "veth") throw fail(`Error: Container interface ${cont.name} not of type veth`);
@@ -46,9 +47,14 @@ export function check(ctx: Context): void {
     const hostIntf = ifaces.find((i) => i !== brIntf && i !== contIntf && !i.sandbox && findLink(nl, i.name)?.index === cont.parent);
     if (!hostIntf) throw fail(`CNI veth created for bridge ${conf.brName} was not found`, `no interface of prevResult is the peer of ${cont.name}`);
     const host = findLink(nl, hostIntf.name)!;
-    if (host.master !== br.index) throw fail(`veth ${host.name} is not attached to bridge ${br.name}`, `attach it (ip link set ${host.name} master ${br.name}) or re-create the pod`);
+    if (host.master !== br.index)
+      throw fail(
+        `veth ${host.name} is not attached to bridge ${br.name}`,
+        `attach it (ip link set ${host.name} master ${br.name}) or re-create the pod`,
+      );
     const port = getBridgePort(nl, host.index);
-    if (port && port.hairpin !== conf.hairpinMode) throw fail(`veth ${host.name} has hairpin mode ${port.hairpin ? "on" : "off"}, the config says ${conf.hairpinMode ? "on" : "off"}`);
+    if (port && port.hairpin !== conf.hairpinMode)
+      throw fail(`veth ${host.name} has hairpin mode ${port.hairpin ? "on" : "off"}, the config says ${conf.hairpinMode ? "on" : "off"}`);
     macMatches(hostIntf, host, "Interface");
     if (conf.macspoofchk) {
       const missing = checkSpoofCheck(ctx, host.name, cont.mac ?? "");
@@ -69,8 +75,11 @@ export function check(ctx: Context): void {
       const dst = parseCIDR(r.dst);
       if (!dst) continue;
       const gw = r.gw ? parseIP(r.gw) : undefined;
-      const found = listRoutes(podNl, dst.ip.length === 4 ? 4 : 6).some((k) =>
-        (k.dst ? k.dst.prefix === dst.prefix && ipEqual(k.dst.ip, networkOf(dst)) : dst.prefix === 0) && (!gw || (k.gw !== undefined && ipEqual(k.gw, gw))));
+      const found = listRoutes(podNl, dst.ip.length === 4 ? 4 : 6).some(
+        (k) =>
+          (k.dst ? k.dst.prefix === dst.prefix && ipEqual(k.dst.ip, networkOf(dst)) : dst.prefix === 0) &&
+          (!gw || (k.gw !== undefined && ipEqual(k.gw, gw))),
+      );
       if (!found) throw fail(`Expected Route {Dst: ${r.dst} GW: ${r.gw ?? "<nil>"}} not route table`, `the route is missing in ${ctx.netns}`);
     }
 
@@ -81,7 +90,10 @@ export function check(ctx: Context): void {
         const gw = ip.gateway ? parseIP(ip.gateway) : undefined;
         if (!addr || !gw) continue;
         if (!brAddrs.some((a) => ipEqual(a.cidr.ip, gw) && a.cidr.prefix === addr.prefix)) {
-          throw fail(`bridge ${br.name} does not hold the gateway ${ip.gateway}/${addr.prefix}`, `it holds ${brAddrs.map((a) => formatCIDR(a.cidr)).join(", ") || "no address"}`);
+          throw fail(
+            `bridge ${br.name} does not hold the gateway ${ip.gateway}/${addr.prefix}`,
+            `it holds ${brAddrs.map((a) => formatCIDR(a.cidr)).join(", ") || "no address"}`,
+          );
         }
       }
     }

@@ -1,6 +1,16 @@
 // bridge's configuration: every key of the reference, checked before anything is touched. Keys whose values
 // we do not implement are refused with code 2 naming them, never silently ignored.
-import { type DNS, type NetConf, describeValue, ifNameProblem, invalidConfig, isValidIfName, parseCniArgs, type Json, isObject } from "../../lib/skel/index.ts";
+import {
+  type DNS,
+  type NetConf,
+  describeValue,
+  ifNameProblem,
+  invalidConfig,
+  isValidIfName,
+  parseCniArgs,
+  type Json,
+  isObject,
+} from "../../lib/skel/index.ts";
 import { parseMAC } from "../../lib/netlink/link.ts";
 import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
 
@@ -31,7 +41,6 @@ export interface BridgeConf {
   mac?: Uint8Array;
   dns?: DNS;
 }
-
 
 function bool(c: Json, key: string, dflt = false): boolean {
   const v = c[key];
@@ -98,9 +107,24 @@ export function loadTeardownConfig(c: NetConf, cniArgs: string): BridgeConf {
   } catch {
     const ipam = isObject(c.ipam) && typeof c.ipam.type === "string" && c.ipam.type ? c.ipam.type : undefined;
     return {
-      name: c.name, cniVersion: c.cniVersion, brName: isValidIfName(c.bridge) ? c.bridge : "cni0",
-      isGW: false, isDefaultGW: false, forceAddress: false, ipMasq: c.ipMasq === true, macspoofchk: c.macspoofchk === true, mtu: 0, hairpinMode: false, promiscMode: false,
-      vlan: 0, vlans: [], preserveDefaultVlan: true, enableDad: false, disableContainerInterface: false, portIsolation: false, ipamType: ipam,
+      name: c.name,
+      cniVersion: c.cniVersion,
+      brName: isValidIfName(c.bridge) ? c.bridge : "cni0",
+      isGW: false,
+      isDefaultGW: false,
+      forceAddress: false,
+      ipMasq: c.ipMasq === true,
+      macspoofchk: c.macspoofchk === true,
+      mtu: 0,
+      hairpinMode: false,
+      promiscMode: false,
+      vlan: 0,
+      vlans: [],
+      preserveDefaultVlan: true,
+      enableDad: false,
+      disableContainerInterface: false,
+      portIsolation: false,
+      ipamType: ipam,
     };
   }
 }
@@ -122,7 +146,8 @@ export function loadConfig(c: NetConf, cniArgs: string): BridgeConf {
   if (hairpinMode && promiscMode) throw invalidConfig("cannot set hairpin mode and promiscuous mode at the same time");
 
   const ipMasqBackend = parseBackend(c.ipMasqBackend);
-  if (ipMasqBackend === null) throw invalidConfig(`invalid "ipMasqBackend" ${describeValue(c.ipMasqBackend)}`, `use "iptables" or "nftables", or leave it unset`);
+  if (ipMasqBackend === null)
+    throw invalidConfig(`invalid "ipMasqBackend" ${describeValue(c.ipMasqBackend)}`, `use "iptables" or "nftables", or leave it unset`);
 
   let ipamType: string | undefined;
   if (c.ipam !== undefined && c.ipam !== null) {
@@ -131,7 +156,8 @@ export function loadConfig(c: NetConf, cniArgs: string): BridgeConf {
     ipamType = (c.ipam.type as string | undefined) || undefined;
   }
   const disableContainerInterface = bool(c, "disableContainerInterface");
-  if (disableContainerInterface && ipamType) throw invalidConfig("cannot use IPAM when DisableContainerInterface flag is set", "remove ipam, or disableContainerInterface");
+  if (disableContainerInterface && ipamType)
+    throw invalidConfig("cannot use IPAM when DisableContainerInterface flag is set", "remove ipam, or disableContainerInterface");
 
   const envMac = parseCniArgs(cniArgs, ["MAC"]).get("MAC");
   const args = isObject(c.args) && isObject(c.args.cni) ? c.args.cni : {};

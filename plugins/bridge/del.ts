@@ -26,7 +26,9 @@ function removePodInterface(ctx: Context): boolean {
 /** prevResult names the host veth: remove it if the pod side could not be reached (it takes its peer along). */
 function removeHostVeth(ctx: Context, brName: string): void {
   // prevResult is read leniently on DEL: an entry may be anything.
-  const hostIfaces = (ctx.prevResult?.interfaces ?? []).filter((i) => typeof i?.name === "string" && !i.sandbox && i.name !== brName && i.name.startsWith("veth"));
+  const hostIfaces = (ctx.prevResult?.interfaces ?? []).filter(
+    (i) => typeof i?.name === "string" && !i.sandbox && i.name !== brName && i.name.startsWith("veth"),
+  );
   if (!hostIfaces.length) return;
   withNetlink(undefined, (nl) => {
     for (const i of hostIfaces) {

@@ -28,7 +28,10 @@ function gc(ctx: Context): void {
   if (errors.length === 1) throw errors[0];
   if (errors.length) {
     const first = errors[0];
-    throw new CniError(first instanceof CniError ? first.code : Code.Internal, `GC failed in ${errors.length} steps: ${errors.map((e) => (e as Error).message).join("; ")}`);
+    throw new CniError(
+      first instanceof CniError ? first.code : Code.Internal,
+      `GC failed in ${errors.length} steps: ${errors.map((e) => (e as Error).message).join("; ")}`,
+    );
   }
 }
 

@@ -2,9 +2,30 @@
 // address on the bridge (or on its VLAN interface).
 import { CniError, Code } from "../../lib/skel/index.ts";
 import {
-  type Link, NetlinkError, type NetlinkSocket, addAddr, addBridge, addVeth, bridgeVlanAdd, bridgeVlanDel, bridgeVlanFiltering,
-  bridgeVlanList, delAddr, deleteLink, findLink, getLink, isUp, listAddrs, OPER_STATE, OPER_UP, parseMAC, setBridgePort,
-  setBridgeVlanFiltering, setMac, setPromisc, setUp,
+  type Link,
+  NetlinkError,
+  type NetlinkSocket,
+  addAddr,
+  addBridge,
+  addVeth,
+  bridgeVlanAdd,
+  bridgeVlanDel,
+  bridgeVlanFiltering,
+  bridgeVlanList,
+  delAddr,
+  deleteLink,
+  findLink,
+  getLink,
+  isUp,
+  listAddrs,
+  OPER_STATE,
+  OPER_UP,
+  parseMAC,
+  setBridgePort,
+  setBridgeVlanFiltering,
+  setMac,
+  setPromisc,
+  setUp,
 } from "../../lib/netlink/index.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
@@ -22,7 +43,11 @@ export interface BridgeSetup {
 function noVlanFiltering(conf: BridgeConf, e: unknown): unknown {
   if (!(e instanceof NetlinkError && e.code === "EOPNOTSUPP")) return e;
   const key = conf.vlan ? `"vlan": ${conf.vlan}` : `"vlanTrunk"`;
-  return new CniError(Code.UnsupportedField, `${key} needs bridge VLAN filtering, which this kernel does not support`, "the kernel lacks CONFIG_BRIDGE_VLAN_FILTERING; remove the VLAN settings or use a kernel with it");
+  return new CniError(
+    Code.UnsupportedField,
+    `${key} needs bridge VLAN filtering, which this kernel does not support`,
+    "the kernel lacks CONFIG_BRIDGE_VLAN_FILTERING; remove the VLAN settings or use a kernel with it",
+  );
 }
 
 export function ensureBridge(nl: NetlinkSocket, conf: BridgeConf): BridgeSetup {
@@ -43,7 +68,11 @@ export function ensureBridge(nl: NetlinkSocket, conf: BridgeConf): BridgeSetup {
     br = getLink(nl, conf.brName);
   }
   if (br.kind !== "bridge") {
-    throw new CniError(Code.InvalidConfig, `"${conf.brName}" already exists but is not a bridge`, `it is a ${br.kind ?? "plain"} link; set "bridge" to another name or remove that link`);
+    throw new CniError(
+      Code.InvalidConfig,
+      `"${conf.brName}" already exists but is not a bridge`,
+      `it is a ${br.kind ?? "plain"} link; set "bridge" to another name or remove that link`,
+    );
   }
   if (vlanFiltering && !created && !bridgeVlanFiltering(nl, br.index)) {
     try {
@@ -84,11 +113,19 @@ const randomVethName = () => `veth${randomHex(4)}`;
  * a caller can remove it if anything later fails.
  */
 export function setupVeth(
-  nl: NetlinkSocket, br: Link, conf: BridgeConf, name: string, peerNs: PeerNamespace,
+  nl: NetlinkSocket,
+  br: Link,
+  conf: BridgeConf,
+  name: string,
+  peerNs: PeerNamespace,
   opts: { mac?: Uint8Array; vlan: number; vlans: number[]; onCreated: (host: string) => void },
 ): VethPair {
   if (findLink(peerNs.nl, name)) {
-    throw new CniError(Code.InvalidEnv, `container veth name provided (${name}) already exists`, `an interface called ${name} is already in ${peerNs.path ?? "the node's namespace"}; pick another CNI_IFNAME or run DEL first`);
+    throw new CniError(
+      Code.InvalidEnv,
+      `container veth name provided (${name}) already exists`,
+      `an interface called ${name} is already in ${peerNs.path ?? "the node's namespace"}; pick another CNI_IFNAME or run DEL first`,
+    );
   }
   let hostName = "";
   for (let attempt = 0; ; attempt++) {

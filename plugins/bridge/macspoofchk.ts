@@ -77,14 +77,17 @@ export function teardownSpoofCheck(ctx: Context): void {
 export function checkSpoofCheck(ctx: Context, hostVeth: string, podMac: string): string[] {
   const ref = refOf(ctx);
   const table = readTable();
-  const jump = jumpsOf(table, ref).some((r) => JSON.stringify(r.expr) === JSON.stringify([
-    { match: { op: "==", left: { meta: { key: "iifname" } }, right: hostVeth } }, { jump: { target: ifaceChain(ref) } },
-  ]));
+  const jump = jumpsOf(table, ref).some(
+    (r) =>
+      JSON.stringify(r.expr) ===
+      JSON.stringify([{ match: { op: "==", left: { meta: { key: "iifname" } }, right: hostVeth } }, { jump: { target: ifaceChain(ref) } }]),
+  );
   const macRules = (table?.get(macChain(ref)) ?? []).map((r) => JSON.stringify(r.expr));
   const allow = JSON.stringify([{ match: { op: "==", left: { payload: { protocol: "ether", field: "saddr" } }, right: podMac } }, { return: null }]);
   const missing: string[] = [];
   if (!jump) missing.push(`the jump for ${hostVeth} in bridge nat ${BASE}`);
-  if (macRules[0] !== allow || macRules[1] !== JSON.stringify([{ drop: null }])) missing.push(`"ether saddr ${podMac} return" then "drop" in bridge nat ${macChain(ref)}`);
+  if (macRules[0] !== allow || macRules[1] !== JSON.stringify([{ drop: null }]))
+    missing.push(`"ether saddr ${podMac} return" then "drop" in bridge nat ${macChain(ref)}`);
   return missing;
 }
 
@@ -108,13 +111,15 @@ export function gcSpoofChecks(ctx: Context, brName: string): void {
         return !link || (bridge !== undefined && link.master === bridge.index);
       });
       removed.splice(0, removed.length, ...stale.map((r) => r.comment!));
-      return stale.flatMap((r) => {
-        try {
-          return removal(table, r.comment!.slice("macspoofchk-".length));
-        } catch {
-          return []; // not a name of ours or the reference's (those are container id + ifname)
-        }
-      }).filter((l, i, all) => all.indexOf(l) === i);
+      return stale
+        .flatMap((r) => {
+          try {
+            return removal(table, r.comment!.slice("macspoofchk-".length));
+          } catch {
+            return []; // not a name of ours or the reference's (those are container id + ifname)
+          }
+        })
+        .filter((l, i, all) => all.indexOf(l) === i);
     });
   } catch (e) {
     if (!(e instanceof NftUnavailable)) throw e;

@@ -83,16 +83,22 @@ export function gcMasquerade(conf: BridgeConf, ctx: Context, valid: Set<string>,
 export function firewallStatus(conf: BridgeConf): void {
   const notAvailable = (msg: string, fix: string) => new CniError(Code.NotAvailable, msg, fix);
   if (conf.macspoofchk && !nftUsable()) {
-    throw notAvailable(`"macspoofchk": true needs nftables, which is not usable here (nft missing, or no kernel support)`, "install the nftables package, or remove macspoofchk");
+    throw notAvailable(
+      `"macspoofchk": true needs nftables, which is not usable here (nft missing, or no kernel support)`,
+      "install the nftables package, or remove macspoofchk",
+    );
   }
   if (!conf.ipamType || !conf.ipMasq) return;
   if (conf.ipMasqBackend === "nftables" && !nftUsable()) {
-    throw notAvailable(`"ipMasqBackend": "nftables" but nftables is not usable here (nft missing, or no kernel support)`, `install the nftables package, or set "ipMasqBackend": "iptables"`);
+    throw notAvailable(
+      `"ipMasqBackend": "nftables" but nftables is not usable here (nft missing, or no kernel support)`,
+      `install the nftables package, or set "ipMasqBackend": "iptables"`,
+    );
   }
   if (conf.ipMasqBackend === "iptables" && !iptablesUsable()) {
     throw notAvailable(`"ipMasqBackend": "iptables" but iptables is not usable here`, `install iptables, or set "ipMasqBackend": "nftables"`);
   }
   if (!conf.ipMasqBackend && !iptablesUsable() && !nftUsable()) {
-    throw notAvailable("ipMasq needs iptables or nftables, and neither is usable here", "install iptables or nftables (nft), or set \"ipMasq\": false");
+    throw notAvailable("ipMasq needs iptables or nftables, and neither is usable here", 'install iptables or nftables (nft), or set "ipMasq": false');
   }
 }

@@ -17,7 +17,8 @@ export function prepareInterface(pod: Netns, ifName: string, enableDad: boolean,
   pod.run(() => {
     if (hasV6) {
       // An IPv6 address needs IPv6 enabled on lo and the interface.
-      for (const dev of ["lo", ifName]) if (readSysctl(`net/ipv6/conf/${dev}/disable_ipv6`) === "1") writeSysctl(`net/ipv6/conf/${dev}/disable_ipv6`, "0");
+      for (const dev of ["lo", ifName])
+        if (readSysctl(`net/ipv6/conf/${dev}/disable_ipv6`) === "1") writeSysctl(`net/ipv6/conf/${dev}/disable_ipv6`, "0");
       // Otherwise the kernel drops the pod's IPv6 addresses whenever the link goes down (IPv4 ones stay).
       ensureSysctl(`net/ipv6/conf/${ifName}/keep_addr_on_down`, "1");
     }
@@ -94,7 +95,10 @@ export function configureInterface(nl: NetlinkSocket, link: Link, result: Result
     try {
       addRoute(nl, { dst, gw, dev: link.index, priority: r.priority, table: r.table, scope, mtu: r.mtu, advmss: r.advmss });
     } catch (e) {
-      throw new CniError(Code.Internal, `failed to add route '${r.dst} via ${r.gw ?? (gw ? formatIP(gw) : "<none>")} dev ${link.name}': ${(e as Error).message}`);
+      throw new CniError(
+        Code.Internal,
+        `failed to add route '${r.dst} via ${r.gw ?? (gw ? formatIP(gw) : "<none>")} dev ${link.name}': ${(e as Error).message}`,
+      );
     }
   }
 }

@@ -21,7 +21,6 @@ export interface FlannelConf {
   runtimeConfig?: unknown;
 }
 
-
 const path = (c: NetConf, key: string, dflt: string): string => configPath(c[key], key) ?? dflt;
 
 export const ipamNotObject = (v: unknown) =>
@@ -32,9 +31,18 @@ export function loadConfig(c: NetConf, opts: { teardown?: boolean } = {}): Flann
   const delegate = c.delegate ?? {};
   if (!isObject(delegate)) throw invalidConfig(`"delegate" must be an object`);
   if (!opts.teardown) {
-    if ("type" in delegate && typeof delegate.type !== "string") throw invalidConfig("'delegate' dictionary, if present, must have (string) 'type' field");
-    if ("name" in delegate) throw invalidConfig("'delegate' dictionary must not have 'name' field, it'll be set by flannel", "remove delegate.name: flannel uses the network's name");
-    if ("ipam" in delegate) throw invalidConfig("'delegate' dictionary must not have 'ipam' field, it'll be set by flannel", "put IPAM settings in the top-level \"ipam\" instead");
+    if ("type" in delegate && typeof delegate.type !== "string")
+      throw invalidConfig("'delegate' dictionary, if present, must have (string) 'type' field");
+    if ("name" in delegate)
+      throw invalidConfig(
+        "'delegate' dictionary must not have 'name' field, it'll be set by flannel",
+        "remove delegate.name: flannel uses the network's name",
+      );
+    if ("ipam" in delegate)
+      throw invalidConfig(
+        "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel",
+        'put IPAM settings in the top-level "ipam" instead',
+      );
   }
   const ipamUnusable = c.ipam !== undefined && c.ipam !== null && !isObject(c.ipam);
   if (ipamUnusable && !opts.teardown) throw ipamNotObject(c.ipam);

@@ -1,6 +1,17 @@
 // flannel: turn this node's flannel lease (subnet.env) into a bridge + host-local delegate config, save it for
 // DEL, and delegate. bridge and host-local run in this process when they are this executable.
-import { CniError, Code, type Command, type Context, type Plugin, type Result, VALID_ATTACHMENTS, delegate, validAttachments, validContainers } from "../../lib/skel/index.ts";
+import {
+  CniError,
+  Code,
+  type Command,
+  type Context,
+  type Plugin,
+  type Result,
+  VALID_ATTACHMENTS,
+  delegate,
+  validAttachments,
+  validContainers,
+} from "../../lib/skel/index.ts";
 import { type FlannelConf, ipamNotObject, loadConfig } from "./config.ts";
 import { goJSON, renderDelegate } from "./render.ts";
 import { readConfig, removeAbandonedSaves, removeConfig, saveConfig, savedContainers } from "./saved-config.ts";
@@ -70,19 +81,31 @@ function check(ctx: Context): void {
   const conf = loadConfig(ctx.conf);
   const saved = readConfig(conf.dataDir, ctx.containerID);
   if (saved === undefined) {
-    throw new CniError(Code.Internal, `no saved delegate config for container ${ctx.containerID} in ${conf.dataDir}`, "the pod was not attached by flannel on this node, or its state was lost: re-create the pod");
+    throw new CniError(
+      Code.Internal,
+      `no saved delegate config for container ${ctx.containerID} in ${conf.dataDir}`,
+      "the pod was not attached by flannel on this node, or its state was lost: re-create the pod",
+    );
   }
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(saved);
   } catch {
-    throw new CniError(Code.Internal, `the saved delegate config ${conf.dataDir}/${ctx.containerID} is not JSON`, "it was damaged (a crash while writing?); re-create the pod");
+    throw new CniError(
+      Code.Internal,
+      `the saved delegate config ${conf.dataDir}/${ctx.containerID} is not JSON`,
+      "it was damaged (a crash while writing?); re-create the pod",
+    );
   }
   // The node's lease must still be the one the pod got its address from.
   const current = render(conf).json;
   const ranges = (j: Record<string, unknown>) => JSON.stringify((j.ipam as Record<string, unknown> | undefined)?.ranges);
   if (ranges(json) !== ranges(current)) {
-    throw new CniError(Code.Internal, `the node's flannel subnet changed since container ${ctx.containerID} was attached`, `the pod got ${ranges(json)}, ${conf.subnetFile} now says ${ranges(current)}; re-create the pod`);
+    throw new CniError(
+      Code.Internal,
+      `the node's flannel subnet changed since container ${ctx.containerID} was attached`,
+      `the pod got ${ranges(json)}, ${conf.subnetFile} now says ${ranges(current)}; re-create the pod`,
+    );
   }
   if (ctx.conf.prevResult !== undefined) json.prevResult = ctx.conf.prevResult;
   delegateTo(ctx, json, "CHECK");
@@ -120,4 +143,3 @@ function gc(ctx: Context): void {
 }
 
 export const flannel: Plugin = { name: "flannel", about: "CNI flannel plugin", add, del, check, gc, status };
-

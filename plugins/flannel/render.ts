@@ -40,7 +40,8 @@ export function renderDelegate(conf: FlannelConf, env: SubnetEnv): Json {
   if (!("type" in ipam)) ipam.type = "host-local";
   ipam.ranges = [env.subnet, env.ip6Subnet].filter((s) => s !== undefined).map((s) => [{ subnet: formatCIDR(s) }]);
   const routes = conf.ipam && "routes" in conf.ipam ? conf.ipam.routes : undefined;
-  if (routes !== undefined && routes !== null && !Array.isArray(routes)) throw invalidConfig("failed to read IPAM routes: ipam.routes must be a list");
+  if (routes !== undefined && routes !== null && !Array.isArray(routes))
+    throw invalidConfig("failed to read IPAM routes: ipam.routes must be a list");
   ipam.routes = [
     ...((routes as unknown[] | undefined) ?? []).map(ipamRoute),
     ...[...env.networks, ...env.ip6Networks].map((n) => new GoRoute([["dst", formatCIDR(n)]])),

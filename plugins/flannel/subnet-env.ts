@@ -18,7 +18,12 @@ const masked = (c: CIDR): CIDR => ({ ip: networkOf(c), prefix: c.prefix });
 
 function cidr(path: string, key: string, value: string): CIDR {
   const c = parseCIDR(value.trim());
-  if (!c) throw new CniError(Code.InvalidConfig, `${path}: ${key}=${value} is not a CIDR`, "flanneld writes e.g. FLANNEL_SUBNET=10.244.1.1/24; check the flannel pod on this node");
+  if (!c)
+    throw new CniError(
+      Code.InvalidConfig,
+      `${path}: ${key}=${value} is not a CIDR`,
+      "flanneld writes e.g. FLANNEL_SUBNET=10.244.1.1/24; check the flannel pod on this node",
+    );
   return masked(c);
 }
 
@@ -39,15 +44,26 @@ export function parseSubnetEnv(path: string, text: string): SubnetEnv {
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
     switch (key) {
-      case "FLANNEL_NETWORK": env.networks = cidrList(path, key, value); break;
-      case "FLANNEL_SUBNET": env.subnet = cidr(path, key, value); break;
-      case "FLANNEL_IPV6_NETWORK": env.ip6Networks = cidrList(path, key, value); break;
-      case "FLANNEL_IPV6_SUBNET": env.ip6Subnet = cidr(path, key, value); break;
+      case "FLANNEL_NETWORK":
+        env.networks = cidrList(path, key, value);
+        break;
+      case "FLANNEL_SUBNET":
+        env.subnet = cidr(path, key, value);
+        break;
+      case "FLANNEL_IPV6_NETWORK":
+        env.ip6Networks = cidrList(path, key, value);
+        break;
+      case "FLANNEL_IPV6_SUBNET":
+        env.ip6Subnet = cidr(path, key, value);
+        break;
       case "FLANNEL_MTU":
-        if (!/^\d+$/.test(value) || Number(value) > 0xffffffff) throw new CniError(Code.InvalidConfig, `${path}: FLANNEL_MTU=${value} is not a number`, "check the flannel pod on this node");
+        if (!/^\d+$/.test(value) || Number(value) > 0xffffffff)
+          throw new CniError(Code.InvalidConfig, `${path}: FLANNEL_MTU=${value} is not a number`, "check the flannel pod on this node");
         env.mtu = Number(value);
         break;
-      case "FLANNEL_IPMASQ": env.ipMasq = value === "true"; break;
+      case "FLANNEL_IPMASQ":
+        env.ipMasq = value === "true";
+        break;
     }
   }
   const missing: string[] = [];
@@ -56,7 +72,11 @@ export function parseSubnetEnv(path: string, text: string): SubnetEnv {
   if (env.mtu === undefined) missing.push("FLANNEL_MTU");
   if (env.ipMasq === undefined) missing.push("FLANNEL_IPMASQ");
   if (missing.length) {
-    throw new CniError(Code.InvalidConfig, `${path} is missing ${missing.join(", ")}`, "flanneld writes every key when it has a lease; check the flannel pod on this node");
+    throw new CniError(
+      Code.InvalidConfig,
+      `${path} is missing ${missing.join(", ")}`,
+      "flanneld writes every key when it has a lease; check the flannel pod on this node",
+    );
   }
   return env as SubnetEnv;
 }
@@ -72,10 +92,18 @@ export function loadSubnetEnv(path: string): SubnetEnv {
   } catch (e) {
     if (!(e instanceof BoundedReadError)) throw e;
     if (e.reason === "missing") {
-      throw new CniError(Code.TryAgain, `open ${path}: no such file or directory`, "flanneld has not written this node's lease yet: check the flannel pod on this node (it writes this file once it has a subnet)");
+      throw new CniError(
+        Code.TryAgain,
+        `open ${path}: no such file or directory`,
+        "flanneld has not written this node's lease yet: check the flannel pod on this node (it writes this file once it has a subnet)",
+      );
     }
     if (e.reason === "not-a-file" || e.reason === "too-large") {
-      throw new CniError(Code.InvalidConfig, `subnetFile: ${path} ${e.why}`, "point subnetFile at the lease file flanneld writes (default /run/flannel/subnet.env)");
+      throw new CniError(
+        Code.InvalidConfig,
+        `subnetFile: ${path} ${e.why}`,
+        "point subnetFile at the lease file flanneld writes (default /run/flannel/subnet.env)",
+      );
     }
     throw new CniError(Code.IOFailure, `cannot read ${path}: ${e.why}`, "check the file's permissions");
   }

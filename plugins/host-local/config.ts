@@ -1,7 +1,18 @@
 // host-local's configuration: every key of the reference, validated before anything is touched, with each
 // error naming the key. Range sets come out in the reference's order: runtimeConfig.ipRanges, then the legacy
 // top-level range, then ipam.ranges (their index names last_reserved_ip.<N>).
-import { CniError, Code, type NetConf, type Route, configPath, describeValue, invalidConfig, isObject, parseCniArgs, versionAtLeast } from "../../lib/skel/index.ts";
+import {
+  CniError,
+  Code,
+  type NetConf,
+  type Route,
+  configPath,
+  describeValue,
+  invalidConfig,
+  isObject,
+  parseCniArgs,
+  versionAtLeast,
+} from "../../lib/skel/index.ts";
 import { type IPBytes, formatIP, ipEqual, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap, unusableSubnet } from "../../lib/ipam/range.ts";
 
@@ -21,8 +32,6 @@ export interface HostLocalConf {
   reclaimAfterReboot: boolean;
 }
 
-
-
 /** The reference prints a bad address bare; anything else (or a long one) as bounded JSON text. */
 const valueText = (v: unknown): string => (typeof v === "string" && v.length <= 80 ? v : describeValue(v));
 
@@ -41,7 +50,8 @@ function rangeInput(v: unknown, key: string): RangeInput {
     throw invalidConfig(`invalid CIDR address: ${valueText(v.subnet)} (${key}.subnet)`, `${key}.subnet must be a CIDR such as 10.244.1.0/24`);
   }
   const unusable = unusableSubnet(subnet);
-  if (unusable) throw invalidConfig(`${key}.subnet: ${unusable}`, `set ${key}.subnet to the node's pod subnet, such as 10.244.1.0/24 or fd00:10:244:1::/64`);
+  if (unusable)
+    throw invalidConfig(`${key}.subnet: ${unusable}`, `set ${key}.subnet to the node's pod subnet, such as 10.244.1.0/24 or fd00:10:244:1::/64`);
   return {
     subnet,
     rangeStart: ipField(v.rangeStart, `${key}.rangeStart`),
@@ -158,7 +168,10 @@ export function loadConfig(conf: NetConf, cniArgs: string): HostLocalConf {
 
   const perFamily = (len: number) => ranges.filter((s) => s[0].rangeStart.length === len).length;
   if ((perFamily(4) > 1 || perFamily(16) > 1) && !versionAtLeast(conf.cniVersion, "0.3.0")) {
-    throw invalidConfig(`CNI version ${conf.cniVersion} does not support more than 1 address per family`, `use cniVersion 0.3.0 or later, or one range set per family`);
+    throw invalidConfig(
+      `CNI version ${conf.cniVersion} does not support more than 1 address per family`,
+      `use cniVersion 0.3.0 or later, or one range set per family`,
+    );
   }
   for (let i = 0; i < ranges.length - 1; i++) {
     for (let j = i + 1; j < ranges.length; j++) {

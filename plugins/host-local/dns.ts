@@ -27,7 +27,10 @@ export function readResolvConf(path: string): DNS {
     text = readTextBounded(path, MAX_RESOLV_CONF_BYTES);
   } catch (e) {
     const why = e instanceof BoundedReadError ? e.why : String(e);
-    throw invalidConfig(`ipam.resolvConf: cannot read ${path}: ${why}`, "point ipam.resolvConf at a readable resolv.conf (a regular file), or remove it");
+    throw invalidConfig(
+      `ipam.resolvConf: cannot read ${path}: ${why}`,
+      "point ipam.resolvConf at a readable resolv.conf (a regular file), or remove it",
+    );
   }
   return parseResolvConf(text);
 }

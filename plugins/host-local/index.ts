@@ -77,7 +77,11 @@ function add(ctx: Context): Result {
     });
     if (pending.length) {
       rollback();
-      throw new CniError(Code.InvalidConfig, `failed to allocate all requested IPs: ${describeIPs(pending)}`, `no range set contains them: ${conf.ranges.map(rangeSetString).join("; ")}`);
+      throw new CniError(
+        Code.InvalidConfig,
+        `failed to allocate all requested IPs: ${describeIPs(pending)}`,
+        `no range set contains them: ${conf.ranges.map(rangeSetString).join("; ")}`,
+      );
     }
     const result: Result = { ips };
     if (conf.routes.length) result.routes = conf.routes;
@@ -101,14 +105,22 @@ function check(ctx: Context): void {
     const held = store?.getByID(ctx.containerID, ctx.ifName) ?? [];
     if (!store || !held.length) {
       const dir = DiskStore.dirOf(conf.name, conf.dataDir);
-      throw new CniError(Code.Internal, `host-local: Failed to find address added by container ${ctx.containerID}`, `no reservation for ${ctx.containerID}/${ctx.ifName} in ${dir}; run DEL and ADD for this container`);
+      throw new CniError(
+        Code.Internal,
+        `host-local: Failed to find address added by container ${ctx.containerID}`,
+        `no reservation for ${ctx.containerID}/${ctx.ifName} in ${dir}; run DEL and ADD for this container`,
+      );
     }
     // A CHECK that checks: every address the runtime was given must still be reserved for this container.
     for (const ip of ctx.prevResult?.ips ?? []) {
       const addr = parseCIDR(ip.address)?.ip;
       if (!addr || !conf.ranges.some((set) => rangeFor(set, addr))) continue;
       if (!held.some((h) => ipEqual(h, addr))) {
-        throw new CniError(Code.Internal, `host-local: address ${ip.address} of container ${ctx.containerID} is not reserved for it`, `the reservation file ${join(store.dir, formatIP(addr))} is missing or names another container`);
+        throw new CniError(
+          Code.Internal,
+          `host-local: address ${ip.address} of container ${ctx.containerID} is not reserved for it`,
+          `the reservation file ${join(store.dir, formatIP(addr))} is missing or names another container`,
+        );
       }
     }
   });

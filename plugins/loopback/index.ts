@@ -18,7 +18,11 @@ function add(ctx: Context): Result {
     const found = [4, 6].map((fam) => listAddrs(nl, lo.index, fam as 4 | 6));
     for (const a of found.flat()) {
       if (!isLoopbackIP(a.cidr.ip)) {
-        throw new CniError(Code.Internal, `loopback interface found with non-loopback address "${formatCIDR(a.cidr)}"`, `remove it from "lo" in ${ctx.netns}`);
+        throw new CniError(
+          Code.Internal,
+          `loopback interface found with non-loopback address "${formatCIDR(a.cidr)}"`,
+          `remove it from "lo" in ${ctx.netns}`,
+        );
       }
     }
     return found.map((list) => list[0]).filter((a) => a !== undefined);

@@ -33,7 +33,6 @@ export interface PortMapConf {
 export const DEFAULT_MARK_BIT = 13;
 const PROTOCOLS = ["tcp", "udp", "sctp"];
 
-
 // Each condition becomes one argument of the CNI-HOSTPORT-DNAT jump's iptables-restore line, as the reference
 // passes each as one argv element. iptables-restore keeps at most 1,023 bytes of an argument, and reads a line
 // in pieces of 10,239 bytes, a longer one going on as a line of its own (measured): a family's conditions are
@@ -45,36 +44,49 @@ function refuseControl(c: string, at: string, what: string): void {
   const ctl = /\p{Cc}/u.exec(c);
   if (ctl) {
     const code = ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
-    throw invalidConfig(`${at} ${describeValue(c)} contains the control character U+${code}`, `each entry is exactly one ${what} of one rule: remove line breaks, tabs and other control characters`);
+    throw invalidConfig(
+      `${at} ${describeValue(c)} contains the control character U+${code}`,
+      `each entry is exactly one ${what} of one rule: remove line breaks, tabs and other control characters`,
+    );
   }
 }
 
 function conditions(v: unknown, key: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw invalidConfig(`"${key}" must be a list of strings (iptables match arguments)`, `e.g. ["!", "-d", "192.0.2.0/24"]`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
+    throw invalidConfig(`"${key}" must be a list of strings (iptables match arguments)`, `e.g. ["!", "-d", "192.0.2.0/24"]`);
   const list = v as string[];
   list.forEach((c, i) => {
     const at = `${key}[${i}]`;
     if (c === "") throw invalidConfig(`${at} is empty`, "each entry is one iptables argument: remove the empty string");
     refuseControl(c, at, "iptables argument");
-    if (Buffer.byteLength(c) > MAX_CONDITION_BYTES) throw invalidConfig(`${at} ${describeValue(c)} is longer than ${MAX_CONDITION_BYTES} bytes`, "iptables refuses longer arguments: shorten it");
+    if (Buffer.byteLength(c) > MAX_CONDITION_BYTES)
+      throw invalidConfig(`${at} ${describeValue(c)} is longer than ${MAX_CONDITION_BYTES} bytes`, "iptables refuses longer arguments: shorten it");
   });
   const total = list.reduce((n, c) => n + Buffer.byteLength(c) + 1, 0);
-  if (total > MAX_CONDITIONS_BYTES) throw invalidConfig(`"${key}" is ${total} bytes long in all`, `keep a family's conditions within ${MAX_CONDITIONS_BYTES} bytes (they are part of one iptables rule)`);
+  if (total > MAX_CONDITIONS_BYTES)
+    throw invalidConfig(
+      `"${key}" is ${total} bytes long in all`,
+      `keep a family's conditions within ${MAX_CONDITIONS_BYTES} bytes (they are part of one iptables rule)`,
+    );
   return list;
 }
 
 /** conditionsV4/V6 hold nft match text for the nftables backend: each element checked against that grammar. */
 function nftConditions(v: unknown, key: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw invalidConfig(`"${key}" must be a list of strings (nftables match expressions)`, `e.g. ["ip daddr != 192.0.2.0/24"]`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
+    throw invalidConfig(`"${key}" must be a list of strings (nftables match expressions)`, `e.g. ["ip daddr != 192.0.2.0/24"]`);
   return (v as string[]).map((c, i) => {
     const at = `${key}[${i}]`;
     refuseControl(c, at, "nftables match");
     try {
       return nftCondition(c, at);
     } catch (e) {
-      throw invalidConfig((e as Error).message, "write plain nft matches such as \"ip saddr != 192.0.2.0/24\"; sets, strings and comments are not accepted here");
+      throw invalidConfig(
+        (e as Error).message,
+        'write plain nft matches such as "ip saddr != 192.0.2.0/24"; sets, strings and comments are not accepted here',
+      );
     }
   });
 }
@@ -100,7 +112,10 @@ const other = (b: FirewallBackend): FirewallBackend => (b === "iptables" ? "nfta
 export function refuseOtherBackendOptions(conf: Pick<PortMapConf, "options">, backend: FirewallBackend, why: string): void {
   const wrong = conf.options[other(backend)];
   if (wrong.length) {
-    throw invalidConfig(`${backend} backend was requested but configuration contains ${other(backend)}-specific options [${wrong.join(" ")}]`, `${why}; remove them, or set "backend": "${other(backend)}"`);
+    throw invalidConfig(
+      `${backend} backend was requested but configuration contains ${other(backend)}-specific options [${wrong.join(" ")}]`,
+      `${why}; remove them, or set "backend": "${other(backend)}"`,
+    );
   }
 }
 
@@ -117,10 +132,12 @@ function mappings(v: unknown): PortMapping[] {
   return v.map((m, i) => {
     if (!isObject(m)) throw invalidConfig(`runtimeConfig.portMappings[${i}] must be an object`);
     const protocol = String(m.protocol ?? "tcp").toLowerCase();
-    if (!PROTOCOLS.includes(protocol)) throw invalidConfig(`runtimeConfig.portMappings[${i}].protocol ${describeValue(m.protocol)} is not supported`, "use tcp, udp or sctp");
+    if (!PROTOCOLS.includes(protocol))
+      throw invalidConfig(`runtimeConfig.portMappings[${i}].protocol ${describeValue(m.protocol)} is not supported`, "use tcp, udp or sctp");
     const out: PortMapping = { hostPort: port(m.hostPort, "host"), containerPort: port(m.containerPort, "container"), protocol };
     if (m.hostIP !== undefined && m.hostIP !== null && m.hostIP !== "") {
-      if (typeof m.hostIP !== "string" || !parseIP(m.hostIP)) throw invalidConfig(`runtimeConfig.portMappings[${i}].hostIP ${describeValue(m.hostIP)} is not an IP address`);
+      if (typeof m.hostIP !== "string" || !parseIP(m.hostIP))
+        throw invalidConfig(`runtimeConfig.portMappings[${i}].hostIP ${describeValue(m.hostIP)} is not an IP address`);
       out.hostIP = m.hostIP;
     }
     return out;
@@ -163,13 +180,15 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
     throw invalidConfig("Cannot specify externalSetMarkChain and markMasqBit");
   }
   const bit = c.markMasqBit ?? DEFAULT_MARK_BIT;
-  if (typeof bit !== "number" || !Number.isInteger(bit) || bit < 0 || bit > 31) throw invalidConfig("MasqMarkBit must be between 0 and 31", `got ${describeValue(bit)}`);
+  if (typeof bit !== "number" || !Number.isInteger(bit) || bit < 0 || bit > 31)
+    throw invalidConfig("MasqMarkBit must be between 0 and 31", `got ${describeValue(bit)}`);
   const ext = c.externalSetMarkChain ?? undefined;
   if (ext !== undefined && (typeof ext !== "string" || !/^[\w.-]{1,28}$/.test(ext))) {
     throw invalidConfig(`"externalSetMarkChain" ${describeValue(ext)} is not an iptables chain name`, "use 1 to 28 letters, digits, '_', '.' or '-'");
   }
   const backend = parseBackend(c.backend);
-  if (backend === null) throw invalidConfig(`unknown portmap "backend" ${describeValue(c.backend)}`, `use "iptables" or "nftables", or leave it unset`);
+  if (backend === null)
+    throw invalidConfig(`unknown portmap "backend" ${describeValue(c.backend)}`, `use "iptables" or "nftables", or leave it unset`);
   const options = optionBackends(c);
   if (backend) refuseOtherBackendOptions({ options }, backend, `"backend" is "${backend}"`);
   const runtime = isObject(c.runtimeConfig) ? c.runtimeConfig : {};
@@ -179,8 +198,12 @@ export function loadConfig(c: NetConf, prev: Result | undefined, ifName: string,
     snat,
     markMasqBit: bit,
     externalSetMarkChain: ext,
-    conditionsV4: options.nftables.includes("conditionsV4") ? nftConditions(c.conditionsV4, "conditionsV4") : conditions(c.conditionsV4, "conditionsV4"),
-    conditionsV6: options.nftables.includes("conditionsV6") ? nftConditions(c.conditionsV6, "conditionsV6") : conditions(c.conditionsV6, "conditionsV6"),
+    conditionsV4: options.nftables.includes("conditionsV4")
+      ? nftConditions(c.conditionsV4, "conditionsV4")
+      : conditions(c.conditionsV4, "conditionsV4"),
+    conditionsV6: options.nftables.includes("conditionsV6")
+      ? nftConditions(c.conditionsV6, "conditionsV6")
+      : conditions(c.conditionsV6, "conditionsV6"),
     masqAll,
     backend,
     options,

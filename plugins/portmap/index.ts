@@ -6,14 +6,34 @@ import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, type Plugin, type Result, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, getLinkByIndex, routeGet, withNetlink } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import { type Family, TableUnreadable, ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
+import {
+  type Family,
+  TableUnreadable,
+  ensureSharedChains,
+  modifyTable,
+  removeChainsFrom,
+  saveTable,
+  savedTableIfUsable,
+} from "../../lib/iptables/restore.ts";
 import { asDelete, chainsOf, jumpsTo, savedArgs } from "../../lib/iptables/rule-text.ts";
 import { type CIDR } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
 import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
 import { type PortMapConf, loadConfig, refuseOtherBackendOptions } from "./config.ts";
 import { checkPortsNft, forwardPortsNft, gcPortsNft, unforwardPortsNft } from "./nftables.ts";
-import { MASQ, SETMARK, TOP_DNAT, dnatChain, dnatPlan, masqEntry, masqRule, oldSnatChain, setMarkRule, staleChains, topLevelEntries } from "./rules.ts";
+import {
+  MASQ,
+  SETMARK,
+  TOP_DNAT,
+  dnatChain,
+  dnatPlan,
+  masqEntry,
+  masqRule,
+  oldSnatChain,
+  setMarkRule,
+  staleChains,
+  topLevelEntries,
+} from "./rules.ts";
 
 /**
  * The backend named, or, when options belong to one backend only, the node's default (checked against them,
@@ -28,7 +48,12 @@ function backendOf(conf: PortMapConf): FirewallBackend | undefined {
 }
 
 const familiesOf = (conf: PortMapConf): [Family, CIDR][] =>
-  ([[4, conf.contIPv4], [6, conf.contIPv6]] as [Family, CIDR | undefined][]).filter((x): x is [Family, CIDR] => x[1] !== undefined);
+  (
+    [
+      [4, conf.contIPv4],
+      [6, conf.contIPv6],
+    ] as [Family, CIDR | undefined][]
+  ).filter((x): x is [Family, CIDR] => x[1] !== undefined);
 
 function forwardPorts(conf: PortMapConf, id: string, f: Family, cont: CIDR): void {
   const plan = dnatPlan(conf, id, f, cont);
@@ -40,7 +65,12 @@ function forwardPorts(conf: PortMapConf, id: string, f: Family, cont: CIDR): voi
     if (marking) {
       if (!have.has(setMarkRule(conf.markMasqBit))) body.push(setMarkRule(conf.markMasqBit));
       if (!have.has(masqRule(conf.markMasqBit))) body.push(masqRule(conf.markMasqBit));
-      if (!have.has(masqEntry())) body.push(`-I ${masqEntry().slice(3).replace(/^POSTROUTING /, "POSTROUTING 1 ")}`);
+      if (!have.has(masqEntry()))
+        body.push(
+          `-I ${masqEntry()
+            .slice(3)
+            .replace(/^POSTROUTING /, "POSTROUTING 1 ")}`,
+        );
     }
     for (const e of topLevelEntries()) if (!have.has(e)) body.push(e);
     // The container's own chain is rebuilt from scratch, and its jumps replaced, so a repeated ADD never duplicates.
@@ -72,14 +102,21 @@ function enableLocalnetRouting(cont: CIDR): void {
 function flushUdpConntrack(ctx: Context, conf: PortMapConf, f: Family): void {
   for (const m of conf.mappings) {
     if (m.protocol !== "udp") continue;
-    const r = spawnSync("conntrack", ["-D", "-p", "udp", "--orig-port-dst", String(m.hostPort), "-f", f === 4 ? "ipv4" : "ipv6"], { encoding: "utf8" });
+    const r = spawnSync("conntrack", ["-D", "-p", "udp", "--orig-port-dst", String(m.hostPort), "-f", f === 4 ? "ipv4" : "ipv6"], {
+      encoding: "utf8",
+    });
     if (r.error) ctx.log.debug(`conntrack: ${r.error.message}`);
   }
 }
 
 function add(ctx: Context): Result {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
-  if (!ctx.prevResult) throw new CniError(Code.InvalidConfig, "must be called as chained plugin", "portmap needs the previous plugin's result (prevResult) to know the pod's address");
+  if (!ctx.prevResult)
+    throw new CniError(
+      Code.InvalidConfig,
+      "must be called as chained plugin",
+      "portmap needs the previous plugin's result (prevResult) to know the pod's address",
+    );
   if (!conf.mappings.length) return ctx.prevResult;
   const named = backendOf(conf);
   let backend = named ?? "iptables";
@@ -143,9 +180,17 @@ function check(ctx: Context): void {
   for (const [f, cont] of familiesOf(conf)) {
     const inNft = () => {
       const missing = checkPortsNft(conf, ctx.containerID, f, cont);
-      if (missing.length) throw new CniError(Code.Internal, `could not check ipv${f} dnat: missing ${missing.join("; ")}`, "re-create the pod to restore its host ports");
+      if (missing.length)
+        throw new CniError(
+          Code.Internal,
+          `could not check ipv${f} dnat: missing ${missing.join("; ")}`,
+          "re-create the pod to restore its host ports",
+        );
     };
-    const [a, b] = first === "nftables" ? [inNft, () => checkIptables(conf, ctx.containerID, f, cont)] : [() => checkIptables(conf, ctx.containerID, f, cont), inNft];
+    const [a, b] =
+      first === "nftables"
+        ? [inNft, () => checkIptables(conf, ctx.containerID, f, cont)]
+        : [() => checkIptables(conf, ctx.containerID, f, cont), inNft];
     try {
       a();
     } catch (e) {
@@ -163,9 +208,11 @@ function checkIptables(conf: PortMapConf, id: string, f: Family, cont: CIDR): vo
   const have = new Set(saved);
   const plan = dnatPlan(conf, id, f, cont);
   const tool = f === 4 ? "iptables" : "ip6tables";
-  if (!chainsOf(saved).has(plan.chain)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: chain ${plan.chain} not found in ${tool} table nat`);
+  if (!chainsOf(saved).has(plan.chain))
+    throw new CniError(Code.Internal, `could not check ipv${f} dnat: chain ${plan.chain} not found in ${tool} table nat`);
   for (const r of plan.rules) {
-    if (!have.has(r)) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${r}" not found`, "re-create the pod to restore its host ports");
+    if (!have.has(r))
+      throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${r}" not found`, "re-create the pod to restore its host ports");
   }
   const jumps = jumpsTo(saved, plan.chain);
   // iptables-save prints conditions where it keeps each match (e.g. "! -s …" before "-p"), which the config's
@@ -177,7 +224,8 @@ function checkIptables(conf: PortMapConf, id: string, f: Family, cont: CIDR): vo
     return jumpArgs.some((have) => ["-p", "--comment", "--dports"].every((flag) => argOf(have, flag) === argOf(want, flag)));
   };
   for (const e of plan.entries) {
-    if (!jumps.includes(e) && !(conditioned && sameJump(e))) throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${e}" not found`, "re-create the pod to restore its host ports");
+    if (!jumps.includes(e) && !(conditioned && sameJump(e)))
+      throw new CniError(Code.Internal, `could not check ipv${f} dnat: rule "${e}" not found`, "re-create the pod to restore its host ports");
   }
 }
 
@@ -197,7 +245,11 @@ function gc(ctx: Context): void {
     if (!stale.length) continue;
     for (const s of stale) ctx.log.info(`gc: removing host port chains of ${s.id} (ipv${f} chain ${s.chains[0]})`);
     // The chains were chosen from this look; the removal reads the table again under the lock.
-    removeChainsFrom(f, "nat", stale.flatMap((s) => s.chains));
+    removeChainsFrom(
+      f,
+      "nat",
+      stale.flatMap((s) => s.chains),
+    );
   }
   // The reference's nftables rules name only the container, not the network: rules of containers the runtime
   // no longer lists go, whichever network added them (a node runs one portmap network in practice).
@@ -209,10 +261,18 @@ function status(ctx: Context): void {
   const conf = loadConfig(ctx.conf, undefined, ctx.ifName, { lenient: true });
   const usable: Record<FirewallBackend, () => boolean> = { iptables: () => iptablesUsable() || natTable(6) !== undefined, nftables: nftUsable };
   if (conf.backend === "nftables" && !usable.nftables()) {
-    throw new CniError(Code.NotAvailable, `"backend": "nftables" but nftables is not usable here (nft missing, or no kernel support)`, `install the nftables package, or set "backend": "iptables"`);
+    throw new CniError(
+      Code.NotAvailable,
+      `"backend": "nftables" but nftables is not usable here (nft missing, or no kernel support)`,
+      `install the nftables package, or set "backend": "iptables"`,
+    );
   }
   if (conf.backend === "iptables" && !usable.iptables()) {
-    throw new CniError(Code.NotAvailable, `"backend": "iptables" but neither iptables nor ip6tables is usable here`, `install iptables (iptables-save/iptables-restore), or set "backend": "nftables"`);
+    throw new CniError(
+      Code.NotAvailable,
+      `"backend": "iptables" but neither iptables nor ip6tables is usable here`,
+      `install iptables (iptables-save/iptables-restore), or set "backend": "nftables"`,
+    );
   }
   if (!conf.backend && !usable.iptables() && !usable.nftables()) {
     throw new CniError(Code.NotAvailable, "neither iptables nor nftables is usable here", "install iptables or nftables (nft)");

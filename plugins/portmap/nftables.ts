@@ -51,7 +51,8 @@ export interface PodRules {
   expected: { chain: string; sig: string }[];
 }
 
-const signature = (hostIP: string | undefined, proto: string, hostPort: number, pod: string, port: number) => JSON.stringify([hostIP ?? null, proto, hostPort, pod, port]);
+const signature = (hostIP: string | undefined, proto: string, hostPort: number, pod: string, port: number) =>
+  JSON.stringify([hostIP ?? null, proto, hostPort, pod, port]);
 
 /** The same signature read from a listed rule: destination address, port, and DNAT target. */
 function listedSignature(r: NftRule): string {
@@ -81,9 +82,10 @@ export function podRules(conf: PortMapConf, id: string, f: Family, cont: CIDR): 
       if ((b.length === 16) !== (f === 6)) continue;
       if (!b.every((x) => x === 0)) hostIP = formatIP(b);
     }
-    const dnat = f === 4
-      ? `ip protocol ${m.protocol} th dport ${m.hostPort} dnat ip addr . port to ${pod} . ${m.containerPort} comment ${comment}`
-      : `meta l4proto ${m.protocol} th dport ${m.hostPort} dnat ip6 to [${pod}]:${m.containerPort} comment ${comment}`;
+    const dnat =
+      f === 4
+        ? `ip protocol ${m.protocol} th dport ${m.hostPort} dnat ip addr . port to ${pod} . ${m.containerPort} comment ${comment}`
+        : `meta l4proto ${m.protocol} th dport ${m.hostPort} dnat ip6 to [${pod}]:${m.containerPort} comment ${comment}`;
     expected.push({ chain: hostIP ? HOSTIP_HOSTPORTS : HOSTPORTS, sig: signature(hostIP, m.protocol, m.hostPort, pod, m.containerPort) });
     if (hostIP) byChain.get(HOSTIP_HOSTPORTS)!.push(`${ip} daddr ${hostIP} ${dnat}`);
     else byChain.get(HOSTPORTS)!.push(dnat);

@@ -27,10 +27,12 @@ export function dnatComment(network: string, id: string): string {
   return full.length <= MAX_COMMENT_LENGTH ? full : `${full.slice(0, MAX_COMMENT_LENGTH - CUT_MARK.length)}${CUT_MARK}`;
 }
 
-const markDef = (bit: number) => `0x${(1 << bit >>> 0).toString(16)}/0x${(1 << bit >>> 0).toString(16)}`;
+const markDef = (bit: number) => `0x${((1 << bit) >>> 0).toString(16)}/0x${((1 << bit) >>> 0).toString(16)}`;
 
-export const topLevelEntries = (): string[] => ["PREROUTING", "OUTPUT"].map((c) => rule(c, ["-m", "addrtype", "--dst-type", "LOCAL", "-j", TOP_DNAT]));
-export const setMarkRule = (bit: number) => rule(SETMARK, ["-m", "comment", "--comment", "CNI portfwd masquerade mark", "-j", "MARK", "--set-xmark", markDef(bit)]);
+export const topLevelEntries = (): string[] =>
+  ["PREROUTING", "OUTPUT"].map((c) => rule(c, ["-m", "addrtype", "--dst-type", "LOCAL", "-j", TOP_DNAT]));
+export const setMarkRule = (bit: number) =>
+  rule(SETMARK, ["-m", "comment", "--comment", "CNI portfwd masquerade mark", "-j", "MARK", "--set-xmark", markDef(bit)]);
 export const masqEntry = () => rule("POSTROUTING", ["-m", "comment", "--comment", "CNI portfwd requiring masquerade", "-j", MASQ]);
 export const masqRule = (bit: number) => rule(MASQ, ["-m", "mark", "--mark", markDef(bit), "-j", "MASQUERADE"]);
 
@@ -52,7 +54,23 @@ export function dnatPlan(conf: PortMapConf, id: string, family: Family, cont: CI
   for (const proto of [...byProto.keys()].sort()) {
     const ports = byProto.get(proto)!;
     for (let i = 0; i < ports.length; i += MULTIPORT_MAX) {
-      entries.push(rule(TOP_DNAT, ["-p", proto, "-m", "comment", "--comment", dnatComment(conf.name, id), "-m", "multiport", "--dports", ports.slice(i, i + MULTIPORT_MAX).join(","), ...conditions, "-j", chain]));
+      entries.push(
+        rule(TOP_DNAT, [
+          "-p",
+          proto,
+          "-m",
+          "comment",
+          "--comment",
+          dnatComment(conf.name, id),
+          "-m",
+          "multiport",
+          "--dports",
+          ports.slice(i, i + MULTIPORT_MAX).join(","),
+          ...conditions,
+          "-j",
+          chain,
+        ]),
+      );
     }
   }
   const setMark = conf.externalSetMarkChain ?? SETMARK;

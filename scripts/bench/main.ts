@@ -50,13 +50,23 @@ function must(r: ReturnType<typeof spawnSync>, what: string): void {
 
 /** One plugin execution inside `ns`, as a runtime does it. */
 function plugin(ns: Netns, bin: string, name: string, env: Record<string, string>, stdin: string): Sample {
-  return time(() => must(ns.run(() => spawnSync(join(bin, name), [], { env: { PATH: process.env.PATH!, CNI_PATH: bin, ...env }, input: stdin })), `${bin}/${name} ${env.CNI_COMMAND}`));
+  return time(() =>
+    must(
+      ns.run(() => spawnSync(join(bin, name), [], { env: { PATH: process.env.PATH!, CNI_PATH: bin, ...env }, input: stdin })),
+      `${bin}/${name} ${env.CNI_COMMAND}`,
+    ),
+  );
 }
 
 /** One libcni operation inside `ns`. */
 function driver(ns: Netns, bin: string, cmd: string, conflist: string, pod: string, cid: string, capArgs = "{}"): Sample {
   const env = { ...process.env, CNI_PATH: bin, CNI_CACHE_DIR: join(work, "cache"), CAP_ARGS: capArgs };
-  return time(() => must(ns.run(() => spawnSync(DRIVER, [cmd, conflist, nsPath(pod), cid, "eth0"], { env })), `libcni ${cmd} ${conflist}`));
+  return time(() =>
+    must(
+      ns.run(() => spawnSync(DRIVER, [cmd, conflist, nsPath(pod), cid, "eth0"], { env })),
+      `libcni ${cmd} ${conflist}`,
+    ),
+  );
 }
 
 function writeJSON(name: string, o: object): string {
@@ -87,10 +97,14 @@ function benchVersion(floor: string): Row[] {
 
 function benchHostLocal(): Row {
   const node = netns("hl");
-  const conf = (dir: string) => JSON.stringify({ cniVersion: "1.0.0", name: "benchnet", ipam: { type: "host-local", dataDir: dir, ranges: [[{ subnet: "10.50.0.0/16" }]] } });
+  const conf = (dir: string) =>
+    JSON.stringify({ cniVersion: "1.0.0", name: "benchnet", ipam: { type: "host-local", dataDir: dir, ranges: [[{ subnet: "10.50.0.0/16" }]] } });
   const cycle = (bin: string, dir: string) => (i: number) => {
     const env = { CNI_CONTAINERID: `c${i}`, CNI_NETNS: "/var/run/netns/none", CNI_IFNAME: "eth0" };
-    return plus(plugin(node, bin, "host-local", { ...env, CNI_COMMAND: "ADD" }, conf(dir)), plugin(node, bin, "host-local", { ...env, CNI_COMMAND: "DEL" }, conf(dir)));
+    return plus(
+      plugin(node, bin, "host-local", { ...env, CNI_COMMAND: "ADD" }, conf(dir)),
+      plugin(node, bin, "host-local", { ...env, CNI_COMMAND: "DEL" }, conf(dir)),
+    );
   };
   const [ours, go] = alternate(PAIRS, WARMUP, cycle(OURS, join(work, "hl-ours")), cycle(GO, join(work, "hl-go")));
   return row("host-local ADD + DEL (two processes each side)", ours, go, 2.5);
@@ -121,7 +135,13 @@ function cycleVia(s: Side, capArgs = "{}", extra?: () => Sample) {
 }
 
 const bridgeConf = (dir: string, extra: object = {}) => ({
-  type: "bridge", bridge: "cni0", isGateway: true, ipMasq: false, hairpinMode: true, mtu: 1450, ...extra,
+  type: "bridge",
+  bridge: "cni0",
+  isGateway: true,
+  ipMasq: false,
+  hairpinMode: true,
+  mtu: 1450,
+  ...extra,
   ipam: { type: "host-local", dataDir: dir, ranges: [[{ subnet: "10.244.1.0/24" }]], routes: [{ dst: "10.244.0.0/16" }] },
 });
 
@@ -137,7 +157,13 @@ function benchFlannel(refFlannel: string | undefined): Row[] {
   const lease = join(work, "subnet.env");
   writeFileSync(lease, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
   const portmap = { type: "portmap", capabilities: { portMappings: true } };
-  const flannelPlugin = (dir: string) => ({ type: "flannel", subnetFile: lease, dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } });
+  const flannelPlugin = (dir: string) => ({
+    type: "flannel",
+    subnetFile: lease,
+    dataDir: join(dir, "flannel"),
+    ipam: { dataDir: join(dir, "ipam") },
+    delegate: { hairpinMode: true, isDefaultGateway: true },
+  });
   const ours = side("fl-ours", OURS, [flannelPlugin(join(work, "fl-ours")), portmap], "0.3.1");
   let go: Side;
   let goStart: (() => Sample) | undefined;
@@ -181,15 +207,24 @@ interface Burst {
 async function burst(name: string, bin: string): Promise<Burst> {
   const ipamDir = join(work, `${name}-burst-ipam`);
   const s = side(`${name}-burst`, bin, [bridgeConf(ipamDir)]);
-  const pods = Array.from({ length: BURST }, (_, i) => { netns(`${name}-b${i}`); return `${id}-${name}-b${i}`; });
+  const pods = Array.from({ length: BURST }, (_, i) => {
+    netns(`${name}-b${i}`);
+    return `${id}-${name}-b${i}`;
+  });
   const env = { ...process.env, CNI_PATH: bin, CNI_CACHE_DIR: join(work, `${name}-cache`) };
   const nodePath = nsPath(`${id}-${name}-burst-node`);
-  const all = (cmd: string) => Promise.all(pods.map((pod, i) => new Promise<{ ok: boolean; out: string }>((res) => {
-    const p = spawn("nsenter", [`--net=${nodePath}`, DRIVER, cmd, s.conflist, nsPath(pod), `b${i}`, "eth0"], { env });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.on("close", (code) => res({ ok: code === 0, out }));
-  })));
+  const all = (cmd: string) =>
+    Promise.all(
+      pods.map(
+        (pod, i) =>
+          new Promise<{ ok: boolean; out: string }>((res) => {
+            const p = spawn("nsenter", [`--net=${nodePath}`, DRIVER, cmd, s.conflist, nsPath(pod), `b${i}`, "eth0"], { env });
+            let out = "";
+            p.stdout.on("data", (d) => (out += d));
+            p.on("close", (code) => res({ ok: code === 0, out }));
+          }),
+      ),
+    );
   let added: { ok: boolean; out: string }[] = [];
   let deleted: { ok: boolean; out: string }[] = [];
   const sample = await timeAsync(async () => {
@@ -198,8 +233,15 @@ async function burst(name: string, bin: string): Promise<Burst> {
   });
   const ips = added.filter((r) => r.ok).map((r) => JSON.parse(r.out).ips[0].address);
   const leases = readdirSync(join(ipamDir, "cbr0")).filter((f) => /^\d/.test(f)).length;
-  const veths = s.node.run(() => spawnSync("ip", ["-o", "link", "show", "type", "veth"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean).length);
-  return { sample, failures: added.filter((r) => !r.ok).length + deleted.filter((r) => !r.ok).length, distinct: new Set(ips).size, leftovers: leases + veths };
+  const veths = s.node.run(
+    () => spawnSync("ip", ["-o", "link", "show", "type", "veth"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean).length,
+  );
+  return {
+    sample,
+    failures: added.filter((r) => !r.ok).length + deleted.filter((r) => !r.ok).length,
+    distinct: new Set(ips).size,
+    leftovers: leases + veths,
+  };
 }
 
 async function benchBurst(): Promise<Row> {
@@ -219,7 +261,14 @@ async function benchMemory(): Promise<Row[]> {
   const one = async (sideName: "ours" | "go", bin: string, i: number): Promise<ProcessMemory[]> => {
     netns(`mem-${sideName}-${i}`);
     const conf = JSON.stringify({ cniVersion: "1.0.0", name: "mem", ...bridgeConf(join(work, `mem-${sideName}`)) });
-    const env = { PATH: process.env.PATH!, CNI_PATH: bin, CNI_COMMAND: "ADD", CNI_CONTAINERID: `mem${i}`, CNI_NETNS: nsPath(`${id}-mem-${sideName}-${i}`), CNI_IFNAME: "eth0" };
+    const env = {
+      PATH: process.env.PATH!,
+      CNI_PATH: bin,
+      CNI_COMMAND: "ADD",
+      CNI_CONTAINERID: `mem${i}`,
+      CNI_NETNS: nsPath(`${id}-mem-${sideName}-${i}`),
+      CNI_IFNAME: "eth0",
+    };
     const exes = [...new Set(["bridge", "host-local"].map((p) => realpathSync(join(bin, p))))];
     return peakMemory(nodes[sideName].path, [join(bin, "bridge")], env, conf, exes);
   };
@@ -238,7 +287,10 @@ async function benchMemory(): Promise<Row[]> {
     return { name, unit: "MiB", ours: o, ref: g, ratio: o.median / g.median, ...extra };
   };
   return [
-    mem("peak RSS of one bridge + host-local ADD (VmHWM)", "peakRss", { limit: 26, note: `target: ours ≤ 26 MiB; ours runs as ${ours[0].length} process, Go as ${go[0].length}: the larger shown` }),
+    mem("peak RSS of one bridge + host-local ADD (VmHWM)", "peakRss", {
+      limit: 26,
+      note: `target: ours ≤ 26 MiB; ours runs as ${ours[0].length} process, Go as ${go[0].length}: the larger shown`,
+    }),
     mem("PSS of the larger process at its end (smaps_rollup)", "pss"),
     mem("private (anonymous) memory of the larger process at its end", "anon", {
       note: `Anonymous in smaps_rollup: what each concurrent ADD adds beyond the executable's page cache; all processes of one ADD: ours ${sumAnon(ours).toFixed(1)} MiB, Go ${sumAnon(go).toFixed(1)} MiB`,
@@ -252,7 +304,13 @@ async function main(): Promise<number> {
   const refFlannel = process.env.REF_FLANNEL;
   try {
     const floor = buildFloor();
-    settle([join(OURS, "cni"), floor, DRIVER, ...["bridge", "host-local", "portmap", "loopback"].map((p) => join(GO, p)), ...(refFlannel ? [refFlannel] : [])]);
+    settle([
+      join(OURS, "cni"),
+      floor,
+      DRIVER,
+      ...["bridge", "host-local", "portmap", "loopback"].map((p) => join(GO, p)),
+      ...(refFlannel ? [refFlannel] : []),
+    ]);
     const rows: Row[] = [];
     rows.push(...benchVersion(floor));
     rows.push(benchHostLocal());
@@ -263,7 +321,10 @@ async function main(): Promise<number> {
     const ourSize = statSync(join(OURS, "cni")).size / 2 ** 20;
     const goSize = ["bridge", "host-local", "loopback", "portmap"].reduce((n, p) => n + statSync(join(GO, p)).size, 0) / 2 ** 20;
     const md = markdown(rows, ROOT, {
-      pairs: PAIRS, defaultPairs: DEFAULT_PAIRS, warmup: WARMUP, memoryRuns: MEMORY_RUNS,
+      pairs: PAIRS,
+      defaultPairs: DEFAULT_PAIRS,
+      warmup: WARMUP,
+      memoryRuns: MEMORY_RUNS,
       sizes: `Installed size: ours ${ourSize.toFixed(1)} MiB (one executable, five links); Debian's bridge + host-local + loopback + portmap ${goSize.toFixed(1)} MiB (no flannel plugin is packaged).`,
     });
     mkdirSync(join(ROOT, "bench"), { recursive: true });
@@ -278,5 +339,9 @@ async function main(): Promise<number> {
   }
 }
 
-for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => { cleanup(); process.exit(130); });
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 process.exitCode = await main();

@@ -92,8 +92,15 @@ export function row(name: string, ours: Sample[], ref: Sample[], target?: number
   const o = stats(ours.map((s) => s.wall));
   const r = stats(ref.map((s) => s.wall));
   return {
-    name, unit: "ms", ours: o, ref: r, ratio: o.median / r.median, target, note,
-    oursCpu: stats(ours.map((s) => s.cpu)), refCpu: stats(ref.map((s) => s.cpu)),
+    name,
+    unit: "ms",
+    ours: o,
+    ref: r,
+    ratio: o.median / r.median,
+    target,
+    note,
+    oursCpu: stats(ours.map((s) => s.cpu)),
+    refCpu: stats(ref.map((s) => s.cpu)),
   };
 }
 

@@ -60,8 +60,27 @@ function sample(pid: number): Omit<ProcessMemory, "exe"> | undefined {
  * Run `argv` (inside network namespace `netnsPath`) with `input` on stdin; returns the peak memory of each of its
  * processes whose executable is one of `exes` (resolved paths), in the order they started.
  */
-export async function peakMemory(netnsPath: string, argv: string[], env: Record<string, string>, input: string, exes: string[]): Promise<ProcessMemory[]> {
-  const cmd = ["nsenter", `--net=${netnsPath}`, "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=exit_group", "-e", `inject=exit_group:delay_enter=${HOLD_US}`, ...argv];
+export async function peakMemory(
+  netnsPath: string,
+  argv: string[],
+  env: Record<string, string>,
+  input: string,
+  exes: string[],
+): Promise<ProcessMemory[]> {
+  const cmd = [
+    "nsenter",
+    `--net=${netnsPath}`,
+    "strace",
+    "-f",
+    "-qq",
+    "-o",
+    "/dev/null",
+    "-e",
+    "trace=exit_group",
+    "-e",
+    `inject=exit_group:delay_enter=${HOLD_US}`,
+    ...argv,
+  ];
   const child = spawn(cmd[0], cmd.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
@@ -69,7 +88,12 @@ export async function peakMemory(netnsPath: string, argv: string[], env: Record<
   child.stdin.end(input);
   const seen = new Map<number, ProcessMemory>();
   let done = false;
-  const exited = new Promise<number | null>((res) => child.on("close", (code) => { done = true; res(code); }));
+  const exited = new Promise<number | null>((res) =>
+    child.on("close", (code) => {
+      done = true;
+      res(code);
+    }),
+  );
   while (!done) {
     for (const pid of descendants(child.pid!)) {
       let exe: string;

@@ -7,7 +7,10 @@ import { realpathSync } from "node:fs";
 
 export function settle(paths: string[]): void {
   for (const p of new Set(paths.map((x) => realpathSync(x)))) {
-    for (const [cmd, args] of [["sync", [p]], ["dd", [`if=${p}`, "iflag=nocache", "count=0", "status=none"]]] as const) {
+    for (const [cmd, args] of [
+      ["sync", [p]],
+      ["dd", [`if=${p}`, "iflag=nocache", "count=0", "status=none"]],
+    ] as const) {
       const r = spawnSync(cmd, args, { encoding: "utf8" });
       if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
     }

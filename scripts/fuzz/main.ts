@@ -37,7 +37,11 @@ let code = 1;
 try {
   let last = 0;
   const report = await runFuzz({
-    seed, count, only, parallel, box,
+    seed,
+    count,
+    only,
+    parallel,
+    box,
     progress: (done, total) => {
       if (done === total || performance.now() - last > 5000) {
         last = performance.now();

@@ -27,13 +27,23 @@ export function pingCheck(name: string, from: string, to: string): Check {
 export async function tcpCheck(name: string, server: LabPod, from: string, host: string, hostPort = POD_PORT): Promise<Check> {
   const r = await exchange(server.ns, POD_PORT, from, host, hostPort);
   const ok = r.answer === "pong" && r.received === "ping";
-  return { name, ok, detail: ok ? `TCP ${host}:${hostPort} answered "pong", the pod got "ping"` : `TCP ${host}:${hostPort}: answer ${JSON.stringify(r.answer)}, pod got ${JSON.stringify(r.received)}` };
+  return {
+    name,
+    ok,
+    detail: ok
+      ? `TCP ${host}:${hostPort} answered "pong", the pod got "ping"`
+      : `TCP ${host}:${hostPort}: answer ${JSON.stringify(r.answer)}, pod got ${JSON.stringify(r.received)}`,
+  };
 }
 
 /** Capture one cross-node ping on the sending node's underlay and say whether it was VXLAN (VNI 1, UDP 8472). */
 export async function encapsulationCheck(backend: Backend, node: LabNode, from: LabPod, to: LabPod): Promise<Check> {
   const filter = backend === "vxlan" ? "udp port 8472" : backend === "ipip" ? "ip proto 4" : `icmp and host ${to.ip}`;
-  const dump = spawn("nsenter", [`--net=${nsPath(node.ns)}`, "timeout", "8", "tcpdump", "-i", "eth0", "-nn", "-l", "-c", "1", "-T", "vxlan", filter], { stdio: ["ignore", "pipe", "pipe"] });
+  const dump = spawn(
+    "nsenter",
+    [`--net=${nsPath(node.ns)}`, "timeout", "8", "tcpdump", "-i", "eth0", "-nn", "-l", "-c", "1", "-T", "vxlan", filter],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let out = "";
   dump.stdout.on("data", (d) => (out += d));
   const done = new Promise<void>((r) => dump.on("close", () => r()));
@@ -45,7 +55,11 @@ export async function encapsulationCheck(backend: Backend, node: LabNode, from: 
   ping(from.ns, to.ip);
   await done;
   // tcpdump prints the outer header and, for VXLAN, the inner packet on the next line.
-  const line = out.trim().split("\n").map((l) => l.trim()).join("  /  ");
+  const line = out
+    .trim()
+    .split("\n")
+    .map((l) => l.trim())
+    .join("  /  ");
   if (backend === "vxlan") {
     const ok = /> [\d.]+\.8472: VXLAN.*vni 1\b/.test(line) && line.includes(`${from.ip} > ${to.ip}: ICMP echo`);
     return { name: "cross-node traffic is VXLAN on the underlay", ok, detail: line || "nothing captured on udp 8472" };

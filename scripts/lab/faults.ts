@@ -44,7 +44,6 @@ function staleMasqRules(): string {
     "COMMIT",
     "",
   ].join("\n");
-
 }
 
 export const FAULTS: Fault[] = [
@@ -139,7 +138,13 @@ export const FAULTS: Fault[] = [
     undo: (node) => {
       inNs(node.ns, "iptables -P FORWARD ACCEPT && iptables -D FORWARD -m comment --comment 'flanneld forward' -j FLANNEL-FWD");
       inNs(node.ns, "iptables -X FLANNEL-FWD");
-      iptablesRestore(node, flanneldRules(node).split("\n").filter((l, i, all) => i >= all.indexOf("*filter")).join("\n"));
+      iptablesRestore(
+        node,
+        flanneldRules(node)
+          .split("\n")
+          .filter((l, i, all) => i >= all.indexOf("*filter"))
+          .join("\n"),
+      );
     },
   },
   {
@@ -204,4 +209,3 @@ export const FAULTS: Fault[] = [
 ];
 
 export const faultNamed = (name: string): Fault | undefined => FAULTS.find((f) => f.name === name);
-

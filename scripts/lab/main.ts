@@ -34,7 +34,14 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { nodes: 2, podsPerNode: 2, backend: "vxlan", keep: false, down: false, bin: resolve(import.meta.dir, "..", "..", "dist", "bin") };
+  const o: Options = {
+    nodes: 2,
+    podsPerNode: 2,
+    backend: "vxlan",
+    keep: false,
+    down: false,
+    bin: resolve(import.meta.dir, "..", "..", "dist", "bin"),
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => argv[++i] ?? "";
@@ -50,8 +57,7 @@ function parse(argv: string[]): Options {
       if (!f) throw new Error(`${a} takes one of: ${FAULTS.map((x) => x.name).join(", ")}`);
       if (a === "--break") o.breakFault = f;
       else o.mendFault = f;
-    }
-    else throw new Error(`unknown option ${a}`);
+    } else throw new Error(`unknown option ${a}`);
   }
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 50) throw new Error("--nodes must be 1..50");
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 50) throw new Error("--pods-per-node must be 1..50");
@@ -64,7 +70,10 @@ function parse(argv: string[]): Options {
 /** The namespaces of one lab (`prefix` = "cnilab-<ID>"), or of every lab without one. */
 function labNamespaces(prefix?: string): string[] {
   const start = prefix ? `${prefix}-` : PREFIX;
-  return run("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(start));
+  return run("ip", ["netns", "list"])
+    .split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((n) => n.startsWith(start));
 }
 
 /** Remove the namespaces and state folder of one lab, or of every lab without a prefix. */
@@ -77,7 +86,8 @@ function destroy(prefix?: string): void {
 /** The prefix of a new lab; never one that is up, since a failed lab removes everything under its prefix. */
 function freshPrefix(name?: string): string {
   if (name !== undefined) {
-    if (labNamespaces(`${PREFIX}${name}`).length) throw new Error(`a lab named ${name} is up: remove it with --down --name ${name}, or pick another --name`);
+    if (labNamespaces(`${PREFIX}${name}`).length)
+      throw new Error(`a lab named ${name} is up: remove it with --down --name ${name}, or pick another --name`);
     return `${PREFIX}${name}`;
   }
   for (;;) {
@@ -91,9 +101,13 @@ const pad = (s: string | number, n: number) => String(s).padEnd(n);
 function report(o: Options, nodes: LabNode[], pods: LabPod[], checks: Check[]): void {
   console.log(`\nflannel lab: ${nodes.length} nodes, backend ${o.backend}, ${pods.length} pods (stock kube-flannel conflist via cni tool)\n`);
   console.log("nodes");
-  for (const n of nodes) console.log(`  ${pad(n.ns, 28)} underlay ${pad(n.underlayIP, 16)} pod subnet ${n.subnet}${n.vtepMAC ? `  flannel.1 ${n.vtepMAC}` : ""}`);
+  for (const n of nodes)
+    console.log(`  ${pad(n.ns, 28)} underlay ${pad(n.underlayIP, 16)} pod subnet ${n.subnet}${n.vtepMAC ? `  flannel.1 ${n.vtepMAC}` : ""}`);
   console.log("pods");
-  for (const p of pods) console.log(`  ${pad(p.ns, 28)} on node${p.node.index}  ${pad(p.ip, 14)} ADD ${p.addMs.toFixed(1)} ms${p.hostPort ? `  hostPort ${p.hostPort}` : ""}`);
+  for (const p of pods)
+    console.log(
+      `  ${pad(p.ns, 28)} on node${p.node.index}  ${pad(p.ip, 14)} ADD ${p.addMs.toFixed(1)} ms${p.hostPort ? `  hostPort ${p.hostPort}` : ""}`,
+    );
   const adds = pods.map((p) => p.addMs).sort((a, b) => a - b);
   console.log(`  ADD time: median ${adds[Math.floor(adds.length / 2)].toFixed(1)} ms, max ${adds.at(-1)!.toFixed(1)} ms (process start included)`);
   console.log("checks");
@@ -113,10 +127,20 @@ async function runChecks(o: Options, nodes: LabNode[], pods: LabPod[]): Promise<
     checks.push(pingCheck(`pod → pod across nodes (${a.ip} → ${c.ip})`, a.ns, c.ip));
     checks.push(await tcpCheck(`pod → pod across nodes over TCP (${a.ip} → ${c.ip})`, c, a.ns, c.ip));
     checks.push(pingCheck(`pod → other node (${a.ip} → ${nodes[1].underlayIP})`, a.ns, nodes[1].underlayIP));
-    checks.push(await tcpCheck(`hostPort from another node (node2 → ${nodes[0].underlayIP}:${HOST_PORT} → ${a.ip})`, a, nodes[1].ns, nodes[0].underlayIP, HOST_PORT));
+    checks.push(
+      await tcpCheck(
+        `hostPort from another node (node2 → ${nodes[0].underlayIP}:${HOST_PORT} → ${a.ip})`,
+        a,
+        nodes[1].ns,
+        nodes[0].underlayIP,
+        HOST_PORT,
+      ),
+    );
     checks.push(await encapsulationCheck(o.backend, nodes[0], a, c));
   } else {
-    checks.push(await tcpCheck(`hostPort from the node (${nodes[0].underlayIP}:${HOST_PORT} → ${a.ip})`, a, nodes[0].ns, nodes[0].underlayIP, HOST_PORT));
+    checks.push(
+      await tcpCheck(`hostPort from the node (${nodes[0].underlayIP}:${HOST_PORT} → ${a.ip})`, a, nodes[0].ns, nodes[0].underlayIP, HOST_PORT),
+    );
   }
   return checks;
 }
@@ -189,7 +213,8 @@ async function main(): Promise<number> {
     });
   }
   try {
-    if (o.backend === "ipip" && !kernelHasIpip(prefix)) throw new Error("this kernel cannot make ipip devices (built without CONFIG_NET_IPIP): use --backend vxlan or host-gw");
+    if (o.backend === "ipip" && !kernelHasIpip(prefix))
+      throw new Error("this kernel cannot make ipip devices (built without CONFIG_NET_IPIP): use --backend vxlan or host-gw");
     const underlay = `${prefix}-underlay`;
     createUnderlay(underlay);
     const nodes = Array.from({ length: o.nodes }, (_, i) => createNode(prefix, i + 1, underlay, stateDir, o.backend));
@@ -218,12 +243,20 @@ async function main(): Promise<number> {
     for (const p of pods) detachPod(o.bin, p);
     const leftovers = nodes.flatMap((n) => {
       const d = join(n.dir, "ipam", "cbr0");
-      return existsSync(d) ? readdirSync(d).filter((f) => /^\d/.test(f)).map((f) => `${n.ns}: lease ${f}`) : [];
+      return existsSync(d)
+        ? readdirSync(d)
+            .filter((f) => /^\d/.test(f))
+            .map((f) => `${n.ns}: lease ${f}`)
+        : [];
     });
-    console.log(`\nteardown: DEL of ${pods.length} pods through cni tool, ${leftovers.length ? `LEFTOVERS ${leftovers.join(", ")}` : "no leases left"}`);
+    console.log(
+      `\nteardown: DEL of ${pods.length} pods through cni tool, ${leftovers.length ? `LEFTOVERS ${leftovers.join(", ")}` : "no leases left"}`,
+    );
     cleanup();
     const left = labNamespaces(prefix);
-    console.log(`namespaces removed${left.length ? ` EXCEPT ${left.join(" ")}` : ""}; ${failed || leftovers.length || left.length ? "FAILED" : "all checks passed"}`);
+    console.log(
+      `namespaces removed${left.length ? ` EXCEPT ${left.join(" ")}` : ""}; ${failed || leftovers.length || left.length ? "FAILED" : "all checks passed"}`,
+    );
     return failed || leftovers.length || left.length ? 1 : 0;
   } catch (e) {
     console.error(`lab failed: ${(e as Error).message}`);

@@ -35,13 +35,21 @@ export function flanneldRules(node: LabNode): string {
   const f = ["-m", "comment", "--comment", '"flanneld forward"'].join(" ");
   const net = CLUSTER_NETWORK;
   return [
-    "*nat", ":FLANNEL-POSTRTG - [0:0]", `-A POSTROUTING ${c} -j FLANNEL-POSTRTG`,
+    "*nat",
+    ":FLANNEL-POSTRTG - [0:0]",
+    `-A POSTROUTING ${c} -j FLANNEL-POSTRTG`,
     `-A FLANNEL-POSTRTG -s ${node.subnet} -d ${net} ${c} -j RETURN`,
     `-A FLANNEL-POSTRTG -s ${net} -d ${node.subnet} ${c} -j RETURN`,
     `-A FLANNEL-POSTRTG ! -s ${net} -d ${node.subnet} ${c} -j RETURN`,
     `-A FLANNEL-POSTRTG -s ${net} ! -d 224.0.0.0/4 ${c} -j MASQUERADE`,
     `-A FLANNEL-POSTRTG ! -s ${net} -d ${net} ${c} -j MASQUERADE`,
-    "COMMIT", "*filter", ":FLANNEL-FWD - [0:0]", `-A FORWARD ${f} -j FLANNEL-FWD`,
-    `-A FLANNEL-FWD -s ${net} ${f} -j ACCEPT`, `-A FLANNEL-FWD -d ${net} ${f} -j ACCEPT`, "COMMIT", "",
+    "COMMIT",
+    "*filter",
+    ":FLANNEL-FWD - [0:0]",
+    `-A FORWARD ${f} -j FLANNEL-FWD`,
+    `-A FLANNEL-FWD -s ${net} ${f} -j ACCEPT`,
+    `-A FLANNEL-FWD -d ${net} ${f} -j ACCEPT`,
+    "COMMIT",
+    "",
   ].join("\n");
 }

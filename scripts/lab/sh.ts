@@ -15,7 +15,8 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
 export const ipn = (ns: string, ...args: string[]): string => run("ip", ["-n", ns, ...args]);
 
 /** A shell command with only the network namespace switched. */
-export const inNs = (ns: string, command: string, env?: NodeJS.ProcessEnv): string => run("nsenter", [`--net=${nsPath(ns)}`, "sh", "-c", command], { env });
+export const inNs = (ns: string, command: string, env?: NodeJS.ProcessEnv): string =>
+  run("nsenter", [`--net=${nsPath(ns)}`, "sh", "-c", command], { env });
 
 export function tryRun(cmd: string, args: string[]): boolean {
   return spawnSync(cmd, args, { stdio: "ignore" }).status === 0;

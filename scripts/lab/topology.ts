@@ -14,13 +14,11 @@ import { type Backend, type LabNode, MTU, flanneldRules, labNode, leaseText } fr
 
 export { BACKENDS, CLUSTER_NETWORK, type Backend, type LabNode, MTU, flanneldRules, labNode, leaseText } from "./node-plan.ts";
 
-
 export function createUnderlay(ns: string): void {
   run("ip", ["netns", "add", ns]);
   ipn(ns, "link", "add", "br0", "type", "bridge");
   ipn(ns, "link", "set", "br0", "up");
 }
-
 
 /** Whether this kernel can make an ipip device (it may be built without it), tried in a throwaway namespace. */
 export function kernelHasIpip(prefix: string): boolean {
@@ -32,7 +30,6 @@ export function kernelHasIpip(prefix: string): boolean {
     spawnSync("ip", ["netns", "del", probe], { stdio: "ignore" });
   }
 }
-
 
 export function createNode(prefix: string, index: number, underlay: string, stateDir: string, backend: Backend): LabNode {
   const node = labNode(prefix, index, stateDir);
@@ -55,7 +52,15 @@ export function createNode(prefix: string, index: number, underlay: string, stat
   }
   if (backend === "vxlan") {
     withNetlink(nsPath(ns), (nl) => {
-      addVxlan(nl, { name: "flannel.1", vni: 1, port: 8472, local: parseIP(node.underlayIP), dev: getLink(nl, "eth0").index, learning: false, mtu: MTU.vxlan });
+      addVxlan(nl, {
+        name: "flannel.1",
+        vni: 1,
+        port: 8472,
+        local: parseIP(node.underlayIP),
+        dev: getLink(nl, "eth0").index,
+        learning: false,
+        mtu: MTU.vxlan,
+      });
       const vtep = getLink(nl, "flannel.1");
       addAddr(nl, vtep.index, { ip: parseIP(`10.244.${index}.0`)!, prefix: 32 }, {}, "flannel.1");
       setUp(nl, vtep);
@@ -89,13 +94,26 @@ export function addPeer(node: LabNode, peer: LabNode, backend: Backend): void {
 export function writeConflist(node: LabNode): string {
   const netd = join(node.dir, "net.d");
   mkdirSync(netd, { recursive: true });
-  writeFileSync(join(netd, "10-flannel.conflist"), JSON.stringify({
-    name: "cbr0",
-    cniVersion: "0.3.1",
-    plugins: [
-      { type: "flannel", subnetFile: join(node.dir, "subnet.env"), dataDir: join(node.dir, "flannel"), ipam: { dataDir: join(node.dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } },
-      { type: "portmap", capabilities: { portMappings: true } },
-    ],
-  }, null, 2));
+  writeFileSync(
+    join(netd, "10-flannel.conflist"),
+    JSON.stringify(
+      {
+        name: "cbr0",
+        cniVersion: "0.3.1",
+        plugins: [
+          {
+            type: "flannel",
+            subnetFile: join(node.dir, "subnet.env"),
+            dataDir: join(node.dir, "flannel"),
+            ipam: { dataDir: join(node.dir, "ipam") },
+            delegate: { hairpinMode: true, isDefaultGateway: true },
+          },
+          { type: "portmap", capabilities: { portMappings: true } },
+        ],
+      },
+      null,
+      2,
+    ),
+  );
   return netd;
 }

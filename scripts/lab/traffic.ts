@@ -12,12 +12,19 @@ export interface Server {
 export async function serveOnce(ns: string, port: number, proto: "tcp" | "udp" = "tcp"): Promise<Server> {
   // TCP: no -q on the server, or it may quit before the client's data arrives.
   const nc = proto === "udp" ? `nc -u -l -W1 -p ${port}` : `nc -l -p ${port}`;
-  const p = spawn("nsenter", [`--net=${nsPath(ns)}`, "sh", "-c", `echo pong | timeout 8 ${nc}`], { stdio: ["ignore", "pipe", "ignore"], timeout: 8000, killSignal: "SIGKILL" });
+  const p = spawn("nsenter", [`--net=${nsPath(ns)}`, "sh", "-c", `echo pong | timeout 8 ${nc}`], {
+    stdio: ["ignore", "pipe", "ignore"],
+    timeout: 8000,
+    killSignal: "SIGKILL",
+  });
   let out = "";
   p.stdout.on("data", (d) => (out += d));
   const received = new Promise<string>((r) => p.on("close", () => r(out.trim())));
   // Wait until the socket is bound (bounded), not a fixed time: a loaded machine may take longer to start nc.
-  const listening = () => spawnSync("nsenter", [`--net=${nsPath(ns)}`, "ss", "-H", proto === "udp" ? "-lun" : "-ltn", `sport = :${port}`], { encoding: "utf8" }).stdout.trim() !== "";
+  const listening = () =>
+    spawnSync("nsenter", [`--net=${nsPath(ns)}`, "ss", "-H", proto === "udp" ? "-lun" : "-ltn", `sport = :${port}`], {
+      encoding: "utf8",
+    }).stdout.trim() !== "";
   for (let waited = 0; waited < 5000 && !listening(); waited += 25) await new Promise((r) => setTimeout(r, 25));
   return { received, stop: () => p.kill("SIGKILL") };
 }
@@ -30,7 +37,14 @@ export function ask(ns: string, host: string, port: number, proto: "tcp" | "udp"
 }
 
 /** A server on `server`:port answering `from` → host:hostPort; returns both sides' views. */
-export async function exchange(server: string, port: number, from: string, host: string, hostPort = port, proto: "tcp" | "udp" = "tcp"): Promise<{ answer: string; received: string }> {
+export async function exchange(
+  server: string,
+  port: number,
+  from: string,
+  host: string,
+  hostPort = port,
+  proto: "tcp" | "udp" = "tcp",
+): Promise<{ answer: string; received: string }> {
   const s = await serveOnce(server, port, proto);
   try {
     const answer = ask(from, host, hostPort, proto);

@@ -47,22 +47,33 @@ export async function ociImage({ stage, names, out, platform, mtime, name, label
 
     const created = new Date(mtime * 1000).toISOString();
     const config = jsonBlob(blobs, MEDIA.config, {
-      created, os: "linux", ...platform,
+      created,
+      os: "linux",
+      ...platform,
       config: { Entrypoint: entrypoint, Labels: labels },
       rootfs: { type: "layers", diff_ids: [`sha256:${diffId}`] },
       history: [{ created, created_by: "npm run release" }],
     });
     const manifest = jsonBlob(blobs, MEDIA.manifest, { schemaVersion: 2, mediaType: MEDIA.manifest, config, layers: [layer], annotations: labels });
     writeFileSync(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-    writeFileSync(join(layout, "index.json"), JSON.stringify({
-      schemaVersion: 2, mediaType: MEDIA.index,
-      manifests: [{
-        ...manifest, platform: { os: "linux", ...platform },
-        // containerd (ctr image import) names the image after the first, podman load after the second.
-        annotations: { "io.containerd.image.name": name, "org.opencontainers.image.ref.name": name },
-      }],
-    }));
-    const blobNames = readdirSync(blobs).sort().map((b) => `blobs/sha256/${b}`);
+    writeFileSync(
+      join(layout, "index.json"),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA.index,
+        manifests: [
+          {
+            ...manifest,
+            platform: { os: "linux", ...platform },
+            // containerd (ctr image import) names the image after the first, podman load after the second.
+            annotations: { "io.containerd.image.name": name, "org.opencontainers.image.ref.name": name },
+          },
+        ],
+      }),
+    );
+    const blobNames = readdirSync(blobs)
+      .sort()
+      .map((b) => `blobs/sha256/${b}`);
     tar(layout, ["oci-layout", "index.json", "blobs", "blobs/sha256", ...blobNames], out, mtime);
   } finally {
     rmSync(layout, { recursive: true, force: true });

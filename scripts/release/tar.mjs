@@ -8,7 +8,13 @@ import { createGzip } from "node:zlib";
 export function sourceDate(root) {
   if (process.env.SOURCE_DATE_EPOCH) return Number(process.env.SOURCE_DATE_EPOCH);
   try {
-    return Number(execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim()) || 0;
+    return (
+      Number(
+        execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] })
+          .toString()
+          .trim(),
+      ) || 0
+    );
   } catch {
     return 0;
   }
@@ -17,8 +23,19 @@ export function sourceDate(root) {
 /** Write `names` (relative to `dir`, in that order as given, links kept as links) into the tar file `out`. */
 export function tar(dir, names, out, mtime) {
   execFileSync("tar", [
-    "--create", "--file", out, "--directory", dir, "--format=gnu", "--no-recursion",
-    "--owner=0", "--group=0", "--numeric-owner", `--mtime=@${mtime}`, "--", ...names,
+    "--create",
+    "--file",
+    out,
+    "--directory",
+    dir,
+    "--format=gnu",
+    "--no-recursion",
+    "--owner=0",
+    "--group=0",
+    "--numeric-owner",
+    `--mtime=@${mtime}`,
+    "--",
+    ...names,
   ]);
 }
 

@@ -29,7 +29,9 @@ let code = 1;
 try {
   const r = await soak({ cycles, box, samples: arg("--samples", 10), progress: (line) => console.log(`  ${line}`) });
   console.log(`\n${table(r)}\n`);
-  console.log(`${cycles} cycles in ${(r.ms / 1000).toFixed(1)} s; ${r.failures.length} failures; growth: ${r.growth.join("; ") || "none"}; left after: ${r.leftAfter.join("; ") || "nothing"}`);
+  console.log(
+    `${cycles} cycles in ${(r.ms / 1000).toFixed(1)} s; ${r.failures.length} failures; growth: ${r.growth.join("; ") || "none"}; left after: ${r.leftAfter.join("; ") || "nothing"}`,
+  );
   for (const f of r.failures.slice(0, 20)) console.log(`  failure: ${f}`);
   code = r.failures.length || r.growth.length || r.leftAfter.length ? 1 : 0;
 } finally {

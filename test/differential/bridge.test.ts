@@ -15,8 +15,20 @@ type Impl = "ours" | "go";
 
 function conf(dataDir: string, version: string) {
   return {
-    cniVersion: version, name: "cbr0", type: "bridge", bridge: "cni0", isDefaultGateway: true, ipMasq: true, hairpinMode: true, mtu: 1450,
-    ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.244.1.0/24" }], [{ subnet: "fd00:10:244:1::/64" }]], routes: [{ dst: "10.244.0.0/16" }] },
+    cniVersion: version,
+    name: "cbr0",
+    type: "bridge",
+    bridge: "cni0",
+    isDefaultGateway: true,
+    ipMasq: true,
+    hairpinMode: true,
+    mtu: 1450,
+    ipam: {
+      type: "host-local",
+      dataDir,
+      ranges: [[{ subnet: "10.244.1.0/24" }], [{ subnet: "fd00:10:244:1::/64" }]],
+      routes: [{ dst: "10.244.0.0/16" }],
+    },
   };
 }
 
@@ -50,7 +62,11 @@ describe("bridge differential with an IPAM that gives no gateway", () => {
       const pod = box.netns("pod");
       // Debian's static IPAM for both: an address without a gateway, a route without one.
       const c = {
-        cniVersion: "1.0.0", name: "static0", type: "bridge", bridge: "cni0", ipMasq: false,
+        cniVersion: "1.0.0",
+        name: "static0",
+        type: "bridge",
+        bridge: "cni0",
+        ipMasq: false,
         ipam: { type: "static", addresses: [{ address: "10.244.1.5/24" }], routes: [{ dst: "10.96.0.0/12" }, { dst: "fd00:96::/64" }] },
       };
       const bin = impl === "ours" ? BIN : REFERENCE_BIN;
@@ -74,7 +90,12 @@ describe("where the Go bridge leaves state behind and ours does not", () => {
     const bin = impl === "ours" ? BIN : REFERENCE_BIN;
     const c = conf(box.tmpdir(), "1.0.0");
     const run = (command: string) =>
-      runPlugin("bridge", { binDir: bin, env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr-leak", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: bin }, stdin: c, node });
+      runPlugin("bridge", {
+        binDir: bin,
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr-leak", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: bin },
+        stdin: c,
+        node,
+      });
     return { node, pod, run };
   };
   const vethsOf = (node: string) => json(node, "ip -j link show").filter((l) => l.ifname.startsWith("veth")).length;
@@ -97,7 +118,9 @@ describe("where the Go bridge leaves state behind and ours does not", () => {
       expect(run("ADD").code).toBe(0);
       execFileSync("ip", ["netns", "del", pod]);
       expect(run("DEL").code).toBe(0);
-      return sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A POSTROUTING") && l.includes("CNI-")).length;
+      return sh(node, "iptables-save -t nat")
+        .split("\n")
+        .filter((l) => l.startsWith("-A POSTROUTING") && l.includes("CNI-")).length;
     });
     expect(leaked).toEqual([1, 0]);
   });

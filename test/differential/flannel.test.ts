@@ -12,7 +12,8 @@ import { kernelState, normaliseResult } from "../helpers/kernel-state.ts";
 const box = new Sandbox();
 afterAll(() => box.cleanup());
 
-const LEASE = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n" +
+const LEASE =
+  "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n" +
   "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:1::1/64\n";
 
 describe("flannel differential against the Go chain", () => {
@@ -26,8 +27,13 @@ describe("flannel differential against the Go chain", () => {
     };
     const ours = side();
     const oursConf = {
-      cniVersion: "1.0.0", name: "cbr0", type: "flannel", subnetFile: join(ours.dir, "subnet.env"), dataDir: join(ours.dir, "flannel"),
-      ipam: { dataDir: join(ours.dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true },
+      cniVersion: "1.0.0",
+      name: "cbr0",
+      type: "flannel",
+      subnetFile: join(ours.dir, "subnet.env"),
+      dataDir: join(ours.dir, "flannel"),
+      ipam: { dataDir: join(ours.dir, "ipam") },
+      delegate: { hairpinMode: true, isDefaultGateway: true },
     };
     const a = runPlugin("flannel", { env: { ...ours.env, CNI_PATH: BIN }, stdin: oursConf, node: ours.node });
     expect(a.code, a.stdout).toBe(0);
@@ -41,7 +47,13 @@ describe("flannel differential against the Go chain", () => {
     expect(normaliseResult(a.json)).toEqual(normaliseResult(b.json));
     expect(kernelState(ours.node, ours.pod)).toEqual(kernelState(go.node, go.pod));
     // Less our host-local's boot record, an intended difference (test/differential/host-local.test.ts).
-    const files = (d: string) => Object.fromEntries(readdirSync(join(d, "ipam", "cbr0")).filter((f) => f !== "last_reserved_ip.boot_id").sort().map((f) => [f, readFileSync(join(d, "ipam", "cbr0", f), "latin1")]));
+    const files = (d: string) =>
+      Object.fromEntries(
+        readdirSync(join(d, "ipam", "cbr0"))
+          .filter((f) => f !== "last_reserved_ip.boot_id")
+          .sort()
+          .map((f) => [f, readFileSync(join(d, "ipam", "cbr0", f), "latin1")]),
+      );
     expect(files(ours.dir)).toEqual(files(go.dir));
   });
 });

@@ -26,16 +26,33 @@ const ranges = [
   [{ subnet: "10.1.0.0/28", rangeStart: "10.1.0.3", rangeEnd: "10.1.0.9" }, { subnet: "10.2.0.0/30" }],
   [{ subnet: "fd00:1::/124", gateway: "fd00:1::5" }],
 ];
-const conf = (dataDir: string) => ({ cniVersion: "0.4.0", name: "diffnet", ipam: { type: "host-local", dataDir, ranges, routes: [{ dst: "0.0.0.0/0" }] } });
+const conf = (dataDir: string) => ({
+  cniVersion: "0.4.0",
+  name: "diffnet",
+  ipam: { type: "host-local", dataDir, ranges, routes: [{ dst: "0.0.0.0/0" }] },
+});
 
 function run(impl: Impl, stdin: object, command: string, id: string, args = "") {
   const r = runPlugin("host-local", {
     binDir: binDir(impl),
-    env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/nonexistent", CNI_IFNAME: "eth0", CNI_PATH: binDir(impl), CNI_ARGS: args },
+    env: {
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: id,
+      CNI_NETNS: "/var/run/netns/nonexistent",
+      CNI_IFNAME: "eth0",
+      CNI_PATH: binDir(impl),
+      CNI_ARGS: args,
+    },
     stdin,
     node,
   });
-  return { code: r.code, ips: r.json?.ips?.map((i: any) => `${i.address} gw ${i.gateway}`), msg: r.json?.msg, routes: r.json?.routes, cniCode: r.json?.code };
+  return {
+    code: r.code,
+    ips: r.json?.ips?.map((i: any) => `${i.address} gw ${i.gateway}`),
+    msg: r.json?.msg,
+    routes: r.json?.routes,
+    cniCode: r.json?.code,
+  };
 }
 
 function op(impl: Impl, dataDir: string, command: string, id: string, args = "") {
@@ -47,7 +64,11 @@ const MARKER = "last_reserved_ip.boot_id";
 
 function snapshot(dataDir: string): Record<string, string> {
   const dir = join(dataDir, "diffnet");
-  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), "latin1")]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f), "latin1")]),
+  );
 }
 
 /** The store as both plugins share it: everything but our boot marker. */
@@ -57,9 +78,23 @@ function shared(dataDir: string): Record<string, string> {
 }
 
 const SCRIPT: [string, string, string?][] = [
-  ["ADD", "a"], ["ADD", "b"], ["ADD", "c"], ["DEL", "b"], ["ADD", "d"], ["ADD", "e", "IP=10.1.0.8"],
-  ["DEL", "a"], ["ADD", "f"], ["ADD", "g"], ["ADD", "h"], ["ADD", "i"], ["ADD", "j"], ["ADD", "k"], ["ADD", "d"],
-  ["DEL", "c"], ["ADD", "l"], ["DEL", "zzz"],
+  ["ADD", "a"],
+  ["ADD", "b"],
+  ["ADD", "c"],
+  ["DEL", "b"],
+  ["ADD", "d"],
+  ["ADD", "e", "IP=10.1.0.8"],
+  ["DEL", "a"],
+  ["ADD", "f"],
+  ["ADD", "g"],
+  ["ADD", "h"],
+  ["ADD", "i"],
+  ["ADD", "j"],
+  ["ADD", "k"],
+  ["ADD", "d"],
+  ["DEL", "c"],
+  ["ADD", "l"],
+  ["DEL", "zzz"],
 ];
 
 describe("host-local differential against the Go plugin", () => {
@@ -115,7 +150,9 @@ describe("one store shared by ours and the Go plugin", () => {
     for (const id of ["x", "y"]) expect(op("go", dir, "ADD", id).code).toBe(0);
     expect(op("ours", dir, "ADD", "z").code).toBe(0);
     const store = join(dir, "diffnet");
-    const goFiles = Object.entries(snapshot(dir)).filter(([, v]) => /^[xy]\r\n/.test(v)).map(([f]) => f);
+    const goFiles = Object.entries(snapshot(dir))
+      .filter(([, v]) => /^[xy]\r\n/.test(v))
+      .map(([f]) => f);
     expect(goFiles).toHaveLength(4);
     backdate(goFiles.map((f) => join(store, f)));
 
@@ -151,7 +188,11 @@ describe("host-local error paths against the Go plugin", () => {
     { name: "rangeStart outside the subnet", conf: (d) => v4(d, { ranges: [[{ subnet: "10.1.0.0/24", rangeStart: "10.2.0.1" }]] }), code: 7 },
     { name: "rangeStart of the other family", conf: (d) => v4(d, { ranges: [[{ subnet: "10.1.0.0/24", rangeStart: "fd00::1" }]] }), code: 7 },
     { name: "rangeEnd outside the subnet", conf: (d) => v4(d, { ranges: [[{ subnet: "10.1.0.0/24", rangeEnd: "10.2.0.1" }]] }), code: 7 },
-    { name: "rangeEnd before rangeStart", conf: (d) => v4(d, { ranges: [[{ subnet: "10.1.0.0/24", rangeStart: "10.1.0.9", rangeEnd: "10.1.0.5" }]] }), code: 7 },
+    {
+      name: "rangeEnd before rangeStart",
+      conf: (d) => v4(d, { ranges: [[{ subnet: "10.1.0.0/24", rangeStart: "10.1.0.9", rangeEnd: "10.1.0.5" }]] }),
+      code: 7,
+    },
     { name: "legacy top-level rangeStart", conf: (d) => v4(d, { ranges: undefined, subnet: "10.1.0.0/24", rangeStart: "10.3.0.0" }), code: 7 },
     { name: "host bits in the subnet", conf: (d) => v4(d, { ranges: [[{ subnet: "10.1.0.1/24" }]] }), code: 7 },
     { name: "a /31", conf: (d) => v4(d, { ranges: [[{ subnet: "10.1.0.0/31" }]] }), code: 7 },
@@ -161,12 +202,20 @@ describe("host-local error paths against the Go plugin", () => {
     { name: "an empty range set", conf: (d) => v4(d, { ranges: [[]] }), code: 7 },
     { name: "no ranges", conf: (d) => v4(d, { ranges: [] }), code: 7 },
     { name: "no ipam", conf: () => ({ cniVersion: "0.4.0", name: "errnet" }), code: 7 },
-    { name: "two v4 sets at 0.2.0", conf: (d) => ({ ...v4(d, { ranges: [[{ subnet: "10.1.0.0/24" }], [{ subnet: "10.2.0.0/24" }]] }), cniVersion: "0.2.0" }), code: 7 },
+    {
+      name: "two v4 sets at 0.2.0",
+      conf: (d) => ({ ...v4(d, { ranges: [[{ subnet: "10.1.0.0/24" }], [{ subnet: "10.2.0.0/24" }]] }), cniVersion: "0.2.0" }),
+      code: 7,
+    },
     { name: "a subnet that is not a CIDR", conf: (d) => v4(d, { ranges: [[{ subnet: "bogus" }]] }), code: 7 },
     { name: "a rangeStart that is not an address", conf: (d) => v4(d, { ranges: [[{ subnet: "10.1.0.0/24", rangeStart: "bogus" }]] }), code: 7 },
     { name: "a route dst that is not a CIDR", conf: (d) => v4(d, { routes: [{ dst: "bogus" }] }), code: 7 },
     { name: "args.cni.ips not an address", conf: (d) => ({ ...v4(d, {}, { args: { cni: { ips: ["bogus"] } } }), cniVersion: "1.0.0" }), code: 7 },
-    { name: "runtimeConfig.ips not an address", conf: (d) => ({ ...v4(d, {}, { runtimeConfig: { ips: ["bogus"] } }), cniVersion: "1.0.0" }), code: 7 },
+    {
+      name: "runtimeConfig.ips not an address",
+      conf: (d) => ({ ...v4(d, {}, { runtimeConfig: { ips: ["bogus"] } }), cniVersion: "1.0.0" }),
+      code: 7,
+    },
     { name: "unknown CNI_ARGS keys", conf: (d) => v4(d), args: "IP=10.1.0.5;FOO=1;BAR=2", code: 4 },
     { name: "IgnoreUnknown not a boolean", conf: (d) => v4(d), args: "IP=10.1.0.5;IgnoreUnknown=yes", code: 4 },
     { name: "CNI_ARGS IP not an address", conf: (d) => v4(d), args: "IP=bogus", code: 4 },
@@ -174,7 +223,12 @@ describe("host-local error paths against the Go plugin", () => {
     { name: "requested address is the gateway", conf: (d) => v4(d), args: "IP=10.1.0.1", code: 7 },
     { name: "requested address taken", conf: (d) => v4(d), setup: [["a", "IP=10.1.0.9"]], args: "IP=10.1.0.9", code: 999 },
     { name: "range exhausted", conf: (d) => v4(d, { ranges: [[{ subnet: "10.1.0.0/30" }]] }), setup: [["a"]], code: 999 },
-    { name: "second range set exhausted", conf: (d) => v4(d, { ranges: [[{ subnet: "10.2.0.0/24" }], [{ subnet: "10.1.0.0/30" }]] }), setup: [["a"]], code: 999 },
+    {
+      name: "second range set exhausted",
+      conf: (d) => v4(d, { ranges: [[{ subnet: "10.2.0.0/24" }], [{ subnet: "10.1.0.0/30" }]] }),
+      setup: [["a"]],
+      code: 999,
+    },
     { name: "duplicate allocation", conf: (d) => v4(d), setup: [["x"]], code: 999 },
     { name: "CHECK without a reservation", conf: (d) => v4(d), setup: [["a"]], command: "CHECK", code: 999 },
   ];
@@ -207,9 +261,12 @@ describe("host-local error paths against the Go plugin", () => {
   });
 
   it("CNI_ARGS IP=<ip>/<prefix>: both take the address with the range's prefix; a list is ours only", () => {
-    for (const impl of ["ours", "go"] as Impl[]) expect(run(impl, v4(box.tmpdir()), "ADD", "a", "IP=10.1.0.5/16").ips, impl).toEqual(["10.1.0.5/24 gw 10.1.0.1"]);
+    for (const impl of ["ours", "go"] as Impl[])
+      expect(run(impl, v4(box.tmpdir()), "ADD", "a", "IP=10.1.0.5/16").ips, impl).toEqual(["10.1.0.5/24 gw 10.1.0.1"]);
     const list = (d: string) => v4(d, { ranges: [[{ subnet: "10.1.0.0/24" }], [{ subnet: "fd00::/64" }]] });
-    expect(run("go", list(box.tmpdir()), "ADD", "a", "IP=10.1.0.5,fd00::5").msg).toBe('ARGS: error parsing value of pair "IP=10.1.0.5,fd00::5": invalid IP address 10.1.0.5,fd00::5');
+    expect(run("go", list(box.tmpdir()), "ADD", "a", "IP=10.1.0.5,fd00::5").msg).toBe(
+      'ARGS: error parsing value of pair "IP=10.1.0.5,fd00::5": invalid IP address 10.1.0.5,fd00::5',
+    );
     expect(run("ours", list(box.tmpdir()), "ADD", "a", "IP=10.1.0.5,fd00::5").ips).toEqual(["10.1.0.5/24 gw 10.1.0.1", "fd00::5/64 gw fd00::1"]);
   });
 });

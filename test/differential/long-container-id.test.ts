@@ -12,20 +12,33 @@ const binOf = (impl: Impl) => (impl === "ours" ? BIN : REFERENCE_BIN);
 const ID = `long-${"x".repeat(4995)}`;
 
 const nat = (node: string) => {
-  const lines = sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A") || l.startsWith(":CNI"));
+  const lines = sh(node, "iptables-save -t nat")
+    .split("\n")
+    .filter((l) => l.startsWith("-A") || l.startsWith(":CNI"));
   // Debian's v1.1.1 appends a container's CNI-HOSTPORT-DNAT jumps, the current reference (and ours) inserts them.
   return [...lines.filter((l) => !l.startsWith("-A CNI-HOSTPORT-DNAT ")), ...lines.filter((l) => l.startsWith("-A CNI-HOSTPORT-DNAT ")).sort()];
 };
 
 describe("portmap with a long container id, ours against the Go plugin", () => {
   const conf = (extra: object = {}) => ({
-    cniVersion: "1.0.0", name: "cbr0", type: "portmap",
-    prevResult: { cniVersion: "1.0.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }] },
+    cniVersion: "1.0.0",
+    name: "cbr0",
+    type: "portmap",
+    prevResult: {
+      cniVersion: "1.0.0",
+      interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+      ips: [{ address: "10.244.1.5/24", interface: 0 }],
+    },
     runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] },
     ...extra,
   });
   const run = (impl: Impl, node: string, command: string, extra: object = {}) =>
-    runPlugin("portmap", { binDir: binOf(impl), env: { CNI_COMMAND: command, CNI_CONTAINERID: ID, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: binOf(impl) }, stdin: conf(extra), node });
+    runPlugin("portmap", {
+      binDir: binOf(impl),
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: ID, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: binOf(impl) },
+      stdin: conf(extra),
+      node,
+    });
 
   it("the same nat table after ADD", () => {
     const tables = (["ours", "go"] as Impl[]).map((impl) => {
@@ -42,7 +55,11 @@ describe("portmap with a long container id, ours against the Go plugin", () => {
     expect(run("go", node, "ADD").code).toBe(0);
     const check = run("ours", node, "CHECK");
     expect(check.code, check.stdout).toBe(0);
-    const gc = runPlugin("portmap", { env: { CNI_COMMAND: "GC", CNI_PATH: BIN }, stdin: conf({ cniVersion: "1.1.0", "cni.dev/valid-attachments": [] }), node });
+    const gc = runPlugin("portmap", {
+      env: { CNI_COMMAND: "GC", CNI_PATH: BIN },
+      stdin: conf({ cniVersion: "1.1.0", "cni.dev/valid-attachments": [] }),
+      node,
+    });
     expect(gc.code, gc.stdout).toBe(0);
     expect(nat(node).filter((l) => l.includes("CNI-DN-"))).toEqual([]);
 
@@ -60,9 +77,22 @@ describe("bridge masquerade with a long container id, ours against the Go plugin
   const setup = () => {
     const node = box.netns("node");
     const pod = box.netns("pod");
-    const c = { cniVersion: "1.0.0", name: "cbr0", type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true, ipam: { type: "host-local", dataDir: box.tmpdir(), subnet: "10.244.1.0/24" } };
+    const c = {
+      cniVersion: "1.0.0",
+      name: "cbr0",
+      type: "bridge",
+      bridge: "cni0",
+      isGateway: true,
+      ipMasq: true,
+      ipam: { type: "host-local", dataDir: box.tmpdir(), subnet: "10.244.1.0/24" },
+    };
     const run = (impl: Impl, command: string, extra: object = {}) =>
-      runPlugin("bridge", { binDir: binOf(impl), env: { CNI_COMMAND: command, CNI_CONTAINERID: ID, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: binOf(impl) }, stdin: { ...c, ...extra }, node });
+      runPlugin("bridge", {
+        binDir: binOf(impl),
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: ID, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: binOf(impl) },
+        stdin: { ...c, ...extra },
+        node,
+      });
     return { node, run, c };
   };
 
@@ -82,7 +112,11 @@ describe("bridge masquerade with a long container id, ours against the Go plugin
     expect(add.code, add.stdout).toBe(0);
     const check = run("ours", "CHECK", { prevResult: add.json });
     expect(check.code, check.stdout).toBe(0);
-    const gc = runPlugin("bridge", { env: { CNI_COMMAND: "GC", CNI_PATH: BIN }, stdin: { ...c, cniVersion: "1.1.0", "cni.dev/valid-attachments": [] }, node });
+    const gc = runPlugin("bridge", {
+      env: { CNI_COMMAND: "GC", CNI_PATH: BIN },
+      stdin: { ...c, cniVersion: "1.1.0", "cni.dev/valid-attachments": [] },
+      node,
+    });
     expect(gc.code, gc.stdout).toBe(0);
     expect(nat(node)).toEqual([]);
   });

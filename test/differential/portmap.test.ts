@@ -17,20 +17,34 @@ const prevResult = {
   ips: [{ address: "10.244.1.5/24", gateway: "10.244.1.1", interface: 2 }],
 };
 const conf = (extra: object = {}) => ({
-  cniVersion: "1.0.0", name: "cbr0", type: "portmap", prevResult,
-  runtimeConfig: { portMappings: [
-    { hostPort: 8080, containerPort: 80, protocol: "tcp" }, { hostPort: 8443, containerPort: 443, protocol: "tcp" },
-    { hostPort: 5353, containerPort: 53, protocol: "udp" }, { hostPort: 9000, containerPort: 90, protocol: "tcp", hostIP: "192.168.50.1" },
-  ] },
+  cniVersion: "1.0.0",
+  name: "cbr0",
+  type: "portmap",
+  prevResult,
+  runtimeConfig: {
+    portMappings: [
+      { hostPort: 8080, containerPort: 80, protocol: "tcp" },
+      { hostPort: 8443, containerPort: 443, protocol: "tcp" },
+      { hostPort: 5353, containerPort: 53, protocol: "udp" },
+      { hostPort: 9000, containerPort: 90, protocol: "tcp", hostIP: "192.168.50.1" },
+    ],
+  },
   ...extra,
 });
 
 function run(impl: Impl, node: string, command: string, extra: object = {}) {
   const bin = impl === "ours" ? BIN : REFERENCE_BIN;
-  return runPlugin("portmap", { binDir: bin, env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr-pm", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: bin }, stdin: conf(extra), node });
+  return runPlugin("portmap", {
+    binDir: bin,
+    env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr-pm", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: bin },
+    stdin: conf(extra),
+    node,
+  });
 }
 function nat(node: string, tool = "iptables"): string[] {
-  const lines = sh(node, `${tool}-save -t nat`).split("\n").filter((l) => l.startsWith("-A") || l.startsWith(":CNI"));
+  const lines = sh(node, `${tool}-save -t nat`)
+    .split("\n")
+    .filter((l) => l.startsWith("-A") || l.startsWith(":CNI"));
   const jumps = lines.filter((l) => l.startsWith("-A CNI-HOSTPORT-DNAT ")).sort();
   return [...lines.filter((l) => !l.startsWith("-A CNI-HOSTPORT-DNAT ")), ...jumps];
 }
@@ -48,7 +62,10 @@ describe("portmap differential against the Go plugin", () => {
   });
 
   it("each implementation removes the other's rules", () => {
-    for (const [adder, deleter] of [["go", "ours"], ["ours", "go"]] as [Impl, Impl][]) {
+    for (const [adder, deleter] of [
+      ["go", "ours"],
+      ["ours", "go"],
+    ] as [Impl, Impl][]) {
       const node = box.netns("node");
       expect(run(adder, node, "ADD").code).toBe(0);
       expect(run(deleter, node, "DEL").code).toBe(0);

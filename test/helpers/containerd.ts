@@ -50,7 +50,10 @@ export class ContainerdNode {
   private daemon?: ChildProcess;
   private readonly runs: { name: string; child: ChildProcess; output: () => string }[] = [];
 
-  constructor(readonly dir: string, readonly node: string) {
+  constructor(
+    readonly dir: string,
+    readonly node: string,
+  ) {
     this.bin = join(dir, "bin");
     this.netd = join(dir, "net.d");
     this.varLibCni = join(dir, "var-lib-cni");
@@ -63,18 +66,21 @@ export class ContainerdNode {
   }
 
   async start(): Promise<void> {
-    writeFileSync(join(this.dir, "config.toml"), [
-      "version = 2",
-      `root = ${JSON.stringify(join(this.dir, "root"))}`,
-      `state = ${JSON.stringify(join(this.dir, "state"))}`,
-      // No CRI: it would watch /etc/cni/net.d and run its own pods' networks.
-      `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
-      "[grpc]",
-      `  address = ${JSON.stringify(this.socket)}`,
-      "[ttrpc]",
-      `  address = ${JSON.stringify(`${this.socket}.ttrpc`)}`,
-      "",
-    ].join("\n"));
+    writeFileSync(
+      join(this.dir, "config.toml"),
+      [
+        "version = 2",
+        `root = ${JSON.stringify(join(this.dir, "root"))}`,
+        `state = ${JSON.stringify(join(this.dir, "state"))}`,
+        // No CRI: it would watch /etc/cni/net.d and run its own pods' networks.
+        `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+        "[grpc]",
+        `  address = ${JSON.stringify(this.socket)}`,
+        "[ttrpc]",
+        `  address = ${JSON.stringify(`${this.socket}.ttrpc`)}`,
+        "",
+      ].join("\n"),
+    );
     const log = openSync(join(this.dir, "containerd.log"), "a");
     // nsenter and unshare exec without forking, so this pid is containerd's: its namespaces are the node's.
     this.daemon = spawn("nsenter", [`--net=${nsPath(this.node)}`, "unshare", "-m", "--propagation", "private", "sh", "-c", SETUP, "sh", this.dir], {
@@ -90,7 +96,8 @@ export class ContainerdNode {
   ctr(args: string[]) {
     const pid = String(this.daemon!.pid);
     return spawnSync("nsenter", ["-t", pid, "-m", "-n", "ctr", "--address", this.socket, "--namespace", NAMESPACE, ...args], {
-      encoding: "utf8", env: { ...process.env, CONTAINERD_SNAPSHOTTER: "native" },
+      encoding: "utf8",
+      env: { ...process.env, CONTAINERD_SNAPSHOTTER: "native" },
     });
   }
 

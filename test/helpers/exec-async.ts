@@ -75,22 +75,33 @@ export function execAsync(cmd: string, args: string[], o: ExecOptions = {}): Pro
           child.kill("SIGKILL");
         }, o.timeoutMs)
       : undefined;
-    const watch = o.maxRssMiB && child.pid
-      ? setInterval(() => {
-          const rss = rssMiB(child.pid!);
-          peak = Math.max(peak, rss);
-          if (rss > o.maxRssMiB!) {
-            memoryKilled = true;
-            child.kill("SIGKILL");
-          }
-        }, 50)
-      : undefined;
+    const watch =
+      o.maxRssMiB && child.pid
+        ? setInterval(() => {
+            const rss = rssMiB(child.pid!);
+            peak = Math.max(peak, rss);
+            if (rss > o.maxRssMiB!) {
+              memoryKilled = true;
+              child.kill("SIGKILL");
+            }
+          }, 50)
+        : undefined;
     o.onSpawn?.(child);
     child.on("error", (e) => err.push(Buffer.from(`spawn ${cmd}: ${e.message}\n`)));
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       clearInterval(watch);
-      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err), stdoutBytes: outLen, timedOut, memoryKilled, peakRssMiB: peak, ms: performance.now() - t0 });
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out),
+        stderr: Buffer.concat(err),
+        stdoutBytes: outLen,
+        timedOut,
+        memoryKilled,
+        peakRssMiB: peak,
+        ms: performance.now() - t0,
+      });
     });
   });
 }
@@ -101,7 +112,13 @@ export function inNsAsync(ns: string, argv: string[], o: ExecOptions = {}): Prom
 }
 
 /** One libcni operation (the Go driver) run from inside `node`, without blocking. */
-export function libcniAsync(node: string, cmd: string, conflist: string, pod: string, o: { id: string; cacheDir: string; ifname?: string; capArgs?: object }): Promise<Exec> {
+export function libcniAsync(
+  node: string,
+  cmd: string,
+  conflist: string,
+  pod: string,
+  o: { id: string; cacheDir: string; ifname?: string; capArgs?: object },
+): Promise<Exec> {
   const env = { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: o.cacheDir, ...(o.capArgs ? { CAP_ARGS: JSON.stringify(o.capArgs) } : {}) };
   return inNsAsync(node, [DRIVER, cmd, conflist, nsPath(pod), o.id, o.ifname ?? "eth0"], { env, timeoutMs: 120_000 });
 }

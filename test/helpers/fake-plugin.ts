@@ -52,5 +52,8 @@ export interface Seen {
 export function recorded(dir: string, command: string): Seen[] {
   const f = join(dir, command);
   if (!existsSync(f)) return [];
-  return readFileSync(f, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  return readFileSync(f, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 }

@@ -18,7 +18,9 @@ export function nft(ns: string, script: string): void {
 export function chainRules(ns: string, family: string, table: string, chain: string): { comment?: string; expr: unknown[] }[] {
   const r = inNs(ns, ["nft", "-j", "list", "chain", family, table, chain]);
   if (r.status !== 0) return [];
-  return JSON.parse(r.stdout).nftables.filter((o: any) => o.rule).map((o: any) => ({ comment: o.rule.comment, expr: o.rule.expr }));
+  return JSON.parse(r.stdout)
+    .nftables.filter((o: any) => o.rule)
+    .map((o: any) => ({ comment: o.rule.comment, expr: o.rule.expr }));
 }
 
 const hash16 = (s: string) => createHash("sha512").update(s).digest("hex").slice(0, 16);
@@ -52,7 +54,11 @@ export function pathWithout(dirForLinks: string, without: string[] = []): string
 }
 
 /** What the reference portmap (portmap_nftables.go) writes for an IPv4 pod with these mappings and snat. */
-export function referencePortmapScript(id: string, pod: string, maps: { hostPort: number; containerPort: number; protocol: string; hostIP?: string }[]): string {
+export function referencePortmapScript(
+  id: string,
+  pod: string,
+  maps: { hostPort: number; containerPort: number; protocol: string; hostIP?: string }[],
+): string {
   const t = "ip cni_hostport";
   return [
     `add table ${t} { comment "CNI portmap plugin" ; }`,
@@ -67,9 +73,11 @@ export function referencePortmapScript(id: string, pod: string, maps: { hostPort
     `add rule ${t} output jump hostip_hostports`,
     `add rule ${t} output fib daddr type local jump hostports`,
     `add chain ${t} masquerading { type nat hook postrouting priority srcnat ; }`,
-    ...maps.map((m) => m.hostIP
-      ? `add rule ${t} hostip_hostports ip daddr ${m.hostIP} ip protocol ${m.protocol} th dport ${m.hostPort} dnat ip addr . port to ${pod} . ${m.containerPort} comment "${id}"`
-      : `add rule ${t} hostports ip protocol ${m.protocol} th dport ${m.hostPort} dnat ip addr . port to ${pod} . ${m.containerPort} comment "${id}"`),
+    ...maps.map((m) =>
+      m.hostIP
+        ? `add rule ${t} hostip_hostports ip daddr ${m.hostIP} ip protocol ${m.protocol} th dport ${m.hostPort} dnat ip addr . port to ${pod} . ${m.containerPort} comment "${id}"`
+        : `add rule ${t} hostports ip protocol ${m.protocol} th dport ${m.hostPort} dnat ip addr . port to ${pod} . ${m.containerPort} comment "${id}"`,
+    ),
     `add rule ${t} masquerading ip saddr ${pod} ip daddr ${pod} masquerade comment "${id}"`,
     `add rule ${t} masquerading ip saddr 127.0.0.1 ip daddr ${pod} masquerade comment "${id}"`,
     "",

@@ -75,7 +75,9 @@ function parse(text: string): { node: NsState; podLinks?: string } {
   const [ipBatch, ipt4, ipt6, pod] = text.split(`${MARK}\n`);
   // ip -batch prints one JSON array per command, one per line; "route show table all" covers both families.
   const [l, a, r] = ipBatch.split("\n").filter((x) => x.startsWith("["));
-  const addrs = parseIpJson(a ?? "").flatMap((i) => (i.addr_info ?? []).map((x: any) => ({ dev: i.ifname as string, addr: `${x.local}/${x.prefixlen}` })));
+  const addrs = parseIpJson(a ?? "").flatMap((i) =>
+    (i.addr_info ?? []).map((x: any) => ({ dev: i.ifname as string, addr: `${x.local}/${x.prefixlen}` })),
+  );
   const routes = parseIpJson(r ?? "").map((x) => ({ dev: x.dev, type: x.type ?? "unicast", dst: x.dst, table: String(x.table ?? "main") }));
   return { node: { links: links(l), addrs, routes, rules: [...rulesOf("v4", ipt4 ?? ""), ...rulesOf("v6", ipt6 ?? "")] }, podLinks: pod };
 }
@@ -143,7 +145,8 @@ function ruleKind(line: string): string {
 export function nodeLeaks(s: NsState): string[] {
   const shared = sharedLinks(s);
   const out: string[] = [];
-  for (const l of s.links) if (l.name !== "lo" && !shared.has(l.name)) out.push(`link ${l.kind ?? "?"} — ${l.name}${l.master ? `, port of ${l.master}` : ""}`);
+  for (const l of s.links)
+    if (l.name !== "lo" && !shared.has(l.name)) out.push(`link ${l.kind ?? "?"} — ${l.name}${l.master ? `, port of ${l.master}` : ""}`);
   for (const a of s.addrs) {
     // On a shared bridge an address is its gateway; on any other link it is reported with the link.
     if (a.dev === "lo" && a.addr !== "127.0.0.1/8" && a.addr !== "::1/128") out.push(`address on lo — ${a.addr}`);
@@ -158,13 +161,20 @@ export function nodeLeaks(s: NsState): string[] {
 }
 
 /** Links left in a pod namespace (its lo aside). */
-export const podLeaks = (links: LinkInfo[] = []): string[] => links.filter((l) => l.name !== "lo").map((l) => `pod link ${l.kind ?? "?"} — ${l.name}`);
+export const podLeaks = (links: LinkInfo[] = []): string[] =>
+  links.filter((l) => l.name !== "lo").map((l) => `pod link ${l.kind ?? "?"} — ${l.name}`);
 
 /** A namespace exactly as `ip netns add` made it: lo down, nothing else. */
 export function isPristine(s: Snapshot): boolean {
   const n = s.node;
   const onlyLoDown = (ls: LinkInfo[] = []) => ls.length === 1 && ls[0].name === "lo" && !ls[0].up;
-  return onlyLoDown(n.links) && n.addrs.length === 0 && n.routes.length === 0 && n.rules.length === 0 && (s.podLinks === undefined || onlyLoDown(s.podLinks));
+  return (
+    onlyLoDown(n.links) &&
+    n.addrs.length === 0 &&
+    n.routes.length === 0 &&
+    n.rules.length === 0 &&
+    (s.podLinks === undefined || onlyLoDown(s.podLinks))
+  );
 }
 
 /** How often each shared portmap rule exists (the concurrency suite wants exactly one of each). */

@@ -36,10 +36,14 @@ export type Run = PluginRun;
 
 /** Run `sh -c script` with `boot` bound over the boot id; `args` are the script's $0, $1, … */
 export function inBoot(boot: { file: string }, script: string, args: string[], o: { input?: string; env: NodeJS.ProcessEnv }): Run {
-  const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", `mount --bind "$BOOT_ID_FILE" ${BOOT_ID_PATH} && ${script}`, ...args], {
-    input: o.input ?? "",
-    encoding: "utf8",
-    env: { ...o.env, BOOT_ID_FILE: boot.file },
-  });
+  const r = spawnSync(
+    "unshare",
+    ["--mount", "--propagation", "private", "sh", "-c", `mount --bind "$BOOT_ID_FILE" ${BOOT_ID_PATH} && ${script}`, ...args],
+    {
+      input: o.input ?? "",
+      encoding: "utf8",
+      env: { ...o.env, BOOT_ID_FILE: boot.file },
+    },
+  );
   return pluginRun(r.status, r.stdout, r.stderr);
 }

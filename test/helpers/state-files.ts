@@ -31,7 +31,12 @@ export function listTree(root: string): Map<string, Entry> {
         continue; // removed meanwhile
       }
       const kind = st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "link" : st.isFIFO() ? "fifo" : "other";
-      out.set(r, { kind, size: kind === "file" ? st.size : 0, mtimeMs: kind === "dir" ? 0 : st.mtimeMs, target: kind === "link" ? readlinkSync(join(root, r)) : undefined });
+      out.set(r, {
+        kind,
+        size: kind === "file" ? st.size : 0,
+        mtimeMs: kind === "dir" ? 0 : st.mtimeMs,
+        target: kind === "link" ? readlinkSync(join(root, r)) : undefined,
+      });
       if (kind === "dir") walk(r);
     }
   };

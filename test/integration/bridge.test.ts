@@ -25,13 +25,29 @@ interface Lab {
 function lab(): Lab {
   const node = box.netns("node");
   const dataDir = box.tmpdir();
-  const options = (command: string, pod: string, conf: object, id = `ctr-${pod.split("-").at(-2)}`, env: Record<string, string> = {}): RunOptions =>
-    ({ env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN, ...env }, stdin: conf, node });
+  const options = (
+    command: string,
+    pod: string,
+    conf: object,
+    id = `ctr-${pod.split("-").at(-2)}`,
+    env: Record<string, string> = {},
+  ): RunOptions => ({
+    env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN, ...env },
+    stdin: conf,
+    node,
+  });
   return {
     node,
     dataDir,
     conf: (extra = {}, ipam = {}) => ({
-      cniVersion: "1.0.0", name: "cbr0", type: "bridge", bridge: "cni0", isDefaultGateway: true, ipMasq: true, hairpinMode: true, mtu: 1450,
+      cniVersion: "1.0.0",
+      name: "cbr0",
+      type: "bridge",
+      bridge: "cni0",
+      isDefaultGateway: true,
+      ipMasq: true,
+      hairpinMode: true,
+      mtu: 1450,
       ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.244.1.0/24" }]], routes: [{ dst: "10.244.0.0/16" }], ...ipam },
       ...extra,
     }),
@@ -55,7 +71,10 @@ function kernelHasVlanFiltering(): boolean {
 const vlanSupported = kernelHasVlanFiltering();
 
 const reservations = (l: Lab) => readdirSync(join(l.dataDir, "cbr0")).filter((f) => /^[0-9a-f.:]+$/.test(f) && /\d/.test(f) && !f.startsWith("last"));
-const natRules = (l: Lab) => sh(l.node, "iptables-save -t nat").split("\n").filter((x) => x.includes("CNI-"));
+const natRules = (l: Lab) =>
+  sh(l.node, "iptables-save -t nat")
+    .split("\n")
+    .filter((x) => x.includes("CNI-"));
 const links = (ns: string) => JSON.parse(sh(ns, "ip -j -d link show")) as any[];
 
 /** Poll `ready` (a readiness check, not a timing assumption) until it yields a value; give up after 20 s. */
@@ -75,7 +94,10 @@ function stoppedTracee(pid: number, log: string): number | undefined {
 }
 
 /** Whether a process waits for an flock on the inode `ino` (e.g. a network namespace). */
-const waitsForLock = (ino: number) => readFileSync("/proc/locks", "utf8").split("\n").some((x) => x.includes("-> FLOCK") && x.includes(`:${ino} `));
+const waitsForLock = (ino: number) =>
+  readFileSync("/proc/locks", "utf8")
+    .split("\n")
+    .some((x) => x.includes("-> FLOCK") && x.includes(`:${ino} `));
 
 describe("bridge ADD", () => {
   it("attaches two pods that reach each other and the gateway, over ping and TCP", async () => {
@@ -144,7 +166,11 @@ describe("bridge ADD", () => {
     writeFakePlugin(dir, "fake-ipam");
     const p = l.pod();
     // The fake IPAM answers ADD with its config's prevResult: an address without a gateway, routes without one.
-    const ipam = { cniVersion: "1.1.0", ips: [{ address: "10.244.1.5/24" }], routes: [{ dst: "10.96.0.0/12" }, { dst: "10.97.0.0/16", scope: 253 }, { dst: "10.98.0.0/16", priority: 50 }] };
+    const ipam = {
+      cniVersion: "1.1.0",
+      ips: [{ address: "10.244.1.5/24" }],
+      routes: [{ dst: "10.96.0.0/12" }, { dst: "10.97.0.0/16", scope: 253 }, { dst: "10.98.0.0/16", priority: 50 }],
+    };
     const conf = { ...l.conf({ isDefaultGateway: false, ipMasq: false, prevResult: ipam }, { type: "fake-ipam" }), cniVersion: "1.1.0" };
     const r = l.run("ADD", p, conf, undefined, { CNI_PATH: `${dir}:${BIN}` });
     expect(r.code, r.stdout).toBe(0);
@@ -173,7 +199,10 @@ describe("bridge ADD", () => {
     const r = l.run("ADD", p, conf);
     expect(r.code, r.stdout).toBe(0);
     expect(r.json.ips.map((i: any) => i.address)).toEqual(["10.244.1.2/24", "fd00:10:244:1::2/64"]);
-    expect(r.json.routes).toEqual([{ dst: "0.0.0.0/0", gw: "10.244.1.1" }, { dst: "::/0", gw: "fd00:10:244:1::1" }]);
+    expect(r.json.routes).toEqual([
+      { dst: "0.0.0.0/0", gw: "10.244.1.1" },
+      { dst: "::/0", gw: "fd00:10:244:1::1" },
+    ]);
     expect(sh(p, "ip -6 route")).toMatch(/default via fd00:10:244:1::1 dev eth0/);
     expect(sh(p, "ip -6 -o addr show eth0")).not.toContain("tentative");
     expect(sh(p, "cat /proc/sys/net/ipv6/conf/eth0/keep_addr_on_down")).toBe("1\n");
@@ -196,7 +225,14 @@ describe("bridge options", () => {
   it("promiscMode, portIsolation, a MAC from runtimeConfig, no masquerade, no gateway", () => {
     const l = lab();
     const p = l.pod();
-    const conf = l.conf({ promiscMode: true, hairpinMode: false, portIsolation: true, ipMasq: false, isDefaultGateway: false, runtimeConfig: { mac: "0a:58:0a:f4:01:99" } });
+    const conf = l.conf({
+      promiscMode: true,
+      hairpinMode: false,
+      portIsolation: true,
+      ipMasq: false,
+      isDefaultGateway: false,
+      runtimeConfig: { mac: "0a:58:0a:f4:01:99" },
+    });
     const r = l.run("ADD", p, conf);
     expect(r.code, r.stdout).toBe(0);
     expect(r.json.interfaces[2].mac).toBe("0a:58:0a:f4:01:99");
@@ -303,7 +339,11 @@ describe("bridge failures roll back everything", () => {
     expect(r.json.msg).toBe(`failed to set bridge addr: "cni0" already has an IP address different from 10.244.1.1/24`);
     expect(r.json.details).toContain("cni0 holds 10.244.5.1/24");
     expect(r.json.details).toMatch(/subnet\.env|forceAddress/);
-    expect(links(l.node).map((x) => x.ifname).sort()).toEqual(["cni0", "lo"]);
+    expect(
+      links(l.node)
+        .map((x) => x.ifname)
+        .sort(),
+    ).toEqual(["cni0", "lo"]);
     expect(links(p).map((x) => x.ifname)).toEqual(["lo"]);
     expect(reservations(l)).toEqual([]);
     expect(natRules(l)).toEqual([]);
@@ -337,7 +377,9 @@ describe("bridge failures roll back everything", () => {
     const probe = lab();
     const trace = join(probe.dataDir, "trace");
     runPlugin("bridge", { ...probe.options("ADD", failingPod(probe), conf(probe)), wrap: ["strace", "-qq", "-o", trace, "-e", "trace=sendto"] });
-    const sends = readFileSync(trace, "utf8").split("\n").filter((x) => x.startsWith("sendto("));
+    const sends = readFileSync(trace, "utf8")
+      .split("\n")
+      .filter((x) => x.startsWith("sendto("));
     const dump = sends.findIndex((x) => x.includes("RTM_DELLINK")) - 1;
     expect(sends[dump], sends.join("\n")).toMatch(/RTM_GETLINK.*NLM_F_DUMP/);
 
@@ -386,7 +428,9 @@ describe("bridge failures roll back everything", () => {
       const conf = l.conf({ ipMasq: false });
       const pods = Array.from({ length: 12 }, (_, i) => ({ ns: l.pod(), kind: i % 2 ? 1 + ((i >> 1) % 2) : 0 }));
       for (const p of pods.filter((x) => x.kind === 1)) sh(p.ns, "ip link add eth0 type veth peer name eth0peer");
-      const runs = await Promise.all(pods.map((p, i) => l.start("ADD", p.ns, conf, `r${round}-${i}`, p.kind === 2 ? { CNI_ARGS: "IgnoreUnknown=1;IP=10.244.9.9" } : {}).done));
+      const runs = await Promise.all(
+        pods.map((p, i) => l.start("ADD", p.ns, conf, `r${round}-${i}`, p.kind === 2 ? { CNI_ARGS: "IgnoreUnknown=1;IP=10.244.9.9" } : {}).done),
+      );
       const why = `round ${round}`;
       const ports: string[] = [];
       pods.forEach((p, i) => {
@@ -430,7 +474,10 @@ describe("bridge failures roll back everything", () => {
     const l = lab();
     sh(l.node, "ip link add cni0 type bridge && ip link set cni0 up && ip -6 addr add fd00:10:244:1::2/128 dev cni0 nodad");
     const p = l.pod();
-    const conf = l.conf({ enabledad: true, hairpinMode: false, isDefaultGateway: false, ipMasq: false }, { ranges: [[{ subnet: "fd00:10:244:1::/64" }]], routes: [] });
+    const conf = l.conf(
+      { enabledad: true, hairpinMode: false, isDefaultGateway: false, ipMasq: false },
+      { ranges: [[{ subnet: "fd00:10:244:1::/64" }]], routes: [] },
+    );
     const r = l.run("ADD", p, conf);
     expect(r.json?.msg, r.stdout).toBe(`failed to settle addresses for "eth0": duplicate address detection failed for fd00:10:244:1::2/64`);
     expect(reservations(l)).toEqual([]);
@@ -442,7 +489,8 @@ describe("bridge failures roll back everything", () => {
     const l = lab();
     const log = join(box.tmpdir(), "monitor.log");
     // A program on the node that sets every new pod port down again (as a misconfigured network manager would).
-    const downer = `ip -o monitor link | while read -r line; do echo "$line" >> ${log}; ` +
+    const downer =
+      `ip -o monitor link | while read -r line; do echo "$line" >> ${log}; ` +
       `n=$(echo "$line" | sed -nE 's/^[0-9]+: (veth[0-9a-f]{8})[@:].*[<,]UP[,>].*/\\1/p'); [ -n "$n" ] && ip link set dev "$n" down; done`;
     const child = spawn("nsenter", [`--net=${nsPath(l.node)}`, "sh", "-c", downer], { detached: true, stdio: "ignore" });
     try {
@@ -565,7 +613,11 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
       ["veth detached", (_p, host) => sh(l.node, `ip link set ${host} nomaster`), /is not attached to bridge cni0/],
       ["masquerade rule removed", () => sh(l.node, "iptables -t nat -F POSTROUTING"), /masquerade rules of container .* are missing/],
       ["gateway removed", () => sh(l.node, "ip addr flush dev cni0"), /does not hold the gateway 10\.244\.1\.1\/24/],
-      ["hairpin turned off", (_p, host) => sh(l.node, `ip link set ${host} type bridge_slave hairpin off`), /has hairpin mode off, the config says on/],
+      [
+        "hairpin turned off",
+        (_p, host) => sh(l.node, `ip link set ${host} type bridge_slave hairpin off`),
+        /has hairpin mode off, the config says on/,
+      ],
     ];
     for (const [what, fn, expected] of tamper) {
       const p = l.pod();
@@ -599,7 +651,11 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
     const r = l.run("GC", a, v11({ "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] }));
     expect(r.code, r.stdout).toBe(0);
     expect(reservations(l)).toEqual(["10.244.1.2"]);
-    expect(natRules(l).filter((x) => x.startsWith("-A POSTROUTING")).map((x) => /id: \\"(\w+)\\"/.exec(x)![1])).toEqual(["keep"]);
+    expect(
+      natRules(l)
+        .filter((x) => x.startsWith("-A POSTROUTING"))
+        .map((x) => /id: \\"(\w+)\\"/.exec(x)![1]),
+    ).toEqual(["keep"]);
   });
 
   it("GC whose IPAM GC fails still removes the stale masquerade rules, then reports the IPAM error", () => {
@@ -608,11 +664,20 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
     writeFakePlugin(dir, "fake-ipam");
     const v11 = (extra: object = {}, ipam: object = {}) => ({ ...l.conf(extra, ipam), cniVersion: "1.1.0" });
     const [a, b, c] = [l.pod(), l.pod(), l.pod()];
-    for (const [p, id] of [[a, "keep"], [b, "gone1"], [c, "gone2"]]) expect(l.run("ADD", p, v11(), id).code).toBe(0);
+    for (const [p, id] of [
+      [a, "keep"],
+      [b, "gone1"],
+      [c, "gone2"],
+    ])
+      expect(l.run("ADD", p, v11(), id).code).toBe(0);
     const gc = v11({ fail: ["GC"], "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] }, { type: "fake-ipam" });
     const r = l.run("GC", a, gc, undefined, { CNI_PATH: `${dir}:${BIN}` });
     expect([r.code, r.json?.code, r.json?.msg]).toEqual([1, 11, "fake-ipam fails GC"]);
-    expect(natRules(l).filter((x) => x.startsWith("-A POSTROUTING")).map((x) => /id: \\"(\w+)\\"/.exec(x)![1])).toEqual(["keep"]);
+    expect(
+      natRules(l)
+        .filter((x) => x.startsWith("-A POSTROUTING"))
+        .map((x) => /id: \\"(\w+)\\"/.exec(x)![1]),
+    ).toEqual(["keep"]);
     expect(natRules(l).filter((x) => x.startsWith(":CNI-"))).toHaveLength(1);
   });
 });

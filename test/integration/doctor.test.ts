@@ -23,12 +23,21 @@ function node(o: { ipMasq?: boolean } = {}) {
   const tmp = box.tmpdir();
   for (const d of ["net.d", "cache"]) mkdirSync(join(tmp, d));
   sh(ns, "ip link set lo up; echo 1 > /proc/sys/net/ipv4/ip_forward");
-  writeFileSync(join(tmp, "subnet.env"), `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=${o.ipMasq ?? false}\n`);
+  writeFileSync(
+    join(tmp, "subnet.env"),
+    `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=${o.ipMasq ?? false}\n`,
+  );
   const conflist = (extra: object = {}) => ({
     name: "cbr0",
     cniVersion: "0.3.1",
     plugins: [
-      { type: "flannel", subnetFile: join(tmp, "subnet.env"), dataDir: join(tmp, "flannel"), ipam: { dataDir: join(tmp, "ipam") }, delegate: { isDefaultGateway: true } },
+      {
+        type: "flannel",
+        subnetFile: join(tmp, "subnet.env"),
+        dataDir: join(tmp, "flannel"),
+        ipam: { dataDir: join(tmp, "ipam") },
+        delegate: { isDefaultGateway: true },
+      },
       { type: "portmap", capabilities: { portMappings: true } },
     ],
     ...extra,
@@ -59,7 +68,8 @@ function node(o: { ipMasq?: boolean } = {}) {
    *  asynchronously, after the namespace's last reference is gone). */
   const losePod = (p: { pod: string; veth: string }) => {
     inNs(ns, ["ip", "netns", "del", p.pod]);
-    for (let i = 0; i < 500 && inNs(ns, ["ip", "link", "show", p.veth]).status === 0; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    for (let i = 0; i < 500 && inNs(ns, ["ip", "link", "show", p.veth]).status === 0; i++)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     expect(inNs(ns, ["ip", "link", "show", p.veth]).status).not.toBe(0);
   };
   return { ns, tmp, conflist, writeList, doctor, addPod, losePod };
@@ -88,7 +98,17 @@ describe("interface", () => {
     n.addPod();
     const d = n.doctor(["--json"]);
     expect(d.code, d.out).toBe(0);
-    expect(d.report!.checks.map((c) => c.id)).toEqual(["config", "lease", "bridge", "vxlan", "routes", "forwarding", "masquerade", "addresses", "links"]);
+    expect(d.report!.checks.map((c) => c.id)).toEqual([
+      "config",
+      "lease",
+      "bridge",
+      "vxlan",
+      "routes",
+      "forwarding",
+      "masquerade",
+      "addresses",
+      "links",
+    ]);
     for (const c of d.report!.checks) expect(Object.keys(c).sort()).toEqual(["evidence", "fix", "id", "status", "summary"]);
     expect(failing(d.report!)).toEqual([]);
     expect(d.report!.counts.ok + d.report!.counts.warn).toBe(9);
@@ -102,7 +122,10 @@ describe("interface", () => {
     const d = n.doctor();
     expect(d.code).toBe(1);
     expect(d.stdout).not.toContain("\x1b[");
-    const statuses = d.stdout.split("\n").map((l) => /^(FAIL|WARN|OK) /.exec(l)?.[1]).filter(Boolean);
+    const statuses = d.stdout
+      .split("\n")
+      .map((l) => /^(FAIL|WARN|OK) /.exec(l)?.[1])
+      .filter(Boolean);
     expect(statuses[0]).toBe("FAIL");
     expect(statuses.lastIndexOf("FAIL")).toBeLessThan(statuses.indexOf("OK"));
     expect(d.stdout).toMatch(/FAIL\s+lease\s+.*missing FLANNEL_SUBNET/);
@@ -157,7 +180,9 @@ describe("config", () => {
     expect(c.summary).toContain('10-flannel.conflist (network "cbr0") is ignored');
     // --network picks the named one and says so.
     const named = n.doctor(["--json", "--network", "cbr0"]);
-    expect(check(named.report!, "config").evidence[0]).toContain('10-flannel.conflist (network "cbr0"): it is the first file of network "cbr0" (--network)');
+    expect(check(named.report!, "config").evidence[0]).toContain(
+      '10-flannel.conflist (network "cbr0"): it is the first file of network "cbr0" (--network)',
+    );
   });
 });
 
@@ -329,7 +354,23 @@ describe("forwarding", () => {
     expect(check(d.report!, "vxlan").summary).toBe("not in use (backend udp)");
     // Without /dev/net/tun (hidden by a tmpfs in a mount namespace of this command only), it fails.
     const flags = ["--conf-dir", join(n.tmp, "net.d"), "--bin-dir", BIN, "--cache-dir", join(n.tmp, "cache")];
-    const r = spawnSync("unshare", ["--mount", "sh", "-c", 'mount -t tmpfs none /dev/net && exec "$@"', "sh", "nsenter", `--net=${nsPath(n.ns)}`, join(BIN, "cni"), "doctor", "--json", ...flags], { encoding: "utf8" });
+    const r = spawnSync(
+      "unshare",
+      [
+        "--mount",
+        "sh",
+        "-c",
+        'mount -t tmpfs none /dev/net && exec "$@"',
+        "sh",
+        "nsenter",
+        `--net=${nsPath(n.ns)}`,
+        join(BIN, "cni"),
+        "doctor",
+        "--json",
+        ...flags,
+      ],
+      { encoding: "utf8" },
+    );
     const missing = check(JSON.parse(r.stdout), "forwarding");
     expect(missing.status).toBe("fail");
     expect(missing.summary).toContain("flannel0 (udp backend) exists but /dev/net/tun does not");

@@ -18,13 +18,24 @@ function node(lease: string | null = LEASE, version = "0.3.1") {
   const dir = box.tmpdir();
   const subnetFile = join(dir, "subnet.env");
   if (lease !== null) writeFileSync(subnetFile, lease);
-  const plugin = { type: "flannel", subnetFile, dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } };
+  const plugin = {
+    type: "flannel",
+    subnetFile,
+    dataDir: join(dir, "flannel"),
+    ipam: { dataDir: join(dir, "ipam") },
+    delegate: { hairpinMode: true, isDefaultGateway: true },
+  };
   const conflist = join(dir, "10-flannel.conflist");
   writeFileSync(conflist, JSON.stringify({ name: "cbr0", cniVersion: version, plugins: [plugin] }));
   const conf = { cniVersion: version, name: "cbr0", ...plugin };
   const drive = (cmd: string, pod: string, id = "ctr1") => libcni(ns, cmd, conflist, pod, { id, cacheDir: join(dir, "cache") });
-  const env = (command: string, pod: string, id = "ctr1", ifName = "eth0", binDir = BIN) =>
-    ({ CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: ifName, CNI_PATH: binDir });
+  const env = (command: string, pod: string, id = "ctr1", ifName = "eth0", binDir = BIN) => ({
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: id,
+    CNI_NETNS: nsPath(pod),
+    CNI_IFNAME: ifName,
+    CNI_PATH: binDir,
+  });
   const run = (command: string, pod: string, extra: object = {}, id = "ctr1", binDir = BIN) =>
     runPlugin("flannel", { binDir, env: env(command, pod, id, "eth0", binDir), stdin: { ...conf, ...extra }, node: ns });
   return { ns, dir, subnetFile, conf, drive, env, run };
@@ -156,7 +167,10 @@ describe("flannel STATUS and GC (spec 1.1)", () => {
     expect(n.run("STATUS", pod).code).toBe(0);
     writeFileSync(n.subnetFile, "FLANNEL_MTU=1450\n");
     const partial = n.run("STATUS", pod);
-    expect([partial.json.code, partial.json.msg]).toEqual([50, `${n.subnetFile} is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_IPMASQ`]);
+    expect([partial.json.code, partial.json.msg]).toEqual([
+      50,
+      `${n.subnetFile} is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_IPMASQ`,
+    ]);
     rmSync(n.subnetFile);
     const none = n.run("STATUS", pod);
     expect([none.json.code, none.json.msg]).toEqual([50, `open ${n.subnetFile}: no such file or directory`]);
@@ -189,7 +203,12 @@ interface KillPoint {
  */
 function killPoints(n: Node, pod: string): { all: KillPoint[]; save: KillPoint[] } {
   const trace = join(n.dir, "add.trace");
-  const r = runPlugin("flannel", { env: n.env("ADD", pod, "probe", "probe0"), stdin: n.conf, node: n.ns, wrap: ["strace", "-f", "-qq", "-o", trace] });
+  const r = runPlugin("flannel", {
+    env: n.env("ADD", pod, "probe", "probe0"),
+    stdin: n.conf,
+    node: n.ns,
+    wrap: ["strace", "-f", "-qq", "-o", trace],
+  });
   expect(r.code, r.stdout).toBe(0);
   expect(runPlugin("flannel", { env: n.env("DEL", pod, "probe", "probe0"), stdin: n.conf, node: n.ns }).code).toBe(0);
   const lines = readFileSync(trace, "utf8").split("\n");
@@ -216,7 +235,17 @@ function killPoints(n: Node, pod: string): { all: KillPoint[]; save: KillPoint[]
 
 /** Run a flannel ADD that strace kills at `point`. */
 function addKilledAt(n: Node, pod: string, id: string, ifName: string, point: KillPoint): void {
-  const kill = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", `trace=${point.syscall}`, "-e", `inject=${point.syscall}:signal=KILL:when=${point.nth}`];
+  const kill = [
+    "strace",
+    "-f",
+    "-qq",
+    "-o",
+    "/dev/null",
+    "-e",
+    `trace=${point.syscall}`,
+    "-e",
+    `inject=${point.syscall}:signal=KILL:when=${point.nth}`,
+  ];
   runPlugin("flannel", { env: n.env("ADD", pod, id, ifName), stdin: n.conf, node: n.ns, wrap: kill });
 }
 
@@ -230,10 +259,11 @@ async function holdLock(path: string): Promise<() => Promise<void>> {
     holder.stdout.once("data", () => resolve());
     holder.once("exit", (code) => reject(new Error(`flock exited with ${code}`)));
   });
-  return () => new Promise<void>((resolve) => {
-    holder.once("exit", () => resolve());
-    holder.stdin.end();
-  });
+  return () =>
+    new Promise<void>((resolve) => {
+      holder.once("exit", () => resolve());
+      holder.stdin.end();
+    });
 }
 
 describe("flannel after crashes and on read-only state", () => {
@@ -253,7 +283,10 @@ describe("flannel after crashes and on read-only state", () => {
       expect(r.code, `${why}: DEL killed-${i}: ${r.stdout}`).toBe(0);
     });
     expect(readdirSync(join(n.dir, "flannel")), why).toEqual([]);
-    expect(readdirSync(join(n.dir, "ipam", "cbr0")).filter((f) => f.startsWith("10.")), why).toEqual([]);
+    expect(
+      readdirSync(join(n.dir, "ipam", "cbr0")).filter((f) => f.startsWith("10.")),
+      why,
+    ).toEqual([]);
     expect(hostVeths(n.ns), why).toEqual([]);
     expect(sh(pod, "ip -o link").trim().split("\n"), why).toHaveLength(1);
 
@@ -340,7 +373,11 @@ describe("flannel after crashes and on read-only state", () => {
 });
 
 describe("flannel delegation", () => {
-  const execs = (trace: string) => readFileSync(trace, "utf8").split("\n").filter((l) => l.includes("execve(") && !l.includes("ENOENT")).map((l) => /execve\("([^"]+)"/.exec(l)![1]);
+  const execs = (trace: string) =>
+    readFileSync(trace, "utf8")
+      .split("\n")
+      .filter((l) => l.includes("execve(") && !l.includes("ENOENT"))
+      .map((l) => /execve\("([^"]+)"/.exec(l)![1]);
 
   it("starts no bridge or host-local process when they are this executable", () => {
     const n = node();

@@ -26,10 +26,18 @@ const conf = (dataDir: string, ipam: object = {}, extra: object = {}) => ({
   ...extra,
 });
 const v11 = (c: object) => ({ ...c, cniVersion: "1.1.0" });
-const env = (command: string, id: string, binDir = BIN) => ({ PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/x", CNI_IFNAME: "eth0", CNI_PATH: binDir });
+const env = (command: string, id: string, binDir = BIN) => ({
+  PATH: process.env.PATH,
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: id,
+  CNI_NETNS: "/x",
+  CNI_IFNAME: "eth0",
+  CNI_PATH: binDir,
+});
 
 /** host-local in this boot: ours, or the Go plugin's from REFERENCE_BIN. */
-const now = (command: string, c: object, id: string, binDir = BIN) => runPlugin("host-local", { binDir, env: env(command, id, binDir), stdin: c, node });
+const now = (command: string, c: object, id: string, binDir = BIN) =>
+  runPlugin("host-local", { binDir, env: env(command, id, binDir), stdin: c, node });
 /** Ours, after a reboot into `boot`. */
 const after = (boot: { file: string }, command: string, c: object, id: string) =>
   inBoot(boot, 'exec nsenter --net="$0" "$1"', [nsPath(node), `${BIN}/host-local`], { input: JSON.stringify(c), env: env(command, id) });

@@ -16,10 +16,22 @@ beforeAll(() => {
 afterAll(() => box.cleanup());
 
 function netconf(dataDir: string) {
-  return { cniVersion: "1.0.0", name: "net1", ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.1.0.0/29" }], [{ subnet: "fd00::/125" }]] } };
+  return {
+    cniVersion: "1.0.0",
+    name: "net1",
+    ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.1.0.0/29" }], [{ subnet: "fd00::/125" }]] },
+  };
 }
 
-const env = (command: string, id: string, more: Record<string, string> = {}) => ({ PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, ...more });
+const env = (command: string, id: string, more: Record<string, string> = {}) => ({
+  PATH: process.env.PATH,
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: id,
+  CNI_NETNS: "/x",
+  CNI_IFNAME: "eth0",
+  CNI_PATH: BIN,
+  ...more,
+});
 const hl = (command: string, conf: object, id = "ctr1") => runPlugin("host-local", { env: env(command, id), stdin: conf, node });
 const files = (dir: string) => readdirSync(join(dir, "net1")).sort();
 
@@ -34,7 +46,10 @@ describe("host-local scratch files, absent and read-only stores", () => {
     const dir = box.tmpdir();
     expect(hl("ADD", netconf(dir), "a").code).toBe(0);
     // SIGKILL delivered as the writer enters link(): its scratch file is written, the address not yet taken.
-    const killed = inNs(node, ["strace", "-f", "-o", "/dev/null", "-e", "trace=link", "-e", "inject=link:signal=KILL", `${BIN}/host-local`], { input: JSON.stringify(netconf(dir)), env: env("ADD", "b") });
+    const killed = inNs(node, ["strace", "-f", "-o", "/dev/null", "-e", "trace=link", "-e", "inject=link:signal=KILL", `${BIN}/host-local`], {
+      input: JSON.stringify(netconf(dir)),
+      env: env("ADD", "b"),
+    });
     expect(killed.status).not.toBe(0);
     expect(scratch(dir)).toEqual([expect.stringMatching(/^\.tmp-10\.1\.0\.3\.\d+$/)]);
     expect(hl("DEL", netconf(dir), "someone-else").code).toBe(0);
@@ -49,7 +64,16 @@ describe("host-local scratch files, absent and read-only stores", () => {
     plant(dir);
     expect(hl("ADD", netconf(dir), "c").code).toBe(0);
     expect(scratch(dir)).toEqual([...FOREIGN].sort());
-    expect(files(dir).filter((f) => !f.startsWith("."))).toEqual(["10.1.0.2", "10.1.0.3", "fd00::2", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
+    expect(files(dir).filter((f) => !f.startsWith("."))).toEqual([
+      "10.1.0.2",
+      "10.1.0.3",
+      "fd00::2",
+      "fd00::3",
+      "last_reserved_ip.0",
+      "last_reserved_ip.1",
+      "last_reserved_ip.boot_id",
+      "lock",
+    ]);
   });
 
   it("DEL, CHECK and GC of a store that does not exist succeed (CHECK: not found) and create nothing", () => {
@@ -66,11 +90,25 @@ describe("host-local scratch files, absent and read-only stores", () => {
 
   /** Run host-local with `dir` bound read-only over itself, in a private mount namespace (nothing outside sees it). */
   function readOnly(dir: string, command: string, conf: object, id: string) {
-    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec nsenter --net="$1" "$2"', dir, nsPath(node), `${BIN}/host-local`], {
-      input: JSON.stringify(conf),
-      encoding: "utf8",
-      env: env(command, id),
-    });
+    const r = spawnSync(
+      "unshare",
+      [
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        'mount --bind -o ro "$0" "$0" && exec nsenter --net="$1" "$2"',
+        dir,
+        nsPath(node),
+        `${BIN}/host-local`,
+      ],
+      {
+        input: JSON.stringify(conf),
+        encoding: "utf8",
+        env: env(command, id),
+      },
+    );
     return pluginRun(r.status, r.stdout, r.stderr);
   }
 
@@ -108,7 +146,11 @@ describe("host-local durability", () => {
 
   /** Run `cmd` with `back` mounted at `mnt` through nolinkfs, in a private mount namespace. */
   const withoutHardLinks = (back: string, mnt: string, cmd: string[], input: object, e: NodeJS.ProcessEnv) =>
-    spawnSync("unshare", ["--mount", "--propagation", "private", nolinkfs, back, mnt, "nsenter", `--net=${nsPath(node)}`, ...cmd], { input: JSON.stringify(input), encoding: "utf8", env: e });
+    spawnSync("unshare", ["--mount", "--propagation", "private", nolinkfs, back, mnt, "nsenter", `--net=${nsPath(node)}`, ...cmd], {
+      input: JSON.stringify(input),
+      encoding: "utf8",
+      env: e,
+    });
 
   /** The file operations of a traced run, in order: opens, exclusive creates, links, renames, fsyncs (by path), the result. */
   function fileOps(trace: string): string[] {
@@ -149,7 +191,10 @@ describe("host-local durability", () => {
   it("fsyncs each reservation and then the store's folder before printing the result", () => {
     const dir = box.tmpdir();
     const trace = join(box.tmpdir(), "trace");
-    const r = inNs(node, ["strace", "-o", trace, "-e", "trace=openat,close,link,rename,fsync,fdatasync,write", `${BIN}/host-local`], { input: JSON.stringify(netconf(dir)), env: env("ADD", "a") });
+    const r = inNs(node, ["strace", "-o", trace, "-e", "trace=openat,close,link,rename,fsync,fdatasync,write", `${BIN}/host-local`], {
+      input: JSON.stringify(netconf(dir)),
+      env: env("ADD", "a"),
+    });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const ops = fileOps(readFileSync(trace, "utf8"));
     const store = join(dir, "net1");
@@ -169,16 +214,33 @@ describe("host-local durability", () => {
     expect(a.code, JSON.stringify(a)).toBe(0);
     expect(a.json.ips.map((i: any) => i.address)).toEqual(["10.1.0.2/29", "fd00::2/125"]);
     expect(run("ADD", "b").json.ips.map((i: any) => i.address)).toEqual(["10.1.0.3/29", "fd00::3/125"]);
-    expect(run("ADD", "c", { CNI_ARGS: "IP=10.1.0.2" }).json.msg).toBe("failed to allocate for range 0: requested IP address 10.1.0.2 is not available in range set 10.1.0.1-10.1.0.6");
+    expect(run("ADD", "c", { CNI_ARGS: "IP=10.1.0.2" }).json.msg).toBe(
+      "failed to allocate for range 0: requested IP address 10.1.0.2 is not available in range set 10.1.0.1-10.1.0.6",
+    );
     expect(run("ADD", "a").json.msg).toBe("failed to allocate for range 0: 10.1.0.2 has been allocated to a, duplicate allocation is not allowed");
-    expect(files(back)).toEqual(["10.1.0.2", "10.1.0.3", "fd00::2", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
+    expect(files(back)).toEqual([
+      "10.1.0.2",
+      "10.1.0.3",
+      "fd00::2",
+      "fd00::3",
+      "last_reserved_ip.0",
+      "last_reserved_ip.1",
+      "last_reserved_ip.boot_id",
+      "lock",
+    ]);
     expect(readFileSync(join(back, "net1", "fd00::3"), "utf8")).toBe("b\r\neth0");
     expect(run("DEL", "a").code).toBe(0);
     expect(files(back)).toEqual(["10.1.0.3", "fd00::3", "last_reserved_ip.0", "last_reserved_ip.1", "last_reserved_ip.boot_id", "lock"]);
 
     const fresh = { back: box.tmpdir(), mnt: box.tmpdir() };
     const trace = join(box.tmpdir(), "trace");
-    const r = withoutHardLinks(fresh.back, fresh.mnt, ["strace", "-o", trace, "-e", "trace=openat,close,link,rename,fsync,fdatasync,write", `${BIN}/host-local`], netconf(fresh.mnt), env("ADD", "a"));
+    const r = withoutHardLinks(
+      fresh.back,
+      fresh.mnt,
+      ["strace", "-o", trace, "-e", "trace=openat,close,link,rename,fsync,fdatasync,write", `${BIN}/host-local`],
+      netconf(fresh.mnt),
+      env("ADD", "a"),
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const ops = fileOps(readFileSync(trace, "utf8"));
     const store = join(fresh.mnt, "net1");

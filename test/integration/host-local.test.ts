@@ -14,7 +14,12 @@ beforeAll(() => {
 afterAll(() => box.cleanup());
 
 function netconf(dataDir: string, ipam: object = {}, extra: object = {}) {
-  return { cniVersion: "1.0.0", name: "net1", ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.1.0.0/29" }], [{ subnet: "fd00::/125" }]], ...ipam }, ...extra };
+  return {
+    cniVersion: "1.0.0",
+    name: "net1",
+    ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.1.0.0/29" }], [{ subnet: "fd00::/125" }]], ...ipam },
+    ...extra,
+  };
 }
 
 function hl(command: string, conf: object, id = "ctr1", more: Record<string, string> = {}) {
@@ -35,7 +40,10 @@ describe("host-local ADD/DEL/CHECK", () => {
     expect(r.code, r.stdout).toBe(0);
     expect(r.json).toEqual({
       cniVersion: "1.0.0",
-      ips: [{ address: "10.1.0.2/29", gateway: "10.1.0.1" }, { address: "fd00::2/125", gateway: "fd00::1" }],
+      ips: [
+        { address: "10.1.0.2/29", gateway: "10.1.0.1" },
+        { address: "fd00::2/125", gateway: "fd00::1" },
+      ],
       routes: [{ dst: "0.0.0.0/0" }, { dst: "10.9.0.0/16", gw: "10.1.0.1" }],
       dns: {},
     });
@@ -86,7 +94,9 @@ describe("host-local ADD/DEL/CHECK", () => {
     const add = hl("ADD", netconf(dir));
     expect(hl("CHECK", { ...netconf(dir), prevResult: add.json }).code).toBe(0);
     const wrong = { ...add.json, ips: [{ address: "10.1.0.5/29", gateway: "10.1.0.1" }] };
-    expect(hl("CHECK", { ...netconf(dir), prevResult: wrong }).json.msg).toBe("host-local: address 10.1.0.5/29 of container ctr1 is not reserved for it");
+    expect(hl("CHECK", { ...netconf(dir), prevResult: wrong }).json.msg).toBe(
+      "host-local: address 10.1.0.5/29 of container ctr1 is not reserved for it",
+    );
     const r = hl("CHECK", netconf(dir), "other");
     expect(r.code).toBe(1);
     expect(r.json.msg).toBe("host-local: Failed to find address added by container other");
@@ -105,7 +115,10 @@ describe("host-local ADD/DEL/CHECK", () => {
 
   it("serves static requests from CNI_ARGS, args.cni.ips and runtimeConfig.ips", () => {
     const dir = box.tmpdir();
-    expect(addresses(hl("ADD", netconf(dir), "a", { CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.1.0.5,fd00::5" }))).toEqual(["10.1.0.5/29", "fd00::5/125"]);
+    expect(addresses(hl("ADD", netconf(dir), "a", { CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.1.0.5,fd00::5" }))).toEqual([
+      "10.1.0.5/29",
+      "fd00::5/125",
+    ]);
     expect(addresses(hl("ADD", netconf(dir, {}, { args: { cni: { ips: ["10.1.0.6"] } } }), "b"))).toEqual(["10.1.0.6/29", "fd00::6/125"]);
     expect(addresses(hl("ADD", netconf(dir, {}, { runtimeConfig: { ips: ["10.1.0.3/29"] } }), "c"))).toEqual(["10.1.0.3/29", "fd00::7/125"]);
     const taken = hl("ADD", netconf(dir), "d", { CNI_ARGS: "IP=10.1.0.5" });
@@ -120,7 +133,10 @@ describe("host-local ADD/DEL/CHECK", () => {
   it("takes CNI_ARGS IP=<ip>/<prefix> (CONVENTIONS' form); the address keeps its range's prefix", () => {
     const dir = box.tmpdir();
     expect(addresses(hl("ADD", netconf(dir), "a", { CNI_ARGS: "IP=10.1.0.5/24" }))).toEqual(["10.1.0.5/29", "fd00::2/125"]);
-    expect(addresses(hl("ADD", netconf(dir), "b", { CNI_ARGS: "IgnoreUnknown=True;K8S_POD_NAME=b;IP=10.1.0.6/29,fd00::6/64" }))).toEqual(["10.1.0.6/29", "fd00::6/125"]);
+    expect(addresses(hl("ADD", netconf(dir), "b", { CNI_ARGS: "IgnoreUnknown=True;K8S_POD_NAME=b;IP=10.1.0.6/29,fd00::6/64" }))).toEqual([
+      "10.1.0.6/29",
+      "fd00::6/125",
+    ]);
     const bad = hl("ADD", netconf(dir), "c", { CNI_ARGS: "IP=10.1.0.4/33" });
     expect([bad.json.code, bad.json.msg]).toEqual([4, 'ARGS: error parsing value of pair "IP=10.1.0.4/33": invalid IP address 10.1.0.4/33']);
   });
@@ -178,7 +194,10 @@ describe("host-local GC and STATUS (spec 1.1)", () => {
     writeFileSync(file, "");
     for (const dataDir of [file, join(file, "below")]) {
       const r = hl("STATUS", v11(dataDir));
-      expect([r.json?.code, r.json?.msg], r.stdout).toEqual([50, `host-local store ${join(dataDir, "net1")} is unusable: ${file} is not a directory`]);
+      expect([r.json?.code, r.json?.msg], r.stdout).toEqual([
+        50,
+        `host-local store ${join(dataDir, "net1")} is unusable: ${file} is not a directory`,
+      ]);
     }
     const resolv = hl("STATUS", v11(dir, { resolvConf: join(dir, "missing.conf") }));
     expect(resolv.json?.code).toBe(50);
@@ -212,13 +231,19 @@ describe("host-local bad input and failures", () => {
   it("names the config error, with code 7, and writes nothing", () => {
     const dir = box.tmpdir();
     const r = hl("ADD", netconf(dir, { ranges: [[{ subnet: "10.1.0.1/24" }]] }));
-    expect([r.json.code, r.json.msg]).toEqual([7, "invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.1.0.0"]);
+    expect([r.json.code, r.json.msg]).toEqual([
+      7,
+      "invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.1.0.0",
+    ]);
     expect(readdirSync(dir)).toEqual([]);
   });
 
   it("refuses a subnet holding the unspecified address (0.0.0.0/0, ::/0) with code 7 naming the key", () => {
     const dir = box.tmpdir();
-    for (const [ipam, key] of [[{ ranges: [[{ subnet: "0.0.0.0/0" }]] }, "ipam.ranges[0][0].subnet"], [{ ranges: undefined, subnet: "::/0" }, "ipam.subnet"]] as const) {
+    for (const [ipam, key] of [
+      [{ ranges: [[{ subnet: "0.0.0.0/0" }]] }, "ipam.ranges[0][0].subnet"],
+      [{ ranges: undefined, subnet: "::/0" }, "ipam.subnet"],
+    ] as const) {
       const r = hl("ADD", netconf(dir, ipam));
       expect(r.json?.code, r.stdout).toBe(7);
       expect(r.json.msg).toContain(`${key}: `);
@@ -229,11 +254,17 @@ describe("host-local bad input and failures", () => {
 
   it("a read-only or full dataDir gives code 5 naming the path", () => {
     const dir = box.tmpdir();
-    for (const [opts, expected] of [["ro,size=64k", /EROFS/], ["size=4k,nr_inodes=6", /ENOSPC/]] as const) {
+    for (const [opts, expected] of [
+      ["ro,size=64k", /EROFS/],
+      ["size=4k,nr_inodes=6", /ENOSPC/],
+    ] as const) {
       const mnt = join(dir, opts.startsWith("ro") ? "ro" : "full");
       mkdirSync(mnt);
       const conf = JSON.stringify(netconf(mnt));
-      const script = `mount -t tmpfs -o ${opts} tmpfs ${mnt} && ` + (opts.startsWith("ro") ? "" : `mkdir ${mnt}/net1 && for i in 1 2 3; do touch ${mnt}/net1/f$i; done && `) + `exec nsenter --net=${nsPath(node)} ${BIN}/host-local`;
+      const script =
+        `mount -t tmpfs -o ${opts} tmpfs ${mnt} && ` +
+        (opts.startsWith("ro") ? "" : `mkdir ${mnt}/net1 && for i in 1 2 3; do touch ${mnt}/net1/f$i; done && `) +
+        `exec nsenter --net=${nsPath(node)} ${BIN}/host-local`;
       const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], {
         input: conf,
         encoding: "utf8",
@@ -267,7 +298,8 @@ describe("host-local bad input and failures", () => {
     const done = new Promise<number>((r) => waiting.on("exit", (c) => r(c ?? -1)));
     // Until the kernel lists the plugin (nsenter execs it: same pid) as blocked on this very lock file.
     const blocked = new RegExp(`^\\d+: -> FLOCK\\s+ADVISORY\\s+WRITE\\s+${waiting.pid}\\s+\\S+:${statSync(lock).ino}\\s`, "m");
-    for (let i = 0; i < 1200 && waiting.exitCode === null && !blocked.test(readFileSync("/proc/locks", "utf8")); i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 1200 && waiting.exitCode === null && !blocked.test(readFileSync("/proc/locks", "utf8")); i++)
+      await new Promise((r) => setTimeout(r, 25));
     expect(readFileSync("/proc/locks", "utf8")).toMatch(blocked);
     expect(waiting.exitCode).toBe(null);
     holder.kill("SIGKILL");
@@ -280,18 +312,20 @@ describe("host-local under load", () => {
   it("gives 48 concurrent ADDs 48 distinct addresses", async () => {
     const dir = box.tmpdir();
     const conf = JSON.stringify(netconf(dir, { ranges: [[{ subnet: "10.1.0.0/24" }]] }));
-    const runs = Array.from({ length: 48 }, (_, i) =>
-      new Promise<{ code: number; out: string; err: string }>((resolve) => {
-        const p = spawn("nsenter", [`--net=${nsPath(node)}`, `${BIN}/host-local`], {
-          env: { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: `c${i}`, CNI_NETNS: "/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
-        });
-        let out = "";
-        let err = "";
-        p.stdout.on("data", (d) => (out += d));
-        p.stderr.on("data", (d) => (err += d));
-        p.stdin.end(conf);
-        p.on("close", (code, signal) => resolve({ code: code ?? -1, out, err: `${err}${signal ? ` signal ${signal}` : ""}` }));
-      }),
+    const runs = Array.from(
+      { length: 48 },
+      (_, i) =>
+        new Promise<{ code: number; out: string; err: string }>((resolve) => {
+          const p = spawn("nsenter", [`--net=${nsPath(node)}`, `${BIN}/host-local`], {
+            env: { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: `c${i}`, CNI_NETNS: "/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+          });
+          let out = "";
+          let err = "";
+          p.stdout.on("data", (d) => (out += d));
+          p.stderr.on("data", (d) => (err += d));
+          p.stdin.end(conf);
+          p.on("close", (code, signal) => resolve({ code: code ?? -1, out, err: `${err}${signal ? ` signal ${signal}` : ""}` }));
+        }),
     );
     const results = await Promise.all(runs);
     expect(results.filter((r) => r.code !== 0)).toEqual([]);

@@ -15,7 +15,12 @@ afterEach(() => box.cleanup());
 const BOUNDED = ["timeout", "-s", "KILL", "20"];
 
 const env = (command: string, netns = "", extra: Record<string, string> = {}) => ({
-  CNI_COMMAND: command, CNI_CONTAINERID: "ctr1", CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_PATH: BIN, ...extra,
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: "ctr1",
+  CNI_NETNS: netns,
+  CNI_IFNAME: "eth0",
+  CNI_PATH: BIN,
+  ...extra,
 });
 
 const nested = (levels: number, leaf: string) => `${'{"a":'.repeat(levels)}${leaf}${"}".repeat(levels)}`;
@@ -28,7 +33,11 @@ describe("CNI_NETNS that is not a namespace", () => {
     execFileSync("mkfifo", [fifo]);
     const file = join(dir, "file");
     writeFileSync(file, "");
-    return [["a FIFO", fifo], ["a regular file", file], ["a directory", dir]];
+    return [
+      ["a FIFO", fifo],
+      ["a regular file", file],
+      ["a directory", dir],
+    ];
   }
 
   it("ADD and CHECK fail with code 4 naming CNI_NETNS, without blocking on a FIFO", () => {
@@ -55,7 +64,10 @@ describe("CNI_NETNS that is not a namespace", () => {
     const node = box.netns("node");
     for (const [what, path] of notNamespaces()) {
       for (const plugin of ["loopback", "bridge"]) {
-        const stdin = plugin === "loopback" ? { cniVersion: "1.0.0", name: "lo", type: "loopback" } : { cniVersion: "1.0.0", name: "br", type: "bridge", bridge: "cnihv0" };
+        const stdin =
+          plugin === "loopback"
+            ? { cniVersion: "1.0.0", name: "lo", type: "loopback" }
+            : { cniVersion: "1.0.0", name: "br", type: "bridge", bridge: "cnihv0" };
         const r = runPlugin(plugin, { env: env("DEL", path), stdin, node, wrap: BOUNDED });
         expect(r.code, `${plugin} DEL with ${what}: ${r.stdout}${r.stderr}`).toBe(0);
         expect(r.stderr).toContain("treating the pod's namespace as gone");
@@ -101,12 +113,22 @@ describe("values nested very deep, or very long", () => {
 
   it("a MiB-long bad value is quoted in a few dozen characters", () => {
     const long = "x".repeat(1 << 20);
-    const r = runPlugin("bridge", { env: env("ADD", "/var/run/netns/none"), stdin: { cniVersion: "1.0.0", name: "n", type: "bridge", ipMasqBackend: long }, wrap: BOUNDED });
+    const r = runPlugin("bridge", {
+      env: env("ADD", "/var/run/netns/none"),
+      stdin: { cniVersion: "1.0.0", name: "n", type: "bridge", ipMasqBackend: long },
+      wrap: BOUNDED,
+    });
     expect(r.json).toMatchObject({ code: 7 });
     expect(r.stdout.length).toBeLessThan(1000);
     const prevResult = { cniVersion: "1.0.0", ips: [{ address: "10.244.1.2/24" }] };
     for (const mapping of [{ protocol: long }, { hostIP: long }]) {
-      const pm = { cniVersion: "1.0.0", name: "n", type: "portmap", prevResult, runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 80, ...mapping }] } };
+      const pm = {
+        cniVersion: "1.0.0",
+        name: "n",
+        type: "portmap",
+        prevResult,
+        runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 80, ...mapping }] },
+      };
       const p = runPlugin("portmap", { env: env("ADD", "/var/run/netns/none"), stdin: pm, wrap: BOUNDED });
       expect(p.json, p.stdout.slice(0, 200)).toMatchObject({ code: 7 });
       expect(p.stdout.length).toBeLessThan(1000);
@@ -116,8 +138,18 @@ describe("values nested very deep, or very long", () => {
   it("portmap refuses a badly typed prevResult with code 6 and does not echo it", () => {
     const node = box.netns("node");
     for (const gateway of [{ a: [1, 2] }, JSON.parse(nested(900, "1"))]) {
-      const prevResult = { cniVersion: "1.0.0", interfaces: [{ name: "eth0", sandbox: "/x" }], ips: [{ address: "10.244.1.2/24", interface: 0, gateway }] };
-      const stdin = { cniVersion: "1.0.0", name: "pm", type: "portmap", runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] }, prevResult };
+      const prevResult = {
+        cniVersion: "1.0.0",
+        interfaces: [{ name: "eth0", sandbox: "/x" }],
+        ips: [{ address: "10.244.1.2/24", interface: 0, gateway }],
+      };
+      const stdin = {
+        cniVersion: "1.0.0",
+        name: "pm",
+        type: "portmap",
+        runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] },
+        prevResult,
+      };
       const r = runPlugin("portmap", { env: env("ADD", "/var/run/netns/none"), stdin, node, wrap: BOUNDED });
       expect(r.code, r.stdout).toBe(1);
       expect(r.json).toMatchObject({ code: 6, msg: "failed to parse prevResult: ips[0].gateway must be a string" });
@@ -127,19 +159,28 @@ describe("values nested very deep, or very long", () => {
 });
 
 describe("interface names from the config", () => {
-  it.each([["\u0001"], ["a\u007fb"], ["br0\u001b[31m"], ["a/b"], ["."], ["0123456789abcdef"]])("bridge %j is refused with code 7 and no link is made", (name) => {
-    const node = box.netns("node");
-    const pod = box.netns("pod");
-    const dir = box.tmpdir();
-    const before = sh(node, "ip -o link show");
-    const stdin = { cniVersion: "1.0.0", name: "n", type: "bridge", bridge: name, ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: "10.99.0.0/24" }]] } };
-    const r = runPlugin("bridge", { env: env("ADD", nsPath(pod)), stdin, node, wrap: BOUNDED });
-    expect(r.code, r.stdout).toBe(1);
-    expect(r.json.code).toBe(7);
-    expect(r.json.msg).toMatch(/^"bridge": interface name /);
-    expect(sh(node, "ip -o link show")).toBe(before);
-    expect(existsSync(join(dir, "ipam"))).toBe(false);
-  });
+  it.each([["\u0001"], ["a\u007fb"], ["br0\u001b[31m"], ["a/b"], ["."], ["0123456789abcdef"]])(
+    "bridge %j is refused with code 7 and no link is made",
+    (name) => {
+      const node = box.netns("node");
+      const pod = box.netns("pod");
+      const dir = box.tmpdir();
+      const before = sh(node, "ip -o link show");
+      const stdin = {
+        cniVersion: "1.0.0",
+        name: "n",
+        type: "bridge",
+        bridge: name,
+        ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: "10.99.0.0/24" }]] },
+      };
+      const r = runPlugin("bridge", { env: env("ADD", nsPath(pod)), stdin, node, wrap: BOUNDED });
+      expect(r.code, r.stdout).toBe(1);
+      expect(r.json.code).toBe(7);
+      expect(r.json.msg).toMatch(/^"bridge": interface name /);
+      expect(sh(node, "ip -o link show")).toBe(before);
+      expect(existsSync(join(dir, "ipam"))).toBe(false);
+    },
+  );
 });
 
 describe("paths holding NUL", () => {
@@ -165,7 +206,7 @@ describe("paths holding NUL", () => {
   });
 });
 
-describe("flannel with an \"ipam\" that is not an object", () => {
+describe('flannel with an "ipam" that is not an object', () => {
   const LEASE = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n";
   const MARK = "--- default store ---";
 
@@ -178,9 +219,22 @@ describe("flannel with an \"ipam\" that is not an object", () => {
     const dir = box.tmpdir();
     writeFileSync(join(dir, "subnet.env"), LEASE);
     mkdirSync(join(dir, "flannel"));
-    const stdin = { cniVersion: "1.1.0", name: "cbr0", type: "flannel", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "flannel"), ipam, "cni.dev/valid-attachments": [] };
+    const stdin = {
+      cniVersion: "1.1.0",
+      name: "cbr0",
+      type: "flannel",
+      subnetFile: join(dir, "subnet.env"),
+      dataDir: join(dir, "flannel"),
+      ipam,
+      "cni.dev/valid-attachments": [],
+    };
     const script = `mount -t tmpfs none /var/lib && mkdir /var/lib/cni && "$@"; rc=$?; echo '${MARK}' >&2; find /var/lib/cni -mindepth 1 >&2; exit $rc`;
-    const r = runPlugin("flannel", { env: env(command, command === "ADD" ? "/var/run/netns/none" : ""), stdin, node, wrap: [...BOUNDED, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] });
+    const r = runPlugin("flannel", {
+      env: env(command, command === "ADD" ? "/var/run/netns/none" : ""),
+      stdin,
+      node,
+      wrap: [...BOUNDED, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"],
+    });
     const [log, store] = r.stderr.split(`${MARK}\n`);
     return { r, log, store: store?.trim() ?? "missing", dir };
   }

@@ -96,7 +96,11 @@ describe("bridge: a hostile resolvConf in its IPAM", () => {
     const pod = box.netns("pod");
     const dataDir = box.tmpdir();
     const conf = {
-      cniVersion: "1.0.0", name: "cbr0", type: "bridge", bridge: "cni0", isGateway: true,
+      cniVersion: "1.0.0",
+      name: "cbr0",
+      type: "bridge",
+      bridge: "cni0",
+      isGateway: true,
       ipam: { type: "host-local", dataDir, subnet: "10.244.1.0/24", resolvConf: "/dev/zero" },
     };
     const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
@@ -184,7 +188,12 @@ describe("stdin", () => {
   it("a config just under the limit is still read", () => {
     const node = box.netns("node");
     const dataDir = box.tmpdir();
-    const conf = { cniVersion: "1.0.0", name: "net1", ipam: { type: "host-local", dataDir, subnet: "10.1.0.0/24" }, padding: "x".repeat((4 << 20) - 200) };
+    const conf = {
+      cniVersion: "1.0.0",
+      name: "net1",
+      ipam: { type: "host-local", dataDir, subnet: "10.1.0.0/24" },
+      padding: "x".repeat((4 << 20) - 200),
+    };
     const r = plugin(node, "host-local", env, conf);
     expect(r.code, r.stdout.slice(0, 300)).toBe(0);
     expect(r.json.ips[0].address).toBe("10.1.0.2/24");
@@ -208,7 +217,12 @@ describe("cni tool: network configuration files and the result cache", () => {
     writeFileSync(join(confDir, "10-lo.conflist"), JSON.stringify({ cniVersion: "1.0.0", name: "lo-net", plugins: [{ type: "loopback" }] }));
     mkdirSync(join(cacheDir, "results"));
     execFileSync("mkfifo", [join(cacheDir, "results", "lo-net-ctr1-eth0")]);
-    const r = shInNode(node, `exec "${BIN}/cni" tool del lo-net "${nsPath(pod)}"`, { NETCONFPATH: confDir, CNI_PATH: BIN, CNI_CACHE_DIR: cacheDir, CNI_CONTAINERID: "ctr1" });
+    const r = shInNode(node, `exec "${BIN}/cni" tool del lo-net "${nsPath(pod)}"`, {
+      NETCONFPATH: confDir,
+      CNI_PATH: BIN,
+      CNI_CACHE_DIR: cacheDir,
+      CNI_CONTAINERID: "ctr1",
+    });
     expect(r.signal, "the tool was killed: it hung").toBeNull();
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
   });

@@ -4,7 +4,16 @@
 // mount namespace of the command itself, so nothing outside the test's temp dirs changes.
 import { spawn, spawnSync } from "node:child_process";
 import {
-  appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync,
+  appendFileSync,
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -194,10 +203,15 @@ describe("cni install while a runtime execs the plugins", () => {
     const installer = spawn("sh", ["-c", `${loop}; touch "$4"`, "sh", other, CNI, dest, done]);
     const runner = spawnSync(
       "sh",
-      ["-c", `n=0; bad=0; swaps=0; last=; while [ ! -e "$2" ]; do out=$(CNI_COMMAND=VERSION "$1/bridge" </dev/null 2>&1); rc=$?; n=$((n+1));
+      [
+        "-c",
+        `n=0; bad=0; swaps=0; last=; while [ ! -e "$2" ]; do out=$(CNI_COMMAND=VERSION "$1/bridge" </dev/null 2>&1); rc=$?; n=$((n+1));
         case "$rc:$out" in 0:*'"supportedVersions"'*'1.1.0'*) ;; *) bad=$((bad+1)); echo "FAILED rc=$rc: $out" >&2;; esac;
         ino=$(stat -Lc %i "$1/bridge"); [ -n "$last" ] && [ "$ino" != "$last" ] && swaps=$((swaps+1)); last=$ino; done; echo "$n $bad $swaps"`,
-        "sh", dest, done],
+        "sh",
+        dest,
+        done,
+      ],
       { encoding: "utf8" },
     );
     const installed = await new Promise<number | null>((resolve) =>

@@ -15,9 +15,25 @@ afterEach(() => {
   box.cleanup();
 });
 
-const podPrev = (i: number) => ({ cniVersion: "1.0.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: `10.244.1.${10 + i}/24`, interface: 0 }] });
-const portmapConf = (i: number) => ({ cniVersion: "1.1.0", name: "cbr0", type: "portmap", prevResult: podPrev(i), runtimeConfig: { portMappings: [{ hostPort: 9000 + i, containerPort: 80, protocol: "tcp" }] } });
-const baseEnv = (command: string, id: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN });
+const podPrev = (i: number) => ({
+  cniVersion: "1.0.0",
+  interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+  ips: [{ address: `10.244.1.${10 + i}/24`, interface: 0 }],
+});
+const portmapConf = (i: number) => ({
+  cniVersion: "1.1.0",
+  name: "cbr0",
+  type: "portmap",
+  prevResult: podPrev(i),
+  runtimeConfig: { portMappings: [{ hostPort: 9000 + i, containerPort: 80, protocol: "tcp" }] },
+});
+const baseEnv = (command: string, id: string) => ({
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: id,
+  CNI_NETNS: "/var/run/netns/x",
+  CNI_IFNAME: "eth0",
+  CNI_PATH: BIN,
+});
 
 /** A plugin run as a child of its own, so many can be in flight at once. */
 function runAsync(node: string, plugin: string, env: Record<string, string>, stdin: object): Promise<{ code: number; stdout: string }> {
@@ -30,7 +46,10 @@ function runAsync(node: string, plugin: string, env: Record<string, string>, std
   });
 }
 
-const natLines = (node: string, tool = "iptables-save") => sh(node, `${tool} -t nat`).split("\n").filter((l) => l.startsWith("-A") || l.startsWith(":"));
+const natLines = (node: string, tool = "iptables-save") =>
+  sh(node, `${tool} -t nat`)
+    .split("\n")
+    .filter((l) => l.startsWith("-A") || l.startsWith(":"));
 const count = (lines: string[], line: string) => lines.filter((l) => l === line).length;
 const SHARED = [
   "-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT",
@@ -89,7 +108,15 @@ describe("teardown when the rules are already gone", () => {
 
   it("two bridge DELs of the same pod at once both succeed and remove its masquerade rules", async () => {
     const node = box.netns("node");
-    const conf = { cniVersion: "1.0.0", name: "cbr0", type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true, ipam: { type: "host-local", dataDir: box.tmpdir(), subnet: "10.244.1.0/24" } };
+    const conf = {
+      cniVersion: "1.0.0",
+      name: "cbr0",
+      type: "bridge",
+      bridge: "cni0",
+      isGateway: true,
+      ipMasq: true,
+      ipam: { type: "host-local", dataDir: box.tmpdir(), subnet: "10.244.1.0/24" },
+    };
     for (let round = 0; round < 4; round++) {
       const pod = box.netns("pod");
       const env = { CNI_CONTAINERID: `masq${round}`, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
@@ -110,7 +137,10 @@ describe("teardown when the rules are already gone", () => {
     const real = execFileSync("sh", ["-c", "command -v iptables-save"], { encoding: "utf8" }).trim();
     const iptables = execFileSync("sh", ["-c", "command -v iptables"], { encoding: "utf8" }).trim();
     const marker = join(dir, "raced");
-    writeFileSync(join(dir, "iptables-save"), `#!/bin/sh\n${real} "$@" || exit\n[ -e ${marker} ] && exit 0\n: > ${marker}\nexec ${iptables} ${deletion} >&2\n`);
+    writeFileSync(
+      join(dir, "iptables-save"),
+      `#!/bin/sh\n${real} "$@" || exit\n[ -e ${marker} ] && exit 0\n: > ${marker}\nexec ${iptables} ${deletion} >&2\n`,
+    );
     chmodSync(join(dir, "iptables-save"), 0o755);
     return dir;
   }
@@ -137,7 +167,15 @@ describe("teardown when the rules are already gone", () => {
   it("bridge DEL succeeds when its masquerade jump was removed between its save and its restore", () => {
     const node = box.netns("node");
     const pod = box.netns("pod");
-    const conf = { cniVersion: "1.0.0", name: "cbr0", type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true, ipam: { type: "host-local", dataDir: box.tmpdir(), subnet: "10.244.1.0/24" } };
+    const conf = {
+      cniVersion: "1.0.0",
+      name: "cbr0",
+      type: "bridge",
+      bridge: "cni0",
+      isGateway: true,
+      ipMasq: true,
+      ipam: { type: "host-local", dataDir: box.tmpdir(), subnet: "10.244.1.0/24" },
+    };
     const env = { CNI_CONTAINERID: "masq", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
     expect(runPlugin("bridge", { env: { ...env, CNI_COMMAND: "ADD" }, stdin: conf, node }).code).toBe(0);
     const dir = racingSave("-t nat -D POSTROUTING 1");

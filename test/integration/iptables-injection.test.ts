@@ -9,7 +9,11 @@ import { Sandbox, runPlugin, sh } from "../helpers/sandbox.ts";
 const box = new Sandbox();
 afterEach(() => box.cleanup());
 
-const prevResult = { cniVersion: "1.0.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }] };
+const prevResult = {
+  cniVersion: "1.0.0",
+  interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+  ips: [{ address: "10.244.1.5/24", interface: 0 }],
+};
 const portMappings = [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }];
 
 function add(node: string, extra: object) {
@@ -22,7 +26,11 @@ function add(node: string, extra: object) {
 
 /** Every rule in every table of both families. */
 const allRules = (node: string) =>
-  ["iptables-save", "ip6tables-save"].flatMap((tool) => sh(node, tool).split("\n").filter((l) => l.startsWith("-A")));
+  ["iptables-save", "ip6tables-save"].flatMap((tool) =>
+    sh(node, tool)
+      .split("\n")
+      .filter((l) => l.startsWith("-A")),
+  );
 
 // Once a line break ends the rule, the rest is restore input of its own: commit nat, switch to filter, drop.
 const BREAKOUT = "x\nCOMMIT\n*filter\n-A INPUT -j DROP\nCOMMIT\n*nat\n-A POSTROUTING -m comment --comment y";
@@ -95,7 +103,9 @@ describe("portmap refuses values that could escape their rule", () => {
     const comment = `it's "quoted" \\ and  spaced`;
     const r = add(node, { conditionsV4: ["-m", "comment", "--comment", comment] });
     expect(r.code, r.stdout).toBe(0);
-    const jump = sh(node, "iptables-save -t nat").split("\n").find((l) => l.startsWith("-A CNI-HOSTPORT-DNAT"))!;
+    const jump = sh(node, "iptables-save -t nat")
+      .split("\n")
+      .find((l) => l.startsWith("-A CNI-HOSTPORT-DNAT"))!;
     // iptables-save prints the comment back as one quoted argument, escaping ", \ and '.
     expect(jump).toContain(`--comment "it\\'s \\"quoted\\" \\\\ and  spaced" -j CNI-DN-`);
     expect(sh(node, "iptables-save -t filter")).not.toContain("-A ");

@@ -12,13 +12,22 @@ const STEM = "c".repeat(300);
 const KEEP = `${STEM}${"k".repeat(4700)}`;
 const GONE = `${STEM}${"g".repeat(4700)}`;
 
-const nat = (node: string) => sh(node, "iptables-save -t nat").split("\n").filter((l) => l.includes("CNI-"));
+const nat = (node: string) =>
+  sh(node, "iptables-save -t nat")
+    .split("\n")
+    .filter((l) => l.includes("CNI-"));
 const comments = (lines: string[]) => lines.map((l) => /--comment "((?:[^"\\]|\\.)*)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
 
 describe("bridge masquerade with long container ids", () => {
   const conf = (dataDir: string, extra: object = {}) => ({
-    cniVersion: "1.1.0", name: "cbr0", type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true,
-    ipam: { type: "host-local", dataDir, subnet: "10.244.1.0/24" }, ...extra,
+    cniVersion: "1.1.0",
+    name: "cbr0",
+    type: "bridge",
+    bridge: "cni0",
+    isGateway: true,
+    ipMasq: true,
+    ipam: { type: "host-local", dataDir, subnet: "10.244.1.0/24" },
+    ...extra,
   });
 
   it("ADD, CHECK and DEL work with a 5,000-character id, and comments stay within iptables' 255 bytes", () => {
@@ -26,7 +35,11 @@ describe("bridge masquerade with long container ids", () => {
     const pod = box.netns("pod");
     const c = conf(box.tmpdir());
     const run = (command: string, stdin: object) =>
-      runPlugin("bridge", { env: { CNI_COMMAND: command, CNI_CONTAINERID: KEEP, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN }, stdin, node });
+      runPlugin("bridge", {
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: KEEP, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN },
+        stdin,
+        node,
+      });
     const add = run("ADD", c);
     expect(add.code, add.stdout).toBe(0);
     const rules = nat(node);
@@ -42,7 +55,11 @@ describe("bridge masquerade with long container ids", () => {
     const node = box.netns("node");
     const dataDir = box.tmpdir();
     const run = (command: string, id: string, pod: string, extra: object = {}) =>
-      runPlugin("bridge", { env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN }, stdin: conf(dataDir, extra), node });
+      runPlugin("bridge", {
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN },
+        stdin: conf(dataDir, extra),
+        node,
+      });
     const [a, b] = [box.netns("pod"), box.netns("pod")];
     const keep = run("ADD", KEEP, a);
     expect(keep.code, keep.stdout).toBe(0);
@@ -64,14 +81,27 @@ describe("bridge masquerade with long container ids", () => {
 });
 
 describe("portmap with long container ids", () => {
-  const prev = (i: number) => ({ cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: `10.244.1.${5 + i}/24`, interface: 0 }] });
+  const prev = (i: number) => ({
+    cniVersion: "1.1.0",
+    interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+    ips: [{ address: `10.244.1.${5 + i}/24`, interface: 0 }],
+  });
   const conf = (i: number, extra: object = {}) => ({
-    cniVersion: "1.1.0", name: "cbr0", type: "portmap", prevResult: prev(i), runtimeConfig: { portMappings: [{ hostPort: 8080 + i, containerPort: 80, protocol: "tcp" }] }, ...extra,
+    cniVersion: "1.1.0",
+    name: "cbr0",
+    type: "portmap",
+    prevResult: prev(i),
+    runtimeConfig: { portMappings: [{ hostPort: 8080 + i, containerPort: 80, protocol: "tcp" }] },
+    ...extra,
   });
   const run = (node: string, command: string, id: string, stdin: object) =>
-    runPlugin("portmap", { env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN }, stdin, node });
+    runPlugin("portmap", {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin,
+      node,
+    });
 
-  it("ADD, a repeated ADD, CHECK and DEL; the comment is cut as the reference cuts it (253 characters and \"..\")", () => {
+  it('ADD, a repeated ADD, CHECK and DEL; the comment is cut as the reference cuts it (253 characters and "..")', () => {
     const node = box.netns("node");
     expect(run(node, "ADD", KEEP, conf(0)).code).toBe(0);
     const rules = nat(node);
@@ -88,31 +118,49 @@ describe("portmap with long container ids", () => {
   });
 
   // Ids from the first one whose comment is cut (231 characters fit "dnat name: \"cbr0\" id: \"…\"" in 255 bytes) to 5,000.
-  it.each([[231, false], [232, true], [233, false], [256, false], [300, true], [300, false], [1020, false], [5000, true]])(
-    "a %i-character id (masqAll %s), dual-stack: ADD, CHECK, GC with no attachment left, ADD, CHECK, DEL",
-    (length, masqAll) => {
-      const node = box.netns("node");
-      const id = `p${"x".repeat(length - 1)}`;
-      const stdin = (extra: object = {}) => ({
-        ...conf(0, { masqAll, ...extra }),
-        prevResult: { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }, { address: "fd00::5/64", interface: 0 }] },
-      });
-      const both = () => [...nat(node), ...sh(node, "ip6tables-save -t nat").split("\n").filter((l) => l.includes("CNI-DN-"))];
-      const pod = () => both().filter((l) => l.includes("CNI-DN-"));
-      expect(run(node, "ADD", id, stdin()).code).toBe(0);
-      expect(pod().filter((l) => l.startsWith(":CNI-DN-"))).toHaveLength(2);
-      const check = run(node, "CHECK", id, stdin());
-      expect(check.code, check.stdout).toBe(0);
-      const gc = runPlugin("portmap", { env: { CNI_COMMAND: "GC", CNI_PATH: BIN }, stdin: stdin({ "cni.dev/valid-attachments": [] }), node });
-      expect(gc.code, gc.stdout).toBe(0);
-      expect(pod()).toEqual([]);
-      expect(run(node, "ADD", id, stdin()).code).toBe(0);
-      expect(run(node, "CHECK", id, stdin()).code).toBe(0);
-      const del = run(node, "DEL", id, stdin());
-      expect(del.code, del.stdout).toBe(0);
-      expect(pod()).toEqual([]);
-    },
-  );
+  it.each([
+    [231, false],
+    [232, true],
+    [233, false],
+    [256, false],
+    [300, true],
+    [300, false],
+    [1020, false],
+    [5000, true],
+  ])("a %i-character id (masqAll %s), dual-stack: ADD, CHECK, GC with no attachment left, ADD, CHECK, DEL", (length, masqAll) => {
+    const node = box.netns("node");
+    const id = `p${"x".repeat(length - 1)}`;
+    const stdin = (extra: object = {}) => ({
+      ...conf(0, { masqAll, ...extra }),
+      prevResult: {
+        cniVersion: "1.1.0",
+        interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+        ips: [
+          { address: "10.244.1.5/24", interface: 0 },
+          { address: "fd00::5/64", interface: 0 },
+        ],
+      },
+    });
+    const both = () => [
+      ...nat(node),
+      ...sh(node, "ip6tables-save -t nat")
+        .split("\n")
+        .filter((l) => l.includes("CNI-DN-")),
+    ];
+    const pod = () => both().filter((l) => l.includes("CNI-DN-"));
+    expect(run(node, "ADD", id, stdin()).code).toBe(0);
+    expect(pod().filter((l) => l.startsWith(":CNI-DN-"))).toHaveLength(2);
+    const check = run(node, "CHECK", id, stdin());
+    expect(check.code, check.stdout).toBe(0);
+    const gc = runPlugin("portmap", { env: { CNI_COMMAND: "GC", CNI_PATH: BIN }, stdin: stdin({ "cni.dev/valid-attachments": [] }), node });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(pod()).toEqual([]);
+    expect(run(node, "ADD", id, stdin()).code).toBe(0);
+    expect(run(node, "CHECK", id, stdin()).code).toBe(0);
+    const del = run(node, "DEL", id, stdin());
+    expect(del.code, del.stdout).toBe(0);
+    expect(pod()).toEqual([]);
+  });
 
   it("GC removes the chain of an unlisted long id and keeps a listed one whose comment reads the same", () => {
     const node = box.netns("node");

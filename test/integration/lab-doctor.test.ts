@@ -148,7 +148,13 @@ describe("faults injected into one kept VXLAN lab", () => {
     expect(r.stdout).toMatch(/veth\w+\s+→ cnitool-\w+\s+\/var\/run\/netns\/cnilab-\w+-n1p1\s+eth0 10\.244\.1\.\d+\/24\s+hostPort 8080→80\/tcp/);
     expect(r.stdout).toContain("no problems");
     const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
-    expect(j.overlay).toMatchObject({ backend: "vxlan", device: "flannel.1", vni: 1, port: 8472, peers: [{ subnet: "10.244.2.0/24", endpoint: "192.168.100.12", status: "ok" }] });
+    expect(j.overlay).toMatchObject({
+      backend: "vxlan",
+      device: "flannel.1",
+      vni: 1,
+      port: 8472,
+      peers: [{ subnet: "10.244.2.0/24", endpoint: "192.168.100.12", status: "ok" }],
+    });
     expect(j.bridge.ports.map((p: { pod?: unknown }) => !!p.pod)).toEqual([true, true]);
     expect(j.problems).toEqual([]);
   });
@@ -170,7 +176,10 @@ describe("faults injected into one kept VXLAN lab", () => {
     expect(doctor(name, "--json").report!.counts.fail).toBe(0);
   });
 
-  it.each(FAULTS.filter((f) => !f.backends || f.backends.includes("vxlan")).map((f) => [f.name, f] as const))("%s: exactly its check fails, with the cause", (_name, fault) => {
-    breakAndJudge(name, fault);
-  });
+  it.each(FAULTS.filter((f) => !f.backends || f.backends.includes("vxlan")).map((f) => [f.name, f] as const))(
+    "%s: exactly its check fails, with the cause",
+    (_name, fault) => {
+      breakAndJudge(name, fault);
+    },
+  );
 });

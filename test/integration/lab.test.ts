@@ -13,7 +13,10 @@ const run = randomBytes(3).toString("hex");
 let labs = 0;
 /** A lab name no one else uses. */
 const labName = () => `t${run}${++labs}`;
-const netnsList = () => spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").map((l) => l.split(" ")[0]);
+const netnsList = () =>
+  spawnSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .map((l) => l.split(" ")[0]);
 const labNamespaces = (name: string) => netnsList().filter((n) => n.startsWith(`cnilab-${name}-`));
 const lab = (name: string, ...args: string[]) => spawnSync(bunPath(), [LAB, "--name", name, ...args], { encoding: "utf8", timeout: 120_000 });
 

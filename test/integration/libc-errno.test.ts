@@ -13,7 +13,10 @@ afterAll(() => box.cleanup());
 describe("libc wrappers", () => {
   it("report the errno of the call that failed, by name", () => {
     const node = box.netns("node");
-    const r = spawnSync("nsenter", [`--net=${nsPath(node)}`, bunPath(), join(ROOT, "test", "fixtures", "libc-errno.ts")], { encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync("nsenter", [`--net=${nsPath(node)}`, bunPath(), join(ROOT, "test", "fixtures", "libc-errno.ts")], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       recvClosed: "EBADF",

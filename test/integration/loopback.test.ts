@@ -25,7 +25,10 @@ describe("loopback", () => {
     expect(r.json).toEqual({
       cniVersion: "1.0.0",
       interfaces: [{ name: "lo", mac: "00:00:00:00:00:00", sandbox: nsPath(pod) }],
-      ips: [{ interface: 0, address: "127.0.0.1/8" }, { interface: 0, address: "::1/128" }],
+      ips: [
+        { interface: 0, address: "127.0.0.1/8" },
+        { interface: 0, address: "::1/128" },
+      ],
       dns: {},
     });
     expect(sh(pod, "ip -o link show lo")).toMatch(/[<,]UP[,>]/);

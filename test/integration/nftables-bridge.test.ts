@@ -18,12 +18,25 @@ function lab() {
   const node = box.netns("node");
   const dir = box.tmpdir();
   const conf = (extra: object = {}) => ({
-    cniVersion: "1.1.0", name: "cbr0", type: "bridge", bridge: "cni0", isDefaultGateway: true, ipMasq: true,
-    ipam: { type: "host-local", dataDir: dir, ranges: [[{ subnet: "10.244.1.0/24" }]] }, ...extra,
+    cniVersion: "1.1.0",
+    name: "cbr0",
+    type: "bridge",
+    bridge: "cni0",
+    isDefaultGateway: true,
+    ipMasq: true,
+    ipam: { type: "host-local", dataDir: dir, ranges: [[{ subnet: "10.244.1.0/24" }]] },
+    ...extra,
   });
-  const env = (command: string, pod: string, id: string, extra: Record<string, string> = {}) =>
-    ({ CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN, ...extra });
-  const run = (command: string, pod: string, id: string, c: object, extra: Record<string, string> = {}) => runPlugin("bridge", { env: env(command, pod, id, extra), stdin: c, node });
+  const env = (command: string, pod: string, id: string, extra: Record<string, string> = {}) => ({
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: id,
+    CNI_NETNS: nsPath(pod),
+    CNI_IFNAME: "eth0",
+    CNI_PATH: BIN,
+    ...extra,
+  });
+  const run = (command: string, pod: string, id: string, c: object, extra: Record<string, string> = {}) =>
+    runPlugin("bridge", { env: env(command, pod, id, extra), stdin: c, node });
   return { node, dir, conf, env, run };
 }
 
@@ -80,13 +93,21 @@ describe("bridge ipMasqBackend", () => {
     expect(add2.code, add2.stdout).toBe(0);
     // Replace ours with the reference's rules for the same pods.
     nft(l.node, "flush chain inet cni_plugins_masquerade masq_checks\n");
-    nft(l.node, referenceMasqScript("cbr0", "eth0", "keep", "10.244.1.2", "10.244.1.0/24") + referenceMasqScript("cbr0", "eth0", "gone", "10.244.1.3", "10.244.1.0/24"));
+    nft(
+      l.node,
+      referenceMasqScript("cbr0", "eth0", "keep", "10.244.1.2", "10.244.1.0/24") +
+        referenceMasqScript("cbr0", "eth0", "gone", "10.244.1.3", "10.244.1.0/24"),
+    );
     const check = (pod: string, id: string, prev: object) => l.run("CHECK", pod, id, { ...c, prevResult: prev });
     expect(check(p1, "keep", add1.json).code, check(p1, "keep", add1.json).stdout).toBe(0);
     expect(check(p2, "gone", add2.json).code).toBe(0);
     nft(l.node, "flush chain inet cni_plugins_masquerade masq_checks\n");
     expect(check(p1, "keep", add1.json).json.msg).toMatch(/masquerade rules of container keep are missing/);
-    nft(l.node, referenceMasqScript("cbr0", "eth0", "keep", "10.244.1.2", "10.244.1.0/24") + referenceMasqScript("cbr0", "eth0", "gone", "10.244.1.3", "10.244.1.0/24"));
+    nft(
+      l.node,
+      referenceMasqScript("cbr0", "eth0", "keep", "10.244.1.2", "10.244.1.0/24") +
+        referenceMasqScript("cbr0", "eth0", "gone", "10.244.1.3", "10.244.1.0/24"),
+    );
 
     const gc = l.run("GC", p1, "keep", { ...c, "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] });
     expect(gc.code, gc.stdout).toBe(0);
@@ -100,10 +121,15 @@ describe("bridge ipMasqBackend", () => {
   it("dual stack: one rule per address, CHECK passes", () => {
     const l = lab();
     const pod = box.netns("pod");
-    const c = l.conf({ ipMasqBackend: "nftables", ipam: { type: "host-local", dataDir: l.dir, ranges: [[{ subnet: "10.244.1.0/24" }], [{ subnet: "fd00:10:244:1::/64" }]] } });
+    const c = l.conf({
+      ipMasqBackend: "nftables",
+      ipam: { type: "host-local", dataDir: l.dir, ranges: [[{ subnet: "10.244.1.0/24" }], [{ subnet: "fd00:10:244:1::/64" }]] },
+    });
     const add = l.run("ADD", pod, "c1", c);
     expect(add.code, add.stdout).toBe(0);
-    expect(sh(l.node, "nft list chain inet cni_plugins_masquerade masq_checks")).toMatch(/ip6 saddr fd00:10:244:1::2 ip6 daddr != fd00:10:244:1::\/64 masquerade/);
+    expect(sh(l.node, "nft list chain inet cni_plugins_masquerade masq_checks")).toMatch(
+      /ip6 saddr fd00:10:244:1::2 ip6 daddr != fd00:10:244:1::\/64 masquerade/,
+    );
     expect(masqRules(l.node)).toHaveLength(2);
     expect(l.run("CHECK", pod, "c1", { ...c, prevResult: add.json }).code).toBe(0);
     expect(l.run("DEL", pod, "c1", c).code).toBe(0);
@@ -179,7 +205,9 @@ describe("bridge ipMasqBackend", () => {
   it("16 concurrent first ADDs leave one rule each and one copy of the shared rules", async () => {
     const l = lab();
     const pods = Array.from({ length: 16 }, () => box.netns("pod"));
-    const runs = pods.map((p, i) => startPlugin("bridge", { env: l.env("ADD", p, `c${i}`), stdin: l.conf({ ipMasqBackend: "nftables" }), node: l.node }));
+    const runs = pods.map((p, i) =>
+      startPlugin("bridge", { env: l.env("ADD", p, `c${i}`), stdin: l.conf({ ipMasqBackend: "nftables" }), node: l.node }),
+    );
     const results = await Promise.all(runs.map((r) => r.done));
     for (const r of results) expect(r.code, r.stdout + r.stderr).toBe(0);
     const rules = masqRules(l.node);

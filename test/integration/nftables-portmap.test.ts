@@ -26,18 +26,31 @@ function world(portmap: object = { backend: "nftables" }, opts: { PATH?: string 
   const dir = box.tmpdir();
   writeFileSync(join(dir, "subnet.env"), LEASE);
   const conflist = join(dir, "10-flannel.conflist");
-  writeFileSync(conflist, JSON.stringify({
-    name: "cbr0", cniVersion: "1.0.0",
-    plugins: [
-      { type: "flannel", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } },
-      { type: "portmap", capabilities: { portMappings: true }, ...portmap },
-    ],
-  }));
+  writeFileSync(
+    conflist,
+    JSON.stringify({
+      name: "cbr0",
+      cniVersion: "1.0.0",
+      plugins: [
+        {
+          type: "flannel",
+          subnetFile: join(dir, "subnet.env"),
+          dataDir: join(dir, "flannel"),
+          ipam: { dataDir: join(dir, "ipam") },
+          delegate: { hairpinMode: true, isDefaultGateway: true },
+        },
+        { type: "portmap", capabilities: { portMappings: true }, ...portmap },
+      ],
+    }),
+  );
   const drive = (cmd: string, pod: string, id: string, portMappings: object[]) => {
     const env = { PATH: opts.PATH ?? process.env.PATH, CNI_PATH: BIN, CNI_CACHE_DIR: join(dir, "cache"), CAP_ARGS: JSON.stringify({ portMappings }) };
     return inNs(node, [DRIVER, cmd, conflist, nsPath(pod), id, "eth0"], { env });
   };
-  const iptNat = () => sh(node, "iptables-save -t nat").split("\n").filter((l) => l.includes("CNI-"));
+  const iptNat = () =>
+    sh(node, "iptables-save -t nat")
+      .split("\n")
+      .filter((l) => l.includes("CNI-"));
   const pmRules = (chain: string) => chainRules(node, "ip", "cni_hostport", chain);
   return { node, client, dir, drive, iptNat, pmRules };
 }
@@ -52,7 +65,12 @@ describe("portmap backend nftables", () => {
     expect(add.status, add.stderr).toBe(0);
     expect(w.iptNat().filter((l) => l.includes("HOSTPORT"))).toEqual([]);
     expect(w.pmRules("hostports")).toHaveLength(1);
-    for (const [from, host] of [[w.client, NODE_IP], [w.node, NODE_IP], [w.node, "127.0.0.1"], [pod, NODE_IP]] as const) {
+    for (const [from, host] of [
+      [w.client, NODE_IP],
+      [w.node, NODE_IP],
+      [w.node, "127.0.0.1"],
+      [pod, NODE_IP],
+    ] as const) {
       expect(await exchange(pod, 80, from, host, 8080), `${from} → ${host}:8080`).toEqual({ answer: "pong", received: "ping" });
     }
     expect(w.drive("check", pod, "web", web).status).toBe(0);
@@ -81,7 +99,10 @@ describe("portmap backend nftables", () => {
     const maps = [{ hostPort: 5353, containerPort: 53, protocol: "udp" }];
     expect(w.drive("add", pod, "dns", maps).status).toBe(0);
     expect(await exchange(pod, 53, w.client, NODE_IP, 5353, "udp")).toEqual({ answer: "pong", received: "ping" });
-    const entries = () => sh(w.node, "conntrack -L -p udp --orig-port-dst 5353 2>/dev/null || true").split("\n").filter((l) => l.includes("dport=5353"));
+    const entries = () =>
+      sh(w.node, "conntrack -L -p udp --orig-port-dst 5353 2>/dev/null || true")
+        .split("\n")
+        .filter((l) => l.includes("dport=5353"));
     expect(entries().length).toBeGreaterThan(0);
     expect(w.drive("del", pod, "dns", maps).status).toBe(0);
     expect(entries()).toEqual([]);
@@ -97,13 +118,36 @@ describe("portmap backend nftables", () => {
     expect(ruleset(w.node)).toContain(ruleset(ref).trimEnd());
     // Put the reference's rules in place of ours, plus another container's.
     expect(w.drive("del", pod, "web", web).status).toBe(0);
-    nft(w.node, referencePortmapScript("web", "10.244.1.2", web).split("\n").filter((l) => !/^add rule .* (hostports|masquerading) /.test(l)).join("\n"));
-    nft(w.node, referencePortmapScript("web", "10.244.1.2", web) + referencePortmapScript("other", "10.244.1.9", [{ hostPort: 9090, containerPort: 90, protocol: "tcp" }]));
-    const pm = (command: string, extra: object = {}) => runPlugin("portmap", {
-      env: { CNI_COMMAND: command, CNI_CONTAINERID: "web", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN },
-      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", runtimeConfig: { portMappings: web }, prevResult: { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: nsPath(pod) }], ips: [{ address: "10.244.1.2/24", interface: 0 }] }, ...extra },
-      node: w.node,
-    });
+    nft(
+      w.node,
+      referencePortmapScript("web", "10.244.1.2", web)
+        .split("\n")
+        .filter((l) => !/^add rule .* (hostports|masquerading) /.test(l))
+        .join("\n"),
+    );
+    nft(
+      w.node,
+      referencePortmapScript("web", "10.244.1.2", web) +
+        referencePortmapScript("other", "10.244.1.9", [{ hostPort: 9090, containerPort: 90, protocol: "tcp" }]),
+    );
+    const pm = (command: string, extra: object = {}) =>
+      runPlugin("portmap", {
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: "web", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN },
+        stdin: {
+          cniVersion: "1.1.0",
+          name: "cbr0",
+          type: "portmap",
+          backend: "nftables",
+          runtimeConfig: { portMappings: web },
+          prevResult: {
+            cniVersion: "1.1.0",
+            interfaces: [{ name: "eth0", sandbox: nsPath(pod) }],
+            ips: [{ address: "10.244.1.2/24", interface: 0 }],
+          },
+          ...extra,
+        },
+        node: w.node,
+      });
     expect(pm("CHECK").code, pm("CHECK").stdout).toBe(0);
     const gc = pm("GC", { "cni.dev/valid-attachments": [{ containerID: "web", ifname: "eth0" }] });
     expect(gc.code, gc.stdout).toBe(0);
@@ -128,9 +172,18 @@ describe("portmap backend nftables", () => {
       expect(x.iptNat().filter((l) => /HOSTPORT|CNI-DN-/.test(l))).toEqual([]);
     };
     // No backend named: this node's default is iptables (it works here), so nft conditions are the wrong kind.
-    refuse({ conditionsV4: ["ip saddr != 192.0.2.1"] }, /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/);
-    refuse({ backend: "nftables", externalSetMarkChain: "KUBE-MARK-MASQ", conditionsV6: ["!", "-d", "fd00::/8"] }, /nftables backend was requested but configuration contains iptables-specific options \[externalSetMarkChain conditionsV6\]/);
-    refuse({ backend: "iptables", conditionsV4: ["ip saddr 1.2.3.4"] }, /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/);
+    refuse(
+      { conditionsV4: ["ip saddr != 192.0.2.1"] },
+      /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/,
+    );
+    refuse(
+      { backend: "nftables", externalSetMarkChain: "KUBE-MARK-MASQ", conditionsV6: ["!", "-d", "fd00::/8"] },
+      /nftables backend was requested but configuration contains iptables-specific options \[externalSetMarkChain conditionsV6\]/,
+    );
+    refuse(
+      { backend: "iptables", conditionsV4: ["ip saddr 1.2.3.4"] },
+      /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/,
+    );
     refuse({ backend: "nftables", conditionsV4: ["ip saddr 1.2.3.4; flush ruleset"] }, /conditionsV4\[0\].*cannot be used in an nftables rule/);
     refuse({ backend: "nftables", conditionsV4: ["ip saddr { 1.2.3.4 } jump x"] }, /conditionsV4\[0\]/);
   });
@@ -164,12 +217,27 @@ describe("portmap backend nftables", () => {
 
   it("IPv6: rules nft accepts (meta l4proto), CHECK passes, DEL removes them", () => {
     const node = box.netns("node");
-    const prevResult = { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }, { address: "fd00:10:244:1::5/64", interface: 0 }] };
-    const pm = (command: string) => runPlugin("portmap", {
-      env: { CNI_COMMAND: command, CNI_CONTAINERID: "v6pod", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
-      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", prevResult, runtimeConfig: { portMappings: [...web, { hostPort: 8443, containerPort: 443, protocol: "tcp", hostIP: "fd00::1" }] } },
-      node,
-    });
+    const prevResult = {
+      cniVersion: "1.1.0",
+      interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+      ips: [
+        { address: "10.244.1.5/24", interface: 0 },
+        { address: "fd00:10:244:1::5/64", interface: 0 },
+      ],
+    };
+    const pm = (command: string) =>
+      runPlugin("portmap", {
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: "v6pod", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+        stdin: {
+          cniVersion: "1.1.0",
+          name: "cbr0",
+          type: "portmap",
+          backend: "nftables",
+          prevResult,
+          runtimeConfig: { portMappings: [...web, { hostPort: 8443, containerPort: 443, protocol: "tcp", hostIP: "fd00::1" }] },
+        },
+        node,
+      });
     const add = pm("ADD");
     expect(add.code, add.stdout).toBe(0);
     expect(sh(node, "nft list table ip6 cni_hostport")).toMatch(/tcp dport 8080 dnat to \[fd00:10:244:1::5\]:80 comment "v6pod"/);
@@ -177,17 +245,43 @@ describe("portmap backend nftables", () => {
     expect(chainRules(node, "ip6", "cni_hostport", "masquerading")).toHaveLength(1);
     expect(pm("CHECK").code, pm("CHECK").stdout).toBe(0);
     expect(pm("DEL").code).toBe(0);
-    for (const f of ["ip", "ip6"]) for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(chainRules(node, f, "cni_hostport", c)).toEqual([]);
+    for (const f of ["ip", "ip6"])
+      for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(chainRules(node, f, "cni_hostport", c)).toEqual([]);
   });
 
   it("ids and nft's 128-byte comments: 128 bytes work throughout; longer ids are refused (code 7) and write nothing", () => {
     const node = box.netns("node");
-    const prevResult = { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }, { address: "fd00:10:244:1::5/64", interface: 0 }] };
-    const stdin = (extra: object = {}) => ({ cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", prevResult, runtimeConfig: { portMappings: web }, ...extra });
+    const prevResult = {
+      cniVersion: "1.1.0",
+      interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+      ips: [
+        { address: "10.244.1.5/24", interface: 0 },
+        { address: "fd00:10:244:1::5/64", interface: 0 },
+      ],
+    };
+    const stdin = (extra: object = {}) => ({
+      cniVersion: "1.1.0",
+      name: "cbr0",
+      type: "portmap",
+      backend: "nftables",
+      prevResult,
+      runtimeConfig: { portMappings: web },
+      ...extra,
+    });
     const pm = (command: string, id: string, extra: object = {}) =>
-      runPlugin("portmap", { env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN }, stdin: stdin(extra), node });
-    const gc = (valid: string[]) => runPlugin("portmap", { env: { CNI_COMMAND: "GC", CNI_PATH: BIN }, stdin: stdin({ "cni.dev/valid-attachments": valid.map((containerID) => ({ containerID, ifname: "eth0" })) }), node });
-    const comments = () => ["ip", "ip6"].flatMap((f) => ["hostports", "masquerading"].flatMap((c) => chainRules(node, f, "cni_hostport", c).map((r) => r.comment)));
+      runPlugin("portmap", {
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+        stdin: stdin(extra),
+        node,
+      });
+    const gc = (valid: string[]) =>
+      runPlugin("portmap", {
+        env: { CNI_COMMAND: "GC", CNI_PATH: BIN },
+        stdin: stdin({ "cni.dev/valid-attachments": valid.map((containerID) => ({ containerID, ifname: "eth0" })) }),
+        node,
+      });
+    const comments = () =>
+      ["ip", "ip6"].flatMap((f) => ["hostports", "masquerading"].flatMap((c) => chainRules(node, f, "cni_hostport", c).map((r) => r.comment)));
     const fits = `f${"x".repeat(127)}`;
     expect(pm("ADD", fits).code).toBe(0);
     expect(comments()).toEqual(Array(5).fill(fits)); // v4 and v6 DNAT; v4 hairpin and localhost; v6 hairpin
@@ -212,11 +306,20 @@ describe("portmap backend nftables", () => {
 
   it("16 concurrent first ADDs on a fresh node leave one rule each and one copy of the shared rules", async () => {
     const node = box.netns("node");
-    const runs = Array.from({ length: 16 }, (_, i) => startPlugin("portmap", {
-      env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: `pod${i}`, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
-      stdin: { cniVersion: "1.0.0", name: "cbr0", type: "portmap", backend: "nftables", prevResult: { cniVersion: "1.0.0", ips: [{ address: `10.244.1.${10 + i}/24` }] }, runtimeConfig: { portMappings: [{ hostPort: 9000 + i, containerPort: 80, protocol: "tcp" }] } },
-      node,
-    }));
+    const runs = Array.from({ length: 16 }, (_, i) =>
+      startPlugin("portmap", {
+        env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: `pod${i}`, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+        stdin: {
+          cniVersion: "1.0.0",
+          name: "cbr0",
+          type: "portmap",
+          backend: "nftables",
+          prevResult: { cniVersion: "1.0.0", ips: [{ address: `10.244.1.${10 + i}/24` }] },
+          runtimeConfig: { portMappings: [{ hostPort: 9000 + i, containerPort: 80, protocol: "tcp" }] },
+        },
+        node,
+      }),
+    );
     for (const r of await Promise.all(runs.map((x) => x.done))) expect(r.code, r.stdout + r.stderr).toBe(0);
     const rules = chainRules(node, "ip", "cni_hostport", "hostports");
     expect(rules.map((r) => r.comment).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `pod${i}`).sort());
@@ -228,11 +331,19 @@ describe("portmap backend nftables", () => {
   it("nftables asked for without nft: ADD and STATUS name nft and the key; DEL still succeeds", () => {
     const node = box.netns("node");
     const PATH = pathWithout(box.tmpdir(), ["nft"]);
-    const pm = (command: string) => runPlugin("portmap", {
-      env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, PATH },
-      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", backend: "nftables", runtimeConfig: { portMappings: web }, prevResult: { cniVersion: "1.1.0", ips: [{ address: "10.244.1.5/24" }] } },
-      node,
-    });
+    const pm = (command: string) =>
+      runPlugin("portmap", {
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, PATH },
+        stdin: {
+          cniVersion: "1.1.0",
+          name: "cbr0",
+          type: "portmap",
+          backend: "nftables",
+          runtimeConfig: { portMappings: web },
+          prevResult: { cniVersion: "1.1.0", ips: [{ address: "10.244.1.5/24" }] },
+        },
+        node,
+      });
     for (const cmd of ["ADD", "STATUS"]) {
       const r = pm(cmd);
       expect(r.json?.code, r.stdout).toBe(50);

@@ -30,19 +30,25 @@ const CASES: Record<string, Case> = {
   },
   "hostIP v6 that inet_ntop prints with a dotted quad": { maps: [tcp(8080, { hostIP: "::a09:909" })] },
   "one host port on a v4 and a v6 hostIP": { maps: [tcp(8080, { hostIP: "10.9.9.9" }), tcp(8080, { hostIP: "fd00::9" })] },
-  "sctp": { maps: [{ hostPort: 3868, containerPort: 3868, protocol: "sctp" }, tcp(3868)] },
+  sctp: { maps: [{ hostPort: 3868, containerPort: 3868, protocol: "sctp" }, tcp(3868)] },
   "a pod with host prefixes": { maps: [tcp(8080)], ips: ["10.244.1.5/32", "fd00::5/128"] },
   "a pod with /0 prefixes (every source, printed without -s)": { maps: [tcp(8080)], ips: ["10.244.1.5/0", "fd00::5/0"] },
   "snat false": { extra: { snat: false }, maps: [tcp(8080), { hostPort: 5353, containerPort: 53, protocol: "udp" }] },
   "udp and tcp (upper case), 17 ports in two multiport jumps": {
-    maps: [...Array.from({ length: 17 }, (_, i) => tcp(9000 + i, { containerPort: 100 + i })), { hostPort: 5353, containerPort: 53, protocol: "UDP" }],
+    maps: [
+      ...Array.from({ length: 17 }, (_, i) => tcp(9000 + i, { containerPort: 100 + i })),
+      { hostPort: 5353, containerPort: 53, protocol: "UDP" },
+    ],
   },
-  "conditions": {
+  conditions: {
     extra: { conditionsV4: ["!", "-s", "192.0.2.0/24"], conditionsV6: ["!", "-s", "2001:db8::/32"] },
     maps: [tcp(8080), { hostPort: 5353, containerPort: 53, protocol: "udp" }],
   },
-  "conditionsV4 only": { extra: { conditionsV4: ["-m", "addrtype", "!", "--src-type", "LOCAL"] }, maps: [tcp(8080), { hostPort: 5353, containerPort: 53, protocol: "udp" }] },
-  "externalSetMarkChain": { extra: { externalSetMarkChain: "KUBE-MARK-MASQ" }, maps: [tcp(8080)], chains: ["KUBE-MARK-MASQ"] },
+  "conditionsV4 only": {
+    extra: { conditionsV4: ["-m", "addrtype", "!", "--src-type", "LOCAL"] },
+    maps: [tcp(8080), { hostPort: 5353, containerPort: 53, protocol: "udp" }],
+  },
+  externalSetMarkChain: { extra: { externalSetMarkChain: "KUBE-MARK-MASQ" }, maps: [tcp(8080)], chains: ["KUBE-MARK-MASQ"] },
   "markMasqBit 0 and masqAll": { extra: { markMasqBit: 0, masqAll: true }, maps: [tcp(8080)] },
   "markMasqBit 31": { extra: { markMasqBit: 31 }, maps: [tcp(8080)] },
   "IPv6-only pod written in capitals, with masqAll": { extra: { masqAll: true }, maps: [tcp(8080)], ips: ["FD00:10:244:0:0:0:0:5/64"] },
@@ -51,13 +57,30 @@ const CASES: Record<string, Case> = {
 
 const ID = "matrix-pod";
 const conf = (c: Case) => ({
-  cniVersion: "1.1.0", name: "cbr0", type: "portmap", ...c.extra,
-  prevResult: { cniVersion: "1.1.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: (c.ips ?? DUAL).map((address) => ({ address, interface: 0 })) },
+  cniVersion: "1.1.0",
+  name: "cbr0",
+  type: "portmap",
+  ...c.extra,
+  prevResult: {
+    cniVersion: "1.1.0",
+    interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+    ips: (c.ips ?? DUAL).map((address) => ({ address, interface: 0 })),
+  },
   runtimeConfig: { portMappings: c.maps },
 });
 const run = (node: string, command: string, c: Case) =>
-  runPlugin("portmap", { env: { CNI_COMMAND: command, CNI_CONTAINERID: ID, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN }, stdin: conf(c), node });
-const tables = (node: string) => ["iptables", "ip6tables"].map((t) => sh(node, `${t}-save -t nat`).split("\n").filter((l) => l.startsWith("-A") || l.startsWith(":")).map((l) => l.replace(/ \[\d+:\d+\]$/, "")));
+  runPlugin("portmap", {
+    env: { CNI_COMMAND: command, CNI_CONTAINERID: ID, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+    stdin: conf(c),
+    node,
+  });
+const tables = (node: string) =>
+  ["iptables", "ip6tables"].map((t) =>
+    sh(node, `${t}-save -t nat`)
+      .split("\n")
+      .filter((l) => l.startsWith("-A") || l.startsWith(":"))
+      .map((l) => l.replace(/ \[\d+:\d+\]$/, "")),
+  );
 
 describe("portmap rules read back as iptables-save prints them", () => {
   it.each(Object.entries(CASES))("%s: ADD, CHECK, ADD again, DEL", (_name, c) => {
@@ -73,12 +96,21 @@ describe("portmap rules read back as iptables-save prints them", () => {
     expect(tables(node)).toEqual(after);
     const del = run(node, "DEL", c);
     expect(del.code, del.stdout).toBe(0);
-    expect(tables(node).flat().filter((l) => l.includes("CNI-DN-") || l.includes(ID))).toEqual([]);
+    expect(
+      tables(node)
+        .flat()
+        .filter((l) => l.includes("CNI-DN-") || l.includes(ID)),
+    ).toEqual([]);
   });
 
   it.each([
     ["masqAll", { extra: { masqAll: true }, maps: [tcp(8080)] }, "iptables", /^-A CNI-DN-.* -j CNI-HOSTPORT-SETMARK$/],
-    ["masqAll, IPv6", { extra: { masqAll: true }, maps: [tcp(8080)], ips: ["fd00:10:244::5/64"] }, "ip6tables", /^-A CNI-DN-.* -j CNI-HOSTPORT-SETMARK$/],
+    [
+      "masqAll, IPv6",
+      { extra: { masqAll: true }, maps: [tcp(8080)], ips: ["fd00:10:244::5/64"] },
+      "ip6tables",
+      /^-A CNI-DN-.* -j CNI-HOSTPORT-SETMARK$/,
+    ],
     ["an IPv6 hostIP", { maps: [tcp(8080, { hostIP: "::a09:909" })], ips: ["fd00:10:244::5/64"] }, "ip6tables", /^-A CNI-DN-.* -j DNAT /],
     ["conditions", CASES.conditions, "iptables", /^-A CNI-HOSTPORT-DNAT (.* )?-p udp /],
     ["conditionsV4 only", CASES["conditionsV4 only"], "ip6tables", /^-A CNI-HOSTPORT-DNAT (.* )?-p tcp /],
@@ -86,7 +118,9 @@ describe("portmap rules read back as iptables-save prints them", () => {
     const node = box.netns("node");
     expect(run(node, "ADD", c).code).toBe(0);
     expect(run(node, "CHECK", c).code).toBe(0);
-    const rule = sh(node, `${tool}-save -t nat`).split("\n").find((l) => line.test(l))!;
+    const rule = sh(node, `${tool}-save -t nat`)
+      .split("\n")
+      .find((l) => line.test(l))!;
     sh(node, `${tool} -t nat -D ${rule.slice(3)}`);
     const broken = run(node, "CHECK", c);
     expect(broken.code).not.toBe(0);

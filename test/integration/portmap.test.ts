@@ -25,15 +25,26 @@ function world(version = "0.3.1") {
   writeFileSync(join(dir, "subnet.env"), LEASE);
   const conflist = join(dir, "10-flannel.conflist");
   const list = {
-    name: "cbr0", cniVersion: version,
+    name: "cbr0",
+    cniVersion: version,
     plugins: [
-      { type: "flannel", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } },
+      {
+        type: "flannel",
+        subnetFile: join(dir, "subnet.env"),
+        dataDir: join(dir, "flannel"),
+        ipam: { dataDir: join(dir, "ipam") },
+        delegate: { hairpinMode: true, isDefaultGateway: true },
+      },
       { type: "portmap", capabilities: { portMappings: true } },
     ],
   };
   writeFileSync(conflist, JSON.stringify(list));
-  const drive = (cmd: string, pod: string, id: string, portMappings: object[]) => libcni(node, cmd, conflist, pod, { id, cacheDir: join(dir, "cache"), capArgs: { portMappings } });
-  const nat = () => sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A") || l.startsWith(":"));
+  const drive = (cmd: string, pod: string, id: string, portMappings: object[]) =>
+    libcni(node, cmd, conflist, pod, { id, cacheDir: join(dir, "cache"), capArgs: { portMappings } });
+  const nat = () =>
+    sh(node, "iptables-save -t nat")
+      .split("\n")
+      .filter((l) => l.startsWith("-A") || l.startsWith(":"));
   return { node, client, dir, drive, nat, list };
 }
 
@@ -44,7 +55,12 @@ describe("portmap through libcni", () => {
     const add = w.drive("add", pod, "web", [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }]);
     expect(add.status, add.stderr).toBe(0);
     expect(JSON.parse(add.stdout).ips[0].address).toBe("10.244.1.2/24");
-    for (const [from, host] of [[w.client, NODE_IP], [w.node, NODE_IP], [w.node, "127.0.0.1"], [pod, NODE_IP]] as const) {
+    for (const [from, host] of [
+      [w.client, NODE_IP],
+      [w.node, NODE_IP],
+      [w.node, "127.0.0.1"],
+      [pod, NODE_IP],
+    ] as const) {
       expect(await exchange(pod, 80, from, host, 8080), `${from} → ${host}:8080`).toEqual({ answer: "pong", received: "ping" });
     }
     expect(sh(w.node, "cat /proc/sys/net/ipv4/conf/cni0/route_localnet")).toBe("1\n");
@@ -56,7 +72,10 @@ describe("portmap through libcni", () => {
     const maps = [{ hostPort: 5353, containerPort: 53, protocol: "udp" }];
     expect(w.drive("add", pod, "dns", maps).status).toBe(0);
     expect(await exchange(pod, 53, w.client, NODE_IP, 5353, "udp")).toEqual({ answer: "pong", received: "ping" });
-    const entries = () => sh(w.node, "conntrack -L -p udp --orig-port-dst 5353 2>/dev/null || true").split("\n").filter((l) => l.includes("dport=5353"));
+    const entries = () =>
+      sh(w.node, "conntrack -L -p udp --orig-port-dst 5353 2>/dev/null || true")
+        .split("\n")
+        .filter((l) => l.includes("dport=5353"));
     expect(entries().length).toBeGreaterThan(0);
     expect(w.drive("del", pod, "dns", maps).status).toBe(0);
     expect(entries()).toEqual([]);
@@ -84,7 +103,10 @@ describe("portmap through libcni", () => {
   it("CHECK passes for an IPv4-only pod and fails after a rule is deleted; DEL removes every rule of the pod", () => {
     const w = world("1.0.0");
     const pod = box.netns("pod");
-    const maps = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }, { hostPort: 8443, containerPort: 443, protocol: "tcp" }];
+    const maps = [
+      { hostPort: 8080, containerPort: 80, protocol: "tcp" },
+      { hostPort: 8443, containerPort: 443, protocol: "tcp" },
+    ];
     expect(w.drive("add", pod, "web", maps).status).toBe(0);
     const check = w.drive("check", pod, "web", maps);
     expect(check.status, check.stderr).toBe(0);
@@ -100,11 +122,22 @@ describe("portmap through libcni", () => {
 });
 
 describe("portmap on its own", () => {
-  const prevResult = { cniVersion: "1.0.0", interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }], ips: [{ address: "10.244.1.5/24", interface: 0 }] };
+  const prevResult = {
+    cniVersion: "1.0.0",
+    interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+    ips: [{ address: "10.244.1.5/24", interface: 0 }],
+  };
   const run = (node: string, command: string, extra: object) =>
     runPlugin("portmap", {
       env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
-      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", prevResult, runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }] }, ...extra },
+      stdin: {
+        cniVersion: "1.1.0",
+        name: "cbr0",
+        type: "portmap",
+        prevResult,
+        runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }] },
+        ...extra,
+      },
       node,
     });
 
@@ -126,14 +159,36 @@ describe("portmap on its own", () => {
     const node = box.netns("node");
     const { spawn } = await import("node:child_process");
     const ids = Array.from({ length: 6 }, (_, i) => `pod${i}`);
-    await Promise.all(ids.map((id, i) => new Promise<void>((resolve) => {
-      const p = spawn("nsenter", [`--net=${nsPath(node)}`, `${BIN}/portmap`], {
-        env: { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
-      });
-      p.stdin.end(JSON.stringify({ cniVersion: "1.0.0", name: "cbr0", type: "portmap", prevResult: { ...prevResult, ips: [{ address: `10.244.1.${10 + i}/24`, interface: 0 }] }, runtimeConfig: { portMappings: [{ hostPort: 9000 + i, containerPort: 80, protocol: "tcp" }] } }));
-      p.on("close", () => resolve());
-    })));
-    const jumps = sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A CNI-HOSTPORT-DNAT"));
+    await Promise.all(
+      ids.map(
+        (id, i) =>
+          new Promise<void>((resolve) => {
+            const p = spawn("nsenter", [`--net=${nsPath(node)}`, `${BIN}/portmap`], {
+              env: {
+                PATH: process.env.PATH,
+                CNI_COMMAND: "ADD",
+                CNI_CONTAINERID: id,
+                CNI_NETNS: "/var/run/netns/x",
+                CNI_IFNAME: "eth0",
+                CNI_PATH: BIN,
+              },
+            });
+            p.stdin.end(
+              JSON.stringify({
+                cniVersion: "1.0.0",
+                name: "cbr0",
+                type: "portmap",
+                prevResult: { ...prevResult, ips: [{ address: `10.244.1.${10 + i}/24`, interface: 0 }] },
+                runtimeConfig: { portMappings: [{ hostPort: 9000 + i, containerPort: 80, protocol: "tcp" }] },
+              }),
+            );
+            p.on("close", () => resolve());
+          }),
+      ),
+    );
+    const jumps = sh(node, "iptables-save -t nat")
+      .split("\n")
+      .filter((l) => l.startsWith("-A CNI-HOSTPORT-DNAT"));
     expect(jumps.map((l) => /id: \\"(pod\d)\\"/.exec(l)![1]).sort()).toEqual(ids);
   });
 
@@ -155,7 +210,11 @@ describe("portmap on its own", () => {
       wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve"],
     });
     expect(del.code, del.stdout).toBe(0);
-    expect(readFileSync(trace, "utf8").split("\n").filter((l) => l.includes("execve(")).length).toBe(1); // the plugin itself
+    expect(
+      readFileSync(trace, "utf8")
+        .split("\n")
+        .filter((l) => l.includes("execve(")).length,
+    ).toBe(1); // the plugin itself
     expect(run(node, "ADD", {}).code).toBe(0);
     expect(run(node, "DEL", { runtimeConfig: {} }).code).toBe(0);
     expect(sh(node, "iptables-save -t nat")).toContain("CNI-DN-");
@@ -169,7 +228,9 @@ describe("portmap on its own", () => {
     const add = run(node, "ADD", {});
     expect(add.code, add.stdout).toBe(0);
     expect(add.json.ips).toEqual([{ address: "10.244.1.5/24", interface: 0 }]);
-    const rules = sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A"));
+    const rules = sh(node, "iptables-save -t nat")
+      .split("\n")
+      .filter((l) => l.startsWith("-A"));
     const dn = /-j (CNI-DN-[0-9a-f]{21})$/.exec(rules.find((l) => l.startsWith("-A CNI-HOSTPORT-DNAT"))!)![1];
     expect(rules).toEqual([
       "-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT",
@@ -183,7 +244,11 @@ describe("portmap on its own", () => {
       `-A CNI-HOSTPORT-SETMARK -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x2000/0x2000`,
     ]);
     expect(run(node, "ADD", {}).code).toBe(0); // again: nothing duplicated
-    expect(sh(node, "iptables-save -t nat").split("\n").filter((l) => l.startsWith("-A"))).toEqual(rules);
+    expect(
+      sh(node, "iptables-save -t nat")
+        .split("\n")
+        .filter((l) => l.startsWith("-A")),
+    ).toEqual(rules);
     expect(run(node, "STATUS", {}).code).toBe(0);
     const gc = run(node, "GC", { "cni.dev/valid-attachments": [{ containerID: "other", ifname: "eth0" }] });
     expect(gc.code, gc.stdout).toBe(0);

@@ -157,7 +157,9 @@ describe("VERSION and dispatch", () => {
     const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
     let commit = "unknown";
     try {
-      commit = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+      commit = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] })
+        .toString()
+        .trim();
     } catch {
       // no git: the build says "unknown" too
     }

@@ -23,7 +23,9 @@ let out = "";
 
 const commit = () => {
   try {
-    return execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    return execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
   } catch {
     return "unknown";
   }
@@ -61,7 +63,10 @@ describe("npm run release", () => {
   });
 
   it.each(TARGETS)("%s: unpacks to exactly cni, its links, README.md and LICENSE", (target) => {
-    const listing = execFileSync("tar", ["-tzf", join(out, `cni-${VERSION}-${target}.tgz`)]).toString().trim().split("\n");
+    const listing = execFileSync("tar", ["-tzf", join(out, `cni-${VERSION}-${target}.tgz`)])
+      .toString()
+      .trim()
+      .split("\n");
     expect(listing.sort()).toEqual([...BINS, "LICENSE", "README.md"].sort());
     const dir = unpack(`cni-${VERSION}-${target}.tgz`);
     expect(lstatSync(join(dir, "cni")).mode & 0o777).toBe(0o755);
@@ -136,7 +141,11 @@ describe.each(IMAGES)("the %s image", (arch) => {
     // The layer: the executable of the same target's archive, its links and the C runtime it is linked against.
     const layerDir = box.tmpdir();
     execFileSync("tar", ["-xf", "-", "-C", layerDir], { input: layer, maxBuffer: 1 << 30 });
-    const listing = execFileSync("tar", ["-tf", "-"], { input: layer, maxBuffer: 1 << 30 }).toString().trim().split("\n").sort();
+    const listing = execFileSync("tar", ["-tf", "-"], { input: layer, maxBuffer: 1 << 30 })
+      .toString()
+      .trim()
+      .split("\n")
+      .sort();
     const libDir = arch === "amd64" ? "lib/x86_64-linux-gnu" : "lib/aarch64-linux-gnu";
     const loader = arch === "amd64" ? ["lib64/", "lib64/ld-linux-x86-64.so.2"] : ["lib/ld-linux-aarch64.so.1"];
     const libs = ["libc.so.6", "libdl.so.2", "libm.so.6", "libpthread.so.0"].map((l) => `${libDir}/${l}`);
@@ -147,9 +156,10 @@ describe.each(IMAGES)("the %s image", (arch) => {
     // Nothing from outside the layer is needed to run it (but /proc, which every container has).
     mkdirSync(join(layerDir, "proc"));
     const chroot = `mount -t proc proc "$0/proc"; exec chroot "$0" /cni --version`;
-    const alone = arch === "amd64"
-      ? spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", chroot, layerDir], { encoding: "utf8" })
-      : spawnSync(QEMU[0], ["-L", layerDir, join(layerDir, "cni"), "--version"], { encoding: "utf8" });
+    const alone =
+      arch === "amd64"
+        ? spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", chroot, layerDir], { encoding: "utf8" })
+        : spawnSync(QEMU[0], ["-L", layerDir, join(layerDir, "cni"), "--version"], { encoding: "utf8" });
     expect(alone.stdout, alone.stderr).toMatch(new RegExp(`^cni ${VERSION} \\(commit \\w+, linux-${arch}\\)`));
   });
 });

@@ -70,7 +70,10 @@ describe("host-local ADD whose result cannot be delivered", () => {
       const conf = { cniVersion: "1.0.0", name: "net1", ipam: { type: "host-local", dataDir, subnet: "10.1.0.0/24" } };
       const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: "/var/run/netns/none", CNI_IFNAME: "eth0", CNI_PATH: BIN };
       const r = run(stdout, [`${BIN}/host-local`], env, JSON.stringify(conf), node);
-      expectOneLineFailure(r, stdout === "closed" ? /stdout is closed or \/dev\/null.*nothing was added/ : /cannot write to stdout: .*the ADD was undone/);
+      expectOneLineFailure(
+        r,
+        stdout === "closed" ? /stdout is closed or \/dev\/null.*nothing was added/ : /cannot write to stdout: .*the ADD was undone/,
+      );
       expect(ipFiles(join(dataDir, "net1"))).toEqual([]);
     });
   }
@@ -82,7 +85,14 @@ describe("bridge ADD whose result cannot be delivered", () => {
       const node = box.netns("node");
       const pod = box.netns("pod");
       const dataDir = box.tmpdir();
-      const conf = { cniVersion: "1.0.0", name: "cbr0", type: "bridge", bridge: "cni0", isGateway: true, ipam: { type: "host-local", dataDir, subnet: "10.244.1.0/24" } };
+      const conf = {
+        cniVersion: "1.0.0",
+        name: "cbr0",
+        type: "bridge",
+        bridge: "cni0",
+        isGateway: true,
+        ipam: { type: "host-local", dataDir, subnet: "10.244.1.0/24" },
+      };
       const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
       const r = run(stdout, [`${BIN}/bridge`], env, JSON.stringify(conf), node);
       expectOneLineFailure(r, /^bridge: /);

@@ -9,7 +9,12 @@ afterAll(() => box.cleanup());
 
 function bridgeRun(command: string, pod: string, node: string, dataDir: string, extraEnv: Record<string, string> = {}) {
   const conf = {
-    cniVersion: "1.0.0", name: "cbr0", type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true,
+    cniVersion: "1.0.0",
+    name: "cbr0",
+    type: "bridge",
+    bridge: "cni0",
+    isGateway: true,
+    ipMasq: true,
     ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.244.1.0/24" }]] },
   };
   const env = { CNI_COMMAND: command, CNI_CONTAINERID: "ctr-timing", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN, ...extraEnv };
@@ -27,7 +32,9 @@ describe("phase timings", () => {
       const lines = r.stderr.split("\n").filter((l) => l.includes("timings"));
       expect(lines, r.stderr).toHaveLength(1);
       const line = lines[0];
-      expect(line).toMatch(/^bridge: debug: timings: start→first JS line (\d+\.\d\d ms|not measurable here) \(CPU \d+\.\d\d ms\), modules \d+\.\d\d ms/);
+      expect(line).toMatch(
+        /^bridge: debug: timings: start→first JS line (\d+\.\d\d ms|not measurable here) \(CPU \d+\.\d\d ms\), modules \d+\.\d\d ms/,
+      );
       for (const phase of ["stdin", "config", command, "output"]) expect(line).toMatch(new RegExp(`, ${phase} \\d+\\.\\d\\d ms`));
       expect(line).toMatch(/total to exit \d+\.\d\d ms \(CPU \d+\.\d\d ms; exit itself is after this line\)/);
       expect(line).toMatch(/within the command: .*netlink \d+\.\d\d ms \(\d+ syscalls?\)/);

@@ -35,11 +35,18 @@ function setup(): Setup {
   writeFakePlugin(fakes, "fake");
   writeFakePlugin(fakes, "fake2");
   const env = {
-    PATH: process.env.PATH, CNI_PATH: `${BIN}:${fakes}`, NETCONFPATH: join(tmp, "net.d"), CNI_CACHE_DIR: join(tmp, "cache"), CNI_CONTAINERID: "ctr-a",
+    PATH: process.env.PATH,
+    CNI_PATH: `${BIN}:${fakes}`,
+    NETCONFPATH: join(tmp, "net.d"),
+    CNI_CACHE_DIR: join(tmp, "cache"),
+    CNI_CONTAINERID: "ctr-a",
   };
   const toolArgv = (cmd: string, p = pod) => ({ argv: [`--net=${nsPath(node)}`, join(BIN, "cni"), "tool", cmd, "net", nsPath(p)], env });
   return {
-    node, pod, tmp, rec,
+    node,
+    pod,
+    tmp,
+    rec,
     leases: join(tmp, "ipam", "net"),
     writeList: (list) => writeFileSync(join(tmp, "net.d", "10-net.conflist"), JSON.stringify({ name: "net", ...list })),
     tool: (cmd, o = {}) => inNs(node, [join(BIN, "cni"), "tool", cmd, "net", nsPath(o.pod ?? pod)], { env: { ...env, ...o.env } }),
@@ -59,7 +66,10 @@ function leak(s: Setup, ip: string): string {
   return f;
 }
 
-const leases = (s: Setup) => readdirSync(s.leases).filter((f) => f.startsWith("10.")).sort();
+const leases = (s: Setup) =>
+  readdirSync(s.leases)
+    .filter((f) => f.startsWith("10."))
+    .sort();
 
 async function until(what: string, cond: () => boolean): Promise<void> {
   for (let i = 0; i < 1500; i++) {
@@ -162,8 +172,14 @@ describe("cni tool: the parameters each command gets", () => {
     expect(s.tool("add", { env: { CNI_ARGS: "K8S_POD_NAME=a", CAP_ARGS: `{"mac":"x"}` } }).status).toBe(0);
     const cached = JSON.parse(readFileSync(join(s.tmp, "cache", "results", "net-ctr-a-eth0"), "utf8"));
     expect(cached).toMatchObject({
-      kind: "cniCacheV1", containerId: "ctr-a", ifName: "eth0", networkName: "net", netns: nsPath(s.pod),
-      cniArgs: [["K8S_POD_NAME", "a"]], capabilityArgs: { mac: "x" }, result: { cniVersion: "1.1.0" },
+      kind: "cniCacheV1",
+      containerId: "ctr-a",
+      ifName: "eth0",
+      networkName: "net",
+      netns: nsPath(s.pod),
+      cniArgs: [["K8S_POD_NAME", "a"]],
+      capabilityArgs: { mac: "x" },
+      result: { cniVersion: "1.1.0" },
     });
     expect(JSON.parse(Buffer.from(cached.config, "base64").toString()).name).toBe("net");
   });

@@ -55,7 +55,11 @@ describe("VERSION fast path", () => {
     it(`${argv.join(" ")} with stdout on /dev/full → the one-line error as before`, () => {
       const full = openSync("/dev/full", "w");
       try {
-        const r = spawnSync(join(BIN, argv[0]), argv.slice(1), { env: { CNI_COMMAND: "VERSION" }, stdio: ["ignore", full, "pipe"], encoding: "utf8" });
+        const r = spawnSync(join(BIN, argv[0]), argv.slice(1), {
+          env: { CNI_COMMAND: "VERSION" },
+          stdio: ["ignore", full, "pipe"],
+          encoding: "utf8",
+        });
         expect(r.status).toBe(1);
         expect(r.stderr).toBe(`${argv[0]}: cannot write to stdout: ENOSPC\n`);
       } finally {

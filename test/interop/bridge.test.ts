@@ -14,14 +14,24 @@ describe("libcni drives bridge + host-local", () => {
     const pod = box.netns("pod");
     const dir = box.tmpdir();
     const conflist = join(dir, "net.conflist");
-    writeFileSync(conflist, JSON.stringify({
-      cniVersion: version,
-      name: "cbr0",
-      plugins: [
-        { type: "bridge", bridge: "cni0", isDefaultGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: "10.244.1.0/24" }]] } },
-        { type: "loopback" },
-      ],
-    }));
+    writeFileSync(
+      conflist,
+      JSON.stringify({
+        cniVersion: version,
+        name: "cbr0",
+        plugins: [
+          {
+            type: "bridge",
+            bridge: "cni0",
+            isDefaultGateway: true,
+            ipMasq: true,
+            hairpinMode: true,
+            ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: "10.244.1.0/24" }]] },
+          },
+          { type: "loopback" },
+        ],
+      }),
+    );
     const drive = (cmd: string) => libcni(node, cmd, conflist, pod, { id: "ctr-interop", cacheDir: join(dir, "cache") });
 
     const add = drive("add");

@@ -32,12 +32,19 @@ describe("conf-examples through libcni", () => {
     const tmp = box.tmpdir();
     const conflist = localise(file, tmp);
     const ifname = file.includes("loopback") ? "lo" : "eth0";
-    const env = { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: join(tmp, "cache"), CAP_ARGS: JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] }) };
+    const env = {
+      ...process.env,
+      CNI_PATH: BIN,
+      CNI_CACHE_DIR: join(tmp, "cache"),
+      CAP_ARGS: JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] }),
+    };
     const version = JSON.parse(readFileSync(conflist, "utf8")).cniVersion as string;
     const viaTool = version === "1.1.0";
     const drive = (cmd: string) =>
       viaTool
-        ? inNs(node, [join(BIN, "cni"), "tool", cmd, JSON.parse(readFileSync(conflist, "utf8")).name, nsPath(pod)], { env: { ...env, NETCONFPATH: tmp, CNI_IFNAME: ifname, CNI_CONTAINERID: "ctr-example" } })
+        ? inNs(node, [join(BIN, "cni"), "tool", cmd, JSON.parse(readFileSync(conflist, "utf8")).name, nsPath(pod)], {
+            env: { ...env, NETCONFPATH: tmp, CNI_IFNAME: ifname, CNI_CONTAINERID: "ctr-example" },
+          })
         : libcni(node, cmd, conflist, pod, { id: "ctr-example", ifname, cacheDir: env.CNI_CACHE_DIR, capArgs: JSON.parse(env.CAP_ARGS) });
     const steps = [...(viaTool ? ["status"] : ["validate"]), "add", ...(version === "0.3.1" ? [] : ["check"]), ...(viaTool ? ["gc"] : []), "del"];
     for (const step of steps) {

@@ -65,8 +65,17 @@ describe("containerd with our image and the stock kube-flannel conflist", () => 
     }
     expect(addr["pod-a"]).not.toBe(addr["pod-b"]);
     const leases = join(rt.varLibCni, "networks", "cbr0");
-    expect(readdirSync(leases).filter((f) => f.startsWith("10.")).sort()).toEqual(Object.values(addr).sort());
-    for (const [from, to] of [["pod-a", addr["pod-b"]], ["pod-b", addr["pod-a"]], ["pod-a", "10.244.3.1"], ["pod-b", "10.244.3.1"]]) {
+    expect(
+      readdirSync(leases)
+        .filter((f) => f.startsWith("10."))
+        .sort(),
+    ).toEqual(Object.values(addr).sort());
+    for (const [from, to] of [
+      ["pod-a", addr["pod-b"]],
+      ["pod-b", addr["pod-a"]],
+      ["pod-a", "10.244.3.1"],
+      ["pod-b", "10.244.3.1"],
+    ]) {
       const r = exec(from, `ping-${to}`, ["ping", "-c", "1", "-W", "5", to]);
       expect(r.status, `${from} → ${to}: ${r.stdout} ${r.stderr}`).toBe(0);
     }
@@ -75,7 +84,11 @@ describe("containerd with our image and the stock kube-flannel conflist", () => 
     for (const pod of pods) expect(rt.ctr(["task", "kill", "-s", "SIGKILL", pod]).status).toBe(0);
     for (const pod of pods) await rt.waitRun(pod);
     expect(rt.ctr(["container", "ls", "-q"]).stdout.trim()).toBe("");
-    expect(json(node, "ip -j link show").map((l) => l.ifname).filter((n: string) => n !== "lo" && n !== "cni0")).toEqual([]);
+    expect(
+      json(node, "ip -j link show")
+        .map((l) => l.ifname)
+        .filter((n: string) => n !== "lo" && n !== "cni0"),
+    ).toEqual([]);
     expect(filesUnder(rt.varLibCni)).toEqual(["networks/cbr0/last_reserved_ip.0", "networks/cbr0/last_reserved_ip.boot_id", "networks/cbr0/lock"]);
     const rules = sh(node, "iptables-save; ip6tables-save");
     for (const ip of Object.values(addr)) expect(rules).not.toContain(ip);

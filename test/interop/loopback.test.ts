@@ -9,7 +9,8 @@ import { Sandbox, libcni, nsPath, sh } from "../helpers/sandbox.ts";
 const box = new Sandbox();
 afterAll(() => box.cleanup());
 
-const driver = (node: string, cmd: string, conflist: string, pod: string, cacheDir: string) => libcni(node, cmd, conflist, pod, { id: "ctr-interop", ifname: "lo", cacheDir });
+const driver = (node: string, cmd: string, conflist: string, pod: string, cacheDir: string) =>
+  libcni(node, cmd, conflist, pod, { id: "ctr-interop", ifname: "lo", cacheDir });
 
 describe("libcni drives loopback", () => {
   it.each(["0.4.0", "1.0.0"])("ADD, CHECK, DEL of a %s loopback conflist", (version) => {

@@ -36,16 +36,23 @@ describe("switching a live node between the Go plugins and ours", () => {
     mkdirSync(bin);
     putGoPlugins(bin);
     const conflist = join(tmp, "net.conflist");
-    writeFileSync(conflist, JSON.stringify({
-      cniVersion: "1.0.0", name: "switchnet",
-      plugins: [
-        {
-          type: "bridge", bridge: "cni-sw0", isGateway: true, ipMasq: true,
-          ipam: { type: "host-local", ranges: [[{ subnet: "10.99.0.0/24" }], [{ subnet: "fd00:99::/64" }]], dataDir: leases },
-        },
-        { type: "portmap", capabilities: { portMappings: true } },
-      ],
-    }));
+    writeFileSync(
+      conflist,
+      JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "switchnet",
+        plugins: [
+          {
+            type: "bridge",
+            bridge: "cni-sw0",
+            isGateway: true,
+            ipMasq: true,
+            ipam: { type: "host-local", ranges: [[{ subnet: "10.99.0.0/24" }], [{ subnet: "fd00:99::/64" }]], dataDir: leases },
+          },
+          { type: "portmap", capabilities: { portMappings: true } },
+        ],
+      }),
+    );
     const pods: Record<string, { ns: string; port: number }> = {};
     const run = (cmd: string, pod: string) => {
       const p = pods[pod];
@@ -61,16 +68,27 @@ describe("switching a live node between the Go plugins and ours", () => {
     const checkOutcome = (pod: string) => {
       const r = run("check", pod);
       const port = String(pods[pod].port);
-      const stderr = r.stderr.replace(/CNI-DN-[0-9a-f]+/g, "CNI-DN-<id>").replace(/10\.99\.0\.\d+|fd00:99::\d+/g, "<ip>").replaceAll(port, "<port>");
+      const stderr = r.stderr
+        .replace(/CNI-DN-[0-9a-f]+/g, "CNI-DN-<id>")
+        .replace(/10\.99\.0\.\d+|fd00:99::\d+/g, "<ip>")
+        .replaceAll(port, "<port>");
       return { status: r.status, stderr };
     };
     const add = (pod: string, port: number): string => {
       pods[pod] = { ns: box.netns(pod), port };
-      return JSON.parse(drive("add", pod)).ips.map((ip: { address: string }) => ip.address).join(" ");
+      return JSON.parse(drive("add", pod))
+        .ips.map((ip: { address: string }) => ip.address)
+        .join(" ");
     };
     const nat = () => sh(node, "iptables-save -t nat; ip6tables-save -t nat");
-    const veths = () => json(node, "ip -j link show").map((l) => l.ifname).filter((n: string) => n.startsWith("veth"));
-    const reservations = () => readdirSync(join(leases, "switchnet")).filter((f) => /^[0-9a-f.:]+$/.test(f)).sort();
+    const veths = () =>
+      json(node, "ip -j link show")
+        .map((l) => l.ifname)
+        .filter((n: string) => n.startsWith("veth"));
+    const reservations = () =>
+      readdirSync(join(leases, "switchnet"))
+        .filter((f) => /^[0-9a-f.:]+$/.test(f))
+        .sort();
 
     // The Go chain attaches two pods, each with a hostPort.
     expect(add("a", 18080)).toBe("10.99.0.2/24 fd00:99::2/64");

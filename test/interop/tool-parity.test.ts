@@ -18,16 +18,33 @@ function setup() {
   mkdirSync(join(tmp, "net.d"));
   writeFileSync(join(tmp, "subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
   const conflist = join(tmp, "net.d", "10-flannel.conflist");
-  writeFileSync(conflist, JSON.stringify({
-    name: "cbr0", cniVersion: "1.0.0",
-    plugins: [
-      { type: "flannel", subnetFile: join(tmp, "subnet.env"), dataDir: join(tmp, "flannel"), ipam: { dataDir: join(tmp, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } },
-      { type: "portmap", capabilities: { portMappings: true } },
-    ],
-  }));
+  writeFileSync(
+    conflist,
+    JSON.stringify({
+      name: "cbr0",
+      cniVersion: "1.0.0",
+      plugins: [
+        {
+          type: "flannel",
+          subnetFile: join(tmp, "subnet.env"),
+          dataDir: join(tmp, "flannel"),
+          ipam: { dataDir: join(tmp, "ipam") },
+          delegate: { hairpinMode: true, isDefaultGateway: true },
+        },
+        { type: "portmap", capabilities: { portMappings: true } },
+      ],
+    }),
+  );
   const id = `cnitool-${createHash("sha512").update(nsPath(pod)).digest("hex").slice(0, 20)}`;
-  const env = { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: join(tmp, "cache"), NETCONFPATH: join(tmp, "net.d"), CAP_ARGS: JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] }) };
-  const tool = (cmd: string, extra: Record<string, string> = {}) => inNs(node, [join(BIN, "cni"), "tool", cmd, "cbr0", nsPath(pod)], { env: { ...env, ...extra } });
+  const env = {
+    ...process.env,
+    CNI_PATH: BIN,
+    CNI_CACHE_DIR: join(tmp, "cache"),
+    NETCONFPATH: join(tmp, "net.d"),
+    CAP_ARGS: JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] }),
+  };
+  const tool = (cmd: string, extra: Record<string, string> = {}) =>
+    inNs(node, [join(BIN, "cni"), "tool", cmd, "cbr0", nsPath(pod)], { env: { ...env, ...extra } });
   const lib = (cmd: string) => libcni(node, cmd, conflist, pod, { id, cacheDir: env.CNI_CACHE_DIR, capArgs: JSON.parse(env.CAP_ARGS) });
   const clean = (podGone = false) => {
     expect(readdirSync(join(tmp, "ipam", "cbr0")).filter((f) => f.startsWith("10."))).toEqual([]);

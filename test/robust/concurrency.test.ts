@@ -59,7 +59,11 @@ describe(`${PODS} pods at once on the flannel and bridge chains, with portmap`, 
     const cacheDir = join(dir, "cache");
     const pods: Pod[] = Array.from({ length: PODS }, (_, i) => ({ id: `conc${i}`, ns: box.netns("cp"), net: nets[i % 2], hostPort: 20000 + i }));
     const drive = (cmd: string, p: Pod) =>
-      libcniAsync(node, cmd, p.net.conflist, p.ns, { id: p.id, cacheDir, capArgs: { portMappings: [{ hostPort: p.hostPort, containerPort: 80, protocol: "tcp" }] } });
+      libcniAsync(node, cmd, p.net.conflist, p.ns, {
+        id: p.id,
+        cacheDir,
+        capArgs: { portMappings: [{ hostPort: p.hostPort, containerPort: 80, protocol: "tcp" }] },
+      });
 
     // Every problem is collected and reported together, and the DEL runs whatever ADD did.
     const problems: string[] = [];
@@ -92,8 +96,17 @@ describe(`${PODS} pods at once on the flannel and bridge chains, with portmap`, 
     problems.push(...nodeLeaks(after.node).map((l) => `after DEL, left in the node namespace: ${l}`));
     problems.push(...[...sharedRuleCounts(after.node)].filter(([, n]) => n > 1).map(([l, n]) => `after DEL: ${n}× ${l}`));
     for (const p of pods) problems.push(...podLeaks((await snapshot(p.ns)).node.links).map((l) => `after DEL, ${p.id}: ${l}`));
-    for (const net of nets) for (const d of net.stateDirs) problems.push(...stateLeaks(d, pods.map((p) => p.id)).map((l) => `after DEL, left on disk: ${l}`));
-    console.log(`concurrency: ${PODS} pods, ADD ${((tAdd - t0) / 1000).toFixed(1)} s, CHECK+DEL ${((tDel - tAdd) / 1000).toFixed(1)} s, ${problems.length} problems`);
+    for (const net of nets)
+      for (const d of net.stateDirs)
+        problems.push(
+          ...stateLeaks(
+            d,
+            pods.map((p) => p.id),
+          ).map((l) => `after DEL, left on disk: ${l}`),
+        );
+    console.log(
+      `concurrency: ${PODS} pods, ADD ${((tAdd - t0) / 1000).toFixed(1)} s, CHECK+DEL ${((tDel - tAdd) / 1000).toFixed(1)} s, ${problems.length} problems`,
+    );
     expect(problems).toEqual([]);
   }, 600_000);
 
@@ -104,9 +117,15 @@ describe(`${PODS} pods at once on the flannel and bridge chains, with portmap`, 
     const pods = Array.from({ length: PODS }, (_, i) => ({ id: `race${i}`, ns: box.netns("rp"), hostPort: 30000 + i }));
     const run = (command: string, p: (typeof pods)[number]) => {
       const conf = {
-        cniVersion: "1.0.0", name: "racenet", type: "portmap",
+        cniVersion: "1.0.0",
+        name: "racenet",
+        type: "portmap",
         runtimeConfig: { portMappings: [{ hostPort: p.hostPort, containerPort: 80, protocol: "tcp" }] },
-        prevResult: { cniVersion: "1.0.0", interfaces: [{ name: "eth0", sandbox: nsPath(p.ns) }], ips: [{ address: `10.66.${p.hostPort >> 8 & 255}.${p.hostPort & 255}/16`, interface: 0 }] },
+        prevResult: {
+          cniVersion: "1.0.0",
+          interfaces: [{ name: "eth0", sandbox: nsPath(p.ns) }],
+          ips: [{ address: `10.66.${(p.hostPort >> 8) & 255}.${p.hostPort & 255}/16`, interface: 0 }],
+        },
       };
       const env = { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: p.id, CNI_NETNS: nsPath(p.ns), CNI_IFNAME: "eth0", CNI_PATH: BIN };
       return inNsAsync(node, [join(BIN, "portmap")], { env, input: JSON.stringify(conf), timeoutMs: 120_000 });
@@ -123,9 +142,13 @@ describe(`${PODS} pods at once on the flannel and bridge chains, with portmap`, 
     const rules = (await snapshot(node)).node.rules;
     const dels = await Promise.all(
       pods.map(async (p) => {
-        const jumps = rules.filter((l) => l.startsWith("v4 nat: -A CNI-HOSTPORT-DNAT ") && l.includes(`id: \\"${p.id}\\"`)).map((l) => l.replace(/^v4 nat: -A /, "-D "));
+        const jumps = rules
+          .filter((l) => l.startsWith("v4 nat: -A CNI-HOSTPORT-DNAT ") && l.includes(`id: \\"${p.id}\\"`))
+          .map((l) => l.replace(/^v4 nat: -A /, "-D "));
         const delay = r.next() * 40;
-        const other = new Promise((done) => setTimeout(done, delay)).then(() => inNsAsync(node, ["iptables-restore", "--noflush", "-w", "10"], { input: `*nat\n${jumps.join("\n")}\nCOMMIT\n` }));
+        const other = new Promise((done) => setTimeout(done, delay)).then(() =>
+          inNsAsync(node, ["iptables-restore", "--noflush", "-w", "10"], { input: `*nat\n${jumps.join("\n")}\nCOMMIT\n` }),
+        );
         const [del] = await Promise.all([run("DEL", p), other]);
         return del;
       }),

@@ -27,7 +27,14 @@ describe.each(Object.keys(CHAINS))("kill -9 during ADD of the %s chain", (chain)
     const node = box.netns("crash");
     const dir = box.tmpdir();
     const net = CHAINS[chain](join(dir, "state"));
-    const attach = (id: string): Attachment => ({ id, pod: box.netns("cp"), portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }, { hostPort: 5353, containerPort: 53, protocol: "udp" }] });
+    const attach = (id: string): Attachment => ({
+      id,
+      pod: box.netns("cp"),
+      portMappings: [
+        { hostPort: 8080, containerPort: 80, protocol: "tcp" },
+        { hostPort: 5353, containerPort: 53, protocol: "udp" },
+      ],
+    });
     const problems: string[] = [];
 
     // How long a whole ADD takes here: the window the kills are spread over (the median of the undisturbed ADDs
@@ -63,8 +70,15 @@ describe.each(Object.keys(CHAINS))("kill -9 during ADD of the %s chain", (chain)
       problems.push(...add.failures.map((f) => `${label}: ${f}`));
       problems.push(...(await delChain(node, net, a)).map((f) => `${label}: DEL after the kill failed: ${f}`));
       const snap = await snapshot(node, a.pod);
-      report(label, [...nodeLeaks(snap.node), ...podLeaks(snap.podLinks)].map((l) => `after DEL, left in the namespaces: ${l}`));
-      for (const d of net.stateDirs) report(label, stateLeaks(d, [a.id]).map((l) => `after DEL, left on disk: ${l}`));
+      report(
+        label,
+        [...nodeLeaks(snap.node), ...podLeaks(snap.podLinks)].map((l) => `after DEL, left in the namespaces: ${l}`),
+      );
+      for (const d of net.stateDirs)
+        report(
+          label,
+          stateLeaks(d, [a.id]).map((l) => `after DEL, left on disk: ${l}`),
+        );
       execFileSync("ip", ["netns", "del", a.pod]);
     }
     expect(kills, "kills that hit a running plugin").toBeGreaterThanOrEqual(KILLS);
@@ -80,7 +94,9 @@ describe.each(Object.keys(CHAINS))("kill -9 during ADD of the %s chain", (chain)
     expect((await addChain(node, net, last)).failures).toEqual([]);
     expect(await delChain(node, net, last)).toEqual([]);
 
-    console.log(`crash ${chain}: seed ${seed}, ${kills} kills (${[...where].map(([p, n]) => `${n} in ${p}`).join(", ")}) over a ${window().toFixed(0)} ms ADD, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `crash ${chain}: seed ${seed}, ${kills} kills (${[...where].map(([p, n]) => `${n} in ${p}`).join(", ")}) over a ${window().toFixed(0)} ms ADD, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     expect(problems).toEqual([]);
   }, 600_000);
 });

@@ -24,7 +24,13 @@ export function flannelNetwork(dir: string, cniVersion = "1.1.0", name = "cbr0")
   const subnetFile = join(dir, "subnet.env");
   writeFileSync(subnetFile, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
   const plugins = [
-    { type: "flannel", subnetFile, dataDir: join(dir, "flannel"), ipam: { dataDir: join(dir, "ipam") }, delegate: { hairpinMode: true, isDefaultGateway: true } },
+    {
+      type: "flannel",
+      subnetFile,
+      dataDir: join(dir, "flannel"),
+      ipam: { dataDir: join(dir, "ipam") },
+      delegate: { hairpinMode: true, isDefaultGateway: true },
+    },
     { type: "portmap", capabilities: { portMappings: true } },
   ];
   return write(dir, name, cniVersion, plugins, [join(dir, "flannel"), join(dir, "ipam")], "cni0");
@@ -34,7 +40,14 @@ export function flannelNetwork(dir: string, cniVersion = "1.1.0", name = "cbr0")
 export function bridgeNetwork(dir: string, cniVersion = "1.1.0", name = "podnet", bridge = "cni-rb0", subnet = "10.88.0.0/24"): Network {
   mkdirSync(dir, { recursive: true });
   const plugins = [
-    { type: "bridge", bridge, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet }]], routes: [{ dst: "0.0.0.0/0" }] } },
+    {
+      type: "bridge",
+      bridge,
+      isGateway: true,
+      ipMasq: true,
+      hairpinMode: true,
+      ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet }]], routes: [{ dst: "0.0.0.0/0" }] },
+    },
     { type: "portmap", capabilities: { portMappings: true } },
   ];
   return write(dir, name, cniVersion, plugins, [join(dir, "ipam")], bridge);

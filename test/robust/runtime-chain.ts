@@ -53,10 +53,13 @@ export async function addChain(node: string, net: Network, a: Attachment, killAt
       timeoutMs: 60_000,
       onSpawn: (child) => {
         if (killAtMs === undefined) return;
-        const timer = setTimeout(() => {
-          fired = true;
-          child.kill("SIGKILL");
-        }, Math.max(0, killAtMs - (performance.now() - t0)));
+        const timer = setTimeout(
+          () => {
+            fired = true;
+            child.kill("SIGKILL");
+          },
+          Math.max(0, killAtMs - (performance.now() - t0)),
+        );
         child.on("exit", () => clearTimeout(timer));
       },
     });
@@ -88,7 +91,11 @@ export async function delChain(node: string, net: Network, a: Attachment): Promi
 export async function gcChain(node: string, net: Network, valid: { containerID: string; ifname: string }[]): Promise<string[]> {
   const failures: string[] = [];
   for (const p of net.plugins) {
-    const r = await inNsAsync(node, [exe(p)], { env: envFor("GC"), input: config(net, p, undefined, { "cni.dev/valid-attachments": valid }), timeoutMs: 60_000 });
+    const r = await inNsAsync(node, [exe(p)], {
+      env: envFor("GC"),
+      input: config(net, p, undefined, { "cni.dev/valid-attachments": valid }),
+      timeoutMs: 60_000,
+    });
     if (r.code !== 0) failures.push(describe("GC", p, r));
   }
   return failures;

@@ -122,7 +122,12 @@ export async function soak(o: { cycles: number; box: Sandbox; samples?: number; 
   // libcni reads results up to 1.0.0; CHECK needs 0.4.0 or later.
   const net = flannelNetwork(join(root, "state"), "1.0.0");
   const cacheDir = join(root, "state", "cache");
-  const capArgs = { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }, { hostPort: UDP_PORT, containerPort: 53, protocol: "udp" }] };
+  const capArgs = {
+    portMappings: [
+      { hostPort: 8080, containerPort: 80, protocol: "tcp" },
+      { hostPort: UDP_PORT, containerPort: 53, protocol: "udp" },
+    ],
+  };
   const failures: string[] = [];
   const samples: SoakReport["samples"] = [];
   const every = Math.max(1, Math.floor(o.cycles / (o.samples ?? 10)));
@@ -147,7 +152,9 @@ export async function soak(o: { cycles: number; box: Sandbox; samples?: number; 
   }
   const base = samples[0].m;
   const last = samples.at(-1)!.m;
-  const growth = (Object.keys(base) as (keyof Metrics)[]).filter((k) => last[k] > base[k]).map((k) => `${k}: ${base[k]} after cycle ${settled}, ${last[k]} after cycle ${o.cycles}`);
+  const growth = (Object.keys(base) as (keyof Metrics)[])
+    .filter((k) => last[k] > base[k])
+    .map((k) => `${k}: ${base[k]} after cycle ${settled}, ${last[k]} after cycle ${o.cycles}`);
   const leftAfter = nodeLeaks((await snapshot(node)).node);
   return { cycles: o.cycles, failures, samples, growth, leftAfter, ms: performance.now() - t0 };
 }

@@ -37,9 +37,12 @@ const script = (name: string, body: string) => {
   writeFileSync(p, `#!/bin/sh\n${body}\n`);
   chmodSync(p, 0o755);
 };
-script("fakeexec", `cat > ${dir}/stdin; echo "$CNI_COMMAND $CNI_CONTAINERID" > ${dir}/env
+script(
+  "fakeexec",
+  `cat > ${dir}/stdin; echo "$CNI_COMMAND $CNI_CONTAINERID" > ${dir}/env
 if grep -q '"fail"' ${dir}/stdin; then echo '{"cniVersion":"0.4.0","code":11,"msg":"busy","details":"try later"}'; exit 1; fi
-echo '{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.1.2.3/24","gateway":"10.1.2.1"}],"routes":[{"dst":"0.0.0.0/0"}],"dns":{}}'`);
+echo '{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.1.2.3/24","gateway":"10.1.2.1"}],"routes":[{"dst":"0.0.0.0/0"}],"dns":{}}'`,
+);
 script("garbage", "echo not json; exit 1");
 // Fails at once without reading its config: with more bytes than a pipe holds, writing our stdin always hits EPIPE.
 script("noread", `echo '{"cniVersion":"0.4.0","code":7,"msg":"bad config","details":"from the delegate"}'; exit 1`);
@@ -47,8 +50,17 @@ script("noread", `echo '{"cniVersion":"0.4.0","code":7,"msg":"bad config","detai
 function ctx(path: string[]): Context {
   const env = { CNI_COMMAND: "DEL", CNI_CONTAINERID: "c1", CNI_IFNAME: "eth0", CNI_PATH: path.join(":"), CNI_NETNS: "/nonexistent" };
   return {
-    command: "DEL", containerID: "c1", netns: "", ifName: "eth0", args: "", path, netnsOverride: false,
-    conf: { cniVersion: "0.4.0", name: "n" }, stdin: new Uint8Array(), env, log: { warn() {}, info() {}, debug() {} },
+    command: "DEL",
+    containerID: "c1",
+    netns: "",
+    ifName: "eth0",
+    args: "",
+    path,
+    netnsOverride: false,
+    conf: { cniVersion: "0.4.0", name: "n" },
+    stdin: new Uint8Array(),
+    env,
+    log: { warn() {}, info() {}, debug() {} },
   };
 }
 

@@ -28,7 +28,11 @@ function closure(entry: string): Set<string> {
 }
 
 describe("doctor's dependencies stay off the plugins' path", () => {
-  const entries = ["cni.ts", "multicall.ts", ...["flannel", "bridge", "host-local", "loopback", "portmap"].map((p) => join("plugins", p, "index.ts"))];
+  const entries = [
+    "cni.ts",
+    "multicall.ts",
+    ...["flannel", "bridge", "host-local", "loopback", "portmap"].map((p) => join("plugins", p, "index.ts")),
+  ];
   it.each(entries)("%s does not reach ajv, the schemas or cli/", (entry) => {
     const reached = [...closure(join(ROOT, entry))];
     expect(reached.filter((f) => f === "ajv" || f.startsWith("ajv/") || f.includes("/schemas/") || f.includes(`${ROOT}/cli/`))).toEqual([]);

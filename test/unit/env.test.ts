@@ -23,7 +23,10 @@ describe("CNI environment", () => {
   });
 
   it("names every missing variable", () => {
-    expect(codeOf(() => readCmdArgs({ CNI_COMMAND: "ADD" }))).toMatchObject({ code: 4, msg: "required env variables [CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME,CNI_PATH] missing" });
+    expect(codeOf(() => readCmdArgs({ CNI_COMMAND: "ADD" }))).toMatchObject({
+      code: 4,
+      msg: "required env variables [CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME,CNI_PATH] missing",
+    });
     expect(codeOf(() => readCmdArgs({})).msg).toContain("CNI_COMMAND");
   });
 
@@ -72,7 +75,10 @@ describe("CNI environment", () => {
   });
 
   it("parses CNI_ARGS and honours IgnoreUnknown", () => {
-    expect([...parseCniArgs("IP=10.0.0.5;K8S_POD_NAME=x").entries()]).toEqual([["IP", "10.0.0.5"], ["K8S_POD_NAME", "x"]]);
+    expect([...parseCniArgs("IP=10.0.0.5;K8S_POD_NAME=x").entries()]).toEqual([
+      ["IP", "10.0.0.5"],
+      ["K8S_POD_NAME", "x"],
+    ]);
     expect(codeOf(() => parseCniArgs("IP=1;FOO=2", ["IP"])).code).toBe(4);
     expect(parseCniArgs("IgnoreUnknown=1;FOO=2", ["IP"]).get("FOO")).toBe("2");
     expect(codeOf(() => parseCniArgs("novalue")).code).toBe(4);
@@ -81,7 +87,10 @@ describe("CNI environment", () => {
   it("reads IgnoreUnknown and reports unknown keys as the reference's types.LoadArgs does", () => {
     for (const yes of ["1", "true", "True", "TRUE", "tRuE"]) expect(parseCniArgs(`IgnoreUnknown=${yes};FOO=2`, ["IP"]).get("FOO"), yes).toBe("2");
     for (const no of ["0", "false", "FALSE"]) {
-      expect(codeOf(() => parseCniArgs(`IgnoreUnknown=${no};FOO=1;IP=x;BAR=2`, ["IP"])), no).toMatchObject({ code: 4, msg: 'ARGS: unknown args ["FOO=1" "BAR=2"]' });
+      expect(
+        codeOf(() => parseCniArgs(`IgnoreUnknown=${no};FOO=1;IP=x;BAR=2`, ["IP"])),
+        no,
+      ).toMatchObject({ code: 4, msg: 'ARGS: unknown args ["FOO=1" "BAR=2"]' });
     }
     expect(codeOf(() => parseCniArgs("IgnoreUnknown=yes;IP=x", ["IP"]))).toMatchObject({
       code: 4,
@@ -92,11 +101,24 @@ describe("CNI environment", () => {
   it("reads CNI_ARGS pairs with the reference's grammar (one parser for plugins and cni tool)", () => {
     expect(cniArgPairs("")).toEqual([]);
     expect(cniArgPairs("IgnoreUnknown=1;K8S_POD_INFRA_CONTAINER_ID=;A=b")).toEqual([
-      ["IgnoreUnknown", "1"], ["K8S_POD_INFRA_CONTAINER_ID", ""], ["A", "b"],
+      ["IgnoreUnknown", "1"],
+      ["K8S_POD_INFRA_CONTAINER_ID", ""],
+      ["A", "b"],
     ]);
-    expect(cniArgPairs("A=1;A=2")).toEqual([["A", "1"], ["A", "2"]]);
-    for (const [bad, pair] of [["A=1;", ""], ["A", "A"], ["A=b=c", "A=b=c"], [";", ""]]) {
-      expect(codeOf(() => cniArgPairs(bad)), bad).toMatchObject({ code: 4, msg: `ARGS: invalid pair ${JSON.stringify(pair)}` });
+    expect(cniArgPairs("A=1;A=2")).toEqual([
+      ["A", "1"],
+      ["A", "2"],
+    ]);
+    for (const [bad, pair] of [
+      ["A=1;", ""],
+      ["A", "A"],
+      ["A=b=c", "A=b=c"],
+      [";", ""],
+    ]) {
+      expect(
+        codeOf(() => cniArgPairs(bad)),
+        bad,
+      ).toMatchObject({ code: 4, msg: `ARGS: invalid pair ${JSON.stringify(pair)}` });
     }
     expect(parseCniArgs("A=1;A=2").get("A")).toBe("2");
   });

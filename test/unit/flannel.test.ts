@@ -26,20 +26,32 @@ describe("subnet.env", () => {
   });
 
   it("reads IPv6-only and dual-stack leases, and drops duplicate networks", () => {
-    const v6 = parseSubnetEnv(P, "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:1::1/64\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=false\n");
+    const v6 = parseSubnetEnv(
+      P,
+      "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:1::1/64\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=false\n",
+    );
     expect(v6.subnet).toBeUndefined();
     expect(v6.ip6Subnet && formatCIDR(v6.ip6Subnet)).toBe("fd00:10:244:1::/64");
-    const dual = parseSubnetEnv(P, `FLANNEL_NETWORK=10.244.0.0/16,10.245.0.0/16,10.244.0.0/16\n${V4.split("\n").slice(1).join("\n")}FLANNEL_IPV6_NETWORK=fd00::/56\nFLANNEL_IPV6_SUBNET=fd00:0:0:1::1/64\n`);
+    const dual = parseSubnetEnv(
+      P,
+      `FLANNEL_NETWORK=10.244.0.0/16,10.245.0.0/16,10.244.0.0/16\n${V4.split("\n").slice(1).join("\n")}FLANNEL_IPV6_NETWORK=fd00::/56\nFLANNEL_IPV6_SUBNET=fd00:0:0:1::1/64\n`,
+    );
     expect(dual.networks.map(formatCIDR)).toEqual(["10.244.0.0/16", "10.245.0.0/16"]);
     expect(dual.ip6Networks.map(formatCIDR)).toEqual(["fd00::/56"]);
   });
 
   it("lists every missing key with the path", () => {
-    expect(error(() => parseSubnetEnv(P, "FLANNEL_MTU=1450\n"))).toEqual({ code: 7, msg: `${P} is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_IPMASQ` });
+    expect(error(() => parseSubnetEnv(P, "FLANNEL_MTU=1450\n"))).toEqual({
+      code: 7,
+      msg: `${P} is missing FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK, FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET, FLANNEL_IPMASQ`,
+    });
   });
 
   it("names a value that does not parse", () => {
-    expect(error(() => parseSubnetEnv(P, V4.replace("10.244.1.1/24", "10.244.1.1")))).toEqual({ code: 7, msg: `${P}: FLANNEL_SUBNET=10.244.1.1 is not a CIDR` });
+    expect(error(() => parseSubnetEnv(P, V4.replace("10.244.1.1/24", "10.244.1.1")))).toEqual({
+      code: 7,
+      msg: `${P}: FLANNEL_SUBNET=10.244.1.1 is not a CIDR`,
+    });
     expect(error(() => parseSubnetEnv(P, V4.replace("1450", "big"))).msg).toBe(`${P}: FLANNEL_MTU=big is not a number`);
   });
 });
@@ -56,7 +68,8 @@ describe("delegate rendering", () => {
 
   it("keeps delegate settings, appends networks to ipam.routes, passes runtimeConfig, renders dual-stack", () => {
     const conf = loadConfig({
-      ...stock, delegate: { type: "bridge", ipMasq: true, mtu: 1400, isGateway: false, bridge: "kube<0>" },
+      ...stock,
+      delegate: { type: "bridge", ipMasq: true, mtu: 1400, isGateway: false, bridge: "kube<0>" },
       ipam: { type: "host-local", dataDir: "/tmp/x", routes: [{ dst: "192.168.0.0/16", gw: "10.244.1.1" }] },
       runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }] },
     } as any);
@@ -69,8 +82,11 @@ describe("delegate rendering", () => {
   });
 
   it("names a bad IPAM route with the Go plugin's words first, then the key", () => {
-    const bad = (route: object) => () => renderDelegate(loadConfig({ ...stock, ipam: { type: "host-local", routes: [route] } } as any), parseSubnetEnv(P, V4));
-    expect(bad({ dst: "10.0.0.0/33" })).toThrowError(/^failed to read IPAM routes: invalid CIDR address: 10\.0\.0\.0\/33 \(ipam\.routes\[0\]\.dst\)$/);
+    const bad = (route: object) => () =>
+      renderDelegate(loadConfig({ ...stock, ipam: { type: "host-local", routes: [route] } } as any), parseSubnetEnv(P, V4));
+    expect(bad({ dst: "10.0.0.0/33" })).toThrowError(
+      /^failed to read IPAM routes: invalid CIDR address: 10\.0\.0\.0\/33 \(ipam\.routes\[0\]\.dst\)$/,
+    );
     expect(bad({ dst: "10.0.0.0/8", gw: "x" })).toThrowError(/^failed to read IPAM routes: invalid IP address: x \(ipam\.routes\[0\]\.gw\)$/);
   });
 

@@ -37,7 +37,14 @@ class MemStore implements Store {
 }
 
 const set = (...ranges: object[]) =>
-  canonicalizeRangeSet(ranges.map((r: any) => ({ subnet: parseCIDR(r.subnet)!, rangeStart: r.rangeStart && parseIP(r.rangeStart), rangeEnd: r.rangeEnd && parseIP(r.rangeEnd), gateway: r.gateway && parseIP(r.gateway) })));
+  canonicalizeRangeSet(
+    ranges.map((r: any) => ({
+      subnet: parseCIDR(r.subnet)!,
+      rangeStart: r.rangeStart && parseIP(r.rangeStart),
+      rangeEnd: r.rangeEnd && parseIP(r.rangeEnd),
+      gateway: r.gateway && parseIP(r.gateway),
+    })),
+  );
 const next = (s: MemStore, rs: ReturnType<typeof set>, id: string) => formatIP(allocate(s, rs, "0", id, "eth0").address.ip);
 
 describe("range canonicalisation", () => {
@@ -60,9 +67,17 @@ describe("range canonicalisation", () => {
   // Debian's v1.1.1 prints these words (seen); what made the bound wrong goes in the details.
   it.each([
     [{ subnet: "10.1.0.0/24", rangeStart: "10.1.1.5" }, "RangeStart 10.1.1.5 not in network 10.1.0.0/24", "10.1.1.5 not in network 10.1.0.0/24"],
-    [{ subnet: "10.1.0.0/24", rangeStart: "10.1.0.50", rangeEnd: "10.1.0.20" }, "RangeStart 10.1.0.50 not in network 10.1.0.0/24", "10.1.0.50 is in network 10.1.0.0/24 but after end 10.1.0.20"],
+    [
+      { subnet: "10.1.0.0/24", rangeStart: "10.1.0.50", rangeEnd: "10.1.0.20" },
+      "RangeStart 10.1.0.50 not in network 10.1.0.0/24",
+      "10.1.0.50 is in network 10.1.0.0/24 but after end 10.1.0.20",
+    ],
     [{ subnet: "10.1.0.0/24", rangeEnd: "10.2.0.1" }, "RangeEnd 10.2.0.1 not in network 10.1.0.0/24", "10.2.0.1 not in network 10.1.0.0/24"],
-    [{ subnet: "10.1.0.0/24", rangeEnd: "fd00::1" }, "RangeEnd fd00::1 not in network 10.1.0.0/24", "IP fd00::1 is not the same protocol as subnet 10.1.0.0/24"],
+    [
+      { subnet: "10.1.0.0/24", rangeEnd: "fd00::1" },
+      "RangeEnd fd00::1 not in network 10.1.0.0/24",
+      "IP fd00::1 is not the same protocol as subnet 10.1.0.0/24",
+    ],
   ])("names the bound of %j as the reference does", (r, msg, details) => {
     let err: any;
     try {
@@ -74,7 +89,9 @@ describe("range canonicalisation", () => {
   });
 
   it("rejects overlapping and mixed-family sets", () => {
-    expect(() => set({ subnet: "10.1.0.0/24" }, { subnet: "10.1.0.0/25" })).toThrowError("subnets 10.1.0.1-10.1.0.254 and 10.1.0.1-10.1.0.126 overlap");
+    expect(() => set({ subnet: "10.1.0.0/24" }, { subnet: "10.1.0.0/25" })).toThrowError(
+      "subnets 10.1.0.1-10.1.0.254 and 10.1.0.1-10.1.0.126 overlap",
+    );
     expect(() => set({ subnet: "10.1.0.0/24" }, { subnet: "fd00::/64" })).toThrowError("mixed address families");
     expect(() => canonicalizeRangeSet([])).toThrowError("empty range set");
   });
@@ -131,7 +148,9 @@ describe("allocator", () => {
     const s = new MemStore();
     const rs = set({ subnet: "10.1.0.0/29" });
     expect(formatIP(allocate(s, rs, "0", "a", "eth0", parseIP("10.1.0.5")).address.ip)).toBe("10.1.0.5");
-    expect(() => allocate(s, rs, "0", "b", "eth0", parseIP("10.1.0.5"))).toThrowError("requested IP address 10.1.0.5 is not available in range set 10.1.0.1-10.1.0.6");
+    expect(() => allocate(s, rs, "0", "b", "eth0", parseIP("10.1.0.5"))).toThrowError(
+      "requested IP address 10.1.0.5 is not available in range set 10.1.0.1-10.1.0.6",
+    );
     expect(() => allocate(s, rs, "0", "b", "eth0", parseIP("10.1.0.1"))).toThrowError("requested ip 10.1.0.1 is subnet's gateway");
     expect(() => allocate(s, rs, "0", "b", "eth0", parseIP("10.9.0.1"))).toThrowError("10.9.0.1 not in range set 10.1.0.1-10.1.0.6");
   });
@@ -148,7 +167,11 @@ describe("host-local config", () => {
 
   it("collects requested addresses from args.cni.ips and runtimeConfig.ips, and then ignores CNI_ARGS IP", () => {
     const ranges = { ranges: [[{ subnet: "10.1.0.0/24" }]] };
-    const c = load(ranges, { args: { cni: { ips: ["10.1.0.7"] } }, runtimeConfig: { ips: ["10.1.0.8/24"] } }, "IgnoreUnknown=1;K8S_POD_NAME=p;IP=10.1.0.5,10.1.0.6");
+    const c = load(
+      ranges,
+      { args: { cni: { ips: ["10.1.0.7"] } }, runtimeConfig: { ips: ["10.1.0.8/24"] } },
+      "IgnoreUnknown=1;K8S_POD_NAME=p;IP=10.1.0.5,10.1.0.6",
+    );
     expect(c.requested.map(formatIP)).toEqual(["10.1.0.7", "10.1.0.8"]);
     // CONVENTIONS: the runtime's `args` key wins, so even a value we cannot read in CNI_ARGS is not looked at.
     expect(load(ranges, { runtimeConfig: { ips: ["10.1.0.8"] } }, "IP=bogus").requested.map(formatIP)).toEqual(["10.1.0.8"]);
@@ -162,13 +185,17 @@ describe("host-local config", () => {
     expect(load(ranges, {}, "IP=192.168.10.4/24").requested.map(formatIP)).toEqual(["192.168.10.4"]);
     expect(load(ranges, {}, "IP=10.1.0.5/16,fd00::5/64").requested.map(formatIP)).toEqual(["10.1.0.5", "fd00::5"]);
     for (const bad of ["10.1.0.5/33", "10.1.0.5/", "10.1.0.5/x", "/24"]) {
-      expect(() => load(ranges, {}, `IP=${bad}`), bad).toThrowError(expect.objectContaining({ code: 4, message: `ARGS: error parsing value of pair "IP=${bad}": invalid IP address ${bad}` }));
+      expect(() => load(ranges, {}, `IP=${bad}`), bad).toThrowError(
+        expect.objectContaining({ code: 4, message: `ARGS: error parsing value of pair "IP=${bad}": invalid IP address ${bad}` }),
+      );
     }
   });
 
   it("asks once for an address requested twice", () => {
     const ranges = { ranges: [[{ subnet: "10.1.0.0/24" }]] };
-    expect(load(ranges, { args: { cni: { ips: ["10.1.0.7", "10.1.0.7/24"] } }, runtimeConfig: { ips: ["10.1.0.7/24"] } }).requested.map(formatIP)).toEqual(["10.1.0.7"]);
+    expect(
+      load(ranges, { args: { cni: { ips: ["10.1.0.7", "10.1.0.7/24"] } }, runtimeConfig: { ips: ["10.1.0.7/24"] } }).requested.map(formatIP),
+    ).toEqual(["10.1.0.7"]);
     expect(load(ranges, {}, "IP=10.1.0.5,10.1.0.5/24").requested.map(formatIP)).toEqual(["10.1.0.5"]);
   });
 
@@ -179,16 +206,32 @@ describe("host-local config", () => {
     [{ ranges: [[{ subnet: "10.1.0.0/24", gateway: "x" }]] }, {}, "invalid IP address: x (ipam.ranges[0][0].gateway)"],
     [{ ranges: [[{ subnet: "10.1.0.0/24" }], [{ subnet: "10.1.0.0/25" }]] }, {}, "range set 0 overlaps with 1"],
     [{ ranges: [[{ subnet: "10.1.0.0/32" }]] }, {}, "invalid range set 0: Network 10.1.0.0/32 too small to allocate from"],
-    [{ ranges: [[{ subnet: "10.1.0.0/24" }], [{ subnet: "10.2.0.0/24" }]] }, { cniVersion: "0.2.0" }, "CNI version 0.2.0 does not support more than 1 address per family"],
+    [
+      { ranges: [[{ subnet: "10.1.0.0/24" }], [{ subnet: "10.2.0.0/24" }]] },
+      { cniVersion: "0.2.0" },
+      "CNI version 0.2.0 does not support more than 1 address per family",
+    ],
     [{ ranges: [[{ subnet: "10.1.0.0/24" }]], routes: [{ dst: "x" }] }, {}, "invalid CIDR address: x (ipam.routes[0].dst)"],
     [{ ranges: [[{ subnet: "10.1.0.0/24" }]] }, { args: { cni: { ips: ["bogus"] } } }, "invalid IP address bogus (args.cni.ips[0])"],
     [{ ranges: [[{ subnet: "10.1.0.0/24", rangeStart: "10.2.0.1" }]] }, {}, "invalid range set 0: RangeStart 10.2.0.1 not in network 10.1.0.0/24"],
     [{ ranges: [[{ subnet: "10.1.0.0/24" }]], dataDir: 5 }, {}, `"ipam.dataDir" must be a path`],
     [{ ranges: "10.1.0.0/24" }, {}, "ipam.ranges must be a list of range sets (lists of ranges)"],
-    [{ ranges: [[{ subnet: "0.0.0.0/0" }]] }, {}, "ipam.ranges[0][0].subnet: 0.0.0.0/0 contains the unspecified address 0.0.0.0 and cannot be a pod network"],
+    [
+      { ranges: [[{ subnet: "0.0.0.0/0" }]] },
+      {},
+      "ipam.ranges[0][0].subnet: 0.0.0.0/0 contains the unspecified address 0.0.0.0 and cannot be a pod network",
+    ],
     [{ subnet: "::/0" }, {}, "ipam.subnet: ::/0 contains the unspecified address :: and cannot be a pod network"],
-    [{ ranges: [[{ subnet: "10.1.0.0/24" }, { subnet: "0.0.0.0/8", rangeStart: "0.0.1.0" }]] }, {}, "ipam.ranges[0][1].subnet: 0.0.0.0/8 contains the unspecified address 0.0.0.0 and cannot be a pod network"],
-    [{ ranges: [[{ subnet: "10.1.0.0/24" }]] }, { runtimeConfig: { ipRanges: [[{ subnet: "::/64" }]] } }, "runtimeConfig.ipRanges[0][0].subnet: ::/64 contains the unspecified address :: and cannot be a pod network"],
+    [
+      { ranges: [[{ subnet: "10.1.0.0/24" }, { subnet: "0.0.0.0/8", rangeStart: "0.0.1.0" }]] },
+      {},
+      "ipam.ranges[0][1].subnet: 0.0.0.0/8 contains the unspecified address 0.0.0.0 and cannot be a pod network",
+    ],
+    [
+      { ranges: [[{ subnet: "10.1.0.0/24" }]] },
+      { runtimeConfig: { ipRanges: [[{ subnet: "::/64" }]] } },
+      "runtimeConfig.ipRanges[0][0].subnet: ::/64 contains the unspecified address :: and cannot be a pod network",
+    ],
   ])("rejects ipam %j with code 7", (ipam, extra, msg) => {
     try {
       load(ipam, extra);
@@ -200,11 +243,16 @@ describe("host-local config", () => {
   });
 
   it("accepts the smallest ranges next to the unspecified address", () => {
-    expect(load({ ranges: [[{ subnet: "1.0.0.0/30" }], [{ subnet: "0:0:0:1::/126" }]] }).ranges.map((s) => formatIP(s[0].rangeStart))).toEqual(["1.0.0.1", "::1:0:0:0:1"]);
+    expect(load({ ranges: [[{ subnet: "1.0.0.0/30" }], [{ subnet: "0:0:0:1::/126" }]] }).ranges.map((s) => formatIP(s[0].rangeStart))).toEqual([
+      "1.0.0.1",
+      "::1:0:0:0:1",
+    ]);
   });
 
   it("says how to fix an unusable subnet", () => {
-    expect(() => load({ ranges: [[{ subnet: "0.0.0.0/0" }]] })).toThrowError(expect.objectContaining({ details: expect.stringContaining("10.244.1.0/24") }));
+    expect(() => load({ ranges: [[{ subnet: "0.0.0.0/0" }]] })).toThrowError(
+      expect.objectContaining({ details: expect.stringContaining("10.244.1.0/24") }),
+    );
   });
 
   it("rejects a bad CNI_ARGS IP with code 4", () => {
@@ -214,7 +262,11 @@ describe("host-local config", () => {
   });
 
   it("reads resolv.conf as the reference does", () => {
-    expect(parseResolvConf("# c\nnameserver 10.96.0.10\nnameserver 1.1.1.1\ndomain cluster.local\nsearch a.svc b.svc\n; x\noptions ndots:5 rotate\nbogus\n")).toEqual({
+    expect(
+      parseResolvConf(
+        "# c\nnameserver 10.96.0.10\nnameserver 1.1.1.1\ndomain cluster.local\nsearch a.svc b.svc\n; x\noptions ndots:5 rotate\nbogus\n",
+      ),
+    ).toEqual({
       nameservers: ["10.96.0.10", "1.1.1.1"],
       domain: "cluster.local",
       search: ["a.svc", "b.svc"],

@@ -1,12 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { UnsafeRuleLine, assertOneRule, commentOf, quoteArg, rule, savedAddr, savedArgs, savedNet, sourceMatch, targetOf } from "../../lib/iptables/rule-text.ts";
+import {
+  UnsafeRuleLine,
+  assertOneRule,
+  commentOf,
+  quoteArg,
+  rule,
+  savedAddr,
+  savedArgs,
+  savedNet,
+  sourceMatch,
+  targetOf,
+} from "../../lib/iptables/rule-text.ts";
 import { parseCIDR } from "../../lib/ip/addr.ts";
 import { chainName, readComment, readRuleComment, ruleComment } from "../../lib/iptables/names.ts";
 import { dnatChain, dnatComment, staleChains } from "../../plugins/portmap/rules.ts";
 
 describe("restore input: one line is one rule", () => {
   it.each([
-    ["a line break", "-A POSTROUTING -m comment --comment \"x\nCOMMIT\" -j ACCEPT"],
+    ["a line break", '-A POSTROUTING -m comment --comment "x\nCOMMIT" -j ACCEPT'],
     ["a carriage return", "-A POSTROUTING -s 10.0.0.1\r -j ACCEPT"],
     ["a NUL", "-A POSTROUTING -s 10.0.0.1\u0000 -j ACCEPT"],
     ["a C1 control", "-A POSTROUTING -m comment --comment a\u0085b -j ACCEPT"],
@@ -18,7 +29,14 @@ describe("restore input: one line is one rule", () => {
     expect(() => assertOneRule(line)).toThrow(UnsafeRuleLine);
   });
 
-  it.each([":CNI-DN-0123 - [0:0]", "-A CNI-X -j ACCEPT", "-I CNI-HOSTPORT-DNAT 1 -p tcp -j X", "-D POSTROUTING -s 1.2.3.4/32 -j X", "-F CNI-X", "-X CNI-X"])("accepts %s", (line) => {
+  it.each([
+    ":CNI-DN-0123 - [0:0]",
+    "-A CNI-X -j ACCEPT",
+    "-I CNI-HOSTPORT-DNAT 1 -p tcp -j X",
+    "-D POSTROUTING -s 1.2.3.4/32 -j X",
+    "-F CNI-X",
+    "-X CNI-X",
+  ])("accepts %s", (line) => {
     expect(() => assertOneRule(line)).not.toThrow();
   });
 });
@@ -40,8 +58,15 @@ describe("saved rule text", () => {
 describe("addresses as iptables-save prints them (glibc inet_ntop)", () => {
   // Expected values are what inet_ntop printed for each address on this machine.
   it.each([
-    ["10.9.9.9", "10.9.9.9"], ["fd00:0:0::0009", "fd00::9"], ["::a09:909", "::10.9.9.9"], ["::1", "::1"], ["::5", "::5"],
-    ["::1:a09:909", "::1:a09:909"], ["::ffff:0:a09:909", "::ffff:0:a09:909"], ["::1:0:0:0", "::1:0:0:0"], ["::", "::"],
+    ["10.9.9.9", "10.9.9.9"],
+    ["fd00:0:0::0009", "fd00::9"],
+    ["::a09:909", "::10.9.9.9"],
+    ["::1", "::1"],
+    ["::5", "::5"],
+    ["::1:a09:909", "::1:a09:909"],
+    ["::ffff:0:a09:909", "::ffff:0:a09:909"],
+    ["::1:0:0:0", "::1:0:0:0"],
+    ["::", "::"],
   ])("%s → %s", (given, printed) => {
     expect(savedAddr(parseCIDR(`${given}/32`)!.ip)).toBe(printed);
   });
@@ -85,9 +110,15 @@ describe("comments cut to iptables' 255 bytes", () => {
 
   it("GC tells apart two long ids whose cut comments read the same, by their chains", () => {
     const [keep, gone] = [`${long}k`, `${long}g`];
-    const entry = (id: string) => `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment ${quoteArg(dnatComment("cbr0", id))} -m multiport --dports 80 -j ${dnatChain("cbr0", id)}`;
+    const entry = (id: string) =>
+      `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment ${quoteArg(dnatComment("cbr0", id))} -m multiport --dports 80 -j ${dnatChain("cbr0", id)}`;
     expect(dnatComment("cbr0", keep)).toBe(dnatComment("cbr0", gone));
-    const saved = [entry(keep), entry(gone), entry("short"), `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment ${quoteArg(dnatComment("other", "x"))} -j ${dnatChain("other", "x")}`];
+    const saved = [
+      entry(keep),
+      entry(gone),
+      entry("short"),
+      `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment ${quoteArg(dnatComment("other", "x"))} -j ${dnatChain("other", "x")}`,
+    ];
     const stale = staleChains(saved, "cbr0", new Set([keep]));
     expect(stale.map((s) => s.chains[0]).sort()).toEqual([dnatChain("cbr0", gone), dnatChain("cbr0", "short")].sort());
     expect(stale.find((s) => s.id === "short")!.chains).toEqual([dnatChain("cbr0", "short"), chainName("cbr0", "short", "CNI-SN-")]);

@@ -26,9 +26,19 @@ describe("rtnetlink requests", () => {
     bridgeVlanAdd(nl, 5, 100, { pvid: true, untagged: true }, "veth0");
     expect(sent[0].what).toBe("RTM_SETLINK veth0 bridge vlan add 100");
     expect(sent[0].hex).toBe(
-      "34000000" + "1300" + "0500" + "01000000" + "00000000" + // len 52, RTM_SETLINK, REQUEST|ACK
-        "0700" + "0000" + "05000000" + "00000000" + "00000000" + // ifinfomsg AF_BRIDGE index 5
-        "14001a00" + "0600000001000000" + "0800020006006400", // IFLA_AF_SPEC { FLAGS=MASTER, VLAN_INFO pvid|untagged 100 }
+      "34000000" +
+        "1300" +
+        "0500" +
+        "01000000" +
+        "00000000" + // len 52, RTM_SETLINK, REQUEST|ACK
+        "0700" +
+        "0000" +
+        "05000000" +
+        "00000000" +
+        "00000000" + // ifinfomsg AF_BRIDGE index 5
+        "14001a00" +
+        "0600000001000000" +
+        "0800020006006400", // IFLA_AF_SPEC { FLAGS=MASTER, VLAN_INFO pvid|untagged 100 }
     );
   });
 

@@ -5,13 +5,24 @@ import { assertOneCommand, nftComment, nftCondition, nftName } from "../../lib/n
 describe("nft values", () => {
   it("quotes comments of printable ASCII, and refuses what could end the string or the line", () => {
     expect(nftComment("abc; x # y {z} 'q'")).toBe(`"abc; x # y {z} 'q'"`);
-    for (const bad of ['a"b', "a\\b", "a\nb", "a\rb", "a\0b", "é", "x".repeat(129)]) expect(() => nftComment(bad), JSON.stringify(bad)).toThrow(/cannot be used in an nftables rule/);
+    for (const bad of ['a"b', "a\\b", "a\nb", "a\rb", "a\0b", "é", "x".repeat(129)])
+      expect(() => nftComment(bad), JSON.stringify(bad)).toThrow(/cannot be used in an nftables rule/);
     expect(nftComment("x".repeat(128))).toHaveLength(130);
   });
 
   it("accepts nft match text and refuses separators, blocks, strings, comments and variables", () => {
     expect(nftCondition("ip saddr != 192.0.2.0/24", "c")).toBe("ip saddr != 192.0.2.0/24");
-    for (const bad of ["ip saddr 1.2.3.4; flush ruleset", "ip saddr { 1.2.3.4 }", 'meta comment "x"', "# x", "ip saddr $x", "a\nadd table ip x", "", "a  b", " a"]) {
+    for (const bad of [
+      "ip saddr 1.2.3.4; flush ruleset",
+      "ip saddr { 1.2.3.4 }",
+      'meta comment "x"',
+      "# x",
+      "ip saddr $x",
+      "a\nadd table ip x",
+      "",
+      "a  b",
+      " a",
+    ]) {
       expect(() => nftCondition(bad, "conditionsV4[0]"), JSON.stringify(bad)).toThrow(/conditionsV4\[0\]/);
     }
   });
@@ -30,7 +41,8 @@ describe("nft script lines", () => {
       `add rule inet t c ip saddr == 10.0.0.2 masquerade comment "a; b { c } # d"`,
       `delete rule inet t c handle 4`,
       `flush chain inet t postrouting`,
-    ]) expect(() => assertOneCommand(ok), ok).not.toThrow();
+    ])
+      expect(() => assertOneCommand(ok), ok).not.toThrow();
   });
 
   it("refuse a second statement, a comment, a block, an open string or a line break", () => {
@@ -42,6 +54,7 @@ describe("nft script lines", () => {
       `add rule inet t c accept\nflush ruleset`,
       `flush ruleset`,
       `add table inet t { comment "x" ; } ; flush ruleset`,
-    ]) expect(() => assertOneCommand(bad), bad).toThrow(/nft -f input refused/);
+    ])
+      expect(() => assertOneCommand(bad), bad).toThrow(/nft -f input refused/);
   });
 });

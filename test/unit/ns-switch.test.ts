@@ -39,9 +39,11 @@ describe("runInside", () => {
 
   it("leaves when the function throws, and rethrows its error", () => {
     const { sw, log } = fakeSwitch();
-    expect(() => runInside(sw, () => {
-      throw new Error("boom");
-    })).toThrow("boom");
+    expect(() =>
+      runInside(sw, () => {
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
     expect(log).toEqual(["enter", "leave"]);
   });
 

@@ -19,8 +19,14 @@ describe("portmap backend options", () => {
 
   it.each([
     [{ backend: "ebtables" }, /unknown portmap "backend" "ebtables"/],
-    [{ backend: "iptables", conditionsV4: ["ip saddr 1.2.3.4"] }, /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/],
-    [{ backend: "nftables", externalSetMarkChain: "X" }, /nftables backend was requested but configuration contains iptables-specific options \[externalSetMarkChain\]/],
+    [
+      { backend: "iptables", conditionsV4: ["ip saddr 1.2.3.4"] },
+      /iptables backend was requested but configuration contains nftables-specific options \[conditionsV4\]/,
+    ],
+    [
+      { backend: "nftables", externalSetMarkChain: "X" },
+      /nftables backend was requested but configuration contains iptables-specific options \[externalSetMarkChain\]/,
+    ],
     [{ backend: "nftables", conditionsV4: ["ip saddr 1.2.3.4 # x"] }, /conditionsV4\[0\]/],
     [{ backend: "nftables", conditionsV4: ["ip saddr 1.2.3.4\nflush ruleset"] }, /conditionsV4\[0\].*control character/],
   ])("%j is refused with code 7", (extra, msg) => {

@@ -47,7 +47,11 @@ describe("readFileBounded", () => {
   it("refuses /dev/zero, a directory and a FIFO nobody writes, saying what they are", () => {
     const fifo = join(dir, "fifo");
     execFileSync("mkfifo", [fifo]);
-    for (const [path, what] of [["/dev/zero", "a character device"], [dir, "a directory"], [fifo, "a FIFO"]]) {
+    for (const [path, what] of [
+      ["/dev/zero", "a character device"],
+      [dir, "a directory"],
+      [fifo, "a FIFO"],
+    ]) {
       const e = refusal(() => readFileBounded(path, 1 << 20));
       expect(e.reason).toBe("not-a-file");
       expect(e.message).toBe(`cannot read ${path}: is ${what}, not a regular file`);

@@ -3,7 +3,10 @@ import { formatResult, parseResult, type Result } from "../../lib/skel/result.ts
 import { CniError } from "../../lib/skel/errors.ts";
 
 const current: Result = {
-  interfaces: [{ name: "cni0", mac: "aa:bb:cc:dd:ee:ff" }, { name: "eth0", sandbox: "/var/run/netns/p" }],
+  interfaces: [
+    { name: "cni0", mac: "aa:bb:cc:dd:ee:ff" },
+    { name: "eth0", sandbox: "/var/run/netns/p" },
+  ],
   ips: [
     { address: "10.244.1.5/24", gateway: "10.244.1.1", interface: 1 },
     { address: "fd00::5/64", gateway: "fd00::1", interface: 1 },
@@ -100,11 +103,14 @@ describe("fields per version, as the Go types convert them", () => {
   });
 
   it("omits what Go omits: zero mtu, advmss, priority and empty strings; keeps a set table, scope or interface of 0", () => {
-    const o = formatResult({
-      interfaces: [{ name: "eth0", mac: "", mtu: 0, sandbox: "" }],
-      ips: [{ address: "10.0.0.2/24", interface: 0, gateway: "" }],
-      routes: [{ dst: "10.1.0.0/16", gw: "", mtu: 0, advmss: 0, priority: 0, table: 0, scope: 0 }],
-    }, "1.1.0") as any;
+    const o = formatResult(
+      {
+        interfaces: [{ name: "eth0", mac: "", mtu: 0, sandbox: "" }],
+        ips: [{ address: "10.0.0.2/24", interface: 0, gateway: "" }],
+        routes: [{ dst: "10.1.0.0/16", gw: "", mtu: 0, advmss: 0, priority: 0, table: 0, scope: 0 }],
+      },
+      "1.1.0",
+    ) as any;
     expect(o.interfaces).toEqual([{ name: "eth0" }]);
     expect(o.ips).toEqual([{ interface: 0, address: "10.0.0.2/24" }]);
     expect(o.routes).toEqual([{ dst: "10.1.0.0/16", table: 0, scope: 0 }]);
@@ -135,14 +141,17 @@ describe("fields per version, as the Go types convert them", () => {
   });
 
   it("drops keys no version defines, in every part of a result", () => {
-    const r = parseResult({
-      cniVersion: "1.1.0",
-      interfaces: [{ name: "eth0", color: "blue" }],
-      ips: [{ address: "10.0.0.2/24", version: "4", label: "x" }],
-      routes: [{ dst: "0.0.0.0/0", realm: 5 }],
-      dns: { nameservers: ["10.96.0.10"], ttl: 5 },
-      extra: true,
-    }, "1.1.0");
+    const r = parseResult(
+      {
+        cniVersion: "1.1.0",
+        interfaces: [{ name: "eth0", color: "blue" }],
+        ips: [{ address: "10.0.0.2/24", version: "4", label: "x" }],
+        routes: [{ dst: "0.0.0.0/0", realm: 5 }],
+        dns: { nameservers: ["10.96.0.10"], ttl: 5 },
+        extra: true,
+      },
+      "1.1.0",
+    );
     expect(formatResult(r, "1.1.0")).toEqual({
       cniVersion: "1.1.0",
       interfaces: [{ name: "eth0" }],

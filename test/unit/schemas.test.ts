@@ -66,21 +66,59 @@ describe("conf-examples", () => {
 });
 
 // The bases the corpus mutates: the stock flannel list, and the bridge list.
-const BASES: [string, Obj][] = [["10-flannel.conflist", example("10-flannel.conflist")], ["20-bridge.conflist", example("20-bridge.conflist")]];
+const BASES: [string, Obj][] = [
+  ["10-flannel.conflist", example("10-flannel.conflist")],
+  ["20-bridge.conflist", example("20-bridge.conflist")],
+];
 const WRONG: unknown[] = ["x", 7, 7.5, -1, 70000, true, [], {}, [{}], [["x"]]];
 
 /** Every key a plugin's schema describes, as a path inside the plugin object, with the plugin's index. */
 const KEYS: [string, number, string[]][] = [
-  ...["subnetFile", "dataDir", "delegate", "ipam", "ipam.dataDir", "ipam.routes", "ipam.resolvConf", "ipam.reclaimAfterReboot",
-    "delegate.bridge", "delegate.isGateway", "delegate.isDefaultGateway", "delegate.forceAddress", "delegate.ipMasq", "delegate.hairpinMode",
-    "delegate.promiscMode", "delegate.mtu", "delegate.vlan", "delegate.vlanTrunk", "delegate.preserveDefaultVlan", "delegate.enabledad",
-    "delegate.portIsolation", "delegate.macspoofchk", "delegate.ipMasqBackend", "delegate.disableContainerInterface"]
-    .map((k) => ["10-flannel.conflist", 0, k.split(".")] as [string, number, string[]]),
-  ...["snat", "masqAll", "markMasqBit", "externalSetMarkChain", "conditionsV4", "conditionsV6", "backend"]
-    .map((k) => ["10-flannel.conflist", 1, [k]] as [string, number, string[]]),
-  ...["bridge", "isGateway", "ipMasq", "mtu", "vlan", "hairpinMode", "ipam", "ipam.ranges", "ipam.routes", "ipam.subnet", "ipam.rangeStart",
-    "ipam.gateway", "ipam.dataDir", "ipam.resolvConf"]
-    .map((k) => ["20-bridge.conflist", 0, k.split(".")] as [string, number, string[]]),
+  ...[
+    "subnetFile",
+    "dataDir",
+    "delegate",
+    "ipam",
+    "ipam.dataDir",
+    "ipam.routes",
+    "ipam.resolvConf",
+    "ipam.reclaimAfterReboot",
+    "delegate.bridge",
+    "delegate.isGateway",
+    "delegate.isDefaultGateway",
+    "delegate.forceAddress",
+    "delegate.ipMasq",
+    "delegate.hairpinMode",
+    "delegate.promiscMode",
+    "delegate.mtu",
+    "delegate.vlan",
+    "delegate.vlanTrunk",
+    "delegate.preserveDefaultVlan",
+    "delegate.enabledad",
+    "delegate.portIsolation",
+    "delegate.macspoofchk",
+    "delegate.ipMasqBackend",
+    "delegate.disableContainerInterface",
+  ].map((k) => ["10-flannel.conflist", 0, k.split(".")] as [string, number, string[]]),
+  ...["snat", "masqAll", "markMasqBit", "externalSetMarkChain", "conditionsV4", "conditionsV6", "backend"].map(
+    (k) => ["10-flannel.conflist", 1, [k]] as [string, number, string[]],
+  ),
+  ...[
+    "bridge",
+    "isGateway",
+    "ipMasq",
+    "mtu",
+    "vlan",
+    "hairpinMode",
+    "ipam",
+    "ipam.ranges",
+    "ipam.routes",
+    "ipam.subnet",
+    "ipam.rangeStart",
+    "ipam.gateway",
+    "ipam.dataDir",
+    "ipam.resolvConf",
+  ].map((k) => ["20-bridge.conflist", 0, k.split(".")] as [string, number, string[]]),
 ];
 
 function mutated(base: string, index: number, path: string[], value: unknown): Obj {
@@ -91,7 +129,9 @@ function mutated(base: string, index: number, path: string[], value: unknown): O
   return list;
 }
 
-const corpus = KEYS.flatMap(([base, index, path]) => WRONG.map((v) => [`${base} plugins[${index}].${path.join(".")} = ${JSON.stringify(v)}`, base, index, path, v] as const));
+const corpus = KEYS.flatMap(([base, index, path]) =>
+  WRONG.map((v) => [`${base} plugins[${index}].${path.join(".")} = ${JSON.stringify(v)}`, base, index, path, v] as const),
+);
 
 describe("a corpus of bad configs: the schema and the plugin refuse the same ones, naming the same key", () => {
   it.each(corpus)("%s", (_title, base, index, path, value) => {
@@ -125,7 +165,15 @@ describe("rules between keys", () => {
     ["a trunk range without its end", flannelWith({ vlanTrunk: [{ minID: 6 }] }), ["maxID"]],
     ["a delegate naming the network", flannelWith({ name: "x" }), ["name"]],
     ["a delegate with its own ipam", flannelWith({ ipam: { type: "host-local" } }), ["ipam"]],
-    ["markMasqBit with externalSetMarkChain", (() => { const l = example("10-flannel.conflist"); Object.assign(l.plugins[1], { markMasqBit: 3, externalSetMarkChain: "X" }); return l; })(), ["externalSetMarkChain"]],
+    [
+      "markMasqBit with externalSetMarkChain",
+      (() => {
+        const l = example("10-flannel.conflist");
+        Object.assign(l.plugins[1], { markMasqBit: 3, externalSetMarkChain: "X" });
+        return l;
+      })(),
+      ["externalSetMarkChain"],
+    ],
     ["disableContainerInterface with IPAM", bridgeWith({ disableContainerInterface: true }), ["disableContainerInterface"]],
     ["host-local without ranges", bridgeWith({ ipam: { type: "host-local" } }), ["ranges"]],
     ["a range without a subnet", bridgeWith({ ipam: { type: "host-local", ranges: [[{ gateway: "10.1.0.1" }]] } }), ["subnet"]],
@@ -145,10 +193,13 @@ describe("rules between keys", () => {
 
 // The fuzzer's own cases (test/robust/fuzz), fixed seed: ADDs whose one mutation changed a key of the config that
 // the schemas describe (not the environment, stdin bytes, files or keys the runtime fills in).
-const DESCRIBED = /^(add |drop |rename )?(ipam\.(type|subnet|rangeStart|rangeEnd|gateway|ranges|routes|dataDir|resolvConf|reclaimAfterReboot)|delegate|subnetFile|dataDir|bridge|isGateway|isDefaultGateway|forceAddress|ipMasq|mtu|vlan|vlanTrunk|hairpinMode|promiscMode|preserveDefaultVlan|enabledad|portIsolation|macspoofchk|ipMasqBackend|disableContainerInterface|snat|masqAll|markMasqBit|externalSetMarkChain|conditionsV4|conditionsV6|backend)\b/;
+const DESCRIBED =
+  /^(add |drop |rename )?(ipam\.(type|subnet|rangeStart|rangeEnd|gateway|ranges|routes|dataDir|resolvConf|reclaimAfterReboot)|delegate|subnetFile|dataDir|bridge|isGateway|isDefaultGateway|forceAddress|ipMasq|mtu|vlan|vlanTrunk|hairpinMode|promiscMode|preserveDefaultVlan|enabledad|portIsolation|macspoofchk|ipMasqBackend|disableContainerInterface|snat|masqAll|markMasqBit|externalSetMarkChain|conditionsV4|conditionsV6|backend)\b/;
 const RAW = /duplicate key|deeply nested|number \d{16,}|big number|__proto__|constructor|prototype/;
 const fuzzed = Array.from({ length: 6000 }, (_, i) => generateCase(20261126, i))
-  .filter((c) => c.command === "ADD" && c.plugin !== "loopback" && c.mutations.length === 1 && DESCRIBED.test(c.mutations[0]) && !RAW.test(c.mutations[0]))
+  .filter(
+    (c) => c.command === "ADD" && c.plugin !== "loopback" && c.mutations.length === 1 && DESCRIBED.test(c.mutations[0]) && !RAW.test(c.mutations[0]),
+  )
   .flatMap((c) => {
     try {
       return [[`${c.plugin} ${c.version}: ${c.mutations[0].slice(0, 100)}`, JSON.parse(c.stdin.text) as Obj] as const];

@@ -7,19 +7,24 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 describe("netlink wire codec", () => {
   it("encodes RTM_NEWLINK bridge cni0 mtu 1450 byte for byte", () => {
-    const msg = encodeMessage(
-      RTM.NEWLINK,
-      NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL,
-      1,
-      ifinfomsg({}),
-      [attr(IFLA.IFNAME, cstring("cni0")), attr(IFLA.MTU, u32(1450)), nest(IFLA.LINKINFO, [attr(IFLA_INFO.KIND, cstring("bridge"))])],
-    );
+    const msg = encodeMessage(RTM.NEWLINK, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, 1, ifinfomsg({}), [
+      attr(IFLA.IFNAME, cstring("cni0")),
+      attr(IFLA.MTU, u32(1450)),
+      nest(IFLA.LINKINFO, [attr(IFLA_INFO.KIND, cstring("bridge"))]),
+    ]);
     expect(hex(msg)).toBe(
-      "44000000" + "1000" + "0506" + "01000000" + "00000000" + // nlmsghdr
+      "44000000" +
+        "1000" +
+        "0506" +
+        "01000000" +
+        "00000000" + // nlmsghdr
         "00".repeat(16) + // ifinfomsg
         "09000300636e693000000000" + // IFLA_IFNAME "cni0\0" padded
         "08000400aa050000" + // IFLA_MTU 1450
-        "10001200" + "0b000100" + "62726964676500" + "00", // IFLA_LINKINFO { IFLA_INFO_KIND "bridge\0" + pad }
+        "10001200" +
+        "0b000100" +
+        "62726964676500" +
+        "00", // IFLA_LINKINFO { IFLA_INFO_KIND "bridge\0" + pad }
     );
   });
 

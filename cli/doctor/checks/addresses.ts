@@ -91,12 +91,22 @@ export function checkAddresses(ctx: Context): CheckResult {
   if (stale.length) {
     const ips = stale.map((s) => formatIP(s.r.ip)).join(", ");
     const held = stale.map((s) => `${formatIP(s.r.ip)} for ${s.r.containerID.slice(0, 24)} (${s.why})`).join("; ");
-    const files = `${stale.slice(0, 3).map((s) => join(dir, formatIP(s.r.ip))).join(", ")}${stale.length > 3 ? ", …" : ""}`;
+    const files = `${stale
+      .slice(0, 3)
+      .map((s) => join(dir, formatIP(s.r.ip)))
+      .join(", ")}${stale.length > 3 ? ", …" : ""}`;
     findings.push({
       status: "fail",
       text: `${stale.length} address(es) leaked: ${held}`,
       fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${files}`,
-      repair: { describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}`, apply: () => release(ctx, stale.map((s) => s.r)) },
+      repair: {
+        describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}`,
+        apply: () =>
+          release(
+            ctx,
+            stale.map((s) => s.r),
+          ),
+      },
     });
   }
   if (earlier.length) {

@@ -38,9 +38,11 @@ export function checkBridge(ctx: Context): CheckResult {
       : "no pod is attached to it, so nothing is disturbed";
     findings.push({
       status: "fail",
-      text: `${name} has ${has}, but the lease's gateway is ${want}: every pod ADD fails ("${name} already has an IP address different from ` +
+      text:
+        `${name} has ${has}, but the lease's gateway is ${want}: every pod ADD fails ("${name} already has an IP address different from ` +
         `${want}")`,
-      fix: `the lease changed since ${name} was made: run "ip link delete ${name}" on the node and the next pod's ADD recreates it ` +
+      fix:
+        `the lease changed since ${name} was made: run "ip link delete ${name}" on the node and the next pod's ADD recreates it ` +
         `with ${want}; ${disturbs}`,
       repair: ports.length
         ? undefined

@@ -25,19 +25,21 @@ export function checkForwarding(ctx: Context): CheckResult {
   const evidence: string[] = [];
   const v4 = readSysctl("net/ipv4/ip_forward");
   evidence.push(`net.ipv4.ip_forward = ${v4 ?? "unknown"}`);
-  if (v4 !== "1") findings.push({
-    status: "fail",
-    text: `net.ipv4.ip_forward is ${v4 ?? "unreadable"}: the node does not route pod traffic`,
-    fix: `run "sysctl -w net.ipv4.ip_forward=1" and make it permanent in /etc/sysctl.d (a firewall policy; doctor --fix does not change it)`,
-  });
+  if (v4 !== "1")
+    findings.push({
+      status: "fail",
+      text: `net.ipv4.ip_forward is ${v4 ?? "unreadable"}: the node does not route pod traffic`,
+      fix: `run "sysctl -w net.ipv4.ip_forward=1" and make it permanent in /etc/sysctl.d (a firewall policy; doctor --fix does not change it)`,
+    });
   if (ctx.lease?.ip6Subnet) {
     const v6 = readSysctl("net/ipv6/conf/all/forwarding");
     evidence.push(`net.ipv6.conf.all.forwarding = ${v6 ?? "unknown"}`);
-    if (v6 !== "1") findings.push({
-      status: "fail",
-      text: `net.ipv6.conf.all.forwarding is ${v6 ?? "unreadable"} with a dual-stack lease`,
-      fix: `run "sysctl -w net.ipv6.conf.all.forwarding=1" and make it permanent`,
-    });
+    if (v6 !== "1")
+      findings.push({
+        status: "fail",
+        text: `net.ipv6.conf.all.forwarding is ${v6 ?? "unreadable"} with a dual-stack lease`,
+        fix: `run "sysctl -w net.ipv6.conf.all.forwarding=1" and make it permanent`,
+      });
   }
   const policy = /^:FORWARD (\S+)/.exec(ctx.filter?.find((l) => l.startsWith(":FORWARD ")) ?? "")?.[1];
   if (ctx.filter === undefined) evidence.push("iptables filter table: not readable here");
@@ -65,11 +67,12 @@ export function checkForwarding(ctx: Context): CheckResult {
       tun = false;
     }
     evidence.push(`/dev/net/tun ${tun ? "present" : "missing"}`);
-    if (!tun) findings.push({
-      status: "fail",
-      text: "flannel0 (udp backend) exists but /dev/net/tun does not: flanneld cannot open its TUN device",
-      fix: `create it ("mkdir -p /dev/net && mknod /dev/net/tun c 10 200") or load the tun module, then restart the flannel pod`,
-    });
+    if (!tun)
+      findings.push({
+        status: "fail",
+        text: "flannel0 (udp backend) exists but /dev/net/tun does not: flanneld cannot open its TUN device",
+        fix: `create it ("mkdir -p /dev/net && mknod /dev/net/tun c 10 200") or load the tun module, then restart the flannel pod`,
+      });
   }
   return fromFindings(ID, `the node forwards pod traffic (ip_forward 1${policy ? `, FORWARD ${policy}` : ""})`, evidence, findings);
 }

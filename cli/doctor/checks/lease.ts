@@ -28,12 +28,18 @@ export function checkLease(ctx: Context): CheckResult {
   const evidence = [
     `file ${file}`,
     `FLANNEL_NETWORK=${[...l.networks, ...l.ip6Networks].map(formatCIDR).join(",")}`,
-    `FLANNEL_SUBNET=${[l.subnet, l.ip6Subnet].filter((s) => s).map((s) => formatCIDR(s!)).join(",")}`,
+    `FLANNEL_SUBNET=${[l.subnet, l.ip6Subnet]
+      .filter((s) => s)
+      .map((s) => formatCIDR(s!))
+      .join(",")}`,
     `FLANNEL_MTU=${l.mtu}`,
     `FLANNEL_IPMASQ=${l.ipMasq}`,
   ];
   const findings: Finding[] = [];
-  for (const [sub, nets, key] of [[l.subnet, l.networks, "FLANNEL_SUBNET"], [l.ip6Subnet, l.ip6Networks, "FLANNEL_IPV6_SUBNET"]] as const) {
+  for (const [sub, nets, key] of [
+    [l.subnet, l.networks, "FLANNEL_SUBNET"],
+    [l.ip6Subnet, l.ip6Networks, "FLANNEL_IPV6_SUBNET"],
+  ] as const) {
     if (sub && !nets.some((n) => inside(n, sub))) {
       findings.push({
         status: "fail",
@@ -42,11 +48,12 @@ export function checkLease(ctx: Context): CheckResult {
       });
     }
   }
-  if (l.mtu < 68) findings.push({
-    status: "fail",
-    text: `FLANNEL_MTU=${l.mtu} is below the minimum MTU of 68`,
-    fix: "restart the flannel pod; check its backend's MTU settings",
-  });
+  if (l.mtu < 68)
+    findings.push({
+      status: "fail",
+      text: `FLANNEL_MTU=${l.mtu} is below the minimum MTU of 68`,
+      fix: "restart the flannel pod; check its backend's MTU settings",
+    });
   const subnet = formatCIDR(l.subnet ?? l.ip6Subnet!);
   return fromFindings(ID, `lease ${subnet} in ${[...l.networks, ...l.ip6Networks].map(formatCIDR).join(",")}, MTU ${l.mtu}`, evidence, findings);
 }

@@ -19,10 +19,10 @@ export function checkLinks(ctx: Context): CheckResult {
     findings.push(
       blind
         ? {
-          status: "warn",
-          text: `${v.name} on ${br.name} is not in any cached result (some results name no interface, so it may be a running pod's)`,
-          fix: "compare with the runtime's pods before deleting it",
-        }
+            status: "warn",
+            text: `${v.name} on ${br.name} is not in any cached result (some results name no interface, so it may be a running pod's)`,
+            fix: "compare with the runtime's pods before deleting it",
+          }
         : {
             status: "fail",
             text: `${v.name} on ${br.name} belongs to no running pod`,
@@ -31,5 +31,10 @@ export function checkLinks(ctx: Context): CheckResult {
           },
     );
   }
-  return fromFindings(ID, `${veths.length} veth(s) on ${br.name}, each a running pod's`, veths.map((v) => v.name), findings);
+  return fromFindings(
+    ID,
+    `${veths.length} veth(s) on ${br.name}, each a running pod's`,
+    veths.map((v) => v.name),
+    findings,
+  );
 }

@@ -42,11 +42,12 @@ export function checkMasquerade(ctx: Context): CheckResult {
   if (ctx.lease?.ipMasq) {
     for (const n of ctx.lease.networks.map(formatCIDR)) {
       if (masqueradesFrom(ctx.nat, n)) evidence.push(`flanneld masquerades ${n}`);
-      else findings.push({
-        status: "fail",
-        text: `FLANNEL_IPMASQ=true but no nat rule masquerades ${n}: pods cannot reach anything outside the cluster`,
-        fix: `flanneld adds these rules (FLANNEL-POSTRTG) when started with --ip-masq: restart the flannel pod and check its log for iptables errors`,
-      });
+      else
+        findings.push({
+          status: "fail",
+          text: `FLANNEL_IPMASQ=true but no nat rule masquerades ${n}: pods cannot reach anything outside the cluster`,
+          fix: `flanneld adds these rules (FLANNEL-POSTRTG) when started with --ip-masq: restart the flannel pod and check its log for iptables errors`,
+        });
     }
   }
   const network = ctx.network;
@@ -57,11 +58,12 @@ export function checkMasquerade(ctx: Context): CheckResult {
       const chain = chainName(network, p.containerID);
       const jumped = (ip: string) => ctx.nat!.some((l) => l.startsWith(`-A POSTROUTING -s ${ip}/32 `) && l.endsWith(`-j ${chain}`));
       const missing = p.ips.filter((ip) => ip.ip.length === 4 && !jumped(formatIP(ip.ip)));
-      if (missing.length) findings.push({
-        status: "fail",
-        text: `pod ${p.containerID.slice(0, 12)} (${missing.map((m) => formatCIDR(m)).join(", ")}) has no masquerade rule (ipMasq)`,
-        fix: "delete and recreate the pods named so bridge adds their masquerade chains",
-      });
+      if (missing.length)
+        findings.push({
+          status: "fail",
+          text: `pod ${p.containerID.slice(0, 12)} (${missing.map((m) => formatCIDR(m)).join(", ")}) has no masquerade rule (ipMasq)`,
+          fix: "delete and recreate the pods named so bridge adds their masquerade chains",
+        });
       else if (p.ips.length) evidence.push(`pod ${p.containerID.slice(0, 12)}: ${chain}`);
     }
   }

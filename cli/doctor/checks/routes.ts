@@ -20,11 +20,12 @@ export function checkRoutes(ctx: Context): CheckResult {
   if (backend === "ipip" && device) {
     evidence.push(`${device.name}: MTU ${device.mtu}, ${device.flags & 1 ? "up" : "DOWN"}`);
     if (!(device.flags & 1)) findings.push({ status: "fail", text: `${device.name} is down`, fix: FLANNEL_OWNS });
-    if (device.mtu < ctx.lease.mtu) findings.push({
-      status: "fail",
-      text: `${device.name} MTU ${device.mtu} is below FLANNEL_MTU ${ctx.lease.mtu}`,
-      fix: FLANNEL_OWNS,
-    });
+    if (device.mtu < ctx.lease.mtu)
+      findings.push({
+        status: "fail",
+        text: `${device.name} MTU ${device.mtu} is below FLANNEL_MTU ${ctx.lease.mtu}`,
+        fix: FLANNEL_OWNS,
+      });
   }
   for (const r of peers) {
     const dev = ctx.linkByIndex(r.dev);
@@ -43,11 +44,12 @@ export function checkRoutes(ctx: Context): CheckResult {
       }
       const path = underlayPath(ctx, r.gw, device);
       evidence.push(`peer ${describe(r)}: ${path.how}`);
-      if (!path.ok) findings.push({
-        status: "fail",
-        text: `peer ${describe(r)}: its node is unreachable outside the tunnel: ${path.how}`,
-        fix: `the peer ${formatIP(r.gw)} must be reachable over the underlay; check routing and that protocol 4 (IP-in-IP) is allowed between nodes`,
-      });
+      if (!path.ok)
+        findings.push({
+          status: "fail",
+          text: `peer ${describe(r)}: its node is unreachable outside the tunnel: ${path.how}`,
+          fix: `the peer ${formatIP(r.gw)} must be reachable over the underlay; check routing and that protocol 4 (IP-in-IP) is allowed between nodes`,
+        });
       continue;
     }
     // host-gw: the next hop must be on a network this node is directly attached to.

@@ -32,24 +32,48 @@ export const NLM_F = {
 export const NLMSGERR_ATTR = { MSG: 1, OFFS: 2, COOKIE: 3 } as const;
 
 export const RTM = {
-  NEWLINK: 16, DELLINK: 17, GETLINK: 18, SETLINK: 19,
-  NEWADDR: 20, DELADDR: 21, GETADDR: 22,
-  NEWROUTE: 24, DELROUTE: 25, GETROUTE: 26,
-  NEWNEIGH: 28, DELNEIGH: 29, GETNEIGH: 30,
+  NEWLINK: 16,
+  DELLINK: 17,
+  GETLINK: 18,
+  SETLINK: 19,
+  NEWADDR: 20,
+  DELADDR: 21,
+  GETADDR: 22,
+  NEWROUTE: 24,
+  DELROUTE: 25,
+  GETROUTE: 26,
+  NEWNEIGH: 28,
+  DELNEIGH: 29,
+  GETNEIGH: 30,
 } as const;
 
-export const RTM_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(RTM).map(([k, v]) => [v, `RTM_${k}`]),
-);
+export const RTM_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RTM).map(([k, v]) => [v, `RTM_${k}`]));
 
 export const AF = { UNSPEC: 0, INET: 2, BRIDGE: 7, INET6: 10 } as const;
 
 export const IFF = { UP: 0x1, BROADCAST: 0x2, LOOPBACK: 0x8, RUNNING: 0x40, NOARP: 0x80, PROMISC: 0x100, LOWER_UP: 0x10000 } as const;
 
 export const IFLA = {
-  ADDRESS: 1, BROADCAST: 2, IFNAME: 3, MTU: 4, LINK: 5, QDISC: 6, STATS: 7, MASTER: 10, PROTINFO: 12,
-  TXQLEN: 13, OPERSTATE: 16, LINKMODE: 17, LINKINFO: 18, NET_NS_PID: 19, NET_NS_FD: 28,
-  STATS64: 23, AF_SPEC: 26, EXT_MASK: 29, PROMISCUITY: 30, LINK_NETNSID: 37,
+  ADDRESS: 1,
+  BROADCAST: 2,
+  IFNAME: 3,
+  MTU: 4,
+  LINK: 5,
+  QDISC: 6,
+  STATS: 7,
+  MASTER: 10,
+  PROTINFO: 12,
+  TXQLEN: 13,
+  OPERSTATE: 16,
+  LINKMODE: 17,
+  LINKINFO: 18,
+  NET_NS_PID: 19,
+  NET_NS_FD: 28,
+  STATS64: 23,
+  AF_SPEC: 26,
+  EXT_MASK: 29,
+  PROMISCUITY: 30,
+  LINK_NETNSID: 37,
 } as const;
 
 export const IFLA_BRIDGE = { FLAGS: 0, MODE: 1, VLAN_INFO: 2 } as const;
@@ -63,13 +87,39 @@ export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4, SLAVE_DATA: 5 } as c
 export const VETH_INFO = { PEER: 1 } as const;
 
 export const IFLA_VXLAN = {
-  ID: 1, GROUP: 2, LINK: 3, LOCAL: 4, TTL: 5, TOS: 6, LEARNING: 7, AGEING: 8, LIMIT: 9,
-  PORT_RANGE: 10, PROXY: 11, RSC: 12, L2MISS: 13, L3MISS: 14, PORT: 15, GROUP6: 16, LOCAL6: 17,
+  ID: 1,
+  GROUP: 2,
+  LINK: 3,
+  LOCAL: 4,
+  TTL: 5,
+  TOS: 6,
+  LEARNING: 7,
+  AGEING: 8,
+  LIMIT: 9,
+  PORT_RANGE: 10,
+  PROXY: 11,
+  RSC: 12,
+  L2MISS: 13,
+  L3MISS: 14,
+  PORT: 15,
+  GROUP6: 16,
+  LOCAL6: 17,
 } as const;
 
 export const IFLA_BR = { VLAN_FILTERING: 7, VLAN_DEFAULT_PVID: 39 } as const;
 
-export const IFLA_BRPORT = { STATE: 1, PRIORITY: 2, COST: 3, MODE: 4, GUARD: 5, PROTECT: 6, FAST_LEAVE: 7, LEARNING: 8, UNICAST_FLOOD: 9, ISOLATED: 33 } as const;
+export const IFLA_BRPORT = {
+  STATE: 1,
+  PRIORITY: 2,
+  COST: 3,
+  MODE: 4,
+  GUARD: 5,
+  PROTECT: 6,
+  FAST_LEAVE: 7,
+  LEARNING: 8,
+  UNICAST_FLOOD: 9,
+  ISOLATED: 33,
+} as const;
 
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4, ANYCAST: 5, CACHEINFO: 6, FLAGS: 8 } as const;
 export const IFA_F = { SECONDARY: 0x01, NODAD: 0x02, DADFAILED: 0x08, TENTATIVE: 0x40, PERMANENT: 0x80, NOPREFIXROUTE: 0x200 } as const;

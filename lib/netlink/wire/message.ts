@@ -62,7 +62,7 @@ export function decodeError(msg: Message): { errno: number; extack?: string } {
   if (!(msg.header.flags & NLM_F.ACK_TLVS) || msg.body.length < 4 + NLMSG_HDRLEN) return { errno };
   // The echoed request is only its header when capped, else the whole request.
   const echoedLen = dv.getUint32(4, true);
-  const tlvStart = 4 + (msg.header.flags & NLM_F.CAPPED ? NLMSG_HDRLEN : ((echoedLen + 3) & ~3));
+  const tlvStart = 4 + (msg.header.flags & NLM_F.CAPPED ? NLMSG_HDRLEN : (echoedLen + 3) & ~3);
   const tlvs = AttrMap.parse(msg.body, tlvStart);
   const extack = tlvs.string(NLMSGERR_ATTR.MSG);
   return extack ? { errno, extack } : { errno };
@@ -113,7 +113,13 @@ export function ifaddrmsg(m: IfAddrMsg): Uint8Array {
 }
 
 export function parseIfaddrmsg(body: Uint8Array): IfAddrMsg {
-  return { family: body[0], prefixlen: body[1], flags: body[2], scope: body[3], index: new DataView(body.buffer, body.byteOffset).getUint32(4, true) };
+  return {
+    family: body[0],
+    prefixlen: body[1],
+    flags: body[2],
+    scope: body[3],
+    index: new DataView(body.buffer, body.byteOffset).getUint32(4, true),
+  };
 }
 
 export interface RtMsg {
@@ -137,8 +143,15 @@ export function rtmsg(m: RtMsg): Uint8Array {
 
 export function parseRtmsg(body: Uint8Array): RtMsg {
   return {
-    family: body[0], dstLen: body[1], srcLen: body[2], tos: body[3], table: body[4], protocol: body[5],
-    scope: body[6], type: body[7], flags: new DataView(body.buffer, body.byteOffset).getUint32(8, true),
+    family: body[0],
+    dstLen: body[1],
+    srcLen: body[2],
+    tos: body[3],
+    table: body[4],
+    protocol: body[5],
+    scope: body[6],
+    type: body[7],
+    flags: new DataView(body.buffer, body.byteOffset).getUint32(8, true),
   };
 }
 

@@ -22,7 +22,8 @@ function traces(text: string, prefix: string, stream: string): string[] {
 }
 
 /** Text of a JavaScript runtime failure, which no CNI error message should be. */
-const JS_ERROR = /\b(TypeError|ReferenceError|SyntaxError|RangeError)\b|is not a function|\b(undefined|null) is not (an object|a function|iterable)|Cannot read propert|Cannot access uninitialized|is not iterable|Maximum call stack|Invalid array length|Out of memory|JSON Parse error|\(evaluating '/;
+const JS_ERROR =
+  /\b(TypeError|ReferenceError|SyntaxError|RangeError)\b|is not a function|\b(undefined|null) is not (an object|a function|iterable)|Cannot read propert|Cannot access uninitialized|is not iterable|Maximum call stack|Invalid array length|Out of memory|JSON Parse error|\(evaluating '/;
 /** A system error's own text ("ENOENT: no such file or directory, open '…'"), not mapped to a CNI message. */
 const RAW_SYSERROR = /^E[A-Z]{2,}: /;
 
@@ -80,7 +81,8 @@ export function outputProblems(command: string, r: Exec, label = command): { pro
       }
       if (typeof p.value.cniVersion !== "string") problems.push(`${label}: exit 0 but the JSON has no cniVersion — ${show(stdout)}`);
       if ("code" in p.value) problems.push(`${label}: exit 0 with an error object on stdout — ${show(stdout)}`);
-      if (command === "VERSION" && !Array.isArray(p.value.supportedVersions)) problems.push(`${label}: VERSION without supportedVersions — ${show(stdout)}`);
+      if (command === "VERSION" && !Array.isArray(p.value.supportedVersions))
+        problems.push(`${label}: VERSION without supportedVersions — ${show(stdout)}`);
       return { problems, json: p.value };
     }
     if (text !== "") problems.push(`${label}: exit 0 but stdout is not empty — ${show(stdout)}`);
@@ -96,7 +98,8 @@ export function outputProblems(command: string, r: Exec, label = command): { pro
   if (typeof e.msg !== "string" || e.msg.trim() === "") problems.push(`${label}: error without a message — ${show(text)}`);
   const msg = `${String(e.msg ?? "")} ${String(e.details ?? "")}`;
   const decoding = e.code === 6 && String(e.msg).startsWith("error unmarshall");
-  if (JS_ERROR.test(msg) && !decoding) problems.push(`${label}: a JavaScript runtime error as the CNI error — code ${e.code}: ${show(String(e.msg))}`);
+  if (JS_ERROR.test(msg) && !decoding)
+    problems.push(`${label}: a JavaScript runtime error as the CNI error — code ${e.code}: ${show(String(e.msg))}`);
   if (RAW_SYSERROR.test(String(e.msg ?? ""))) problems.push(`${label}: a raw system error as the CNI error — code ${e.code}: ${show(String(e.msg))}`);
   return { problems, json: e };
 }

@@ -19,7 +19,10 @@ export class Worker {
   pod = "";
   readonly dir: string;
 
-  constructor(private readonly box: Sandbox, private readonly slot: number) {
+  constructor(
+    private readonly box: Sandbox,
+    private readonly slot: number,
+  ) {
     this.dir = box.tmpdir();
     this.fresh();
   }
@@ -46,11 +49,22 @@ function materialize(c: FuzzCase, dir: string, fill: (s: string) => string): voi
     const path = join(dir, f.path);
     mkdirSync(dirname(path), { recursive: true });
     switch (f.kind) {
-      case "file": writeFileSync(path, fill(f.content)); break;
-      case "script": writeFileSync(path, fill(f.content)); chmodSync(path, 0o755); break;
-      case "dir": mkdirSync(path, { recursive: true }); break;
-      case "fifo": execFileSync("mkfifo", [path]); break;
-      case "symlink": symlinkSync(fill(f.target), path); break;
+      case "file":
+        writeFileSync(path, fill(f.content));
+        break;
+      case "script":
+        writeFileSync(path, fill(f.content));
+        chmodSync(path, 0o755);
+        break;
+      case "dir":
+        mkdirSync(path, { recursive: true });
+        break;
+      case "fifo":
+        execFileSync("mkfifo", [path]);
+        break;
+      case "symlink":
+        symlinkSync(fill(f.target), path);
+        break;
       case "sparse": {
         const fd = openSync(path, "w");
         ftruncateSync(fd, f.size);
@@ -134,7 +148,8 @@ async function afterAdd(k: CaseRun, first: Exec, out: { problems: string[]; json
   // A result the runtime cannot read is a failed ADD, and it still calls DEL (without a prevResult).
   const version = typeof conf?.cniVersion === "string" && conf.cniVersion !== "" ? conf.cniVersion : "0.1.0";
   const result = out.json && !out.problems.length ? out.json : undefined;
-  if (result && result.cniVersion !== version) problems.push(`ADD: the result is not in the config's cniVersion — ${JSON.stringify(result.cniVersion)}, the config asked for ${version}`);
+  if (result && result.cniVersion !== version)
+    problems.push(`ADD: the result is not in the config's cniVersion — ${JSON.stringify(result.cniVersion)}, the config asked for ${version}`);
   const follow = async (command: "CHECK" | "GC" | "DEL", extra: Record<string, unknown>) => {
     let text = k.stdinText;
     if (conf) {
@@ -159,7 +174,11 @@ async function afterAdd(k: CaseRun, first: Exec, out: { problems: string[]; json
     // GC cannot reach the pod's interface (no netns is given), but everything else of the pod must be gone.
     problems.push(...stateLeaks(k.dir, env.CNI_CONTAINERID ? [env.CNI_CONTAINERID] : [], k.isFixture).map((l) => `after GC, left on disk: ${l}`));
     const snap = await snapshot(k.w.node);
-    problems.push(...nodeLeaks(snap.node).filter((l) => !l.startsWith("link ")).map((l) => `after GC, left in the node namespace: ${l}`));
+    problems.push(
+      ...nodeLeaks(snap.node)
+        .filter((l) => !l.startsWith("link "))
+        .map((l) => `after GC, left in the node namespace: ${l}`),
+    );
   }
   await follow("DEL", {});
 }
@@ -192,7 +211,8 @@ export async function runCase(c: FuzzCase, w: Worker): Promise<Outcome> {
   const dir = mkdtempSync(join(w.dir, "c"));
   const cwd = join(dir, "cwd");
   mkdirSync(cwd);
-  const fill = (s: string) => s.replaceAll("@T@", dir).replaceAll("@POD@", nsPath(w.pod)).replaceAll("@NODE@", nsPath(w.node)).replaceAll("@BIN@", BIN);
+  const fill = (s: string) =>
+    s.replaceAll("@T@", dir).replaceAll("@POD@", nsPath(w.pod)).replaceAll("@NODE@", nsPath(w.node)).replaceAll("@BIN@", BIN);
   const problems: string[] = [];
   try {
     materialize(c, dir, fill);
@@ -203,7 +223,13 @@ export async function runCase(c: FuzzCase, w: Worker): Promise<Outcome> {
     const exe = join(BIN, c.plugin);
     const fixtures = new Set(c.fixtures.map((f) => f.path));
     const k: CaseRun = {
-      c, w, dir, env, input, stdinText, problems,
+      c,
+      w,
+      dir,
+      env,
+      input,
+      stdinText,
+      problems,
       conf: tryParse(c.stdin.latin1 ? input.toString("utf8") : stdinText),
       isFixture: (rel) => fixtures.has(rel) || rel.startsWith("fake-"),
       run: (e, i, stdout) => inNsAsync(w.node, [exe], { env: e, input: i, cwd, timeoutMs: TIMEOUT_MS, maxRssMiB: MAX_RSS_MIB, stdout }),
@@ -222,7 +248,10 @@ export async function runCase(c: FuzzCase, w: Worker): Promise<Outcome> {
     problems.push(...diskProblems(k, before));
 
     const snap = await snapshot(w.node, w.pod);
-    problems.push(...nodeLeaks(snap.node).map((l) => `left in the node namespace: ${l}`), ...podLeaks(snap.podLinks).map((l) => `left in the pod namespace: ${l}`));
+    problems.push(
+      ...nodeLeaks(snap.node).map((l) => `left in the node namespace: ${l}`),
+      ...podLeaks(snap.podLinks).map((l) => `left in the pod namespace: ${l}`),
+    );
     if (!isPristine(snap)) w.fresh();
     return { fuzzCase: c, problems, code: first.code, ms: performance.now() - t0 };
   } catch (e) {

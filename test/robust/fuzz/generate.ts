@@ -26,8 +26,21 @@ export interface FuzzCase {
   gcBeforeDel: boolean;
 }
 
-const COMMAND_WEIGHTS: [CommandName, number][] = [["ADD", 40], ["DEL", 20], ["CHECK", 12], ["GC", 10], ["STATUS", 10], ["VERSION", 8]];
-const COUNT_WEIGHTS: [number, number][] = [[0, 6], [1, 50], [2, 28], [3, 12], [4, 4]];
+const COMMAND_WEIGHTS: [CommandName, number][] = [
+  ["ADD", 40],
+  ["DEL", 20],
+  ["CHECK", 12],
+  ["GC", 10],
+  ["STATUS", 10],
+  ["VERSION", 8],
+];
+const COUNT_WEIGHTS: [number, number][] = [
+  [0, 6],
+  [1, 50],
+  [2, 28],
+  [3, 12],
+  [4, 4],
+];
 const STDIN_MUTATION_RATE = 0.08;
 
 /** The operators and their weights (stdin mutations come last, on the serialized text, so they are apart). */
@@ -73,8 +86,16 @@ export function generateCase(runSeed: number, index: number): FuzzCase {
   const gcBeforeDel = r.chance(0.5);
   return {
     gcBeforeDel,
-    runSeed, index, plugin, command, version: seed.version,
-    env: subject.env, stdin: subject.stdin ?? { text }, stdout: subject.stdout, fixtures: subject.fixtures,
-    mutations: applied.map((a) => a.what), oracle,
+    runSeed,
+    index,
+    plugin,
+    command,
+    version: seed.version,
+    env: subject.env,
+    stdin: subject.stdin ?? { text },
+    stdout: subject.stdout,
+    fixtures: subject.fixtures,
+    mutations: applied.map((a) => a.what),
+    oracle,
   };
 }

@@ -66,9 +66,19 @@ export function signature(problem: string): string {
 }
 
 export function describeCase(c: FuzzCase): string {
-  const stdin = c.stdin.text.length > 2000 ? `${JSON.stringify(c.stdin.text.slice(0, 1500))} … ${JSON.stringify(c.stdin.text.slice(-300))} (${c.stdin.text.length} chars)` : JSON.stringify(c.stdin.text);
-  const env = Object.entries(c.env).map(([k, v]) => `${k}=${JSON.stringify(v.length > 300 ? `${v.slice(0, 100)}…(${v.length} chars)` : v)}`).join(" ");
-  const files = c.fixtures.map((f) => `${f.path} (${f.kind}${"content" in f ? `: ${JSON.stringify(f.content.length > 400 ? `${f.content.slice(0, 400)}…` : f.content)}` : ""})`).join(", ");
+  const stdin =
+    c.stdin.text.length > 2000
+      ? `${JSON.stringify(c.stdin.text.slice(0, 1500))} … ${JSON.stringify(c.stdin.text.slice(-300))} (${c.stdin.text.length} chars)`
+      : JSON.stringify(c.stdin.text);
+  const env = Object.entries(c.env)
+    .map(([k, v]) => `${k}=${JSON.stringify(v.length > 300 ? `${v.slice(0, 100)}…(${v.length} chars)` : v)}`)
+    .join(" ");
+  const files = c.fixtures
+    .map(
+      (f) =>
+        `${f.path} (${f.kind}${"content" in f ? `: ${JSON.stringify(f.content.length > 400 ? `${f.content.slice(0, 400)}…` : f.content)}` : ""})`,
+    )
+    .join(", ");
   return [
     `case ${c.index} of seed ${c.runSeed}: ${c.plugin} ${c.command}, cniVersion ${c.version}${c.command === "ADD" && c.gcBeforeDel ? " (GC before DEL if it succeeds)" : ""}; mutations: ${c.mutations.join("; ") || "none"}`,
     `  env: ${env}`,
@@ -111,5 +121,8 @@ export function coverage(r: FuzzReport): string {
     if (o.code === 0) t.ok++;
     table.set(k, t);
   }
-  return [...table].sort().map(([k, t]) => `${k.padEnd(18)} ${String(t.n).padStart(5)} cases, ${String(t.ok).padStart(4)} exit 0`).join("\n");
+  return [...table]
+    .sort()
+    .map(([k, t]) => `${k.padEnd(18)} ${String(t.n).padStart(5)} cases, ${String(t.ok).padStart(4)} exit 0`)
+    .join("\n");
 }

@@ -48,7 +48,12 @@ interface PrevIface {
 }
 
 /** A result in the shape `version` prints, for prevResult. */
-export function prevResult(version: string, ifaces: PrevIface[], ips: { address: string; gateway?: string; iface: number }[], routes: { dst: string; gw?: string }[] = []): Record<string, unknown> {
+export function prevResult(
+  version: string,
+  ifaces: PrevIface[],
+  ips: { address: string; gateway?: string; iface: number }[],
+  routes: { dst: string; gw?: string }[] = [],
+): Record<string, unknown> {
   if (!atLeast(version, "0.3.0")) {
     const four = ips.find((i) => !i.address.includes(":"));
     const six = ips.find((i) => i.address.includes(":"));
@@ -59,7 +64,12 @@ export function prevResult(version: string, ifaces: PrevIface[], ips: { address:
   return {
     cniVersion: version,
     interfaces: ifaces,
-    ips: ips.map((i) => ({ ...(withVersion ? { version: i.address.includes(":") ? "6" : "4" } : {}), address: i.address, ...(i.gateway ? { gateway: i.gateway } : {}), interface: i.iface })),
+    ips: ips.map((i) => ({
+      ...(withVersion ? { version: i.address.includes(":") ? "6" : "4" } : {}),
+      address: i.address,
+      ...(i.gateway ? { gateway: i.gateway } : {}),
+      interface: i.iface,
+    })),
     ...(routes.length ? { routes } : {}),
   };
 }
@@ -88,8 +98,11 @@ type Build = Omit<Seed, "plugin" | "command" | "version" | "env">;
 function flannel(r: Rng, command: CommandName, version: string, ifname: string): Build {
   const lease = r.pick(["v4", "v4", "dual", "v6"] as const);
   const conf: Record<string, unknown> = {
-    cniVersion: version, name: "cbr0", type: "flannel",
-    subnetFile: "@T@/subnet.env", dataDir: "@T@/flannel",
+    cniVersion: version,
+    name: "cbr0",
+    type: "flannel",
+    subnetFile: "@T@/subnet.env",
+    dataDir: "@T@/flannel",
     ipam: { dataDir: "@T@/ipam" },
     delegate: { hairpinMode: true, isDefaultGateway: true },
   };
@@ -97,7 +110,12 @@ function flannel(r: Rng, command: CommandName, version: string, ifname: string):
   if (r.chance(0.2)) (conf.delegate as Record<string, unknown>).mtu = 1400;
   if (r.chance(0.15)) conf.runtimeConfig = { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] };
   const address = lease === "v6" ? "fd00:244:0:1::2/64" : "10.244.1.2/24";
-  if (command === "CHECK") conf.prevResult = prevResult(version, [{ name: "cni0" }, { name: "veth12345678" }, { name: ifname, sandbox: "@POD@" }], [{ address, gateway: address.replace(/2\/(24|64)$/, "1"), iface: 2 }]);
+  if (command === "CHECK")
+    conf.prevResult = prevResult(
+      version,
+      [{ name: "cni0" }, { name: "veth12345678" }, { name: ifname, sandbox: "@POD@" }],
+      [{ address, gateway: address.replace(/2\/(24|64)$/, "1"), iface: 2 }],
+    );
   return {
     conf,
     fixtures: [{ path: "subnet.env", kind: "file", content: LEASES[lease](r.chance(0.5)) }],
@@ -108,7 +126,11 @@ function flannel(r: Rng, command: CommandName, version: string, ifname: string):
 
 function ipamConf(r: Rng, version: string, dual: boolean): Record<string, unknown> {
   const ipam: Record<string, unknown> = { type: "host-local", dataDir: "@T@/ipam" };
-  const v4 = { subnet: "10.99.0.0/24", ...(r.chance(0.2) ? { rangeStart: "10.99.0.10", rangeEnd: "10.99.0.20" } : {}), ...(r.chance(0.1) ? { gateway: "10.99.0.254" } : {}) };
+  const v4 = {
+    subnet: "10.99.0.0/24",
+    ...(r.chance(0.2) ? { rangeStart: "10.99.0.10", rangeEnd: "10.99.0.20" } : {}),
+    ...(r.chance(0.1) ? { gateway: "10.99.0.254" } : {}),
+  };
   if (r.chance(0.15) && !dual) Object.assign(ipam, v4);
   else ipam.ranges = dual && atLeast(version, "0.3.0") ? [[v4], [{ subnet: "fd99::/64" }]] : [[v4]];
   if (r.chance(0.6)) ipam.routes = r.chance(0.5) ? [{ dst: "0.0.0.0/0" }] : [{ dst: "192.168.0.0/16", gw: "10.99.0.1" }];
@@ -117,8 +139,12 @@ function ipamConf(r: Rng, version: string, dual: boolean): Record<string, unknow
 
 function bridge(r: Rng, command: CommandName, version: string, ifname: string): Build {
   const conf: Record<string, unknown> = {
-    cniVersion: version, name: "fznet", type: "bridge", bridge: r.pick(["cni0", "cni-fz0", "br-fuzz"]),
-    isGateway: true, ipMasq: r.chance(0.5),
+    cniVersion: version,
+    name: "fznet",
+    type: "bridge",
+    bridge: r.pick(["cni0", "cni-fz0", "br-fuzz"]),
+    isGateway: true,
+    ipMasq: r.chance(0.5),
     ipam: ipamConf(r, version, r.chance(0.3)),
   };
   // isDefaultGateway adds its own default route: with an IPAM default route without "gw" both plugins fail (EEXIST).
@@ -130,7 +156,11 @@ function bridge(r: Rng, command: CommandName, version: string, ifname: string): 
   // No "vlan": kernels without CONFIG_BRIDGE_VLAN_FILTERING (this one) refuse it, so it cannot be a valid seed.
   if (r.chance(0.05)) conf.forceAddress = true;
   if (command === "CHECK") {
-    conf.prevResult = prevResult(version, [{ name: conf.bridge as string }, { name: "veth12345678" }, { name: ifname, sandbox: "@POD@" }], [{ address: "10.99.0.2/24", gateway: "10.99.0.1", iface: 2 }]);
+    conf.prevResult = prevResult(
+      version,
+      [{ name: conf.bridge as string }, { name: "veth12345678" }, { name: ifname, sandbox: "@POD@" }],
+      [{ address: "10.99.0.2/24", gateway: "10.99.0.1", iface: 2 }],
+    );
   }
   return { conf, fixtures: [], protect: { ipam: "holds-write-path", "ipam.dataDir": "write-path" }, podAddress: "10.99.0.2/24" };
 }
@@ -143,25 +173,40 @@ function hostLocal(r: Rng, command: CommandName, version: string): Build {
   if (r.chance(0.1)) conf.runtimeConfig = { ips: ["10.99.0.15/24"] };
   return {
     conf,
-    fixtures: [{ path: "resolv.conf", kind: "file", content: "nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local\noptions ndots:5\n" }],
+    fixtures: [
+      { path: "resolv.conf", kind: "file", content: "nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local\noptions ndots:5\n" },
+    ],
     protect: { ipam: "holds-write-path", "ipam.dataDir": "write-path", "ipam.resolvConf": "read-path" },
   };
 }
 
 function loopback(_r: Rng, command: CommandName, version: string): Build {
   const conf: Record<string, unknown> = { cniVersion: version, name: "lo", type: "loopback" };
-  if (command === "CHECK") conf.prevResult = prevResult(version, [{ name: "lo", sandbox: "@POD@" }], [{ address: "127.0.0.1/8", iface: 0 }, { address: "::1/128", iface: 0 }]);
+  if (command === "CHECK")
+    conf.prevResult = prevResult(
+      version,
+      [{ name: "lo", sandbox: "@POD@" }],
+      [
+        { address: "127.0.0.1/8", iface: 0 },
+        { address: "::1/128", iface: 0 },
+      ],
+    );
   return { conf, fixtures: [], protect: {} };
 }
 
 function portmap(r: Rng, _command: CommandName, version: string, ifname: string): Build {
   const six = r.chance(0.25);
-  const ips = [{ address: "10.244.1.2/24", gateway: "10.244.1.1", iface: 2 }, ...(six ? [{ address: "fd00:244:0:1::2/64", gateway: "fd00:244:0:1::1", iface: 2 }] : [])];
+  const ips = [
+    { address: "10.244.1.2/24", gateway: "10.244.1.1", iface: 2 },
+    ...(six ? [{ address: "fd00:244:0:1::2/64", gateway: "fd00:244:0:1::1", iface: 2 }] : []),
+  ];
   const mappings: Record<string, unknown>[] = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }];
   if (r.chance(0.4)) mappings.push({ hostPort: 5353, containerPort: 53, protocol: "udp" });
   if (r.chance(0.2)) mappings.push({ hostPort: 9090, containerPort: 90, protocol: "tcp", hostIP: six && r.chance(0.5) ? "::1" : "127.0.0.1" });
   const conf: Record<string, unknown> = {
-    cniVersion: version, name: "pmnet", type: "portmap",
+    cniVersion: version,
+    name: "pmnet",
+    type: "portmap",
     runtimeConfig: { portMappings: mappings },
     prevResult: prevResult(version, [{ name: "cni0" }, { name: "veth12345678" }, { name: ifname, sandbox: "@POD@" }], ips),
   };

@@ -86,4 +86,3 @@ export function pathVariant(r: Rng, s: Subject, reading: boolean): string {
   }
   return r.pick(choices)();
 }
-

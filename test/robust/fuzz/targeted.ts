@@ -23,10 +23,19 @@ export function injectionMutation(r: Rng, s: Subject): Applied | undefined {
     targets.push(
       ["conditionsV4", () => (c.conditionsV4 = r.chance(0.5) ? [payload] : ["-s", "10.0.0.0/8", "-m", "comment", "--comment", payload])],
       ["conditionsV6", () => (c.conditionsV6 = [payload])],
-      ["externalSetMarkChain", () => { delete c.markMasqBit; c.externalSetMarkChain = payload; }],
+      [
+        "externalSetMarkChain",
+        () => {
+          delete c.markMasqBit;
+          c.externalSetMarkChain = payload;
+        },
+      ],
     );
     if (maps.length && typeof maps[0] === "object" && maps[0] !== null) {
-      targets.push(["runtimeConfig.portMappings.0.hostIP", () => (maps[0].hostIP = payload)], ["runtimeConfig.portMappings.0.protocol", () => (maps[0].protocol = payload)]);
+      targets.push(
+        ["runtimeConfig.portMappings.0.hostIP", () => (maps[0].hostIP = payload)],
+        ["runtimeConfig.portMappings.0.protocol", () => (maps[0].protocol = payload)],
+      );
     }
   }
   if (s.seed.plugin === "bridge") targets.push(["bridge", () => (c.bridge = payload)]);
@@ -38,13 +47,28 @@ export function injectionMutation(r: Rng, s: Subject): Applied | undefined {
 /** Input files that are no regular files, or too big to read whole (issue 11, defect 2). */
 export function inputFileMutation(r: Rng, s: Subject): Applied | undefined {
   const ipam = s.conf.ipam && typeof s.conf.ipam === "object" && !Array.isArray(s.conf.ipam) ? (s.conf.ipam as Record<string, unknown>) : undefined;
-  const key = s.seed.plugin === "flannel" ? "subnetFile" : ipam && (s.seed.plugin === "host-local" || s.seed.plugin === "bridge") ? "ipam.resolvConf" : undefined;
+  const key =
+    s.seed.plugin === "flannel"
+      ? "subnetFile"
+      : ipam && (s.seed.plugin === "host-local" || s.seed.plugin === "bridge")
+        ? "ipam.resolvConf"
+        : undefined;
   if (!key) return undefined;
-  const value = r.pick([() => "/dev/zero", () => "/dev/urandom", () => useFixture(s, "fifo"), () => useFixture(s, "adir"), () => useFixture(s, "huge"), () => useFixture(s, "zerolink")])();
+  const value = r.pick([
+    () => "/dev/zero",
+    () => "/dev/urandom",
+    () => useFixture(s, "fifo"),
+    () => useFixture(s, "adir"),
+    () => useFixture(s, "huge"),
+    () => useFixture(s, "zerolink"),
+  ])();
   if (key === "subnetFile") s.conf.subnetFile = value;
   else ipam!.resolvConf = value;
   const reads = s.seed.command === "ADD" || (s.seed.plugin === "flannel" && (s.seed.command === "STATUS" || s.seed.command === "CHECK"));
-  return { what: `${key} = ${value}`, oracle: reads ? { expect: "fail", why: `${key} is not a regular file of sane size (issue 11, defect 2)` } : undefined };
+  return {
+    what: `${key} = ${value}`,
+    oracle: reads ? { expect: "fail", why: `${key} is not a regular file of sane size (issue 11, defect 2)` } : undefined,
+  };
 }
 
 /** A range that cannot hold a gateway and a pod as intended: 0.0.0.0/0 or ::/0 (issue 11, defect 11). */
@@ -54,20 +78,28 @@ export function degenerateRangeMutation(r: Rng, s: Subject): Applied | undefined
     const f = s.fixtures.find((x) => x.path === "subnet.env") as Extract<Fixture, { kind: "file" }> | undefined;
     if (!f || !/FLANNEL_SUBNET=/.test(f.content)) return undefined;
     f.content = f.content.replace(/FLANNEL_NETWORK=\S+/, "FLANNEL_NETWORK=0.0.0.0/0").replace(/FLANNEL_SUBNET=\S+/, "FLANNEL_SUBNET=0.0.0.0/0");
-    return { what: "subnet.env: FLANNEL_NETWORK=FLANNEL_SUBNET=0.0.0.0/0", oracle: s.seed.command === "ADD" ? { expect: "fail", why: "a 0.0.0.0/0 lease cannot be allocated from (issue 11, defect 11)" } : undefined };
+    return {
+      what: "subnet.env: FLANNEL_NETWORK=FLANNEL_SUBNET=0.0.0.0/0",
+      oracle: s.seed.command === "ADD" ? { expect: "fail", why: "a 0.0.0.0/0 lease cannot be allocated from (issue 11, defect 11)" } : undefined,
+    };
   }
   const ipam = s.conf.ipam as Record<string, unknown> | undefined;
   if (!ipam || typeof ipam !== "object" || Array.isArray(ipam) || (s.seed.plugin !== "host-local" && s.seed.plugin !== "bridge")) return undefined;
   for (const k of ["subnet", "rangeStart", "rangeEnd", "gateway"]) delete ipam[k];
   // Only the degenerate range: with another range set beside it the outcome would depend on overlaps.
   ipam.ranges = [[{ subnet: range }]];
-  return { what: `ipam.ranges = [[{subnet: ${range}}]]`, oracle: s.seed.command === "ADD" ? { expect: "fail", why: `a ${range} range cannot be allocated from (issue 11, defect 11)` } : undefined };
+  return {
+    what: `ipam.ranges = [[{subnet: ${range}}]]`,
+    oracle: s.seed.command === "ADD" ? { expect: "fail", why: `a ${range} range cannot be allocated from (issue 11, defect 11)` } : undefined,
+  };
 }
 
 /** stdout is /dev/full or a closed pipe: a result that cannot be delivered is a failure (issue 11, defect 4). */
 export function stdoutMutation(r: Rng, s: Subject): Applied | undefined {
   s.stdout = r.pick(["full", "closed"] as const);
   const prints = s.seed.command === "ADD" || s.seed.command === "VERSION";
-  return { what: `stdout: ${s.stdout === "full" ? "/dev/full" : "a closed pipe"}`, oracle: prints ? { expect: "fail", why: "the result cannot be written to stdout, so the command must fail (and an ADD roll back)" } : undefined };
+  return {
+    what: `stdout: ${s.stdout === "full" ? "/dev/full" : "a closed pipe"}`,
+    oracle: prints ? { expect: "fail", why: "the result cannot be written to stdout, so the command must fail (and an ADD roll back)" } : undefined,
+  };
 }
-
