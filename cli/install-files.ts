@@ -101,7 +101,7 @@ function sameContent(a: number, b: number, size: number): boolean {
 /** Whether `dest` already is a regular file with the bytes of the open source file. */
 export function isInstalled(src: number, dest: string): boolean {
   const st = lstatOrUndefined(dest);
-  if (!st || !st.isFile()) return false;
+  if (!st?.isFile()) return false;
   const s = fstatSync(src, { bigint: true });
   if (s.dev === st.dev && s.ino === st.ino) return true;
   if (s.size !== st.size) return false;

@@ -51,9 +51,9 @@ export interface Picture {
 
 const isLinkLocal6 = (ip: IPBytes) => ip.length === 16 && ip[0] === 0xfe && (ip[1] & 0xc0) === 0x80;
 const addrsOf = (ctx: Context, l: Link) => ctx.addrs.filter((a) => a.index === l.index && !isLinkLocal6(a.cidr.ip)).map((a) => formatCIDR(a.cidr));
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 /** `token` as a whole word of `text`: "10.244.1.2" is not in "10.244.1.20", "veth1" not in "veth12". */
-const mentions = (text: string, token: string) => new RegExp(`(^|[^\\w.:/])${escape(token)}(?![\\w/]|\\.\\d)`).test(text);
+const mentions = (text: string, token: string) => new RegExp(`(^|[^\\w.:/])${escapeRegExp(token)}(?![\\w/]|\\.\\d)`).test(text);
 
 /** The problems whose text names `token` (a subnet, a device, an address), and the worst status among them. */
 function about(all: Problem[], checks: string[], ...tokens: string[]): { status: Status; problems: string[] } {
@@ -198,7 +198,7 @@ export function drawing(p: Picture, colour: boolean): string {
   const elsewhere = p.problems.filter((x) => !shown.has(x.text));
   if (elsewhere.length) {
     out.push("", "elsewhere");
-    for (const x of elsewhere) out.push(`${mark(x.status, [`${x.check}: ${x.text}`]).replace(/^(\x1b\[[\d;]*m)?  /, "$1")}`);
+    for (const x of elsewhere) out.push(`${mark(x.status, [`${x.check}: ${x.text}`]).replace(/^(\x1b\[[\d;]*m)? {2}/, "$1")}`);
   }
   const fails = p.problems.filter((x) => x.status === "fail").length;
   const warns = p.problems.filter((x) => x.status === "warn").length;
@@ -212,7 +212,7 @@ export function showMain(argv: string[]): number {
     writeAll(1, USAGE);
     return 0;
   }
-  let opts;
+  let opts: ReturnType<typeof parseOptions>;
   try {
     opts = parseOptions(argv, { fix: false });
   } catch (e) {

@@ -51,7 +51,12 @@ for (const t of TARGETS) {
   }
   // Compression runs in the background while the next target compiles; the stage goes once both are done.
   const mine = jobs.slice(t.image ? -2 : -1);
-  jobs.push(Promise.all(mine).then(() => (rmSync(stage, { recursive: true, force: true }), [])));
+  jobs.push(
+    Promise.all(mine).then(() => {
+      rmSync(stage, { recursive: true, force: true });
+      return [];
+    }),
+  );
 }
 const artefacts = (await Promise.all(jobs)).flat();
 for (const a of artefacts) await writeChecksums(a);

@@ -27,6 +27,7 @@ export const DEBIAN_PACKAGES = [
 
 function missing() {
   return DEBIAN_PACKAGES.filter((p) => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format field, not a template
     const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", p], { encoding: "utf8" });
     return r.status !== 0 || !r.stdout.includes("install ok installed");
   });

@@ -68,7 +68,7 @@ export function doctorMain(argv: string[]): number {
     writeAll(1, USAGE);
     return 0;
   }
-  let opts;
+  let opts: ReturnType<typeof parseOptions>;
   try {
     opts = parseOptions(argv, { fix: true });
   } catch (e) {

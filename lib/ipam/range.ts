@@ -20,7 +20,7 @@ export interface RangeInput {
 
 export type RangeSet = Range[];
 
-export class RangeError extends Error {
+export class IPRangeError extends Error {
   constructor(
     msg: string,
     readonly details = "",
@@ -56,16 +56,16 @@ export function unusableSubnet(subnet: CIDR): string | undefined {
 export function canonicalizeRange(input: RangeInput): Range {
   const { subnet } = input;
   const bits = subnet.ip.length * 8;
-  if (subnet.prefix > bits - 2) throw new RangeError(`Network ${formatCIDR(subnet)} too small to allocate from`);
+  if (subnet.prefix > bits - 2) throw new IPRangeError(`Network ${formatCIDR(subnet)} too small to allocate from`);
   const network = networkOf(subnet);
   if (!ipEqual(network, subnet.ip)) {
-    throw new RangeError(`Network has host bits set. For a subnet mask of length ${subnet.prefix} the network address is ${formatIP(network)}`);
+    throw new IPRangeError(`Network has host bits set. For a subnet mask of length ${subnet.prefix} the network address is ${formatIP(network)}`);
   }
   const r: RangeInput = { subnet };
   const gateway = input.gateway ?? addToIP(network, 1n);
   if (input.gateway && (gateway.length !== network.length || !contains(subnet, gateway))) {
     // Stricter than Debian's v1.1.1, which hands out addresses whose gateway the pod cannot reach on its link.
-    throw new RangeError(
+    throw new IPRangeError(
       `gateway ${formatIP(gateway)} not in network ${formatCIDR(subnet)}`,
       "set the gateway to an address of the subnet, or leave it out (the subnet's first address)",
     );
@@ -74,14 +74,14 @@ export function canonicalizeRange(input: RangeInput): Range {
   // and the start, naming only the bound ("RangeStart %s not in network %s"); the reason goes in the details.
   if (input.rangeStart) {
     const why = outOfRange({ subnet, rangeEnd: input.rangeEnd }, input.rangeStart);
-    if (why) throw new RangeError(`RangeStart ${formatIP(input.rangeStart)} not in network ${formatCIDR(subnet)}`, why);
+    if (why) throw new IPRangeError(`RangeStart ${formatIP(input.rangeStart)} not in network ${formatCIDR(subnet)}`, why);
     r.rangeStart = input.rangeStart;
   } else {
     r.rangeStart = addToIP(network, 1n);
   }
   if (input.rangeEnd) {
     const why = outOfRange(r, input.rangeEnd);
-    if (why) throw new RangeError(`RangeEnd ${formatIP(input.rangeEnd)} not in network ${formatCIDR(subnet)}`, why);
+    if (why) throw new IPRangeError(`RangeEnd ${formatIP(input.rangeEnd)} not in network ${formatCIDR(subnet)}`, why);
     r.rangeEnd = input.rangeEnd;
   } else {
     // The last address, less the IPv4 broadcast.
@@ -103,12 +103,12 @@ export const rangeString = (r: Range): string => `${formatIP(r.rangeStart)}-${fo
 export const rangeSetString = (s: RangeSet): string => s.map(rangeString).join(",");
 
 export function canonicalizeRangeSet(inputs: RangeInput[]): RangeSet {
-  if (!inputs.length) throw new RangeError("empty range set");
+  if (!inputs.length) throw new IPRangeError("empty range set");
   const set = inputs.map(canonicalizeRange);
-  if (set.some((r) => r.rangeStart.length !== set[0].rangeStart.length)) throw new RangeError("mixed address families");
+  if (set.some((r) => r.rangeStart.length !== set[0].rangeStart.length)) throw new IPRangeError("mixed address families");
   for (let i = 0; i < set.length - 1; i++) {
     for (let j = i + 1; j < set.length; j++) {
-      if (rangesOverlap(set[i], set[j])) throw new RangeError(`subnets ${rangeString(set[i])} and ${rangeString(set[j])} overlap`);
+      if (rangesOverlap(set[i], set[j])) throw new IPRangeError(`subnets ${rangeString(set[i])} and ${rangeString(set[j])} overlap`);
     }
   }
   return set;

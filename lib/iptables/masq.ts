@@ -1,7 +1,7 @@
 // Masquerading of pod traffic, in the reference's shape: POSTROUTING "-s <pod ip> -j CNI-<hash>", and in that
 // per-container chain "ACCEPT to the pod's own network" then "MASQUERADE unless multicast". Teardown needs
 // only the network name and container id, so it works after the pod's namespace is gone.
-import { type CIDR } from "../ip/addr.ts";
+import type { CIDR } from "../ip/addr.ts";
 import { type Family, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "./restore.ts";
 import { commentOf, rule, savedHost, savedNet, targetOf } from "./rule-text.ts";
 import { chainName, chainPattern, readRuleComment, ruleComment } from "./names.ts";

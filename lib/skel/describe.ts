@@ -75,8 +75,9 @@ export function tooDeep(root: unknown, limit: number): string | undefined {
     const { v, path } = stack.pop()!;
     if (typeof v !== "object" || v === null) continue;
     if (path.length >= limit) return pathText(path);
-    if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
-    else for (const [k, item] of Object.entries(v)) stack.push({ v: item, path: [...path, k] });
+    if (Array.isArray(v)) {
+      for (const [i, item] of v.entries()) stack.push({ v: item, path: [...path, i] });
+    } else for (const [k, item] of Object.entries(v)) stack.push({ v: item, path: [...path, k] });
   }
   return undefined;
 }

@@ -113,7 +113,7 @@ function checkVersion(conf: NetConf, command: CmdArgs["command"]): void {
  */
 function checkNotOwnNetns({ netns, netnsOverride }: CmdArgs): void {
   if (netnsOverride) return;
-  let target;
+  let target: ReturnType<typeof statSync>;
   try {
     target = statSync(netns);
   } catch {

@@ -29,7 +29,7 @@ function bunSpawnSync(cmd: string, args: string[], o: Options): SpawnSyncReturns
     signal: null,
     error,
   });
-  let r;
+  let r: ReturnType<typeof Bun.spawnSync>;
   try {
     r = Bun.spawnSync([cmd, ...args], {
       env: o.env,

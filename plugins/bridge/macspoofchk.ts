@@ -106,6 +106,7 @@ export function gcSpoofChecks(ctx: Context, brName: string): void {
       const table = readTable();
       const stale = (table?.get(BASE) ?? []).filter((r) => {
         if (!r.comment?.startsWith("macspoofchk-") || keep.has(r.comment)) return false;
+        // biome-ignore lint/suspicious/noExplicitAny: nft -j prints untyped JSON; every step below is optional-chained
         const veth = (r.expr as any[])[0]?.match?.right;
         const link = typeof veth === "string" ? findLink(nl, veth) : undefined;
         return !link || (bridge !== undefined && link.master === bridge.index);

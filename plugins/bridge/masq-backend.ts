@@ -20,7 +20,10 @@ function setupNft(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {
 }
 
 export function setupMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {
-  if (conf.ipMasqBackend === "nftables") return setupNft(conf, ctx, addrs);
+  if (conf.ipMasqBackend === "nftables") {
+    setupNft(conf, ctx, addrs);
+    return;
+  }
   try {
     setupMasq(conf.name, ctx.containerID, addrs);
   } catch (e) {

@@ -14,7 +14,7 @@ import {
   versionAtLeast,
 } from "../../lib/skel/index.ts";
 import { type IPBytes, formatIP, ipEqual, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
-import { type RangeInput, type RangeSet, RangeError, canonicalizeRangeSet, rangeSetsOverlap, unusableSubnet } from "../../lib/ipam/range.ts";
+import { type RangeInput, type RangeSet, IPRangeError, canonicalizeRangeSet, rangeSetsOverlap, unusableSubnet } from "../../lib/ipam/range.ts";
 
 /** A route of ipam.routes, passed to the result as is. */
 export type RouteConf = Route;
@@ -161,7 +161,7 @@ export function loadConfig(conf: NetConf, cniArgs: string): HostLocalConf {
     try {
       return canonicalizeRangeSet(set);
     } catch (e) {
-      if (e instanceof RangeError) throw invalidConfig(`invalid range set ${i}: ${e.message}`, e.details);
+      if (e instanceof IPRangeError) throw invalidConfig(`invalid range set ${i}: ${e.message}`, e.details);
       throw e;
     }
   });

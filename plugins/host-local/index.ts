@@ -61,7 +61,9 @@ function add(ctx: Context): Result {
     if (conf.reclaimAfterReboot) reclaimAfterReboot(store, ctx.log);
     const pending = [...conf.requested];
     const taken: IPBytes[] = [];
-    const rollback = () => taken.forEach((ip) => store.release(ip));
+    const rollback = () => {
+      for (const ip of taken) store.release(ip);
+    };
     const ips = conf.ranges.map((set, idx) => {
       const at = pending.findIndex((ip) => rangeFor(set, ip) !== undefined);
       const requested = at >= 0 ? pending.splice(at, 1)[0] : undefined;

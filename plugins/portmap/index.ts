@@ -16,7 +16,7 @@ import {
   savedTableIfUsable,
 } from "../../lib/iptables/restore.ts";
 import { asDelete, chainsOf, jumpsTo, savedArgs } from "../../lib/iptables/rule-text.ts";
-import { type CIDR } from "../../lib/ip/addr.ts";
+import type { CIDR } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
 import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
 import { type PortMapConf, loadConfig, refuseOtherBackendOptions } from "./config.ts";

@@ -60,6 +60,7 @@ function listedSignature(r: NftRule): string {
   let dport: number | null = null;
   let proto: string | null = null;
   let to: unknown[] = [null, null];
+  // biome-ignore lint/suspicious/noExplicitAny: nft -j prints untyped JSON; every step below is optional-chained
   for (const e of r.expr as any[]) {
     if (e?.match?.op === "==" && e.match.left?.payload?.field === "daddr" && typeof e.match.right === "string") daddr = e.match.right;
     if (e?.match?.op === "==" && e.match.left?.payload?.field === "dport") [proto, dport] = [e.match.left.payload.protocol, e.match.right];

@@ -50,7 +50,11 @@ export async function encapsulationCheck(backend: Backend, node: LabNode, from: 
   // tcpdump says "listening on eth0" once it captures; ping only then (bounded).
   await new Promise<void>((r) => {
     const t = setTimeout(r, 5000);
-    dump.stderr.on("data", (d) => String(d).includes("listening on") && (clearTimeout(t), r()));
+    dump.stderr.on("data", (d) => {
+      if (!String(d).includes("listening on")) return;
+      clearTimeout(t);
+      r();
+    });
   });
   ping(from.ns, to.ip);
   await done;

@@ -142,7 +142,7 @@ export const FAULTS: Fault[] = [
         node,
         flanneldRules(node)
           .split("\n")
-          .filter((l, i, all) => i >= all.indexOf("*filter"))
+          .filter((_l, i, all) => i >= all.indexOf("*filter"))
           .join("\n"),
       );
     },
@@ -162,7 +162,8 @@ export const FAULTS: Fault[] = [
     repairable: true,
     apply: (node) => {
       const dir = join(node.dir, "ipam", "cbr0");
-      LEAKED.forEach((ip, i) => writeFileSync(join(dir, ip), `dead${i}00000000000000000000000000000000000000000000000000000000000\r\neth0`));
+      for (const [i, ip] of LEAKED.entries())
+        writeFileSync(join(dir, ip), `dead${i}00000000000000000000000000000000000000000000000000000000000\r\neth0`);
       writeFileSync(join(dir, ".tmp-10.244.1.202.4242"), "half");
     },
     undo: (node) => {

@@ -24,7 +24,7 @@ export function listTree(root: string): Map<string, Entry> {
     }
     for (const name of names) {
       const r = rel ? `${rel}/${name}` : name;
-      let st;
+      let st: ReturnType<typeof lstatSync>;
       try {
         st = lstatSync(join(root, r));
       } catch {

@@ -275,7 +275,7 @@ describe("flannel after crashes and on read-only state", () => {
     const kills = 30;
     // A few kills land where the saved config is being written; the rest anywhere after the config is read.
     const chosen = Array.from({ length: kills }, (_, i) => (i < 5 ? points.save[i % points.save.length] : points.all[rnd.below(points.all.length)]));
-    chosen.forEach((p, i) => addKilledAt(n, pod, `killed-${i}`, `k${i}`, p));
+    for (const [i, p] of chosen.entries()) addKilledAt(n, pod, `killed-${i}`, `k${i}`, p);
     const why = `seed ${rnd.seed}, kill points ${JSON.stringify(chosen)}`;
 
     chosen.forEach((_, i) => {
@@ -301,7 +301,7 @@ describe("flannel after crashes and on read-only state", () => {
     const pod = box.netns("pod");
     const { save } = killPoints(n, pod);
     expect(n.run("ADD", pod, {}, "keep").code).toBe(0);
-    save.forEach((p, i) => addKilledAt(n, pod, i % 2 ? "keep" : `killed-${i}`, `k${i}`, p));
+    for (const [i, p] of save.entries()) addKilledAt(n, pod, i % 2 ? "keep" : `killed-${i}`, `k${i}`, p);
     const valid = [{ containerID: "keep", ifname: "eth0" }];
     const gc = n.run("GC", pod, { "cni.dev/valid-attachments": valid });
     expect(gc.code, gc.stdout).toBe(0);

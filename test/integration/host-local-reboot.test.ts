@@ -39,7 +39,7 @@ const env = (command: string, id: string, binDir = BIN) => ({
 const now = (command: string, c: object, id: string, binDir = BIN) =>
   runPlugin("host-local", { binDir, env: env(command, id, binDir), stdin: c, node });
 /** Ours, after a reboot into `boot`. */
-const after = (boot: { file: string }, command: string, c: object, id: string) =>
+const afterBoot = (boot: { file: string }, command: string, c: object, id: string) =>
   inBoot(boot, 'exec nsenter --net="$0" "$1"', [nsPath(node), `${BIN}/host-local`], { input: JSON.stringify(c), env: env(command, id) });
 
 const store = (dir: string) => join(dir, NET);
@@ -63,7 +63,7 @@ describe("host-local releases reservations of earlier boots", () => {
     backdateAll(dir);
 
     const boot = otherBoot(box.tmpdir());
-    const r = after(boot, "ADD", conf(dir), "e");
+    const r = afterBoot(boot, "ADD", conf(dir), "e");
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const lines = releaseLines(r.stderr);
     expect(lines, r.stderr).toHaveLength(1);
@@ -76,7 +76,7 @@ describe("host-local releases reservations of earlier boots", () => {
 
     // Later ADDs of that boot release nothing, not even files dated before the boot (a clock set after boot).
     backdateAll(dir);
-    const f = after(boot, "ADD", conf(dir), "f");
+    const f = afterBoot(boot, "ADD", conf(dir), "f");
     expect(f.code, f.stdout).toBe(0);
     expect(releaseLines(f.stderr)).toEqual([]);
     expect(Object.values(held(dir)).sort()).toEqual(["e\r\neth0", "e\r\neth0", "f\r\neth0", "f\r\neth0"]);
@@ -96,7 +96,7 @@ describe("host-local releases reservations of earlier boots", () => {
     const dir = box.tmpdir();
     for (const id of ["c", "d"]) expect(now("ADD", conf(dir), id, REFERENCE_BIN).code).toBe(0);
     expect(existsSync(join(store(dir), MARKER))).toBe(false);
-    const r = after(otherBoot(box.tmpdir()), "ADD", conf(dir), "e");
+    const r = afterBoot(otherBoot(box.tmpdir()), "ADD", conf(dir), "e");
     expect(r.code, r.stdout).toBe(0);
     expect(releaseLines(r.stderr)).toEqual([]);
     expect(reservations(dir)).toHaveLength(6);
@@ -107,7 +107,7 @@ describe("host-local releases reservations of earlier boots", () => {
     const off = conf(dir, { reclaimAfterReboot: false });
     expect(now("ADD", off, "a").code).toBe(0);
     backdateAll(dir);
-    const r = after(otherBoot(box.tmpdir()), "ADD", off, "b");
+    const r = afterBoot(otherBoot(box.tmpdir()), "ADD", off, "b");
     expect(r.code, r.stdout).toBe(0);
     expect(releaseLines(r.stderr)).toEqual([]);
     expect(reservations(dir)).toHaveLength(4);
@@ -123,11 +123,11 @@ describe("host-local releases reservations of earlier boots", () => {
     backdateAll(dir);
     const before = held(dir);
     const boot = otherBoot(box.tmpdir());
-    expect(after(boot, "DEL", conf(dir), "zzz").code).toBe(0);
-    expect(after(boot, "CHECK", conf(dir, {}, { prevResult: a.json }), "a").code).toBe(0);
+    expect(afterBoot(boot, "DEL", conf(dir), "zzz").code).toBe(0);
+    expect(afterBoot(boot, "CHECK", conf(dir, {}, { prevResult: a.json }), "a").code).toBe(0);
     const valid = { "cni.dev/valid-attachments": ["a", "b"].map((containerID) => ({ containerID, ifname: "eth0" })) };
-    expect(after(boot, "GC", v11(conf(dir, {}, valid)), "a").code).toBe(0);
-    expect(after(boot, "STATUS", v11(conf(dir)), "a").code).toBe(0);
+    expect(afterBoot(boot, "GC", v11(conf(dir, {}, valid)), "a").code).toBe(0);
+    expect(afterBoot(boot, "STATUS", v11(conf(dir)), "a").code).toBe(0);
     expect(held(dir)).toEqual(before);
     expect(marker(dir)).toBe(`boot_id=${realBootID()}`);
   });
@@ -139,11 +139,11 @@ describe("host-local releases reservations of earlier boots", () => {
     expect(now("STATUS", tiny, "a").code).toBe(0);
     backdateAll(dir);
     const boot = otherBoot(box.tmpdir());
-    const s = after(boot, "STATUS", tiny, "x");
+    const s = afterBoot(boot, "STATUS", tiny, "x");
     expect(s.code, s.stdout).toBe(0);
     expect(held(dir)).toEqual({ "10.3.0.2": "a\r\neth0" }); // STATUS released nothing
-    expect(after(boot, "ADD", tiny, "b").json?.ips?.[0]?.address).toBe("10.3.0.2/30");
-    expect(after(boot, "STATUS", tiny, "x").code).toBe(0);
+    expect(afterBoot(boot, "ADD", tiny, "b").json?.ips?.[0]?.address).toBe("10.3.0.2/30");
+    expect(afterBoot(boot, "STATUS", tiny, "x").code).toBe(0);
   });
 
   it("a reservation of an earlier boot that cannot be removed stays with a warning; the ADD goes on", () => {
@@ -154,7 +154,7 @@ describe("host-local releases reservations of earlier boots", () => {
     execFileSync("chattr", ["+i", stuck]); // immutable: unlink fails with EPERM
     try {
       const boot = otherBoot(box.tmpdir());
-      const r = after(boot, "ADD", conf(dir), "c");
+      const r = afterBoot(boot, "ADD", conf(dir), "c");
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stderr).toContain(`host-local: warning: a reservation made before this boot stays: host-local store: cannot remove ${stuck}: EPERM`);
       expect(releaseLines(r.stderr).filter((l) => l.includes("info: released 3 reservations"))).toHaveLength(1);

@@ -39,7 +39,9 @@ describe("host-local scratch files, absent and read-only stores", () => {
   const v11 = (dir: string, extra: object = {}) => ({ ...netconf(dir), cniVersion: "1.1.0", ...extra });
   const OURS = [".tmp-10.1.0.5.4242", ".tmp-fd00::3.17", ".tmp-last_reserved_ip.0.99999"];
   const FOREIGN = [".tmp-notours", ".tmp-ctr1.77"]; // not names a host-local writer makes: left alone
-  const plant = (dir: string) => [...OURS, ...FOREIGN].forEach((n) => writeFileSync(join(dir, "net1", n), "x"));
+  const plant = (dir: string) => {
+    for (const n of [...OURS, ...FOREIGN]) writeFileSync(join(dir, "net1", n), "x");
+  };
   const scratch = (dir: string) => files(dir).filter((f) => f.startsWith(".tmp-"));
 
   it("a writer killed mid-ADD leaves a scratch file that the next DEL removes; GC and ADD remove planted ones", () => {

@@ -271,7 +271,10 @@ describe("cni tool gc", () => {
     const g = s.toolArgv("gc");
     const gc = spawn("nsenter", g.argv, { env: g.env, stdio: ["ignore", "pipe", "inherit"] });
     let gcFinished = false;
-    const gcDone = exited(gc).then((r) => ((gcFinished = true), r));
+    const gcDone = exited(gc).then((r) => {
+      gcFinished = true;
+      return r;
+    });
     // /proc/locks marks a process waiting for an flock with "->".
     const blocked = new RegExp(`^\\d+: -> FLOCK\\s+ADVISORY\\s+WRITE\\s+${gc.pid}\\s`, "m");
     const waiting = () => blocked.test(readFileSync("/proc/locks", "utf8"));

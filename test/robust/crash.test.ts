@@ -51,7 +51,11 @@ describe.each(Object.keys(CHAINS))("kill -9 during ADD of the %s chain", (chain)
     // A leak is reported once, at the kill that caused it, not again after every later DEL.
     const seen = new Set<string>();
     const report = (label: string, leaks: string[]) => {
-      for (const l of leaks) if (!seen.has(l)) seen.add(l), problems.push(`${label}: ${l}`);
+      for (const l of leaks) {
+        if (seen.has(l)) continue;
+        seen.add(l);
+        problems.push(`${label}: ${l}`);
+      }
     };
 
     const t0 = performance.now();

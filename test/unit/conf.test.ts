@@ -1,7 +1,7 @@
 // Conflists as libcni HEAD reads them: the version the list runs at, and its boolean keys.
 import { describe, expect, it } from "vitest";
 import { parseConfList } from "../../lib/runtime/conf.ts";
-import { CniError } from "../../lib/skel/errors.ts";
+import type { CniError } from "../../lib/skel/errors.ts";
 
 const parse = (list: object) => parseConfList(JSON.stringify({ name: "net", plugins: [{ type: "bridge" }], ...list }), "net.conflist");
 

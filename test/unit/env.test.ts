@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cniArgPairs, parseCniArgs, readCmdArgs, validateNetworkName } from "../../lib/skel/env.ts";
-import { CniError } from "../../lib/skel/errors.ts";
+import type { CniError } from "../../lib/skel/errors.ts";
 import { versionAtLeast } from "../../lib/skel/version.ts";
 
 const base = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "abc", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin:/usr/lib/cni" };

@@ -1,7 +1,7 @@
 // The allocator and range logic against an in-memory store: no disk, no root.
 import { describe, expect, it } from "vitest";
 import { type IPBytes, formatIP, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
-import { AllocationError, allocate } from "../../lib/ipam/allocator.ts";
+import { type AllocationError, allocate } from "../../lib/ipam/allocator.ts";
 import { canonicalizeRange, canonicalizeRangeSet, rangeSetString } from "../../lib/ipam/range.ts";
 import type { Reservation, Store } from "../../lib/ipam/store.ts";
 import { loadConfig } from "../../plugins/host-local/config.ts";
@@ -25,7 +25,7 @@ class MemStore implements Store {
   }
   releaseByID(id: string, ifName: string) {
     const ips = this.getByID(id, ifName);
-    ips.forEach((ip) => this.release(ip));
+    for (const ip of ips) this.release(ip);
     return ips;
   }
   list() {

@@ -48,7 +48,7 @@ describe("rtnetlink requests", () => {
     const hex = sent[0].hex;
     expect(hex).toContain(Buffer.from("veth\0").toString("hex"));
     // VETH_INFO_PEER carries a full ifinfomsg, then IFLA_IFNAME eth0, IFLA_MTU 1450, IFLA_NET_NS_FD 9.
-    expect(hex).toContain("00".repeat(16) + "09000300657468300000000008000400aa0500000800" + "1c00" + "09000000");
+    expect(hex).toContain(`${"00".repeat(16)}09000300657468300000000008000400aa05000008001c0009000000`);
   });
 
   it("a route with gateway, onlink, metric and MTU", () => {

@@ -33,7 +33,12 @@ function fakeSwitch(opts: { enterFails?: boolean; leaveFails?: boolean } = {}) {
 describe("runInside", () => {
   it("enters, runs, leaves and returns the result", () => {
     const { sw, log } = fakeSwitch();
-    expect(runInside(sw, () => (log.push("fn"), 42))).toBe(42);
+    expect(
+      runInside(sw, () => {
+        log.push("fn");
+        return 42;
+      }),
+    ).toBe(42);
     expect(log).toEqual(["enter", "fn", "leave"]);
   });
 

@@ -58,7 +58,9 @@ function flannelLeftovers(ctx: Context): Finding | undefined {
     fix: `left by pods removed without a DEL: doctor --fix removes them from ${dir}`,
     repair: {
       describe: `remove ${gone.length} saved flannel config(s) of gone containers from ${dir}`,
-      apply: () => gone.forEach((n) => unlinkSync(join(dir, n))),
+      apply: () => {
+        for (const n of gone) unlinkSync(join(dir, n));
+      },
     },
   };
 }

@@ -322,7 +322,7 @@ const LEASE_EDITS: [string, (t: string, r: Rng) => string][] = [
     (t, r) => {
       const ls = t.trim().split("\n");
       ls.splice(r.int(ls.length), 1);
-      return ls.join("\n") + "\n";
+      return `${ls.join("\n")}\n`;
     },
   ],
   ["CRLF", (t) => t.replaceAll("\n", "\r\n")],

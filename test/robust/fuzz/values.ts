@@ -22,6 +22,7 @@ const METAS = [
   "; touch @T@/pwned",
   "|| touch @T@/pwned",
   "%s%s%n%x",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal that a shell would expand, on purpose
   "${HOME}",
   "'\"'",
   "\\",
@@ -139,7 +140,7 @@ export function deepNest(r: Rng): Raw {
   const depth = r.pick([100, 100, 5000, 5000, 5000, 100_000]);
   const open = r.chance(0.5) ? "[" : '{"a":';
   const close = open === "[" ? "]" : "}";
-  return new Raw(open.repeat(depth) + "1" + close.repeat(depth));
+  return new Raw(`${open.repeat(depth)}1${close.repeat(depth)}`);
 }
 
 /** A value as it appears in a report, cut short. */
