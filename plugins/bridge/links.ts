@@ -25,13 +25,39 @@ function noVlanFiltering(conf: BridgeConf, e: unknown): unknown {
   return new CniError(Code.UnsupportedField, `${key} needs bridge VLAN filtering, which this kernel does not support`, "the kernel lacks CONFIG_BRIDGE_VLAN_FILTERING; remove the VLAN settings or use a kernel with it");
 }
 
+/**
+ * A random locally administered unicast MAC for a bridge. Given at creation (or set later), it is the bridge's
+ * for good: the kernel keeps an address set explicitly (NET_ADDR_SET) instead of taking the lowest port MAC, so
+ * pods joining and leaving never change the gateway's MAC that every pod holds in its ARP cache.
+ */
+function randomBridgeMac(): Uint8Array {
+  const mac = crypto.getRandomValues(new Uint8Array(6));
+  mac[0] = (mac[0] & 0xfe) | 0x02;
+  return mac;
+}
+
+/**
+ * Fix the MAC of a bridge that exists but may not have a fixed one (made by someone else, or by an older
+ * version): an unfixed bridge takes the lowest MAC of its ports, and 00:00:00:00:00:00 when the last one
+ * leaves. Setting the address it has now changes nothing on the wire and stops it from moving. Call it holding
+ * the namespace's lock alone: every ADD attaches its port under the shared lock, so no port joins between
+ * reading the address and setting it, and every ADD's result (read after its port joined) has the same MAC.
+ */
+export function fixBridgeMac(nl: NetlinkSocket, name: string): void {
+  const br = findLink(nl, name);
+  if (br?.kind !== "bridge") return; // none: ensureBridge creates it with a fixed MAC; not a bridge: it refuses it
+  const now = br.mac ? parseMAC(br.mac) : undefined;
+  const usable = now && now.some((b) => b !== 0) && (now[0] & 1) === 0;
+  setMac(nl, br, usable ? now : randomBridgeMac());
+}
+
 export function ensureBridge(nl: NetlinkSocket, conf: BridgeConf): BridgeSetup {
   const vlanFiltering = conf.vlan !== 0 || conf.vlans.length > 0;
   let created = false;
   let br = findLink(nl, conf.brName);
   if (!br) {
     try {
-      addBridge(nl, { name: conf.brName, mtu: conf.mtu || undefined, vlanFiltering });
+      addBridge(nl, { name: conf.brName, mtu: conf.mtu || undefined, mac: randomBridgeMac(), vlanFiltering });
       created = true;
     } catch (e) {
       // EEXIST: another ADD created it a moment ago.
@@ -150,8 +176,8 @@ export function ensureGatewayAddr(nl: NetlinkSocket, link: Link, gw: CIDR, force
   } catch (e) {
     if (!(e instanceof NetlinkError && e.code === "EEXIST")) throw e;
   }
-  // Pin the bridge's MAC; otherwise it follows the lowest port MAC and changes as pods come and go.
-  if (link.mac) setMac(nl, link, parseMAC(link.mac)!);
+  // Unlike the reference, no MAC is pinned here: the address `link` was read with may predate other ports
+  // joining, so pinning it would move the MAC after other ADDs reported theirs (see fixBridgeMac).
 }
 
 /** The reference's pauses between looks at a new port (2.5 s in all), with an earlier first look. */
