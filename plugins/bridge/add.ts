@@ -7,7 +7,7 @@ import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type BridgeConf, loadConfig } from "./config.ts";
-import { deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, fixBridgeMac, setupVeth, waitPortUp } from "./links.ts";
+import { bridgeMacFixed, deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, fixBridgeMac, setupVeth, waitPortUp } from "./links.ts";
 import { configureInterface, prepareInterface } from "./pod-iface.ts";
 import { setupMasquerade, teardownMasquerade } from "./masq-backend.ts";
 import { setupSpoofCheck, teardownSpoofCheck } from "./macspoofchk.ts";
@@ -72,7 +72,7 @@ export function add(ctx: Context): Result {
   return withNodeAndPod(ctx.netns, ({ node: nl, pod, podNl }) => {
     const lock = NetnsLock.current();
     try {
-      lock.exclusive(() => fixBridgeMac(nl, conf.brName));
+      if (!bridgeMacFixed(nl, conf.brName)) lock.exclusive(() => fixBridgeMac(nl, conf.brName));
       const { bridge, host, peer } = lock.shared(() => {
         const { bridge, created } = ensureBridge(nl, conf);
         if (created) undo.push(`remove bridge ${bridge.name}`, () => removeBridgeIfUnused(nl, bridge, lock));

@@ -3,7 +3,7 @@
 import { CniError, Code } from "../../lib/skel/index.ts";
 import {
   type Link, NetlinkError, type NetlinkSocket, addAddr, addBridge, addVeth, bridgeVlanAdd, bridgeVlanDel, bridgeVlanFiltering,
-  bridgeVlanList, delAddr, deleteLink, findLink, getLink, isUp, listAddrs, OPER_STATE, OPER_UP, parseMAC, setBridgePort,
+  bridgeVlanList, delAddr, deleteLink, findLink, getLink, isUp, listAddrs, listLinks, OPER_STATE, OPER_UP, parseMAC, setBridgePort,
   setBridgeVlanFiltering, setMac, setPromisc, setUp,
 } from "../../lib/netlink/index.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
@@ -36,19 +36,34 @@ function randomBridgeMac(): Uint8Array {
   return mac;
 }
 
+const usableMac = (mac: Uint8Array | undefined): mac is Uint8Array => !!mac && mac.some((b) => b !== 0) && (mac[0] & 1) === 0;
+
 /**
- * Fix the MAC of a bridge that exists but may not have a fixed one (made by someone else, or by an older
- * version): an unfixed bridge takes the lowest MAC of its ports, and 00:00:00:00:00:00 when the last one
- * leaves. Setting the address it has now changes nothing on the wire and stops it from moving. Call it holding
- * the namespace's lock alone: every ADD attaches its port under the shared lock, so no port joins between
- * reading the address and setting it, and every ADD's result (read after its port joined) has the same MAC.
+ * Whether the bridge `name` (if any) certainly has a fixed MAC. The kernel does not say, but a bridge without
+ * one has the MAC of one of its ports (the lowest), or 00:00:00:00:00:00 once the last one left. The bridge is
+ * read before its ports, so a port joining meanwhile cannot make an unfixed bridge look fixed (one leaving can,
+ * for this ADD only; the next one fixes it). Asking first spares every ADD a MAC write, which the kernel
+ * announces as a change even when the address is the same: it flushes the node's neighbour entries on the
+ * bridge, as the Go plugin does once per bridge.
+ */
+export function bridgeMacFixed(nl: NetlinkSocket, name: string): boolean {
+  const br = findLink(nl, name);
+  if (br?.kind !== "bridge") return true; // none: ensureBridge creates it with a fixed MAC; not a bridge: it refuses it
+  const ports = listLinks(nl).filter((l) => l.master === br.index);
+  return ports.length > 0 && usableMac(br.mac ? parseMAC(br.mac) : undefined) && !ports.some((p) => p.mac === br.mac);
+}
+
+/**
+ * Fix the MAC of a bridge that may not have a fixed one (made by someone else, or by an older version).
+ * Setting the address it has now changes nothing on the wire and stops it from moving. Call it holding the
+ * namespace's lock alone: every ADD attaches its port under the shared lock, so no port joins between reading
+ * the address and setting it, and every ADD's result (read after its port joined) has the same MAC.
  */
 export function fixBridgeMac(nl: NetlinkSocket, name: string): void {
   const br = findLink(nl, name);
-  if (br?.kind !== "bridge") return; // none: ensureBridge creates it with a fixed MAC; not a bridge: it refuses it
+  if (br?.kind !== "bridge") return;
   const now = br.mac ? parseMAC(br.mac) : undefined;
-  const usable = now && now.some((b) => b !== 0) && (now[0] & 1) === 0;
-  setMac(nl, br, usable ? now : randomBridgeMac());
+  setMac(nl, br, usableMac(now) ? now : randomBridgeMac());
 }
 
 export function ensureBridge(nl: NetlinkSocket, conf: BridgeConf): BridgeSetup {

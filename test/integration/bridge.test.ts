@@ -695,6 +695,16 @@ describe("the bridge's MAC: fixed from creation, the same in every result", () =
     }
   });
 
+  it("an ADD on a bridge whose MAC is fixed leaves it alone: the node's neighbour entries on it survive", () => {
+    const l = lab();
+    const conf = l.conf({ ipMasq: false });
+    expect(l.run("ADD", l.pod(), conf, "one").code).toBe(0);
+    // Writing a bridge's MAC, even the one it has, flushes the node's neighbour entries on it.
+    sh(l.node, "ip neigh add 10.244.1.200 lladdr 02:11:22:33:44:55 dev cni0 nud stale");
+    expect(l.run("ADD", l.pod(), conf, "two").code).toBe(0);
+    expect(sh(l.node, "ip neigh show dev cni0 10.244.1.200")).toMatch(/lladdr 02:11:22:33:44:55/);
+  });
+
   it("a bridge made by someone else gets its MAC fixed by the first ADD, even one whose ports all left (00:00:00:00:00:00)", () => {
     for (const setup of ["ip link add cni0 type bridge", "ip link add cni0 type bridge && ip link add t0 type veth peer name t1 && ip link set t0 master cni0 && ip link del t0"]) {
       const l = lab();
