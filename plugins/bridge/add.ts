@@ -7,7 +7,7 @@ import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type BridgeConf, loadConfig } from "./config.ts";
-import { deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, setupVeth, waitPortUp } from "./links.ts";
+import { bridgeMacFixed, deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, fixBridgeMac, setupVeth, waitPortUp } from "./links.ts";
 import { configureInterface, prepareInterface } from "./pod-iface.ts";
 import { setupMasquerade, teardownMasquerade } from "./masq-backend.ts";
 import { setupSpoofCheck, teardownSpoofCheck } from "./macspoofchk.ts";
@@ -72,6 +72,7 @@ export function add(ctx: Context): Result {
   return withNodeAndPod(ctx.netns, ({ node: nl, pod, podNl }) => {
     const lock = NetnsLock.current();
     try {
+      if (!bridgeMacFixed(nl, conf.brName)) lock.exclusive(() => fixBridgeMac(nl, conf.brName));
       const { bridge, host, peer } = lock.shared(() => {
         const { bridge, created } = ensureBridge(nl, conf);
         if (created) undo.push(`remove bridge ${bridge.name}`, () => removeBridgeIfUnused(nl, bridge, lock));
@@ -140,7 +141,7 @@ export function add(ctx: Context): Result {
 
       // With the pod side down the port cannot come up; otherwise wait for it, as the reference does.
       const hostNow = conf.disableContainerInterface ? getLink(nl, host.name) : waitPortUp(nl, host.name, bridge.name);
-      // MACs may change as ports are added and addresses set: report what the kernel has now.
+      // The host veth's MAC may change as it is set up: report what the kernel has now (the bridge's is fixed).
       const br = getLink(nl, bridge.name);
       interfaces[0].mac = br.mac;
       if (conf.mtu && br.mtu !== conf.mtu) {

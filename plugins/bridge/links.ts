@@ -2,30 +2,9 @@
 // address on the bridge (or on its VLAN interface).
 import { CniError, Code } from "../../lib/skel/index.ts";
 import {
-  type Link,
-  NetlinkError,
-  type NetlinkSocket,
-  addAddr,
-  addBridge,
-  addVeth,
-  bridgeVlanAdd,
-  bridgeVlanDel,
-  bridgeVlanFiltering,
-  bridgeVlanList,
-  delAddr,
-  deleteLink,
-  findLink,
-  getLink,
-  isUp,
-  listAddrs,
-  OPER_STATE,
-  OPER_UP,
-  parseMAC,
-  setBridgePort,
-  setBridgeVlanFiltering,
-  setMac,
-  setPromisc,
-  setUp,
+  type Link, NetlinkError, type NetlinkSocket, addAddr, addBridge, addVeth, bridgeVlanAdd, bridgeVlanDel, bridgeVlanFiltering,
+  bridgeVlanList, delAddr, deleteLink, findLink, getLink, isUp, listAddrs, listLinks, OPER_STATE, OPER_UP, parseMAC, setBridgePort,
+  setBridgeVlanFiltering, setMac, setPromisc, setUp,
 } from "../../lib/netlink/index.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
@@ -50,13 +29,54 @@ function noVlanFiltering(conf: BridgeConf, e: unknown): unknown {
   );
 }
 
+/**
+ * A random locally administered unicast MAC for a bridge. Given at creation (or set later), it is the bridge's
+ * for good: the kernel keeps an address set explicitly (NET_ADDR_SET) instead of taking the lowest port MAC, so
+ * pods joining and leaving never change the gateway's MAC that every pod holds in its ARP cache.
+ */
+function randomBridgeMac(): Uint8Array {
+  const mac = crypto.getRandomValues(new Uint8Array(6));
+  mac[0] = (mac[0] & 0xfe) | 0x02;
+  return mac;
+}
+
+const usableMac = (mac: Uint8Array | undefined): mac is Uint8Array => !!mac && mac.some((b) => b !== 0) && (mac[0] & 1) === 0;
+
+/**
+ * Whether the bridge `name` (if any) certainly has a fixed MAC. The kernel does not say, but a bridge without
+ * one has the MAC of one of its ports (the lowest), or 00:00:00:00:00:00 once the last one left. The bridge is
+ * read before its ports, so a port joining meanwhile cannot make an unfixed bridge look fixed (one leaving can,
+ * for this ADD only; the next one fixes it). Asking first spares every ADD a MAC write, which the kernel
+ * announces as a change even when the address is the same: it flushes the node's neighbour entries on the
+ * bridge, as the Go plugin does once per bridge.
+ */
+export function bridgeMacFixed(nl: NetlinkSocket, name: string): boolean {
+  const br = findLink(nl, name);
+  if (br?.kind !== "bridge") return true; // none: ensureBridge creates it with a fixed MAC; not a bridge: it refuses it
+  const ports = listLinks(nl).filter((l) => l.master === br.index);
+  return ports.length > 0 && usableMac(br.mac ? parseMAC(br.mac) : undefined) && !ports.some((p) => p.mac === br.mac);
+}
+
+/**
+ * Fix the MAC of a bridge that may not have a fixed one (made by someone else, or by an older version).
+ * Setting the address it has now changes nothing on the wire and stops it from moving. Call it holding the
+ * namespace's lock alone: every ADD attaches its port under the shared lock, so no port joins between reading
+ * the address and setting it, and every ADD's result (read after its port joined) has the same MAC.
+ */
+export function fixBridgeMac(nl: NetlinkSocket, name: string): void {
+  const br = findLink(nl, name);
+  if (br?.kind !== "bridge") return;
+  const now = br.mac ? parseMAC(br.mac) : undefined;
+  setMac(nl, br, usableMac(now) ? now : randomBridgeMac());
+}
+
 export function ensureBridge(nl: NetlinkSocket, conf: BridgeConf): BridgeSetup {
   const vlanFiltering = conf.vlan !== 0 || conf.vlans.length > 0;
   let created = false;
   let br = findLink(nl, conf.brName);
   if (!br) {
     try {
-      addBridge(nl, { name: conf.brName, mtu: conf.mtu || undefined, vlanFiltering });
+      addBridge(nl, { name: conf.brName, mtu: conf.mtu || undefined, mac: randomBridgeMac(), vlanFiltering });
       created = true;
     } catch (e) {
       // EEXIST: another ADD created it a moment ago.
@@ -187,8 +207,8 @@ export function ensureGatewayAddr(nl: NetlinkSocket, link: Link, gw: CIDR, force
   } catch (e) {
     if (!(e instanceof NetlinkError && e.code === "EEXIST")) throw e;
   }
-  // Pin the bridge's MAC; otherwise it follows the lowest port MAC and changes as pods come and go.
-  if (link.mac) setMac(nl, link, parseMAC(link.mac)!);
+  // Unlike the reference, no MAC is pinned here: the address `link` was read with may predate other ports
+  // joining, so pinning it would move the MAC after other ADDs reported theirs (see fixBridgeMac).
 }
 
 /** The reference's pauses between looks at a new port (2.5 s in all), with an earlier first look. */

@@ -1,6 +1,10 @@
 // Ours against Debian's Go bridge (+ its host-local) with the same config, each in its own node namespace:
 // the same result and the same kernel state. Differences we intend are normalised here, and listed:
 //  - veth names and MACs are random on both sides (compared by shape);
+//  - the bridge's MAC: we create the bridge with a random MAC of our own, which the kernel then keeps for good;
+//    the Go plugin pins (only with isGateway, and only the ADD that adds the gateway) the MAC it read before its
+//    port joined, so after concurrent first ADDs it can move the MAC after other ADDs reported theirs and their
+//    CHECK fails (and pods' ARP caches hold a MAC the gateway no longer has). Both are random: same shape here;
 //  - we set ndisc_notify=1 on the pod interface as well as arp_notify (unsolicited NA for IPv6 too).
 import { execFileSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";

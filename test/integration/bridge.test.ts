@@ -681,3 +681,109 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
     expect(natRules(l).filter((x) => x.startsWith(":CNI-"))).toHaveLength(1);
   });
 });
+
+describe("the bridge's MAC: fixed from creation, the same in every result", () => {
+  const bridgeMac = (l: Lab, name = "cni0") => links(l.node).find((x) => x.ifname === name).address as string;
+  /** A port that is not a pod's, with the lowest unicast MAC there is, joining and then leaving the bridge. */
+  const lowestPortComesAndGoes = (l: Lab, br: string) => {
+    sh(l.node, `ip link add lowmac type veth peer name lowmacpeer && ip link set lowmac address 02:00:00:00:00:01 master ${br} up`);
+    const during = bridgeMac(l, br);
+    sh(l.node, "ip link del lowmac");
+    return during;
+  };
+
+  it("concurrent first ADDs: one that read the MAC before another's port joined stops after adding the gateway; all report what the bridge keeps", async () => {
+    const conf = (l: Lab) => l.conf({ ipMasq: false });
+    // Where a first ADD adds the gateway address to the bridge it created: its RTM_NEWADDR.
+    const probe = lab();
+    const trace = join(probe.dataDir, "trace");
+    runPlugin("bridge", { ...probe.options("ADD", probe.pod(), conf(probe)), wrap: ["strace", "-qq", "-o", trace, "-e", "trace=sendto"] });
+    const sends = readFileSync(trace, "utf8").split("\n").filter((x) => x.startsWith("sendto("));
+    const newAddr = sends.findIndex((x) => x.includes("RTM_NEWADDR"));
+    expect(newAddr, sends.join("\n")).toBeGreaterThan(0);
+
+    // A creates the bridge, attaches its port, adds the gateway and stops; B runs from start to end meanwhile.
+    const l = lab();
+    const [a, b] = [l.pod(), l.pod()];
+    const log = join(l.dataDir, "stop.trace");
+    const stopAt = ["strace", "-qq", "-o", log, "-e", "trace=sendto", "-e", `inject=sendto:signal=STOP:when=${newAddr + 1}`];
+    const first = startPlugin("bridge", { ...l.options("ADD", a, conf(l), "first"), wrap: stopAt });
+    let done = false;
+    void first.done.then(() => (done = true));
+    let tracee: number | undefined;
+    let second: ReturnType<typeof l.run>;
+    let r1: Awaited<typeof first.done>;
+    try {
+      tracee = await until(() => stoppedTracee(first.pid, log));
+      second = l.run("ADD", b, conf(l), "second");
+      process.kill(tracee, "SIGCONT");
+      r1 = await first.done;
+    } finally {
+      // Never leave the stopped ADD behind when a step above failed (while strace runs, neither pid is reused).
+      if (!done) {
+        for (const pid of [tracee, first.pid]) {
+          try {
+            if (pid) process.kill(pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      }
+    }
+    expect([r1.code, second.code], `${r1.stdout} ${second.stdout}`).toEqual([0, 0]);
+    expect([r1.json.interfaces[0].mac, second.json.interfaces[0].mac]).toEqual([bridgeMac(l), bridgeMac(l)]);
+    for (const [p, r, id] of [[a, r1, "first"], [b, second, "second"]] as const) {
+      const check = l.run("CHECK", p, { ...conf(l), prevResult: r.json }, id);
+      expect(check.code, `${id}: ${check.stdout}`).toBe(0);
+    }
+  });
+
+  it("ports joining and leaving (the lowest MAC among them too) never change it, on a layer-2 bridge as well", () => {
+    const l = lab();
+    const l2 = { cniVersion: "1.0.0", name: "l2net", type: "bridge", bridge: "br-l2" };
+    for (const [br, conf] of [["cni0", l.conf({ ipMasq: false })], ["br-l2", l2]] as const) {
+      const pods = [l.pod(), l.pod(), l.pod()];
+      const results = pods.map((p, i) => l.run("ADD", p, conf, `${br}-${i}`));
+      for (const r of results) expect(r.code, r.stdout).toBe(0);
+      const mac = bridgeMac(l, br);
+      expect(results.map((r) => r.json.interfaces[0].mac), br).toEqual([mac, mac, mac]);
+      expect(lowestPortComesAndGoes(l, br), br).toBe(mac);
+      // The pod whose host veth has the lowest MAC leaves.
+      const lowest = results.map((r, i) => [r.json.interfaces[1].mac as string, i] as const).sort()[0][1];
+      expect(l.run("DEL", pods[lowest], conf, `${br}-${lowest}`).code).toBe(0);
+      expect(bridgeMac(l, br), br).toBe(mac);
+      pods.forEach((p, i) => {
+        if (i === lowest) return;
+        const check = l.run("CHECK", p, { ...conf, prevResult: results[i].json }, `${br}-${i}`);
+        expect(check.code, `${br}, pod ${i}: ${check.stdout}`).toBe(0);
+      });
+    }
+  });
+
+  it("an ADD on a bridge whose MAC is fixed leaves it alone: the node's neighbour entries on it survive", () => {
+    const l = lab();
+    const conf = l.conf({ ipMasq: false });
+    expect(l.run("ADD", l.pod(), conf, "one").code).toBe(0);
+    // Writing a bridge's MAC, even the one it has, flushes the node's neighbour entries on it.
+    sh(l.node, "ip neigh add 10.244.1.200 lladdr 02:11:22:33:44:55 dev cni0 nud stale");
+    expect(l.run("ADD", l.pod(), conf, "two").code).toBe(0);
+    expect(sh(l.node, "ip neigh show dev cni0 10.244.1.200")).toMatch(/lladdr 02:11:22:33:44:55/);
+  });
+
+  it("a bridge made by someone else gets its MAC fixed by the first ADD, even one whose ports all left (00:00:00:00:00:00)", () => {
+    for (const setup of ["ip link add cni0 type bridge", "ip link add cni0 type bridge && ip link add t0 type veth peer name t1 && ip link set t0 master cni0 && ip link del t0"]) {
+      const l = lab();
+      sh(l.node, setup);
+      const p = l.pod();
+      const r = l.run("ADD", p, l.conf({ ipMasq: false }));
+      expect(r.code, `${setup}: ${r.stdout}`).toBe(0);
+      const mac = bridgeMac(l);
+      expect(mac).not.toBe("00:00:00:00:00:00");
+      expect(r.json.interfaces[0].mac).toBe(mac);
+      expect(lowestPortComesAndGoes(l, "cni0"), setup).toBe(mac);
+      const check = l.run("CHECK", p, { ...l.conf({ ipMasq: false }), prevResult: r.json });
+      expect(check.code, `${setup}: ${check.stdout}`).toBe(0);
+      box.cleanup();
+    }
+  });
+});
