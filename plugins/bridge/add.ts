@@ -7,7 +7,16 @@ import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type BridgeConf, loadConfig } from "./config.ts";
-import { bridgeMacFixed, deleteLinkIfExists, ensureBridge, ensureGatewayAddr, ensureVlanInterface, fixBridgeMac, setupVeth, waitPortUp } from "./links.ts";
+import {
+  bridgeMacFixed,
+  deleteLinkIfExists,
+  ensureBridge,
+  ensureGatewayAddr,
+  ensureVlanInterface,
+  fixBridgeMac,
+  setupVeth,
+  waitPortUp,
+} from "./links.ts";
 import { configureInterface, prepareInterface } from "./pod-iface.ts";
 import { setupMasquerade, teardownMasquerade } from "./masq-backend.ts";
 import { setupSpoofCheck, teardownSpoofCheck } from "./macspoofchk.ts";

@@ -2,9 +2,31 @@
 // address on the bridge (or on its VLAN interface).
 import { CniError, Code } from "../../lib/skel/index.ts";
 import {
-  type Link, NetlinkError, type NetlinkSocket, addAddr, addBridge, addVeth, bridgeVlanAdd, bridgeVlanDel, bridgeVlanFiltering,
-  bridgeVlanList, delAddr, deleteLink, findLink, getLink, isUp, listAddrs, listLinks, OPER_STATE, OPER_UP, parseMAC, setBridgePort,
-  setBridgeVlanFiltering, setMac, setPromisc, setUp,
+  type Link,
+  NetlinkError,
+  type NetlinkSocket,
+  addAddr,
+  addBridge,
+  addVeth,
+  bridgeVlanAdd,
+  bridgeVlanDel,
+  bridgeVlanFiltering,
+  bridgeVlanList,
+  delAddr,
+  deleteLink,
+  findLink,
+  getLink,
+  isUp,
+  listAddrs,
+  listLinks,
+  OPER_STATE,
+  OPER_UP,
+  parseMAC,
+  setBridgePort,
+  setBridgeVlanFiltering,
+  setMac,
+  setPromisc,
+  setUp,
 } from "../../lib/netlink/index.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";

@@ -698,7 +698,9 @@ describe("the bridge's MAC: fixed from creation, the same in every result", () =
     const probe = lab();
     const trace = join(probe.dataDir, "trace");
     runPlugin("bridge", { ...probe.options("ADD", probe.pod(), conf(probe)), wrap: ["strace", "-qq", "-o", trace, "-e", "trace=sendto"] });
-    const sends = readFileSync(trace, "utf8").split("\n").filter((x) => x.startsWith("sendto("));
+    const sends = readFileSync(trace, "utf8")
+      .split("\n")
+      .filter((x) => x.startsWith("sendto("));
     const newAddr = sends.findIndex((x) => x.includes("RTM_NEWADDR"));
     expect(newAddr, sends.join("\n")).toBeGreaterThan(0);
 
@@ -732,7 +734,10 @@ describe("the bridge's MAC: fixed from creation, the same in every result", () =
     }
     expect([r1.code, second.code], `${r1.stdout} ${second.stdout}`).toEqual([0, 0]);
     expect([r1.json.interfaces[0].mac, second.json.interfaces[0].mac]).toEqual([bridgeMac(l), bridgeMac(l)]);
-    for (const [p, r, id] of [[a, r1, "first"], [b, second, "second"]] as const) {
+    for (const [p, r, id] of [
+      [a, r1, "first"],
+      [b, second, "second"],
+    ] as const) {
       const check = l.run("CHECK", p, { ...conf(l), prevResult: r.json }, id);
       expect(check.code, `${id}: ${check.stdout}`).toBe(0);
     }
@@ -741,12 +746,18 @@ describe("the bridge's MAC: fixed from creation, the same in every result", () =
   it("ports joining and leaving (the lowest MAC among them too) never change it, on a layer-2 bridge as well", () => {
     const l = lab();
     const l2 = { cniVersion: "1.0.0", name: "l2net", type: "bridge", bridge: "br-l2" };
-    for (const [br, conf] of [["cni0", l.conf({ ipMasq: false })], ["br-l2", l2]] as const) {
+    for (const [br, conf] of [
+      ["cni0", l.conf({ ipMasq: false })],
+      ["br-l2", l2],
+    ] as const) {
       const pods = [l.pod(), l.pod(), l.pod()];
       const results = pods.map((p, i) => l.run("ADD", p, conf, `${br}-${i}`));
       for (const r of results) expect(r.code, r.stdout).toBe(0);
       const mac = bridgeMac(l, br);
-      expect(results.map((r) => r.json.interfaces[0].mac), br).toEqual([mac, mac, mac]);
+      expect(
+        results.map((r) => r.json.interfaces[0].mac),
+        br,
+      ).toEqual([mac, mac, mac]);
       expect(lowestPortComesAndGoes(l, br), br).toBe(mac);
       // The pod whose host veth has the lowest MAC leaves.
       const lowest = results.map((r, i) => [r.json.interfaces[1].mac as string, i] as const).sort()[0][1];
@@ -771,7 +782,10 @@ describe("the bridge's MAC: fixed from creation, the same in every result", () =
   });
 
   it("a bridge made by someone else gets its MAC fixed by the first ADD, even one whose ports all left (00:00:00:00:00:00)", () => {
-    for (const setup of ["ip link add cni0 type bridge", "ip link add cni0 type bridge && ip link add t0 type veth peer name t1 && ip link set t0 master cni0 && ip link del t0"]) {
+    for (const setup of [
+      "ip link add cni0 type bridge",
+      "ip link add cni0 type bridge && ip link add t0 type veth peer name t1 && ip link set t0 master cni0 && ip link del t0",
+    ]) {
       const l = lab();
       sh(l.node, setup);
       const p = l.pod();
