@@ -85,6 +85,13 @@ function acquire(): number {
   }
 }
 
+/**
+ * The descriptor of the lock while it is held, for the children that change the tables: a child holding it too
+ * keeps the lock taken after a kill -9 of this process, until the child itself is done. Otherwise its change
+ * could land after a DEL that ran in between, leaving rules nobody removes.
+ */
+export const heldLockFd = (): number | undefined => (heldFd >= 0 ? heldFd : undefined);
+
 /** Run `fn` holding the xtables lock; nested calls share the outermost hold. */
 export function withXtablesLock<T>(fn: () => T): T {
   if (depth === 0) heldFd = acquire();

@@ -2,7 +2,7 @@
 // process per rule. Rules are kept as the text iptables-save prints, so "does it exist" is a string match.
 // Every change is a read-modify-write under the xtables lock (lock.ts).
 import { spawnSync } from "../sys/spawn.ts";
-import { childLockFile, withXtablesLock } from "./lock.ts";
+import { childLockFile, heldLockFd, withXtablesLock } from "./lock.ts";
 import { assertOneRule, removeChains } from "./rule-text.ts";
 
 export type Family = 4 | 6;
@@ -20,7 +20,7 @@ export class TableUnreadable extends IptablesError {}
 const tool = (family: Family, kind: "save" | "restore" | "") => `${family === 4 ? "iptables" : "ip6tables"}${kind && `-${kind}`}`;
 
 function run(bin: string, args: string[], input?: string) {
-  return spawnSync(bin, args, { input, encoding: "utf8", env: { ...process.env, XTABLES_LOCKFILE: childLockFile() } });
+  return spawnSync(bin, args, { input, encoding: "utf8", env: { ...process.env, XTABLES_LOCKFILE: childLockFile() }, shareFd: heldLockFd() });
 }
 
 /** The lines of one table, as iptables-save prints them (rules "-A …", chains ":NAME POLICY [x:y]"). */

@@ -3,7 +3,7 @@
 // the lock our iptables changes hold (nft itself takes none), so two of our processes never build a change
 // from a state the other is about to change; other writers are handled by rebuilding from a fresh read.
 import { spawnSync } from "../sys/spawn.ts";
-import { withXtablesLock } from "../iptables/lock.ts";
+import { heldLockFd, withXtablesLock } from "../iptables/lock.ts";
 import { assertOneCommand } from "./text.ts";
 
 export type NftFamily = "ip" | "ip6" | "inet" | "bridge";
@@ -24,7 +24,7 @@ const MAX_OUTPUT = 64 * 1024 * 1024;
 const NO_KERNEL = /Operation not supported|Protocol not supported|Address family not supported/;
 
 function run(args: string[], input?: string) {
-  const r = spawnSync("nft", args, { input, encoding: "utf8", maxBuffer: MAX_OUTPUT });
+  const r = spawnSync("nft", args, { input, encoding: "utf8", maxBuffer: MAX_OUTPUT, shareFd: heldLockFd() });
   if (r.error) {
     const missing = (r.error as NodeJS.ErrnoException).code === "ENOENT";
     throw new NftUnavailable(missing ? "nft was not found on PATH (install the nftables package)" : `nft could not be run: ${r.error.message}`);

@@ -9,11 +9,21 @@ import type { SpawnSyncOptionsWithStringEncoding, SpawnSyncOptionsWithBufferEnco
 type ChildProcess = typeof import("node:child_process");
 let cp: ChildProcess | undefined;
 
-type Options = { input?: string | Uint8Array; env?: NodeJS.ProcessEnv; encoding?: string; maxBuffer?: number; stdio?: unknown[] };
+type Options = {
+  input?: string | Uint8Array;
+  env?: NodeJS.ProcessEnv;
+  encoding?: string;
+  maxBuffer?: number;
+  stdio?: unknown[];
+  /** A descriptor the child inherits (as its fd 3), e.g. to share a lock it must hold as long as it runs. */
+  shareFd?: number;
+};
 
-function nodeSpawnSync(cmd: string, args: string[], opts: object): SpawnSyncReturns<string | Buffer> {
+function nodeSpawnSync(cmd: string, args: string[], opts: Options): SpawnSyncReturns<string | Buffer> {
   cp ??= process.getBuiltinModule("node:child_process") as ChildProcess;
-  return cp.spawnSync(cmd, args, opts);
+  const { shareFd, ...rest } = opts;
+  const stdio = shareFd === undefined ? rest.stdio : [...((rest.stdio as unknown[]) ?? ["pipe", "pipe", "pipe"]), shareFd];
+  return cp.spawnSync(cmd, args, { ...rest, stdio } as object);
 }
 
 function bunSpawnSync(cmd: string, args: string[], o: Options): SpawnSyncReturns<string | Buffer> {
@@ -33,9 +43,12 @@ function bunSpawnSync(cmd: string, args: string[], o: Options): SpawnSyncReturns
   try {
     r = Bun.spawnSync([cmd, ...args], {
       env: o.env,
-      stdin: o.input === undefined ? "ignore" : typeof o.input === "string" ? Buffer.from(o.input) : o.input,
-      stdout: inherit(1) ? "inherit" : "pipe",
-      stderr: inherit(2) ? "inherit" : "pipe",
+      stdio: [
+        o.input === undefined ? "ignore" : typeof o.input === "string" ? Buffer.from(o.input) : o.input,
+        inherit(1) ? "inherit" : "pipe",
+        inherit(2) ? "inherit" : "pipe",
+        ...(o.shareFd === undefined ? [] : [o.shareFd]),
+      ],
       maxBuffer: o.maxBuffer,
     });
   } catch (e) {
@@ -59,11 +72,13 @@ function bunSpawnSync(cmd: string, args: string[], o: Options): SpawnSyncReturns
   return out;
 }
 
-export function spawnSync(cmd: string, args: string[], opts: SpawnSyncOptionsWithStringEncoding): SpawnSyncReturns<string>;
-export function spawnSync(cmd: string, args: string[], opts: SpawnSyncOptionsWithBufferEncoding): SpawnSyncReturns<Buffer>;
+type Shared = { shareFd?: number };
+
+export function spawnSync(cmd: string, args: string[], opts: SpawnSyncOptionsWithStringEncoding & Shared): SpawnSyncReturns<string>;
+export function spawnSync(cmd: string, args: string[], opts: SpawnSyncOptionsWithBufferEncoding & Shared): SpawnSyncReturns<Buffer>;
 export function spawnSync(cmd: string, args: string[], opts: object): SpawnSyncReturns<string | Buffer> {
   const t0 = mark();
-  const r = typeof Bun === "undefined" ? nodeSpawnSync(cmd, args, opts) : bunSpawnSync(cmd, args, opts as Options);
+  const r = typeof Bun === "undefined" ? nodeSpawnSync(cmd, args, opts as Options) : bunSpawnSync(cmd, args, opts as Options);
   if (timingOn()) tally(`process ${cmd.slice(cmd.lastIndexOf("/") + 1)}`, t0);
   return r;
 }

@@ -1,8 +1,8 @@
 // Read-modify-write of the nat table under concurrency: portmap's shared rules exist once however many first
 // ADDs race, teardown succeeds when another process removed the rules first (or between our save and our
 // restore), and the xtables lock is honoured — with both iptables backends.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
@@ -195,6 +195,40 @@ describe("the xtables lock", () => {
       h.on("exit", (code) => reject(new Error(`flock exited ${code}`)));
     });
   }
+
+  it("a plugin killed while its iptables-restore runs leaves the lock held until that child is done", async () => {
+    const node = box.netns("node");
+    const dir = join(box.tmpdir(), "slow");
+    mkdirSync(dir);
+    const real = execFileSync("sh", ["-c", "command -v iptables-restore"], { encoding: "utf8" }).trim();
+    const [ready, go] = [join(dir, "ready"), join(dir, "go")];
+    // An iptables-restore that says it started, then waits for the test before doing its work.
+    writeFileSync(join(dir, "iptables-restore"), `#!/bin/sh\n: > ${ready}\nwhile [ ! -e ${go} ]; do sleep 0.02; done\nexec ${real} "$@"\n`);
+    chmodSync(join(dir, "iptables-restore"), 0o755);
+    const lock = join(box.tmpdir(), "xtables.lock");
+    const add = spawn("nsenter", [`--net=${nsPath(node)}`, join(BIN, "portmap")], {
+      env: { ...baseEnv("ADD", "orphan"), XTABLES_LOCKFILE: lock, PATH: `${dir}:${process.env.PATH}` },
+    });
+    add.stdin.end(JSON.stringify(portmapConf(0)));
+    const free = () => spawnSync("flock", ["-n", lock, "true"]).status === 0;
+    for (let i = 0; !existsSync(ready); i++) {
+      if (i > 1000) throw new Error("iptables-restore never started");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const killed = new Promise((r) => add.on("exit", r));
+    add.kill("SIGKILL"); // nsenter exec'd the plugin: this is the plugin's pid
+    await killed;
+    // The orphan is about to change the table: a DEL must not be able to run before it.
+    expect(free()).toBe(false);
+    writeFileSync(go, "");
+    for (let i = 0; !free(); i++) {
+      if (i > 1000) throw new Error("the orphaned iptables-restore never finished");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const del = runPlugin("portmap", { env: { ...baseEnv("DEL", "orphan"), XTABLES_LOCKFILE: lock }, stdin: portmapConf(0), node });
+    expect(del.code, del.stdout).toBe(0);
+    expect(natLines(node).filter((l) => l.includes("CNI-DN-"))).toEqual([]);
+  });
 
   it("an ADD that cannot have the lock in time fails with code 11 naming it, and changes nothing", async () => {
     const node = box.netns("node");
