@@ -499,7 +499,10 @@ describe("bridge failures roll back everything", () => {
         return existsSync(log) && readFileSync(log, "utf8").includes("rdy0");
       });
       const p = l.pod();
-      const r = l.run("ADD", p, l.conf());
+      // Every netlink request of the plugin returns 100 ms late, so the program above always sets the port down
+      // before the plugin goes on to wait for it, however loaded the machine.
+      const slow = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=sendto", "-e", "inject=sendto:delay_exit=100000"];
+      const r = runPlugin("bridge", { ...l.options("ADD", p, l.conf()), wrap: slow });
       expect(r.json?.msg, r.stdout).toBe("bridge port in error state: down");
       expect(reservations(l)).toEqual([]);
       expect(natRules(l)).toEqual([]);
