@@ -16,6 +16,7 @@ import { type CIDR, parseCIDR } from "../../lib/ip/addr.ts";
 import { type CachedEntry, cachedEntries } from "../../lib/runtime/cache.ts";
 import { DEFAULT_DATA_DIR as IPAM_DEFAULT_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
 import { savedTableIfUsable } from "../../lib/iptables/restore.ts";
+import { nftUsable } from "../../lib/nftables/nft.ts";
 import { Netns } from "../../lib/ns/netns.ts";
 import { isObject } from "../../lib/skel/index.ts";
 import { DEFAULT_DATA_DIR as FLANNEL_DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
@@ -57,6 +58,8 @@ export interface Context {
   /** iptables-save -t filter / nat (IPv4), undefined when iptables is not usable. */
   filter?: string[];
   nat?: string[];
+  /** nft can read and change this namespace's ruleset. */
+  nft: boolean;
   pods: Pod[];
   link(name: string): Link | undefined;
   linkByIndex(index?: number): Link | undefined;
@@ -124,6 +127,7 @@ export function gather(opts: Options): Context {
     nl,
     filter: savedTableIfUsable(4, "filter"),
     nat: savedTableIfUsable(4, "nat"),
+    nft: nftUsable(),
     pods: cachedEntries(opts.cacheDir).map((e) => podOf(e, bridgeName)),
     link: (name) => links.find((l) => l.name === name),
     linkByIndex: (index) => (index === undefined ? undefined : links.find((l) => l.index === index)),

@@ -10,6 +10,7 @@ import { toJSON, toText, useColour } from "./report.ts";
 import { checkAddresses } from "./checks/addresses.ts";
 import { checkBridge } from "./checks/bridge.ts";
 import { checkConfig } from "./checks/config.ts";
+import { checkFirewall } from "./checks/firewall.ts";
 import { checkForwarding } from "./checks/forwarding.ts";
 import { checkLease } from "./checks/lease.ts";
 import { checkLinks } from "./checks/links.ts";
@@ -35,6 +36,7 @@ const CHECKS: [string, (ctx: Context) => CheckResult][] = [
   ["vxlan", checkVxlan],
   ["routes", checkRoutes],
   ["forwarding", checkForwarding],
+  ["firewall", checkFirewall],
   ["masquerade", checkMasquerade],
   ["addresses", checkAddresses],
   ["links", checkLinks],

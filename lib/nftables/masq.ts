@@ -96,14 +96,30 @@ export function checkMasqNft(network: string, ifname: string, id: string, addrs:
   return addrs.filter((a) => !mine.some((r) => sameExpr(r.expr, podRuleExpr(a)))).map((a) => `nftables rule "${podRule(a, comment).slice(4)}"`);
 }
 
-/** Remove rules of `network` whose attachment is not in `valid`; the comments removed. */
-export function gcMasqNft(network: string, valid: Attachment[]): string[] {
+const staleOf = (network: string, valid: Attachment[]) => {
   const keep = new Set(valid.map((a) => masqComment(network, a.ifname, a.containerID)));
   const prefix = `${networkHash(network)}-`;
+  return masqRules().filter((r) => r.comment?.startsWith(prefix) && !keep.has(r.comment));
+};
+
+/** Comments of the rules of `network` whose attachment is not in `valid` (read only). */
+export const staleMasqNft = (network: string, valid: Attachment[]): string[] => [...new Set(staleOf(network, valid).map((r) => r.comment!))];
+
+/** Remove the rules carrying exactly `comment` (one attachment's). */
+export function removeMasqNft(comment: string): void {
+  modifyNft(() =>
+    masqRules()
+      .filter((r) => r.comment === comment)
+      .map(deleteRule),
+  );
+}
+
+/** Remove rules of `network` whose attachment is not in `valid`; the comments removed. */
+export function gcMasqNft(network: string, valid: Attachment[]): string[] {
   const removed: string[] = [];
   try {
     modifyNft(() => {
-      const stale = masqRules().filter((r) => r.comment?.startsWith(prefix) && !keep.has(r.comment));
+      const stale = staleOf(network, valid);
       removed.splice(0, removed.length, ...stale.map((r) => r.comment!));
       return stale.map(deleteRule);
     });

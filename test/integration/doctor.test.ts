@@ -9,6 +9,7 @@ import { writeFakePlugin } from "../helpers/fake-plugin.ts";
 import { BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
 import { bootTime } from "../helpers/reboot.ts";
+import { chainRules, pathWithout } from "../helpers/nft.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -18,7 +19,8 @@ interface Report {
   counts: { ok: number; warn: number; fail: number };
 }
 
-function node(o: { ipMasq?: boolean } = {}) {
+/** A node; `onlyNft`: iptables is not on the PATH of doctor and the plugins (a node with only nft). */
+function node(o: { ipMasq?: boolean; delegate?: object; onlyNft?: boolean } = {}) {
   const ns = box.netns("node");
   const tmp = box.tmpdir();
   for (const d of ["net.d", "cache"]) mkdirSync(join(tmp, d));
@@ -36,7 +38,7 @@ function node(o: { ipMasq?: boolean } = {}) {
         subnetFile: join(tmp, "subnet.env"),
         dataDir: join(tmp, "flannel"),
         ipam: { dataDir: join(tmp, "ipam") },
-        delegate: { isDefaultGateway: true },
+        delegate: { isDefaultGateway: true, ...o.delegate },
       },
       { type: "portmap", capabilities: { portMappings: true } },
     ],
@@ -44,9 +46,10 @@ function node(o: { ipMasq?: boolean } = {}) {
   });
   const writeList = (list: object, file = "10-flannel.conflist") => writeFileSync(join(tmp, "net.d", file), JSON.stringify(list));
   writeList(conflist());
+  const PATH = o.onlyNft ? pathWithout(tmp) : process.env.PATH;
   const flags = (bin = BIN) => ["--conf-dir", join(tmp, "net.d"), "--bin-dir", bin, "--cache-dir", join(tmp, "cache", "results")];
   const doctor = (args: string[] = [], bin?: string) => {
-    const r = inNs(ns, [join(BIN, "cni"), "doctor", ...flags(bin), ...args]);
+    const r = inNs(ns, [join(BIN, "cni"), "doctor", ...flags(bin), ...args], { env: { ...process.env, PATH } });
     let report: Report | undefined;
     try {
       report = JSON.parse(r.stdout);
@@ -55,7 +58,7 @@ function node(o: { ipMasq?: boolean } = {}) {
     }
     return { code: r.status, out: r.stdout + r.stderr, stdout: r.stdout, report };
   };
-  const env = { PATH: process.env.PATH, CNI_PATH: BIN, NETCONFPATH: join(tmp, "net.d"), CNI_CACHE_DIR: join(tmp, "cache") };
+  const env = { PATH, CNI_PATH: BIN, NETCONFPATH: join(tmp, "net.d"), CNI_CACHE_DIR: join(tmp, "cache") };
   const addPod = () => {
     const pod = box.netns("pod");
     const r = inNs(ns, [join(BIN, "cni"), "tool", "add", "cbr0", nsPath(pod)], { env });
@@ -105,13 +108,14 @@ describe("interface", () => {
       "vxlan",
       "routes",
       "forwarding",
+      "firewall",
       "masquerade",
       "addresses",
       "links",
     ]);
     for (const c of d.report!.checks) expect(Object.keys(c).sort()).toEqual(["evidence", "fix", "id", "status", "summary"]);
     expect(failing(d.report!)).toEqual([]);
-    expect(d.report!.counts.ok + d.report!.counts.warn).toBe(9);
+    expect(d.report!.counts.ok + d.report!.counts.warn).toBe(10);
     // ipMasq pods (FLANNEL_IPMASQ=false): each one's chain is found.
     expect(check(d.report!, "masquerade").status).toBe("ok");
   });
@@ -341,6 +345,58 @@ describe("masquerade", () => {
     expect(c.summary).toContain("FLANNEL_IPMASQ=true but no nat rule masquerades 10.244.0.0/16");
     sh(n.ns, "iptables -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE");
     expect(check(n.doctor(["--json"]).report!, "masquerade").status).toBe("ok");
+  });
+
+  it("a node with only nft: nftables named as in use, the nft-masqueraded pod found, nothing failing", () => {
+    const n = node({ onlyNft: true, delegate: { ipMasqBackend: "nftables" } });
+    n.addPod();
+    expect(chainRules(n.ns, "inet", "cni_plugins_masquerade", "masq_checks")).toHaveLength(1);
+    const d = n.doctor(["--json"]);
+    expect(d.code, d.out).toBe(0);
+    expect(failing(d.report!)).toEqual([]);
+    const fw = check(d.report!, "firewall");
+    expect(fw.summary).toBe("in use: nftables");
+    expect(fw.evidence.join("\n")).toMatch(/iptables: not usable/);
+    expect(fw.evidence.join("\n")).toMatch(/nftables: usable; our tables: inet cni_plugins_masquerade \(1 pod rule/);
+    const m = check(d.report!, "masquerade");
+    expect(m.status, m.summary).toBe("ok");
+    expect(m.evidence.join("\n")).toMatch(/nftables inet cni_plugins_masquerade/);
+    // The pod's rule removed behind doctor's back: the running pod is named as not masqueraded.
+    sh(n.ns, "nft flush chain inet cni_plugins_masquerade masq_checks");
+    const gone = check(n.doctor(["--json"]).report!, "masquerade");
+    expect(gone.status).toBe("fail");
+    expect(gone.summary).toMatch(/has no masquerade rule \(ipMasq\)/);
+  });
+
+  it("a node where neither iptables nor nft is usable, with ipMasq and portmap configured: fails naming what to install", () => {
+    const n = node();
+    const tmp = box.tmpdir();
+    const d = inNs(n.ns, [join(BIN, "cni"), "doctor", "--json", "--conf-dir", join(n.tmp, "net.d"), "--bin-dir", BIN], {
+      env: { ...process.env, PATH: pathWithout(tmp, ["nft"]) },
+    });
+    const fw = check(JSON.parse(d.stdout), "firewall");
+    expect(fw.status).toBe("fail");
+    expect(fw.summary).toContain("bridge ipMasq needs iptables or nftables, and neither is usable here");
+    expect(fw.summary).toContain("portmap needs iptables or nftables");
+    expect(fw.fix).toContain("install the iptables or the nftables package");
+  });
+
+  it("a gone pod's nftables masquerade rule: found, and removed by --fix", () => {
+    const n = node({ delegate: { ipMasqBackend: "nftables" } });
+    const lost = n.addPod();
+    n.addPod();
+    const rules = () => chainRules(n.ns, "inet", "cni_plugins_masquerade", "masq_checks");
+    expect(rules()).toHaveLength(2);
+    n.losePod(lost);
+    const c = check(n.doctor(["--json"]).report!, "masquerade");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toMatch(/nftables masquerade rule ".*" belongs to a pod that is gone/);
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.out).toMatch(/fixing: remove nftables masquerade rule\(s\) ".*" of a gone pod/);
+    expect(fixed.code, fixed.out).toBe(0);
+    expect(rules()).toHaveLength(1);
+    expect(JSON.stringify(rules())).not.toContain(`"${lost.ip}"`);
+    expect(n.doctor(["--json"]).report!.counts.fail).toBe(0);
   });
 });
 

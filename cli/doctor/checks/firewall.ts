@@ -1,0 +1,65 @@
+// Check: which firewall this node can use (iptables, nftables) and where our rules live in each, so a node with
+// only nft (or only iptables) is told apart from one where the plugins cannot set up their rules at all.
+import { parseBackend } from "../../../lib/nftables/backend-key.ts";
+import { MASQ_CHAIN, MASQ_TABLE } from "../../../lib/nftables/masq.ts";
+import { type NftFamily, listTable } from "../../../lib/nftables/nft.ts";
+import { isObject } from "../../../lib/skel/index.ts";
+import { TABLE as HOSTPORT_TABLE } from "../../../plugins/portmap/nftables.ts";
+import { type CheckResult, type Finding, fromFindings } from "../check.ts";
+import type { Context } from "../context.ts";
+import { podMasq } from "./masquerade.ts";
+
+const ID = "firewall";
+
+/** Our iptables chains in the nat table (CNI-* of bridge and portmap), counted. */
+function iptablesEvidence(nat: string[]): string {
+  const chains = nat.filter((l) => /^:CNI-/.test(l)).length;
+  return `iptables: usable; nat table: ${chains} CNI-* chain(s)`;
+}
+
+function nftEvidence(): string {
+  const where: string[] = [];
+  const table = (family: NftFamily, name: string) => listTable(family, name);
+  const masq = table("inet", MASQ_TABLE);
+  if (masq) where.push(`inet ${MASQ_TABLE} (${masq.get(MASQ_CHAIN)?.length ?? 0} pod rule(s) in ${MASQ_CHAIN})`);
+  for (const f of ["ip", "ip6"] as const) if (table(f, HOSTPORT_TABLE)) where.push(`${f} ${HOSTPORT_TABLE}`);
+  const spoof = [...(table("bridge", "nat")?.values() ?? [])].flat().filter((r) => r.comment?.startsWith("macspoofchk-")).length;
+  if (spoof) where.push(`bridge nat (${spoof} macspoofchk rule(s))`);
+  return `nftables: usable; our tables: ${where.length ? where.join(", ") : "none"}`;
+}
+
+/** What the active list needs a firewall for, with the backend each names (undefined: either will do). */
+function needs(ctx: Context): { what: string; backend?: string }[] {
+  const plugins = ctx.configs.active?.list?.plugins ?? [];
+  const flannel = plugins.find((p) => p.type === "flannel")?.raw;
+  const bridge = plugins.find((p) => p.type === "bridge")?.raw ?? (isObject(flannel?.delegate) ? flannel.delegate : undefined);
+  const out: { what: string; backend?: string }[] = [];
+  if (podMasq(ctx)) out.push({ what: "bridge ipMasq", backend: parseBackend(bridge?.ipMasqBackend) ?? undefined });
+  if (bridge?.macspoofchk === true) out.push({ what: "bridge macspoofchk", backend: "nftables" });
+  const portmap = plugins.find((p) => p.type === "portmap")?.raw;
+  if (portmap) out.push({ what: "portmap", backend: parseBackend(portmap.backend) ?? undefined });
+  return out;
+}
+
+export function checkFirewall(ctx: Context): CheckResult {
+  const iptables = ctx.nat !== undefined;
+  const evidence = [
+    iptables ? iptablesEvidence(ctx.nat!) : "iptables: not usable (iptables-save missing, or it cannot read the nat table)",
+    ctx.nft ? nftEvidence() : "nftables: not usable (nft missing, or no kernel support)",
+  ];
+  const usable = (b?: string) => (b === "nftables" ? ctx.nft : b === "iptables" ? iptables : iptables || ctx.nft);
+  const findings: Finding[] = needs(ctx)
+    .filter((n) => !usable(n.backend))
+    .map((n) => ({
+      status: "fail",
+      text: n.backend ? `${n.what} uses ${n.backend}, which is not usable here` : `${n.what} needs iptables or nftables, and neither is usable here`,
+      fix:
+        n.backend === "nftables"
+          ? "install the nftables package (nft)"
+          : n.backend === "iptables"
+            ? "install the iptables package"
+            : "install the iptables or the nftables package (nft)",
+    }));
+  const inUse = [iptables && "iptables", ctx.nft && "nftables"].filter(Boolean).join(" and ") || "none";
+  return fromFindings(ID, `in use: ${inUse}`, evidence, findings);
+}
