@@ -1,9 +1,7 @@
 // The fuzz suite as a script: any number of cases, a given seed, or single cases replayed. Namespaces and folders
 // are removed at the end, on failure and on Ctrl-C.
 //   bun scripts/fuzz/main.ts [--count N] [--seed S] [--case I[,J…]] [--parallel P] [--examples K]
-import { randomBytes } from "node:crypto";
-import { deleteRunNamespaces } from "../../test/helpers/paths.ts";
-import { Sandbox } from "../../test/helpers/sandbox.ts";
+import { scriptSandbox } from "../../test/helpers/sandbox.ts";
 import { runSeed } from "../../test/robust/fuzz/prng.ts";
 import { coverage, describeCase, runFuzz, summarize } from "../../test/robust/fuzz/run.ts";
 import { generateCase } from "../../test/robust/fuzz/generate.ts";
@@ -13,16 +11,7 @@ function arg(name: string): string | undefined {
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 
-process.env.CNI_TEST_RUN = `fz${randomBytes(3).toString("hex")}`;
-const box = new Sandbox();
-const cleanup = () => {
-  box.cleanup();
-  deleteRunNamespaces(process.env.CNI_TEST_RUN!);
-};
-process.on("SIGINT", () => {
-  cleanup();
-  process.exit(130);
-});
+const { box, cleanup } = scriptSandbox("fz");
 
 const seed = runSeed(arg("--seed"));
 const only = arg("--case")?.split(",").map(Number);

@@ -1,8 +1,6 @@
 // The soak as a script: bun scripts/soak/main.ts [--cycles N] [--samples K]. Namespaces and folders are removed
 // at the end, on failure and on Ctrl-C.
-import { randomBytes } from "node:crypto";
-import { deleteRunNamespaces } from "../../test/helpers/paths.ts";
-import { Sandbox } from "../../test/helpers/sandbox.ts";
+import { scriptSandbox } from "../../test/helpers/sandbox.ts";
 import { soak, table } from "../../test/robust/soak.ts";
 
 function arg(name: string, dflt: number): number {
@@ -12,16 +10,7 @@ function arg(name: string, dflt: number): number {
   return v;
 }
 
-process.env.CNI_TEST_RUN = `sk${randomBytes(3).toString("hex")}`;
-const box = new Sandbox();
-const cleanup = () => {
-  box.cleanup();
-  deleteRunNamespaces(process.env.CNI_TEST_RUN!);
-};
-process.on("SIGINT", () => {
-  cleanup();
-  process.exit(130);
-});
+const { box, cleanup } = scriptSandbox("sk");
 
 const cycles = arg("--cycles", 1000);
 console.log(`soak: ${cycles} ADD/CHECK/DEL cycles of flannel + portmap (libcni), one throwaway pod namespace each`);

@@ -1,10 +1,11 @@
 // Throwaway "node" and "pod" namespaces and temp dirs for one test file; everything made here is removed in
 // cleanup(), which test files call from afterEach/afterAll so it runs even when a test fails.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, DRIVER, NS_PREFIX } from "./paths.ts";
+import { BIN, DRIVER, NS_PREFIX, deleteRunNamespaces } from "./paths.ts";
 
 let counter = 0;
 
@@ -133,4 +134,22 @@ export interface LibcniOptions {
 export function libcni(node: string, cmd: string, conflist: string, pod: string, o: LibcniOptions) {
   const env = { ...process.env, CNI_PATH: o.binDir ?? BIN, CNI_CACHE_DIR: o.cacheDir, ...(o.capArgs ? { CAP_ARGS: JSON.stringify(o.capArgs) } : {}) };
   return inNs(node, [DRIVER, cmd, conflist, nsPath(pod), o.id, o.ifname ?? "eth0"], { env });
+}
+
+/**
+ * A Sandbox for a script run outside vitest: its own run id (namespace prefix), and everything removed at the
+ * end, on failure and on Ctrl-C (exit 130). Call cleanup() when done.
+ */
+export function scriptSandbox(prefix: string): { box: Sandbox; cleanup: () => void } {
+  process.env.CNI_TEST_RUN = `${prefix}${randomBytes(3).toString("hex")}`;
+  const box = new Sandbox();
+  const cleanup = () => {
+    box.cleanup();
+    deleteRunNamespaces(process.env.CNI_TEST_RUN!);
+  };
+  process.on("SIGINT", () => {
+    cleanup();
+    process.exit(130);
+  });
+  return { box, cleanup };
 }
