@@ -3,7 +3,7 @@
 // both finds, checks and removes the other's rules. (Debian's Go plugins speak CNI up to 1.0.0; GC is ours only.)
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
-import { Sandbox, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { Sandbox, nsPath, runPlugin, sh, bridgeNet } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterAll(() => box.cleanup());
@@ -77,15 +77,7 @@ describe("bridge masquerade with a long container id, ours against the Go plugin
   const setup = () => {
     const node = box.netns("node");
     const pod = box.netns("pod");
-    const c = {
-      cniVersion: "1.0.0",
-      name: "cbr0",
-      type: "bridge",
-      bridge: "cni0",
-      isGateway: true,
-      ipMasq: true,
-      ipam: { type: "host-local", dataDir: box.tmpdir(), subnet: "10.244.1.0/24" },
-    };
+    const c = bridgeNet(box.tmpdir(), { ipMasq: true });
     const run = (impl: Impl, command: string, extra: object = {}) =>
       runPlugin("bridge", {
         binDir: binOf(impl),

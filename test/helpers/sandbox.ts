@@ -153,3 +153,16 @@ export function scriptSandbox(prefix: string): { box: Sandbox; cleanup: () => vo
   });
   return { box, cleanup };
 }
+
+/** The bridge network most tests attach to: cni0 as the gateway, host-local on 10.244.1.0/24 in `dataDir`. */
+export function bridgeNet(dataDir: string, extra: object = {}, ipam: object = {}) {
+  return {
+    cniVersion: "1.0.0",
+    name: "cbr0",
+    type: "bridge",
+    bridge: "cni0",
+    isGateway: true,
+    ...extra,
+    ipam: { type: "host-local", dataDir, subnet: "10.244.1.0/24", ...ipam },
+  };
+}

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, truncateSync, writeFi
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, pluginRun, nsPath, sh } from "../helpers/sandbox.ts";
+import { Sandbox, pluginRun, nsPath, sh, bridgeNet } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -95,14 +95,7 @@ describe("bridge: a hostile resolvConf in its IPAM", () => {
     const node = box.netns("node");
     const pod = box.netns("pod");
     const dataDir = box.tmpdir();
-    const conf = {
-      cniVersion: "1.0.0",
-      name: "cbr0",
-      type: "bridge",
-      bridge: "cni0",
-      isGateway: true,
-      ipam: { type: "host-local", dataDir, subnet: "10.244.1.0/24", resolvConf: "/dev/zero" },
-    };
+    const conf = bridgeNet(dataDir, {}, { resolvConf: "/dev/zero" });
     const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
     expectPromptError(plugin(node, "bridge", env, conf), 7, "ipam.resolvConf", "/dev/zero");
     expect(sh(node, "ip -o link show type veth")).toBe("");

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "no
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { Sandbox, nsPath, runPlugin, sh, bridgeNet } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 const holders: ChildProcess[] = [];
@@ -108,15 +108,7 @@ describe("teardown when the rules are already gone", () => {
 
   it("two bridge DELs of the same pod at once both succeed and remove its masquerade rules", async () => {
     const node = box.netns("node");
-    const conf = {
-      cniVersion: "1.0.0",
-      name: "cbr0",
-      type: "bridge",
-      bridge: "cni0",
-      isGateway: true,
-      ipMasq: true,
-      ipam: { type: "host-local", dataDir: box.tmpdir(), subnet: "10.244.1.0/24" },
-    };
+    const conf = bridgeNet(box.tmpdir(), { ipMasq: true });
     for (let round = 0; round < 4; round++) {
       const pod = box.netns("pod");
       const env = { CNI_CONTAINERID: `masq${round}`, CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
@@ -167,15 +159,7 @@ describe("teardown when the rules are already gone", () => {
   it("bridge DEL succeeds when its masquerade jump was removed between its save and its restore", () => {
     const node = box.netns("node");
     const pod = box.netns("pod");
-    const conf = {
-      cniVersion: "1.0.0",
-      name: "cbr0",
-      type: "bridge",
-      bridge: "cni0",
-      isGateway: true,
-      ipMasq: true,
-      ipam: { type: "host-local", dataDir: box.tmpdir(), subnet: "10.244.1.0/24" },
-    };
+    const conf = bridgeNet(box.tmpdir(), { ipMasq: true });
     const env = { CNI_CONTAINERID: "masq", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
     expect(runPlugin("bridge", { env: { ...env, CNI_COMMAND: "ADD" }, stdin: conf, node }).code).toBe(0);
     const dir = racingSave("-t nat -D POSTROUTING 1");

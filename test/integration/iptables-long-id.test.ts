@@ -3,7 +3,7 @@
 // GC must tell their rules apart by chain (a hash of the whole id), not by comment.
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { Sandbox, nsPath, runPlugin, sh, bridgeNet } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -19,16 +19,7 @@ const nat = (node: string) =>
 const comments = (lines: string[]) => lines.map((l) => /--comment "((?:[^"\\]|\\.)*)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
 
 describe("bridge masquerade with long container ids", () => {
-  const conf = (dataDir: string, extra: object = {}) => ({
-    cniVersion: "1.1.0",
-    name: "cbr0",
-    type: "bridge",
-    bridge: "cni0",
-    isGateway: true,
-    ipMasq: true,
-    ipam: { type: "host-local", dataDir, subnet: "10.244.1.0/24" },
-    ...extra,
-  });
+  const conf = (dataDir: string, extra: object = {}) => bridgeNet(dataDir, { cniVersion: "1.1.0", ipMasq: true, ...extra });
 
   it("ADD, CHECK and DEL work with a 5,000-character id, and comments stay within iptables' 255 bytes", () => {
     const node = box.netns("node");

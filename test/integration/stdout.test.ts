@@ -6,7 +6,7 @@ import { closeSync, constants, existsSync, openSync, readdirSync } from "node:fs
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, nsPath, sh } from "../helpers/sandbox.ts";
+import { Sandbox, nsPath, sh, bridgeNet } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 const fds: number[] = [];
@@ -85,14 +85,7 @@ describe("bridge ADD whose result cannot be delivered", () => {
       const node = box.netns("node");
       const pod = box.netns("pod");
       const dataDir = box.tmpdir();
-      const conf = {
-        cniVersion: "1.0.0",
-        name: "cbr0",
-        type: "bridge",
-        bridge: "cni0",
-        isGateway: true,
-        ipam: { type: "host-local", dataDir, subnet: "10.244.1.0/24" },
-      };
+      const conf = bridgeNet(dataDir);
       const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
       const r = run(stdout, [`${BIN}/bridge`], env, JSON.stringify(conf), node);
       expectOneLineFailure(r, /^bridge: /);

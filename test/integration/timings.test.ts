@@ -2,21 +2,13 @@
 // it, nothing of the kind is printed.
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, nsPath, runPlugin } from "../helpers/sandbox.ts";
+import { Sandbox, nsPath, runPlugin, bridgeNet } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterAll(() => box.cleanup());
 
 function bridgeRun(command: string, pod: string, node: string, dataDir: string, extraEnv: Record<string, string> = {}) {
-  const conf = {
-    cniVersion: "1.0.0",
-    name: "cbr0",
-    type: "bridge",
-    bridge: "cni0",
-    isGateway: true,
-    ipMasq: true,
-    ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.244.1.0/24" }]] },
-  };
+  const conf = bridgeNet(dataDir, { ipMasq: true }, { subnet: undefined, ranges: [[{ subnet: "10.244.1.0/24" }]] });
   const env = { CNI_COMMAND: command, CNI_CONTAINERID: "ctr-timing", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN, ...extraEnv };
   return runPlugin("bridge", { env, stdin: conf, node });
 }
