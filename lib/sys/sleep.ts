@@ -1,4 +1,4 @@
 // A synchronous pause: namespace work must stay on the main thread, so nothing may wait through the event loop.
 export function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

@@ -6,7 +6,7 @@
 //   cni-br-iface-<ref>-mac:  ether saddr <pod mac> return; drop (same comment)
 // where <ref> is "<container id>-<ifname>". Teardown needs only the container id and ifname.
 import { type Context, validAttachments } from "../../lib/skel/index.ts";
-import { NetlinkSocket, findLink } from "../../lib/netlink/index.ts";
+import { findLink, withNetlink } from "../../lib/netlink/index.ts";
 import { type NftRule, NftUnavailable, listTable, modifyNft } from "../../lib/nftables/nft.ts";
 import { nftComment, nftName } from "../../lib/nftables/text.ts";
 
@@ -98,34 +98,33 @@ export function checkSpoofCheck(ctx: Context, hostVeth: string, podMac: string):
  */
 export function gcSpoofChecks(ctx: Context, brName: string): void {
   const keep = new Set(validAttachments(ctx.conf).map((a) => commentOf(`${a.containerID}-${a.ifname}`)));
-  const nl = NetlinkSocket.open();
   const removed: string[] = [];
   try {
-    const bridge = findLink(nl, brName);
-    modifyNft(() => {
-      const table = readTable();
-      const stale = (table?.get(BASE) ?? []).filter((r) => {
-        if (!r.comment?.startsWith("macspoofchk-") || keep.has(r.comment)) return false;
-        // biome-ignore lint/suspicious/noExplicitAny: nft -j prints untyped JSON; every step below is optional-chained
-        const veth = (r.expr as any[])[0]?.match?.right;
-        const link = typeof veth === "string" ? findLink(nl, veth) : undefined;
-        return !link || (bridge !== undefined && link.master === bridge.index);
+    withNetlink(undefined, (nl) => {
+      const bridge = findLink(nl, brName);
+      modifyNft(() => {
+        const table = readTable();
+        const stale = (table?.get(BASE) ?? []).filter((r) => {
+          if (!r.comment?.startsWith("macspoofchk-") || keep.has(r.comment)) return false;
+          // biome-ignore lint/suspicious/noExplicitAny: nft -j prints untyped JSON; every step below is optional-chained
+          const veth = (r.expr as any[])[0]?.match?.right;
+          const link = typeof veth === "string" ? findLink(nl, veth) : undefined;
+          return !link || (bridge !== undefined && link.master === bridge.index);
+        });
+        removed.splice(0, removed.length, ...stale.map((r) => r.comment!));
+        return stale
+          .flatMap((r) => {
+            try {
+              return removal(table, r.comment!.slice("macspoofchk-".length));
+            } catch {
+              return []; // not a name of ours or the reference's (those are container id + ifname)
+            }
+          })
+          .filter((l, i, all) => all.indexOf(l) === i);
       });
-      removed.splice(0, removed.length, ...stale.map((r) => r.comment!));
-      return stale
-        .flatMap((r) => {
-          try {
-            return removal(table, r.comment!.slice("macspoofchk-".length));
-          } catch {
-            return []; // not a name of ours or the reference's (those are container id + ifname)
-          }
-        })
-        .filter((l, i, all) => all.indexOf(l) === i);
     });
   } catch (e) {
     if (!(e instanceof NftUnavailable)) throw e;
-  } finally {
-    nl.close();
   }
   for (const c of removed) ctx.log.info(`gc: removed the MAC spoof check "${c}"`);
 }
