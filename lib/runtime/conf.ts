@@ -50,10 +50,13 @@ function files(dir: string, exts: string[]): string[] {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw e;
   }
-  return names
-    .filter((n) => exts.includes(extname(n)) && !statSync(join(dir, n)).isDirectory())
-    .sort()
-    .map((n) => join(dir, n));
+  return (
+    names
+      // A dangling link stays in the list, as in libcni, so reading it names the file instead of failing here.
+      .filter((n) => exts.includes(extname(n)) && !statSync(join(dir, n), { throwIfNoEntry: false })?.isDirectory())
+      .sort()
+      .map((n) => join(dir, n))
+  );
 }
 
 function plugin(raw: unknown, where: string): PluginConf {

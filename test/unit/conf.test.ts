@@ -1,6 +1,9 @@
 // Conflists as libcni HEAD reads them: the version the list runs at, and its boolean keys.
 import { describe, expect, it } from "vitest";
-import { parseConfList } from "../../lib/runtime/conf.ts";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfList, parseConfList } from "../../lib/runtime/conf.ts";
 import type { CniError } from "../../lib/skel/errors.ts";
 
 const parse = (list: object) => parseConfList(JSON.stringify({ name: "net", plugins: [{ type: "bridge" }], ...list }), "net.conflist");
@@ -47,5 +50,25 @@ describe("conflist booleans", () => {
   it("refuse anything else, naming the key", () => {
     expect(failure({ disableGC: "yes" })).toMatchObject({ code: 7, msg: expect.stringContaining(`invalid value "yes" for disableGC`) });
     expect(failure({ disableCheck: 1 })).toMatchObject({ code: 7, msg: expect.stringContaining("disableCheck") });
+  });
+});
+
+describe("loading a network from a folder", () => {
+  it("a dangling link among the configs is named in a CNI error, not a bare ENOENT", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnits-conf-"));
+    try {
+      symlinkSync(join(dir, "gone"), join(dir, "05-dangling.conflist"));
+      writeFileSync(join(dir, "10-net.conflist"), JSON.stringify({ cniVersion: "1.0.0", name: "net", plugins: [{ type: "loopback" }] }));
+      let err: CniError | undefined;
+      try {
+        loadConfList(dir, "net");
+      } catch (e) {
+        err = e as CniError;
+      }
+      expect(err?.code).toBe(7);
+      expect(err?.message).toContain("05-dangling.conflist");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
