@@ -8,6 +8,7 @@ import { PLUGINS, ROOT, compile } from "./compile.mjs";
 const bin = join(ROOT, "dist", "bin");
 rmSync(bin, { recursive: true, force: true });
 mkdirSync(bin, { recursive: true });
-compile({ outfile: join(bin, "cni"), target: "linux-amd64", bunExe: bunPath() });
+// The target this machine runs, stamped into `cni --version`.
+compile({ outfile: join(bin, "cni"), target: process.arch === "arm64" ? "linux-arm64" : "linux-amd64", bunExe: bunPath() });
 for (const p of PLUGINS) symlinkSync("cni", join(bin, p));
 console.log(`built ${join(bin, "cni")} with links: ${PLUGINS.join(", ")}`);
