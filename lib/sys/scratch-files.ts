@@ -4,7 +4,7 @@
 // reused), no clock (it jumps) — and one that cannot leaves it to its writer.
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { TMP_PREFIX, scratchTag } from "./files.ts";
+import { TMP_PREFIX, scratchTag, syncDir } from "./files.ts";
 import { LOCK_EX, LOCK_NB, flock } from "./libc.ts";
 
 /** Whether `fd` is still the file named `path` (a sweeper may have unlinked the name). */
@@ -42,7 +42,8 @@ export function openLocked(path: string, mode: number, access: number = constant
 }
 
 /**
- * Replace `path` with `data` atomically and durably (the file is fsync'd before the rename), through a scratch
+ * Replace `path` with `data` atomically and durably (the file is fsync'd before the rename, the folder after it:
+ * a new name is durable only once its folder is), through a scratch
  * file `.tmp-<name>.<pid>` beside it that stays locked while it exists; see removeAbandonedScratch.
  */
 export function writeFileLockedAtomic(path: string, data: string, mode: number): void {
@@ -63,6 +64,7 @@ export function writeFileLockedAtomic(path: string, data: string, mode: number):
     // Only now does the lock go: the name was renamed away (or removed) while we held it.
     closeSync(fd);
   }
+  syncDir(dirname(path));
 }
 
 export interface Sweep {

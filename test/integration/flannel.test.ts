@@ -176,6 +176,25 @@ describe("flannel STATUS and GC (spec 1.1)", () => {
     expect([none.json.code, none.json.msg]).toEqual([50, `open ${n.subnetFile}: no such file or directory`]);
   });
 
+  it("the saved config is durable before the result: file fsync'd, renamed into place, then its folder fsync'd", () => {
+    const n = node();
+    const pod = box.netns("pod");
+    const trace = join(box.tmpdir(), "trace");
+    const strace = ["strace", "-qq", "-o", trace, "-e", "trace=openat,fsync,rename,write"];
+    const r = runPlugin("flannel", { env: n.env("ADD", pod, "durable", "eth0"), stdin: n.conf, node: n.ns, wrap: strace });
+    expect(r.code, r.stdout).toBe(0);
+    const lines = readFileSync(trace, "utf8").split("\n");
+    const saved = join(n.dir, "flannel", "durable");
+    const renamed = lines.findIndex((l) => l.startsWith("rename(") && l.includes(`"${saved}"`));
+    expect(renamed, "the saved config is renamed into place").toBeGreaterThan(0);
+    const folderFd = lines.slice(renamed).map((l) => new RegExp(`^openat\\(AT_FDCWD, "${join(n.dir, "flannel")}", O_RDONLY[^)]*O_DIRECTORY[^)]*\\) = (\\d+)`).exec(l)?.[1]).find(Boolean);
+    expect(folderFd, "the folder is opened after the rename").toBeDefined();
+    const synced = lines.findIndex((l, i) => i > renamed && l.startsWith(`fsync(${folderFd})`));
+    const result = lines.findIndex((l) => l.startsWith("write(1,"));
+    expect(synced).toBeGreaterThan(renamed);
+    expect(result).toBeGreaterThan(synced);
+  });
+
   it("GC removes saved configs and leases of containers not listed", () => {
     const n = node(LEASE, "1.1.0");
     const [a, b] = [box.netns("pod"), box.netns("pod")];
