@@ -187,7 +187,10 @@ describe("flannel STATUS and GC (spec 1.1)", () => {
     const saved = join(n.dir, "flannel", "durable");
     const renamed = lines.findIndex((l) => l.startsWith("rename(") && l.includes(`"${saved}"`));
     expect(renamed, "the saved config is renamed into place").toBeGreaterThan(0);
-    const folderFd = lines.slice(renamed).map((l) => new RegExp(`^openat\\(AT_FDCWD, "${join(n.dir, "flannel")}", O_RDONLY[^)]*O_DIRECTORY[^)]*\\) = (\\d+)`).exec(l)?.[1]).find(Boolean);
+    const folderFd = lines
+      .slice(renamed)
+      .map((l) => new RegExp(`^openat\\(AT_FDCWD, "${join(n.dir, "flannel")}", O_RDONLY[^)]*O_DIRECTORY[^)]*\\) = (\\d+)`).exec(l)?.[1])
+      .find(Boolean);
     expect(folderFd, "the folder is opened after the rename").toBeDefined();
     const synced = lines.findIndex((l, i) => i > renamed && l.startsWith(`fsync(${folderFd})`));
     const result = lines.findIndex((l) => l.startsWith("write(1,"));
