@@ -32,6 +32,15 @@ export function saveTable(family: Family, table: string): string[] {
   return r.stdout.split("\n").filter((l) => l && !l.startsWith("#"));
 }
 
+/**
+ * Whether this family's iptables works here (tool installed, kernel support), asked for at most one rule of a
+ * built-in chain: STATUS runs this on every poll, and a node's filter table can hold thousands of rules.
+ */
+export function iptablesWorks(family: Family): boolean {
+  const r = run(tool(family, ""), ["-w", "5", "-S", "INPUT", "1"]);
+  return !r.error && r.status === 0;
+}
+
 /** saveTable, or undefined when that family's iptables is not usable here. */
 export function savedTableIfUsable(family: Family, table: string): string[] | undefined {
   try {

@@ -3,13 +3,13 @@
 // when nft is installed and iptables is not.
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
-import { savedTableIfUsable } from "../iptables/restore.ts";
+import { iptablesWorks } from "../iptables/restore.ts";
 import { nftUsable } from "./nft.ts";
 import type { FirewallBackend } from "./backend-key.ts";
 
 export type { FirewallBackend } from "./backend-key.ts";
 
-export const iptablesUsable = (): boolean => savedTableIfUsable(4, "filter") !== undefined;
+export const iptablesUsable = (): boolean => iptablesWorks(4);
 
 function onPath(bin: string): boolean {
   return (process.env.PATH ?? "").split(":").some((dir) => {
