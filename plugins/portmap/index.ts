@@ -168,7 +168,9 @@ function del(ctx: Context): void {
   const iptables = ([4, 6] as Family[]).map((f) => removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID))).some(Boolean);
   const nftables = unforwardPortsNft(ctx.containerID);
   if (!iptables && !nftables) ctx.log.warn("neither iptables nor nftables is usable here: no host port rule can exist");
-  for (const f of [4, 6] as Family[]) flushUdpConntrack(ctx, conf, f);
+  // The pod's own families when prevResult names them (a process per UDP port each), else both.
+  const known = familiesOf(conf).map(([f]) => f);
+  for (const f of known.length ? known : ([4, 6] as Family[])) flushUdpConntrack(ctx, conf, f);
 }
 
 function check(ctx: Context): void {

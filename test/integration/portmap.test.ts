@@ -223,6 +223,25 @@ describe("portmap on its own", () => {
     expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
   });
 
+  it("DEL of an IPv4-only pod flushes UDP conntrack entries of IPv4 only: one conntrack process per UDP port", () => {
+    const node = box.netns("node");
+    const udp = { runtimeConfig: { portMappings: [{ hostPort: 5353, containerPort: 53, protocol: "udp" }] } };
+    expect(run(node, "ADD", udp).code).toBe(0);
+    const trace = join(box.tmpdir(), "trace");
+    const del = runPlugin("portmap", {
+      env: { CNI_COMMAND: "DEL", CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", prevResult, ...udp },
+      node,
+      wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve"],
+    });
+    expect(del.code, del.stdout).toBe(0);
+    const conntrack = readFileSync(trace, "utf8")
+      .split("\n")
+      .filter((l) => /execve\("[^"]*conntrack"/.test(l));
+    expect(conntrack).toHaveLength(1);
+    expect(conntrack[0]).toContain('"ipv4"');
+  });
+
   it("passes prevResult through, writes the reference's rule set, and GC removes chains of containers not listed", () => {
     const node = box.netns("node");
     const add = run(node, "ADD", {});
