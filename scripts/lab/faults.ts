@@ -1,7 +1,7 @@
 // Faults to break a running lab with, one per failure our users write about, each undoable. Every fault acts on
 // one node (node1) of the lab, through its namespace and its state folder only. `check` is the doctor check
 // that must catch it; `repairable` whether `cni doctor --fix` may repair it.
-import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chainName, ruleComment } from "../../lib/iptables/names.ts";
 import { inNs, ipn, nsPath, run } from "./sh.ts";
@@ -162,8 +162,12 @@ export const FAULTS: Fault[] = [
     repairable: true,
     apply: (node) => {
       const dir = join(node.dir, "ipam", "cbr0");
-      for (const [i, ip] of LEAKED.entries())
+      // Leaks are old: doctor leaves reservations made in its grace period to an ADD that may be in flight.
+      const hourAgo = new Date(Date.now() - 3600_000);
+      for (const [i, ip] of LEAKED.entries()) {
         writeFileSync(join(dir, ip), `dead${i}00000000000000000000000000000000000000000000000000000000000\r\neth0`);
+        utimesSync(join(dir, ip), hourAgo, hourAgo);
+      }
       writeFileSync(join(dir, ".tmp-10.244.1.202.4242"), "half");
     },
     undo: (node) => {

@@ -2,7 +2,7 @@
 // report), the config checks (schema errors by key path, plugins asked VERSION), and what it finds after a pod
 // disappears without a DEL or a bridge is left from another lease, with --fix repairing only what is safe.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeFakePlugin } from "../helpers/fake-plugin.ts";
@@ -211,6 +211,27 @@ describe("a pod gone without a DEL", () => {
     expect(fixed.out).toMatch(/fixing: remove 1 saved flannel config\(s\) of gone containers/);
     expect(fixed.code, fixed.out).toBe(0);
     expect(n.doctor(["--json"]).report!.counts.fail).toBe(0);
+  });
+
+  it("an ADD in flight (a fresh reservation the runtime has not cached, its veth on cni0): --fix leaves both", () => {
+    const n = node();
+    n.addPod();
+    const store = join(n.tmp, "ipam", "cbr0");
+    const ip = "10.244.1.200";
+    writeFileSync(join(store, ip), "inflight\r\neth0");
+    sh(n.ns, "ip link add vethfly0 type veth peer name vethfly1 && ip link set vethfly0 master cni0 up");
+    const fixed = n.doctor(["--fix", "--json"]);
+    expect(check(fixed.report!, "addresses").status, fixed.out).toBe("warn");
+    expect(check(fixed.report!, "links").status, fixed.out).toBe("warn");
+    expect(existsSync(join(store, ip))).toBe(true);
+    expect(inNs(n.ns, ["ip", "link", "show", "vethfly0"]).status).toBe(0);
+    // The same, an hour old: a leak, which --fix repairs.
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(join(store, ip), hourAgo, hourAgo);
+    const later = n.doctor(["--fix"]);
+    expect(later.out).toMatch(/fixing: release 1 leaked address\(es\) in .*: 10\.244\.1\.200/);
+    expect(later.out).toMatch(/fixing: delete orphan veth vethfly0/);
+    expect(existsSync(join(store, ip))).toBe(false);
   });
 
   it("a reservation from before this boot (no ADD of this boot yet): named as such, and released by --fix", () => {

@@ -1,7 +1,7 @@
 // Check 8: host-local's reservations. An address held for a container that is not running (no cache entry,
 // or its network namespace is gone) is a leak; reservations from before this boot are released by the next
 // ADD; scratch files are left by killed writers; a full range refuses every new pod.
-import { readdirSync, unlinkSync } from "node:fs";
+import { readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
 import { DiskStore } from "../../../lib/ipam/disk-store.ts";
@@ -65,6 +65,27 @@ function flannelLeftovers(ctx: Context): Finding | undefined {
   };
 }
 
+/**
+ * An ADD reserves its address before the runtime caches the result, and may wait minutes on a lock in between: a
+ * reservation without a cache entry younger than this may be an ADD in flight, so --fix leaves it.
+ */
+export const ADD_GRACE_MS = 10 * 60_000;
+
+const writtenWithin = (file: string, ms: number): boolean => {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && Date.now() - st.mtimeMs < ms;
+};
+
+/** Addresses of the active network reserved recently for a container the runtime has not cached (yet). */
+export function pendingAdds(ctx: Context): string[] {
+  const dir = storeDir(ctx);
+  if (!dir || !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return [];
+  const cached = ctx.pods.filter((p) => p.network === ctx.network);
+  return DiskStore.list(dir)
+    .filter((r) => !cached.some((p) => p.containerID === r.containerID) && writtenWithin(join(dir, formatIP(r.ip)), ADD_GRACE_MS))
+    .map((r) => formatIP(r.ip));
+}
+
 export function checkAddresses(ctx: Context): CheckResult {
   const dir = storeDir(ctx);
   if (!dir) return skipped(ID, "no active network");
@@ -80,9 +101,11 @@ export function checkAddresses(ctx: Context): CheckResult {
   const findings: Finding[] = [];
   const evidence = [`${dir}: ${reservations.length} reservation(s)`];
   const stale: { r: Reservation; why: string }[] = [];
+  const pending: Reservation[] = [];
   for (const r of reservations) {
     const pod = pods.find((p) => p.containerID === r.containerID && (r.ifName === undefined || p.ifName === r.ifName));
-    if (!pod) stale.push({ r, why: "no cache entry: the runtime has no such attachment" });
+    if (!pod && writtenWithin(join(dir, formatIP(r.ip)), ADD_GRACE_MS)) pending.push(r);
+    else if (!pod) stale.push({ r, why: "no cache entry: the runtime has no such attachment" });
     else if (!pod.alive) stale.push({ r, why: `its network namespace ${pod.netns ?? "(unknown)"} is gone` });
   }
   const staleIPs = new Set(stale.map((s) => formatIP(s.r.ip)));
@@ -109,6 +132,15 @@ export function checkAddresses(ctx: Context): CheckResult {
             stale.map((s) => s.r),
           ),
       },
+    });
+  }
+  if (pending.length) {
+    findings.push({
+      status: "warn",
+      text: `${pending.length} address(es) reserved in the last ${ADD_GRACE_MS / 60_000} min for containers the runtime has not cached yet: ${pending
+        .map((r) => `${formatIP(r.ip)} for ${r.containerID.slice(0, 24)}`)
+        .join("; ")}`,
+      fix: "an ADD may still be running (--fix leaves these): run doctor again later; if they are still there, they leaked",
     });
   }
   if (earlier.length) {

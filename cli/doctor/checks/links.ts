@@ -3,6 +3,7 @@
 import { deleteLink } from "../../../lib/netlink/index.ts";
 import { type CheckResult, type Finding, fromFindings, ok } from "../check.ts";
 import type { Context } from "../context.ts";
+import { pendingAdds } from "./addresses.ts";
 
 const ID = "links";
 
@@ -14,21 +15,29 @@ export function checkLinks(ctx: Context): CheckResult {
   const known = new Set(alive.map((p) => p.hostVeth).filter(Boolean));
   // A cached result without interfaces (cniVersion 0.2.0) cannot tell which veth is its: then judge none.
   const blind = alive.some((p) => !p.hostVeth);
+  // An ADD in flight has its veth on the bridge before the runtime caches its result: then delete none.
+  const pending = pendingAdds(ctx);
   const findings: Finding[] = [];
   for (const v of veths.filter((v) => !known.has(v.name))) {
     findings.push(
-      blind
+      pending.length
         ? {
             status: "warn",
-            text: `${v.name} on ${br.name} is not in any cached result (some results name no interface, so it may be a running pod's)`,
-            fix: "compare with the runtime's pods before deleting it",
+            text: `${v.name} on ${br.name} is not in any cached result, while an ADD may be in flight (${pending.join(", ")} reserved recently)`,
+            fix: "run doctor again when that ADD is done; --fix leaves the veth until then",
           }
-        : {
-            status: "fail",
-            text: `${v.name} on ${br.name} belongs to no running pod`,
-            fix: `a pod's veth outlived its pod: doctor --fix deletes it ("ip link delete ${v.name}")`,
-            repair: { describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`, apply: () => deleteLink(ctx.nl, v.index) },
-          },
+        : blind
+          ? {
+              status: "warn",
+              text: `${v.name} on ${br.name} is not in any cached result (some results name no interface, so it may be a running pod's)`,
+              fix: "compare with the runtime's pods before deleting it",
+            }
+          : {
+              status: "fail",
+              text: `${v.name} on ${br.name} belongs to no running pod`,
+              fix: `a pod's veth outlived its pod: doctor --fix deletes it ("ip link delete ${v.name}")`,
+              repair: { describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`, apply: () => deleteLink(ctx.nl, v.index) },
+            },
     );
   }
   return fromFindings(
