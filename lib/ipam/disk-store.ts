@@ -7,7 +7,7 @@
 // reported, so a power loss cannot take back an address the runtime was given.
 import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { LOCK_EX, LOCK_UN, O_CREAT, O_RDONLY, close, flock, openPath } from "../sys/libc.ts";
+import { LOCK_EX, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
 import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
 import { createFileExclusive, scratchTag, syncDir, writeFileAtomic } from "../sys/files.ts";
 import { readTextBounded } from "../sys/read-bounded.ts";
@@ -87,7 +87,7 @@ export class DiskStore implements Store {
     const lockPath = join(dir, "lock");
     return DiskStore.locked(
       dir,
-      io("open", lockPath, () => openPath(lockPath, O_RDONLY | O_CREAT, 0o750)),
+      io("open", lockPath, () => openLockFile(lockPath, 0o750)),
     );
   }
 
@@ -101,7 +101,7 @@ export class DiskStore implements Store {
     const lockPath = join(dir, "lock");
     let fd: number;
     try {
-      fd = openPath(lockPath, O_RDONLY | O_CREAT, 0o750);
+      fd = openLockFile(lockPath, 0o750);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") return undefined;

@@ -7,7 +7,7 @@
 // get a lock file of their own through XTABLES_LOCKFILE, which iptables 1.8 honours in both backends
 // (measured with 1.8.9: legacy waits on the named file, nft takes no lock at all). Other programs still wait
 // for us on the real file, and all of ours are already serialised by it.
-import { LOCK_EX, LOCK_NB, LOCK_UN, O_CREAT, close, flock, openPath } from "../sys/libc.ts";
+import { LOCK_EX, LOCK_NB, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { sleepSync } from "../sys/sleep.ts";
 
@@ -61,7 +61,7 @@ function acquire(): number {
   const seconds = waitSeconds();
   let fd: number;
   try {
-    fd = openPath(file, O_CREAT, 0o600);
+    fd = openLockFile(file, 0o600);
   } catch (e) {
     throw new XtablesLockUnavailable(file, e);
   }

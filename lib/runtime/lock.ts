@@ -5,7 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, Code } from "../skel/index.ts";
-import { LOCK_EX, LOCK_SH, O_CREAT, O_RDONLY, close, flock, openPath } from "../sys/libc.ts";
+import { LOCK_EX, LOCK_SH, close, flock, openLockFile } from "../sys/libc.ts";
 
 export type LockMode = "shared" | "exclusive";
 
@@ -16,7 +16,7 @@ export function withNetworkLock<T>(cacheDir: string, network: string, mode: Lock
   let fd: number;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fd = openPath(path, O_RDONLY | O_CREAT, 0o600);
+    fd = openLockFile(path, 0o600);
   } catch (e) {
     const msg = `cannot open the lock of network ${network} (${path}): ${(e as Error).message}`;
     throw new CniError(Code.IOFailure, msg, "make CNI_CACHE_DIR writable");

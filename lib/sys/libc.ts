@@ -122,6 +122,14 @@ export function openPath(path: string, flags: number, mode = 0): number {
   return check(`open ${path}`, () => libc().open(p, flags | O_CLOEXEC, mode));
 }
 
+/**
+ * Open (creating) a file that is only ever flock'ed. Non-blocking and without a controlling terminal, so a FIFO or
+ * a device planted under the lock's name cannot hang the open: whatever it is, flock works on it.
+ */
+export function openLockFile(path: string, mode: number): number {
+  return openPath(path, O_RDONLY | O_CREAT | O_NONBLOCK | O_NOCTTY, mode);
+}
+
 export function setns(fd: number, nstype: number): void {
   check("setns", () => libc().setns(fd, nstype), "setns");
 }

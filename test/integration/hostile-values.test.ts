@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
-import { Sandbox, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
+import { Sandbox, bridgeNet, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -263,5 +263,24 @@ describe('flannel with an "ipam" that is not an object', () => {
     const { r, store } = inPrivateVarLib("ADD", -1);
     expect(r.json).toMatchObject({ code: 7, msg: `"ipam" must be an object` });
     expect(store).toBe("");
+  });
+});
+
+describe("lock files that are FIFOs", () => {
+  it("an xtables lock and a host-local store lock that are FIFOs do not hang ADD or DEL", () => {
+    const node = box.netns("node");
+    const pod = box.netns("pod");
+    const dir = box.tmpdir();
+    const lock = join(dir, "xtables.lock");
+    execFileSync("mkfifo", [lock]);
+    const dataDir = join(dir, "ipam");
+    mkdirSync(join(dataDir, "cbr0"), { recursive: true });
+    execFileSync("mkfifo", [join(dataDir, "cbr0", "lock")]);
+    const conf = bridgeNet(dataDir, { ipMasq: true });
+    for (const command of ["ADD", "DEL"]) {
+      const r = runPlugin("bridge", { env: env(command, nsPath(pod), { XTABLES_LOCKFILE: lock }), stdin: conf, node, wrap: BOUNDED });
+      expect(r.code, `${command}: ${r.stdout}${r.stderr}`).toBe(0);
+    }
+    expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-");
   });
 });
