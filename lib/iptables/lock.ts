@@ -55,6 +55,8 @@ function waitSeconds(): number {
 
 let heldFd = -1;
 let depth = 0;
+/** Time this process has spent waiting for the lock: the wait limit is for the whole command, rollback included. */
+let waitedMs = 0;
 
 function acquire(): number {
   const file = lockFile();
@@ -66,22 +68,27 @@ function acquire(): number {
     throw new XtablesLockUnavailable(file, e);
   }
   // flock cannot time out, so poll without blocking; the pause grows to keep a long wait cheap.
-  const deadline = performance.now() + seconds * 1000;
-  for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
-    try {
-      flock(fd, LOCK_EX | LOCK_NB);
-      return fd;
-    } catch (e) {
-      if (!(e instanceof SysError && e.code === "EAGAIN")) {
-        close(fd);
-        throw e;
+  const start = performance.now();
+  const deadline = start + seconds * 1000 - waitedMs;
+  try {
+    for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+      try {
+        flock(fd, LOCK_EX | LOCK_NB);
+        return fd;
+      } catch (e) {
+        if (!(e instanceof SysError && e.code === "EAGAIN")) {
+          close(fd);
+          throw e;
+        }
       }
+      if (performance.now() >= deadline) {
+        close(fd);
+        throw new XtablesLockBusy(file, seconds);
+      }
+      sleepSync(pause);
     }
-    if (performance.now() >= deadline) {
-      close(fd);
-      throw new XtablesLockBusy(file, seconds);
-    }
-    sleepSync(pause);
+  } finally {
+    waitedMs += performance.now() - start;
   }
 }
 

@@ -2,7 +2,7 @@
 // ADDs race, teardown succeeds when another process removed the rules first (or between our save and our
 // restore), and the xtables lock is honoured — with both iptables backends.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
@@ -227,6 +227,32 @@ describe("the xtables lock", () => {
     for (const h of holders.splice(0)) h.kill("SIGKILL");
     const again = runPlugin("portmap", { env, stdin: portmapConf(0), node });
     expect(again.code, again.stdout).toBe(0);
+  });
+
+  it("the wait limit is for the whole command: a bridge ADD that timed out does not wait again to roll back", async () => {
+    const node = box.netns("node");
+    const pod = box.netns("pod");
+    const lock = join(box.tmpdir(), "xtables.lock");
+    await holdLock(lock);
+    const trace = join(box.tmpdir(), "trace");
+    const r = runPlugin("bridge", {
+      env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: "slow", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: bridgeNet(box.tmpdir(), { ipMasq: true }),
+      node,
+      wrap: ["env", `XTABLES_LOCKFILE=${lock}`, "CNI_XTABLES_WAIT_SECONDS=1", "strace", "-qq", "-o", trace, "-e", "trace=openat,flock"],
+    });
+    expect(r.json?.code, r.stdout).toBe(11);
+    // Each hold of the lock opens the file, then tries flock until it has it or the time is up.
+    const tries = readFileSync(trace, "utf8")
+      .split(/^openat\(AT_FDCWD, "[^"]*xtables\.lock"/m)
+      .slice(1)
+      .map((segment) => segment.split("\n").filter((l) => l.startsWith("flock(") && l.includes("LOCK_NB")).length);
+    expect(tries.length, "the rollback takes the lock again").toBeGreaterThan(1);
+    expect(tries[0]).toBeGreaterThan(1);
+    expect(
+      tries.slice(1).every((n) => n === 1),
+      `tries per hold: ${tries}`,
+    ).toBe(true);
   });
 
   it("a malformed wait is refused naming the variable", () => {
