@@ -194,7 +194,8 @@ export class DiskStore implements Store {
   /** The boot id the marker holds, or undefined when there is none (or it is not ours). */
   static bootMarker(dir: string): string | undefined {
     try {
-      const text = readTextBounded(join(dir, BOOT_MARKER), MAX_LAST_IP_BYTES).trim();
+      // The first line only: anything appended to the record must not make this boot look like a new one.
+      const text = readTextBounded(join(dir, BOOT_MARKER), MAX_LAST_IP_BYTES).trim().split("\n")[0].trim();
       return text.startsWith(BOOT_MARKER_KEY) ? text.slice(BOOT_MARKER_KEY.length) : undefined;
     } catch {
       return undefined;

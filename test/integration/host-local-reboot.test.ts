@@ -92,6 +92,17 @@ describe("host-local releases reservations of earlier boots", () => {
     expect(reservations(dir)).toHaveLength(4);
   });
 
+  it("a boot record with text appended still names this boot: nothing dated before the boot is released", () => {
+    const dir = box.tmpdir();
+    expect(now("ADD", conf(dir), "a").code).toBe(0);
+    writeFileSync(join(store(dir), MARKER), `boot_id=${realBootID()}\ngarbage appended`);
+    backdateAll(dir);
+    const r = now("ADD", conf(dir), "b");
+    expect(r.code, r.stdout).toBe(0);
+    expect(releaseLines(r.stderr)).toEqual([]);
+    expect(reservations(dir)).toHaveLength(4);
+  });
+
   it("keeps the Go plugin's reservations of this boot when no ADD of ours recorded the boot", () => {
     const dir = box.tmpdir();
     for (const id of ["c", "d"]) expect(now("ADD", conf(dir), id, REFERENCE_BIN).code).toBe(0);
