@@ -9,7 +9,7 @@ import type { Status } from "./doctor/check.ts";
 import { type Context, type Pod, gather } from "./doctor/context.ts";
 import { runChecks } from "./doctor/main.ts";
 import { PATH_USAGE, UsageError, parseOptions } from "./doctor/options.ts";
-import { useColour } from "./doctor/report.ts";
+import { printable, useColour } from "./doctor/report.ts";
 import { backendOf, peerRoutes } from "./doctor/checks/backend.ts";
 
 const USAGE = `usage: cni show [--json] ${PATH_USAGE}
@@ -223,7 +223,9 @@ export function showMain(argv: string[]): number {
   const ctx = gather(opts);
   try {
     const p = picture(ctx);
-    writeAll(1, opts.json ? `${JSON.stringify(p, null, 2)}\n` : drawing(p, useColour()));
+    // Every name in the picture comes from the node: made printable before it reaches a terminal.
+    const safe = (): Picture => JSON.parse(JSON.stringify(p), (_k, v) => (typeof v === "string" ? printable(v) : v));
+    writeAll(1, opts.json ? `${JSON.stringify(p, null, 2)}\n` : drawing(safe(), useColour()));
     return 0;
   } finally {
     ctx.nl.close();

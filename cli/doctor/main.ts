@@ -6,7 +6,7 @@ import { writeAll } from "../../lib/skel/index.ts";
 import type { CheckResult } from "./check.ts";
 import { type Context, gather } from "./context.ts";
 import { type Options, PATH_USAGE, UsageError, parseOptions } from "./options.ts";
-import { toJSON, toText, useColour } from "./report.ts";
+import { printable, toJSON, toText, useColour } from "./report.ts";
 import { checkAddresses } from "./checks/addresses.ts";
 import { checkBridge } from "./checks/bridge.ts";
 import { checkConfig } from "./checks/config.ts";
@@ -85,7 +85,7 @@ export function doctorMain(argv: string[]): number {
     const say = (s: string) => writeAll(opts.json ? 2 : 1, `${s}\n`);
     if (!repairs.length) say("cni doctor --fix: nothing to repair");
     for (const r of repairs) {
-      say(`fixing: ${r.describe}`);
+      say(`fixing: ${printable(r.describe)}`);
       try {
         r.apply();
       } catch (e) {

@@ -22,16 +22,22 @@ export function toJSON(results: CheckResult[]): string {
 const COLOURS: Record<Status, string> = { fail: "\x1b[1;31m", warn: "\x1b[33m", ok: "\x1b[32m" };
 const RESET = "\x1b[0m";
 
+/**
+ * Text from the node (conflist names, file and interface names) made safe for a terminal: control characters,
+ * which could move the cursor, retitle the window or start a fake line, are shown as \xNN escapes.
+ */
+export const printable = (s: string): string => s.replace(/[\x00-\x1f\x7f\x9b]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+
 export const useColour = (): boolean => process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
 
 export function toText(results: CheckResult[], heading: string, colour: boolean): string {
   const paint = (s: Status, text: string) => (colour ? `${COLOURS[s]}${text}${RESET}` : text);
-  const lines = [heading, ""];
+  const lines = [printable(heading), ""];
   for (const r of [...results].sort(byStatus)) {
-    lines.push(`${paint(r.status, r.status.toUpperCase().padEnd(4))}  ${r.id.padEnd(11)} ${r.summary}`);
+    lines.push(`${paint(r.status, r.status.toUpperCase().padEnd(4))}  ${r.id.padEnd(11)} ${printable(r.summary)}`);
     if (r.status !== "ok") {
-      for (const e of r.evidence) lines.push(`                  · ${e}`);
-      if (r.fix) lines.push(`                  fix: ${r.fix}`);
+      for (const e of r.evidence) lines.push(`                  · ${printable(e)}`);
+      if (r.fix) lines.push(`                  fix: ${printable(r.fix)}`);
     }
   }
   const c = counts(results);

@@ -190,6 +190,20 @@ describe("config", () => {
   });
 });
 
+describe("names from the node reach the terminal escaped", () => {
+  it("a conflist name holding terminal escapes and a line break is printed as \\xNN by doctor and show", () => {
+    const n = node();
+    n.writeList(n.conflist({ name: "evil\u001b[2J\u001b]0;pwned\u0007\nFAIL fake" }));
+    const d = n.doctor();
+    const show = inNs(n.ns, [join(BIN, "cni"), "show", "--conf-dir", join(n.tmp, "net.d"), "--cache-dir", join(n.tmp, "cache", "results")]);
+    for (const out of [d.stdout, show.stdout]) {
+      expect(out).toContain("evil\\x1b[2J\\x1b]0;pwned\\x07\\x0aFAIL fake");
+      expect(out).not.toMatch(/[\x07\x1b]/);
+      expect(out.split("\n").some((l) => l.startsWith("FAIL fake"))).toBe(false);
+    }
+  });
+});
+
 describe("a pod gone without a DEL", () => {
   it("its address, its masquerade chain: found, and --fix releases both; a second run is clean", () => {
     const n = node();
