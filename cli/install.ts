@@ -1,7 +1,7 @@
 // `cni install [--dest DIR] [--plugins a,b,…]`: copy the running executable to DIR/cni and point a link per
 // plugin at it, the way kube-flannel's init container copies its plugin into the host's /opt/cni/bin. Running it
 // again with the same executable changes nothing; a Go plugin of the same name is replaced (and named so).
-import { closeSync, openSync, statSync } from "node:fs";
+import { closeSync, lstatSync, openSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { registeredNames, writeAll } from "../lib/skel/index.ts";
 import { syncDir } from "../lib/sys/files.ts";
@@ -74,6 +74,13 @@ function checkFolder(dir: string): void {
 function install(o: Options, say: (line: string) => void): void {
   const dir = o.dest;
   checkFolder(dir);
+  // A name that rename() cannot replace (a directory) is found before anything changes, not half-way.
+  for (const name of [EXECUTABLE, ...o.plugins]) {
+    const path = join(dir, name);
+    if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+      throw explain(Object.assign(new Error("is a directory"), { code: "EISDIR" }), dir, path);
+    }
+  }
   // The name being worked on, for the error: every failure below is a system call on it.
   let current = dir;
   try {
