@@ -4,6 +4,7 @@
 import { spawnSync } from "../sys/spawn.ts";
 import { childLockFile, heldLockFd, withXtablesLock } from "./lock.ts";
 import { assertOneRule, removeChains } from "./rule-text.ts";
+import { chainsMayExist } from "./presence.ts";
 
 export type Family = 4 | 6;
 
@@ -93,9 +94,12 @@ export function modifyTable(family: Family, table: string, build: (saved: string
 
 /**
  * Remove `chains` and every jump to them from one family's `table`; false when that family's iptables is not
- * usable here (no tool, no kernel support), where nothing of ours can exist.
+ * usable here (no tool, no kernel support), where nothing of ours can exist. No process at all when the kernel
+ * shows that none of the chains exists (a jump needs its chain, so none can exist either): the common DEL of a
+ * family the pod never had.
  */
 export function removeChainsFrom(family: Family, table: string, chains: string[]): boolean {
+  if (!chainsMayExist(family, table, chains)) return true;
   try {
     modifyTable(family, table, (saved) => removeChains(saved, chains));
     return true;

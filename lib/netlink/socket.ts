@@ -27,22 +27,22 @@ export class NetlinkSocket {
     private readonly port: number,
   ) {}
 
-  /** Open a socket in the current namespace, or in `ns` (a Netns or a path). */
-  static open(ns?: Netns | string): NetlinkSocket {
-    if (ns === undefined) return NetlinkSocket.create();
+  /** Open a socket in the current namespace, or in `ns` (a Netns or a path); rtnetlink unless `protocol` says. */
+  static open(ns?: Netns | string, protocol = NETLINK_ROUTE): NetlinkSocket {
+    if (ns === undefined) return NetlinkSocket.create(protocol);
     if (typeof ns === "string") {
       const handle = Netns.open(ns);
       try {
-        return handle.run(() => NetlinkSocket.create());
+        return handle.run(() => NetlinkSocket.create(protocol));
       } finally {
         handle.close();
       }
     }
-    return ns.run(() => NetlinkSocket.create());
+    return ns.run(() => NetlinkSocket.create(protocol));
   }
 
-  private static create(): NetlinkSocket {
-    const fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  private static create(protocol: number): NetlinkSocket {
+    const fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     try {
       // Extended ACKs carry the kernel's own reason ("Nexthop has invalid gateway"); capped ACKs keep them small.
       try {
@@ -119,8 +119,8 @@ export class NetlinkSocket {
 class DumpInterrupted extends Error {}
 
 /** Run `fn` with a socket in the current namespace or in `ns`, closed whatever happens. */
-export function withNetlink<T>(ns: Netns | string | undefined, fn: (nl: NetlinkSocket) => T): T {
-  const nl = NetlinkSocket.open(ns);
+export function withNetlink<T>(ns: Netns | string | undefined, fn: (nl: NetlinkSocket) => T, protocol = NETLINK_ROUTE): T {
+  const nl = NetlinkSocket.open(ns, protocol);
   try {
     return fn(nl);
   } finally {

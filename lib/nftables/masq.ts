@@ -9,6 +9,7 @@ import { type CIDR, formatCIDR, formatIP, networkOf } from "../ip/addr.ts";
 import { sha512hex } from "../sys/hash.ts";
 import type { Attachment } from "../skel/gc.ts";
 import { type NftRule, NftUnavailable, listChain, modifyNft } from "./nft.ts";
+import { nftTableExists } from "./kernel.ts";
 import { MAX_COMMENT_BYTES, nftComment } from "./text.ts";
 
 export const MASQ_TABLE = "cni_plugins_masquerade";
@@ -74,6 +75,8 @@ export function setupMasqNft(network: string, ifname: string, id: string, addrs:
 /** Remove the pod's rules; false when nftables is not usable here (nothing of ours can be there). */
 export function teardownMasqNft(network: string, ifname: string, id: string): boolean {
   const prefix = instanceHash(network, ifname, id);
+  // Without the table there is nothing to remove, and asking the kernel spares an nft process.
+  if (nftTableExists("inet", MASQ_TABLE) === false) return true;
   try {
     modifyNft(() =>
       masqRules()

@@ -12,6 +12,7 @@
 import { type CIDR, formatIP, parseIP } from "../../lib/ip/addr.ts";
 import { type NftRule, NftUnavailable, listTable, modifyNft } from "../../lib/nftables/nft.ts";
 import { nftComment } from "../../lib/nftables/text.ts";
+import { nftTableExists } from "../../lib/nftables/kernel.ts";
 import type { PortMapConf } from "./config.ts";
 
 export const TABLE = "cni_hostport";
@@ -121,7 +122,11 @@ export function forwardPortsNft(conf: PortMapConf, id: string, f: Family, cont: 
 /** Remove the pod's rules in both families; false when nftables is not usable here. */
 export function unforwardPortsNft(id: string): boolean {
   try {
-    for (const f of [4, 6] as Family[]) modifyNft(() => deletes(f, existing(f, id)));
+    for (const f of [4, 6] as Family[]) {
+      // Without the table there is nothing to remove, and asking the kernel spares an nft process.
+      if (nftTableExists(fam(f), TABLE) === false) continue;
+      modifyNft(() => deletes(f, existing(f, id)));
+    }
     return true;
   } catch (e) {
     if (e instanceof NftUnavailable) return false;

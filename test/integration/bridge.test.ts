@@ -151,6 +151,23 @@ describe("bridge ADD", () => {
     ]);
   });
 
+  it("DEL of an IPv4 pod removes its masquerade chain with IPv4's iptables only: no ip6tables, no nft", () => {
+    const l = lab();
+    const p = l.pod();
+    expect(l.run("ADD", p, l.conf(), "c1").code).toBe(0);
+    const trace = join(box.tmpdir(), "trace");
+    const del = runPlugin("bridge", {
+      ...l.options("DEL", p, l.conf(), "c1"),
+      wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve", "-e", "status=successful"],
+    });
+    expect(del.code, del.stdout).toBe(0);
+    const programs = readFileSync(trace, "utf8")
+      .split("\n")
+      .flatMap((l) => /execve\("[^"]*\/([^"/]+)"/.exec(l)?.[1] ?? []);
+    expect(programs).toEqual(["bridge", "iptables-save", "iptables-restore"]);
+    expect(natRules(l).filter((r) => r.includes("CNI-"))).toEqual([]);
+  });
+
   it("installs route attributes (metric) that IPAM passes through", () => {
     const l = lab();
     const p = l.pod();

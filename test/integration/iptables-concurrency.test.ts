@@ -233,6 +233,9 @@ describe("the xtables lock", () => {
     const node = box.netns("node");
     const pod = box.netns("pod");
     const lock = join(box.tmpdir(), "xtables.lock");
+    // A legacy nat table in use means the kernel cannot rule out the pod's chain: the rollback must look (and
+    // take the lock) instead of knowing at once that there is nothing to remove.
+    sh(node, "iptables-legacy -t nat -S");
     await holdLock(lock);
     const trace = join(box.tmpdir(), "trace");
     const r = runPlugin("bridge", {

@@ -2,7 +2,7 @@
 // underlay link to a "client" namespace, pods answering on their container port, host ports reached from the
 // client, from the node itself and from the pod (hairpin).
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
@@ -221,6 +221,72 @@ describe("portmap on its own", () => {
     const gc = run(node, "GC", { prevResult: undefined, runtimeConfig: undefined, "cni.dev/valid-attachments": [] });
     expect(gc.code, gc.stdout).toBe(0);
     expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
+  });
+
+  /** The programs a portmap run executed, by name (the plugin first), traced with strace. */
+  const programsOf = (node: string, command: string, extra: object): string[] => {
+    const trace = join(box.tmpdir(), "trace");
+    const r = runPlugin("portmap", {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      stdin: {
+        cniVersion: "1.1.0",
+        name: "cbr0",
+        type: "portmap",
+        prevResult,
+        runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }] },
+        ...extra,
+      },
+      node,
+      wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve", "-e", "status=successful"],
+    });
+    expect(r.code, r.stdout).toBe(0);
+    return readFileSync(trace, "utf8")
+      .split("\n")
+      .flatMap((l) => /execve\("[^"]*\/([^"/]+)"/.exec(l)?.[1] ?? []);
+  };
+
+  it("DEL of an IPv4 pod's host port runs IPv4's iptables-save and -restore only; once it is gone, none", () => {
+    const node = box.netns("node");
+    expect(run(node, "ADD", {}).code).toBe(0);
+    // No ip6tables (the pod has no IPv6 chain), no nft (there is no cni_hostport table): the kernel says so.
+    expect(programsOf(node, "DEL", {})).toEqual(["portmap", "iptables-save", "iptables-restore"]);
+    expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
+    expect(programsOf(node, "DEL", {})).toEqual(["portmap"]);
+  });
+
+  it("the same with the nftables backend: one family's nft, then none for the chains iptables never had", () => {
+    const node = box.netns("node");
+    expect(run(node, "ADD", { backend: "nftables" }).code).toBe(0);
+    expect(programsOf(node, "DEL", { backend: "nftables" })).toEqual(["portmap", "nft", "nft"]);
+    expect(sh(node, "nft list table ip cni_hostport")).not.toContain('comment "ctr"');
+    // The table stays (it is shared): one nft run finds nothing of the pod's, and ip6 and iptables are not asked.
+    expect(programsOf(node, "DEL", { backend: "nftables" })).toEqual(["portmap", "nft"]);
+  });
+
+  it("rules written by the legacy iptables backend are still found and removed by DEL", () => {
+    const node = box.netns("node");
+    const dir = join(box.tmpdir(), "legacy");
+    mkdirSync(dir);
+    for (const suffix of ["", "-save", "-restore"]) symlinkSync(`/usr/sbin/iptables-legacy${suffix}`, join(dir, `iptables${suffix}`));
+    const PATH = `${dir}:${process.env.PATH}`;
+    const legacy = (command: string) =>
+      runPlugin("portmap", {
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, PATH },
+        stdin: {
+          cniVersion: "1.1.0",
+          name: "cbr0",
+          type: "portmap",
+          prevResult,
+          runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }] },
+        },
+        node,
+      });
+    expect(legacy("ADD").code).toBe(0);
+    expect(sh(node, "iptables-legacy-save -t nat")).toContain("CNI-DN-");
+    // nf_tables holds nothing of the pod's: only the legacy table, in use in this namespace, says to look.
+    expect(sh(node, "nft list ruleset")).not.toContain("CNI-DN-");
+    expect(legacy("DEL").code).toBe(0);
+    expect(sh(node, "iptables-legacy-save -t nat")).not.toContain("CNI-DN-");
   });
 
   it("DEL of an IPv4-only pod flushes UDP conntrack entries of IPv4 only: one conntrack process per UDP port", () => {

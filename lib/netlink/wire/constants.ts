@@ -2,6 +2,7 @@
 // <linux/neighbour.h>. One block per attribute family, in the kernel's order.
 
 export const NETLINK_ROUTE = 0;
+export const NETLINK_NETFILTER = 12;
 export const SOL_NETLINK = 270;
 export const NETLINK_EXT_ACK = 11;
 export const NETLINK_CAP_ACK = 10;
