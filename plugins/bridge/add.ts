@@ -18,8 +18,7 @@ import {
   waitPortUp,
 } from "./links.ts";
 import { configureInterface, prepareInterface } from "./pod-iface.ts";
-import { setupMasquerade, teardownMasquerade } from "./masq-backend.ts";
-import { setupSpoofCheck, teardownSpoofCheck } from "./macspoofchk.ts";
+import { masquerade, spoofCheck } from "./lazy.ts";
 
 const POD_IFACE_INDEX = 2;
 
@@ -107,8 +106,8 @@ export function add(ctx: Context): Result {
       ];
       const result: Result = { interfaces };
       if (conf.macspoofchk) {
-        undo.push("remove the MAC spoof check", () => teardownSpoofCheck(ctx));
-        setupSpoofCheck(ctx, host.name, peer.mac ?? "");
+        undo.push("remove the MAC spoof check", () => spoofCheck().teardownSpoofCheck(ctx));
+        spoofCheck().setupSpoofCheck(ctx, host.name, peer.mac ?? "");
       }
 
       if (conf.ipamType) {
@@ -137,8 +136,8 @@ export function add(ctx: Context): Result {
           if (gws.some((g) => g.ip.length === 16)) ensureSysctl("net/ipv6/conf/all/forwarding", "1");
         }
         if (conf.ipMasq) {
-          undo.push("remove masquerade rules", () => teardownMasquerade(conf, ctx));
-          setupMasquerade(
+          undo.push("remove masquerade rules", () => masquerade().teardownMasquerade(conf, ctx));
+          masquerade().setupMasquerade(
             conf,
             ctx,
             result.ips.map((ip) => parseCIDR(ip.address)!),

@@ -6,8 +6,7 @@ import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { type CIDR, formatCIDR, ipEqual, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { loadConfig } from "./config.ts";
-import { checkMasquerade } from "./masq-backend.ts";
-import { checkSpoofCheck } from "./macspoofchk.ts";
+import { masquerade, spoofCheck } from "./lazy.ts";
 
 const fail = (msg: string, details = "") => new CniError(Code.Internal, msg, details);
 
@@ -57,7 +56,7 @@ export function check(ctx: Context): void {
       throw fail(`veth ${host.name} has hairpin mode ${port.hairpin ? "on" : "off"}, the config says ${conf.hairpinMode ? "on" : "off"}`);
     macMatches(hostIntf, host, "Interface");
     if (conf.macspoofchk) {
-      const missing = checkSpoofCheck(ctx, host.name, cont.mac ?? "");
+      const missing = spoofCheck().checkSpoofCheck(ctx, host.name, cont.mac ?? "");
       if (missing.length) throw fail(`MAC spoof check of container ${ctx.containerID} is missing`, missing.join("; "));
     }
 
@@ -98,7 +97,7 @@ export function check(ctx: Context): void {
       }
     }
     if (conf.ipamType && conf.ipMasq) {
-      const missing = checkMasquerade(conf, ctx, expected);
+      const missing = masquerade().checkMasquerade(conf, ctx, expected);
       if (missing.length) throw fail(`masquerade rules of container ${ctx.containerID} are missing`, missing.join("; "));
     }
   });

@@ -6,8 +6,7 @@ import { findLink, withNetlink } from "../../lib/netlink/index.ts";
 import { NetnsNotFoundError, NotNetnsError } from "../../lib/ns/netns.ts";
 import { loadTeardownConfig } from "./config.ts";
 import { deleteLinkIfExists } from "./links.ts";
-import { teardownMasquerade } from "./masq-backend.ts";
-import { teardownSpoofCheck } from "./macspoofchk.ts";
+import { masquerade, spoofCheck } from "./lazy.ts";
 
 function removePodInterface(ctx: Context): boolean {
   try {
@@ -42,8 +41,8 @@ export function del(ctx: Context): void {
   const removed = ctx.netns ? removePodInterface(ctx) : false;
   if (!removed) removeHostVeth(ctx, conf.brName);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "DEL");
-  if (conf.ipamType && conf.ipMasq) teardownMasquerade(conf, ctx);
+  if (conf.ipamType && conf.ipMasq) masquerade().teardownMasquerade(conf, ctx);
   // As the reference: only when configured (a check left by a config changed since ADD matches a veth that is
   // gone, and GC removes it).
-  if (conf.macspoofchk) teardownSpoofCheck(ctx);
+  if (conf.macspoofchk) spoofCheck().teardownSpoofCheck(ctx);
 }

@@ -3,9 +3,7 @@ import { CniError, Code, type Context, type Plugin, delegate, validContainers } 
 import { loadTeardownConfig } from "./config.ts";
 import { add } from "./add.ts";
 import { del } from "./del.ts";
-import { check } from "./check.ts";
-import { firewallStatus, gcMasquerade } from "./masq-backend.ts";
-import { gcSpoofChecks } from "./macspoofchk.ts";
+import { checkCommand, masquerade, spoofCheck } from "./lazy.ts";
 
 /**
  * GC: the IPAM delegate collects its own leaks; we remove masquerade rules and spoof checks of containers not
@@ -23,8 +21,8 @@ function gc(ctx: Context): void {
     }
   };
   if (conf.ipamType) attempt(() => delegate(ctx, conf.ipamType!, ctx.stdin, "GC"));
-  gcMasquerade(conf, ctx, validContainers(ctx.conf), attempt);
-  attempt(() => gcSpoofChecks(ctx, conf.brName));
+  masquerade().gcMasquerade(conf, ctx, validContainers(ctx.conf), attempt);
+  attempt(() => spoofCheck().gcSpoofChecks(ctx, conf.brName));
   if (errors.length === 1) throw errors[0];
   if (errors.length) {
     const first = errors[0];
@@ -37,8 +35,8 @@ function gc(ctx: Context): void {
 
 function status(ctx: Context): void {
   const conf = loadTeardownConfig(ctx.conf, ctx.args);
-  firewallStatus(conf);
+  masquerade().firewallStatus(conf);
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "STATUS");
 }
 
-export const bridge: Plugin = { name: "bridge", about: "CNI bridge plugin", add, del, check, gc, status };
+export const bridge: Plugin = { name: "bridge", about: "CNI bridge plugin", add, del, check: (ctx) => checkCommand().check(ctx), gc, status };
