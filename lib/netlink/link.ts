@@ -118,6 +118,18 @@ export function listLinks(nl: NetlinkSocket): Link[] {
   return nl.dump(RTM.GETLINK, ifinfomsg({})).map(parseLink);
 }
 
+/**
+ * The links whose master is `masterIndex` (a bridge's ports). The kernel filters the dump by IFLA_MASTER, so a
+ * node with hundreds of pods does not send, nor we parse, every other link; a kernel that ignores the filter
+ * sends them all, and they are filtered here.
+ */
+export function listPorts(nl: NetlinkSocket, masterIndex: number): Link[] {
+  return nl
+    .dump(RTM.GETLINK, ifinfomsg({}), [attr(IFLA.MASTER, u32(masterIndex))])
+    .map(parseLink)
+    .filter((l) => l.master === masterIndex);
+}
+
 export interface NewLink {
   name: string;
   kind: string;

@@ -1,7 +1,7 @@
 // bridge ADD, in the reference's order. Every step that changes something registers its undo first; if a
 // later step fails, the undos run in reverse and the node is as it was (the Go plugin leaves its veth behind).
 import { CniError, Code, type Context, type Interface, type Result, type Route, delegate } from "../../lib/skel/index.ts";
-import { type Link, type NetlinkSocket, deleteLink, getLink, listLinks, setUp } from "../../lib/netlink/index.ts";
+import { type Link, type NetlinkSocket, deleteLink, getLink, listPorts, setUp } from "../../lib/netlink/index.ts";
 import { NetnsLock } from "../../lib/ns/netns-lock.ts";
 import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
@@ -69,7 +69,7 @@ function calcGateways(result: Result, conf: BridgeConf): CIDR[] {
  */
 function removeBridgeIfUnused(nl: NetlinkSocket, br: Link, lock: NetnsLock): void {
   lock.exclusive(() => {
-    if (listLinks(nl).some((l) => l.master === br.index)) return;
+    if (listPorts(nl, br.index).length) return;
     deleteLink(nl, br);
   });
 }

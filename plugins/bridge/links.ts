@@ -18,7 +18,7 @@ import {
   getLink,
   isUp,
   listAddrs,
-  listLinks,
+  listPorts,
   OPER_STATE,
   OPER_UP,
   parseMAC,
@@ -75,7 +75,7 @@ const usableMac = (mac: Uint8Array | undefined): mac is Uint8Array => !!mac && m
 export function bridgeMacFixed(nl: NetlinkSocket, name: string): boolean {
   const br = findLink(nl, name);
   if (br?.kind !== "bridge") return true; // none: ensureBridge creates it with a fixed MAC; not a bridge: it refuses it
-  const ports = listLinks(nl).filter((l) => l.master === br.index);
+  const ports = listPorts(nl, br.index);
   return ports.length > 0 && usableMac(br.mac ? parseMAC(br.mac) : undefined) && !ports.some((p) => p.mac === br.mac);
 }
 
@@ -241,7 +241,7 @@ const PORT_UP_PAUSES = [10, 50, 500, 1000, 1000];
  * veth's carrier and operstate follow its peer asynchronously, and the runtime starts the pod when ADD returns.
  */
 export function waitPortUp(nl: NetlinkSocket, name: string, bridge: string): Link {
-  let last = getLink(nl, name);
+  let last!: Link; // poll probes at once
   const up = poll(PORT_UP_PAUSES, () => {
     last = getLink(nl, name);
     return last.operState === OPER_UP ? last : undefined;
