@@ -8,8 +8,3 @@ export function sha512hex(s: string): string {
   const { createHash } = process.getBuiltinModule("node:crypto") as typeof import("node:crypto");
   return createHash("sha512").update(s).digest("hex");
 }
-
-/** `n` random bytes as hex (Web Crypto, a global in both runtimes). */
-export function randomHex(n: number): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("hex");
-}

@@ -30,7 +30,6 @@ import {
 } from "../../lib/netlink/index.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import { randomHex } from "../../lib/sys/hash.ts";
 import { type CIDR, contains, formatCIDR, ipEqual, networkOf } from "../../lib/ip/addr.ts";
 import type { BridgeConf } from "./config.ts";
 import { poll } from "./poll.ts";
@@ -147,7 +146,12 @@ export interface VethPair {
   peer: Link;
 }
 
-const randomVethName = () => `veth${randomHex(4)}`;
+// A name only needs to be unlikely to be taken (a taken one is retried), not secret: Math.random spares every
+// ADD the first-use set-up of the system's random source (about 0.1 ms).
+const randomVethName = () =>
+  `veth${Math.floor(Math.random() * 2 ** 32)
+    .toString(16)
+    .padStart(8, "0")}`;
 
 /**
  * A veth pair whose `name` end is created directly in `peerNs` and whose host end ("veth" + 8 hex digits) is
