@@ -24,6 +24,7 @@ const NAMES: Record<number, string> = {
   34: "ERANGE",
   38: "ENOSYS",
   39: "ENOTEMPTY",
+  40: "ELOOP",
   61: "ENODATA",
   71: "EPROTO",
   75: "EOVERFLOW",
