@@ -1,9 +1,12 @@
 // The pure parts of lib/sys/fs.ts and lib/sys/path.ts: struct statx and linux_dirent64 decoding, makedev, and
 // POSIX paths exactly as node:path computes them. (The libc calls themselves: test/integration/sys-fs.test.ts.)
-import { posix } from "node:path";
+import { readFileSync, readdirSync } from "node:fs";
+import { join as nodeJoin, posix } from "node:path";
 import { describe, expect, it } from "vitest";
+import { errnoName } from "../../lib/sys/errno.ts";
 import { makedev, parseDirents, parseStatx } from "../../lib/sys/fs.ts";
 import { basename, dirname, join, normalize } from "../../lib/sys/path.ts";
+import { ROOT } from "../helpers/paths.ts";
 import { seededRandom } from "../helpers/seeded-random.ts";
 
 function dirent(name: Uint8Array, ino: bigint, type: number): Uint8Array {
@@ -138,5 +141,22 @@ describe("POSIX paths as node:path computes them", () => {
     expect(join(p, "cbr0")).toBe(posix.join(p, "cbr0"));
     expect(join("/var/lib", p, "..", "x")).toBe(posix.join("/var/lib", p, "..", "x"));
     expect(join("", p, "")).toBe(posix.join("", p, ""));
+  });
+});
+
+describe("errno names", () => {
+  it("every errno name the code tests for is one a SysError can carry (a missing one reads 'errno N')", () => {
+    const names = new Set(Array.from({ length: 200 }, (_, i) => errnoName(i)));
+    // Linux has no ENOTSUP of its own: it is EOPNOTSUPP's number, which is what a SysError says.
+    const aliases = new Set(["ENOTSUP"]);
+    const used = new Set<string>();
+    for (const root of ["lib", "plugins"]) {
+      for (const f of readdirSync(nodeJoin(ROOT, root), { recursive: true, encoding: "utf8" })) {
+        if (!f.endsWith(".ts")) continue;
+        for (const m of readFileSync(nodeJoin(ROOT, root, f), "utf8").matchAll(/"(E[A-Z]{3,})"/g)) used.add(m[1]);
+      }
+    }
+    expect(used.size).toBeGreaterThan(20);
+    expect([...used].filter((n) => !names.has(n) && !aliases.has(n))).toEqual([]);
   });
 });
