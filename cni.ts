@@ -5,6 +5,7 @@
 import type { Plugin } from "./lib/skel/plugin.ts";
 import { startTiming, startupMs } from "./lib/sys/phase-timer.ts";
 import { versionOutput } from "./lib/skel/version.ts";
+import { basename } from "./lib/sys/path.ts";
 
 // Timing only when asked: even the clock's first read costs a VERSION call measurable memory.
 const timing = process.env.CNI_LOG_LEVEL === "debug";
@@ -20,13 +21,6 @@ const PLUGINS: Record<string, () => Plugin> = {
   portmap: () => require("./plugins/portmap/index.ts").portmap,
 };
 const isPlugin = (name: string | undefined): name is string => name !== undefined && Object.hasOwn(PLUGINS, name);
-
-/** node:path's basename for a POSIX path, without loading node:path (nor compiling a regular expression). */
-function basename(path: string): string {
-  let end = path.length;
-  while (end > 0 && path[end - 1] === "/") end--;
-  return path.slice(path.lastIndexOf("/", end - 1) + 1, end);
-}
 
 // In a compiled executable argv0 is the name we were exec'd as; argv[1] is the bundled entry.
 const invoked = basename(process.argv0);
@@ -49,8 +43,7 @@ function run(): number {
   const startup = timing ? startupMs(firstLine) : undefined;
   if (timing) startTiming();
   const multicall = require("./multicall.ts") as typeof import("./multicall.ts");
-  // From the first line: reading the scheduler's clock loaded node:fs, which skel needs anyway (and which is a
-  // large part of the modules' cost).
+  // From the first line: reading the scheduler's clock loaded the file reader (and libc), which skel needs anyway.
   const timings = timing
     ? { startupMs: startup, startupCpuMs: cpuMs(firstLineCpu!), firstLine, modulesMs: performance.now() - firstLine }
     : undefined;

@@ -5,8 +5,8 @@
 // to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file; on a
 // filesystem without hard links it is created with O_EXCL instead. The folder is fsync'd before the address is
 // reported, so a power loss cannot take back an address the runtime was given.
-import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from "../sys/fs.ts";
+import { dirname, join } from "../sys/path.ts";
 import { LOCK_EX, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
 import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
 import { createFileExclusive, scratchTag, syncDir, writeFileAtomic } from "../sys/files.ts";

@@ -1,8 +1,8 @@
 // Which firewall a plugin uses when its config names none, by the reference's rule: iptables, unless only
 // nftables is usable here; when neither probe succeeds (no CAP_NET_ADMIN while probing, say), nftables only
 // when nft is installed and iptables is not.
-import { accessSync, constants } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants } from "../sys/fs.ts";
+import { join } from "../sys/path.ts";
 import { iptablesWorks } from "../iptables/restore.ts";
 import { nftUsable } from "./nft.ts";
 import type { FirewallBackend } from "./backend-key.ts";

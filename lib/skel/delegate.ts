@@ -2,8 +2,8 @@
 // on stdin. When the file found is this very executable, call the compiled-in plugin instead of starting a
 // process: same environment, same stdin bytes, same stdout parsing, so nothing observable changes.
 import { spawnSync } from "../sys/spawn.ts";
-import { type Stats, statSync } from "node:fs";
-import { join } from "node:path";
+import { type Stat as Stats, statSync } from "../sys/fs.ts";
+import { join } from "../sys/path.ts";
 import { CniError, Code } from "./errors.ts";
 import type { Command } from "./env.ts";
 import type { Context } from "./plugin.ts";

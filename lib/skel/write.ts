@@ -1,6 +1,6 @@
 // Output as synchronous writes: process.stdout/stderr cost milliseconds to set up in a compiled binary, and
 // nothing written this way can be lost when the process exits.
-import { fstatSync, writeSync } from "node:fs";
+import { fstatSync, writeAllSync } from "../sys/fs.ts";
 
 /** stdout or stderr refused a write (/dev/full, a closed pipe): there is no one left to tell but the other. */
 export class WriteError extends Error {
@@ -14,14 +14,10 @@ export class WriteError extends Error {
 }
 
 export function writeAll(fd: number, text: string): void {
-  const buf = Buffer.from(text);
-  for (let off = 0; off < buf.length; ) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "EAGAIN") throw new WriteError(fd, code ?? String(e));
-    }
+  try {
+    writeAllSync(fd, text);
+  } catch (e) {
+    throw new WriteError(fd, (e as { code?: string }).code ?? String(e));
   }
 }
 

@@ -3,11 +3,11 @@
 // command of a delegation chain) against the pod's namespace. The Go plugins throw such a thread away; we
 // have one thread, so the process goes. The entry point installs the reporter that says why, in the
 // protocol's words; nothing unwinds.
-import { writeSync } from "node:fs";
+import { writeAllSync } from "./fs.ts";
 
 type Reporter = (msg: string, details: string) => void;
 
-let reporter: Reporter = (msg, details) => writeSync(2, `${msg}: ${details}\n`);
+let reporter: Reporter = (msg, details) => writeAllSync(2, `${msg}: ${details}\n`);
 
 export function setAbortReporter(r: Reporter): void {
   reporter = r;

@@ -1,10 +1,10 @@
 // Files that appear whole or not at all: written under a temporary name in the same folder (fsync'd when it
 // must survive a crash), then renamed or linked into place; when they must survive a power loss, the folder is
 // fsync'd too, since a new name is only durable once its directory is.
-import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeAllSync } from "./fs.ts";
+import { basename, dirname, join } from "./path.ts";
 
-type Errno = NodeJS.ErrnoException;
+type Errno = { code?: string };
 
 /** link() errors of filesystems without hard links (vfat: EPERM; FUSE without link: ENOSYS; others ENOTSUP). */
 const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK"]);
@@ -22,9 +22,9 @@ export function scratchTag(name: string): string | undefined {
 /** Write `data` to a fresh temporary file in `dir`; returns its path. */
 export function writeTempFile(dir: string, tag: string, data: string, mode: number, durable: boolean): string {
   const tmp = join(dir, `${TMP_PREFIX}${tag}.${process.pid}`);
-  const fd = openSync(tmp, "w", mode);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
   try {
-    writeSync(fd, data);
+    writeAllSync(fd, data);
     if (durable) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -81,7 +81,7 @@ export function createFileExclusive(path: string, data: string, mode: number): b
     throw e;
   }
   try {
-    writeSync(fd, data);
+    writeAllSync(fd, data);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

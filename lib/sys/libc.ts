@@ -27,6 +27,17 @@ function open() {
     statfs: { args: [ptr, ptr], returns: i32 },
     poll: { args: [ptr, u64, i32], returns: i32 },
     getrusage: { args: [i32, ptr], returns: i32 },
+    // File I/O for lib/sys/fs.ts (ssize_t as i32, as above: every read and write here asks for < 2 GiB).
+    read: { args: [i32, ptr, u64], returns: i32 },
+    write: { args: [i32, ptr, u64], returns: i32 },
+    fsync: { args: [i32], returns: i32 },
+    statx: { args: [i32, ptr, i32, u32, ptr], returns: i32 },
+    getdents64: { args: [i32, ptr, u64], returns: i32 },
+    link: { args: [ptr, ptr], returns: i32 },
+    rename: { args: [ptr, ptr], returns: i32 },
+    unlink: { args: [ptr], returns: i32 },
+    mkdir: { args: [ptr, u32], returns: i32 },
+    access: { args: [ptr, i32], returns: i32 },
   });
 }
 
@@ -139,11 +150,84 @@ export function flock(fd: number, op: number): void {
 }
 
 const POLLIN = 1;
+const POLLOUT = 4;
 
 /** Block until `fd` has data or end of file (for a non-blocking descriptor that answered EAGAIN). */
 export function waitReadable(fd: number): void {
   const pfd = new Int32Array([fd, POLLIN]); // struct pollfd { int fd; short events; short revents; }
   check("poll", () => libc().poll(pfd, 1, -1));
+}
+
+/** Block until `fd` takes more bytes (for a non-blocking descriptor, a pipe say, that answered EAGAIN). */
+export function waitWritable(fd: number): void {
+  const pfd = new Int32Array([fd, POLLOUT]);
+  check("poll", () => libc().poll(pfd, 1, -1));
+}
+
+// File I/O, raw: lib/sys/fs.ts gives it the shapes its callers use. `name` is what an error message names.
+
+export function readInto(fd: number, buf: Uint8Array, name: string): number {
+  return check(`read ${name}`, () => libc().read(fd, buf, buf.length));
+}
+
+export function writeFrom(fd: number, buf: Uint8Array, name: string): number {
+  return check(`write ${name}`, () => libc().write(fd, buf, buf.length));
+}
+
+export function fsync(fd: number, name: string): void {
+  check(`fsync ${name}`, () => libc().fsync(fd));
+}
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_EMPTY_PATH = 0x1000;
+const STATX_BASIC_STATS = 0x7ff;
+export const STATX_SIZE = 256;
+
+/** struct statx of `path` (of the link itself when `nofollow`), into `buf` (STATX_SIZE bytes). */
+export function statxPath(path: string, nofollow: boolean, buf: Uint8Array): void {
+  const p = cstr(path, "stat");
+  const flags = nofollow ? AT_SYMLINK_NOFOLLOW : 0;
+  check(`${nofollow ? "lstat" : "stat"} ${path}`, () => libc().statx(AT_FDCWD, p, flags, STATX_BASIC_STATS, buf));
+}
+
+const EMPTY = Buffer.from("\0");
+
+/** struct statx of the open file `fd`, into `buf` (STATX_SIZE bytes). */
+export function statxFd(fd: number, name: string, buf: Uint8Array): void {
+  check(`fstat ${name}`, () => libc().statx(fd, EMPTY, AT_EMPTY_PATH, STATX_BASIC_STATS, buf));
+}
+
+/** Directory entries (struct linux_dirent64) of the open directory `fd` into `buf`; 0 at the end. */
+export function getdents(fd: number, buf: Uint8Array, name: string): number {
+  return check(`readdir ${name}`, () => libc().getdents64(fd, buf, buf.length));
+}
+
+export function link(from: string, to: string): void {
+  const a = cstr(from, "link");
+  const b = cstr(to, "link");
+  check(`link ${from} -> ${to}`, () => libc().link(a, b));
+}
+
+export function rename(from: string, to: string): void {
+  const a = cstr(from, "rename");
+  const b = cstr(to, "rename");
+  check(`rename ${from} -> ${to}`, () => libc().rename(a, b));
+}
+
+export function unlink(path: string): void {
+  const p = cstr(path, "unlink");
+  check(`unlink ${path}`, () => libc().unlink(p));
+}
+
+export function mkdir(path: string, mode: number): void {
+  const p = cstr(path, "mkdir");
+  check(`mkdir ${path}`, () => libc().mkdir(p, mode));
+}
+
+export function access(path: string, mode: number): void {
+  const p = cstr(path, "access");
+  check(`access ${path}`, () => libc().access(p, mode));
 }
 
 /** f_type of the filesystem holding `fd` (struct statfs starts with a long f_type). */

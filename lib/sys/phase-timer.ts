@@ -41,8 +41,9 @@ export const tallied = (): ReadonlyMap<string, Tally> => tallies ?? new Map();
  */
 export function startupMs(firstLine: number): number | undefined {
   try {
-    const fs = process.getBuiltinModule("node:fs") as typeof import("node:fs");
-    const [run, wait] = fs.readFileSync("/proc/self/schedstat", "latin1").split(" ").map(Number);
+    // Loaded here, not imported: a VERSION call (which imports this module) reads no file.
+    const { readTextBounded } = require("./read-bounded.ts") as typeof import("./read-bounded.ts");
+    const [run, wait] = readTextBounded("/proc/self/schedstat", 4096).split(" ").map(Number);
     const ms = (run + wait) / 1e6 - (performance.now() - firstLine);
     return Number.isFinite(ms) && ms > 0 ? ms : undefined;
   } catch {

@@ -1,8 +1,7 @@
 // Every file a config, the environment or the state directory names is read through here. A plugin runs as
 // root on every node: a path that names /dev/zero, a FIFO nobody writes, a directory or a 100 GiB file must
-// fail at once with the path and the reason, never block or fill memory. Plain node:fs, so pure modules that
-// read files still load under Node in unit tests.
-import { type Stats, closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
+// fail at once with the path and the reason, never block or fill memory.
+import { type Stat as Stats, closeSync, constants, fstatSync, openSync, readSync, statSync } from "./fs.ts";
 
 /** Why a read was refused: the file is absent, is not a regular file, is over the limit, or the read failed. */
 export type ReadRefusal = "missing" | "not-a-file" | "too-large" | "io";
@@ -23,11 +22,9 @@ export class BoundedReadError extends Error {
   }
 }
 
-// O_CLOEXEC is not in node's fs.constants; it has this value on every Linux architecture we build for.
-const O_CLOEXEC = 0o2000000;
 // Non-blocking, so that a file swapped for a FIFO between stat and open cannot block the open itself;
 // no controlling terminal, whatever the path names.
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | O_CLOEXEC;
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 function kind(st: Stats): string {
   if (st.isDirectory()) return "a directory";
@@ -64,9 +61,9 @@ export function readFdBounded(fd: number, maxBytes: number, name: string, sizeHi
     }
     let n: number;
     try {
-      n = readSync(fd, buf, len, buf.length - len, null);
+      n = readSync(fd, buf, len, buf.length - len);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = (e as { code?: string }).code;
       if (code === "EINTR") continue;
       if (code === "EAGAIN") {
         waitReadable(fd);

@@ -2,16 +2,16 @@
 // from creation until the file has been renamed into place; the kernel drops that lock the instant the writer
 // exits or is killed. So a sweeper that can take the lock knows the file was abandoned — no pid check (pids are
 // reused), no clock (it jumps) — and one that cannot leaves it to its writer.
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeAllSync } from "./fs.ts";
+import { basename, dirname, join } from "./path.ts";
 import { TMP_PREFIX, scratchTag, syncDir } from "./files.ts";
 import { LOCK_EX, LOCK_NB, flock } from "./libc.ts";
 
 /** Whether `fd` is still the file named `path` (a sweeper may have unlinked the name). */
 function stillNamed(fd: number, path: string): boolean {
-  const open = fstatSync(fd, { bigint: true });
+  const open = fstatSync(fd);
   try {
-    const named = lstatSync(path, { bigint: true });
+    const named = lstatSync(path);
     return named.dev === open.dev && named.ino === open.ino;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
@@ -50,7 +50,7 @@ export function writeFileLockedAtomic(path: string, data: string, mode: number):
   const tmp = join(dirname(path), `${TMP_PREFIX}${basename(path)}.${process.pid}`);
   const fd = openLocked(tmp, mode);
   try {
-    writeSync(fd, data);
+    writeAllSync(fd, data);
     fsyncSync(fd);
     renameSync(tmp, path);
   } catch (e) {

@@ -1,8 +1,8 @@
 // <dataDir>/<containerID>: the delegate config an ADD used, kept for DEL (the Go plugin's format: the exact
 // rendered bytes, 0600 in a 0700 folder). Written to a scratch file, fsync'd and renamed, so a crash never
 // leaves a half-written config behind; the scratch file a crash leaves is swept by the next DEL or GC.
-import { lstatSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+import { lstatSync, mkdirSync, readdirSync, unlinkSync } from "../../lib/sys/fs.ts";
+import { join } from "../../lib/sys/path.ts";
 import { CniError, Code, type Logger, isValidName } from "../../lib/skel/index.ts";
 import { type Sweep, removeAbandonedScratch, writeFileLockedAtomic } from "../../lib/sys/scratch-files.ts";
 import { BoundedReadError, readTextBounded } from "../../lib/sys/read-bounded.ts";

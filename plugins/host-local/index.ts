@@ -1,6 +1,6 @@
 // host-local: addresses from local range sets, recorded under <dataDir>/<network>/ in the Go plugin's format.
 // Load and validate everything first; then take the store's lock for the whole command.
-import { join } from "node:path";
+import { join } from "../../lib/sys/path.ts";
 import { CniError, Code, type Context, type Logger, type Plugin, type Result, validAttachments } from "../../lib/skel/index.ts";
 import { type IPBytes, compareIP, formatCIDR, formatIP, ipEqual, parseCIDR } from "../../lib/ip/addr.ts";
 import { AllocationError, allocate } from "../../lib/ipam/allocator.ts";
