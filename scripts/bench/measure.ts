@@ -2,6 +2,9 @@
 // state, and report medians, ranges and the ratio ours/reference, for wall time and for the whole-process CPU
 // time (user + sys) of everything the operation started.
 import { childrenCpuMs } from "../../lib/sys/libc.ts";
+import { type Stats, pairedRatio, stats } from "./stats.ts";
+
+export { type Stats, pairedRatio, stats };
 
 /** One measured operation: wall time, and CPU time (user + sys) of the processes it started and reaped. */
 export interface Sample {
@@ -14,22 +17,17 @@ export interface Series {
   ref: Sample[];
 }
 
-export interface Stats {
-  median: number;
-  min: number;
-  max: number;
-  n: number;
-}
-
 export interface Row {
   name: string;
   unit: "ms" | "MiB";
   ours: Stats;
   ref: Stats;
+  /** ours/reference: for time rows the median of the per-round ratios, for MiB rows the ratio of the medians. */
   ratio: number;
-  /** CPU (user + sys) medians, for time rows. */
+  /** CPU (user + sys) medians, for time rows, and the median of the per-round CPU ratios. */
   oursCpu?: Stats;
   refCpu?: Stats;
+  cpuRatio?: number;
   /** Ratio ours/reference that meets the target. */
   target?: number;
   /** An absolute bound on ours instead (MiB rows). */
@@ -37,13 +35,6 @@ export interface Row {
   note?: string;
   /** The run failed the row's other conditions (a burst with failures or leftovers): missed whatever the time. */
   failed?: boolean;
-}
-
-export function stats(xs: number[]): Stats {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-  return { median, min: s[0], max: s.at(-1)!, n: s.length };
 }
 
 export const now = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -89,18 +80,23 @@ export function alternate(rounds: number, warmup: number, ...sides: ((i: number)
 }
 
 export function row(name: string, ours: Sample[], ref: Sample[], target?: number, note?: string): Row {
-  const o = stats(ours.map((s) => s.wall));
-  const r = stats(ref.map((s) => s.wall));
   return {
     name,
     unit: "ms",
-    ours: o,
-    ref: r,
-    ratio: o.median / r.median,
+    ours: stats(ours.map((s) => s.wall)),
+    ref: stats(ref.map((s) => s.wall)),
+    ratio: pairedRatio(
+      ours.map((s) => s.wall),
+      ref.map((s) => s.wall),
+    ),
     target,
     note,
     oursCpu: stats(ours.map((s) => s.cpu)),
     refCpu: stats(ref.map((s) => s.cpu)),
+    cpuRatio: pairedRatio(
+      ours.map((s) => s.cpu),
+      ref.map((s) => s.cpu),
+    ),
   };
 }
 

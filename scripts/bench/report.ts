@@ -21,6 +21,7 @@ export interface RunInfo {
   defaultPairs: number;
   warmup: number;
   memoryRuns: number;
+  burstRounds: number;
   sizes: string;
 }
 
@@ -58,7 +59,8 @@ export function markdown(rows: Row[], root: string, info: RunInfo): string {
       : []),
     "",
     `Reference: Debian's containernetworking-plugins (/usr/lib/cni). Ours and the reference ran alternately in one run (${info.warmup} ` +
-      `warm-up rounds, then ${info.pairs}); medians, [min–max]. Wall: the operation timed from outside. CPU: user + sys of every ` +
+      `warm-up rounds, then ${info.pairs}); medians, [min–max]; ours/Go is the median of the ratios of each round's pair (the ` +
+      `burst: ${info.burstRounds} rounds; memory: the ratio of the medians). Wall: the operation timed from outside. CPU: user + sys of every ` +
       "process the operation started (getrusage of the reaped children), the libcni driver's included on both sides. Before timing, " +
       "every executable of both sides was written back and dropped from the page cache (sync; dd iflag=nocache), so both run from " +
       `the same steady state. Memory: each process is held at its exit_group() (strace delay injection) and read from ` +
@@ -71,9 +73,7 @@ export function markdown(rows: Row[], root: string, info: RunInfo): string {
     const ok = met(r);
     const verdict = ok === undefined ? "" : ok ? "met" : "missed";
     const cpuCells =
-      r.oursCpu && r.refCpu
-        ? `${num(r.oursCpu.median, "ms")} ms | ${num(r.refCpu.median, "ms")} ms | ${(r.oursCpu.median / r.refCpu.median).toFixed(2)}×`
-        : " | | ";
+      r.oursCpu && r.refCpu ? `${num(r.oursCpu.median, "ms")} ms | ${num(r.refCpu.median, "ms")} ms | ${r.cpuRatio!.toFixed(2)}×` : " | | ";
     lines.push(
       `| ${r.name} | ${cell(r.ours, r.unit)} | ${cell(r.ref, r.unit)} | **${r.ratio.toFixed(2)}×** | ${cpuCells} | ${targetText(r)} | ${verdict}${r.note ? ` — ${r.note}` : ""} |`,
     );

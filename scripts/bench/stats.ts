@@ -1,0 +1,23 @@
+// Medians, ranges and paired ratios of measured samples: pure, so the unit tests can check them.
+
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export function stats(xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return { median, min: s[0], max: s.at(-1)!, n: s.length };
+}
+
+/**
+ * The median of the ratios of each round's two samples: rounds ran in turn, so each pair saw the same machine,
+ * and a slow spell on this shared machine moves one pair, not the comparison (a ratio of medians mixes rounds).
+ */
+export function pairedRatio(ours: number[], ref: number[]): number {
+  return stats(ours.map((o, i) => o / ref[i])).median;
+}
