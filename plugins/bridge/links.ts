@@ -237,8 +237,12 @@ export function ensureGatewayAddr(nl: NetlinkSocket, link: Link, gw: CIDR, force
   // joining, so pinning it would move the MAC after other ADDs reported theirs (see fixBridgeMac).
 }
 
-/** The reference's pauses between looks at a new port (2.5 s in all), with an earlier first look. */
-const PORT_UP_PAUSES = [10, 50, 500, 1000, 1000];
+/**
+ * Pauses between looks at a new port: the reference's bound (2.5 s in all), in steps that start small. A veth
+ * comes up a few milliseconds after its peer, so a first pause of 10 ms (50 in the reference) was most of a
+ * bridge ADD's wall time; each look is one netlink request.
+ */
+const PORT_UP_PAUSES = [0.5, 0.5, 1, 1, 2, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 500];
 
 /**
  * The host end of a pod's veth once it is operationally up, as the reference waits for before returning: a
