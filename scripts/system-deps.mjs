@@ -15,6 +15,7 @@ export const DEBIAN_PACKAGES = [
   "tcpdump", // the lab's proof that cross-node traffic is VXLAN
   "time", // /usr/bin/time -v for peak RSS in benchmarks
   "strace", // tests count the processes a delegation starts
+  "binutils", // objdump: the glibc versions of the symbols the plugins bind
   "golang-go", // builds the libcni test driver
   "golang-github-appc-cni-dev", // libcni, the client containerd and cri-o use
   "containernetworking-plugins", // the Go reference plugins in /usr/lib/cni, for differential tests

@@ -4,7 +4,7 @@ import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
 import { SysError } from "./errno.ts";
 import { mark, tally } from "./phase-timer.ts";
 
-const { i32, u32, u64, ptr } = FFIType;
+const { i32, i64, u32, u64, ptr } = FFIType;
 
 let lib: ReturnType<typeof open> | undefined;
 function open() {
@@ -31,8 +31,10 @@ function open() {
     read: { args: [i32, ptr, u64], returns: i32 },
     write: { args: [i32, ptr, u64], returns: i32 },
     fsync: { args: [i32], returns: i32 },
-    statx: { args: [i32, ptr, i32, u32, ptr], returns: i32 },
-    getdents64: { args: [i32, ptr, u64], returns: i32 },
+    // statx and getdents64 through syscall(2): glibc wraps them only from 2.28 and 2.30, and one symbol dlopen
+    // cannot find fails every call here — plugins must run on nodes with an older glibc (Bun needs 2.17).
+    // Every argument travels as a register-wide integer or pointer, which both calls fit.
+    syscall: { args: [i64, i64, ptr, i64, i64, ptr], returns: i32 },
     link: { args: [ptr, ptr], returns: i32 },
     rename: { args: [ptr, ptr], returns: i32 },
     unlink: { args: [ptr], returns: i32 },
@@ -178,6 +180,8 @@ export function fsync(fd: number, name: string): void {
   check(`fsync ${name}`, () => libc().fsync(fd));
 }
 
+// The two architectures we ship: the generic table (arm64) numbers system calls differently from x86_64.
+const SYS = process.arch === "arm64" ? { statx: 291, getdents64: 61 } : { statx: 332, getdents64: 217 };
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_EMPTY_PATH = 0x1000;
@@ -188,19 +192,19 @@ export const STATX_SIZE = 256;
 export function statxPath(path: string, nofollow: boolean, buf: Uint8Array): void {
   const p = cstr(path, "stat");
   const flags = nofollow ? AT_SYMLINK_NOFOLLOW : 0;
-  check(`${nofollow ? "lstat" : "stat"} ${path}`, () => libc().statx(AT_FDCWD, p, flags, STATX_BASIC_STATS, buf));
+  check(`${nofollow ? "lstat" : "stat"} ${path}`, () => libc().syscall(SYS.statx, AT_FDCWD, p, flags, STATX_BASIC_STATS, buf));
 }
 
 const EMPTY = Buffer.from("\0");
 
 /** struct statx of the open file `fd`, into `buf` (STATX_SIZE bytes). */
 export function statxFd(fd: number, name: string, buf: Uint8Array): void {
-  check(`fstat ${name}`, () => libc().statx(fd, EMPTY, AT_EMPTY_PATH, STATX_BASIC_STATS, buf));
+  check(`fstat ${name}`, () => libc().syscall(SYS.statx, fd, EMPTY, AT_EMPTY_PATH, STATX_BASIC_STATS, buf));
 }
 
 /** Directory entries (struct linux_dirent64) of the open directory `fd` into `buf`; 0 at the end. */
 export function getdents(fd: number, buf: Uint8Array, name: string): number {
-  return check(`readdir ${name}`, () => libc().getdents64(fd, buf, buf.length));
+  return check(`readdir ${name}`, () => libc().syscall(SYS.getdents64, fd, buf, buf.length, 0, null));
 }
 
 export function link(from: string, to: string): void {
