@@ -90,8 +90,10 @@ function configuredDirs(conf: Record<string, unknown> | undefined, cwd: string):
     else if (v && typeof v === "object") {
       for (const [k, x] of Object.entries(v)) {
         if (k === "dataDir" && typeof x === "string" && x !== "") {
-          dirs.push(resolve(cwd, x));
-          const parts = x.split("/");
+          // The name the kernel gets: a lone surrogate becomes U+FFFD in UTF-8, as Go's JSON decoder makes it.
+          const path = (x as string & { toWellFormed(): string }).toWellFormed();
+          dirs.push(resolve(cwd, path));
+          const parts = path.split("/");
           for (let i = 1; i <= parts.length; i++) onTheWay.add(resolve(cwd, parts.slice(0, i).join("/") || "/"));
         }
         todo.push(x);
