@@ -207,6 +207,13 @@ export function unlinkSync(path: string): void {
   else libc().unlink(path);
 }
 
+/** The type (f_type magic) of the filesystem holding the open file `fd`, opened as `path`. */
+export function fsTypeSync(fd: number, path: string): number {
+  // Node has no fstatfs: its fallback (unit tests) asks by path.
+  if (!inBun) return fromNode(`statfs ${path}`, () => node().statfsSync(path).type);
+  return libc().fsType(fd);
+}
+
 /** access(2): throws (EACCES, ENOENT, …) unless the caller may do `mode` (constants.X_OK, W_OK, …) to `path`. */
 export function accessSync(path: string, mode: number): void {
   if (!inBun) fromNode(`access ${path}`, () => node().accessSync(path, mode));

@@ -1,7 +1,7 @@
 // Every file a config, the environment or the state directory names is read through here. A plugin runs as
 // root on every node: a path that names /dev/zero, a FIFO nobody writes, a directory or a 100 GiB file must
 // fail at once with the path and the reason, never block or fill memory.
-import { type Stat as Stats, closeSync, constants, fstatSync, openSync, readSync, statSync } from "./fs.ts";
+import { type Stat as Stats, closeSync, constants, fsTypeSync, fstatSync, openSync, readSync, statSync } from "./fs.ts";
 
 /** Why a read was refused: the file is absent, is not a regular file, is over the limit, or the read failed. */
 export type ReadRefusal = "missing" | "not-a-file" | "too-large" | "io";
@@ -88,7 +88,7 @@ function waitReadable(fd: number): void {
  * (ENOENT), "not-a-file" (directory, FIFO, device, socket: refused before it is opened, so opening a device
  * has no side effect), "too-large", or "io" (any other errno, named in `code`).
  */
-export function readFileBounded(path: string, maxBytes: number): Buffer {
+export function readFileBounded(path: string, maxBytes: number, opts: { kernelFiles?: boolean } = {}): Buffer {
   let st: Stats;
   try {
     st = statSync(path);
@@ -113,6 +113,7 @@ export function readFileBounded(path: string, maxBytes: number): Buffer {
     // Replaced between stat and open: judge what was actually opened.
     if (!now.isFile()) throw new BoundedReadError(path, "not-a-file", `is ${kind(now)}, not a regular file`);
     if (now.size > maxBytes) throw tooLarge(path, maxBytes);
+    if (opts.kernelFiles === false) refuseKernelFile(fd, path);
     return readFdBounded(fd, maxBytes, path, now.size);
   } finally {
     closeSync(fd);
@@ -122,4 +123,37 @@ export function readFileBounded(path: string, maxBytes: number): Buffer {
 /** readFileBounded as UTF-8 text. */
 export function readTextBounded(path: string, maxBytes: number): string {
   return readFileBounded(path, maxBytes).toString("utf8");
+}
+
+// Filesystems whose "regular files" are kernel interfaces. None holds a config file, and reading some has effects
+// (/proc/kmsg takes the messages it returns out of the kernel log, and blocks when there are none).
+const KERNEL_FILESYSTEMS = new Map<number, string>([
+  [0x9fa0, "procfs"],
+  [0x62656572, "sysfs"],
+  [0x64626720, "debugfs"],
+  [0x74726163, "tracefs"],
+  [0x73636673, "securityfs"],
+  [0xcafe4a11, "bpffs"],
+  [0x27e0eb, "cgroupfs"],
+  [0x63677270, "cgroup2fs"],
+  [0x62656570, "configfs"],
+  [0xde5e81e4, "efivarfs"],
+  [0x6165676c, "pstore"],
+]);
+
+/** Judged on the open file, so a path swapped after the look cannot slip through. */
+function refuseKernelFile(fd: number, path: string): void {
+  let type: number;
+  try {
+    type = fsTypeSync(fd, path);
+  } catch (e) {
+    throw sysFailure(path, e);
+  }
+  const fs = KERNEL_FILESYSTEMS.get(type);
+  if (fs) throw new BoundedReadError(path, "not-a-file", `is on ${fs}: a kernel interface, not a file (reading some has effects)`);
+}
+
+/** readTextBounded for a file a config key names: not on a kernel filesystem either. */
+export function readConfigTextBounded(path: string, maxBytes: number): string {
+  return readFileBounded(path, maxBytes, { kernelFiles: false }).toString("utf8");
 }

@@ -1,7 +1,7 @@
 // flanneld's lease file (/run/flannel/subnet.env): networks, this node's subnets, MTU, whether flanneld
 // masquerades. Read as the Go plugin reads it; every failure names the file and what to do.
 import { CniError, Code } from "../../lib/skel/index.ts";
-import { BoundedReadError, readTextBounded } from "../../lib/sys/read-bounded.ts";
+import { BoundedReadError, readConfigTextBounded } from "../../lib/sys/read-bounded.ts";
 import { type CIDR, formatCIDR, networkOf, parseCIDR } from "../../lib/ip/addr.ts";
 
 export interface SubnetEnv {
@@ -88,7 +88,7 @@ const MAX_SUBNET_ENV_BYTES = 64 << 10;
 export function loadSubnetEnv(path: string): SubnetEnv {
   let text: string;
   try {
-    text = readTextBounded(path, MAX_SUBNET_ENV_BYTES);
+    text = readConfigTextBounded(path, MAX_SUBNET_ENV_BYTES);
   } catch (e) {
     if (!(e instanceof BoundedReadError)) throw e;
     if (e.reason === "missing") {
@@ -105,7 +105,7 @@ export function loadSubnetEnv(path: string): SubnetEnv {
         "point subnetFile at the lease file flanneld writes (default /run/flannel/subnet.env)",
       );
     }
-    throw new CniError(Code.IOFailure, `cannot read ${path}: ${e.why}`, "check the file's permissions");
+    throw new CniError(Code.IOFailure, `subnetFile: cannot read ${path}: ${e.why}`, "check the path and the file's permissions");
   }
   return parseSubnetEnv(path, text);
 }

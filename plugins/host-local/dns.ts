@@ -1,6 +1,6 @@
 // ipam.resolvConf: a resolv.conf whose nameserver/domain/search/options lines become the result's dns.
 import { invalidConfig } from "../../lib/skel/index.ts";
-import { BoundedReadError, readTextBounded } from "../../lib/sys/read-bounded.ts";
+import { BoundedReadError, readConfigTextBounded } from "../../lib/sys/read-bounded.ts";
 import type { DNS } from "../../lib/skel/index.ts";
 
 export function parseResolvConf(text: string): DNS {
@@ -24,7 +24,7 @@ const MAX_RESOLV_CONF_BYTES = 64 << 10;
 export function readResolvConf(path: string): DNS {
   let text: string;
   try {
-    text = readTextBounded(path, MAX_RESOLV_CONF_BYTES);
+    text = readConfigTextBounded(path, MAX_RESOLV_CONF_BYTES);
   } catch (e) {
     const why = e instanceof BoundedReadError ? e.why : String(e);
     throw invalidConfig(

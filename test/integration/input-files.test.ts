@@ -48,7 +48,7 @@ function expectPromptError(r: Run, code: number, ...mentions: string[]) {
 
 const ipFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9a-f.:]+$/.test(f) && /\d/.test(f)) : []);
 
-/** The four kinds of path that used to hang or fill memory: returned with what the error must say. */
+/** The kinds of path that used to hang, fill memory or read a kernel interface: with what the error must say. */
 function hostilePaths(): [string, string][] {
   const dir = box.tmpdir();
   const fifo = join(dir, "fifo");
@@ -61,11 +61,14 @@ function hostilePaths(): [string, string][] {
     [fifo, "is a FIFO"],
     [dir, "is a directory"],
     [huge, "is larger than"],
+    // Kernel interfaces that stat calls regular files: reading some has effects (/proc/kmsg drains the kernel log).
+    ["/proc/self/status", "is on procfs"],
+    ["/sys/kernel/uevent_seqnum", "is on sysfs"],
   ];
 }
 
 describe("host-local: ipam.resolvConf", () => {
-  it.each([0, 1, 2, 3])("hostile path %i → code 7 naming ipam.resolvConf and the file, no reservation", (i) => {
+  it.each([0, 1, 2, 3, 4, 5])("hostile path %i → code 7 naming ipam.resolvConf and the file, no reservation", (i) => {
     const node = box.netns("node");
     const [path, why] = hostilePaths()[i];
     const dataDir = box.tmpdir();
@@ -109,7 +112,7 @@ describe("flannel: subnetFile and the saved delegate config", () => {
     return { cniVersion: "1.0.0", name: "cbr0", type: "flannel", subnetFile, dataDir, ipam: { dataDir: join(dataDir, "ipam") } };
   }
 
-  it.each([0, 1, 2, 3])("hostile subnetFile %i → code 7 naming subnetFile and the file, nothing saved", (i) => {
+  it.each([0, 1, 2, 3, 4, 5])("hostile subnetFile %i → code 7 naming subnetFile and the file, nothing saved", (i) => {
     const node = box.netns("node");
     const pod = box.netns("pod");
     const [path, why] = hostilePaths()[i];
