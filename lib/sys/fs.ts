@@ -241,8 +241,8 @@ export function mkdirSync(path: string, opts: { recursive?: boolean; mode?: numb
   } catch (e) {
     const code = (e as SysError).code;
     if (code === "EEXIST") {
-      if (isDirectory(path)) return;
-      throw e;
+      existingDirectory(path, e);
+      return;
     }
     const parent = dirname(path);
     if (code !== "ENOENT" || parent === path) throw e;
@@ -252,16 +252,17 @@ export function mkdirSync(path: string, opts: { recursive?: boolean; mode?: numb
     mkdirOne(path, mode);
   } catch (e) {
     // Made meanwhile by another process: as good as made here.
-    if ((e as SysError).code !== "EEXIST" || !isDirectory(path)) throw e;
+    if ((e as SysError).code !== "EEXIST") throw e;
+    existingDirectory(path, e);
   }
 }
 
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+/**
+ * Nothing when the name mkdir found taken is a directory (through links); else `taken` (EEXIST), or the error that
+ * stops following it (a symlink loop: ELOOP), which says more than EEXIST.
+ */
+function existingDirectory(path: string, taken: unknown): void {
+  if (!statSync(path).isDirectory()) throw taken;
 }
 
 const decoder = new TextDecoder();

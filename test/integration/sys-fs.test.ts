@@ -37,6 +37,7 @@ beforeAll(() => {
   chmodSync(join(dir, "file"), 0o640);
   mkdirSync(join(dir, "sub"));
   symlinkSync("file", join(dir, "link"));
+  symlinkSync("loop", join(dir, "loop"));
   spawnSync("mkfifo", [join(dir, "fifo")]);
   mkdirSync(join(dir, "names"));
   for (const n of names) closeSync(openSync(join(dir, "names", n), "w"));
@@ -92,6 +93,8 @@ describe("lib/sys/fs.ts on libc", () => {
       openDirectoryOfFile: ["ENOTDIR", f],
       mkdirExisting: ["EEXIST", join(dir, "sub")],
       mkdirRecursiveOverFile: ["EEXIST", f],
+      // A symlink loop: the reason it cannot be a directory, not merely "exists".
+      mkdirRecursiveLoop: ["ELOOP", join(dir, "loop")],
       mkdirRecursiveUnderFile: ["ENOTDIR", join(f, "x")],
       linkOntoExisting: ["EEXIST", join(dir, "sub")],
       unlinkMissing: ["ENOENT", join(dir, "absent")],
