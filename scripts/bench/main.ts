@@ -13,6 +13,7 @@ import { COMPILE_FLAGS } from "../build-flags.mjs";
 import { type Row, type Sample, alternate, pairedRatio, plus, row, stats, time, timeAsync } from "./measure.ts";
 import { type ProcessMemory, peakMemory } from "./memory.ts";
 import { settle } from "./page-cache.ts";
+import { phaseTable } from "./phases.ts";
 import { markdown, readmeSection, svg } from "./report.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
@@ -205,6 +206,56 @@ function refBin(refFlannel: string): string {
   return bin;
 }
 
+/** Our processes phase by phase (CNI_LOG_LEVEL=debug), PAIRS rounds each: the profile beside the ratios. */
+function benchPhases(): string[] {
+  const node = netns("ph-node");
+  netns("ph-pod");
+  const ids = { CNI_NETNS: nsPath(`${id}-ph-pod`), CNI_IFNAME: "eth0" };
+  const bridge = JSON.stringify({ cniVersion: "1.0.0", name: "phases", ...bridgeConf(join(work, "ph-ipam")) });
+  const hostLocal = JSON.stringify({
+    cniVersion: "1.0.0",
+    name: "phases-hl",
+    ipam: { type: "host-local", dataDir: join(work, "ph-hl"), ranges: [[{ subnet: "10.60.0.0/16" }]] },
+  });
+  const portmap = JSON.stringify({
+    cniVersion: "1.0.0",
+    name: "phases",
+    type: "portmap",
+    capabilities: { portMappings: true },
+    prevResult: { cniVersion: "1.0.0", ips: [{ address: "10.244.1.5/24" }] },
+  });
+  const timings = (name: string, env: Record<string, string>, stdin: string): string => {
+    const r = node.run(() =>
+      spawnSync(join(OURS, name), [], {
+        env: { PATH: process.env.PATH!, CNI_PATH: OURS, CNI_LOG_LEVEL: "debug", ...ids, ...env },
+        input: stdin,
+        encoding: "utf8",
+      }),
+    );
+    must(r, `${name} ${env.CNI_COMMAND}`);
+    return r.stderr.split("\n").find((l) => l.startsWith(`${name}: debug: timings:`)) ?? "";
+  };
+  const cols = ["bridge ADD", "bridge DEL", "host-local ADD", "portmap ADD, no hostPort"].map((title) => ({ title, lines: [] as string[] }));
+  for (let i = 0; i < WARMUP + PAIRS; i++) {
+    const c = { CNI_CONTAINERID: `ph${i}` };
+    const lines = [
+      timings("bridge", { ...c, CNI_COMMAND: "ADD" }, bridge),
+      timings("bridge", { ...c, CNI_COMMAND: "DEL" }, bridge),
+      timings("host-local", { ...c, CNI_COMMAND: "ADD" }, hostLocal),
+      timings("portmap", { ...c, CNI_COMMAND: "ADD" }, portmap),
+    ];
+    timings("host-local", { ...c, CNI_COMMAND: "DEL" }, hostLocal);
+    if (i >= WARMUP) for (const [k, l] of lines.entries()) cols[k].lines.push(l);
+  }
+  return [
+    `Where our time goes, phase by phase: each process logs its phases with \`CNI_LOG_LEVEL=debug\`; medians of ${PAIRS} runs in this ` +
+      "run, a plugin executed directly (no libcni). Rows starting \"of which\" are parts of the command's time. A bridge DEL's command " +
+      "is mostly the kernel removing the veth pair, which the Go plugin waits for too.",
+    "",
+    ...phaseTable(cols),
+  ];
+}
+
 interface Burst {
   sample: Sample;
   failures: number;
@@ -347,6 +398,7 @@ async function main(): Promise<number> {
     rows.push(...benchFlannel(refFlannel));
     rows.push(await benchBurst());
     rows.push(...(await benchMemory()));
+    const phases = benchPhases();
     const ourSize = statSync(join(OURS, "cni")).size / 2 ** 20;
     const goSize = ["bridge", "host-local", "loopback", "portmap"].reduce((n, p) => n + statSync(join(GO, p)).size, 0) / 2 ** 20;
     const md = markdown(rows, ROOT, {
@@ -354,6 +406,7 @@ async function main(): Promise<number> {
       defaultPairs: DEFAULT_PAIRS,
       warmup: WARMUP,
       burstRounds: BURST_ROUNDS,
+      phases,
       memoryRuns: MEMORY_RUNS,
       sizes: `Installed size: ours ${ourSize.toFixed(1)} MiB (one executable, five links); Debian's bridge + host-local + loopback + portmap ${goSize.toFixed(1)} MiB (no flannel plugin is packaged).`,
     });

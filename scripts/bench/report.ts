@@ -22,6 +22,8 @@ export interface RunInfo {
   warmup: number;
   memoryRuns: number;
   burstRounds: number;
+  /** Our processes' phase profile (markdown lines). */
+  phases: string[];
   sizes: string;
 }
 
@@ -84,6 +86,8 @@ export function markdown(rows: Row[], root: string, info: RunInfo): string {
     info.sizes,
     "",
     ...explanation(rows),
+    "",
+    ...info.phases,
     "",
     "Reproduce: `npm run bench` (as root, Debian 12; `--pairs N` for a shorter run, `REF_FLANNEL=<path>` for a real Go flannel plugin). Chart: bench/ratios.svg.",
     "",

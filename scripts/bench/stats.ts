@@ -19,5 +19,8 @@ export function stats(xs: number[]): Stats {
  * and a slow spell on this shared machine moves one pair, not the comparison (a ratio of medians mixes rounds).
  */
 export function pairedRatio(ours: number[], ref: number[]): number {
-  return stats(ours.map((o, i) => o / ref[i])).median;
+  if (ours.length !== ref.length || !ours.length) throw new Error(`pairedRatio: ${ours.length} samples against ${ref.length}`);
+  const ratios = ours.map((o, i) => o / ref[i]);
+  if (ratios.some((r) => !Number.isFinite(r))) throw new Error("pairedRatio: a reference sample of 0 (nothing was measured)");
+  return stats(ratios).median;
 }

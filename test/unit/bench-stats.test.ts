@@ -14,4 +14,9 @@ describe("bench statistics", () => {
     expect(pairedRatio(ours, ref)).toBe(2);
     expect(stats(ours).median / stats(ref).median).toBeCloseTo(0.6);
   });
+
+  it("pairedRatio refuses unpaired or empty samples instead of a wrong number", () => {
+    expect(() => pairedRatio([1, 2], [1])).toThrow(/2 samples against 1/);
+    expect(() => pairedRatio([1], [0])).toThrow(/0/);
+  });
 });
