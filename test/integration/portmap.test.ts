@@ -127,9 +127,10 @@ describe("portmap on its own", () => {
     interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
     ips: [{ address: "10.244.1.5/24", interface: 0 }],
   };
-  const run = (node: string, command: string, extra: object) =>
+  const run = (node: string, command: string, extra: object, opts: { env?: Record<string, string>; wrap?: string[] } = {}) =>
     runPlugin("portmap", {
-      env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, ...opts.env },
+      wrap: opts.wrap,
       stdin: {
         cniVersion: "1.1.0",
         name: "cbr0",
@@ -226,19 +227,7 @@ describe("portmap on its own", () => {
   /** The programs a portmap run executed, by name (the plugin first), traced with strace. */
   const programsOf = (node: string, command: string, extra: object): string[] => {
     const trace = join(box.tmpdir(), "trace");
-    const r = runPlugin("portmap", {
-      env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN },
-      stdin: {
-        cniVersion: "1.1.0",
-        name: "cbr0",
-        type: "portmap",
-        prevResult,
-        runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }] },
-        ...extra,
-      },
-      node,
-      wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve", "-e", "status=successful"],
-    });
+    const r = run(node, command, extra, { wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve", "-e", "status=successful"] });
     expect(r.code, r.stdout).toBe(0);
     return readFileSync(trace, "utf8")
       .split("\n")
@@ -268,19 +257,7 @@ describe("portmap on its own", () => {
     const dir = join(box.tmpdir(), "legacy");
     mkdirSync(dir);
     for (const suffix of ["", "-save", "-restore"]) symlinkSync(`/usr/sbin/iptables-legacy${suffix}`, join(dir, `iptables${suffix}`));
-    const PATH = `${dir}:${process.env.PATH}`;
-    const legacy = (command: string) =>
-      runPlugin("portmap", {
-        env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, PATH },
-        stdin: {
-          cniVersion: "1.1.0",
-          name: "cbr0",
-          type: "portmap",
-          prevResult,
-          runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 8080, protocol: "tcp" }] },
-        },
-        node,
-      });
+    const legacy = (command: string) => run(node, command, {}, { env: { PATH: `${dir}:${process.env.PATH}` } });
     expect(legacy("ADD").code).toBe(0);
     expect(sh(node, "iptables-legacy-save -t nat")).toContain("CNI-DN-");
     // nf_tables holds nothing of the pod's: only the legacy table, in use in this namespace, says to look.
