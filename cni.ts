@@ -3,7 +3,7 @@
 // front: VERSION is answered before anything else is loaded (multicall.ts does the rest), and each plugin's
 // modules are loaded with require() only when that plugin runs.
 import type { Plugin } from "./lib/skel/plugin.ts";
-import { startTiming, startupMs } from "./lib/sys/phase-timer.ts";
+import { startTiming, startupMs, tallied } from "./lib/sys/phase-timer.ts";
 import { versionOutput } from "./lib/skel/version.ts";
 import { basename } from "./lib/sys/path.ts";
 
@@ -39,13 +39,19 @@ const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 /** Everything but the VERSION fast path, loaded only now; returns the exit status. */
 function run(): number {
+  if (timing) startTiming();
   // Read first: the scheduler's clock tells how long the start took only while the process has not slept yet.
   const startup = timing ? startupMs(firstLine) : undefined;
-  if (timing) startTiming();
   const multicall = require("./multicall.ts") as typeof import("./multicall.ts");
-  // From the first line: reading the scheduler's clock loaded the file reader (and libc), which skel needs anyway.
+  // From the first line: reading the scheduler's clock evaluated the reader's modules (shared with skel's) and
+  // loaded libc, which every plugin needs for stdin; libc is reported on its own.
   const timings = timing
-    ? { startupMs: startup, startupCpuMs: cpuMs(firstLineCpu!), firstLine, modulesMs: performance.now() - firstLine }
+    ? {
+        startupMs: startup,
+        startupCpuMs: cpuMs(firstLineCpu!),
+        firstLine,
+        modulesMs: performance.now() - firstLine - (tallied().get("libc")?.ms ?? 0),
+      }
     : undefined;
   return multicall.run({ plugins: PLUGINS, invoked, first, plugin, timings });
 }

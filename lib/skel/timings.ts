@@ -27,6 +27,7 @@ export function timingReport(plugin: string, entry: EntryTimes): string {
   const start = `${entry.startupMs === undefined ? "not measurable here" : ms(entry.startupMs)} (CPU ${ms(entry.startupCpuMs)})`;
   const phases = [
     `start→first JS line ${start}`,
+    ...(t.has("libc") ? [`libc through bun:ffi ${ms(get("libc"))}`] : []),
     `modules ${ms(entry.modulesMs + get("plugin modules"))} (skel ${ms(entry.modulesMs)}, plugins ${ms(get("plugin modules"))}, delegates' included)`,
   ];
   for (const k of ["stdin", "config", ...COMMANDS, "output"]) if (t.has(k)) phases.push(`${k} ${ms(get(k))}`);

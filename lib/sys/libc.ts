@@ -48,8 +48,10 @@ function open() {
 let errnoAddress: Pointer | undefined;
 function libc() {
   if (!lib) {
+    const t0 = mark();
     lib = open();
     errnoAddress = lib.symbols.__errno_location() as Pointer;
+    tally("libc", t0);
   }
   return lib.symbols;
 }

@@ -11,6 +11,7 @@ export function parseTimings(line: string): Map<string, number> {
     if (m) out.set(key, Number(m[1]));
   };
   grab(/start→first JS line ([\d.]+) ms/, "start to the first line of ours (Bun's own start)");
+  grab(/libc through bun:ffi ([\d.]+) ms/, "loading libc through bun:ffi");
   grab(/modules ([\d.]+) ms/, "evaluating our modules");
   grab(/stdin ([\d.]+) ms/, "reading stdin");
   grab(/config ([\d.]+) ms/, "parsing and checking the config");

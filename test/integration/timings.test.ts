@@ -25,7 +25,7 @@ describe("phase timings", () => {
       expect(lines, r.stderr).toHaveLength(1);
       const line = lines[0];
       expect(line).toMatch(
-        /^bridge: debug: timings: start→first JS line (\d+\.\d\d ms|not measurable here) \(CPU \d+\.\d\d ms\), modules \d+\.\d\d ms/,
+        /^bridge: debug: timings: start→first JS line (\d+\.\d\d ms|not measurable here) \(CPU \d+\.\d\d ms\), libc through bun:ffi \d+\.\d\d ms, modules \d+\.\d\d ms/,
       );
       for (const phase of ["stdin", "config", command, "output"]) expect(line).toMatch(new RegExp(`, ${phase} \\d+\\.\\d\\d ms`));
       expect(line).toMatch(/total to exit \d+\.\d\d ms \(CPU \d+\.\d\d ms; exit itself is after this line\)/);
