@@ -128,11 +128,19 @@ export interface LibcniOptions {
   ifname?: string;
   capArgs?: object;
   binDir?: string;
+  /** PATH for the runtime and the plugins (a node without some tool). */
+  PATH?: string;
 }
 
 /** One libcni operation (the Go driver) run from inside `node`, as containerd would run it. */
 export function libcni(node: string, cmd: string, conflist: string, pod: string, o: LibcniOptions) {
-  const env = { ...process.env, CNI_PATH: o.binDir ?? BIN, CNI_CACHE_DIR: o.cacheDir, ...(o.capArgs ? { CAP_ARGS: JSON.stringify(o.capArgs) } : {}) };
+  const env = {
+    ...process.env,
+    ...(o.PATH ? { PATH: o.PATH } : {}),
+    CNI_PATH: o.binDir ?? BIN,
+    CNI_CACHE_DIR: o.cacheDir,
+    ...(o.capArgs ? { CAP_ARGS: JSON.stringify(o.capArgs) } : {}),
+  };
   return inNs(node, [DRIVER, cmd, conflist, nsPath(pod), o.id, o.ifname ?? "eth0"], { env });
 }
 

@@ -1,78 +1,38 @@
-// portmap with nftables in the stock kube-flannel conflist (flannel + portmap) driven by libcni: host ports
-// reached from another namespace, from the node via its address and 127.0.0.1, and from the pod (hairpin);
-// hostIP; UDP with conntrack flushed on DEL; the reference's shape both ways; the backend inferred or
-// defaulted; a node with only nft.
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+// portmap with nftables in the stock kube-flannel conflist (flannel + portmap) driven by libcni: the host-port
+// traffic every backend carries (test/helpers/portmap-world.ts); CHECK and DEL; the reference's shape both ways;
+// the backend inferred or defaulted; a node with only nft.
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, DRIVER } from "../helpers/paths.ts";
+import { BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
+import { NODE_IP, hostPortTraffic, portmapWorld } from "../helpers/portmap-world.ts";
 import { chainRules, nft, pathWithout, referencePortmapScript, ruleset } from "../helpers/nft.ts";
 import { exchange } from "../../scripts/lab/traffic.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
 
-const NODE_IP = "192.168.50.1";
-const LEASE = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n";
-
+/** The libcni world with the nftables backend named (or `portmap`'s keys), and this file's views of its rules. */
 function world(portmap: object = { backend: "nftables" }, opts: { PATH?: string } = {}) {
-  const node = box.netns("node");
-  const client = box.netns("client");
-  execFileSync("ip", ["link", "add", "ul0", "netns", node, "type", "veth", "peer", "name", "ul0", "netns", client]);
-  sh(node, `ip addr add ${NODE_IP}/24 dev ul0 && ip link set ul0 up && ip link set lo up && ip addr add 10.9.9.9/32 dev lo`);
-  sh(client, "ip addr add 192.168.50.2/24 dev ul0 && ip link set ul0 up && ip link set lo up");
-  const dir = box.tmpdir();
-  writeFileSync(join(dir, "subnet.env"), LEASE);
-  const conflist = join(dir, "10-flannel.conflist");
-  writeFileSync(
-    conflist,
-    JSON.stringify({
-      name: "cbr0",
-      cniVersion: "1.0.0",
-      plugins: [
-        {
-          type: "flannel",
-          subnetFile: join(dir, "subnet.env"),
-          dataDir: join(dir, "flannel"),
-          ipam: { dataDir: join(dir, "ipam") },
-          delegate: { hairpinMode: true, isDefaultGateway: true },
-        },
-        { type: "portmap", capabilities: { portMappings: true }, ...portmap },
-      ],
-    }),
-  );
-  const drive = (cmd: string, pod: string, id: string, portMappings: object[]) => {
-    const env = { PATH: opts.PATH ?? process.env.PATH, CNI_PATH: BIN, CNI_CACHE_DIR: join(dir, "cache"), CAP_ARGS: JSON.stringify({ portMappings }) };
-    return inNs(node, [DRIVER, cmd, conflist, nsPath(pod), id, "eth0"], { env });
-  };
-  const iptNat = () =>
-    sh(node, "iptables-save -t nat")
-      .split("\n")
-      .filter((l) => l.includes("CNI-"));
-  const pmRules = (chain: string) => chainRules(node, "ip", "cni_hostport", chain);
-  return { node, client, dir, drive, iptNat, pmRules };
+  const w = portmapWorld(box, { cniVersion: "1.0.0", portmap, PATH: opts.PATH });
+  const iptNat = () => w.nat().filter((l) => l.includes("CNI-"));
+  const pmRules = (chain: string) => chainRules(w.node, "ip", "cni_hostport", chain);
+  return { ...w, iptNat, pmRules };
 }
 
 const web = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }];
 
 describe("portmap backend nftables", () => {
-  it("a TCP host port is reachable from another host, from the node, via localhost, and from the pod itself", async () => {
+  hostPortTraffic(box, { cniVersion: "1.0.0", portmap: { backend: "nftables" } }, (w, what) => {
+    const rules = (chain: string) => chainRules(w.node, "ip", "cni_hostport", chain);
+    expect(w.nat().filter((l) => l.includes("HOSTPORT"))).toEqual([]);
+    if (what === "tcp") expect(rules("hostports")).toHaveLength(1);
+    if (what === "hostIP") expect(rules("hostip_hostports")).toHaveLength(1);
+  });
+
+  it("CHECK fails once the pod's DNAT is gone; DEL removes every rule of the pod, and again succeeds", () => {
     const w = world();
     const pod = box.netns("pod");
-    const add = w.drive("add", pod, "web", web);
-    expect(add.status, add.stderr).toBe(0);
-    expect(w.iptNat().filter((l) => l.includes("HOSTPORT"))).toEqual([]);
-    expect(w.pmRules("hostports")).toHaveLength(1);
-    for (const [from, host] of [
-      [w.client, NODE_IP],
-      [w.node, NODE_IP],
-      [w.node, "127.0.0.1"],
-      [pod, NODE_IP],
-    ] as const) {
-      expect(await exchange(pod, 80, from, host, 8080), `${from} → ${host}:8080`).toEqual({ answer: "pong", received: "ping" });
-    }
+    expect(w.drive("add", pod, "web", web).status).toBe(0);
     expect(w.drive("check", pod, "web", web).status).toBe(0);
     nft(w.node, "flush chain ip cni_hostport hostports\n");
     const broken = w.drive("check", pod, "web", web);
@@ -81,31 +41,6 @@ describe("portmap backend nftables", () => {
     expect(w.drive("del", pod, "web", web).status).toBe(0);
     for (const c of ["hostports", "hostip_hostports", "masquerading"]) expect(w.pmRules(c)).toEqual([]);
     expect(w.drive("del", pod, "web", web).status).toBe(0);
-  });
-
-  it("hostIP restricts the mapping to that address", async () => {
-    const w = world();
-    const pod = box.netns("pod");
-    expect(w.drive("add", pod, "bound", [{ hostPort: 8081, containerPort: 80, protocol: "tcp", hostIP: "10.9.9.9" }]).status).toBe(0);
-    expect(w.pmRules("hostip_hostports")).toHaveLength(1);
-    sh(w.client, `ip route add 10.9.9.9/32 via ${NODE_IP}`);
-    expect((await exchange(pod, 80, w.client, "10.9.9.9", 8081)).answer).toBe("pong");
-    expect((await exchange(pod, 80, w.client, NODE_IP, 8081)).answer).toBe("");
-  });
-
-  it("UDP host ports work, and DEL flushes the host port's conntrack entries", async () => {
-    const w = world();
-    const pod = box.netns("pod");
-    const maps = [{ hostPort: 5353, containerPort: 53, protocol: "udp" }];
-    expect(w.drive("add", pod, "dns", maps).status).toBe(0);
-    expect(await exchange(pod, 53, w.client, NODE_IP, 5353, "udp")).toEqual({ answer: "pong", received: "ping" });
-    const entries = () =>
-      sh(w.node, "conntrack -L -p udp --orig-port-dst 5353 2>/dev/null || true")
-        .split("\n")
-        .filter((l) => l.includes("dport=5353"));
-    expect(entries().length).toBeGreaterThan(0);
-    expect(w.drive("del", pod, "dns", maps).status).toBe(0);
-    expect(entries()).toEqual([]);
   });
 
   it("writes what the reference writes, and CHECK/DEL/GC act on the reference's rules", () => {
