@@ -8,28 +8,20 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/paths.ts";
+import { PLUGINS as COMPILED, commit, version } from "../../scripts/compile.mjs";
 import { Sandbox, nsPath, runPlugin } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
 afterAll(() => box.cleanup());
 
-const VERSION = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version as string;
-const PLUGINS = ["bridge", "flannel", "host-local", "loopback", "portmap"];
+const VERSION = version();
+const PLUGINS = [...COMPILED].sort();
 const BINS = ["cni", ...PLUGINS];
 const TARGETS = ["linux-amd64", "linux-amd64-baseline", "linux-arm64"];
 const IMAGES = ["amd64", "arm64"];
 const QEMU = ["qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu"];
 let out = "";
 
-const commit = () => {
-  try {
-    return execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] })
-      .toString()
-      .trim();
-  } catch {
-    return "unknown";
-  }
-};
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** Unpack an archive into a fresh dir; returns the dir. */
