@@ -3,12 +3,14 @@
 // around every operation.
 // A reservation appears atomically and complete: written and fsync'd under a temporary name, then hard-linked
 // to its address (link fails if the address is taken, like O_EXCL), so no reader ever sees half a file; on a
-// filesystem without hard links it is created with O_EXCL instead. The folder is fsync'd before the address is
-// reported, so a power loss cannot take back an address the runtime was given.
+// filesystem without hard links it is created with O_EXCL instead. The folder is fsync'd (once per command,
+// sync()) before the address is reported, so a power loss cannot take back an address the runtime was given.
+// Every writer of the store holds its lock (the Go plugin too), so within one locked command the folder is read
+// once and what this process read stays true until it changes it itself.
 import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from "../sys/fs.ts";
 import { dirname, join } from "../sys/path.ts";
 import { LOCK_EX, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
-import { type IPBytes, formatIP, parseIP } from "../ip/addr.ts";
+import { type IPBytes, formatIP, ipEqual, parseIP } from "../ip/addr.ts";
 import { createFileExclusive, scratchTag, syncDir, writeFileAtomic } from "../sys/files.ts";
 import { readTextBounded } from "../sys/read-bounded.ts";
 import type { Reservation, Store } from "./store.ts";
@@ -49,6 +51,11 @@ function io<T>(op: string, path: string, fn: () => T): T {
 
 export class DiskStore implements Store {
   private lockFd = -1;
+  /** The folder's names and its reservations, read at most once per command and kept up to date by it. */
+  private names?: Set<string>;
+  private reservations?: Reservation[];
+  /** Names made since the last sync(). */
+  private unsynced = false;
 
   private constructor(readonly dir: string) {}
 
@@ -130,22 +137,42 @@ export class DiskStore implements Store {
     this.lockFd = -1;
   }
 
+  private entries(): Set<string> {
+    this.names ??= new Set(io("read", this.dir, () => readdirSync(this.dir)));
+    return this.names;
+  }
+
   reserve(id: string, ifName: string, ip: IPBytes, rangeID: string): boolean {
     const name = formatIP(ip);
+    // Taken (a reservation, or anything else under that name): no scratch file written and fsync'd to find out.
+    if (this.entries().has(name)) return false;
     const path = join(this.dir, name);
-    if (!io("create", path, () => createFileExclusive(path, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600))) return false;
-    const last = join(this.dir, LAST_IP_PREFIX + rangeID);
+    const made = io("create", path, () => createFileExclusive(path, `${id.trim()}${LINE_BREAK}${ifName}`, 0o600));
+    this.entries().add(name);
+    if (!made) return false;
+    this.unsynced = true;
+    this.reservations?.push({ ip, containerID: id.trim(), ifName });
+    const last = LAST_IP_PREFIX + rangeID;
     try {
       // Only a round-robin hint: its content is not fsync'd (a stale value costs nothing but order).
-      io("write", last, () => writeFileAtomic(last, name, 0o600, false));
-      // The runtime will be told of this address: its name must survive a power loss (and the hint's with it).
-      io("sync", this.dir, () => syncDir(this.dir));
+      io("write", join(this.dir, last), () => writeFileAtomic(join(this.dir, last), name, 0o600, false));
+      this.entries().add(last);
     } catch (e) {
       // The caller never learns of this address, so it cannot roll it back: do it here.
       this.release(ip);
       throw e;
     }
     return true;
+  }
+
+  /**
+   * Make the names this command made survive a power loss (the hint's with them): call it before the runtime is
+   * told of them. One folder fsync covers every reservation of the command.
+   */
+  sync(): void {
+    if (!this.unsynced) return;
+    io("sync", this.dir, () => syncDir(this.dir));
+    this.unsynced = false;
   }
 
   lastReservedIP(rangeID: string): IPBytes | undefined {
@@ -157,13 +184,18 @@ export class DiskStore implements Store {
   }
 
   list(): Reservation[] {
-    return DiskStore.list(this.dir);
+    this.reservations ??= DiskStore.reservationsIn(this.dir, this.entries());
+    return [...this.reservations];
   }
 
-  /** Reservations in a store directory, read without the lock (for STATUS, which must not write). */
+  /** Reservations in a store directory, read without the lock (for doctor and the reboot check). */
   static list(dir: string): Reservation[] {
+    return DiskStore.reservationsIn(dir, io("read", dir, () => readdirSync(dir)));
+  }
+
+  private static reservationsIn(dir: string, names: Iterable<string>): Reservation[] {
     const out: Reservation[] = [];
-    for (const name of io("read", dir, () => readdirSync(dir))) {
+    for (const name of names) {
       const ip = parseIP(name);
       if (!ip) continue;
       let content: string;
@@ -204,7 +236,9 @@ export class DiskStore implements Store {
 
   writeBootMarker(bootID: string): void {
     const path = join(this.dir, BOOT_MARKER);
-    io("write", path, () => writeFileAtomic(path, `${BOOT_MARKER_KEY}${bootID}`, 0o600, true));
+    // Not fsync'd: a power loss means a new boot, whose id no lost marker could have matched anyway.
+    io("write", path, () => writeFileAtomic(path, `${BOOT_MARKER_KEY}${bootID}`, 0o600, false));
+    this.names?.add(BOOT_MARKER);
   }
 
   getByID(id: string, ifName: string): IPBytes[] {
@@ -236,12 +270,15 @@ export class DiskStore implements Store {
   }
 
   release(ip: IPBytes): void {
-    const path = join(this.dir, formatIP(ip));
+    const name = formatIP(ip);
+    const path = join(this.dir, name);
     try {
       unlinkSync(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new StoreIOError("remove", path, e);
     }
+    this.names?.delete(name);
+    this.reservations = this.reservations?.filter((r) => !ipEqual(r.ip, ip));
   }
 
   /**
@@ -253,11 +290,12 @@ export class DiskStore implements Store {
   removeStaleScratch(): { removed: string[]; failed: string[] } {
     const out = { removed: [] as string[], failed: [] as string[] };
     if (this.lockFd < 0) return out;
-    for (const name of io("read", this.dir, () => readdirSync(this.dir))) {
+    for (const name of [...this.entries()]) {
       const tag = scratchTag(name);
       if (tag === undefined || !(parseIP(tag) || tag.startsWith(LAST_IP_PREFIX))) continue;
       try {
         unlinkSync(join(this.dir, name));
+        this.names!.delete(name);
         out.removed.push(name);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") out.failed.push(new StoreIOError("remove", join(this.dir, name), e).message);

@@ -17,7 +17,7 @@ export interface Store {
   getByID(id: string, ifName: string): IPBytes[];
   /** Release (id, ifname)'s addresses; old id-only files only when no current-format file matched. */
   releaseByID(id: string, ifName: string): IPBytes[];
-  /** Every reservation, for GC and STATUS. */
+  /** Every reservation (GC). */
   list(): Reservation[];
   release(ip: IPBytes): void;
 }

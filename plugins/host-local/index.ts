@@ -85,6 +85,12 @@ function add(ctx: Context): Result {
         `no range set contains them: ${conf.ranges.map(rangeSetString).join("; ")}`,
       );
     }
+    try {
+      store.sync();
+    } catch (e) {
+      rollback();
+      throw e;
+    }
     const result: Result = { ips };
     if (conf.routes.length) result.routes = conf.routes;
     if (dns) result.dns = dns;

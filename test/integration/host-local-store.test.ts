@@ -205,6 +205,29 @@ describe("host-local durability", () => {
     expect(ops.findIndex((o) => o.startsWith(`fsync ${store}/.tmp-10.1.0.2.`))).toBeLessThan(ops.indexOf(`link ${join(store, "10.1.0.2")}`));
   });
 
+  it("a dual-stack ADD past taken addresses writes only its own two reservations and fsyncs the folder once", () => {
+    const dir = box.tmpdir();
+    for (const id of ["a", "b"]) {
+      const r = inNs(node, [`${BIN}/host-local`], { input: JSON.stringify(netconf(dir)), env: env("ADD", id) });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+    }
+    const store = join(dir, "net1");
+    // The round-robin hint points back before both taken addresses of each range.
+    writeFileSync(join(store, "last_reserved_ip.0"), "10.1.0.1");
+    writeFileSync(join(store, "last_reserved_ip.1"), "fd00::1");
+    const trace = join(box.tmpdir(), "trace");
+    const r = inNs(node, ["strace", "-o", trace, "-e", "trace=openat,close,link,rename,fsync,fdatasync,write", `${BIN}/host-local`], {
+      input: JSON.stringify(netconf(dir)),
+      env: env("ADD", "c"),
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const ops = fileOps(readFileSync(trace, "utf8"));
+    // Taken addresses are known from the one listing of the folder: no scratch file is written to find out.
+    expect(ops.filter((o) => o.startsWith("link ")).map((o) => o.slice(o.lastIndexOf("/") + 1))).toEqual(["10.1.0.4", "fd00::4"]);
+    expect(ops.filter((o) => o === `fsync ${store}`)).toHaveLength(1);
+    expect(ops.filter((o) => o.startsWith("fsync "))).toHaveLength(3);
+  });
+
   it("on a filesystem without hard links, creates reservations exclusively, fsync'd, and leaves no scratch file", () => {
     const back = box.tmpdir();
     const mnt = box.tmpdir();
