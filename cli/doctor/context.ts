@@ -17,7 +17,7 @@ import { type CachedEntry, cachedEntries } from "../../lib/runtime/cache.ts";
 import { DEFAULT_DATA_DIR as IPAM_DEFAULT_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
 import { savedTableIfUsable } from "../../lib/iptables/restore.ts";
 import { nftUsable } from "../../lib/nftables/nft.ts";
-import { Netns } from "../../lib/ns/netns.ts";
+import { netnsGone } from "../../lib/ns/netns.ts";
 import { isObject } from "../../lib/skel/index.ts";
 import { DEFAULT_DATA_DIR as FLANNEL_DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
 import { type SubnetEnv, loadSubnetEnv } from "../../plugins/flannel/subnet-env.ts";
@@ -70,15 +70,8 @@ function str(o: unknown, key: string): string | undefined {
   return typeof v === "string" && v ? v : undefined;
 }
 
-function alive(path?: string): boolean {
-  if (!path) return false;
-  try {
-    Netns.open(path).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** A pod counts as gone only when its namespace certainly is: --fix removes a gone pod's state. */
+const alive = (path?: string): boolean => !path || !netnsGone(path);
 
 function podOf(e: CachedEntry, bridge: string): Pod {
   const r = e.result ?? {};

@@ -102,3 +102,17 @@ export class Netns {
     close(this.fd);
   }
 }
+
+/**
+ * Whether the namespace at `path` is certainly gone: no such file, or a file that no longer holds a namespace.
+ * Any other failure (no permission, out of descriptors) proves nothing, and what acts on the answer (GC, doctor
+ * --fix) removes a pod's state.
+ */
+export function netnsGone(path: string): boolean {
+  try {
+    Netns.open(path).close();
+    return false;
+  } catch (e) {
+    return e instanceof NetnsNotFoundError || e instanceof NotNetnsError;
+  }
+}

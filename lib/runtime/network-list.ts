@@ -5,7 +5,7 @@
 import { CniError, Code, VALID_ATTACHMENTS, findInPath, isObject, versionAtLeast, type Attachment as GCAttachment } from "../skel/index.ts";
 import { execPlugin, outcomeError } from "../skel/delegate.ts";
 import { validateContainerID, validateIfName, validateNetworkName } from "../skel/env.ts";
-import { Netns, NetnsNotFoundError, NotNetnsError } from "../ns/netns.ts";
+import { netnsGone } from "../ns/netns.ts";
 import { type CachedEntry, cacheAdd, cacheDel, cacheGet, cachedAttachments } from "./cache.ts";
 import type { ConfList, PluginConf } from "./conf.ts";
 import { withNetworkLock } from "./lock.ts";
@@ -153,16 +153,7 @@ export function delNetworkList(list: ConfList, rt: RuntimeConf): void {
 }
 
 /** A cached attachment whose namespace is gone is garbage; one cached without its netns is kept (we can't tell). */
-function isLive(e: CachedEntry): boolean {
-  if (typeof e.netns !== "string" || !e.netns) return true;
-  try {
-    Netns.open(e.netns).close();
-    return true;
-  } catch (err) {
-    // Anything else (no permission, say) is not proof that it is gone.
-    return !(err instanceof NetnsNotFoundError || err instanceof NotNetnsError);
-  }
-}
+const isLive = (e: CachedEntry): boolean => typeof e.netns !== "string" || !e.netns || !netnsGone(e.netns);
 
 /**
  * libcni's GCNetworkList: DEL every cached attachment of the network that is not valid, then (from 1.1.0) GC every

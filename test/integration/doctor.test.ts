@@ -2,7 +2,7 @@
 // report), the config checks (schema errors by key path, plugins asked VERSION), and what it finds after a pod
 // disappears without a DEL or a bridge is left from another lease, with --fix repairing only what is safe.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeFakePlugin } from "../helpers/fake-plugin.ts";
@@ -225,6 +225,22 @@ describe("a pod gone without a DEL", () => {
     expect(fixed.out).toMatch(/fixing: remove 1 saved flannel config\(s\) of gone containers/);
     expect(fixed.code, fixed.out).toBe(0);
     expect(n.doctor(["--json"]).report!.counts.fail).toBe(0);
+  });
+
+  it("a namespace that cannot be looked at is not proof the pod is gone: --fix leaves its state", () => {
+    const n = node();
+    const { ip } = n.addPod();
+    // The cache names a path that fails for another reason than "no such namespace" (a symlink loop: ELOOP).
+    const loop = join(n.tmp, "loop");
+    symlinkSync(loop, loop);
+    const results = join(n.tmp, "cache", "results");
+    for (const f of readdirSync(results)) {
+      const entry = JSON.parse(readFileSync(join(results, f), "utf8"));
+      writeFileSync(join(results, f), JSON.stringify({ ...entry, netns: loop }));
+    }
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.out).not.toMatch(/fixing: release/);
+    expect(existsSync(join(n.tmp, "ipam", "cbr0", ip)), fixed.out).toBe(true);
   });
 
   it("an ADD in flight (a fresh reservation the runtime has not cached, its veth on cni0): --fix leaves both", () => {
