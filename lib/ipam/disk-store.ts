@@ -190,7 +190,10 @@ export class DiskStore implements Store {
 
   /** Reservations in a store directory, read without the lock (for doctor and the reboot check). */
   static list(dir: string): Reservation[] {
-    return DiskStore.reservationsIn(dir, io("read", dir, () => readdirSync(dir)));
+    return DiskStore.reservationsIn(
+      dir,
+      io("read", dir, () => readdirSync(dir)),
+    );
   }
 
   private static reservationsIn(dir: string, names: Iterable<string>): Reservation[] {
