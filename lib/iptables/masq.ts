@@ -38,15 +38,13 @@ export function setupMasq(network: string, containerID: string, addrs: CIDR[]): 
   }
 }
 
-/** Remove every jump to masquerade `chain` and the chain itself, in the given families. */
-export function teardownMasqChain(chain: string, fams: Family[] = [4, 6]): void {
-  for (const f of fams) removeChainsFrom(f, "nat", [chain]);
+/** Remove every jump to masquerade `chain` and the chain itself, in both families; false when neither is usable. */
+export function teardownMasqChain(chain: string): boolean {
+  return ([4, 6] as Family[]).map((f) => removeChainsFrom(f, "nat", [chain])).some(Boolean);
 }
 
 /** Remove every POSTROUTING jump to the container's chain and the chain itself, in both families. */
-export function teardownMasq(network: string, containerID: string, fams: Family[] = [4, 6]): void {
-  teardownMasqChain(chainName(network, containerID), fams);
-}
+export const teardownMasq = (network: string, containerID: string): boolean => teardownMasqChain(chainName(network, containerID));
 
 /** What of the expected masquerade state is missing (empty when all is there). */
 export function checkMasq(network: string, containerID: string, addrs: CIDR[]): string[] {

@@ -11,6 +11,32 @@ export type { FirewallBackend } from "./backend-key.ts";
 
 export const iptablesUsable = (): boolean => iptablesWorks(4);
 
+/**
+ * A DEL's removal from both backends (a pod may have been set up by either, by another version or config):
+ * both are always tried, and every failure is reported after. Each step says whether its backend was usable;
+ * the result is whether either was. One failure is rethrown as it is (its CNI code with it); several are joined,
+ * with the first one's code.
+ */
+export function removeFromBoth(what: string, iptables: () => boolean, nftables: () => boolean): boolean {
+  const errors: Error[] = [];
+  const attempt = (step: () => boolean) => {
+    try {
+      return step();
+    } catch (e) {
+      errors.push(e as Error);
+      return true;
+    }
+  };
+  const usable = [attempt(iptables), attempt(nftables)].some(Boolean);
+  if (errors.length === 1) throw errors[0];
+  if (errors.length) {
+    throw Object.assign(new Error(`could not remove ${what}: ${errors.map((e) => e.message).join("; ")}`), {
+      cniCode: (errors[0] as { cniCode?: number }).cniCode,
+    });
+  }
+  return usable;
+}
+
 function onPath(bin: string): boolean {
   return (process.env.PATH ?? "").split(":").some((dir) => {
     if (!dir) return false;

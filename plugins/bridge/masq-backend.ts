@@ -5,7 +5,7 @@ import { CniError, Code, type Context, validAttachments } from "../../lib/skel/i
 import type { CIDR } from "../../lib/ip/addr.ts";
 import { checkMasq, setupMasq, staleMasqChains, teardownMasq, teardownMasqChain } from "../../lib/iptables/masq.ts";
 import { TableUnreadable } from "../../lib/iptables/restore.ts";
-import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
+import { type FirewallBackend, defaultBackend, iptablesUsable, removeFromBoth } from "../../lib/nftables/backend.ts";
 import { checkMasqNft, gcMasqNft, setupMasqNft, teardownMasqNft } from "../../lib/nftables/masq.ts";
 import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
 import type { BridgeConf } from "./config.ts";
@@ -36,18 +36,11 @@ export function setupMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): 
 
 /** Remove the pod's rules from both backends; a backend that is not usable here holds nothing of ours. */
 export function teardownMasquerade(conf: BridgeConf, ctx: Context): void {
-  const errors: string[] = [];
-  try {
-    teardownMasq(conf.name, ctx.containerID);
-  } catch (e) {
-    if (!(e instanceof TableUnreadable)) errors.push((e as Error).message);
-  }
-  try {
-    teardownMasqNft(conf.name, ctx.ifName, ctx.containerID);
-  } catch (e) {
-    errors.push((e as Error).message);
-  }
-  if (errors.length) throw new Error(`could not remove the masquerade rules: ${errors.join("; ")}`);
+  removeFromBoth(
+    "the masquerade rules",
+    () => teardownMasq(conf.name, ctx.containerID),
+    () => teardownMasqNft(conf.name, ctx.ifName, ctx.containerID),
+  );
 }
 
 /** What is missing of the pod's rules: none when either backend holds them all. */

@@ -10,6 +10,7 @@ import {
   type Family,
   TableUnreadable,
   ensureSharedChains,
+  iptablesWorks,
   modifyTable,
   removeChainsFrom,
   saveTable,
@@ -17,7 +18,7 @@ import {
 } from "../../lib/iptables/restore.ts";
 import { asDelete, chainsOf, jumpsTo, savedArgs } from "../../lib/iptables/rule-text.ts";
 import type { CIDR } from "../../lib/ip/addr.ts";
-import { type FirewallBackend, defaultBackend, iptablesUsable } from "../../lib/nftables/backend.ts";
+import { type FirewallBackend, defaultBackend, removeFromBoth } from "../../lib/nftables/backend.ts";
 import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
 import { type PortMapConf, loadConfig, refuseOtherBackendOptions } from "./config.ts";
 import { checkPortsNft, forwardPortsNft, gcPortsNft, unforwardPortsNft } from "./nftables.ts";
@@ -150,13 +151,19 @@ function forwardWithNft(conf: PortMapConf, id: string, f: Family, cont: CIDR): v
 
 /** DEL of a pod that was given host ports. */
 export function unforward(ctx: Context, conf: PortMapConf): void {
-  // Both backends: a backend that is not usable here holds nothing of ours, so DEL converges either way.
-  const iptables = ([4, 6] as Family[]).map((f) => removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID))).some(Boolean);
-  const nftables = unforwardPortsNft(ctx.containerID);
-  if (!iptables && !nftables) ctx.log.warn("neither iptables nor nftables is usable here: no host port rule can exist");
-  // The pod's own families when prevResult names them (a process per UDP port each), else both.
-  const known = familiesOf(conf).map(([f]) => f);
-  for (const f of known.length ? known : ([4, 6] as Family[])) flushUdpConntrack(ctx, conf, f);
+  try {
+    // Both backends: a backend that is not usable here holds nothing of ours, so DEL converges either way.
+    const usable = removeFromBoth(
+      "the host port rules",
+      () => ([4, 6] as Family[]).map((f) => removeChainsFrom(f, "nat", containerChains(conf.name, ctx.containerID))).some(Boolean),
+      () => unforwardPortsNft(ctx.containerID),
+    );
+    if (!usable) ctx.log.warn("neither iptables nor nftables is usable here: no host port rule can exist");
+  } finally {
+    // The pod's own families when prevResult names them (a process per UDP port each), else both.
+    const known = familiesOf(conf).map(([f]) => f);
+    for (const f of known.length ? known : ([4, 6] as Family[])) flushUdpConntrack(ctx, conf, f);
+  }
 }
 
 export function check(ctx: Context): void {
@@ -247,7 +254,7 @@ export function gc(ctx: Context): void {
 /** STATUS: the backend ADD would use must be usable (the config's, else either). */
 export function status(ctx: Context): void {
   const conf = loadConfig(ctx.conf, undefined, ctx.ifName, { lenient: true });
-  const usable: Record<FirewallBackend, () => boolean> = { iptables: () => iptablesUsable() || natTable(6) !== undefined, nftables: nftUsable };
+  const usable: Record<FirewallBackend, () => boolean> = { iptables: () => iptablesWorks(4) || iptablesWorks(6), nftables: nftUsable };
   if (conf.backend === "nftables" && !usable.nftables()) {
     throw new CniError(
       Code.NotAvailable,

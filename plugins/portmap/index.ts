@@ -19,13 +19,13 @@ function add(ctx: Context): Result {
 }
 
 function del(ctx: Context): void {
-  const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName, { lenient: true });
   // As the reference: a pod without host ports has no rules (runtimes give DEL the ADD's runtimeConfig), and
   // this keeps the common pod's DEL free of firewall processes. Rules of an ADD whose DEL lost its mappings
   // are GC's to collect.
   // Read from the raw config: the lenient config of a DEL drops mappings it cannot parse, not their rules.
   const asked = (ctx.conf.runtimeConfig as { portMappings?: unknown } | undefined)?.portMappings;
-  if (Array.isArray(asked) && asked.length) firewall().unforward(ctx, conf);
+  if (!Array.isArray(asked) || !asked.length) return;
+  firewall().unforward(ctx, loadConfig(ctx.conf, ctx.prevResult, ctx.ifName, { lenient: true }));
 }
 
 export const portmap: Plugin = {

@@ -1,7 +1,7 @@
 // portmap in the stock kube-flannel conflist (flannel + portmap) driven by libcni, with the iptables backend: the
 // host-port traffic every backend carries (test/helpers/portmap-world.ts), two pods, CHECK and DEL; then portmap
 // run on its own.
-import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
@@ -177,6 +177,23 @@ describe("portmap on its own", () => {
     expect(sh(node, "nft list table ip cni_hostport")).not.toContain('comment "ctr"');
     // The table stays (it is shared): one nft run finds nothing of the pod's, and ip6 and iptables are not asked.
     expect(programsOf(node, "DEL", { backend: "nftables" })).toEqual(["portmap", "nft"]);
+  });
+
+  it("DEL tries both backends: a failing iptables leaves the nftables rules removed and is reported", () => {
+    const node = box.netns("node");
+    // Rules of this pod in both backends (a config changed between ADDs, say).
+    expect(run(node, "ADD", {}).code).toBe(0);
+    expect(run(node, "ADD", { backend: "nftables" }).code).toBe(0);
+    const dir = join(box.tmpdir(), "failing");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "iptables-restore"), "#!/bin/sh\necho injected failure >&2\nexit 1\n", { mode: 0o755 });
+    const del = run(node, "DEL", {}, { env: { PATH: `${dir}:${process.env.PATH}` } });
+    expect(del.code, del.stdout).not.toBe(0);
+    expect(del.json.msg).toMatch(/injected failure/);
+    expect(sh(node, "nft list table ip cni_hostport")).not.toContain('comment "ctr"');
+    // With iptables working again the retried DEL finishes the job.
+    expect(run(node, "DEL", {}).code).toBe(0);
+    expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
   });
 
   it("rules written by the legacy iptables backend are still found and removed by DEL", () => {
