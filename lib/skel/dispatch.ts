@@ -171,7 +171,7 @@ function invokeOnce(plugin: Plugin, env: Env, stdin: Uint8Array, outermost: bool
     if (outermost) tally("config", t0);
     const t1 = mark();
     try {
-      return handle(plugin, args, ctx, version);
+      return handle(plugin, args, ctx, version, outermost);
     } finally {
       if (outermost) tally(args.command, t1);
     }
@@ -180,15 +180,19 @@ function invokeOnce(plugin: Plugin, env: Env, stdin: Uint8Array, outermost: bool
   }
 }
 
-function handle(plugin: Plugin, args: CmdArgs, ctx: Context, version: string): Outcome {
+/**
+ * `outermost`: the process's own invocation. An in-process delegate gets the same CNI_NETNS in the same process,
+ * so the own-namespace check has been made once already.
+ */
+function handle(plugin: Plugin, args: CmdArgs, ctx: Context, version: string, outermost: boolean): Outcome {
   switch (args.command) {
     case "ADD": {
-      checkNotOwnNetns(args);
+      if (outermost) checkNotOwnNetns(args);
       const result = plugin.add(ctx);
       return { stdout: printJSON(formatResult(result, version)), exitCode: 0 };
     }
     case "DEL":
-      if (args.netns) checkNotOwnNetns(args);
+      if (outermost && args.netns) checkNotOwnNetns(args);
       plugin.del(ctx);
       break;
     case "CHECK":

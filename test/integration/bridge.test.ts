@@ -168,6 +168,17 @@ describe("bridge ADD", () => {
     expect(natRules(l).filter((r) => r.includes("CNI-"))).toEqual([]);
   });
 
+  it("the own-namespace check runs once per process, not again for the in-process IPAM delegate", () => {
+    const l = lab();
+    const trace = join(box.tmpdir(), "trace");
+    const r = runPlugin("bridge", {
+      ...l.options("ADD", l.pod(), l.conf(), "once"),
+      wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=statx,newfstatat,stat"],
+    });
+    expect(r.code, r.stdout).toBe(0);
+    expect(readFileSync(trace, "utf8").match(/"\/proc\/thread-self\/ns\/net"/g)).toHaveLength(1);
+  });
+
   it("an ADD asks the kernel for the bridge's ports only: the node's other links are never sent to it", () => {
     const l = lab();
     expect(l.run("ADD", l.pod(), l.conf(), "first").code).toBe(0);
