@@ -36,6 +36,19 @@ export interface Finding {
   repair?: Repair;
 }
 
+/**
+ * A finding that judges a pod gone because the runtime's cache does not list it: when the cache cannot vouch for
+ * its list (`doubt`), a warning without a repair, since acting would remove a running pod's state.
+ */
+export function judgedFromCache(doubt: string | undefined, f: Finding): Finding {
+  if (!doubt) return f;
+  return {
+    status: "warn",
+    text: `${f.text}, but ${doubt}: not judged`,
+    fix: "point --cache-dir at the runtime's result cache (libcni's, /var/lib/cni by default) and run doctor again",
+  };
+}
+
 export function fromFindings(id: string, okSummary: string, evidence: string[], findings: Finding[]): CheckResult {
   const bad = findings.filter((f) => f.status !== "ok");
   if (!bad.length) return ok(id, okSummary, evidence);

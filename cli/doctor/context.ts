@@ -13,7 +13,7 @@ import {
   listRoutes,
 } from "../../lib/netlink/index.ts";
 import { type CIDR, parseCIDR } from "../../lib/ip/addr.ts";
-import { type CachedEntry, cachedEntries } from "../../lib/runtime/cache.ts";
+import { type CachedEntry, surveyCache } from "../../lib/runtime/cache.ts";
 import { DEFAULT_DATA_DIR as IPAM_DEFAULT_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
 import { savedTableIfUsable } from "../../lib/iptables/restore.ts";
 import { nftUsable } from "../../lib/nftables/nft.ts";
@@ -61,6 +61,8 @@ export interface Context {
   /** nft can read and change this namespace's ruleset. */
   nft: boolean;
   pods: Pod[];
+  /** Why the cache may not list every running pod; then no pod is judged gone for being absent from it. */
+  cacheDoubt?: string;
   link(name: string): Link | undefined;
   linkByIndex(index?: number): Link | undefined;
 }
@@ -101,6 +103,7 @@ export function gather(opts: Options): Context {
   const nl = NetlinkSocket.open();
   const links = listLinks(nl);
   const bridgeName = str(bridge, "bridge") ?? "cni0";
+  const cache = surveyCache(opts.cacheDir);
   return {
     opts,
     configs,
@@ -121,7 +124,8 @@ export function gather(opts: Options): Context {
     filter: savedTableIfUsable(4, "filter"),
     nat: savedTableIfUsable(4, "nat"),
     nft: nftUsable(),
-    pods: cachedEntries(opts.cacheDir).map((e) => podOf(e, bridgeName)),
+    pods: cache.entries.map((e) => podOf(e, bridgeName)),
+    cacheDoubt: cache.doubt,
     link: (name) => links.find((l) => l.name === name),
     linkByIndex: (index) => (index === undefined ? undefined : links.find((l) => l.index === index)),
   };

@@ -77,22 +77,32 @@ export function cachedAttachments(cacheDir: string, network: string): CachedEntr
 }
 
 /** Every cached attachment of `network`, or of every network without one. */
-export function cachedEntries(cacheDir: string, network?: string): CachedEntry[] {
+export const cachedEntries = (cacheDir: string, network?: string): CachedEntry[] => surveyCache(cacheDir, network).entries;
+
+/**
+ * cachedEntries, and `doubt` when the cache cannot vouch that it lists every attachment: its folder cannot be
+ * read, or files in it cannot be read as entries. Whatever judges a pod gone from its absence here (doctor --fix)
+ * must not act then.
+ */
+export function surveyCache(cacheDir: string, network?: string): { entries: CachedEntry[]; doubt?: string } {
+  const dir = join(cacheDir, "results");
   let names: string[];
   try {
-    names = readdirSync(join(cacheDir, "results"));
-  } catch {
-    return [];
+    names = readdirSync(dir);
+  } catch (e) {
+    return { entries: [], doubt: `the runtime's result cache ${dir} cannot be read (${(e as NodeJS.ErrnoException).code ?? e})` };
   }
-  const out: CachedEntry[] = [];
+  const entries: CachedEntry[] = [];
+  const unreadable: string[] = [];
   for (const n of names) {
     if (network !== undefined && !n.startsWith(`${network}-`)) continue;
     try {
-      const e = JSON.parse(readTextBounded(join(cacheDir, "results", n), MAX_ENTRY_BYTES)) as CachedEntry;
-      if (e.kind === KIND && (network === undefined || e.networkName === network)) out.push(e);
+      const e = JSON.parse(readTextBounded(join(dir, n), MAX_ENTRY_BYTES)) as CachedEntry;
+      if (e.kind === KIND && (network === undefined || e.networkName === network)) entries.push(e);
     } catch {
-      // not ours
+      unreadable.push(n);
     }
   }
-  return out;
+  const doubt = unreadable.length ? `${unreadable.length} file(s) in the runtime's result cache ${dir} cannot be read` : undefined;
+  return doubt ? { entries, doubt } : { entries };
 }

@@ -227,6 +227,22 @@ describe("a pod gone without a DEL", () => {
     expect(n.doctor(["--json"]).report!.counts.fail).toBe(0);
   });
 
+  it("a result cache that cannot be read proves no pod gone: --fix leaves running pods' addresses, veths and configs", () => {
+    const n = node();
+    const { ip, veth } = n.addPod();
+    for (const cache of [join(n.tmp, "no-such-cache"), join(n.tmp, "junk-cache")]) {
+      if (cache.endsWith("junk-cache")) {
+        mkdirSync(join(cache, "results"), { recursive: true });
+        writeFileSync(join(cache, "results", "cbr0-torn-eth0"), '{"kind":"cniCacheV1","netw');
+      }
+      const fixed = n.doctor(["--fix", "--cache-dir", cache]);
+      expect(fixed.out).toMatch(/result cache .* cannot be read/);
+      expect(fixed.out).not.toMatch(/fixing: (release|delete orphan veth|remove \d+ saved flannel)/);
+      expect(existsSync(join(n.tmp, "ipam", "cbr0", ip)), fixed.out).toBe(true);
+      expect(inNs(n.ns, ["ip", "link", "show", veth]).status).toBe(0);
+    }
+  });
+
   it("a namespace that cannot be looked at is not proof the pod is gone: --fix leaves its state", () => {
     const n = node();
     const { ip } = n.addPod();

@@ -10,7 +10,7 @@ import { canonicalizeRangeSet, rangeFor, rangeSetCapacity } from "../../../lib/i
 import type { Reservation } from "../../../lib/ipam/store.ts";
 import { teardownMasq } from "../../../lib/iptables/masq.ts";
 import { scratchTag } from "../../../lib/sys/files.ts";
-import { type CheckResult, type Finding, fromFindings, skipped } from "../check.ts";
+import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
 import { type Context, storeDir } from "../context.ts";
 
 const ID = "addresses";
@@ -52,17 +52,26 @@ function flannelLeftovers(ctx: Context): Finding | undefined {
   const gone = names.filter((n) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n) && scratchTag(n) === undefined && !running.has(n));
   if (!gone.length) return undefined;
   const dir = ctx.flannelDataDir;
-  return {
+  return judgedFromCache(ctx.cacheDoubt, {
     status: "warn",
     text: `${gone.length} saved flannel config(s) of containers that are not running: ${gone.map((n) => n.slice(0, 24)).join(", ")}`,
     fix: `left by pods removed without a DEL: doctor --fix removes them from ${dir}`,
     repair: {
       describe: `remove ${gone.length} saved flannel config(s) of gone containers from ${dir}`,
       apply: () => {
-        for (const n of gone) unlinkSync(join(dir, n));
+        // Each one, whatever fails: the failures are reported together.
+        const failed: string[] = [];
+        for (const n of gone) {
+          try {
+            unlinkSync(join(dir, n));
+          } catch (e) {
+            failed.push(`${n}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+          }
+        }
+        if (failed.length) throw new Error(`could not remove ${failed.join(", ")}`);
       },
     },
-  };
+  });
 }
 
 /**
@@ -120,19 +129,21 @@ export function checkAddresses(ctx: Context): CheckResult {
       .slice(0, 3)
       .map((s) => join(dir, formatIP(s.r.ip)))
       .join(", ")}${stale.length > 3 ? ", …" : ""}`;
-    findings.push({
-      status: "fail",
-      text: `${stale.length} address(es) leaked: ${held}`,
-      fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${files}`,
-      repair: {
-        describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}`,
-        apply: () =>
-          release(
-            ctx,
-            stale.map((s) => s.r),
-          ),
-      },
-    });
+    findings.push(
+      judgedFromCache(ctx.cacheDoubt, {
+        status: "fail",
+        text: `${stale.length} address(es) leaked: ${held}`,
+        fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${files}`,
+        repair: {
+          describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}`,
+          apply: () =>
+            release(
+              ctx,
+              stale.map((s) => s.r),
+            ),
+        },
+      }),
+    );
   }
   if (pending.length) {
     findings.push({

@@ -1,7 +1,7 @@
 // Check 9: every host veth on the bridge belongs to a running pod. One that does not is left from a pod whose
 // DEL never came (its namespace is held elsewhere, or the runtime lost it): --fix deletes it.
 import { deleteLink } from "../../../lib/netlink/index.ts";
-import { type CheckResult, type Finding, fromFindings, ok } from "../check.ts";
+import { type CheckResult, type Finding, fromFindings, judgedFromCache, ok } from "../check.ts";
 import type { Context } from "../context.ts";
 import { pendingAdds } from "./addresses.ts";
 
@@ -32,12 +32,12 @@ export function checkLinks(ctx: Context): CheckResult {
               text: `${v.name} on ${br.name} is not in any cached result (some results name no interface, so it may be a running pod's)`,
               fix: "compare with the runtime's pods before deleting it",
             }
-          : {
+          : judgedFromCache(ctx.cacheDoubt, {
               status: "fail",
               text: `${v.name} on ${br.name} belongs to no running pod`,
               fix: `a pod's veth outlived its pod: doctor --fix deletes it ("ip link delete ${v.name}")`,
               repair: { describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`, apply: () => deleteLink(ctx.nl, v.index) },
-            },
+            }),
     );
   }
   return fromFindings(

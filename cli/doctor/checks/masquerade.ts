@@ -8,7 +8,7 @@ import { chainName } from "../../../lib/iptables/names.ts";
 import { staleMasqChains, teardownMasqChain } from "../../../lib/iptables/masq.ts";
 import { checkMasqNft, removeMasqNft, staleMasqNft } from "../../../lib/nftables/masq.ts";
 import { isObject } from "../../../lib/skel/index.ts";
-import { type CheckResult, type Finding, fromFindings, skipped } from "../check.ts";
+import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
 import type { Context } from "../context.ts";
 
 const ID = "masquerade";
@@ -76,21 +76,25 @@ export function checkMasquerade(ctx: Context): CheckResult {
   }
   const alive = new Set(pods.filter((p) => p.alive).map((p) => p.containerID));
   for (const s of staleMasqChains(network, alive)) {
-    findings.push({
-      status: "fail",
-      text: `masquerade chain ${s.chain} belongs to pod ${s.id}, which is gone`,
-      fix: "a pod was removed without a DEL (a crash, a reboot): doctor --fix removes the chain and its POSTROUTING jumps",
-      repair: { describe: `remove iptables chain ${s.chain} of gone pod ${s.id} and the jumps to it`, apply: () => teardownMasqChain(s.chain) },
-    });
+    findings.push(
+      judgedFromCache(ctx.cacheDoubt, {
+        status: "fail",
+        text: `masquerade chain ${s.chain} belongs to pod ${s.id}, which is gone`,
+        fix: "a pod was removed without a DEL (a crash, a reboot): doctor --fix removes the chain and its POSTROUTING jumps",
+        repair: { describe: `remove iptables chain ${s.chain} of gone pod ${s.id} and the jumps to it`, apply: () => teardownMasqChain(s.chain) },
+      }),
+    );
   }
   const attached = pods.filter((p) => p.alive).map((p) => ({ containerID: p.containerID, ifname: p.ifName }));
   for (const comment of ctx.nft ? staleMasqNft(network, attached) : []) {
-    findings.push({
-      status: "fail",
-      text: `nftables masquerade rule "${comment}" belongs to a pod that is gone`,
-      fix: "a pod was removed without a DEL (a crash, a reboot): doctor --fix removes its rules from inet cni_plugins_masquerade",
-      repair: { describe: `remove nftables masquerade rule(s) "${comment}" of a gone pod`, apply: () => removeMasqNft(comment) },
-    });
+    findings.push(
+      judgedFromCache(ctx.cacheDoubt, {
+        status: "fail",
+        text: `nftables masquerade rule "${comment}" belongs to a pod that is gone`,
+        fix: "a pod was removed without a DEL (a crash, a reboot): doctor --fix removes its rules from inet cni_plugins_masquerade",
+        repair: { describe: `remove nftables masquerade rule(s) "${comment}" of a gone pod`, apply: () => removeMasqNft(comment) },
+      }),
+    );
   }
   const fine = ctx.lease?.ipMasq ? "flanneld masquerades the pod network" : "every running pod is masqueraded";
   return fromFindings(ID, `${fine}; no leftover chains`, evidence, findings);
