@@ -1,7 +1,7 @@
 // Everything the entry point (cni.ts) does besides answering VERSION: register the plugins, dispatch on the
 // invoked name or the first argument, run the plugin, the tool, --version or the usage text; log the phase
 // timings when asked. Loaded by cni.ts only when needed, so a VERSION call never evaluates skel.
-import { type Plugin, pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll, writeLog } from "./lib/skel/index.ts";
+import { type Plugin, pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll, writeLogLine } from "./lib/skel/index.ts";
 import { type EntryTimes, timingReport } from "./lib/skel/timings.ts";
 
 declare const CNI_BUILD_VERSION: string | undefined;
@@ -73,9 +73,9 @@ export function run(inv: Invocation): number {
   try {
     code = main(inv);
   } catch (e) {
-    writeLog(`${inv.invoked}: ${(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ")}\n`);
+    writeLogLine(`${inv.invoked}: ${(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ")}`);
     code = 1;
   }
-  if (inv.timings && inv.plugin && process.env.CNI_COMMAND !== "VERSION") writeLog(timingReport(inv.plugin, inv.timings));
+  if (inv.timings && inv.plugin && process.env.CNI_COMMAND !== "VERSION") writeLogLine(timingReport(inv.plugin, inv.timings).trimEnd());
   return code;
 }

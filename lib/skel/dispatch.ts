@@ -6,7 +6,7 @@ import { describeValue, tooDeep } from "./describe.ts";
 import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
 import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
 import { type Result, formatResult, parseResult, printJSON } from "./result.ts";
-import { writeLog } from "./write.ts";
+import { writeLogLine } from "./write.ts";
 import { mark, tally } from "../sys/phase-timer.ts";
 import {
   CURRENT_VERSION,
@@ -27,7 +27,7 @@ export type Env = Record<string, string | undefined>;
 
 export function stderrLogger(plugin: string, env: Env = {}): Logger {
   // A synchronous write: process.stderr costs milliseconds to set up, and a log must not be lost at exit.
-  const write = (level: string, msg: string) => writeLog(`${plugin}: ${level}: ${msg}\n`);
+  const write = (level: string, msg: string) => writeLogLine(`${plugin}: ${level}: ${msg}`);
   const debug = env.CNI_LOG_LEVEL === "debug";
   return { warn: (m) => write("warning", m), info: (m) => write("info", m), debug: (m) => debug && write("debug", m) };
 }

@@ -6,7 +6,7 @@ export type { Result, Interface, IPConfig, Route, DNS } from "./result.ts";
 export { delegate, findInPath } from "./delegate.ts";
 export { registerPlugin, registeredPlugin, registeredNames } from "./registry.ts";
 export { pluginMain } from "./main.ts";
-export { WriteError, writeAll, writeLog } from "./write.ts";
+export { WriteError, writeAll, writeLog, writeLogLine } from "./write.ts";
 export { versionAtLeast } from "./version.ts";
 export { VALID_ATTACHMENTS, validAttachments, validContainers, type Attachment } from "./gc.ts";
 export { isObject, type Json } from "./json.ts";

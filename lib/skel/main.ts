@@ -7,7 +7,7 @@ import { mark, tally } from "../sys/phase-timer.ts";
 import { errorJSON, invoke } from "./dispatch.ts";
 import { outcomeError } from "./delegate.ts";
 import { CniError, Code } from "./errors.ts";
-import { WriteError, writeAll, writeLog, writesAreLost } from "./write.ts";
+import { WriteError, writeAll, writeLog, writeLogLine, writesAreLost } from "./write.ts";
 import type { Plugin } from "./plugin.ts";
 import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, versionOutput } from "./version.ts";
 
@@ -86,7 +86,7 @@ export function pluginMain(load: () => Plugin): number {
   } catch (e) {
     if (!(e instanceof WriteError)) throw e;
     const undone = env.CNI_COMMAND === "ADD" && out.exitCode === 0 ? undoAdd(plugin, env, stdin) : "";
-    writeLog(`${plugin.name}: ${e.message}${undone}\n`);
+    writeLogLine(`${plugin.name}: ${e.message}${undone}`);
     return 1;
   }
   return out.exitCode;

@@ -30,6 +30,14 @@ export function writeLog(text: string): void {
   }
 }
 
+/**
+ * One log line. Control characters in it (a newline in a config value or a plugin type, a terminal escape) are
+ * written as \u escapes: no value can forge a line of ours or drive the operator's terminal.
+ */
+export function writeLogLine(line: string): void {
+  writeLog(`${line.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}\n`);
+}
+
 const DEV_NULL_RDEV = (1 << 8) | 3; // char device 1:3
 
 /**

@@ -284,3 +284,16 @@ describe("lock files that are FIFOs", () => {
     expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-");
   });
 });
+
+describe("values that reach stderr", () => {
+  it("a newline or terminal escape in a config value cannot forge a log line or reach the terminal raw", () => {
+    const node = box.netns("node");
+    const pod = box.netns("pod");
+    const conf = { ...bridgeNet(box.tmpdir()), ipam: { type: "host-local\nbridge: debug: FORGED\u001b[2J" } };
+    const r = runPlugin("bridge", { env: env("ADD", nsPath(pod), { CNI_LOG_LEVEL: "debug" }), stdin: conf, node });
+    expect(r.code, r.stdout).not.toBe(0);
+    expect(r.stderr).toContain("\\u000abridge: debug: FORGED\\u001b[2J");
+    expect(r.stderr.split("\n").some((l) => l.startsWith("bridge: debug: FORGED"))).toBe(false);
+    expect(r.stderr).not.toContain("\u001b");
+  });
+});
