@@ -12,7 +12,7 @@ import { dirname, join } from "../sys/path.ts";
 import { LOCK_EX, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
 import { type IPBytes, formatIP, ipEqual, parseIP } from "../ip/addr.ts";
 import { createFileExclusive, scratchTag, syncDir, writeFileAtomic } from "../sys/files.ts";
-import { readTextBounded } from "../sys/read-bounded.ts";
+import { readFileBounded, readTextBounded } from "../sys/read-bounded.ts";
 import type { Reservation, Store } from "./store.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
@@ -203,7 +203,8 @@ export class DiskStore implements Store {
       if (!ip) continue;
       let content: string;
       try {
-        content = readTextBounded(join(dir, name), MAX_RESERVATION_BYTES).trim();
+        // Not through a link: every reservation is a regular file (ours and Go's alike).
+        content = readFileBounded(join(dir, name), MAX_RESERVATION_BYTES, { noFollow: true }).toString("utf8").trim();
       } catch {
         // Released meanwhile, or not a reservation we could have written (a directory, a FIFO, a huge file).
         // Skipped, not fatal: the address stays taken (reserve links exclusively) and DEL still converges.

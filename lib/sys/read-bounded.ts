@@ -1,7 +1,7 @@
 // Every file a config, the environment or the state directory names is read through here. A plugin runs as
 // root on every node: a path that names /dev/zero, a FIFO nobody writes, a directory or a 100 GiB file must
 // fail at once with the path and the reason, never block or fill memory.
-import { type Stat as Stats, closeSync, constants, fsTypeSync, fstatSync, openSync, readSync, statSync } from "./fs.ts";
+import { type Stat as Stats, closeSync, constants, fsTypeSync, fstatSync, lstatSync, openSync, readSync, statSync } from "./fs.ts";
 
 /** Why a read was refused: the file is absent, is not a regular file, is over the limit, or the read failed. */
 export type ReadRefusal = "missing" | "not-a-file" | "too-large" | "io";
@@ -32,6 +32,7 @@ function kind(st: Stats): string {
   if (st.isCharacterDevice()) return "a character device";
   if (st.isBlockDevice()) return "a block device";
   if (st.isSocket()) return "a socket";
+  if (st.isSymbolicLink()) return "a symbolic link";
   return "not a regular file";
 }
 
@@ -88,10 +89,10 @@ function waitReadable(fd: number): void {
  * (ENOENT), "not-a-file" (directory, FIFO, device, socket: refused before it is opened, so opening a device
  * has no side effect), "too-large", or "io" (any other errno, named in `code`).
  */
-export function readFileBounded(path: string, maxBytes: number, opts: { kernelFiles?: boolean } = {}): Buffer {
+export function readFileBounded(path: string, maxBytes: number, opts: { kernelFiles?: boolean; noFollow?: boolean } = {}): Buffer {
   let st: Stats;
   try {
-    st = statSync(path);
+    st = opts.noFollow ? lstatSync(path) : statSync(path);
   } catch (e) {
     throw sysFailure(path, e);
   }
@@ -99,7 +100,7 @@ export function readFileBounded(path: string, maxBytes: number, opts: { kernelFi
   if (st.size > maxBytes) throw tooLarge(path, maxBytes);
   let fd: number;
   try {
-    fd = openSync(path, OPEN_FLAGS);
+    fd = openSync(path, OPEN_FLAGS | (opts.noFollow ? constants.O_NOFOLLOW : 0));
   } catch (e) {
     throw sysFailure(path, e);
   }

@@ -1,7 +1,7 @@
 // host-local's store under faults: scratch files of killed writers, stores that do not exist or are read-only,
 // durability of reservations (fsync order under a syscall trace) and filesystems without hard links.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildNoLinkFs } from "../helpers/nolinkfs.ts";
@@ -203,6 +203,20 @@ describe("host-local durability", () => {
     expectDurable(ops, store, "link");
     // The file's content is on disk before it gets its name.
     expect(ops.findIndex((o) => o.startsWith(`fsync ${store}/.tmp-10.1.0.2.`))).toBeLessThan(ops.indexOf(`link ${join(store, "10.1.0.2")}`));
+  });
+
+  it("a link named like an address is not read through: GC neither releases nor logs what it points at", () => {
+    const dir = box.tmpdir();
+    const store = join(dir, "net1");
+    mkdirSync(store);
+    const secret = join(box.tmpdir(), "secret");
+    writeFileSync(secret, "not-a-container-id\r\neth0");
+    symlinkSync(secret, join(store, "10.1.0.3"));
+    const conf = { ...netconf(dir), cniVersion: "1.1.0", "cni.dev/valid-attachments": [] };
+    const r = inNs(node, [`${BIN}/host-local`], { input: JSON.stringify(conf), env: { PATH: process.env.PATH, CNI_COMMAND: "GC", CNI_PATH: BIN } });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).not.toContain("not-a-container-id");
+    expect(readdirSync(store)).toContain("10.1.0.3");
   });
 
   it("a dual-stack ADD past taken addresses writes only its own two reservations and fsyncs the folder once", () => {
