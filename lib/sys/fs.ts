@@ -207,6 +207,19 @@ export function unlinkSync(path: string): void {
   else libc().unlink(path);
 }
 
+/** A file, or an empty folder, as Go's os.Remove removes them. */
+export function removeSync(path: string): void {
+  if (inBun) return libc().remove(path);
+  fromNode(`remove ${path}`, () => {
+    try {
+      node().unlinkSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EISDIR") throw e;
+      node().rmdirSync(path);
+    }
+  });
+}
+
 /** The type (f_type magic) of the filesystem holding the open file `fd`, opened as `path`. */
 export function fsTypeSync(fd: number, path: string): number {
   // Node has no fstatfs: its fallback (unit tests) asks by path.

@@ -38,6 +38,7 @@ function open() {
     link: { args: [ptr, ptr], returns: i32 },
     rename: { args: [ptr, ptr], returns: i32 },
     unlink: { args: [ptr], returns: i32 },
+    remove: { args: [ptr], returns: i32 },
     mkdir: { args: [ptr, u32], returns: i32 },
     access: { args: [ptr, i32], returns: i32 },
   });
@@ -224,6 +225,12 @@ export function rename(from: string, to: string): void {
 export function unlink(path: string): void {
   const p = cstr(path, "unlink");
   check(`unlink ${path}`, () => libc().unlink(p));
+}
+
+/** remove(3): a file, or an empty folder (Go's os.Remove). */
+export function remove(path: string): void {
+  const p = cstr(path, "remove");
+  check(`remove ${path}`, () => libc().remove(p));
 }
 
 export function mkdir(path: string, mode: number): void {

@@ -1,7 +1,7 @@
 // <dataDir>/<containerID>: the delegate config an ADD used, kept for DEL (the Go plugin's format: the exact
 // rendered bytes, 0600 in a 0700 folder). Written to a scratch file, fsync'd and renamed, so a crash never
 // leaves a half-written config behind; the scratch file a crash leaves is swept by the next DEL or GC.
-import { lstatSync, mkdirSync, readdirSync, unlinkSync } from "../../lib/sys/fs.ts";
+import { lstatSync, mkdirSync, readdirSync, removeSync } from "../../lib/sys/fs.ts";
 import { join } from "../../lib/sys/path.ts";
 import { CniError, Code, type Logger, isValidName } from "../../lib/skel/index.ts";
 import { type Sweep, removeAbandonedScratch, writeFileLockedAtomic } from "../../lib/sys/scratch-files.ts";
@@ -41,7 +41,8 @@ export function readConfig(dataDir: string, containerID: string): string | undef
 export function removeConfig(dataDir: string, containerID: string): void {
   const path = join(dataDir, containerID);
   try {
-    unlinkSync(path);
+    // As the Go plugin's os.Remove: an empty folder under the name goes too (else DEL could never succeed).
+    removeSync(path);
   } catch (e) {
     // A read-only filesystem refuses unlink (EROFS) before it looks the name up: nothing there is nothing to do.
     if ((e as NodeJS.ErrnoException).code !== "ENOENT" && !absent(path)) throw ioError("remove", path, e);

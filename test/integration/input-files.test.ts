@@ -123,7 +123,11 @@ describe("flannel: subnetFile and the saved delegate config", () => {
     expect(sh(node, "ip -o link show type veth")).toBe("");
   });
 
-  it("DEL with a FIFO where the saved config should be re-renders from subnet.env and succeeds", () => {
+  it.each([
+    ["a FIFO", (p: string) => execFileSync("mkfifo", [p])],
+    // The Go plugin's os.Remove takes an empty folder too; else no DEL of this container could ever succeed.
+    ["an empty folder", (p: string) => mkdirSync(p)],
+  ])("DEL with %s where the saved config should be re-renders from subnet.env, succeeds and removes it", (_, make) => {
     const node = box.netns("node");
     const pod = box.netns("pod");
     const dir = box.tmpdir();
@@ -131,12 +135,13 @@ describe("flannel: subnetFile and the saved delegate config", () => {
     writeFileSync(subnetFile, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
     const dataDir = join(dir, "flannel");
     mkdirSync(dataDir);
-    execFileSync("mkfifo", [join(dataDir, "ctr1")]);
+    make(join(dataDir, "ctr1"));
     const env = { CNI_COMMAND: "DEL", CNI_CONTAINERID: "ctr1", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
     const r = plugin(node, "flannel", env, flannelConf(subnetFile, dataDir));
     expect(r.signal, "the plugin was killed: it hung").toBeNull();
     expect(r.code, r.stdout).toBe(0);
     expect(r.stderr).toContain("is not a delegate config");
+    expect(existsSync(join(dataDir, "ctr1"))).toBe(false);
   });
 });
 
