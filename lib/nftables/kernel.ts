@@ -17,7 +17,7 @@ const NFTA_CHAIN_NAME = 3;
 const ENOENT = 2;
 
 /** nfgen_family of each nft family (NFPROTO_*). */
-const NFPROTO = { inet: 1, ip: 2, ip6: 10 } as const;
+const NFPROTO = { inet: 1, ip: 2, bridge: 7, ip6: 10 } as const;
 export type KernelNftFamily = keyof typeof NFPROTO;
 
 function exists(family: KernelNftFamily, msg: number, attrs: Attr[], what: string): boolean | undefined {

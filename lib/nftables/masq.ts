@@ -75,7 +75,7 @@ export function setupMasqNft(network: string, ifname: string, id: string, addrs:
 /** Remove the pod's rules; false when nftables is not usable here (nothing of ours can be there). */
 export function teardownMasqNft(network: string, ifname: string, id: string): boolean {
   const prefix = instanceHash(network, ifname, id);
-  // Without the table there is nothing to remove, and asking the kernel spares an nft process.
+  // Without the table there is nothing to remove: asked before taking the lock (listChain asks again).
   if (nftTableExists("inet", MASQ_TABLE) === false) return true;
   try {
     modifyNft(() =>

@@ -5,6 +5,8 @@
 import { spawnSync } from "../sys/spawn.ts";
 import { heldLockFd, withXtablesLock } from "../iptables/lock.ts";
 import { assertOneCommand } from "./text.ts";
+// Asked first: when the kernel says the table (or chain) is not there, the answer needs no nft process.
+import { nftChainExists, nftTableExists } from "./kernel.ts";
 
 export type NftFamily = "ip" | "ip6" | "inet" | "bridge";
 
@@ -43,6 +45,7 @@ export interface NftRule {
 
 /** The rules of one chain in order; undefined when the table or the chain does not exist. */
 export function listChain(family: NftFamily, table: string, chain: string): NftRule[] | undefined {
+  if (nftChainExists(family, table, chain) === false) return undefined;
   const r = run(["-j", "list", "chain", family, table, chain]);
   if (r.status !== 0) {
     if (/No such file or directory/.test(r.stderr)) return undefined;
@@ -69,6 +72,7 @@ function parse(stdout: string, what: string): Listed[] {
 
 /** The rules of a table by chain; undefined when the table does not exist. One nft run for the whole table. */
 export function listTable(family: NftFamily, table: string): Map<string, NftRule[]> | undefined {
+  if (nftTableExists(family, table) === false) return undefined;
   const r = run(["-j", "list", "table", family, table]);
   if (r.status !== 0) {
     if (/No such file or directory/.test(r.stderr)) return undefined;

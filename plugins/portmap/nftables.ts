@@ -123,7 +123,7 @@ export function forwardPortsNft(conf: PortMapConf, id: string, f: Family, cont: 
 export function unforwardPortsNft(id: string): boolean {
   try {
     for (const f of [4, 6] as Family[]) {
-      // Without the table there is nothing to remove, and asking the kernel spares an nft process.
+      // Without the table there is nothing to remove: asked before taking the lock (listTable asks again).
       if (nftTableExists(fam(f), TABLE) === false) continue;
       modifyNft(() => deletes(f, existing(f, id)));
     }

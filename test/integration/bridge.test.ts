@@ -168,6 +168,22 @@ describe("bridge ADD", () => {
     expect(natRules(l).filter((r) => r.includes("CNI-"))).toEqual([]);
   });
 
+  it("DEL of a spoof-checked pod whose checks are already gone asks the kernel, not nft", () => {
+    const l = lab();
+    const p = l.pod();
+    expect(l.run("ADD", p, l.conf({ ipMasq: false }), "sc").code).toBe(0);
+    const trace = join(box.tmpdir(), "trace");
+    const del = runPlugin("bridge", {
+      ...l.options("DEL", p, l.conf({ ipMasq: false, macspoofchk: true }), "sc"),
+      wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve", "-e", "status=successful"],
+    });
+    expect(del.code, del.stdout).toBe(0);
+    const programs = readFileSync(trace, "utf8")
+      .split("\n")
+      .flatMap((line) => /execve\("[^"]*\/([^"/]+)"/.exec(line)?.[1] ?? []);
+    expect(programs).toEqual(["bridge"]);
+  });
+
   it("the own-namespace check runs once per process, not again for the in-process IPAM delegate", () => {
     const l = lab();
     const trace = join(box.tmpdir(), "trace");
