@@ -209,7 +209,10 @@ export function unlinkSync(path: string): void {
 
 /** A file, or an empty folder, as Go's os.Remove removes them. */
 export function removeSync(path: string): void {
-  if (inBun) return libc().remove(path);
+  if (inBun) {
+    libc().remove(path);
+    return;
+  }
   fromNode(`remove ${path}`, () => {
     try {
       node().unlinkSync(path);
