@@ -15,8 +15,9 @@ function add(ctx: Context): Result {
   const addrs = withNetlink(ctx.netns, (nl) => {
     const lo = getLink(nl, LO);
     setUp(nl, lo);
-    const found = [4, 6].map((fam) => listAddrs(nl, lo.index, fam as 4 | 6));
-    for (const a of found.flat()) {
+    // Both families in one dump.
+    const found = listAddrs(nl, lo.index);
+    for (const a of found) {
       if (!isLoopbackIP(a.cidr.ip)) {
         throw new CniError(
           Code.Internal,
@@ -25,7 +26,7 @@ function add(ctx: Context): Result {
         );
       }
     }
-    return found.map((list) => list[0]).filter((a) => a !== undefined);
+    return [4, 16].flatMap((len) => found.find((a) => a.cidr.ip.length === len) ?? []);
   });
   // A chained loopback passes the previous result through untouched.
   if (ctx.prevResult) return ctx.prevResult;

@@ -1,5 +1,6 @@
 // loopback against the kernel: lo comes up in the pod, is reported as the reference reports it, CHECK sees
 // its state, DEL brings it down and succeeds when the namespace is gone or DEL repeats.
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
 import { Sandbox, nsPath, runPlugin, sh } from "../helpers/sandbox.ts";
@@ -33,6 +34,20 @@ describe("loopback", () => {
     });
     expect(sh(pod, "ip -o link show lo")).toMatch(/[<,]UP[,>]/);
     expect(sh(pod, "ping -c1 -W1 127.0.0.1")).toMatch(/1 received/);
+  });
+
+  it("ADD asks the kernel for lo's addresses once, both families in one dump", () => {
+    const pod = box.netns("pod");
+    const trace = `${box.tmpdir()}/trace`;
+    const r = runPlugin("loopback", {
+      env: envFor(pod, "ADD"),
+      stdin: conf(),
+      node,
+      wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=sendto"],
+    });
+    expect(r.code, r.stdout).toBe(0);
+    // RTM_GETADDR is 22 (0x16); strace prints it by name or by number.
+    expect(readFileSync(trace, "utf8").match(/nlmsg_type=(RTM_GETADDR|0x16)\b/g)).toHaveLength(1);
   });
 
   it.each([["0.2.0"], ["0.3.1"], ["0.4.0"], ["1.1.0"]])("prints the result in the config's version %s", (v) => {
