@@ -40,6 +40,11 @@ export function nftName(name: string, what = "name"): string {
 // prefixes, ports, ranges and comparison operators, nothing that ends a statement or opens a block or a string.
 const CONDITION = /^[A-Za-z0-9_.:/!=<>,-]+( [A-Za-z0-9_.:/!=<>,-]+)*$/;
 const MAX_CONDITION_BYTES = 256;
+const STATEMENT_WORDS = new Set(
+  "accept drop reject queue continue return jump goto counter log limit quota masquerade snat dnat redirect notrack dup fwd set synproxy tproxy add update delete".split(
+    " ",
+  ),
+);
 
 /** One element of a conditions list, as nft match text. */
 export function nftCondition(text: string, what: string): string {
@@ -51,6 +56,10 @@ export function nftCondition(text: string, what: string): string {
     );
   }
   if (text.length > MAX_CONDITION_BYTES) throw new UnsafeNftText(what, text, `keep it within ${MAX_CONDITION_BYTES} bytes`);
+  // A condition gates the shared jump rules of every pod: a statement there (a verdict, "meta mark set", a
+  // counter) would act on all their traffic and outlive every pod.
+  const statement = text.split(" ").find((w) => STATEMENT_WORDS.has(w));
+  if (statement) throw new UnsafeNftText(what, text, `"${statement}" makes it a statement, not a match: conditions may only match packets`);
   return text;
 }
 

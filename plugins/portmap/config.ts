@@ -60,6 +60,13 @@ function conditions(v: unknown, key: string): string[] | undefined {
     const at = `${key}[${i}]`;
     if (c === "") throw invalidConfig(`${at} is empty`, "each entry is one iptables argument: remove the empty string");
     refuseControl(c, at, "iptables argument");
+    // A target or a second command would make the shared jump rules do something else than match.
+    if (
+      /^(-[ACDIRLSFZNXPEjg]|--(append|check|delete|insert|replace|list|list-rules|flush|zero|new-chain|delete-chain|policy|rename-chain|jump|goto)(=|$))/.test(
+        c,
+      )
+    )
+      throw invalidConfig(`${at} ${describeValue(c)} is a target or a command, not a match`, "conditions may only match packets (e.g. -s, -d, -m …)");
     if (Buffer.byteLength(c) > MAX_CONDITION_BYTES)
       throw invalidConfig(`${at} ${describeValue(c)} is longer than ${MAX_CONDITION_BYTES} bytes`, "iptables refuses longer arguments: shorten it");
   });

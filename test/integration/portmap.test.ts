@@ -75,6 +75,10 @@ describe("portmap on its own", () => {
     [{ markMasqBit: 5, externalSetMarkChain: "X" }, 7, /Cannot specify externalSetMarkChain and markMasqBit/],
     [{ runtimeConfig: { portMappings: [{ hostPort: 0, containerPort: 80 }] } }, 7, /Invalid host port number: 0/],
     [{ runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 80, protocol: "icmp" }] } }, 7, /protocol "icmp" is not supported/],
+    // Conditions gate every pod's shared jump rules: only matches, never a target or a statement.
+    [{ conditionsV4: ["-s", "192.0.2.1", "-j", "DROP"] }, 7, /conditionsV4\[2\] "-j" is a target or a command, not a match/],
+    [{ backend: "nftables", conditionsV4: ["meta mark set 1"] }, 7, /"set" makes it a statement, not a match/],
+    [{ backend: "nftables", conditionsV4: ["ip saddr 192.0.2.1 drop"] }, 7, /"drop" makes it a statement/],
   ])("refuses %j with code %i and writes no rule", (extra, code, msg) => {
     const node = box.netns("node");
     const r = run(node, "ADD", extra);
