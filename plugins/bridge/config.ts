@@ -94,6 +94,12 @@ function macFrom(v: unknown, source: string): Uint8Array | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   const mac = typeof v === "string" ? parseMAC(v) : undefined;
   if (!mac) throw invalidConfig(`invalid MAC address ${describeValue(v)} (from ${source})`, "use the form 0a:58:0a:f4:01:05");
+  // The kernel refuses these for an interface (EADDRNOTAVAIL): say so here, naming where the value came from.
+  if (mac[0] & 1 || mac.every((b) => b === 0))
+    throw invalidConfig(
+      `MAC address ${describeValue(v)} (from ${source}) is not a unicast address`,
+      "use a unicast MAC whose first octet is even, e.g. 0a:58:0a:f4:01:05",
+    );
   return mac;
 }
 

@@ -378,6 +378,8 @@ describe("bridge refuses bad config with the right code, touching nothing", () =
     [{ disableContainerInterface: true }, 7, /cannot use IPAM when DisableContainerInterface flag is set/],
     [{ mtu: "big" }, 7, /"mtu" must be an integer/],
     [{ runtimeConfig: { mac: "zz" } }, 7, /invalid MAC address "zz"/],
+    [{ runtimeConfig: { mac: "01:00:5e:00:00:01" } }, 7, /"01:00:5e:00:00:01" \(from runtimeConfig.mac\) is not a unicast address/],
+    [{ runtimeConfig: { mac: "00:00:00:00:00:00" } }, 7, /is not a unicast address/],
     [{ bridge: "a-very-long-bridge-name" }, 7, /"bridge"/],
   ])("%j → code %i", (extra, code, msg) => {
     const l = lab();
