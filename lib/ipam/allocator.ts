@@ -9,11 +9,14 @@ export interface Allocation {
   gateway: IPBytes;
 }
 
-/** An allocation failure with the reference's text; `exhausted` tells the caller which advice to add. */
+/**
+ * An allocation failure with the reference's text. `kind` tells the caller the code and the advice: a request
+ * the config can never satisfy, a range with no address left, or an address someone holds.
+ */
 export class AllocationError extends Error {
   constructor(
     msg: string,
-    readonly exhausted = false,
+    readonly kind: "invalid-request" | "exhausted" | "taken",
   ) {
     super(msg);
   }
@@ -66,21 +69,21 @@ class RangeIter {
 export function allocate(store: Store, set: RangeSet, rangeID: string, id: string, ifName: string, requested?: IPBytes): Allocation {
   if (requested) {
     const r = rangeFor(set, requested);
-    if (!r) throw new AllocationError(`${formatIP(requested)} not in range set ${rangeSetString(set)}`);
-    if (ipEqual(requested, r.gateway)) throw new AllocationError(`requested ip ${formatIP(requested)} is subnet's gateway`);
+    if (!r) throw new AllocationError(`${formatIP(requested)} not in range set ${rangeSetString(set)}`, "invalid-request");
+    if (ipEqual(requested, r.gateway)) throw new AllocationError(`requested ip ${formatIP(requested)} is subnet's gateway`, "invalid-request");
     if (!store.reserve(id, ifName, requested, rangeID)) {
-      throw new AllocationError(`requested IP address ${formatIP(requested)} is not available in range set ${rangeSetString(set)}`);
+      throw new AllocationError(`requested IP address ${formatIP(requested)} is not available in range set ${rangeSetString(set)}`, "taken");
     }
     return { address: { ip: requested, prefix: r.subnet.prefix }, gateway: r.gateway };
   }
   // The spec forbids a second allocation for the same attachment.
   for (const held of store.getByID(id, ifName)) {
-    if (rangeFor(set, held)) throw new AllocationError(`${formatIP(held)} has been allocated to ${id}, duplicate allocation is not allowed`);
+    if (rangeFor(set, held)) throw new AllocationError(`${formatIP(held)} has been allocated to ${id}, duplicate allocation is not allowed`, "taken");
   }
   const iter = new RangeIter(set, store.lastReservedIP(rangeID));
   for (let next = iter.next(); next; next = iter.next()) {
     if (store.reserve(id, ifName, next.ip, rangeID))
       return { address: { ip: next.ip, prefix: next.range.subnet.prefix }, gateway: next.range.gateway };
   }
-  throw new AllocationError(`no IP addresses available in range set: ${rangeSetString(set)}`, true);
+  throw new AllocationError(`no IP addresses available in range set: ${rangeSetString(set)}`, "exhausted");
 }

@@ -46,10 +46,11 @@ function reclaimAfterReboot(store: DiskStore, log: Logger): void {
 
 /** Requests that are not satisfiable by config are config errors (7); a taken address is not. */
 function allocationError(idx: number, e: AllocationError): CniError {
-  const invalidRequest = /not in range set|is subnet's gateway/.test(e.message);
-  const details = e.exhausted
-    ? "every address of this range set is reserved: release leaked reservations (CNI GC, or DEL for gone pods) or widen the range"
-    : "";
+  const invalidRequest = e.kind === "invalid-request";
+  const details =
+    e.kind === "exhausted"
+      ? "every address of this range set is reserved: release leaked reservations (CNI GC, or DEL for gone pods) or widen the range"
+      : "";
   return new CniError(invalidRequest ? Code.InvalidConfig : Code.Internal, `failed to allocate for range ${idx}: ${e.message}`, details);
 }
 

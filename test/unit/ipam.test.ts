@@ -120,7 +120,7 @@ describe("allocator", () => {
     try {
       next(s, rs, "d");
     } catch (e) {
-      expect((e as AllocationError).exhausted).toBe(true);
+      expect((e as AllocationError).kind).toBe("exhausted");
     }
   });
 
