@@ -71,11 +71,6 @@ export function cacheDel(cacheDir: string, a: Attachment): void {
   }
 }
 
-/** Every cached attachment of `network`. */
-export function cachedAttachments(cacheDir: string, network: string): CachedEntry[] {
-  return cachedEntries(cacheDir, network);
-}
-
 /** Every cached attachment of `network`, or of every network without one. */
 export const cachedEntries = (cacheDir: string, network?: string): CachedEntry[] => surveyCache(cacheDir, network).entries;
 

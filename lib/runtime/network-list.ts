@@ -6,7 +6,7 @@ import { CniError, Code, VALID_ATTACHMENTS, findInPath, isObject, versionAtLeast
 import { execPlugin, outcomeError } from "../skel/delegate.ts";
 import { validateContainerID, validateIfName, validateNetworkName } from "../skel/env.ts";
 import { netnsGone } from "../ns/netns.ts";
-import { type CachedEntry, cacheAdd, cacheDel, cacheGet, cachedAttachments } from "./cache.ts";
+import { type CachedEntry, cacheAdd, cacheDel, cacheGet, cachedEntries } from "./cache.ts";
 import type { ConfList, PluginConf } from "./conf.ts";
 import { withNetworkLock } from "./lock.ts";
 
@@ -163,7 +163,7 @@ const isLive = (e: CachedEntry): boolean => typeof e.netns !== "string" || !e.ne
 export function gcNetworkList(list: ConfList, rt: RuntimeConf, valid?: GCAttachment[]): void {
   if (list.disableGC) return;
   locked(list, rt, "exclusive", () => {
-    const cached = cachedAttachments(rt.cacheDir, list.name);
+    const cached = cachedEntries(rt.cacheDir, list.name);
     const keep = valid ?? cached.filter(isLive).map((e) => ({ containerID: e.containerId, ifname: e.ifName }));
     const failures: CniError[] = [];
     for (const e of cached) {
