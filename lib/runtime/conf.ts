@@ -2,7 +2,7 @@
 // of that name, up-converted to a list.
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { CniError, Code, describeValue } from "../skel/index.ts";
+import { CniError, Code, describeValue, goDecode, netConfShape } from "../skel/index.ts";
 import { BoundedReadError, readTextBounded } from "../sys/read-bounded.ts";
 import { type Json, isObject } from "../skel/json.ts";
 import { CURRENT_VERSION, isValidVersion, versionAtLeast } from "../skel/version.ts";
@@ -59,10 +59,15 @@ function files(dir: string, exts: string[]): string[] {
   );
 }
 
+/** libcni reads a plugin's "type" and "capabilities" through types.NetConf, so with Go's key matching. */
+const NETCONF = netConfShape();
+
 function plugin(raw: unknown, where: string): PluginConf {
-  if (!isObject(raw) || typeof raw.type !== "string" || !raw.type) throw new CniError(Code.InvalidConfig, `${where}: every plugin needs a "type"`);
-  const caps = isObject(raw.capabilities) ? (raw.capabilities as Record<string, boolean>) : {};
-  return { type: raw.type, capabilities: caps, raw };
+  const net = isObject(raw) ? (goDecode(raw, NETCONF) as Json) : undefined;
+  if (!isObject(raw) || !net || typeof net.type !== "string" || !net.type)
+    throw new CniError(Code.InvalidConfig, `${where}: every plugin needs a "type"`);
+  const caps = isObject(net.capabilities) ? (net.capabilities as Record<string, boolean>) : {};
+  return { type: net.type, capabilities: caps, raw };
 }
 
 const bad = (file: string, msg: string) => new CniError(Code.InvalidConfig, `error parsing configuration list ${file}: ${msg}`);

@@ -7,6 +7,7 @@ import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
 import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
 import { type Result, formatResult, parseResult, printJSON } from "./result.ts";
 import { writeLogLine } from "./write.ts";
+import { type StructShape, goDecode } from "./go-decode.ts";
 import { mark, tally } from "../sys/phase-timer.ts";
 import {
   CURRENT_VERSION,
@@ -52,7 +53,7 @@ export function errorJSON(err: CniError, version: string): string {
  */
 const MAX_NESTING = 1000;
 
-function parseConf(stdin: Uint8Array): NetConf {
+function parseConf(stdin: Uint8Array, shape: StructShape): NetConf {
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(stdin));
@@ -66,7 +67,9 @@ function parseConf(stdin: Uint8Array): NetConf {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new CniError(Code.Decoding, "error unmarshall network config: not a JSON object", "the network config on stdin must be a JSON object");
   }
-  const conf = raw as Record<string, unknown>;
+  // Keys as the reference's Go decoder matches them, before anything reads one. It walks only as deep as the
+  // plugin's config type, so a deeply nested value is left for the depth check below.
+  const conf = goDecode(raw, shape) as Record<string, unknown>;
   if (conf.cniVersion !== undefined && typeof conf.cniVersion !== "string") {
     throw new CniError(Code.InvalidConfig, `"cniVersion" must be a string`, `got ${describeValue(conf.cniVersion)}`);
   }
@@ -162,7 +165,7 @@ function invokeOnce(plugin: Plugin, env: Env, stdin: Uint8Array, outermost: bool
     const t0 = mark();
     const args = readCmdArgs(env);
     if (args.command === "VERSION") return { stdout: versionOutput(), exitCode: 0 };
-    const conf = parseConf(stdin);
+    const conf = parseConf(stdin, plugin.shape);
     version = conf.cniVersion;
     checkVersion(conf, args.command);
     const ctx: Context = { ...args, conf, stdin, env, log: stderrLogger(plugin.name, env) };

@@ -13,3 +13,6 @@ export { isObject, type Json } from "./json.ts";
 export { ifNameProblem, isValidIfName, isValidName } from "./env.ts";
 export { describeValue } from "./describe.ts";
 export { configPath, envPath } from "./path-value.ts";
+export { ANY, type Shape, type StructShape, goDecode, sliceOf, mapOf, plainStruct, sortedKeys, struct } from "./go-decode.ts";
+export { netConfShape } from "./netconf-shape.ts";
+export { DNS_SHAPE, ROUTE_SHAPE } from "./result.ts";

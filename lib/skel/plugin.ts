@@ -1,5 +1,6 @@
 // What a plugin supplies to the skeleton, and what the skeleton hands each handler.
 import type { CmdArgs } from "./env.ts";
+import type { StructShape } from "./go-decode.ts";
 import type { Result } from "./result.ts";
 
 /** The parsed network config; plugins validate their own keys on top of these. */
@@ -32,6 +33,8 @@ export interface Plugin {
   name: string;
   /** One line for people, printed when CNI_COMMAND is missing. */
   about: string;
+  /** The reference's config type (its Go struct): the config is decoded with it before any handler reads a key. */
+  shape: StructShape;
   add(ctx: Context): Result;
   del(ctx: Context): void;
   check(ctx: Context): void;

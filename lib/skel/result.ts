@@ -8,6 +8,7 @@
 // - keys no version defines are dropped when read, as Go's typed decoding drops them.
 import { CniError, Code } from "./errors.ts";
 import { type Json, isObject } from "./json.ts";
+import { ANY, type Shape, goDecode, sliceOf, sortedKeys, plainStruct, struct } from "./go-decode.ts";
 import { resultShape } from "./version.ts";
 
 export interface Interface {
@@ -89,6 +90,30 @@ const DNS_FIELDS: Fields = {
   options: ["strings", "omitempty"],
 };
 
+/** libcni's types.Route and types.DNS, as the Go plugins decode them from a config. */
+export const ROUTE_SHAPE = plainStruct(Object.keys(ROUTE));
+export const DNS_SHAPE = plainStruct(Object.keys(DNS_FIELDS));
+
+/** Each version's Go result type, for reading its keys as Go reads them (the pick tables below name the fields). */
+const ipConfig020 = struct({ ...plainStruct(Object.keys(IP_020)).fields, routes: sliceOf(ROUTE_SHAPE) }, { pointer: true });
+const RESULT_SHAPES: Record<"020" | "040" | "100", Shape> = {
+  "020": struct({ cniVersion: ANY, ip4: ipConfig020, ip6: ipConfig020, dns: DNS_SHAPE }),
+  "040": struct({
+    cniVersion: ANY,
+    interfaces: sliceOf(plainStruct(Object.keys(INTERFACE_040))),
+    ips: sliceOf(plainStruct(Object.keys(IP_040))),
+    routes: sliceOf(ROUTE_SHAPE),
+    dns: DNS_SHAPE,
+  }),
+  "100": struct({
+    cniVersion: ANY,
+    interfaces: sliceOf(plainStruct(Object.keys(INTERFACE_100))),
+    ips: sliceOf(plainStruct(Object.keys(IP_100))),
+    routes: sliceOf(ROUTE_SHAPE),
+    dns: DNS_SHAPE,
+  }),
+};
+
 function decodeErr(what: string): CniError {
   return new CniError(Code.Decoding, `failed to parse prevResult: ${what}`);
 }
@@ -133,10 +158,12 @@ function pickDNS(v: unknown): DNS {
 const isV6 = (cidrOrIp: string) => cidrOrIp.includes(":");
 
 /** Read a result printed in any supported version (the version is the config's, as libcni does). */
-export function parseResult(raw: unknown, version: string): Result {
-  if (!isObject(raw)) throw decodeErr("not a JSON object");
-  const dns = pickDNS(raw.dns);
+export function parseResult(given: unknown, version: string): Result {
+  if (!isObject(given)) throw decodeErr("not a JSON object");
   const shape = resultShape(version);
+  // The reference reads prevResult as a map, encodes it again (keys sorted) and decodes that into its type.
+  const raw = goDecode(sortedKeys(given), RESULT_SHAPES[shape]) as Json;
+  const dns = pickDNS(raw.dns);
   if (shape === "020") {
     const ips: IPConfig[] = [];
     const routes: Route[] = [];

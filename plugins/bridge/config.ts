@@ -10,6 +10,11 @@ import {
   parseCniArgs,
   type Json,
   isObject,
+  netConfShape,
+  plainStruct,
+  ANY,
+  sliceOf,
+  struct,
 } from "../../lib/skel/index.ts";
 import { parseMAC } from "../../lib/netlink/link.ts";
 import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
@@ -41,6 +46,28 @@ export interface BridgeConf {
   mac?: Uint8Array;
   dns?: DNS;
 }
+
+/** The reference's NetConf (plugins/main/bridge): the keys it reads, matched as Go matches them. */
+export const BRIDGE_SHAPE = netConfShape({
+  bridge: ANY,
+  isGateway: ANY,
+  isDefaultGateway: ANY,
+  forceAddress: ANY,
+  ipMasq: ANY,
+  ipMasqBackend: ANY,
+  mtu: ANY,
+  hairpinMode: ANY,
+  promiscMode: ANY,
+  vlan: ANY,
+  vlanTrunk: sliceOf(plainStruct(["minID", "maxID", "id"], { pointer: true })),
+  preserveDefaultVlan: ANY,
+  macspoofchk: ANY,
+  enabledad: ANY,
+  disableContainerInterface: ANY,
+  portIsolation: ANY,
+  args: struct({ cni: plainStruct(["mac"]) }),
+  runtimeConfig: plainStruct(["mac"]),
+});
 
 function bool(c: Json, key: string, dflt = false): boolean {
   const v = c[key];

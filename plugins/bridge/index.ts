@@ -1,6 +1,6 @@
 // bridge: pods on a Linux bridge (cni0) through veth pairs, addresses from the IPAM delegate.
 import { CniError, Code, type Context, type Plugin, delegate, validContainers } from "../../lib/skel/index.ts";
-import { loadTeardownConfig } from "./config.ts";
+import { BRIDGE_SHAPE, loadTeardownConfig } from "./config.ts";
 import { add } from "./add.ts";
 import { del } from "./del.ts";
 import { checkCommand, masquerade, spoofCheck } from "./lazy.ts";
@@ -39,4 +39,13 @@ function status(ctx: Context): void {
   if (conf.ipamType) delegate(ctx, conf.ipamType, ctx.stdin, "STATUS");
 }
 
-export const bridge: Plugin = { name: "bridge", about: "CNI bridge plugin", add, del, check: (ctx) => checkCommand().check(ctx), gc, status };
+export const bridge: Plugin = {
+  name: "bridge",
+  about: "CNI bridge plugin",
+  shape: BRIDGE_SHAPE,
+  add,
+  del,
+  check: (ctx) => checkCommand().check(ctx),
+  gc,
+  status,
+};

@@ -1,8 +1,20 @@
 // flannel's own keys, checked before anything is read or written.
-import { type NetConf, configPath, describeValue, invalidConfig, isObject } from "../../lib/skel/index.ts";
+import { ANY, type NetConf, configPath, describeValue, invalidConfig, isObject, mapOf, netConfShape } from "../../lib/skel/index.ts";
 
 export const DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env";
 export const DEFAULT_DATA_DIR = "/var/lib/cni/flannel";
+
+/**
+ * The Go plugin's NetConf, matched as Go matches keys. ipam, delegate and runtimeConfig are maps there: their
+ * own keys stay as written, and the plugin looks them up exactly ("type", "name", "ipMasq" …), as ours does.
+ */
+export const FLANNEL_SHAPE = netConfShape({
+  ipam: mapOf(ANY),
+  subnetFile: ANY,
+  dataDir: ANY,
+  delegate: mapOf(ANY),
+  runtimeConfig: mapOf(ANY),
+});
 
 export interface FlannelConf {
   name: string;

@@ -12,7 +12,7 @@ import {
   validAttachments,
   validContainers,
 } from "../../lib/skel/index.ts";
-import { type FlannelConf, ipamNotObject, loadConfig } from "./config.ts";
+import { FLANNEL_SHAPE, type FlannelConf, ipamNotObject, loadConfig } from "./config.ts";
 import { goJSON, renderDelegate } from "./render.ts";
 import { readConfig, removeAbandonedSaves, removeConfig, saveConfig, savedContainers } from "./saved-config.ts";
 import { loadSubnetEnv } from "./subnet-env.ts";
@@ -142,4 +142,4 @@ function gc(ctx: Context): void {
   delegateTo(ctx, json, "GC");
 }
 
-export const flannel: Plugin = { name: "flannel", about: "CNI flannel plugin", add, del, check, gc, status };
+export const flannel: Plugin = { name: "flannel", about: "CNI flannel plugin", shape: FLANNEL_SHAPE, add, del, check, gc, status };

@@ -1,7 +1,7 @@
 // The delegate config, rendered exactly as the Go flannel plugin renders it (Go's json.Marshal of a map:
 // keys sorted at every level, compact, HTML characters escaped), so the saved file is byte-for-byte what a Go
 // plugin would have written and either implementation can DEL the other's pods.
-import { CniError, Code, invalidConfig } from "../../lib/skel/index.ts";
+import { CniError, Code, ROUTE_SHAPE, goDecode, invalidConfig, sliceOf, sortedKeys } from "../../lib/skel/index.ts";
 import { formatCIDR, formatIP, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import type { FlannelConf } from "./config.ts";
 import type { SubnetEnv } from "./subnet-env.ts";
@@ -42,10 +42,9 @@ export function renderDelegate(conf: FlannelConf, env: SubnetEnv): Json {
   const routes = conf.ipam && "routes" in conf.ipam ? conf.ipam.routes : undefined;
   if (routes !== undefined && routes !== null && !Array.isArray(routes))
     throw invalidConfig("failed to read IPAM routes: ipam.routes must be a list");
-  ipam.routes = [
-    ...((routes as unknown[] | undefined) ?? []).map(ipamRoute),
-    ...[...env.networks, ...env.ip6Networks].map((n) => new GoRoute([["dst", formatCIDR(n)]])),
-  ];
+  // The Go plugin encodes ipam.routes again (keys sorted) and decodes that into []types.Route.
+  const given = goDecode(sortedKeys(routes ?? []), sliceOf(ROUTE_SHAPE)) as unknown[];
+  ipam.routes = [...given.map(ipamRoute), ...[...env.networks, ...env.ip6Networks].map((n) => new GoRoute([["dst", formatCIDR(n)]]))];
   d.ipam = ipam;
   return d;
 }

@@ -12,6 +12,12 @@ import {
   isObject,
   parseCniArgs,
   versionAtLeast,
+  ANY,
+  ROUTE_SHAPE,
+  sliceOf,
+  netConfShape,
+  plainStruct,
+  struct,
 } from "../../lib/skel/index.ts";
 import { type IPBytes, formatIP, ipEqual, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type RangeInput, type RangeSet, IPRangeError, canonicalizeRangeSet, rangeSetsOverlap, unusableSubnet } from "../../lib/ipam/range.ts";
@@ -31,6 +37,32 @@ export interface HostLocalConf {
   /** ipam.reclaimAfterReboot (ours; default true): the first ADD of a boot releases earlier boots' reservations. */
   reclaimAfterReboot: boolean;
 }
+
+const RANGE_FIELDS = ["rangeStart", "rangeEnd", "subnet", "gateway"];
+const RANGE_SETS = sliceOf(sliceOf(plainStruct(RANGE_FIELDS)));
+
+/**
+ * The reference's allocator.Net and IPAMConfig, matched as Go matches keys. IPAMConfig embeds a *Range, so a
+ * legacy range's keys sit in "ipam" itself; its untagged Name field is the JSON key "Name".
+ * reclaimAfterReboot is ours.
+ */
+export const HOST_LOCAL_SHAPE = netConfShape({
+  ipam: struct(
+    {
+      ...plainStruct(RANGE_FIELDS).fields,
+      Name: ANY,
+      type: ANY,
+      routes: sliceOf(ROUTE_SHAPE),
+      dataDir: ANY,
+      resolvConf: ANY,
+      ranges: RANGE_SETS,
+      reclaimAfterReboot: ANY,
+    },
+    { pointer: true },
+  ),
+  runtimeConfig: struct({ ipRanges: RANGE_SETS, ips: ANY }),
+  args: struct({ cni: plainStruct(["ips"], { pointer: true }) }, { pointer: true }),
+});
 
 /** The reference prints a bad address bare; anything else (or a long one) as bounded JSON text. */
 const valueText = (v: unknown): string => (typeof v === "string" && v.length <= 80 ? v : describeValue(v));

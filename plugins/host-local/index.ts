@@ -7,7 +7,7 @@ import { AllocationError, allocate } from "../../lib/ipam/allocator.ts";
 import { DiskStore } from "../../lib/ipam/disk-store.ts";
 import { rangeFor, rangeSetString } from "../../lib/ipam/range.ts";
 import { releaseEarlierBoots } from "../../lib/ipam/reboot.ts";
-import { type HostLocalConf, describeIPs, loadConfig } from "./config.ts";
+import { HOST_LOCAL_SHAPE, type HostLocalConf, describeIPs, loadConfig } from "./config.ts";
 import { readResolvConf } from "./dns.ts";
 
 /** ADD: the store, created when missing, locked for the whole command. */
@@ -183,6 +183,7 @@ function status(ctx: Context): void {
 export const hostLocal: Plugin = {
   name: "host-local",
   about: "CNI host-local IPAM plugin",
+  shape: HOST_LOCAL_SHAPE,
   add,
   del,
   check,

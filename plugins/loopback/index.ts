@@ -1,6 +1,6 @@
 // loopback: bring the pod's "lo" up and report its addresses, as the reference plugin does (it always works
 // on "lo", whatever CNI_IFNAME says).
-import { CniError, Code, type Context, type Plugin, type Result } from "../../lib/skel/index.ts";
+import { CniError, Code, type Context, type Plugin, type Result, netConfShape } from "../../lib/skel/index.ts";
 import { getLink, isUp, listAddrs, setDown, setUp, withNetlink } from "../../lib/netlink/index.ts";
 import { NetnsNotFoundError, NotNetnsError } from "../../lib/ns/netns.ts";
 import { formatCIDR } from "../../lib/ip/addr.ts";
@@ -61,6 +61,7 @@ function check(ctx: Context): void {
 export const loopback: Plugin = {
   name: "loopback",
   about: "CNI loopback plugin",
+  shape: netConfShape(),
   add,
   del,
   check,

@@ -1,6 +1,17 @@
 // portmap's configuration: the reference's keys, the port mappings from runtimeConfig (capability
 // portMappings), and the pod's addresses from prevResult.
-import { type NetConf, type Result, describeValue, invalidConfig, isObject } from "../../lib/skel/index.ts";
+import {
+  ANY,
+  type NetConf,
+  type Result,
+  describeValue,
+  invalidConfig,
+  isObject,
+  sliceOf,
+  netConfShape,
+  plainStruct,
+  struct,
+} from "../../lib/skel/index.ts";
 import { type CIDR, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
 import { nftCondition } from "../../lib/nftables/text.ts";
@@ -29,6 +40,22 @@ export interface PortMapConf {
   contIPv4?: CIDR;
   contIPv6?: CIDR;
 }
+
+/**
+ * The reference's PortMapConf: the keys it reads, matched as Go matches them. containerd's go-cni sends the
+ * portMappings capability with Go's field names ("HostPort", "Protocol"), which this shape reads as the
+ * reference does.
+ */
+export const PORTMAP_SHAPE = netConfShape({
+  backend: ANY,
+  snat: ANY,
+  conditionsV4: ANY,
+  conditionsV6: ANY,
+  markMasqBit: ANY,
+  externalSetMarkChain: ANY,
+  masqAll: ANY,
+  runtimeConfig: struct({ portMappings: sliceOf(plainStruct(["hostPort", "containerPort", "protocol", "hostIP"])) }),
+});
 
 export const DEFAULT_MARK_BIT = 13;
 const PROTOCOLS = ["tcp", "udp", "sctp"];

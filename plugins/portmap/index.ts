@@ -2,7 +2,7 @@
 // no host port: their ADD and DEL only pass the result on, so the firewall code (firewall.ts, and with it
 // iptables, nftables and netlink) is loaded only for a pod that has one, and for CHECK, GC and STATUS.
 import { CniError, Code, type Context, type Plugin, type Result } from "../../lib/skel/index.ts";
-import { loadConfig } from "./config.ts";
+import { PORTMAP_SHAPE, loadConfig } from "./config.ts";
 
 const firewall = () => require("./firewall.ts") as typeof import("./firewall.ts");
 
@@ -31,6 +31,7 @@ function del(ctx: Context): void {
 export const portmap: Plugin = {
   name: "portmap",
   about: "CNI portmap plugin",
+  shape: PORTMAP_SHAPE,
   add,
   del,
   check: (ctx) => firewall().check(ctx),

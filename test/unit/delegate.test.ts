@@ -8,6 +8,7 @@ import { delegate, findInPath } from "../../lib/skel/delegate.ts";
 import { registerPlugin } from "../../lib/skel/registry.ts";
 import { CniError } from "../../lib/skel/errors.ts";
 import type { Context, Plugin } from "../../lib/skel/plugin.ts";
+import { netConfShape } from "../../lib/skel/netconf-shape.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cnits-delegate-"));
 const empty = mkdtempSync(join(tmpdir(), "cnits-delegate-empty-"));
@@ -20,6 +21,7 @@ const seen: { env: Record<string, string | undefined>; stdin: string }[] = [];
 const fake: Plugin = {
   name: "fake",
   about: "test plugin",
+  shape: netConfShape(),
   add(ctx) {
     seen.push({ env: ctx.env, stdin: new TextDecoder().decode(ctx.stdin) });
     if (ctx.conf.fail) throw new CniError(11, "busy", "try later");

@@ -12,6 +12,7 @@ import { type Entry, listTree, stateLeaks, treeChanges } from "../../helpers/sta
 import { MAX_RSS_MIB, TIMEOUT_MS, lostOutputProblems, outputProblems } from "./checks.ts";
 import type { FuzzCase } from "./generate.ts";
 import { VERSIONS } from "./seeds.ts";
+import { goFold } from "../../../lib/skel/go-decode.ts";
 
 /** One lane of the run: its own node and pod namespaces and folder, recreated whenever a case dirtied them. */
 export class Worker {
@@ -79,6 +80,8 @@ function materialize(c: FuzzCase, dir: string, fill: (s: string) => string): voi
  * Every "dataDir" of the config, resolved as the plugin would (relative to its cwd), and the folders a
  * "mkdir -p" of its literal text may create on the way ("a/../b" makes "a").
  */
+const DATA_DIR = goFold("dataDir");
+
 function configuredDirs(conf: Record<string, unknown> | undefined, cwd: string): { dirs: string[]; onTheWay: Set<string> } {
   const dirs: string[] = [];
   const onTheWay = new Set<string>();
@@ -89,7 +92,8 @@ function configuredDirs(conf: Record<string, unknown> | undefined, cwd: string):
     if (Array.isArray(v)) todo.push(...v);
     else if (v && typeof v === "object") {
       for (const [k, x] of Object.entries(v)) {
-        if (k === "dataDir" && typeof x === "string" && x !== "") {
+        // Matched as the plugins match keys (Go's case folding): "DataDir" names a store as well.
+        if (goFold(k) === DATA_DIR && typeof x === "string" && x !== "") {
           // The name the kernel gets: a lone surrogate becomes U+FFFD in UTF-8, as Go's JSON decoder makes it.
           const path = (x as string & { toWellFormed(): string }).toWellFormed();
           dirs.push(resolve(cwd, path));
