@@ -18,7 +18,8 @@ import { DEFAULT_DATA_DIR as IPAM_DEFAULT_DATA_DIR, DiskStore } from "../../lib/
 import { savedTableIfUsable } from "../../lib/iptables/restore.ts";
 import { nftUsable } from "../../lib/nftables/nft.ts";
 import { netnsGone } from "../../lib/ns/netns.ts";
-import { isObject } from "../../lib/skel/index.ts";
+import { goDecode, isObject } from "../../lib/skel/index.ts";
+import { PORT_MAPPINGS_SHAPE } from "../../plugins/portmap/config.ts";
 import { DEFAULT_DATA_DIR as FLANNEL_DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
 import { type SubnetEnv, loadSubnetEnv } from "../../plugins/flannel/subnet-env.ts";
 import { type Configs, findConfigs } from "./configs.ts";
@@ -80,7 +81,8 @@ function podOf(e: CachedEntry, bridge: string): Pod {
   const ips = (Array.isArray(r.ips) ? r.ips : []).map((i: unknown) => parseCIDR(str(i, "address") ?? "")).filter((c): c is CIDR => !!c);
   const ifaces = Array.isArray(r.interfaces) ? (r.interfaces as unknown[]) : [];
   const hostVeth = ifaces.map((i) => (isObject(i) && !i.sandbox ? str(i, "name") : undefined)).find((n) => n && n !== bridge);
-  const maps = isObject(e.capabilityArgs) && Array.isArray(e.capabilityArgs.portMappings) ? e.capabilityArgs.portMappings : [];
+  const given = isObject(e.capabilityArgs) ? goDecode(e.capabilityArgs.portMappings, PORT_MAPPINGS_SHAPE) : undefined;
+  const maps = Array.isArray(given) ? given : [];
   const hostPorts = maps.filter(isObject).map((m) => `${m.hostPort}→${m.containerPort}/${m.protocol ?? "tcp"}`);
   return { network: e.networkName, containerID: e.containerId, ifName: e.ifName, netns: e.netns, alive: alive(e.netns), ips, hostVeth, hostPorts };
 }
@@ -89,8 +91,8 @@ export function gather(opts: Options): Context {
   const configs = findConfigs(opts.confDir, opts.network);
   const list = configs.active?.list;
   const plugins = list?.plugins ?? [];
-  const flannel = plugins.find((p) => p.type === "flannel")?.raw;
-  const bridge = plugins.find((p) => p.type === "bridge")?.raw ?? (isObject(flannel?.delegate) ? flannel.delegate : undefined);
+  const flannel = plugins.find((p) => p.type === "flannel")?.conf;
+  const bridge = plugins.find((p) => p.type === "bridge")?.conf ?? (isObject(flannel?.delegate) ? flannel.delegate : undefined);
   const ipam = isObject(flannel?.ipam) ? flannel.ipam : isObject(bridge?.ipam) ? bridge.ipam : undefined;
   const subnetFile = opts.subnetFile ?? str(flannel, "subnetFile") ?? DEFAULT_SUBNET_FILE;
   let lease: SubnetEnv | undefined;

@@ -2,7 +2,7 @@
 // of that name, up-converted to a list.
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { CniError, Code, describeValue, goDecode, netConfShape } from "../skel/index.ts";
+import { CniError, Code, describeValue, goDecode, netConfShape, registeredPlugin } from "../skel/index.ts";
 import { BoundedReadError, readTextBounded } from "../sys/read-bounded.ts";
 import { type Json, isObject } from "../skel/json.ts";
 import { CURRENT_VERSION, isValidVersion, versionAtLeast } from "../skel/version.ts";
@@ -12,6 +12,11 @@ export interface PluginConf {
   capabilities: Record<string, boolean>;
   /** The plugin's own JSON object, as written. */
   raw: Record<string, unknown>;
+  /**
+   * The same object as the plugin reads it (keys matched as Go matches them, by the plugin's own config type
+   * when it is one of ours): what a tool judging the config must read.
+   */
+  conf: Record<string, unknown>;
 }
 
 export interface ConfList {
@@ -67,7 +72,8 @@ function plugin(raw: unknown, where: string): PluginConf {
   if (!isObject(raw) || !net || typeof net.type !== "string" || !net.type)
     throw new CniError(Code.InvalidConfig, `${where}: every plugin needs a "type"`);
   const caps = isObject(net.capabilities) ? (net.capabilities as Record<string, boolean>) : {};
-  return { type: net.type, capabilities: caps, raw };
+  const shape = registeredPlugin(net.type)?.shape;
+  return { type: net.type, capabilities: caps, raw, conf: shape ? (goDecode(raw, shape) as Json) : net };
 }
 
 const bad = (file: string, msg: string) => new CniError(Code.InvalidConfig, `error parsing configuration list ${file}: ${msg}`);

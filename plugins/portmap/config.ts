@@ -46,6 +46,9 @@ export interface PortMapConf {
  * portMappings capability with Go's field names ("HostPort", "Protocol"), which this shape reads as the
  * reference does.
  */
+/** The portMappings capability: libcni caches it as the runtime gave it, Go's field names included. */
+export const PORT_MAPPINGS_SHAPE = sliceOf(plainStruct(["hostPort", "containerPort", "protocol", "hostIP"]));
+
 export const PORTMAP_SHAPE = netConfShape({
   backend: ANY,
   snat: ANY,
@@ -54,7 +57,7 @@ export const PORTMAP_SHAPE = netConfShape({
   markMasqBit: ANY,
   externalSetMarkChain: ANY,
   masqAll: ANY,
-  runtimeConfig: struct({ portMappings: sliceOf(plainStruct(["hostPort", "containerPort", "protocol", "hostIP"])) }),
+  runtimeConfig: struct({ portMappings: PORT_MAPPINGS_SHAPE }),
 });
 
 export const DEFAULT_MARK_BIT = 13;

@@ -72,3 +72,19 @@ describe("loading a network from a folder", () => {
     }
   });
 });
+
+describe("a plugin's keys in a conflist", () => {
+  it("type and capabilities are read through types.NetConf, as libcni reads them, and the raw object is kept as written", () => {
+    const l = parseConfList(JSON.stringify({ name: "net", plugins: [{ Type: "portmap", Capabilities: { portMappings: true }, SNAT: false }] }), "x");
+    expect(l.plugins[0]).toMatchObject({ type: "portmap", capabilities: { portMappings: true } });
+    expect(l.plugins[0].raw).toEqual({ Type: "portmap", Capabilities: { portMappings: true }, SNAT: false });
+  });
+
+  it("conf is the object as a registered plugin reads it, with the plugin's own config type", async () => {
+    const { registerPlugin } = await import("../../lib/skel/registry.ts");
+    const { portmap } = await import("../../plugins/portmap/index.ts");
+    registerPlugin("portmap", () => portmap);
+    const l = parseConfList(JSON.stringify({ name: "net", plugins: [{ type: "portmap", SNAT: false, Backend: "nftables" }] }), "x");
+    expect(l.plugins[0].conf).toMatchObject({ snat: false, backend: "nftables" });
+  });
+});

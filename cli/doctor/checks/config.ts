@@ -17,7 +17,7 @@ function pluginTypes(ctx: Context): string[] {
   const typeOf = (o: unknown, dflt?: string) => (isObject(o) && typeof o.type === "string" && o.type ? o.type : dflt);
   for (const p of ctx.configs.active?.list?.plugins ?? []) {
     types.add(p.type);
-    const extra = p.type === "flannel" ? [typeOf(p.raw.delegate, "bridge"), typeOf(p.raw.ipam, "host-local")] : [typeOf(p.raw.ipam)];
+    const extra = p.type === "flannel" ? [typeOf(p.conf.delegate, "bridge"), typeOf(p.conf.ipam, "host-local")] : [typeOf(p.conf.ipam)];
     for (const t of extra) if (t) types.add(t);
   }
   return [...types];

@@ -31,12 +31,12 @@ function nftEvidence(): string {
 /** What the active list needs a firewall for, with the backend each names (undefined: either will do). */
 function needs(ctx: Context): { what: string; backend?: string }[] {
   const plugins = ctx.configs.active?.list?.plugins ?? [];
-  const flannel = plugins.find((p) => p.type === "flannel")?.raw;
-  const bridge = plugins.find((p) => p.type === "bridge")?.raw ?? (isObject(flannel?.delegate) ? flannel.delegate : undefined);
+  const flannel = plugins.find((p) => p.type === "flannel")?.conf;
+  const bridge = plugins.find((p) => p.type === "bridge")?.conf ?? (isObject(flannel?.delegate) ? flannel.delegate : undefined);
   const out: { what: string; backend?: string }[] = [];
   if (podMasq(ctx)) out.push({ what: "bridge ipMasq", backend: parseBackend(bridge?.ipMasqBackend) ?? undefined });
   if (bridge?.macspoofchk === true) out.push({ what: "bridge macspoofchk", backend: "nftables" });
-  const portmap = plugins.find((p) => p.type === "portmap")?.raw;
+  const portmap = plugins.find((p) => p.type === "portmap")?.conf;
   if (portmap) out.push({ what: "portmap", backend: parseBackend(portmap.backend) ?? undefined });
   return out;
 }

@@ -28,11 +28,11 @@ function masqueradesFrom(nat: string[], net: string): boolean {
  * undefined when that cannot be known (flannel without a lease).
  */
 export function podMasq(ctx: Context): boolean | undefined {
-  const flannel = ctx.configs.active?.list?.plugins.find((p) => p.type === "flannel")?.raw;
+  const flannel = ctx.configs.active?.list?.plugins.find((p) => p.type === "flannel")?.conf;
   const d = isObject(flannel?.delegate) ? flannel.delegate : undefined;
   if (typeof d?.ipMasq === "boolean") return d.ipMasq;
   if (flannel) return ctx.lease ? !ctx.lease.ipMasq : undefined;
-  const bridge = ctx.configs.active?.list?.plugins.find((p) => p.type === "bridge")?.raw;
+  const bridge = ctx.configs.active?.list?.plugins.find((p) => p.type === "bridge")?.conf;
   return bridge?.ipMasq === true;
 }
 
