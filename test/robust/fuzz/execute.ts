@@ -12,7 +12,8 @@ import { type Entry, listTree, stateLeaks, treeChanges } from "../../helpers/sta
 import { MAX_RSS_MIB, TIMEOUT_MS, lostOutputProblems, outputProblems } from "./checks.ts";
 import type { FuzzCase } from "./generate.ts";
 import { VERSIONS } from "./seeds.ts";
-import { goFold } from "../../../lib/skel/go-decode.ts";
+import { goDecode, goFold } from "../../../lib/skel/go-decode.ts";
+import { netConfShape } from "../../../lib/skel/netconf-shape.ts";
 
 /** One lane of the run: its own node and pod namespaces and folder, recreated whenever a case dirtied them. */
 export class Worker {
@@ -81,6 +82,7 @@ function materialize(c: FuzzCase, dir: string, fill: (s: string) => string): voi
  * "mkdir -p" of its literal text may create on the way ("a/../b" makes "a").
  */
 const DATA_DIR = goFold("dataDir");
+const PREV_RESULT = goFold("prevResult");
 
 function configuredDirs(conf: Record<string, unknown> | undefined, cwd: string): { dirs: string[]; onTheWay: Set<string> } {
   const dirs: string[] = [];
@@ -152,7 +154,9 @@ async function afterAdd(k: CaseRun, first: Exec, out: { problems: string[]; json
   }
   if (first.code !== 0 || first.signal) return;
   // A result the runtime cannot read is a failed ADD, and it still calls DEL (without a prevResult).
-  const version = typeof conf?.cniVersion === "string" && conf.cniVersion !== "" ? conf.cniVersion : "0.1.0";
+  // The version as the plugin reads the config: a key in another case ("cniversion") counts, as with Go.
+  const read = conf && (goDecode(conf, netConfShape()) as Record<string, unknown>);
+  const version = typeof read?.cniVersion === "string" && read.cniVersion !== "" ? read.cniVersion : "0.1.0";
   const result = out.json && !out.problems.length ? out.json : undefined;
   if (result && result.cniVersion !== version)
     problems.push(`ADD: the result is not in the config's cniVersion — ${JSON.stringify(result.cniVersion)}, the config asked for ${version}`);
@@ -160,7 +164,7 @@ async function afterAdd(k: CaseRun, first: Exec, out: { problems: string[]; json
     let text = k.stdinText;
     if (conf) {
       const body: Record<string, unknown> = { ...conf, ...extra };
-      delete body.prevResult;
+      for (const key of Object.keys(body)) if (goFold(key) === PREV_RESULT) delete body[key];
       if (command !== "GC" && result && atLeast(version, "0.4.0")) body.prevResult = result;
       try {
         text = JSON.stringify(body);
