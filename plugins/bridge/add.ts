@@ -3,7 +3,7 @@
 import { CniError, Code, type Context, type Interface, type Result, type Route, delegate } from "../../lib/skel/index.ts";
 import { type Link, type NetlinkSocket, deleteLink, getLink, listPorts, setUp } from "../../lib/netlink/index.ts";
 import { NetnsLock } from "../../lib/ns/netns-lock.ts";
-import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
+import { withNodeAndPod } from "../../lib/netlink/pod-handles.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import { type CIDR, addToIP, formatIP, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type BridgeConf, loadConfig } from "./config.ts";

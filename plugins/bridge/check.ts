@@ -2,7 +2,7 @@
 // does not look at: the veth is still attached, the bridge still holds the gateway, masquerade rules exist.
 import { CniError, Code, type Context, type Interface, delegate } from "../../lib/skel/index.ts";
 import { type Link, type NetlinkSocket, findLink, getBridgePort, listAddrs, listRoutes } from "../../lib/netlink/index.ts";
-import { withNodeAndPod } from "../../lib/ns/pod-handles.ts";
+import { withNodeAndPod } from "../../lib/netlink/pod-handles.ts";
 import { type CIDR, formatCIDR, ipEqual, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { loadConfig } from "./config.ts";

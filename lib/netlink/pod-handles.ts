@@ -1,7 +1,7 @@
 // A plugin's two sides at once: a netlink socket in its own namespace and one in the pod's, closed together
 // whatever happens (in-process delegation means a leaked fd would outlive the plugin call).
-import { NetlinkSocket } from "../netlink/socket.ts";
-import { Netns } from "./netns.ts";
+import { NetlinkSocket } from "./socket.ts";
+import { Netns } from "../ns/netns.ts";
 
 export interface PodHandles {
   /** The namespace the plugin runs in (the node's). */
