@@ -4,7 +4,7 @@
 // first uses them there, and are then listed in /proc/net/ip{,6}_tables_names. So when no legacy table of that
 // name is in use and nf_tables has none of the chains, neither backend can hold them, whichever the node runs.
 import { BoundedReadError, readTextBounded } from "../sys/read-bounded.ts";
-import { nftChainExists } from "../nftables/kernel.ts";
+import { nftChainExists } from "../netlink/netfilter.ts";
 import type { Family } from "./restore.ts";
 
 const MAX_NAMES = 64 * 1024;

@@ -1,8 +1,8 @@
 // iptables through iptables-save / iptables-restore: one read and one atomic write per change, instead of a
 // process per rule. Rules are kept as the text iptables-save prints, so "does it exist" is a string match.
-// Every change is a read-modify-write under the xtables lock (lock.ts).
+// Every change is a read-modify-write under the xtables lock (lib/sys/xtables-lock.ts).
 import { spawnSync } from "../sys/spawn.ts";
-import { childLockFile, heldLockFd, withXtablesLock } from "./lock.ts";
+import { childLockFile, heldLockFd, withXtablesLock } from "../sys/xtables-lock.ts";
 import { assertOneRule, removeChains } from "./rule-text.ts";
 import { chainsMayExist } from "./presence.ts";
 

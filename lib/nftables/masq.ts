@@ -9,7 +9,7 @@ import { type CIDR, formatCIDR, formatIP, networkOf } from "../ip/addr.ts";
 import { sha512hex } from "../sys/hash.ts";
 import type { Attachment } from "../skel/gc.ts";
 import { type NftRule, NftUnavailable, listChain, modifyNft } from "./nft.ts";
-import { nftTableExists } from "./kernel.ts";
+import { nftTableExists } from "../netlink/netfilter.ts";
 import { MAX_COMMENT_BYTES, nftComment } from "./text.ts";
 
 export const MASQ_TABLE = "cni_plugins_masquerade";

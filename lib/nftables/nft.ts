@@ -3,10 +3,10 @@
 // the lock our iptables changes hold (nft itself takes none), so two of our processes never build a change
 // from a state the other is about to change; other writers are handled by rebuilding from a fresh read.
 import { spawnSync } from "../sys/spawn.ts";
-import { heldLockFd, withXtablesLock } from "../iptables/lock.ts";
+import { heldLockFd, withXtablesLock } from "../sys/xtables-lock.ts";
 import { assertOneCommand } from "./text.ts";
 // Asked first: when the kernel says the table (or chain) is not there, the answer needs no nft process.
-import { nftChainExists, nftTableExists } from "./kernel.ts";
+import { nftChainExists, nftTableExists } from "../netlink/netfilter.ts";
 
 export type NftFamily = "ip" | "ip6" | "inet" | "bridge";
 

@@ -17,7 +17,7 @@ import {
   struct,
 } from "../../lib/skel/index.ts";
 import { parseMAC } from "../../lib/netlink/link.ts";
-import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
+import { type FirewallBackend, parseBackend } from "../../lib/firewall/backend-key.ts";
 
 export interface BridgeConf {
   name: string;

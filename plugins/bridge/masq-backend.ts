@@ -5,7 +5,7 @@ import { CniError, Code, type Context, validAttachments } from "../../lib/skel/i
 import type { CIDR } from "../../lib/ip/addr.ts";
 import { checkMasq, setupMasq, staleMasqChains, teardownMasq, teardownMasqChain } from "../../lib/iptables/masq.ts";
 import { TableUnreadable } from "../../lib/iptables/restore.ts";
-import { type FirewallBackend, defaultBackend, iptablesUsable, removeFromBoth } from "../../lib/nftables/backend.ts";
+import { type FirewallBackend, defaultBackend, iptablesUsable, removeFromBoth } from "../../lib/firewall/backend.ts";
 import { checkMasqNft, gcMasqNft, setupMasqNft, teardownMasqNft } from "../../lib/nftables/masq.ts";
 import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
 import type { BridgeConf } from "./config.ts";

@@ -13,7 +13,7 @@ import {
   struct,
 } from "../../lib/skel/index.ts";
 import { type CIDR, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
-import { type FirewallBackend, parseBackend } from "../../lib/nftables/backend-key.ts";
+import { type FirewallBackend, parseBackend } from "../../lib/firewall/backend-key.ts";
 import { nftCondition } from "../../lib/nftables/text.ts";
 
 export interface PortMapping {

@@ -18,7 +18,7 @@ import {
 } from "../../lib/iptables/restore.ts";
 import { asDelete, chainsOf, jumpsTo, savedArgs } from "../../lib/iptables/rule-text.ts";
 import type { CIDR } from "../../lib/ip/addr.ts";
-import { type FirewallBackend, defaultBackend, removeFromBoth } from "../../lib/nftables/backend.ts";
+import { type FirewallBackend, defaultBackend, removeFromBoth } from "../../lib/firewall/backend.ts";
 import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
 import { type PortMapConf, loadConfig, refuseOtherBackendOptions } from "./config.ts";
 import { checkPortsNft, forwardPortsNft, gcPortsNft, unforwardPortsNft } from "./nftables.ts";

@@ -12,7 +12,7 @@
 import { type CIDR, formatIP, parseIP } from "../../lib/ip/addr.ts";
 import { type NftRule, NftUnavailable, listTable, modifyNft } from "../../lib/nftables/nft.ts";
 import { nftComment } from "../../lib/nftables/text.ts";
-import { nftTableExists } from "../../lib/nftables/kernel.ts";
+import { nftTableExists } from "../../lib/netlink/netfilter.ts";
 import type { PortMapConf } from "./config.ts";
 
 export const TABLE = "cni_hostport";

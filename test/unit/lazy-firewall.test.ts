@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { closure } from "../helpers/static-imports.ts";
 import { ROOT } from "../helpers/paths.ts";
 
-const firewallCode = (f: string) => f.includes(`${ROOT}/lib/iptables/`) || /\/lib\/nftables\/(nft|masq|kernel|backend)\.ts$/.test(f);
+const firewallCode = (f: string) =>
+  f.includes(`${ROOT}/lib/iptables/`) || /\/lib\/(nftables\/(nft|masq)|netlink\/netfilter|firewall\/backend|sys\/xtables-lock)\.ts$/.test(f);
 
 describe("firewall code loads only when a pod needs it", () => {
   it.each(["bridge", "portmap", "flannel"])("plugins/%s/index.ts reaches no iptables or nftables driver statically", (plugin) => {

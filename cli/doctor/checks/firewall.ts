@@ -1,6 +1,6 @@
 // Check: which firewall this node can use (iptables, nftables) and where our rules live in each, so a node with
 // only nft (or only iptables) is told apart from one where the plugins cannot set up their rules at all.
-import { parseBackend } from "../../../lib/nftables/backend-key.ts";
+import { parseBackend } from "../../../lib/firewall/backend-key.ts";
 import { MASQ_CHAIN, MASQ_TABLE } from "../../../lib/nftables/masq.ts";
 import { type NftFamily, listTable } from "../../../lib/nftables/nft.ts";
 import { isObject } from "../../../lib/skel/index.ts";

@@ -2,11 +2,12 @@
 // where `nft` or `iptables-save` is a process of several milliseconds. DEL asks first and starts no firewall
 // process when nothing of the pod's can be there. Only "exists" and "does not exist" are answers: anything else
 // (a kernel without nf_tables, no permission, a name the kernel refuses) is undefined, and the caller asks the
-// tools as before.
-import { NetlinkError } from "../netlink/errors.ts";
-import { withNetlink } from "../netlink/socket.ts";
-import { type Attr, attr, cstring } from "../netlink/wire/attr.ts";
-import { NETLINK_NETFILTER } from "../netlink/wire/constants.ts";
+// tools as before. Both firewall backends ask it (iptables-nft keeps its tables in nf_tables too), so it is a
+// netlink family here, not a part of either backend.
+import { NetlinkError } from "./errors.ts";
+import { withNetlink } from "./socket.ts";
+import { type Attr, attr, cstring } from "./wire/attr.ts";
+import { NETLINK_NETFILTER } from "./wire/constants.ts";
 
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_GETTABLE = 1;

@@ -7,9 +7,12 @@
 // get a lock file of their own through XTABLES_LOCKFILE, which iptables 1.8 honours in both backends
 // (measured with 1.8.9: legacy waits on the named file, nft takes no lock at all). Other programs still wait
 // for us on the real file, and all of ours are already serialised by it.
-import { LOCK_EX, LOCK_NB, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
-import { SysError } from "../sys/errno.ts";
-import { sleepSync } from "../sys/sleep.ts";
+//
+// Both firewall backends take it (our nft changes too, though nft takes none), so it belongs to neither
+// backend's folder: lib/iptables and lib/nftables never import each other.
+import { LOCK_EX, LOCK_NB, LOCK_UN, close, flock, openLockFile } from "./libc.ts";
+import { SysError } from "./errno.ts";
+import { sleepSync } from "./sleep.ts";
 
 export const DEFAULT_LOCK_FILE = "/run/xtables.lock";
 export const WAIT_ENV = "CNI_XTABLES_WAIT_SECONDS";

@@ -1,10 +1,11 @@
 // Which firewall a plugin uses when its config names none, by the reference's rule: iptables, unless only
 // nftables is usable here; when neither probe succeeds (no CAP_NET_ADMIN while probing, say), nftables only
 // when nft is installed and iptables is not.
+// The policy over both backends lives here, above them: lib/iptables and lib/nftables never import each other.
 import { accessSync, constants } from "../sys/fs.ts";
 import { join } from "../sys/path.ts";
 import { iptablesWorks } from "../iptables/restore.ts";
-import { nftUsable } from "./nft.ts";
+import { nftUsable } from "../nftables/nft.ts";
 import type { FirewallBackend } from "./backend-key.ts";
 
 export type { FirewallBackend } from "./backend-key.ts";
