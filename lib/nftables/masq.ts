@@ -7,7 +7,6 @@
 // Teardown needs only network, ifname and container id: the hashes lead the comment.
 import { type CIDR, formatCIDR, formatIP, networkOf } from "../ip/addr.ts";
 import { sha512hex } from "../sys/hash.ts";
-import type { Attachment } from "../skel/gc.ts";
 import { type NftRule, NftUnavailable, listChain, modifyNft } from "./nft.ts";
 import { nftTableExists } from "../netlink/netfilter.ts";
 import { MAX_COMMENT_BYTES, nftComment } from "./text.ts";
@@ -90,6 +89,9 @@ export function teardownMasqNft(network: string, ifname: string, id: string): bo
   }
 }
 
+/** The attachments the runtime still has (the GC input, as the plugin read it): only ifname and id name a rule. */
+type Valid = readonly { containerID: string; ifname: string }[];
+
 const sameExpr = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** What of the pod's masquerade rules is missing (empty when all are there). */
@@ -99,14 +101,14 @@ export function checkMasqNft(network: string, ifname: string, id: string, addrs:
   return addrs.filter((a) => !mine.some((r) => sameExpr(r.expr, podRuleExpr(a)))).map((a) => `nftables rule "${podRule(a, comment).slice(4)}"`);
 }
 
-const staleOf = (network: string, valid: Attachment[]) => {
+const staleOf = (network: string, valid: Valid) => {
   const keep = new Set(valid.map((a) => masqComment(network, a.ifname, a.containerID)));
   const prefix = `${networkHash(network)}-`;
   return masqRules().filter((r) => r.comment?.startsWith(prefix) && !keep.has(r.comment));
 };
 
 /** Comments of the rules of `network` whose attachment is not in `valid` (read only). */
-export const staleMasqNft = (network: string, valid: Attachment[]): string[] => [...new Set(staleOf(network, valid).map((r) => r.comment!))];
+export const staleMasqNft = (network: string, valid: Valid): string[] => [...new Set(staleOf(network, valid).map((r) => r.comment!))];
 
 /** Remove the rules carrying exactly `comment` (one attachment's). */
 export function removeMasqNft(comment: string): void {
@@ -118,7 +120,7 @@ export function removeMasqNft(comment: string): void {
 }
 
 /** Remove rules of `network` whose attachment is not in `valid`; the comments removed. */
-export function gcMasqNft(network: string, valid: Attachment[]): string[] {
+export function gcMasqNft(network: string, valid: Valid): string[] {
   const removed: string[] = [];
   try {
     modifyNft(() => {
