@@ -179,26 +179,9 @@ export function setPromisc(nl: NetlinkSocket, l: Link | number, on: boolean): vo
   setLink(nl, i, `${n} promisc ${on ? "on" : "off"}`, [], on ? IFF.PROMISC : 0, IFF.PROMISC);
 }
 
-export function setMtu(nl: NetlinkSocket, l: Link | number, mtu: number): void {
-  const [i, n] = label(l);
-  setLink(nl, i, `${n} mtu ${mtu}`, [attr(IFLA.MTU, u32(mtu))]);
-}
-
 export function setMac(nl: NetlinkSocket, l: Link | number, mac: Uint8Array): void {
   const [i, n] = label(l);
   setLink(nl, i, `${n} address ${formatMAC(mac)}`, [attr(IFLA.ADDRESS, mac)]);
-}
-
-/** Attach to a bridge (`master` = its index) or detach (0). */
-export function setMaster(nl: NetlinkSocket, l: Link | number, master: number): void {
-  const [i, n] = label(l);
-  setLink(nl, i, `${n} master ${master}`, [attr(IFLA.MASTER, u32(master))]);
-}
-
-/** Move a link into the namespace open at `nsFd`. */
-export function setNetns(nl: NetlinkSocket, l: Link | number, nsFd: number): void {
-  const [i, n] = label(l);
-  setLink(nl, i, `${n} netns`, [attr(IFLA.NET_NS_FD, u32(nsFd))]);
 }
 
 export function deleteLink(nl: NetlinkSocket, l: Link | number): void {

@@ -75,16 +75,6 @@ export function addRoute(nl: NetlinkSocket, r: Route): void {
   nl.request(RTM.NEWROUTE, NLM_F.CREATE | NLM_F.EXCL, fixed, attrs, `RTM_NEWROUTE ${describeRoute(r)}`);
 }
 
-export function replaceRoute(nl: NetlinkSocket, r: Route): void {
-  const { fixed, attrs } = encode(r);
-  nl.request(RTM.NEWROUTE, NLM_F.CREATE | NLM_F.REPLACE, fixed, attrs, `RTM_NEWROUTE ${describeRoute(r)}`);
-}
-
-export function delRoute(nl: NetlinkSocket, r: Route): void {
-  const { fixed, attrs } = encode({ ...r, scope: r.scope ?? RT_SCOPE.NOWHERE, protocol: r.protocol ?? RTPROT.UNSPEC });
-  nl.request(RTM.DELROUTE, 0, fixed, attrs, `RTM_DELROUTE ${describeRoute(r)}`);
-}
-
 /** Routes of one family in `table` (main by default), optionally only those out of `dev`. */
 export function listRoutes(nl: NetlinkSocket, fam: 4 | 6, opts: { dev?: number; table?: number } = {}): Route[] {
   const table = opts.table ?? RT_TABLE.MAIN;
