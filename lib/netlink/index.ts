@@ -7,6 +7,5 @@ export * from "./route.ts";
 export * from "./neigh.ts";
 export { addBridge } from "./kinds/bridge.ts";
 export { addVeth } from "./kinds/veth.ts";
-export { addVxlan } from "./kinds/vxlan.ts";
 export * from "./bridge-vlan.ts";
 export type { VxlanInfo } from "./kinds/vxlan-info.ts";

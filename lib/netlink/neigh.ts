@@ -1,10 +1,11 @@
-// Neighbours: permanent ARP/NDP entries, and forwarding-database entries of a VXLAN device (what flanneld
-// programs per peer: "<peer VTEP MAC> dst <peer underlay IP>").
-import { AttrMap, attr } from "./wire/attr.ts";
-import { AF, NDA, NLM_F, NTF, NUD, RTM } from "./wire/constants.ts";
+// Neighbours: ARP/NDP entries, and forwarding-database entries of a VXLAN device (what flanneld programs per
+// peer: "<peer VTEP MAC> dst <peer underlay IP>"), as doctor reads them. Writing them is flanneld's job: the
+// lab does it with its own code.
+import { AttrMap } from "./wire/attr.ts";
+import { AF, NDA, RTM } from "./wire/constants.ts";
 import { ndmsg, parseNdmsg } from "./wire/message.ts";
 import type { NetlinkSocket } from "./socket.ts";
-import { type IPBytes, formatIP } from "../ip/addr.ts";
+import type { IPBytes } from "../ip/addr.ts";
 import { formatMAC } from "./link.ts";
 
 export interface Neighbor {
@@ -13,28 +14,6 @@ export interface Neighbor {
   mac?: string;
   state: number;
   flags: number;
-}
-
-/** Add or replace a permanent neighbour entry `ip lladdr mac dev index`. */
-export function replaceNeighbor(nl: NetlinkSocket, index: number, ip: IPBytes, mac: Uint8Array): void {
-  nl.request(
-    RTM.NEWNEIGH,
-    NLM_F.CREATE | NLM_F.REPLACE,
-    ndmsg({ family: ip.length === 4 ? AF.INET : AF.INET6, index, state: NUD.PERMANENT, flags: 0, type: 0 }),
-    [attr(NDA.DST, ip), attr(NDA.LLADDR, mac)],
-    `RTM_NEWNEIGH ${formatIP(ip)} lladdr ${formatMAC(mac)}`,
-  );
-}
-
-/** `bridge fdb append <mac> dev <vxlan> dst <remote>`: a permanent, self fdb entry of a VXLAN device. */
-export function appendFdb(nl: NetlinkSocket, index: number, mac: Uint8Array, remote: IPBytes): void {
-  nl.request(
-    RTM.NEWNEIGH,
-    NLM_F.CREATE | NLM_F.APPEND,
-    ndmsg({ family: AF.BRIDGE, index, state: NUD.PERMANENT, flags: NTF.SELF, type: 0 }),
-    [attr(NDA.LLADDR, mac), attr(NDA.DST, remote)],
-    `RTM_NEWNEIGH fdb ${formatMAC(mac)} dst ${formatIP(remote)}`,
-  );
 }
 
 /** Neighbour entries of family 4, 6 or "bridge" (fdb), optionally of one link. */

@@ -7,7 +7,8 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { addAddr, addRoute, addVxlan, appendFdb, getLink, parseMAC, replaceNeighbor, setUp, withNetlink } from "../../lib/netlink/index.ts";
+import { addAddr, addRoute, getLink, parseMAC, setUp, withNetlink } from "../../lib/netlink/index.ts";
+import { addVxlan, appendFdb, replaceNeighbor } from "./netlink.ts";
 import { parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { inNs, ipn, nsPath, run } from "./sh.ts";
 import { type Backend, type LabNode, MTU, flanneldRules, labNode, leaseText } from "./node-plan.ts";

@@ -1,0 +1,53 @@
+// The netlink operations flanneld performs and no plugin does: a VXLAN device like flannel.1, and per peer a
+// permanent neighbour and an fdb entry. The lab programs nodes with them, so they live here, on lib/netlink's
+// codec and socket, and the product carries only what the plugins and doctor use.
+import { type Attr, attr, u16be, u32, u8 } from "../../lib/netlink/wire/attr.ts";
+import { AF, IFLA_VXLAN, NDA, NLM_F, NTF, NUD, RTM } from "../../lib/netlink/wire/constants.ts";
+import { ndmsg } from "../../lib/netlink/wire/message.ts";
+import { addLink, formatMAC } from "../../lib/netlink/link.ts";
+import type { NetlinkSocket } from "../../lib/netlink/socket.ts";
+import { type IPBytes, formatIP } from "../../lib/ip/addr.ts";
+
+export interface VxlanOptions {
+  name: string;
+  vni: number;
+  port?: number;
+  local?: IPBytes;
+  /** Index of the underlay device. */
+  dev?: number;
+  learning?: boolean;
+  mtu?: number;
+  mac?: Uint8Array;
+}
+
+/** A VXLAN device as flanneld makes flannel.1: VNI, local VTEP address, underlay device, UDP port, learning. */
+export function addVxlan(nl: NetlinkSocket, o: VxlanOptions): void {
+  const data: Attr[] = [attr(IFLA_VXLAN.ID, u32(o.vni))];
+  if (o.local) data.push(attr(o.local.length === 4 ? IFLA_VXLAN.LOCAL : IFLA_VXLAN.LOCAL6, o.local));
+  if (o.dev) data.push(attr(IFLA_VXLAN.LINK, u32(o.dev)));
+  if (o.port !== undefined) data.push(attr(IFLA_VXLAN.PORT, u16be(o.port)));
+  data.push(attr(IFLA_VXLAN.LEARNING, u8(o.learning === false ? 0 : 1)));
+  addLink(nl, { name: o.name, kind: "vxlan", mtu: o.mtu, mac: o.mac, data });
+}
+
+/** Add or replace a permanent neighbour entry `ip lladdr mac dev index`. */
+export function replaceNeighbor(nl: NetlinkSocket, index: number, ip: IPBytes, mac: Uint8Array): void {
+  nl.request(
+    RTM.NEWNEIGH,
+    NLM_F.CREATE | NLM_F.REPLACE,
+    ndmsg({ family: ip.length === 4 ? AF.INET : AF.INET6, index, state: NUD.PERMANENT, flags: 0, type: 0 }),
+    [attr(NDA.DST, ip), attr(NDA.LLADDR, mac)],
+    `RTM_NEWNEIGH ${formatIP(ip)} lladdr ${formatMAC(mac)}`,
+  );
+}
+
+/** `bridge fdb append <mac> dev <vxlan> dst <remote>`: a permanent, self fdb entry of a VXLAN device. */
+export function appendFdb(nl: NetlinkSocket, index: number, mac: Uint8Array, remote: IPBytes): void {
+  nl.request(
+    RTM.NEWNEIGH,
+    NLM_F.CREATE | NLM_F.APPEND,
+    ndmsg({ family: AF.BRIDGE, index, state: NUD.PERMANENT, flags: NTF.SELF, type: 0 }),
+    [attr(NDA.LLADDR, mac), attr(NDA.DST, remote)],
+    `RTM_NEWNEIGH fdb ${formatMAC(mac)} dst ${formatIP(remote)}`,
+  );
+}
