@@ -1,25 +1,17 @@
 // The multi-call entry point: one executable, dispatched on the name it was invoked as (a link named
 // "bridge" runs bridge), or on its first argument ("cni bridge"). Only dependency-free modules are imported up
 // front: VERSION is answered before anything else is loaded (multicall.ts does the rest), and each plugin's
-// modules are loaded with require() only when that plugin runs.
-import type { Plugin } from "./lib/skel/plugin.ts";
+// modules are loaded with require() only when that plugin runs (plugins/registry.ts, the one list of them).
 import { startTiming, startupMs, tallied } from "./lib/sys/phase-timer.ts";
 import { versionOutput } from "./lib/skel/version.ts";
 import { basename } from "./lib/sys/path.ts";
+import { PLUGINS } from "./plugins/registry.ts";
 
 // Timing only when asked: even the clock's first read costs a VERSION call measurable memory.
 const timing = process.env.CNI_LOG_LEVEL === "debug";
 const firstLine = timing ? performance.now() : 0;
 const firstLineCpu = timing ? process.cpuUsage() : undefined;
 
-// In registration order (the order `cni --version` lists them).
-const PLUGINS: Record<string, () => Plugin> = {
-  loopback: () => require("./plugins/loopback/index.ts").loopback,
-  "host-local": () => require("./plugins/host-local/index.ts").hostLocal,
-  bridge: () => require("./plugins/bridge/index.ts").bridge,
-  flannel: () => require("./plugins/flannel/index.ts").flannel,
-  portmap: () => require("./plugins/portmap/index.ts").portmap,
-};
 const isPlugin = (name: string | undefined): name is string => name !== undefined && Object.hasOwn(PLUGINS, name);
 
 // In a compiled executable argv0 is the name we were exec'd as; argv[1] is the bundled entry.

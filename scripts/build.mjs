@@ -3,12 +3,13 @@
 import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { bunPath } from "./bun-path.mjs";
-import { PLUGINS, ROOT, compile } from "./compile.mjs";
+import { ROOT, compile, pluginNames } from "./compile.mjs";
 
 const bin = join(ROOT, "dist", "bin");
 rmSync(bin, { recursive: true, force: true });
 mkdirSync(bin, { recursive: true });
 // The target this machine runs, stamped into `cni --version`.
 compile({ outfile: join(bin, "cni"), target: process.arch === "arm64" ? "linux-arm64" : "linux-amd64", bunExe: bunPath() });
-for (const p of PLUGINS) symlinkSync("cni", join(bin, p));
-console.log(`built ${join(bin, "cni")} with links: ${PLUGINS.join(", ")}`);
+const plugins = pluginNames();
+for (const p of plugins) symlinkSync("cni", join(bin, p));
+console.log(`built ${join(bin, "cni")} with links: ${plugins.join(", ")}`);

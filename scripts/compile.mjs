@@ -5,9 +5,19 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { COMPILE_FLAGS } from "./build-flags.mjs";
+import { bunPath } from "./bun-path.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const PLUGINS = ["flannel", "bridge", "host-local", "loopback", "portmap"];
+
+/**
+ * The plugins compiled in, in registration order, from plugins/registry.ts (the one list; a link is made per
+ * name). Read with Bun, which runs TypeScript as it is: Node, which runs these scripts, cannot.
+ */
+export function pluginNames(bun = bunPath()) {
+  const registry = JSON.stringify(join(ROOT, "plugins", "registry.ts"));
+  const code = `const { PLUGIN_NAMES } = await import(${registry}); process.stdout.write(JSON.stringify(PLUGIN_NAMES));`;
+  return JSON.parse(execFileSync(bun, ["--eval", code], { cwd: ROOT, encoding: "utf8" }));
+}
 
 export function version() {
   return JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;

@@ -6,7 +6,7 @@
 // each with .sha256 and .sha512 beside it, into dist/release/. Runs on a Linux x86-64 machine.
 import { copyFileSync, mkdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { PLUGINS, ROOT, commit, compile, version } from "./compile.mjs";
+import { ROOT, commit, compile, pluginNames, version } from "./compile.mjs";
 import { ensureNodeModules } from "./system-deps.mjs";
 import { writeChecksums } from "./release/checksums.mjs";
 import { addCRuntime } from "./release/libc.mjs";
@@ -21,6 +21,7 @@ const v = version();
 const rev = commit();
 const mtime = sourceDate(ROOT);
 const hostBun = bunOf("@oven/bun-linux-x64");
+const PLUGINS = pluginNames(hostBun);
 const DOCS = ["README.md", "LICENSE"];
 
 rmSync(out, { recursive: true, force: true });
@@ -41,7 +42,7 @@ for (const t of TARGETS) {
     const runtime = addCRuntime(stage, t.image.architecture);
     const labels = {
       "org.opencontainers.image.title": "cni",
-      "org.opencontainers.image.description": "flannel, bridge, host-local, loopback and portmap CNI plugins; installs them into /host/opt/cni/bin",
+      "org.opencontainers.image.description": `${PLUGINS.slice(0, -1).join(", ")} and ${PLUGINS.at(-1)} CNI plugins; installs them into /host/opt/cni/bin`,
       "org.opencontainers.image.version": v,
       "org.opencontainers.image.revision": rev,
       "org.opencontainers.image.licenses": "Apache-2.0",

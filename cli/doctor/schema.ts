@@ -6,14 +6,23 @@ import flannelSchema from "../../schemas/flannel.schema.json" with { type: "json
 import hostLocalSchema from "../../schemas/host-local.schema.json" with { type: "json" };
 import loopbackSchema from "../../schemas/loopback.schema.json" with { type: "json" };
 import portmapSchema from "../../schemas/portmap.schema.json" with { type: "json" };
+import type { PluginName } from "../../plugins/registry.ts";
+
+// One schema per plugin of the registry, and no other: keyed by its PluginName type, so a plugin added there
+// without a schema here does not compile. The files are named one by one because the bundler needs literal
+// paths. Only the registry's type is imported: a value import would move the registry out of the entry's own
+// chunk into a shared one that every VERSION call would load.
+const PLUGIN_SCHEMAS: Record<PluginName, object> = {
+  loopback: loopbackSchema,
+  "host-local": hostLocalSchema,
+  bridge: bridgeSchema,
+  flannel: flannelSchema,
+  portmap: portmapSchema,
+};
 
 export const SCHEMAS: Record<string, object> = {
   "conflist.schema.json": conflistSchema,
-  "bridge.schema.json": bridgeSchema,
-  "flannel.schema.json": flannelSchema,
-  "host-local.schema.json": hostLocalSchema,
-  "loopback.schema.json": loopbackSchema,
-  "portmap.schema.json": portmapSchema,
+  ...Object.fromEntries(Object.entries(PLUGIN_SCHEMAS).map(([name, schema]) => [`${name}.schema.json`, schema])),
 };
 
 export interface SchemaError {

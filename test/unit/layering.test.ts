@@ -7,7 +7,11 @@ import { type Edge, cycles, edgesOf, sourceFiles, specifiers } from "../helpers/
 import { ROOT } from "../helpers/paths.ts";
 
 const libEdges = edgesOf(ROOT, sourceFiles(ROOT, "lib"));
-const pluginEdges = edgesOf(ROOT, sourceFiles(ROOT, "plugins"));
+// A plugin's files are those in its folder; plugins/registry.ts beside them is the list the entry point reads.
+const pluginEdges = edgesOf(
+  ROOT,
+  sourceFiles(ROOT, "plugins").filter((f) => f.split("/").length > 2),
+);
 
 /** "lib/netlink" for lib/netlink/wire/attr.ts; "plugins/bridge" for plugins/bridge/add.ts. */
 const folderOf = (file: string) => file.split("/").slice(0, 2).join("/");
