@@ -13,8 +13,8 @@ import { addCRuntime } from "../../scripts/release/libc.mjs";
 import { ociImage } from "../../scripts/release/oci.mjs";
 import { BIN } from "./paths.ts";
 import { nsPath } from "./sandbox.ts";
+import { PLUGIN_NAMES as PLUGINS } from "../../plugins/registry.ts";
 
-const PLUGINS = ["flannel", "bridge", "host-local", "loopback", "portmap"];
 /** The containerd namespace of `ctr`'s containers; CRI keeps its pods and images in "k8s.io". */
 const NAMESPACE = "cnitest";
 const CRI_NAMESPACE = "k8s.io";

@@ -19,11 +19,12 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
 import { Sandbox } from "../helpers/sandbox.ts";
+import { PLUGIN_NAMES } from "../../plugins/registry.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
 
-const PLUGINS = ["loopback", "host-local", "bridge", "flannel", "portmap"];
+const PLUGINS = PLUGIN_NAMES;
 const CNI = join(BIN, "cni");
 
 function install(args: string[], exe = CNI) {
@@ -117,7 +118,7 @@ describe("cni install", () => {
     const dest = box.tmpdir();
     const r = install(["--dest", dest, "--plugins", "bridge,../x"]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("unknown plugin ../x; this build has: loopback, host-local, bridge, flannel, portmap");
+    expect(r.stderr).toContain(`unknown plugin ../x; this build has: ${PLUGINS.join(", ")}`);
     expect(install(["--dest", dest, "--force"]).stderr).toContain("unknown argument: --force");
     expect(install(["--dest"]).stderr).toContain("--dest needs a value");
     expect(names(dest)).toEqual([]);

@@ -10,6 +10,7 @@ import { ContainerdNode, buildBusyboxImage, buildCniImage, until } from "../help
 import { json } from "../helpers/kernel-state.ts";
 import { ROOT } from "../helpers/paths.ts";
 import { Sandbox, sh } from "../helpers/sandbox.ts";
+import { PLUGIN_NAMES } from "../../plugins/registry.ts";
 
 const box = new Sandbox();
 let runtime: ContainerdNode | undefined;
@@ -45,7 +46,7 @@ describe("containerd with our image and the stock kube-flannel conflist", () => 
     const init = rt.ctr(["run", "--rm", "--mount", `type=bind,src=${rt.bin},dst=/host/opt/cni/bin,options=rbind:rw`, cniImage, "install-cni"]);
     expect(init.status, init.stderr).toBe(0);
     expect(init.stdout).toContain("installed /host/opt/cni/bin/cni\n");
-    expect(readdirSync(rt.bin).sort()).toEqual(["bridge", "cni", "flannel", "host-local", "loopback", "portmap"]);
+    expect(readdirSync(rt.bin).sort()).toEqual(["cni", ...PLUGIN_NAMES].sort());
 
     // 2. What kube-flannel writes: its stock conflist, and flanneld's lease.
     copyFileSync(join(ROOT, "conf-examples", "10-flannel.conflist"), join(rt.netd, "10-flannel.conflist"));

@@ -14,6 +14,7 @@ import { CriClient, type PodSandboxConfig } from "../helpers/cri.ts";
 import { json } from "../helpers/kernel-state.ts";
 import { BIN, REFERENCE_BIN, ROOT } from "../helpers/paths.ts";
 import { Sandbox, inNs, sh } from "../helpers/sandbox.ts";
+import { PLUGIN_NAMES } from "../../plugins/registry.ts";
 
 const NODE_IP = "192.0.2.1";
 const CLIENT_IP = "192.0.2.2";
@@ -63,7 +64,7 @@ const OURS: Side = {
   flannel: true,
   install: (bin) => {
     copyFileSync(join(BIN, "cni"), join(bin, "cni"));
-    for (const p of ["flannel", "bridge", "host-local", "loopback", "portmap"]) symlinkSync("cni", join(bin, p));
+    for (const p of PLUGIN_NAMES) symlinkSync("cni", join(bin, p));
   },
   conflist: () => readFileSync(join(ROOT, "conf-examples", "10-flannel.conflist"), "utf8"),
 };

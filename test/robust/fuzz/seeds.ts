@@ -3,9 +3,9 @@
 // Placeholders are filled in per run: @T@ the case's own folder, @POD@ / @NODE@ the namespaces' paths, @BIN@
 // the folder of the plugin executables.
 import type { Rng } from "./prng.ts";
+import type { PluginName } from "../../../plugins/registry.ts";
 
-export const PLUGINS = ["flannel", "bridge", "host-local", "loopback", "portmap"] as const;
-export type PluginName = (typeof PLUGINS)[number];
+export type { PluginName };
 export const COMMANDS = ["ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 /** The spec's versions, written out here rather than taken from the code under test. */
@@ -218,7 +218,14 @@ function portmap(r: Rng, _command: CommandName, version: string, ifname: string)
   return { conf, fixtures: [], protect: {}, podAddress: "10.244.1.2/24" };
 }
 
-const BUILDERS = { flannel, bridge, "host-local": hostLocal, loopback, portmap };
+type Builder = (r: Rng, command: CommandName, version: string, ifname: string) => Build;
+/** A seed builder for every plugin of the registry (its type says so). */
+const BUILDERS: Record<PluginName, Builder> = { flannel, bridge, "host-local": hostLocal, loopback, portmap };
+/**
+ * The plugins fuzzed: all of them, in the order the fuzzer has always drawn from, since a run's cases follow
+ * from its seed and this order (a recorded CNI_FUZZ_SEED replays the same cases).
+ */
+export const PLUGINS = Object.keys(BUILDERS) as PluginName[];
 
 export function seedFor(r: Rng, plugin: PluginName, command: CommandName): Seed {
   const version = versionFor(r, command);
