@@ -1,7 +1,7 @@
 // One invocation: environment + stdin in, stdout text + exit code out. The process entry point and
 // in-process delegation both go through here, so a delegate behaves the same either way.
 import { statSync } from "../sys/fs.ts";
-import { CniError, Code } from "./errors.ts";
+import { CniError, Code, toCniError } from "./errors.ts";
 import { describeValue, tooDeep } from "./describe.ts";
 import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";
 import type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
@@ -31,16 +31,6 @@ export function stderrLogger(plugin: string, env: Env = {}): Logger {
   const write = (level: string, msg: string) => writeLogLine(`${plugin}: ${level}: ${msg}`);
   const debug = env.CNI_LOG_LEVEL === "debug";
   return { warn: (m) => write("warning", m), info: (m) => write("info", m), debug: (m) => debug && write("debug", m) };
-}
-
-/** Any thrown value as a CNI error: CniError as is, errors carrying `cniCode` with it, the rest as internal. */
-export function toCniError(e: unknown): CniError {
-  if (e instanceof CniError) return e;
-  if (e instanceof Error) {
-    const code = (e as { cniCode?: unknown }).cniCode;
-    return new CniError(typeof code === "number" ? code : Code.Internal, e.message);
-  }
-  return new CniError(Code.Internal, String(e));
 }
 
 export function errorJSON(err: CniError, version: string): string {

@@ -1,4 +1,4 @@
-export { CniError, Code, invalidConfig, invalidEnv } from "./errors.ts";
+export { CniError, Code, Failures, invalidConfig, invalidEnv } from "./errors.ts";
 export type { Command, CmdArgs } from "./env.ts";
 export { parseCniArgs } from "./env.ts";
 export type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
