@@ -5,6 +5,7 @@
 import { accessSync, constants } from "../sys/fs.ts";
 import { join } from "../sys/path.ts";
 import { iptablesWorks } from "../iptables/restore.ts";
+import { Failures } from "../skel/errors.ts";
 import { nftUsable } from "../nftables/nft.ts";
 import type { FirewallBackend } from "./backend-key.ts";
 
@@ -14,27 +15,13 @@ export const iptablesUsable = (): boolean => iptablesWorks(4);
 
 /**
  * A DEL's removal from both backends (a pod may have been set up by either, by another version or config):
- * both are always tried, and every failure is reported after. Each step says whether its backend was usable;
- * the result is whether either was. One failure is rethrown as it is (its CNI code with it); several are joined,
- * with the first one's code.
+ * both are always tried, and every failure is reported after (lib/skel/errors.ts's Failures). Each step says
+ * whether its backend was usable; the result is whether either was.
  */
 export function removeFromBoth(what: string, iptables: () => boolean, nftables: () => boolean): boolean {
-  const errors: Error[] = [];
-  const attempt = (step: () => boolean) => {
-    try {
-      return step();
-    } catch (e) {
-      errors.push(e as Error);
-      return true;
-    }
-  };
-  const usable = [attempt(iptables), attempt(nftables)].some(Boolean);
-  if (errors.length === 1) throw errors[0];
-  if (errors.length) {
-    throw Object.assign(new Error(`could not remove ${what}: ${errors.map((e) => e.message).join("; ")}`), {
-      cniCode: (errors[0] as { cniCode?: number }).cniCode,
-    });
-  }
+  const failures = new Failures();
+  const usable = [failures.attempt(iptables), failures.attempt(nftables)].some(Boolean);
+  failures.throwIfAny(`could not remove ${what}`);
   return usable;
 }
 

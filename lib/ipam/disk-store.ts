@@ -13,6 +13,7 @@ import { LOCK_EX, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
 import { type IPBytes, formatIP, ipEqual, parseIP } from "../ip/addr.ts";
 import { createFileExclusive, scratchTag, syncDir, writeFileAtomic } from "../sys/files.ts";
 import { readFileBounded, readTextBounded } from "../sys/read-bounded.ts";
+import { Failures } from "../skel/errors.ts";
 import type { Reservation, Store } from "./store.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
@@ -259,17 +260,9 @@ export class DiskStore implements Store {
     // Files from older plugins hold only the id; they count only when nothing current matched.
     const victims = current.length ? current : all.filter((r) => r.ifName === undefined);
     // Keep going past a failure, as the Go plugin does, and name every address still held.
-    const failed: StoreIOError[] = [];
-    for (const r of victims) {
-      try {
-        this.release(r.ip);
-      } catch (e) {
-        if (!(e instanceof StoreIOError)) throw e;
-        failed.push(e);
-      }
-    }
-    if (failed.length === 1) throw failed[0];
-    if (failed.length) throw new StoreIOError("remove", failed.map((e) => e.path).join(" and "), failed[0].cause);
+    const failures = new Failures();
+    for (const r of victims) failures.attempt(() => this.release(r.ip));
+    failures.throwIfAny(`host-local store: cannot release every address of ${want}/${ifName}`);
     return victims.map((r) => r.ip);
   }
 

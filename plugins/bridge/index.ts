@@ -1,5 +1,5 @@
 // bridge: pods on a Linux bridge (cni0) through veth pairs, addresses from the IPAM delegate.
-import { CniError, Code, type Context, type Plugin, delegate, validContainers } from "../../lib/skel/index.ts";
+import { type Context, Failures, type Plugin, delegate, validContainers } from "../../lib/skel/index.ts";
 import { BRIDGE_SHAPE, loadTeardownConfig } from "./config.ts";
 import { add } from "./add.ts";
 import { del } from "./del.ts";
@@ -12,25 +12,11 @@ import { checkCommand, masquerade, spoofCheck } from "./lazy.ts";
  */
 function gc(ctx: Context): void {
   const conf = loadTeardownConfig(ctx.conf, ctx.args);
-  const errors: unknown[] = [];
-  const attempt = (fn: () => void) => {
-    try {
-      fn();
-    } catch (e) {
-      errors.push(e);
-    }
-  };
-  if (conf.ipamType) attempt(() => delegate(ctx, conf.ipamType!, ctx.stdin, "GC"));
-  masquerade().gcMasquerade(conf, ctx, validContainers(ctx.conf), attempt);
-  attempt(() => spoofCheck().gcSpoofChecks(ctx, conf.brName));
-  if (errors.length === 1) throw errors[0];
-  if (errors.length) {
-    const first = errors[0];
-    throw new CniError(
-      first instanceof CniError ? first.code : Code.Internal,
-      `GC failed in ${errors.length} steps: ${errors.map((e) => (e as Error).message).join("; ")}`,
-    );
-  }
+  const failures = new Failures();
+  if (conf.ipamType) failures.attempt(() => delegate(ctx, conf.ipamType!, ctx.stdin, "GC"));
+  masquerade().gcMasquerade(conf, ctx, validContainers(ctx.conf), failures);
+  failures.attempt(() => spoofCheck().gcSpoofChecks(ctx, conf.brName));
+  failures.throwIfAny("bridge GC failed");
 }
 
 function status(ctx: Context): void {

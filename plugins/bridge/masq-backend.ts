@@ -1,7 +1,7 @@
 // Masquerade rules in whichever firewall the config picks (ipMasqBackend, else the reference's default:
 // iptables unless only nftables is usable). A pod may have been set up by another version or config, so
 // teardown, CHECK and GC look in both.
-import { CniError, Code, type Context, validAttachments } from "../../lib/skel/index.ts";
+import { CniError, Code, type Context, type Failures, validAttachments } from "../../lib/skel/index.ts";
 import type { CIDR } from "../../lib/ip/addr.ts";
 import { checkMasq, setupMasq, staleMasqChains, teardownMasq, teardownMasqChain } from "../../lib/iptables/masq.ts";
 import { TableUnreadable } from "../../lib/iptables/restore.ts";
@@ -61,16 +61,16 @@ export function checkMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): 
 
 /**
  * GC in both backends: rules of this network whose attachment the runtime no longer has. Each step goes through
- * `attempt`, which records a failure and lets the rest go on.
+ * `failures`, which records a failure and lets the rest go on.
  */
-export function gcMasquerade(conf: BridgeConf, ctx: Context, valid: Set<string>, attempt: (fn: () => void) => void): void {
-  attempt(() => {
+export function gcMasquerade(conf: BridgeConf, ctx: Context, valid: Set<string>, failures: Failures): void {
+  failures.attempt(() => {
     for (const { chain, id } of staleMasqChains(conf.name, valid)) {
       ctx.log.info(`gc: removing masquerade rules of ${id} (chain ${chain})`);
-      attempt(() => teardownMasqChain(chain));
+      failures.attempt(() => teardownMasqChain(chain));
     }
   });
-  attempt(() => {
+  failures.attempt(() => {
     for (const comment of gcMasqNft(conf.name, validAttachments(ctx.conf))) ctx.log.info(`gc: removed nftables masquerade rule "${comment}"`);
   });
 }

@@ -1,7 +1,7 @@
 // host-local: addresses from local range sets, recorded under <dataDir>/<network>/ in the Go plugin's format.
 // Load and validate everything first; then take the store's lock for the whole command.
 import { join } from "../../lib/sys/path.ts";
-import { CniError, Code, type Context, type Logger, type Plugin, type Result, validAttachments } from "../../lib/skel/index.ts";
+import { CniError, Code, type Context, Failures, type Logger, type Plugin, type Result, validAttachments } from "../../lib/skel/index.ts";
 import { type IPBytes, compareIP, formatCIDR, formatIP, ipEqual, parseCIDR } from "../../lib/ip/addr.ts";
 import { AllocationError, allocate } from "../../lib/ipam/allocator.ts";
 import { DiskStore } from "../../lib/ipam/disk-store.ts";
@@ -138,7 +138,7 @@ function check(ctx: Context): void {
 function gc(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.args);
   const valid = validAttachments(ctx.conf);
-  const errors: string[] = [];
+  const failures = new Failures();
   withExistingStore(conf, (store) => {
     if (!store) return;
     sweepScratch(store, ctx.log);
@@ -146,15 +146,13 @@ function gc(ctx: Context): void {
       // Old id-only files stay as long as the container has any valid attachment.
       const keep = valid.some((a) => a.containerID === r.containerID && (r.ifName === undefined || a.ifname === r.ifName));
       if (keep) continue;
-      try {
+      failures.attempt(() => {
         store.release(r.ip);
         ctx.log.info(`gc: released ${formatIP(r.ip)} held by ${r.containerID}/${r.ifName ?? "?"}`);
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
+      });
     }
   });
-  if (errors.length) throw new CniError(Code.IOFailure, `host-local GC could not release every stale reservation: ${errors.join("; ")}`);
+  failures.throwIfAny("host-local GC could not release every stale reservation");
 }
 
 /**
