@@ -8,7 +8,6 @@ import { cniArgPairs } from "../lib/skel/env.ts";
 import { DEFAULT_CACHE_DIR } from "../lib/runtime/cache.ts";
 import { type ConfList, loadConfList } from "../lib/runtime/conf.ts";
 import {
-  JoinedFailure,
   PluginFailure,
   type RuntimeConf,
   addNetworkList,
@@ -89,7 +88,7 @@ export function toolMain(argv: string[]): number {
     if (command === "add") writeAll(1, `${JSON.stringify(result, null, 4)}\n`);
     return 0;
   } catch (e) {
-    const err = e instanceof PluginFailure || e instanceof JoinedFailure ? e.error : e instanceof CniError ? e : undefined;
+    const err = e instanceof PluginFailure ? e.error : e instanceof CniError ? e : undefined;
     if (err) writeAll(1, `${JSON.stringify({ code: err.code, msg: err.message, details: err.details }, null, 4)}\n`);
     writeAll(2, `${(e as Error).message}\n`);
     return 1;

@@ -2,7 +2,8 @@
 // with prevResult chaining and capability args; CHECK and DEL with the parameters of the ADD, read back from the
 // cache; GC, which DELs cached attachments that are no longer valid and then tells every plugin what is; STATUS.
 // ADD, CHECK, DEL and GC of one network hold its lock (lock.ts), so a GC never sees a half-made attachment.
-import { CniError, Code, VALID_ATTACHMENTS, findInPath, isObject, versionAtLeast, type Attachment as GCAttachment } from "../skel/index.ts";
+import { CniError, Code, Failures, VALID_ATTACHMENTS, findInPath, isObject, versionAtLeast, type Attachment as GCAttachment } from "../skel/index.ts";
+import { toCniError } from "../skel/errors.ts";
 import { execPlugin, outcomeError } from "../skel/delegate.ts";
 import { validateContainerID, validateIfName, validateNetworkName } from "../skel/env.ts";
 import { netnsGone } from "../ns/netns.ts";
@@ -31,18 +32,9 @@ export class PluginFailure extends Error {
   }
 }
 
-/** Every failure of a GC (which keeps going), one per line as libcni's errors.Join; the first one's code stands. */
-export class JoinedFailure extends Error {
-  readonly error: CniError;
-  constructor(readonly failures: CniError[]) {
-    super(failures.map((f) => f.message).join("\n"));
-    this.error = new CniError(failures[0].code, this.message, failures[0].details);
-  }
-}
-
 /** `e` as a CNI error whose message says what was being done. */
 function asCniError(doing: string, e: unknown): CniError {
-  const err = e instanceof PluginFailure ? e.error : e instanceof CniError ? e : new CniError(Code.Internal, (e as Error).message);
+  const err = toCniError(e instanceof PluginFailure ? e.error : e);
   return new CniError(err.code, `${doing}: ${e instanceof Error ? e.message : String(e)}`, err.details);
 }
 
@@ -157,7 +149,8 @@ const isLive = (e: CachedEntry): boolean => typeof e.netns !== "string" || !e.ne
 
 /**
  * libcni's GCNetworkList: DEL every cached attachment of the network that is not valid, then (from 1.1.0) GC every
- * plugin with the valid list, carrying on past failures and reporting them all. `valid` is the runtime's list;
+ * plugin with the valid list, carrying on past failures and reporting them all (libcni joins them one per line;
+ * here they follow lib/skel/errors.ts's Failures, as every such report does). `valid` is the runtime's list;
  * without one, the valid attachments are the cached ones whose namespace still exists.
  */
 export function gcNetworkList(list: ConfList, rt: RuntimeConf, valid?: GCAttachment[]): void {
@@ -165,14 +158,14 @@ export function gcNetworkList(list: ConfList, rt: RuntimeConf, valid?: GCAttachm
   locked(list, rt, "exclusive", () => {
     const cached = cachedEntries(rt.cacheDir, list.name);
     const keep = valid ?? cached.filter(isLive).map((e) => ({ containerID: e.containerId, ifname: e.ifName }));
-    const failures: CniError[] = [];
+    const failures = new Failures();
     for (const e of cached) {
       if (keep.some((a) => a.containerID === e.containerId && a.ifname === e.ifName)) continue;
       const stale = { ...rt, ...NO_ATTACHMENT, containerID: e.containerId, ifName: e.ifName, netns: typeof e.netns === "string" ? e.netns : "" };
       try {
         del(list, stale);
       } catch (err) {
-        failures.push(asCniError(`failed to delete stale attachment ${e.containerId} ${e.ifName}`, err));
+        failures.add(asCniError(`failed to delete stale attachment ${e.containerId} ${e.ifName}`, err));
       }
     }
     if (versionAtLeast(list.cniVersion, "1.1.0")) {
@@ -180,11 +173,11 @@ export function gcNetworkList(list: ConfList, rt: RuntimeConf, valid?: GCAttachm
         try {
           run(p, { ...rt, ...NO_ATTACHMENT }, "GC", pluginConfig(list, p, {}, undefined, { [VALID_ATTACHMENTS]: keep }));
         } catch (err) {
-          failures.push(asCniError(`failed to GC plugin ${p.type}`, err instanceof PluginFailure ? err.error : err));
+          failures.add(asCniError(`failed to GC plugin ${p.type}`, err instanceof PluginFailure ? err.error : err));
         }
       }
     }
-    if (failures.length) throw new JoinedFailure(failures);
+    failures.throwIfAny(`GC of network ${list.name} failed`);
   });
 }
 

@@ -225,7 +225,10 @@ describe("cni tool gc", () => {
     const leaked = leak(s, "10.1.2.9");
     const r = s.tool("gc");
     expect(r.status).toBe(1);
-    expect(errorOf(r)).toMatchObject({ code: 11, msg: "failed to GC plugin fake: fake fails GC\nfailed to GC plugin fake2: fake2 fails GC" });
+    expect(errorOf(r)).toMatchObject({
+      code: 11,
+      msg: "GC of network net failed (2 failures): failed to GC plugin fake: fake fails GC; failed to GC plugin fake2: fake2 fails GC",
+    });
     expect(existsSync(leaked)).toBe(false);
   });
 
