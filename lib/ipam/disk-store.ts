@@ -282,10 +282,10 @@ export class DiskStore implements Store {
    * Remove the scratch files of writers that were killed: every writer of this store makes its scratch files
    * (reservations, last_reserved_ip.N) while holding the lock and removes them before letting go, so one seen
    * under the lock has no live writer. Unlocked (a read-only store) nothing is removed. Names another program
-   * could have made are left alone. Returns the names removed and the failures, one message each.
+   * could have made are left alone. Returns the names removed and the failures.
    */
-  removeStaleScratch(): { removed: string[]; failed: string[] } {
-    const out = { removed: [] as string[], failed: [] as string[] };
+  removeStaleScratch(): { removed: string[]; failed: StoreIOError[] } {
+    const out = { removed: [] as string[], failed: [] as StoreIOError[] };
     if (this.lockFd < 0) return out;
     for (const name of [...this.entries()]) {
       const tag = scratchTag(name);
@@ -295,7 +295,7 @@ export class DiskStore implements Store {
         this.names!.delete(name);
         out.removed.push(name);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "ENOENT") out.failed.push(new StoreIOError("remove", join(this.dir, name), e).message);
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") out.failed.push(new StoreIOError("remove", join(this.dir, name), e));
       }
     }
     return out;

@@ -32,7 +32,7 @@ function using<S extends DiskStore | undefined, T>(store: S, fn: (s: S) => T): T
 function sweepScratch(store: DiskStore, log: Logger): void {
   const { removed, failed } = store.removeStaleScratch();
   if (removed.length) log.info(`removed scratch files of killed writers in ${store.dir}: ${removed.join(" ")}`);
-  for (const msg of failed) log.warn(msg);
+  for (const e of failed) log.warn(e.message);
 }
 
 /** The first ADD of a boot releases what earlier boots left (lib/ipam/reboot.ts), in one line on stderr. */

@@ -9,6 +9,7 @@ import { earlierBootReservations } from "../../../lib/ipam/reboot.ts";
 import { canonicalizeRangeSet, rangeFor, rangeSetCapacity } from "../../../lib/ipam/range.ts";
 import type { Reservation } from "../../../lib/ipam/store.ts";
 import { teardownMasq } from "../../../lib/iptables/masq.ts";
+import { Failures } from "../../../lib/skel/errors.ts";
 import { scratchTag } from "../../../lib/sys/files.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
 import { type Context, storeDir } from "../context.ts";
@@ -32,8 +33,9 @@ function removeScratch(ctx: Context): void {
   const store = DiskStore.openExisting(ctx.network!, ctx.ipamDataDir);
   if (!store) return;
   try {
-    const r = store.removeStaleScratch();
-    if (r.failed.length) throw new Error(r.failed.join("; "));
+    const failures = new Failures();
+    for (const e of store.removeStaleScratch().failed) failures.add(e);
+    failures.throwIfAny(`could not remove every scratch file in ${store.dir}`);
   } finally {
     store.close();
   }
@@ -60,15 +62,9 @@ function flannelLeftovers(ctx: Context): Finding | undefined {
       describe: `remove ${gone.length} saved flannel config(s) of gone containers from ${dir}`,
       apply: () => {
         // Each one, whatever fails: the failures are reported together.
-        const failed: string[] = [];
-        for (const n of gone) {
-          try {
-            unlinkSync(join(dir, n));
-          } catch (e) {
-            failed.push(`${n}: ${(e as NodeJS.ErrnoException).code ?? e}`);
-          }
-        }
-        if (failed.length) throw new Error(`could not remove ${failed.join(", ")}`);
+        const failures = new Failures();
+        for (const n of gone) failures.attempt(() => unlinkSync(join(dir, n)));
+        failures.throwIfAny(`could not remove every saved flannel config in ${dir}`);
       },
     },
   });
