@@ -2,7 +2,7 @@
 // nftables is usable here; when neither probe succeeds (no CAP_NET_ADMIN while probing, say), nftables only
 // when nft is installed and iptables is not.
 // The policy over both backends lives here, above them: lib/iptables and lib/nftables never import each other.
-import { accessSync, constants } from "../sys/fs.ts";
+import { accessSync, constants } from "../sys/file-syscalls.ts";
 import { join } from "../sys/path.ts";
 import { iptablesWorks } from "../iptables/restore.ts";
 import { Failures } from "../skel/errors.ts";

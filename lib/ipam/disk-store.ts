@@ -7,7 +7,7 @@
 // sync()) before the address is reported, so a power loss cannot take back an address the runtime was given.
 // Every writer of the store holds its lock (the Go plugin too), so within one locked command the folder is read
 // once and what this process read stays true until it changes it itself.
-import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from "../sys/fs.ts";
+import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from "../sys/file-syscalls.ts";
 import { dirname, join } from "../sys/path.ts";
 import { LOCK_EX, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
 import { type IPBytes, formatIP, ipEqual, parseIP } from "../ip/addr.ts";

@@ -1,6 +1,6 @@
 // /proc/sys/net is per network namespace, resolved by the thread that opens it: call these inside
 // Netns.run() to act on a pod, or directly to act on the namespace the plugin runs in.
-import { writeFileSync } from "../sys/fs.ts";
+import { writeFileSync } from "../sys/file-syscalls.ts";
 import { readTextBounded } from "../sys/read-bounded.ts";
 
 const path = (name: string) => `/proc/sys/${name.replace(/^\/+/, "")}`;

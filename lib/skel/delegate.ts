@@ -2,7 +2,7 @@
 // on stdin. When the file found is this very executable, call the compiled-in plugin instead of starting a
 // process: same environment, same stdin bytes, same stdout parsing, so nothing observable changes.
 import { spawnSync } from "../sys/spawn.ts";
-import { type Stat as Stats, statSync } from "../sys/fs.ts";
+import { type Stat as Stats, statSync } from "../sys/file-syscalls.ts";
 import { join } from "../sys/path.ts";
 import { CniError, Code } from "./errors.ts";
 import type { Command } from "./env.ts";

@@ -1,6 +1,6 @@
 // One invocation: environment + stdin in, stdout text + exit code out. The process entry point and
 // in-process delegation both go through here, so a delegate behaves the same either way.
-import { statSync } from "../sys/fs.ts";
+import { statSync } from "../sys/file-syscalls.ts";
 import { CniError, Code, toCniError } from "./errors.ts";
 import { describeValue, tooDeep } from "./describe.ts";
 import { type CmdArgs, readCmdArgs, validateNetworkName } from "./env.ts";

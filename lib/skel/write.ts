@@ -1,6 +1,6 @@
 // Output as synchronous writes: process.stdout/stderr cost milliseconds to set up in a compiled binary, and
 // nothing written this way can be lost when the process exits.
-import { fstatSync, writeAllSync } from "../sys/fs.ts";
+import { fstatSync, writeAllSync } from "../sys/file-syscalls.ts";
 
 /** stdout or stderr refused a write (/dev/full, a closed pipe): there is no one left to tell but the other. */
 export class WriteError extends Error {

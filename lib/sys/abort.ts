@@ -3,7 +3,7 @@
 // command of a delegation chain) against the pod's namespace. The Go plugins throw such a thread away; we
 // have one thread, so the process goes. The entry point installs the reporter that says why, in the
 // protocol's words; nothing unwinds.
-import { writeAllSync } from "./fs.ts";
+import { writeAllSync } from "./file-syscalls.ts";
 
 type Reporter = (msg: string, details: string) => void;
 

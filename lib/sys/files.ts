@@ -1,7 +1,7 @@
 // Files that appear whole or not at all: written under a temporary name in the same folder (fsync'd when it
 // must survive a crash), then renamed or linked into place; when they must survive a power loss, the folder is
 // fsync'd too, since a new name is only durable once its directory is.
-import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeAllSync } from "./fs.ts";
+import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeAllSync } from "./file-syscalls.ts";
 import { basename, dirname, join } from "./path.ts";
 
 type Errno = { code?: string };

@@ -27,7 +27,7 @@ function open() {
     statfs: { args: [ptr, ptr], returns: i32 },
     poll: { args: [ptr, u64, i32], returns: i32 },
     getrusage: { args: [i32, ptr], returns: i32 },
-    // File I/O for lib/sys/fs.ts (ssize_t as i32, as above: every read and write here asks for < 2 GiB).
+    // File I/O for lib/sys/file-syscalls.ts (ssize_t as i32, as above: every read and write here asks for < 2 GiB).
     read: { args: [i32, ptr, u64], returns: i32 },
     write: { args: [i32, ptr, u64], returns: i32 },
     fsync: { args: [i32], returns: i32 },
@@ -169,7 +169,7 @@ export function waitWritable(fd: number): void {
   check("poll", () => libc().poll(pfd, 1, -1));
 }
 
-// File I/O, raw: lib/sys/fs.ts gives it the shapes its callers use. `name` is what an error message names.
+// File I/O, raw: lib/sys/file-syscalls.ts gives it the shapes its callers use. `name` is what an error message names.
 
 export function readInto(fd: number, buf: Uint8Array, name: string): number {
   return check(`read ${name}`, () => libc().read(fd, buf, buf.length));

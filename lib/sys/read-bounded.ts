@@ -1,7 +1,7 @@
 // Every file a config, the environment or the state directory names is read through here. A plugin runs as
 // root on every node: a path that names /dev/zero, a FIFO nobody writes, a directory or a 100 GiB file must
 // fail at once with the path and the reason, never block or fill memory.
-import { type Stat as Stats, closeSync, constants, fsTypeSync, fstatSync, lstatSync, openSync, readSync, statSync } from "./fs.ts";
+import { type Stat as Stats, closeSync, constants, fsTypeSync, fstatSync, lstatSync, openSync, readSync, statSync } from "./file-syscalls.ts";
 
 /** Why a read was refused: the file is absent, is not a regular file, is over the limit, or the read failed. */
 export type ReadRefusal = "missing" | "not-a-file" | "too-large" | "io";

@@ -2,7 +2,18 @@
 // from creation until the file has been renamed into place; the kernel drops that lock the instant the writer
 // exits or is killed. So a sweeper that can take the lock knows the file was abandoned — no pid check (pids are
 // reused), no clock (it jumps) — and one that cannot leaves it to its writer.
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeAllSync } from "./fs.ts";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeAllSync,
+} from "./file-syscalls.ts";
 import { basename, dirname, join } from "./path.ts";
 import { TMP_PREFIX, scratchTag, syncDir } from "./files.ts";
 import { LOCK_EX, LOCK_NB, flock } from "./libc.ts";

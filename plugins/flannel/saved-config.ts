@@ -1,7 +1,7 @@
 // <dataDir>/<containerID>: the delegate config an ADD used, kept for DEL (the Go plugin's format: the exact
 // rendered bytes, 0600 in a 0700 folder). Written to a scratch file, fsync'd and renamed, so a crash never
 // leaves a half-written config behind; the scratch file a crash leaves is swept by the next DEL or GC.
-import { lstatSync, mkdirSync, readdirSync, removeSync } from "../../lib/sys/fs.ts";
+import { lstatSync, mkdirSync, readdirSync, removeSync } from "../../lib/sys/file-syscalls.ts";
 import { join } from "../../lib/sys/path.ts";
 import { CniError, Code, type Logger, isValidName } from "../../lib/skel/index.ts";
 import { type Sweep, removeAbandonedScratch, writeFileLockedAtomic } from "../../lib/sys/scratch-files.ts";

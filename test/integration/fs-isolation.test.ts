@@ -79,17 +79,17 @@ describe("a plugin invocation never loads node:fs or node:path", () => {
     ).toEqual([]);
   });
 
-  it("nor loads them by name at run time (only lib/sys/fs.ts does, and only under Node)", () => {
+  it("nor loads them by name at run time (only lib/sys/file-syscalls.ts does, and only under Node)", () => {
     const byName = /getBuiltinModule\(\s*["'`](node:)?(fs|path)(\/[a-z]+)?["'`]|require\(\s*["'`](node:)?(fs|path)["'`]/;
-    const reached = [...reach("cni.ts", isCli)].filter((f) => f.endsWith(".ts") && f !== "lib/sys/fs.ts");
+    const reached = [...reach("cni.ts", isCli)].filter((f) => f.endsWith(".ts") && f !== "lib/sys/file-syscalls.ts");
     expect(reached.filter((f) => byName.test(readFileSync(join(ROOT, f), "utf8")))).toEqual([]);
-    const fsModule = readFileSync(join(ROOT, "lib/sys/fs.ts"), "utf8");
+    const fsModule = readFileSync(join(ROOT, "lib/sys/file-syscalls.ts"), "utf8");
     expect(fsModule).toMatch(/const inBun = typeof process\.versions\.bun === "string";/);
   });
 
   it("the graph is the real one: require() edges are followed, and cli/ does reach node:fs (the test can fail)", () => {
     const reached = reach("cni.ts", isCli);
-    // lib/sys/fs.ts loads libc with require() at its first call: followed, so bun:ffi shows up.
+    // lib/sys/file-syscalls.ts loads libc with require() at its first call: followed, so bun:ffi shows up.
     expect(reached).toContain("lib/sys/libc.ts");
     expect(importsOf(reached).some((i) => i.external && i.path === "bun:ffi")).toBe(true);
     expect(importsOf(reach("cni.ts")).filter(forbidden).length).toBeGreaterThan(0);

@@ -1,4 +1,4 @@
-// lib/sys/fs.ts on libc, as the compiled plugins run it: the fixture runs under Bun in a folder prepared here,
+// lib/sys/file-syscalls.ts on libc, as the compiled plugins run it: the fixture runs under Bun in a folder prepared here,
 // and what it reports is held against what node:fs says of the same files.
 import { spawnSync } from "node:child_process";
 import {
@@ -64,7 +64,7 @@ function expected(st: BigIntStats) {
   };
 }
 
-describe("lib/sys/fs.ts on libc", () => {
+describe("lib/sys/file-syscalls.ts on libc", () => {
   it("stat, lstat and fstat give type, mode, size, inode, devices, links and mtime as node:fs does", () => {
     for (const name of ["file", "sub", "link", "fifo"]) {
       expect(out[`stat:${name}`], name).toEqual(expected(statSync(join(dir, name), { bigint: true })));

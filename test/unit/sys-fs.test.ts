@@ -1,10 +1,10 @@
-// The pure parts of lib/sys/fs.ts and lib/sys/path.ts: struct statx and linux_dirent64 decoding, makedev, and
+// The pure parts of lib/sys/file-syscalls.ts and lib/sys/path.ts: struct statx and linux_dirent64 decoding, makedev, and
 // POSIX paths exactly as node:path computes them. (The libc calls themselves: test/integration/sys-fs.test.ts.)
 import { readFileSync, readdirSync } from "node:fs";
 import { join as nodeJoin, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { errnoName } from "../../lib/sys/errno.ts";
-import { makedev, parseDirents, parseStatx } from "../../lib/sys/fs.ts";
+import { makedev, parseDirents, parseStatx } from "../../lib/sys/file-syscalls.ts";
 import { basename, dirname, join, normalize } from "../../lib/sys/path.ts";
 import { ROOT } from "../helpers/paths.ts";
 import { seededRandom } from "../helpers/seeded-random.ts";
