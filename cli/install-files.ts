@@ -1,27 +1,12 @@
 // The file operations of `cni install`. A runtime may exec a plugin at any instant, so nothing in the folder is
 // ever written in place: the executable is copied to a locked scratch file beside its final name, fsync'd and
-// renamed over it; each link is made under a scratch name and renamed over its plugin's name. rename() swaps
+// renamed over it (lib/sys/atomic-files.ts's copyFileLocked); each link is made under its scratch name and renamed
+// over its plugin's name. rename() swaps
 // the name in one step, and the old file lives on for whoever has it open or is running it: an exec sees the
 // old or the new executable, never a partial one, and never ETXTBSY (no one holds the new file open for write
 // once its name appears).
-import {
-  type BigIntStats,
-  closeSync,
-  constants,
-  fstatSync,
-  fsyncSync,
-  lstatSync,
-  openSync,
-  readSync,
-  readlinkSync,
-  renameSync,
-  symlinkSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { join } from "node:path";
-import { TMP_PREFIX } from "../lib/sys/files.ts";
-import { openLocked } from "../lib/sys/scratch-files.ts";
+import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
+import { scratchPath } from "../lib/sys/atomic-files.ts";
 
 const CHUNK = 1 << 20;
 // The Go linker writes this magic at the start of a Go executable's build information.
@@ -30,8 +15,6 @@ const GO_BUILDINFO = Buffer.from("\xff Go buildinf:", "latin1");
 const GO_SCAN_LIMIT = 64 << 20;
 
 type Errno = NodeJS.ErrnoException;
-
-export const scratchName = (dir: string, name: string): string => join(dir, `${TMP_PREFIX}${name}.${process.pid}`);
 
 function lstatOrUndefined(path: string): BigIntStats | undefined {
   try {
@@ -121,36 +104,6 @@ function removeQuietly(path: string): void {
   }
 }
 
-/** Copy the open source file to `dest` through a locked, fsync'd scratch file renamed over `dest`. */
-export function copyAtomic(src: number, dest: string, dir: string, name: string, mode: number): void {
-  const tmp = scratchName(dir, name);
-  // Locked while it exists, so a later install can tell an abandoned copy (a killed install) and remove it; the
-  // lock is on a read-only descriptor, and the one written through is closed before the rename: a runtime exec'ing
-  // the new name at once would otherwise fail with ETXTBSY.
-  const lock = openLocked(tmp, mode, constants.O_RDONLY);
-  try {
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW);
-    try {
-      const buf = Buffer.alloc(CHUNK);
-      for (let pos = 0; ; ) {
-        const n = readSync(src, buf, 0, CHUNK, pos);
-        if (n === 0) break;
-        for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
-        pos += n;
-      }
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, dest);
-  } catch (e) {
-    removeQuietly(tmp);
-    throw Object.assign(e as Errno, { scratch: tmp });
-  } finally {
-    closeSync(lock);
-  }
-}
-
 /** Whether `path` is a link whose target is exactly `target`. */
 export function isLinkTo(path: string, target: string): boolean {
   const st = lstatOrUndefined(path);
@@ -159,7 +112,7 @@ export function isLinkTo(path: string, target: string): boolean {
 
 /** Point `path` at `target` with a link made under a scratch name and renamed over `path`. */
 export function linkAtomic(target: string, path: string, dir: string, name: string): void {
-  const tmp = scratchName(dir, name);
+  const tmp = scratchPath(dir, name);
   // A link of a killed install of the same pid: links take no space and are never opened, so just replace it.
   removeQuietly(tmp);
   symlinkSync(target, tmp);

@@ -4,13 +4,14 @@
 import { closeSync, lstatSync, openSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { registeredNames, writeAll } from "../lib/skel/index.ts";
-import { syncDir } from "../lib/sys/files.ts";
-import { removeAbandonedScratch } from "../lib/sys/scratch-files.ts";
+import { copyFileLocked, removeAbandonedScratch, syncDir } from "../lib/sys/atomic-files.ts";
 import { InstallError, explain } from "./install-errors.ts";
-import { copyAtomic, describeExisting, isInstalled, isLinkTo, linkAtomic } from "./install-files.ts";
+import { describeExisting, isInstalled, isLinkTo, linkAtomic } from "./install-files.ts";
 
 export const DEFAULT_DEST = "/opt/cni/bin";
 const EXECUTABLE = "cni";
+/** The running executable, whatever name it was started by. */
+const SELF = "/proc/self/exe";
 
 const USAGE = `usage: cni install [--dest DIR] [--plugins a,b,...]
   copies this executable to DIR/cni and points a link per plugin at it (default DIR: ${DEFAULT_DEST}, all plugins);
@@ -87,12 +88,12 @@ function install(o: Options, say: (line: string) => void): void {
     // Copies left by an install that was killed mid-way (no process holds their lock any more).
     removeAbandonedScratch(dir, (tag) => tag === EXECUTABLE);
     current = join(dir, EXECUTABLE);
-    const src = openSync("/proc/self/exe", "r");
+    const src = openSync(SELF, "r");
     try {
       if (isInstalled(src, current)) say(`up to date: ${current}`);
       else {
         const before = describeExisting(current);
-        copyAtomic(src, current, dir, EXECUTABLE, 0o755);
+        copyFileLocked(SELF, current, 0o755);
         say(before ? `replaced ${current} (was ${before})` : `installed ${current}`);
       }
     } finally {

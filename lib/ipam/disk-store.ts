@@ -11,7 +11,7 @@ import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } f
 import { dirname, join } from "../sys/path.ts";
 import { LOCK_EX, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
 import { type IPBytes, formatIP, ipEqual, parseIP } from "../ip/addr.ts";
-import { createFileExclusive, scratchTag, syncDir, writeFileAtomic } from "../sys/files.ts";
+import { createFileExclusive, removeAbandonedScratch, syncDir, writeFileAtomic } from "../sys/atomic-files.ts";
 import { readFileBounded, readTextBounded } from "../sys/read-bounded.ts";
 import { Failures } from "../skel/errors.ts";
 import type { Reservation, Store } from "./store.ts";
@@ -41,6 +41,9 @@ export class StoreIOError extends Error {
     super(`host-local store: cannot ${op} ${path}: ${code}; make the IPAM dataDir writable (or free space on it)`);
   }
 }
+
+/** A name the store's writers write through a scratch file: a reservation, or a last_reserved_ip.* hint. */
+const isStoreFile = (name: string): boolean => !!parseIP(name) || name.startsWith(LAST_IP_PREFIX);
 
 function io<T>(op: string, path: string, fn: () => T): T {
   try {
@@ -285,19 +288,9 @@ export class DiskStore implements Store {
    * could have made are left alone. Returns the names removed and the failures.
    */
   removeStaleScratch(): { removed: string[]; failed: StoreIOError[] } {
-    const out = { removed: [] as string[], failed: [] as StoreIOError[] };
-    if (this.lockFd < 0) return out;
-    for (const name of [...this.entries()]) {
-      const tag = scratchTag(name);
-      if (tag === undefined || !(parseIP(tag) || tag.startsWith(LAST_IP_PREFIX))) continue;
-      try {
-        unlinkSync(join(this.dir, name));
-        this.names!.delete(name);
-        out.removed.push(name);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "ENOENT") out.failed.push(new StoreIOError("remove", join(this.dir, name), e));
-      }
-    }
-    return out;
+    if (this.lockFd < 0) return { removed: [], failed: [] };
+    const sweep = removeAbandonedScratch(this.dir, isStoreFile, [...this.entries()]);
+    for (const name of sweep.removed) this.names!.delete(name);
+    return { removed: sweep.removed, failed: sweep.failed.map((f) => new StoreIOError("remove", join(this.dir, f.name), f.error)) };
   }
 }

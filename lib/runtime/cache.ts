@@ -1,7 +1,7 @@
 // libcni's result cache (<cacheDir>/results/<network>-<containerID>-<ifname>, "cniCacheV1"), so this tool and
 // a real runtime on the same node agree about what is attached.
 import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
-import { writeFileAtomic } from "../sys/files.ts";
+import { writeFileAtomic } from "../sys/atomic-files.ts";
 import { readTextBounded } from "../sys/read-bounded.ts";
 import { join } from "node:path";
 

@@ -4,7 +4,7 @@
 import { lstatSync, mkdirSync, readdirSync, removeSync } from "../../lib/sys/file-syscalls.ts";
 import { join } from "../../lib/sys/path.ts";
 import { CniError, Code, type Logger, isValidName } from "../../lib/skel/index.ts";
-import { type Sweep, removeAbandonedScratch, writeFileLockedAtomic } from "../../lib/sys/scratch-files.ts";
+import { type Sweep, removeAbandonedScratch, writeFileLocked } from "../../lib/sys/atomic-files.ts";
 import { BoundedReadError, readTextBounded } from "../../lib/sys/read-bounded.ts";
 
 /** Rendered from a config of at most 4 MiB (the stdin limit) plus a few ranges: twice that is beyond any. */
@@ -18,7 +18,7 @@ export function saveConfig(dataDir: string, containerID: string, bytes: string):
   const path = join(dataDir, containerID);
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    writeFileLockedAtomic(path, bytes, 0o600);
+    writeFileLocked(path, bytes, 0o600);
   } catch (e) {
     throw ioError("write", path, e);
   }
@@ -71,7 +71,9 @@ export function removeAbandonedSaves(dataDir: string, containerID: string | unde
     return;
   }
   for (const name of sweep.removed) log.info(`removed ${join(dataDir, name)}, left by an interrupted ADD`);
-  for (const f of sweep.failed) log.warn(`cannot remove ${join(dataDir, f.name)}, left by an interrupted ADD: ${f.error}`);
+  for (const f of sweep.failed) {
+    log.warn(`cannot remove ${join(dataDir, f.name)}, left by an interrupted ADD: ${(f.error as NodeJS.ErrnoException).code ?? f.error}`);
+  }
 }
 
 /** Container ids with a saved config. */

@@ -10,7 +10,7 @@ import { canonicalizeRangeSet, rangeFor, rangeSetCapacity } from "../../../lib/i
 import type { Reservation } from "../../../lib/ipam/store.ts";
 import { teardownMasq } from "../../../lib/iptables/masq.ts";
 import { Failures } from "../../../lib/skel/errors.ts";
-import { scratchTag } from "../../../lib/sys/files.ts";
+import { scratchTag } from "../../../lib/sys/atomic-files.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
 import { type Context, storeDir } from "../context.ts";
 
