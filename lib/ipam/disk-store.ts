@@ -11,7 +11,7 @@ import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } f
 import { dirname, join } from "../sys/path.ts";
 import { LOCK_EX, LOCK_UN, close, flock, openLockFile } from "../sys/libc.ts";
 import { type IPBytes, formatIP, ipEqual, parseIP } from "../ip/addr.ts";
-import { createFileExclusive, removeAbandonedScratch, syncDir, writeFileAtomic } from "../sys/atomic-files.ts";
+import { createFileExclusive, removeAbandonedScratch, scratchTag, syncDir, writeFileAtomic } from "../sys/atomic-files.ts";
 import { readFileBounded, readTextBounded } from "../sys/read-bounded.ts";
 import { Failures } from "../skel/errors.ts";
 import type { Reservation, Store } from "./store.ts";
@@ -62,6 +62,12 @@ export class DiskStore implements Store {
   private unsynced = false;
 
   private constructor(readonly dir: string) {}
+
+  /** Whether `name`, in a store's folder, is a scratch file one of its writers made (see removeStaleScratch). */
+  static isScratch(name: string): boolean {
+    const tag = scratchTag(name);
+    return tag !== undefined && isStoreFile(tag);
+  }
 
   static dirOf(network: string, dataDir = DEFAULT_DATA_DIR): string {
     return join(dataDir || DEFAULT_DATA_DIR, network);

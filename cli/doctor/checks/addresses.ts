@@ -158,7 +158,7 @@ export function checkAddresses(ctx: Context): CheckResult {
       repair: { describe: `release ${earlier.length} reservation(s) from before this boot`, apply: () => release(ctx, earlier) },
     });
   }
-  const scratch = names.filter((n) => scratchTag(n) !== undefined || n.endsWith(".tmp"));
+  const scratch = names.filter(DiskStore.isScratch);
   if (scratch.length) {
     findings.push({
       status: "warn",
