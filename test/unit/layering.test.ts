@@ -102,7 +102,7 @@ describe("the graph is the real one (the tests above can fail)", () => {
 
   it("sees the edges that hold the layers up: plugins on lib, lib folders on each other, require() within a plugin", () => {
     expect(pluginEdges).toContainEqual({ from: "plugins/portmap/index.ts", to: "plugins/portmap/firewall.ts" });
-    expect(libEdges).toContainEqual({ from: "lib/skel/write.ts", to: "lib/sys/fs.ts" });
+    expect(libEdges).toContainEqual({ from: "lib/skel/write.ts", to: "lib/sys/file-syscalls.ts" });
     expect(folderGraph(libEdges).get("lib/runtime")?.has("lib/skel")).toBe(true);
   });
 });
