@@ -30,8 +30,9 @@ import {
 } from "../../lib/netlink/index.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import { type CIDR, contains, formatCIDR, ipEqual, networkOf } from "../../lib/ip/addr.ts";
+import { type CIDR, formatCIDR } from "../../lib/ip/addr.ts";
 import type { BridgeConf } from "./config.ts";
+import { planGatewayAddr } from "./gateway.ts";
 import { poll } from "./poll.ts";
 
 export interface BridgeSetup {
@@ -210,24 +211,21 @@ export function ensureVlanInterface(nl: NetlinkSocket, br: Link, conf: BridgeCon
 
 /**
  * Give `link` the gateway address `gw` (gateway/prefix). A different address of the family (IPv4, or an
- * overlapping IPv6 one) is an error naming both, unless forceAddress replaces it.
+ * overlapping IPv6 one) is an error naming both, unless forceAddress replaces it: planGatewayAddr, the rule
+ * doctor predicts with.
  */
 export function ensureGatewayAddr(nl: NetlinkSocket, link: Link, gw: CIDR, forceAddress: boolean): void {
   const want = formatCIDR(gw);
-  for (const a of listAddrs(nl, link.index, gw.ip.length === 4 ? 4 : 6)) {
-    if (ipEqual(a.cidr.ip, gw.ip) && a.cidr.prefix === gw.prefix) return;
-    const v6 = gw.ip.length === 16;
-    if (v6 && a.scope !== 0) continue; // link-local addresses are not in the way
-    if (v6 && !contains(a.cidr, gw.ip) && !contains(gw, networkOf(a.cidr))) continue;
-    if (!forceAddress) {
-      throw new CniError(
-        Code.InvalidConfig,
-        `failed to set bridge addr: "${link.name}" already has an IP address different from ${want}`,
-        `${link.name} holds ${formatCIDR(a.cidr)}, this network needs ${want}: the node's subnet changed. Delete the bridge (ip link delete ${link.name}) so it is recreated, fix the lease in subnet.env, or set "forceAddress": true to replace the address`,
-      );
-    }
-    delAddr(nl, link.index, a.cidr, link.name);
+  const plan = planGatewayAddr(listAddrs(nl, link.index, gw.ip.length === 4 ? 4 : 6), gw, forceAddress);
+  if (plan.conflict) {
+    throw new CniError(
+      Code.InvalidConfig,
+      `failed to set bridge addr: "${link.name}" already has an IP address different from ${want}`,
+      `${link.name} holds ${formatCIDR(plan.conflict.cidr)}, this network needs ${want}: the node's subnet changed. Delete the bridge (ip link delete ${link.name}) so it is recreated, fix the lease in subnet.env, or set "forceAddress": true to replace the address`,
+    );
   }
+  for (const a of plan.remove) delAddr(nl, link.index, a.cidr, link.name);
+  if (!plan.add) return;
   try {
     addAddr(nl, link.index, gw, {}, link.name);
   } catch (e) {
