@@ -22,6 +22,7 @@ import { goDecode, isObject } from "../../lib/skel/index.ts";
 import { PORT_MAPPINGS_SHAPE } from "../../plugins/portmap/config.ts";
 import { DEFAULT_DATA_DIR as FLANNEL_DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
 import { type SubnetEnv, loadSubnetEnv } from "../../plugins/flannel/subnet-env.ts";
+import { type BridgeJudged, bridgeName, nextBridge } from "./bridge-conf.ts";
 import { type Configs, findConfigs } from "./configs.ts";
 import type { Options } from "./options.ts";
 
@@ -48,6 +49,8 @@ export interface Context {
   flannelDataDir: string;
   ipamDataDir: string;
   bridgeName: string;
+  /** The bridge config the next pod's ADD gets (flannel's rendered delegate, read by bridge). */
+  bridge: BridgeJudged;
   lease?: SubnetEnv;
   leaseError?: string;
   links: Link[];
@@ -92,8 +95,8 @@ export function gather(opts: Options): Context {
   const list = configs.active?.list;
   const plugins = list?.plugins ?? [];
   const flannel = plugins.find((p) => p.type === "flannel")?.conf;
-  const bridge = plugins.find((p) => p.type === "bridge")?.conf ?? (isObject(flannel?.delegate) ? flannel.delegate : undefined);
-  const ipam = isObject(flannel?.ipam) ? flannel.ipam : isObject(bridge?.ipam) ? bridge.ipam : undefined;
+  const bridgeConf = plugins.find((p) => p.type === "bridge")?.conf;
+  const ipam = isObject(flannel?.ipam) ? flannel.ipam : isObject(bridgeConf?.ipam) ? bridgeConf.ipam : undefined;
   const subnetFile = opts.subnetFile ?? str(flannel, "subnetFile") ?? DEFAULT_SUBNET_FILE;
   let lease: SubnetEnv | undefined;
   let leaseError: string | undefined;
@@ -104,7 +107,9 @@ export function gather(opts: Options): Context {
   }
   const nl = NetlinkSocket.open();
   const links = listLinks(nl);
-  const bridgeName = str(bridge, "bridge") ?? "cni0";
+  const bridge = nextBridge(list, lease);
+  const brName = bridgeName(list, bridge);
+  const flannelDataDir = str(flannel, "dataDir") ?? FLANNEL_DEFAULT_DATA_DIR;
   const cache = surveyCache(opts.cacheDir);
   return {
     opts,
@@ -112,9 +117,10 @@ export function gather(opts: Options): Context {
     network: list?.name,
     types: plugins.map((p) => p.type),
     subnetFile,
-    flannelDataDir: str(flannel, "dataDir") ?? FLANNEL_DEFAULT_DATA_DIR,
+    flannelDataDir,
     ipamDataDir: str(ipam, "dataDir") ?? IPAM_DEFAULT_DATA_DIR,
-    bridgeName,
+    bridgeName: brName,
+    bridge,
     lease,
     leaseError,
     links,
@@ -126,7 +132,7 @@ export function gather(opts: Options): Context {
     filter: savedTableIfUsable(4, "filter"),
     nat: savedTableIfUsable(4, "nat"),
     nft: nftUsable(),
-    pods: cache.entries.map((e) => podOf(e, bridgeName)),
+    pods: cache.entries.map((e) => podOf(e, brName)),
     cacheDoubt: cache.doubt,
     link: (name) => links.find((l) => l.name === name),
     linkByIndex: (index) => (index === undefined ? undefined : links.find((l) => l.index === index)),

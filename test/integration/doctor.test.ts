@@ -518,6 +518,40 @@ describe("bridge", () => {
     expect(sh(n.ns, "ip -o link show")).not.toContain("cni0");
   });
 
+  // Whether an ADD fails on cni0's addresses is bridge's own rule (forceAddress, IPv6 overlap): doctor predicts a
+  // failure exactly when the ADD then fails.
+  const DUAL_STACK =
+    "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:7::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n";
+
+  it("cni0 with another lease's address and forceAddress: no failure predicted, and the ADD replaces the address", () => {
+    const n = node({ delegate: { forceAddress: true } });
+    sh(n.ns, "ip link add cni0 type bridge && ip addr add 10.244.99.1/24 dev cni0 && ip link set cni0 mtu 1450 up");
+    const c = check(n.doctor(["--json"]).report!, "bridge");
+    expect(c.status, c.summary).toBe("ok");
+    expect(c.evidence.join("\n")).toContain("the next ADD replaces 10.244.99.1/24 on cni0 with 10.244.7.1/24 (forceAddress)");
+    n.addPod();
+    expect(sh(n.ns, "ip -4 -o addr show dev cni0")).toContain("10.244.7.1/24");
+  });
+
+  it("cni0 with an extra global IPv6 address outside the lease: no failure predicted, and the ADD succeeds", () => {
+    const n = node();
+    writeFileSync(join(n.tmp, "subnet.env"), DUAL_STACK);
+    sh(n.ns, "ip link add cni0 type bridge && ip addr add 2001:db8:5::1/64 dev cni0 && ip link set cni0 mtu 1450 up");
+    const c = check(n.doctor(["--json"]).report!, "bridge");
+    expect(c.status, c.summary).toBe("ok");
+    n.addPod();
+  });
+
+  it("cni0 with an IPv6 address overlapping the lease's: the failure is predicted, and the ADD fails so", () => {
+    const n = node();
+    writeFileSync(join(n.tmp, "subnet.env"), DUAL_STACK);
+    sh(n.ns, "ip link add cni0 type bridge && ip addr add fd00:10:244:7::5/64 dev cni0 && ip link set cni0 mtu 1450 up");
+    const c = check(n.doctor(["--json"]).report!, "bridge");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("cni0 has fd00:10:244:7::5/64, but the lease's gateway is fd00:10:244:7::1/64");
+    expect(() => n.addPod()).toThrow(/already has an IP address different from fd00:10:244:7::1\/64/);
+  });
+
   it("with a pod on it, --fix leaves cni0 alone and the fix says what deleting it disturbs", () => {
     const n = node();
     n.addPod();

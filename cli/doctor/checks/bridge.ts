@@ -1,7 +1,8 @@
 // Check 3: the bridge (cni0) holds the lease's gateway address and flannel's MTU. A cni0 left from an earlier
 // lease makes every ADD fail with "cni0 already has an IP address different from …".
 import { type Address, type Link, deleteLink } from "../../../lib/netlink/index.ts";
-import { type CIDR, addToIP, family, formatCIDR, ipEqual, networkOf } from "../../../lib/ip/addr.ts";
+import { type CIDR, addToIP, formatCIDR, networkOf } from "../../../lib/ip/addr.ts";
+import { planGatewayAddr } from "../../../plugins/bridge/gateway.ts";
 import { type CheckResult, type Finding, fromFindings, skipped } from "../check.ts";
 import type { Context } from "../context.ts";
 
@@ -9,8 +10,6 @@ const ID = "bridge";
 
 /** host-local's default gateway: the subnet's first address, with the subnet's prefix. */
 export const gatewayOf = (subnet: CIDR): CIDR => ({ ip: addToIP(networkOf(subnet), 1n), prefix: subnet.prefix });
-
-const isLinkLocal6 = (ip: Uint8Array) => ip.length === 16 && ip[0] === 0xfe && (ip[1] & 0xc0) === 0x80;
 
 export const portsOf = (ctx: Context, br: Link): Link[] => ctx.links.filter((l) => l.master === br.index);
 
@@ -23,16 +22,21 @@ export function checkBridge(ctx: Context): CheckResult {
   const addrs: Address[] = ctx.addrs.filter((a) => a.index === br.index);
   const evidence = [`${name}: ${addrs.map((a) => formatCIDR(a.cidr)).join(", ") || "no address"}, MTU ${br.mtu}, ${ports.length} ports`];
   const findings: Finding[] = [];
-  for (const subnet of [ctx.lease.subnet, ctx.lease.ip6Subnet]) {
+  const conf = ctx.bridge.conf;
+  if (!conf) evidence.push(`gateway address not judged: ${ctx.bridge.why}`);
+  // The gateway goes on the bridge (or on its VLAN interface), and only for a gateway bridge.
+  const target = conf?.vlan ? ctx.link(`${name}.${conf.vlan}`) : br;
+  const targetAddrs = target ? ctx.addrs.filter((a) => a.index === target.index) : [];
+  for (const subnet of conf?.isGW && target ? [ctx.lease.subnet, ctx.lease.ip6Subnet] : []) {
     if (!subnet) continue;
     const gw = gatewayOf(subnet);
-    const mine = addrs.filter((a) => family(a.cidr.ip) === family(gw.ip) && !isLinkLocal6(a.cidr.ip));
-    const right = mine.some((a) => ipEqual(a.cidr.ip, gw.ip) && a.cidr.prefix === gw.prefix);
-    const wrong = mine.filter((a) => !(ipEqual(a.cidr.ip, gw.ip) && a.cidr.prefix === gw.prefix));
-    if (right && !wrong.length) continue;
-    if (!wrong.length) continue; // no address yet: the next ADD adds it
-    const has = wrong.map((a) => formatCIDR(a.cidr)).join(", ");
     const want = formatCIDR(gw);
+    // What bridge's ADD does with these addresses, by its own rule.
+    const plan = planGatewayAddr(targetAddrs, gw, conf!.forceAddress);
+    if (plan.remove.length)
+      evidence.push(`the next ADD replaces ${plan.remove.map((a) => formatCIDR(a.cidr)).join(", ")} on ${target!.name} with ${want} (forceAddress)`);
+    if (!plan.conflict) continue;
+    const has = formatCIDR(plan.conflict.cidr);
     const disturbs = ports.length
       ? `it disconnects the ${ports.length} pod(s) attached to it (${ports.map((p) => p.name).join(", ")}): delete and recreate them afterwards`
       : "no pod is attached to it, so nothing is disturbed";

@@ -1,0 +1,58 @@
+// The bridge config a pod's ADD gets on this node, made by the plugins' own code: flannel's render of its delegate
+// from the lease (or the list's own bridge), read by bridge's own loadConfig.
+import { type NetConf, goDecode, isObject } from "../../lib/skel/index.ts";
+import type { ConfList } from "../../lib/runtime/conf.ts";
+import { BRIDGE_SHAPE, type BridgeConf, loadConfig, loadTeardownConfig } from "../../plugins/bridge/config.ts";
+import { loadConfig as loadFlannelConfig } from "../../plugins/flannel/config.ts";
+import { goJSON, renderDelegate } from "../../plugins/flannel/render.ts";
+import type { SubnetEnv } from "../../plugins/flannel/subnet-env.ts";
+
+/** bridge's config, or why it is not known (then nothing that depends on it is judged). */
+export interface BridgeJudged {
+  conf?: BridgeConf;
+  why?: string;
+}
+
+/** A plugin's config as the list hands it to the plugin: with the list's name and version. */
+const netConf = (list: ConfList, conf: Record<string, unknown>): NetConf => ({ ...conf, name: list.name, cniVersion: list.cniVersion });
+
+/** A delegate config as bridge reads it from its stdin. */
+function asBridge(json: Record<string, unknown>): BridgeJudged {
+  const c = goDecode(json, BRIDGE_SHAPE) as NetConf;
+  if (c.type !== "bridge") return { why: `the delegate is ${JSON.stringify(c.type)}, not bridge` };
+  try {
+    return { conf: loadConfig(c, "") };
+  } catch (e) {
+    return { why: `bridge refuses its config: ${(e as Error).message}` };
+  }
+}
+
+/** The bridge config the next pod's ADD gets. */
+export function nextBridge(list: ConfList | undefined, lease: SubnetEnv | undefined): BridgeJudged {
+  const plugins = list?.plugins ?? [];
+  const flannel = plugins.find((p) => p.type === "flannel");
+  if (list && flannel) {
+    if (!lease) return { why: "without a lease, flannel's delegate is unknown" };
+    let rendered: string;
+    try {
+      rendered = goJSON(renderDelegate(loadFlannelConfig(netConf(list, flannel.conf)), lease));
+    } catch (e) {
+      return { why: `flannel cannot render its delegate: ${(e as Error).message}` };
+    }
+    return asBridge(JSON.parse(rendered));
+  }
+  const bridge = plugins.find((p) => p.type === "bridge");
+  if (list && bridge) return asBridge(netConf(list, bridge.conf));
+  return { why: "the network runs no bridge" };
+}
+
+/**
+ * The bridge's name, known even without a lease: flannel passes the delegate's "bridge" on as written, and
+ * bridge's own reading for teardown names it whatever else the config holds.
+ */
+export function bridgeName(list: ConfList | undefined, next: BridgeJudged): string {
+  if (next.conf) return next.conf.brName;
+  const plugins = list?.plugins ?? [];
+  const written = plugins.find((p) => p.type === "bridge")?.conf ?? plugins.find((p) => p.type === "flannel")?.conf.delegate;
+  return loadTeardownConfig((isObject(written) ? written : {}) as NetConf, "").brName;
+}
