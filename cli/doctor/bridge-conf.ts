@@ -1,10 +1,12 @@
 // The bridge config a pod's ADD gets on this node, made by the plugins' own code: flannel's render of its delegate
-// from the lease (or the list's own bridge), read by bridge's own loadConfig.
+// from the lease (or the list's own bridge), read by bridge's own loadConfig. A pod flannel attached is judged by
+// the delegate saved at its ADD, which its CHECK and DEL use as well.
 import { type NetConf, goDecode, isObject } from "../../lib/skel/index.ts";
 import type { ConfList } from "../../lib/runtime/conf.ts";
 import { BRIDGE_SHAPE, type BridgeConf, loadConfig, loadTeardownConfig } from "../../plugins/bridge/config.ts";
 import { loadConfig as loadFlannelConfig } from "../../plugins/flannel/config.ts";
 import { goJSON, renderDelegate } from "../../plugins/flannel/render.ts";
+import { readConfig } from "../../plugins/flannel/saved-config.ts";
 import type { SubnetEnv } from "../../plugins/flannel/subnet-env.ts";
 
 /** bridge's config, or why it is not known (then nothing that depends on it is judged). */
@@ -55,4 +57,25 @@ export function bridgeName(list: ConfList | undefined, next: BridgeJudged): stri
   const plugins = list?.plugins ?? [];
   const written = plugins.find((p) => p.type === "bridge")?.conf ?? plugins.find((p) => p.type === "flannel")?.conf.delegate;
   return loadTeardownConfig((isObject(written) ? written : {}) as NetConf, "").brName;
+}
+
+/**
+ * The bridge config a pod was attached with: flannel's saved delegate when there is one (what its CHECK and DEL
+ * use), else the one the next ADD gets (which is what flannel's DEL re-renders, and a plain bridge's pods get).
+ */
+export function podBridge(flannelDataDir: string | undefined, containerID: string, next: BridgeJudged): BridgeJudged {
+  if (flannelDataDir === undefined) return next;
+  let saved: string | undefined;
+  try {
+    saved = readConfig(flannelDataDir, containerID);
+  } catch (e) {
+    return { why: (e as Error).message };
+  }
+  let json: unknown;
+  try {
+    json = saved ? JSON.parse(saved) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return isObject(json) ? asBridge(json) : next;
 }

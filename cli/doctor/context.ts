@@ -22,7 +22,7 @@ import { goDecode, isObject } from "../../lib/skel/index.ts";
 import { PORT_MAPPINGS_SHAPE } from "../../plugins/portmap/config.ts";
 import { DEFAULT_DATA_DIR as FLANNEL_DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
 import { type SubnetEnv, loadSubnetEnv } from "../../plugins/flannel/subnet-env.ts";
-import { type BridgeJudged, bridgeName, nextBridge } from "./bridge-conf.ts";
+import { type BridgeJudged, bridgeName, nextBridge, podBridge } from "./bridge-conf.ts";
 import { type Configs, findConfigs } from "./configs.ts";
 import type { Options } from "./options.ts";
 
@@ -51,6 +51,8 @@ export interface Context {
   bridgeName: string;
   /** The bridge config the next pod's ADD gets (flannel's rendered delegate, read by bridge). */
   bridge: BridgeJudged;
+  /** The bridge config `pod` was attached with. */
+  podBridge(pod: Pod): BridgeJudged;
   lease?: SubnetEnv;
   leaseError?: string;
   links: Link[];
@@ -121,6 +123,7 @@ export function gather(opts: Options): Context {
     ipamDataDir: str(ipam, "dataDir") ?? IPAM_DEFAULT_DATA_DIR,
     bridgeName: brName,
     bridge,
+    podBridge: (pod) => podBridge(flannel ? flannelDataDir : undefined, pod.containerID, bridge),
     lease,
     leaseError,
     links,

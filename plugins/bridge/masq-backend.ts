@@ -43,20 +43,33 @@ export function teardownMasquerade(conf: BridgeConf, ctx: Context): void {
   );
 }
 
-/** What is missing of the pod's rules: none when either backend holds them all. */
-export function checkMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): string[] {
+/**
+ * The backend holding all of the pod's rules (the configured one is looked at first), or, when neither does, what
+ * the configured one misses. Doctor judges running pods with this, as CHECK does.
+ */
+export function findMasquerade(
+  conf: Pick<BridgeConf, "name" | "ipMasqBackend">,
+  pod: Pick<Context, "ifName" | "containerID">,
+  addrs: CIDR[],
+): { backend?: FirewallBackend; missing: string[] } {
   const first = conf.ipMasqBackend ?? "iptables";
   const look = (b: FirewallBackend): string[] => {
     try {
-      return b === "nftables" ? checkMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs) : checkMasq(conf.name, ctx.containerID, addrs);
+      return b === "nftables" ? checkMasqNft(conf.name, pod.ifName, pod.containerID, addrs) : checkMasq(conf.name, pod.containerID, addrs);
     } catch (e) {
       if (e instanceof NftUnavailable || e instanceof TableUnreadable) return [`${b}: ${e.message}`];
       throw e;
     }
   };
   const missing = look(first);
-  if (!missing.length) return [];
-  return look(first === "nftables" ? "iptables" : "nftables").length ? missing : [];
+  if (!missing.length) return { backend: first, missing };
+  const other = first === "nftables" ? "iptables" : "nftables";
+  return look(other).length ? { missing } : { backend: other, missing: [] };
+}
+
+/** What is missing of the pod's rules: none when either backend holds them all. */
+export function checkMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): string[] {
+  return findMasquerade(conf, ctx, addrs).missing;
 }
 
 /**

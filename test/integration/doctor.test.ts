@@ -2,6 +2,7 @@
 // report), the config checks (schema errors by key path, plugins asked VERSION), and what it finds after a pod
 // disappears without a DEL or a bridge is left from another lease, with --fix repairing only what is safe.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -412,6 +413,23 @@ describe("masquerade", () => {
     expect(c.summary).toContain("FLANNEL_IPMASQ=true but no nat rule masquerades 10.244.0.0/16");
     sh(n.ns, "iptables -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE");
     expect(check(n.doctor(["--json"]).report!, "masquerade").status).toBe("ok");
+  });
+
+  it("a running pod whose chain is still jumped to but has lost its rules: judged as bridge's CHECK does, and named", () => {
+    const n = node();
+    const { pod, ip } = n.addPod();
+    n.addPod();
+    expect(check(n.doctor(["--json"]).report!, "masquerade").status).toBe("ok");
+    const jump = sh(n.ns, "iptables -t nat -S POSTROUTING")
+      .split("\n")
+      .find((l) => l.includes(`-s ${ip}/32`))!;
+    const chain = /-j (CNI-\S+)/.exec(jump)![1];
+    sh(n.ns, `iptables -t nat -F ${chain}`);
+    const c = check(n.doctor(["--json"]).report!, "masquerade");
+    expect(c.status).toBe("fail");
+    const id = `cnitool-${createHash("sha512").update(nsPath(pod)).digest("hex").slice(0, 20)}`;
+    expect(c.summary).toMatch(new RegExp(`^pod ${id.slice(0, 12)} \\(${ip.replace(/\./g, "\\.")}/24\\) has no masquerade rule \\(ipMasq\\)`));
+    expect(c.summary).toContain(`-A ${chain} -d 10.244.7.0/24`);
   });
 
   it("a node with only nft: nftables named as in use, the nft-masqueraded pod found, nothing failing", () => {

@@ -3,11 +3,9 @@
 import { parseBackend } from "../../../lib/firewall/backend-key.ts";
 import { MASQ_CHAIN, MASQ_TABLE } from "../../../lib/nftables/masq.ts";
 import { type NftFamily, listTable } from "../../../lib/nftables/nft.ts";
-import { isObject } from "../../../lib/skel/index.ts";
 import { TABLE as HOSTPORT_TABLE } from "../../../plugins/portmap/nftables.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
 import type { Context } from "../context.ts";
-import { podMasq } from "./masquerade.ts";
 
 const ID = "firewall";
 
@@ -31,11 +29,10 @@ function nftEvidence(): string {
 /** What the active list needs a firewall for, with the backend each names (undefined: either will do). */
 function needs(ctx: Context): { what: string; backend?: string }[] {
   const plugins = ctx.configs.active?.list?.plugins ?? [];
-  const flannel = plugins.find((p) => p.type === "flannel")?.conf;
-  const bridge = plugins.find((p) => p.type === "bridge")?.conf ?? (isObject(flannel?.delegate) ? flannel.delegate : undefined);
+  const bridge = ctx.bridge.conf;
   const out: { what: string; backend?: string }[] = [];
-  if (podMasq(ctx)) out.push({ what: "bridge ipMasq", backend: parseBackend(bridge?.ipMasqBackend) ?? undefined });
-  if (bridge?.macspoofchk === true) out.push({ what: "bridge macspoofchk", backend: "nftables" });
+  if (bridge?.ipMasq && bridge.ipamType) out.push({ what: "bridge ipMasq", backend: bridge.ipMasqBackend });
+  if (bridge?.macspoofchk) out.push({ what: "bridge macspoofchk", backend: "nftables" });
   const portmap = plugins.find((p) => p.type === "portmap")?.conf;
   if (portmap) out.push({ what: "portmap", backend: parseBackend(portmap.backend) ?? undefined });
   return out;
@@ -60,6 +57,8 @@ export function checkFirewall(ctx: Context): CheckResult {
             ? "install the iptables package"
             : "install the iptables or the nftables package (nft)",
     }));
+  if (!ctx.bridge.conf && (ctx.types.includes("flannel") || ctx.types.includes("bridge")))
+    evidence.push(`bridge's firewall needs not judged: ${ctx.bridge.why}`);
   const inUse = [iptables && "iptables", ctx.nft && "nftables"].filter(Boolean).join(" and ") || "none";
   return fromFindings(ID, `in use: ${inUse}`, evidence, findings);
 }

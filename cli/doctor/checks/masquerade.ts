@@ -2,12 +2,12 @@
 // FLANNEL-POSTRTG rules); otherwise bridge masquerades each pod (ipMasq) in a chain of its own. Chains of pods
 // that are gone are leftovers: --fix removes them. Pods of ipMasqBackend nftables (or of a node with only nft)
 // have their rules in inet cni_plugins_masquerade instead, looked at the same way.
-import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
+import { formatCIDR } from "../../../lib/ip/addr.ts";
 import { savedArgs } from "../../../lib/iptables/rule-text.ts";
 import { chainName } from "../../../lib/iptables/names.ts";
 import { staleMasqChains, teardownMasqChain } from "../../../lib/iptables/masq.ts";
-import { checkMasqNft, removeMasqNft, staleMasqNft } from "../../../lib/nftables/masq.ts";
-import { isObject } from "../../../lib/skel/index.ts";
+import { MASQ_TABLE, removeMasqNft, staleMasqNft } from "../../../lib/nftables/masq.ts";
+import { findMasquerade } from "../../../plugins/bridge/masq-backend.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
 import type { Context } from "../context.ts";
 
@@ -21,19 +21,6 @@ function masqueradesFrom(nat: string[], net: string): boolean {
     const i = a.indexOf("-s");
     return i > 0 && a[i - 1] !== "!" && a[i + 1] === net && a[a.indexOf("-j") + 1] === "MASQUERADE";
   });
-}
-
-/**
- * Whether bridge masquerades each pod: the delegate's ipMasq, which flannel defaults to !FLANNEL_IPMASQ;
- * undefined when that cannot be known (flannel without a lease).
- */
-export function podMasq(ctx: Context): boolean | undefined {
-  const flannel = ctx.configs.active?.list?.plugins.find((p) => p.type === "flannel")?.conf;
-  const d = isObject(flannel?.delegate) ? flannel.delegate : undefined;
-  if (typeof d?.ipMasq === "boolean") return d.ipMasq;
-  if (flannel) return ctx.lease ? !ctx.lease.ipMasq : undefined;
-  const bridge = ctx.configs.active?.list?.plugins.find((p) => p.type === "bridge")?.conf;
-  return bridge?.ipMasq === true;
 }
 
 export function checkMasquerade(ctx: Context): CheckResult {
@@ -55,24 +42,25 @@ export function checkMasquerade(ctx: Context): CheckResult {
   }
   const network = ctx.network;
   const pods = ctx.pods.filter((p) => p.network === network);
-  if (podMasq(ctx) === undefined) evidence.push("per-pod masquerading not checked: without a lease, FLANNEL_IPMASQ is unknown");
-  if (podMasq(ctx)) {
-    for (const p of pods.filter((p) => p.alive)) {
-      const chain = chainName(network, p.containerID);
-      const nat = ctx.nat ?? [];
-      const jumped = (ip: string) => nat.some((l) => l.startsWith(`-A POSTROUTING -s ${ip}/32 `) && l.endsWith(`-j ${chain}`));
-      const missing = p.ips.filter((ip) => ip.ip.length === 4 && !jumped(formatIP(ip.ip)));
-      // Either backend holding all of the pod's rules will do, as bridge's own CHECK says.
-      if (missing.length && ctx.nft && p.ips.length && !checkMasqNft(network, p.ifName, p.containerID, p.ips).length)
-        evidence.push(`pod ${p.containerID.slice(0, 12)}: nftables inet cni_plugins_masquerade`);
-      else if (missing.length)
-        findings.push({
-          status: "fail",
-          text: `pod ${p.containerID.slice(0, 12)} (${missing.map((m) => formatCIDR(m)).join(", ")}) has no masquerade rule (ipMasq)`,
-          fix: "delete and recreate the pods named so bridge adds their masquerade chains",
-        });
-      else if (p.ips.length) evidence.push(`pod ${p.containerID.slice(0, 12)}: ${chain}`);
+  for (const p of pods.filter((p) => p.alive)) {
+    const id = p.containerID.slice(0, 12);
+    const { conf, why } = ctx.podBridge(p);
+    if (!conf) {
+      evidence.push(`pod ${id}: masquerading not checked: ${why}`);
+      continue;
     }
+    if (!conf.ipMasq || !conf.ipamType || !p.ips.length) continue;
+    // Judged as bridge's CHECK judges it: every rule of the pod's, in either backend.
+    const { backend, missing } = findMasquerade(conf, p, p.ips);
+    if (backend) evidence.push(`pod ${id}: ${backend === "nftables" ? `nftables inet ${MASQ_TABLE}` : chainName(network, p.containerID)}`);
+    else
+      findings.push({
+        status: "fail",
+        text:
+          `pod ${id} (${p.ips.map((m) => formatCIDR(m)).join(", ")}) has no masquerade rule (ipMasq): bridge's CHECK finds ` +
+          `${missing[0]} missing${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ""}`,
+        fix: "delete and recreate the pods named so bridge adds their masquerade rules",
+      });
   }
   const alive = new Set(pods.filter((p) => p.alive).map((p) => p.containerID));
   for (const s of staleMasqChains(network, alive)) {
