@@ -8,7 +8,7 @@ import { execPlugin, outcomeError } from "../skel/delegate.ts";
 import { validateContainerID, validateIfName, validateNetworkName } from "../skel/env.ts";
 import { netnsGone } from "../ns/netns.ts";
 import { type CachedEntry, cacheAdd, cacheDel, cacheGet, cachedEntries } from "./cache.ts";
-import type { ConfList, PluginConf } from "./conf.ts";
+import { type ConfList, type PluginConf, parseConfList } from "./conf.ts";
 import { withNetworkLock } from "./lock.ts";
 
 export interface RuntimeConf {
@@ -142,6 +142,17 @@ export function checkNetworkList(list: ConfList, rt: RuntimeConf): void {
 
 export function delNetworkList(list: ConfList, rt: RuntimeConf): void {
   locked(list, rt, "shared", () => del(list, rt));
+}
+
+/**
+ * DEL of a cached attachment with the config and the parameters of its ADD (libcni's GetNetworkListCachedConfig,
+ * then DelNetworkList): what the runtime's own DEL of that pod would have done, for a pod the runtime lost.
+ */
+export function delCachedAttachment(entry: CachedEntry, rt: Pick<RuntimeConf, "path" | "cacheDir">): void {
+  const key = `${entry.networkName}-${entry.containerId}-${entry.ifName}`;
+  const list = parseConfList(Buffer.from(entry.config ?? "", "base64").toString("utf8"), `the cached config of ${key}`);
+  const netns = typeof entry.netns === "string" ? entry.netns : "";
+  delNetworkList(list, { ...rt, ...NO_ATTACHMENT, containerID: entry.containerId, ifName: entry.ifName, netns });
 }
 
 /** A cached attachment whose namespace is gone is garbage; one cached without its netns is kept (we can't tell). */
