@@ -37,6 +37,8 @@ export interface Pod {
   /** The host end of its veth, from the cached result. */
   hostVeth?: string;
   hostPorts: string[];
+  /** The runtime's cache entry: the config and parameters of its ADD, which its DEL runs with. */
+  cached: CachedEntry;
 }
 
 export interface Context {
@@ -89,7 +91,17 @@ function podOf(e: CachedEntry, bridge: string): Pod {
   const given = isObject(e.capabilityArgs) ? goDecode(e.capabilityArgs.portMappings, PORT_MAPPINGS_SHAPE) : undefined;
   const maps = Array.isArray(given) ? given : [];
   const hostPorts = maps.filter(isObject).map((m) => `${m.hostPort}→${m.containerPort}/${m.protocol ?? "tcp"}`);
-  return { network: e.networkName, containerID: e.containerId, ifName: e.ifName, netns: e.netns, alive: alive(e.netns), ips, hostVeth, hostPorts };
+  return {
+    network: e.networkName,
+    containerID: e.containerId,
+    ifName: e.ifName,
+    netns: e.netns,
+    alive: alive(e.netns),
+    ips,
+    hostVeth,
+    hostPorts,
+    cached: e,
+  };
 }
 
 export function gather(opts: Options): Context {

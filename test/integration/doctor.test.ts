@@ -60,9 +60,9 @@ function node(o: { ipMasq?: boolean; delegate?: object; onlyNft?: boolean } = {}
     return { code: r.status, out: r.stdout + r.stderr, stdout: r.stdout, report };
   };
   const env = { PATH, CNI_PATH: BIN, NETCONFPATH: join(tmp, "net.d"), CNI_CACHE_DIR: join(tmp, "cache") };
-  const addPod = () => {
+  const addPod = (extra: NodeJS.ProcessEnv = {}) => {
     const pod = box.netns("pod");
-    const r = inNs(ns, [join(BIN, "cni"), "tool", "add", "cbr0", nsPath(pod)], { env });
+    const r = inNs(ns, [join(BIN, "cni"), "tool", "add", "cbr0", nsPath(pod)], { env: { ...env, ...extra } });
     if (r.status !== 0) throw new Error(r.stdout + r.stderr);
     const result = JSON.parse(r.stdout);
     const veth = (result.interfaces as { name: string; sandbox?: string }[]).find((i) => !i.sandbox && i.name !== "cni0")!.name;
@@ -226,6 +226,40 @@ describe("a pod gone without a DEL", () => {
     expect(fixed.out).toMatch(/fixing: remove 1 saved flannel config\(s\) of gone containers/);
     expect(fixed.code, fixed.out).toBe(0);
     expect(n.doctor(["--json"]).report!.counts.fail).toBe(0);
+  });
+
+  it("with a hostPort and nft masquerade: --fix runs the pod's own DEL with its ADD's host ports, and a second --fix has nothing to do", () => {
+    const n = node({ delegate: { ipMasqBackend: "nftables" } });
+    const ports = { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] };
+    const lost = n.addPod({ CAP_ARGS: JSON.stringify(ports) });
+    n.addPod();
+    const nat = () => sh(n.ns, "iptables-save -t nat");
+    const masq = () => JSON.stringify(chainRules(n.ns, "inet", "cni_plugins_masquerade", "masq_checks"));
+    expect(nat()).toContain("--dport 8080");
+    expect(masq()).toContain(`"${lost.ip}"`);
+    // A scratch file of the store's own writers, which its sweep removes, and one that is not the store's.
+    const store = join(n.tmp, "ipam", "cbr0");
+    writeFileSync(join(store, ".tmp-10.244.7.200.4242"), "half");
+    writeFileSync(join(store, ".tmp-notes.1"), "not the store's");
+    n.losePod(lost);
+    expect(failing(n.doctor(["--json"]).report!).sort()).toEqual(["addresses", "masquerade"]);
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.code, fixed.out).toBe(0);
+    expect(fixed.out).not.toContain("failed:");
+    // All the DEL removes: the host port, the masquerade rule, the address, the saved config, the cache entry.
+    expect(nat()).not.toContain("--dport 8080");
+    expect(masq()).not.toContain(`"${lost.ip}"`);
+    expect(existsSync(join(store, lost.ip))).toBe(false);
+    expect(readdirSync(join(n.tmp, "flannel"))).toHaveLength(1);
+    expect(readdirSync(join(n.tmp, "cache", "results"))).toHaveLength(1);
+    expect(existsSync(join(store, ".tmp-10.244.7.200.4242"))).toBe(false);
+    expect(existsSync(join(store, ".tmp-notes.1"))).toBe(true);
+    const after = n.doctor(["--json"]);
+    expect(after.report!.counts.fail, after.out).toBe(0);
+    expect(check(after.report!, "addresses").status, after.out).toBe("ok");
+    const again = n.doctor(["--fix"]);
+    expect(again.out).toContain("nothing to repair");
+    expect(again.code, again.out).toBe(0);
   });
 
   it("a result cache that cannot be read proves no pod gone: --fix leaves running pods' addresses, veths and configs", () => {

@@ -1,32 +1,60 @@
 // Check 8: host-local's reservations. An address held for a container that is not running (no cache entry,
 // or its network namespace is gone) is a leak; reservations from before this boot are released by the next
 // ADD; scratch files are left by killed writers; a full range refuses every new pod.
-import { readdirSync, statSync, unlinkSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
 import { DiskStore } from "../../../lib/ipam/disk-store.ts";
-import { earlierBootReservations } from "../../../lib/ipam/reboot.ts";
+import { earlierBootReservations, releaseEarlierBoots } from "../../../lib/ipam/reboot.ts";
 import { canonicalizeRangeSet, rangeFor, rangeSetCapacity } from "../../../lib/ipam/range.ts";
 import type { Reservation } from "../../../lib/ipam/store.ts";
-import { teardownMasq } from "../../../lib/iptables/masq.ts";
 import { Failures } from "../../../lib/skel/errors.ts";
-import { scratchTag } from "../../../lib/sys/atomic-files.ts";
+import type { CachedEntry } from "../../../lib/runtime/cache.ts";
+import { delCachedAttachment, delNetworkList } from "../../../lib/runtime/network-list.ts";
+import { removeConfig, savedContainers } from "../../../plugins/flannel/saved-config.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
-import { type Context, storeDir } from "../context.ts";
+import { type Context, type Pod, storeDir } from "../context.ts";
 
 const ID = "addresses";
 const NEARLY_FULL = 0.9;
 
-function release(ctx: Context, rs: Reservation[]): void {
+/** An attachment whose address leaked: the pod's cache entry when the runtime has one. */
+interface Gone {
+  containerID: string;
+  ifName: string;
+  cached?: CachedEntry;
+}
+
+/**
+ * Release gone attachments as the runtime's DEL would have: the network list's DEL, with the config and the
+ * parameters (capability args: host ports) cached at the ADD; without a cache entry, the active list's DEL for
+ * the container and interface the reservation names. Each one, whatever fails: the failures are reported together.
+ */
+function delGone(ctx: Context, gone: Gone[]): void {
+  const rt = { path: [ctx.opts.binDir], cacheDir: ctx.opts.cacheDir };
+  const failed: string[] = [];
+  for (const g of gone) {
+    try {
+      if (g.cached) delCachedAttachment(g.cached, rt);
+      else
+        delNetworkList(ctx.configs.active!.list!, { ...rt, containerID: g.containerID, ifName: g.ifName, netns: "", args: [], capabilityArgs: {} });
+    } catch (e) {
+      failed.push(`DEL of ${g.containerID} ${g.ifName}: ${(e as Error).message}`);
+    }
+  }
+  if (failed.length) throw new Error(failed.join("; "));
+}
+
+/** Under the store's lock, what host-local's ADD does first: release what earlier boots left. */
+function releaseEarlier(ctx: Context): void {
   const store = DiskStore.openExisting(ctx.network!, ctx.ipamDataDir);
   if (!store) return;
   try {
-    for (const r of rs) store.release(r.ip);
+    const { failed } = releaseEarlierBoots(store);
+    if (failed.length) throw new Error(failed.join("; "));
   } finally {
     store.close();
   }
-  // Their masquerade rules (bridge's ipMasq), if any.
-  for (const id of new Set(rs.map((r) => r.containerID))) teardownMasq(ctx.network!, id);
 }
 
 function removeScratch(ctx: Context): void {
@@ -41,17 +69,11 @@ function removeScratch(ctx: Context): void {
   }
 }
 
-/** flannel's saved delegate configs (<dataDir>/<containerID>) of containers that are not running. */
+/** flannel's saved delegate configs of containers that are not running, removed as flannel's GC removes them. */
 function flannelLeftovers(ctx: Context): Finding | undefined {
   if (!ctx.types.includes("flannel")) return undefined;
-  let names: string[];
-  try {
-    names = readdirSync(ctx.flannelDataDir);
-  } catch {
-    return undefined;
-  }
   const running = new Set(ctx.pods.filter((p) => p.alive).map((p) => p.containerID));
-  const gone = names.filter((n) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n) && scratchTag(n) === undefined && !running.has(n));
+  const gone = savedContainers(ctx.flannelDataDir).filter((n) => !running.has(n));
   if (!gone.length) return undefined;
   const dir = ctx.flannelDataDir;
   return judgedFromCache(ctx.cacheDoubt, {
@@ -63,7 +85,7 @@ function flannelLeftovers(ctx: Context): Finding | undefined {
       apply: () => {
         // Each one, whatever fails: the failures are reported together.
         const failures = new Failures();
-        for (const n of gone) failures.attempt(() => unlinkSync(join(dir, n)));
+        for (const n of gone) failures.attempt(() => removeConfig(dir, n));
         failures.throwIfAny(`could not remove every saved flannel config in ${dir}`);
       },
     },
@@ -105,19 +127,31 @@ export function checkAddresses(ctx: Context): CheckResult {
   const pods = ctx.pods.filter((p) => p.network === ctx.network);
   const findings: Finding[] = [];
   const evidence = [`${dir}: ${reservations.length} reservation(s)`];
-  const stale: { r: Reservation; why: string }[] = [];
+  const stale: { r: Reservation; why: string; pod?: Pod }[] = [];
   const pending: Reservation[] = [];
   for (const r of reservations) {
     const pod = pods.find((p) => p.containerID === r.containerID && (r.ifName === undefined || p.ifName === r.ifName));
     if (!pod && writtenWithin(join(dir, formatIP(r.ip)), ADD_GRACE_MS)) pending.push(r);
     else if (!pod) stale.push({ r, why: "no cache entry: the runtime has no such attachment" });
-    else if (!pod.alive) stale.push({ r, why: `its network namespace ${pod.netns ?? "(unknown)"} is gone` });
+    else if (!pod.alive) stale.push({ r, why: `its network namespace ${pod.netns ?? "(unknown)"} is gone`, pod });
   }
   const staleIPs = new Set(stale.map((s) => formatIP(s.r.ip)));
   const before = earlierBootReservations(dir);
   const beforeIPs = new Set(before.map((r) => formatIP(r.ip)));
   for (const s of stale) if (beforeIPs.has(formatIP(s.r.ip))) s.why += ", made before this boot";
   const earlier = before.filter((r) => !staleIPs.has(formatIP(r.ip)));
+  // One DEL per attachment (a dual-stack pod holds two addresses). A reservation from before interface names were
+  // written names none: host-local's DEL by container id releases it for any interface name.
+  const gone = [
+    ...new Map(
+      stale.map(({ r, pod }): [string, Gone] => {
+        const g = pod
+          ? { containerID: pod.containerID, ifName: pod.ifName, cached: pod.cached }
+          : { containerID: r.containerID, ifName: r.ifName ?? "eth0" };
+        return [`${g.containerID}\0${g.ifName}`, g];
+      }),
+    ).values(),
+  ];
   if (stale.length) {
     const ips = stale.map((s) => formatIP(s.r.ip)).join(", ");
     const held = stale.map((s) => `${formatIP(s.r.ip)} for ${s.r.containerID.slice(0, 24)} (${s.why})`).join("; ");
@@ -131,12 +165,8 @@ export function checkAddresses(ctx: Context): CheckResult {
         text: `${stale.length} address(es) leaked: ${held}`,
         fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${files}`,
         repair: {
-          describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}`,
-          apply: () =>
-            release(
-              ctx,
-              stale.map((s) => s.r),
-            ),
+          describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}, by the DEL of ${gone.length} gone attachment(s)`,
+          apply: () => delGone(ctx, gone),
         },
       }),
     );
@@ -155,15 +185,17 @@ export function checkAddresses(ctx: Context): CheckResult {
       status: "warn",
       text: `${earlier.length} reservation(s) from before this boot: ${earlier.map((r) => formatIP(r.ip)).join(", ")}`,
       fix: "the next pod ADD releases them (host-local reclaims earlier boots' reservations); doctor --fix releases them now",
-      repair: { describe: `release ${earlier.length} reservation(s) from before this boot`, apply: () => release(ctx, earlier) },
+      repair: { describe: `release ${earlier.length} reservation(s) from before this boot, as the next ADD would`, apply: () => releaseEarlier(ctx) },
     });
   }
-  const scratch = names.filter(DiskStore.isScratch);
+  // Only what the store's own sweep removes: any other name is not the store's to remove, so reporting it could
+  // never be repaired.
+  const scratch = names.filter((n) => DiskStore.isScratch(n));
   if (scratch.length) {
     findings.push({
       status: "warn",
       text: `${scratch.length} scratch file(s) left by interrupted writes: ${scratch.join(", ")}`,
-      fix: "harmless but never cleaned by anyone else: doctor --fix removes them under the store's lock",
+      fix: "harmless: host-local's next command in this store removes them, doctor --fix does now (under the store's lock)",
       repair: { describe: `remove scratch files in ${dir}: ${scratch.join(", ")}`, apply: () => removeScratch(ctx) },
     });
   }
