@@ -26,18 +26,26 @@ function ipamRoute(r: unknown, i: number): GoRoute {
   return new GoRoute(fields);
 }
 
+/** The delegate's plugin type and its IPAM plugin's type as rendered (bridge, host-local unless given): no lease needed. */
+export function delegateTypes(conf: FlannelConf): { type: unknown; ipamType: unknown } {
+  return {
+    type: "type" in conf.delegate ? conf.delegate.type : "bridge",
+    ipamType: conf.ipam && "type" in conf.ipam ? conf.ipam.type : "host-local",
+  };
+}
+
 export function renderDelegate(conf: FlannelConf, env: SubnetEnv): Json {
+  const types = delegateTypes(conf);
   const d: Json = { ...conf.delegate };
   if (conf.runtimeConfig !== undefined) d.runtimeConfig = conf.runtimeConfig;
   d.name = conf.name;
-  if (!("type" in d)) d.type = "bridge";
+  d.type = types.type;
   if (!("ipMasq" in d)) d.ipMasq = !env.ipMasq;
   if (!("mtu" in d)) d.mtu = env.mtu;
   if (d.type === "bridge" && !("isGateway" in d)) d.isGateway = true;
   if (conf.cniVersion) d.cniVersion = conf.cniVersion;
 
-  const ipam: Json = { ...(conf.ipam ?? {}) };
-  if (!("type" in ipam)) ipam.type = "host-local";
+  const ipam: Json = { ...(conf.ipam ?? {}), type: types.ipamType };
   ipam.ranges = [env.subnet, env.ip6Subnet].filter((s) => s !== undefined).map((s) => [{ subnet: formatCIDR(s) }]);
   const routes = conf.ipam && "routes" in conf.ipam ? conf.ipam.routes : undefined;
   if (routes !== undefined && routes !== null && !Array.isArray(routes))

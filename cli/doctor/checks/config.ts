@@ -5,20 +5,30 @@ import { accessSync, constants, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { spawnSync } from "../../../lib/sys/spawn.ts";
 import { isObject } from "../../../lib/skel/index.ts";
+import { loadConfig as loadFlannelConfig } from "../../../plugins/flannel/config.ts";
+import { delegateTypes } from "../../../plugins/flannel/render.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
 import type { Context } from "../context.ts";
 import { validate } from "../schema.ts";
 
 const ID = "config";
 
-/** Every plugin the list runs, with the delegates flannel and bridge call (bridge, host-local by default). */
+/** Every plugin the list runs, with the delegates flannel (as it renders them) and bridge call. */
 function pluginTypes(ctx: Context): string[] {
   const types = new Set<string>();
-  const typeOf = (o: unknown, dflt?: string) => (isObject(o) && typeof o.type === "string" && o.type ? o.type : dflt);
-  for (const p of ctx.configs.active?.list?.plugins ?? []) {
+  const list = ctx.configs.active?.list;
+  for (const p of list?.plugins ?? []) {
     types.add(p.type);
-    const extra = p.type === "flannel" ? [typeOf(p.conf.delegate, "bridge"), typeOf(p.conf.ipam, "host-local")] : [typeOf(p.conf.ipam)];
-    for (const t of extra) if (t) types.add(t);
+    let extra: unknown[] = [isObject(p.conf.ipam) ? p.conf.ipam.type : undefined];
+    if (p.type === "flannel") {
+      try {
+        const t = delegateTypes(loadFlannelConfig({ ...p.conf, name: list!.name, cniVersion: list!.cniVersion }, { teardown: true }));
+        extra = [t.type, t.ipamType];
+      } catch {
+        extra = []; // flannel refuses its config: the schema check names why
+      }
+    }
+    for (const t of extra) if (typeof t === "string" && t) types.add(t);
   }
   return [...types];
 }
