@@ -604,6 +604,18 @@ describe("bridge", () => {
     expect(() => n.addPod()).toThrow(/already has an IP address different from fd00:10:244:7::1\/64/);
   });
 
+  it("the MTU pods get is flannel's delegate's: a delegate mtu below FLANNEL_MTU is what bridge sets, one above it fails", () => {
+    const n = node({ delegate: { isDefaultGateway: true, mtu: 1400 } });
+    n.addPod();
+    const c = check(n.doctor(["--json"]).report!, "bridge");
+    expect(c.status, c.summary).toBe("ok");
+    expect(c.summary).toBe("cni0 has the lease's gateway and MTU 1400");
+    n.writeList({ ...n.conflist(), plugins: [{ ...n.conflist().plugins[0], delegate: { mtu: 9000 } }] });
+    const above = check(n.doctor(["--json"]).report!, "bridge");
+    expect(above.status).toBe("fail");
+    expect(above.summary).toContain(`the delegate's "mtu" 9000 is above FLANNEL_MTU 1450`);
+  });
+
   it("with a pod on it, --fix leaves cni0 alone and the fix says what deleting it disturbs", () => {
     const n = node();
     n.addPod();

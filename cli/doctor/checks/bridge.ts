@@ -56,7 +56,17 @@ export function checkBridge(ctx: Context): CheckResult {
           },
     });
   }
-  const mtu = ctx.lease.mtu;
+  // The MTU bridge gives every veth (and a bridge it creates): the delegate's, which flannel sets to FLANNEL_MTU
+  // unless the config gives one.
+  const overlay = ctx.lease.mtu;
+  const mtu = conf?.mtu || overlay;
+  const want = mtu === overlay ? `FLANNEL_MTU is ${mtu}` : `the delegate's "mtu" is ${mtu}`;
+  if (mtu > overlay)
+    findings.push({
+      status: "fail",
+      text: `the delegate's "mtu" ${mtu} is above FLANNEL_MTU ${overlay}: packets larger than the overlay carries are dropped`,
+      fix: `remove "mtu" from flannel's delegate (flannel then gives FLANNEL_MTU), or set it to at most ${overlay}`,
+    });
   const badPorts = ports.filter((p) => p.mtu !== mtu);
   // A bridge without ports falls back to 1500 by itself; the next pod's veth sets it again.
   const bridgeWrong = ports.length > 0 && br.mtu !== mtu;
@@ -64,7 +74,7 @@ export function checkBridge(ctx: Context): CheckResult {
     const what = [bridgeWrong ? `${name} MTU ${br.mtu}` : "", ...badPorts.map((p) => `${p.name} MTU ${p.mtu}`)].filter(Boolean).join(", ");
     findings.push({
       status: "fail",
-      text: `MTU mismatch: ${what}, but FLANNEL_MTU is ${mtu}${br.mtu > mtu ? ": packets larger than the overlay carries are dropped" : ""}`,
+      text: `MTU mismatch: ${what}, but ${want}${br.mtu > overlay ? ": packets larger than the overlay carries are dropped" : ""}`,
       fix:
         `set "ip link set ${name} mtu ${mtu}" (and the same on the listed veths); pods made with another MTU keep it inside ` +
         "until recreated; if FLANNEL_MTU itself is wrong, fix flannel's backend MTU and restart the flannel pod",
