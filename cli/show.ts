@@ -10,7 +10,7 @@ import { type Context, type Pod, gather } from "./doctor/context.ts";
 import { runChecks } from "./doctor/main.ts";
 import { PATH_USAGE, UsageError, parseOptions } from "./doctor/options.ts";
 import { printable, useColour } from "./doctor/report.ts";
-import { backendOf, peerRoutes } from "./doctor/checks/backend.ts";
+import { backendOf, peerRoutes, vxlanPeer } from "./doctor/checks/backend.ts";
 
 const USAGE = `usage: cni show [--json] ${PATH_USAGE}
   draws this node's pod network (run it in the node's network namespace); problems cni doctor would report are
@@ -92,10 +92,10 @@ export function picture(ctx: Context): Picture {
     const subnet = formatCIDR(r.dst!);
     let endpoint = r.gw ? formatIP(r.gw) : undefined;
     let mac: string | undefined;
-    if (backend === "vxlan" && r.gw) {
-      mac = ctx.neighbors.find((n) => n.index === device?.index && n.ip && ipEqual(n.ip, r.gw!))?.mac;
-      const fdb = mac ? ctx.fdb.find((f) => f.index === device?.index && f.mac === mac && f.ip) : undefined;
-      endpoint = fdb?.ip ? formatIP(fdb.ip) : undefined;
+    if (backend === "vxlan" && device && r.gw) {
+      const { neigh, fdb } = vxlanPeer(ctx, device, r.gw);
+      mac = neigh?.mac;
+      endpoint = fdb[0]?.ip ? formatIP(fdb[0].ip) : undefined;
     }
     return { subnet, endpoint, mac, ...about(problems, ["vxlan", "routes"], subnet) };
   });

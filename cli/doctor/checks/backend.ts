@@ -2,7 +2,7 @@
 // flannel.ipip (ipip), flannel0 (udp, a TUN device); none of them: host-gw (plain routes).
 import type { Link } from "../../../lib/netlink/index.ts";
 import { type CIDR, type IPBytes, contains, formatCIDR, formatIP, ipEqual } from "../../../lib/ip/addr.ts";
-import { routeGet, type Route } from "../../../lib/netlink/index.ts";
+import { type Neighbor, routeGet, type Route } from "../../../lib/netlink/index.ts";
 import type { Context } from "../context.ts";
 
 export type Backend = "vxlan" | "ipip" | "udp" | "host-gw";
@@ -32,6 +32,17 @@ export function peerRoutes(ctx: Context): Route[] {
   const own = [l.subnet, l.ip6Subnet].filter((s): s is CIDR => !!s);
   const isPeer = (dst: CIDR) => nets.some((n) => inside(n, dst) && n.prefix < dst.prefix) && !own.some((o) => inside(o, dst));
   return ctx.routes.filter((r) => r.dst && r.dst.prefix > 0 && r.protocol !== RTPROT_KERNEL && isPeer(r.dst));
+}
+
+/**
+ * How flanneld sends a peer subnet's traffic on the VXLAN device `dev`: the neighbour entry for the route's
+ * gateway (the peer's VTEP MAC), and the FDB entries for that MAC (where its VXLAN packets go).
+ */
+export function vxlanPeer(ctx: Context, dev: Link, gw: IPBytes): { neigh?: Neighbor; fdb: Neighbor[] } {
+  const neigh = ctx.neighbors.find((n) => n.index === dev.index && n.ip && ipEqual(n.ip, gw));
+  const mac = neigh?.mac;
+  const fdb = mac ? ctx.fdb.filter((f) => f.index === dev.index && f.mac === mac && f.ip && f.mac !== "00:00:00:00:00:00") : [];
+  return { neigh, fdb };
 }
 
 /** This node's own addresses. */

@@ -3,10 +3,10 @@
 // a permanent neighbour for the gateway and an FDB entry for its MAC, pointing at a distinct peer that is not
 // this node and is reachable over the underlay (every node registering one NAT address breaks exactly this).
 import type { Link } from "../../../lib/netlink/index.ts";
-import { formatIP, ipEqual } from "../../../lib/ip/addr.ts";
+import { formatIP } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
 import type { Context } from "../context.ts";
-import { backendOf, describe, isOwnAddress, peerRoutes, underlayPath } from "./backend.ts";
+import { backendOf, describe, isOwnAddress, peerRoutes, underlayPath, vxlanPeer } from "./backend.ts";
 
 const ID = "vxlan";
 const VXLAN_OVERHEAD = 50;
@@ -64,7 +64,6 @@ export function checkVxlan(ctx: Context): CheckResult {
   const findings = deviceFindings(ctx, dev, underlay);
   const fail = (text: string, fix = FLANNEL_OWNS) => findings.push({ status: "fail", text, fix });
 
-  const fdb = ctx.fdb.filter((f) => f.index === dev.index && f.mac && f.ip && f.mac !== "00:00:00:00:00:00");
   const dstUse = new Map<string, string[]>();
   for (const r of peerRoutes(ctx).filter((r) => r.dev === dev.index)) {
     const peer = describe({ dst: r.dst });
@@ -72,12 +71,11 @@ export function checkVxlan(ctx: Context): CheckResult {
       fail(`route ${describe(r)} dev ${dev.name} has no gateway`);
       continue;
     }
-    const neigh = ctx.neighbors.find((n) => n.index === dev.index && n.ip && ipEqual(n.ip, r.gw!));
+    const { neigh, fdb: entries } = vxlanPeer(ctx, dev, r.gw);
     if (!neigh?.mac || !(neigh.state & NUD_PERMANENT)) {
       fail(`peer ${describe(r)}: no permanent neighbour entry for ${formatIP(r.gw)} on ${dev.name}`);
       continue;
     }
-    const entries = fdb.filter((f) => f.mac === neigh.mac);
     if (!entries.length) {
       fail(`peer ${describe(r)}: no FDB entry for its VTEP MAC ${neigh.mac} on ${dev.name}`);
       continue;
