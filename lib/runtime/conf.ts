@@ -2,7 +2,7 @@
 // of that name, up-converted to a list.
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { CniError, Code, describeValue, goDecode, netConfShape, registeredPlugin } from "../skel/index.ts";
+import { CniError, Code, MAX_CONFIG_BYTES, describeValue, goDecode, netConfShape, registeredPlugin } from "../skel/index.ts";
 import { BoundedReadError, readTextBounded } from "../sys/read-bounded.ts";
 import { type Json, isObject } from "../skel/json.ts";
 import { CURRENT_VERSION, isValidVersion, versionAtLeast } from "../skel/version.ts";
@@ -30,12 +30,10 @@ export interface ConfList {
   file: string;
 }
 
-/** The plugins' own stdin limit: a network config file larger than that could not be passed to them anyway. */
-const MAX_CONF_FILE_BYTES = 4 << 20;
-
 function readConfFile(file: string): string {
   try {
-    return readTextBounded(file, MAX_CONF_FILE_BYTES);
+    // The plugins' own stdin limit: a network config file larger than that could not be passed to them anyway.
+    return readTextBounded(file, MAX_CONFIG_BYTES);
   } catch (e) {
     if (!(e instanceof BoundedReadError)) throw e;
     const code = e.reason === "io" ? Code.IOFailure : Code.InvalidConfig;

@@ -5,7 +5,7 @@ export type { Context, Logger, NetConf, Plugin } from "./plugin.ts";
 export type { Result, Interface, IPConfig, Route, DNS } from "./result.ts";
 export { delegate, findInPath } from "./delegate.ts";
 export { registerPlugin, registeredPlugin, registeredNames } from "./registry.ts";
-export { pluginMain } from "./main.ts";
+export { MAX_CONFIG_BYTES, pluginMain } from "./main.ts";
 export { WriteError, writeAll, writeLog, writeLogLine } from "./write.ts";
 export { versionAtLeast } from "./version.ts";
 export { VALID_ATTACHMENTS, validAttachments, validContainers, type Attachment } from "./gc.ts";
