@@ -1,18 +1,12 @@
 // The network configurations a runtime would find, and the one it would use: containerd and CRI-O sort every
 // .conf, .conflist and .json of the folder by file name and take the first that loads (or the first of the
 // network they were asked for).
-import { readdirSync, statSync } from "node:fs";
-import { extname, join } from "node:path";
-import { type ConfList, parseConfList } from "../../lib/runtime/conf.ts";
-import { BoundedReadError, readTextBounded } from "../../lib/sys/read-bounded.ts";
+import { type ConfList, confFiles, loadConfFile } from "../../lib/runtime/conf.ts";
 
-const MAX_CONF_BYTES = 4 << 20;
 const EXTENSIONS = [".conf", ".conflist", ".json"];
 
 export interface ConfFile {
   file: string;
-  /** The raw JSON (for schema validation), when it parsed. */
-  json?: unknown;
   list?: ConfList;
   error?: string;
 }
@@ -27,48 +21,22 @@ export interface Configs {
   why?: string;
 }
 
+/** A file as libcni loads it (a .conf or .json up-converted to a list of one). */
 function load(file: string): ConfFile {
-  let text: string;
   try {
-    text = readTextBounded(file, MAX_CONF_BYTES);
+    return { file, list: loadConfFile(file) };
   } catch (e) {
-    return { file, error: e instanceof BoundedReadError ? e.message : String(e) };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return { file, error: `not JSON: ${(e as Error).message}` };
-  }
-  try {
-    const o = json as Record<string, unknown>;
-    // A single-plugin .conf becomes a list of one, as libcni up-converts it.
-    const bytes = extname(file) === ".conflist" ? text : JSON.stringify({ name: o?.name, cniVersion: o?.cniVersion, plugins: [o] });
-    return { file, json, list: parseConfList(bytes, file) };
-  } catch (e) {
-    return { file, json, error: (e as Error).message };
+    return { file, error: (e as Error).message };
   }
 }
 
 export function findConfigs(dir: string, network?: string): Configs {
-  let names: string[];
+  let files: ConfFile[];
   try {
-    names = readdirSync(dir);
+    files = confFiles(dir, EXTENSIONS).map(load);
   } catch (e) {
     return { dir, files: [], missingDir: `${dir}: ${(e as NodeJS.ErrnoException).code ?? e}` };
   }
-  const files = names
-    .filter((n) => EXTENSIONS.includes(extname(n)))
-    .sort()
-    .map((n) => join(dir, n))
-    .filter((f) => {
-      try {
-        return !statSync(f).isDirectory();
-      } catch {
-        return false;
-      }
-    })
-    .map(load);
   if (network !== undefined) {
     const active = files.find((f) => f.list?.name === network);
     return { dir, files, active, why: active ? `it is the first file of network "${network}" (--network)` : undefined };

@@ -45,21 +45,33 @@ function readConfFile(file: string): string {
   }
 }
 
-function files(dir: string, exts: string[]): string[] {
-  let names: string[];
+/** A folder's entry that is a folder (followed through links); one that cannot be looked at is not. */
+function isDirectory(path: string): boolean {
   try {
-    names = readdirSync(dir);
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** libcni's ConfFiles: the files of `dir` ending in one of `exts`, sorted by name; throws when `dir` cannot be read. */
+export function confFiles(dir: string, exts: string[]): string[] {
+  return (
+    readdirSync(dir)
+      // A dangling link stays in the list, as in libcni, so reading it names the file instead of failing here.
+      .filter((n) => exts.includes(extname(n)) && !isDirectory(join(dir, n)))
+      .sort()
+      .map((n) => join(dir, n))
+  );
+}
+
+function files(dir: string, exts: string[]): string[] {
+  try {
+    return confFiles(dir, exts);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw e;
   }
-  return (
-    names
-      // A dangling link stays in the list, as in libcni, so reading it names the file instead of failing here.
-      .filter((n) => exts.includes(extname(n)) && !statSync(join(dir, n), { throwIfNoEntry: false })?.isDirectory())
-      .sort()
-      .map((n) => join(dir, n))
-  );
 }
 
 /** libcni reads a plugin's "type" and "capabilities" through types.NetConf, so with Go's key matching. */
@@ -133,9 +145,21 @@ export function parseConfList(bytes: string, file: string): ConfList {
 
 /** A single-plugin .conf up-converted: its name and version become the list's. */
 function fromSingleConf(bytes: string, file: string): ConfList {
-  const conf = JSON.parse(bytes) as Json;
+  let conf: Json;
+  try {
+    conf = JSON.parse(bytes);
+  } catch (e) {
+    throw new CniError(Code.Decoding, `error parsing configuration ${file}: ${(e as Error).message}`);
+  }
+  if (!isObject(conf)) throw new CniError(Code.Decoding, `${file}: not a JSON object`);
   const listBytes = JSON.stringify({ name: conf.name, cniVersion: conf.cniVersion, plugins: [conf] });
   return parseConfList(listBytes, file);
+}
+
+/** One file as a list, as libcni reads it: a .conflist as it is, a .conf or .json up-converted. */
+export function loadConfFile(file: string): ConfList {
+  const bytes = readConfFile(file);
+  return extname(file) === ".conflist" ? parseConfList(bytes, file) : fromSingleConf(bytes, file);
 }
 
 export function loadConfList(dir: string, name: string): ConfList {

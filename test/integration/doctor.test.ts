@@ -175,6 +175,15 @@ describe("config", () => {
     expect(text).toContain(`plugin "bridge" is not an executable in ${bin}`);
   });
 
+  it("a dangling link among the configurations is named as broken, as the runtime's loader finds it", () => {
+    const n = node();
+    symlinkSync(join(n.tmp, "gone.conflist"), join(n.tmp, "net.d", "00-gone.conflist"));
+    const c = check(n.doctor(["--json"]).report!, "config");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain(`00-gone.conflist: network configuration ${join(n.tmp, "net.d", "00-gone.conflist")}: no such file`);
+    expect(c.evidence[0]).toContain("active: 10-flannel.conflist");
+  });
+
   it("two configurations: which one wins, and why", () => {
     const n = node();
     n.writeList({ ...n.conflist(), name: "other" }, "05-other.conflist");

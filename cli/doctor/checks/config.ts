@@ -114,10 +114,9 @@ export function checkConfig(ctx: Context): CheckResult {
         `(or rename yours to sort before it), otherwise remove ${others.map((f) => f.file).join(", ")}`,
     });
   }
-  // A .conf is validated as the list of one that libcni makes of it.
+  // A .conf is validated as the list of one that libcni makes of it (the list's bytes).
   const isList = active.file.endsWith(".conflist");
-  const json = isList ? active.json : { name: active.list.name, cniVersion: active.list.cniVersion, plugins: [active.json] };
-  for (const e of validate(json)) {
+  for (const e of validate(JSON.parse(active.list.bytes))) {
     const at = isList ? e.path : e.path.replace(/^plugins\[0\]\.?/, "");
     findings.push({
       status: "fail",
