@@ -7,12 +7,18 @@ import { join } from "../sys/path.ts";
 import { CniError, Code } from "./errors.ts";
 import type { Command } from "./env.ts";
 import type { Context } from "./plugin.ts";
-import { type Outcome, invoke } from "./dispatch.ts";
+import { type Outcome, invocationDepth, invoke } from "./dispatch.ts";
 import { registeredPlugin } from "./registry.ts";
 import { type Result, parseResult } from "./result.ts";
 import { isObject } from "./json.ts";
 import { describeValue } from "./describe.ts";
 import { mark, tally, timingOn } from "../sys/phase-timer.ts";
+
+/**
+ * Real chains nest three plugins (flannel → bridge → host-local). A config whose delegate is the plugin itself
+ * (bridge with "ipam": {"type": "bridge"}) or a loop of plugins would otherwise recurse until the stack runs out.
+ */
+const MAX_DELEGATION_DEPTH = 8;
 
 let selfExe: Stats | null | undefined;
 function self(): Stats | null {
@@ -102,6 +108,13 @@ export function delegate(
   const stdin = config instanceof Uint8Array ? config : new TextEncoder().encode(JSON.stringify(config));
   const env = { ...ctx.env, CNI_COMMAND: command };
   const plugin = isSelf(found.stat) ? registeredPlugin(type) : undefined;
+  if (plugin && invocationDepth() >= MAX_DELEGATION_DEPTH) {
+    throw new CniError(
+      Code.InvalidConfig,
+      `delegation to ${describeValue(type)} nests more than ${MAX_DELEGATION_DEPTH} plugins deep`,
+      "a delegate (delegate.type, ipam.type) names the plugin itself, or plugins delegate to each other in a loop: fix that type",
+    );
+  }
   ctx.log.debug(`${command} ${type}: ${plugin ? "in-process" : `exec ${found.path}`}`);
   const t0 = mark();
   const out = plugin ? invoke(plugin, env, stdin) : execPlugin(found.path, env, stdin);

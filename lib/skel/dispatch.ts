@@ -140,6 +140,9 @@ function readPrevResult(ctx: Context, version: string): Result | undefined {
 /** In-process delegations nest invocations; only the outermost one's phases are timed as the process's own. */
 let depth = 0;
 
+/** How many invocations are running in this process, one inside the other (1 outside any delegation). */
+export const invocationDepth = (): number => depth;
+
 export function invoke(plugin: Plugin, env: Env, stdin: Uint8Array): Outcome {
   depth++;
   try {

@@ -31,6 +31,10 @@ const fake: Plugin = {
   check() {},
 };
 registerPlugin("fake", () => fake);
+// A config whose delegate is the plugin itself (bridge with "ipam": {"type": "bridge"}).
+const loop: Plugin = { ...fake, name: "loop", add: (c) => delegate(c, "loop", c.stdin, "ADD")! };
+registerPlugin("loop", () => loop);
+symlinkSync(process.execPath, join(dir, "loop"));
 symlinkSync(process.execPath, join(dir, "fake"));
 
 // The same behaviour as a separate executable: prints what "fake" prints, records env and stdin.
@@ -96,6 +100,15 @@ describe("delegate", () => {
       throw new Error("expected failure");
     });
     for (const e of errors) expect([e.code, e.message, e.details]).toEqual([11, "busy", "try later"]);
+  });
+
+  it("refuses a delegation loop with code 7 naming the type, instead of recursing until the stack runs out", () => {
+    try {
+      delegate(ctx([dir]), "loop", conf, "ADD");
+      throw new Error("expected failure");
+    } catch (e) {
+      expect([(e as CniError).code, (e as CniError).message]).toEqual([7, 'delegation to "loop" nests more than 8 plugins deep']);
+    }
   });
 
   it("reports output that is not an error JSON", () => {
