@@ -6,7 +6,7 @@ import { type Link, isUp } from "../lib/netlink/index.ts";
 import { type IPBytes, formatCIDR, formatIP, ipEqual } from "../lib/ip/addr.ts";
 import { writeAll } from "../lib/skel/index.ts";
 import type { Status } from "./doctor/check.ts";
-import { type Context, type Pod, gather } from "./doctor/context.ts";
+import { type NodeSurvey, type Pod, surveyNode } from "./doctor/survey.ts";
 import { runChecks } from "./doctor/main.ts";
 import { PATH_USAGE, UsageError, parseOptions } from "./doctor/options.ts";
 import { printable, useColour } from "./doctor/report.ts";
@@ -50,7 +50,8 @@ export interface Picture {
 }
 
 const isLinkLocal6 = (ip: IPBytes) => ip.length === 16 && ip[0] === 0xfe && (ip[1] & 0xc0) === 0x80;
-const addrsOf = (ctx: Context, l: Link) => ctx.addrs.filter((a) => a.index === l.index && !isLinkLocal6(a.cidr.ip)).map((a) => formatCIDR(a.cidr));
+const addrsOf = (node: NodeSurvey, l: Link) =>
+  node.addrs.filter((a) => a.index === l.index && !isLinkLocal6(a.cidr.ip)).map((a) => formatCIDR(a.cidr));
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 /** `token` as a whole word of `text`: "10.244.1.2" is not in "10.244.1.20", "veth1" not in "veth12". */
 const mentions = (text: string, token: string) => new RegExp(`(^|[^\\w.:/])${escapeRegExp(token)}(?![\\w/]|\\.\\d)`).test(text);
@@ -71,38 +72,38 @@ const podView = (p: Pod) => ({
   hostPorts: p.hostPorts,
 });
 
-function underlayOf(ctx: Context, local?: IPBytes): Link | undefined {
-  const byLocal = local && ctx.addrs.find((a) => ipEqual(a.cidr.ip, local));
-  if (byLocal) return ctx.linkByIndex(byLocal.index);
-  const def = ctx.routes.find((r) => (!r.dst || r.dst.prefix === 0) && r.dev !== undefined);
-  if (def) return ctx.linkByIndex(def.dev);
-  const peer = peerRoutes(ctx).find((r) => r.gw);
-  return peer ? ctx.linkByIndex(peer.dev) : undefined;
+function underlayOf(node: NodeSurvey, local?: IPBytes): Link | undefined {
+  const byLocal = local && node.addrs.find((a) => ipEqual(a.cidr.ip, local));
+  if (byLocal) return node.linkByIndex(byLocal.index);
+  const def = node.routes.find((r) => (!r.dst || r.dst.prefix === 0) && r.dev !== undefined);
+  if (def) return node.linkByIndex(def.dev);
+  const peer = peerRoutes(node).find((r) => r.gw);
+  return peer ? node.linkByIndex(peer.dev) : undefined;
 }
 
-export function picture(ctx: Context): Picture {
-  const problems: Problem[] = runChecks(ctx).flatMap((c) => {
+export function picture(node: NodeSurvey): Picture {
+  const problems: Problem[] = runChecks(node).flatMap((c) => {
     const own = c.problems ?? (c.status === "ok" ? [] : [{ status: c.status, text: c.summary }]);
     return own.map((p) => ({ check: c.id, ...p }));
   });
-  const { backend, device } = backendOf(ctx);
+  const { backend, device } = backendOf(node);
   const info = device?.vxlan;
-  const under = underlayOf(ctx, info?.local);
-  const peers: Peer[] = peerRoutes(ctx).map((r) => {
+  const under = underlayOf(node, info?.local);
+  const peers: Peer[] = peerRoutes(node).map((r) => {
     const subnet = formatCIDR(r.dst!);
     let endpoint = r.gw ? formatIP(r.gw) : undefined;
     let mac: string | undefined;
     if (backend === "vxlan" && device && r.gw) {
-      const { neigh, fdb } = vxlanPeer(ctx, device, r.gw);
+      const { neigh, fdb } = vxlanPeer(node, device, r.gw);
       mac = neigh?.mac;
       endpoint = fdb[0]?.ip ? formatIP(fdb[0].ip) : undefined;
     }
     return { subnet, endpoint, mac, ...about(problems, ["vxlan", "routes"], subnet) };
   });
-  const br = ctx.link(ctx.bridgeName);
-  const podOf = (veth: string): Pod | undefined => ctx.pods.find((p) => p.alive && p.hostVeth === veth);
+  const br = node.link(node.bridgeName);
+  const podOf = (veth: string): Pod | undefined => node.pods.find((p) => p.alive && p.hostVeth === veth);
   const ports: Port[] = br
-    ? ctx.links
+    ? node.links
         .filter((l) => l.master === br.index)
         .map((l) => {
           const p = podOf(l.name);
@@ -114,14 +115,14 @@ export function picture(ctx: Context): Picture {
           };
         })
     : [];
-  const l = ctx.lease;
+  const l = node.lease;
   const nets = l ? [...l.networks, ...l.ip6Networks].map(formatCIDR) : [];
-  const bridge = br && { name: br.name, addresses: addrsOf(ctx, br), mtu: br.mtu, up: isUp(br), ports, ...about(problems, ["bridge"], br.name) };
+  const bridge = br && { name: br.name, addresses: addrsOf(node, br), mtu: br.mtu, up: isUp(br), ports, ...about(problems, ["bridge"], br.name) };
   return {
-    network: ctx.network,
-    conf: ctx.configs.active?.file,
-    ...(l ? { lease: { subnet: l.subnet && formatCIDR(l.subnet), network: nets, mtu: l.mtu, ipMasq: l.ipMasq, file: ctx.subnetFile } } : {}),
-    ...(under ? { underlay: { name: under.name, addresses: addrsOf(ctx, under), mtu: under.mtu } } : {}),
+    network: node.network,
+    conf: node.configs.active?.file,
+    ...(l ? { lease: { subnet: l.subnet && formatCIDR(l.subnet), network: nets, mtu: l.mtu, ipMasq: l.ipMasq, file: node.subnetFile } } : {}),
+    ...(under ? { underlay: { name: under.name, addresses: addrsOf(node, under), mtu: under.mtu } } : {}),
     overlay: {
       backend,
       ...(device ? { device: device.name, mtu: device.mtu, up: isUp(device) } : {}),
@@ -220,14 +221,14 @@ export function showMain(argv: string[]): number {
     writeAll(2, `cni show: ${e.message}\n${USAGE}`);
     return 2;
   }
-  const ctx = gather(opts);
+  const node = surveyNode(opts);
   try {
-    const p = picture(ctx);
+    const p = picture(node);
     // Every name in the picture comes from the node: made printable before it reaches a terminal.
     const safe = (): Picture => JSON.parse(JSON.stringify(p), (_k, v) => (typeof v === "string" ? printable(v) : v));
     writeAll(1, opts.json ? `${JSON.stringify(p, null, 2)}\n` : drawing(safe(), useColour()));
     return 0;
   } finally {
-    ctx.nl.close();
+    node.nl.close();
   }
 }

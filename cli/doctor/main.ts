@@ -4,7 +4,7 @@
 import { basename } from "node:path";
 import { writeAll } from "../../lib/skel/index.ts";
 import type { CheckResult } from "./check.ts";
-import { type Context, gather } from "./context.ts";
+import { type NodeSurvey, surveyNode } from "./survey.ts";
 import { type Options, PATH_USAGE, UsageError, parseOptions } from "./options.ts";
 import { printable, toJSON, toText, useColour } from "./report.ts";
 import { checkAddresses } from "./checks/addresses.ts";
@@ -29,7 +29,7 @@ export const USAGE = `usage: cni doctor [--json] [--fix] ${PATH_USAGE}
 exit: 0 no check failed, 1 a check failed, 2 usage error
 `;
 
-const CHECKS: [string, (ctx: Context) => CheckResult][] = [
+const CHECKS: [string, (node: NodeSurvey) => CheckResult][] = [
   ["config", checkConfig],
   ["lease", checkLease],
   ["bridge", checkBridge],
@@ -43,10 +43,10 @@ const CHECKS: [string, (ctx: Context) => CheckResult][] = [
 ];
 
 /** Run every check; one that throws is reported as a failure of its own, never stops the others. */
-export function runChecks(ctx: Context): CheckResult[] {
+export function runChecks(node: NodeSurvey): CheckResult[] {
   return CHECKS.map(([id, check]) => {
     try {
-      return check(ctx);
+      return check(node);
     } catch (e) {
       const summary = `the check itself failed: ${(e as Error).message}`;
       return { id, status: "fail", summary, evidence: [], fix: "report this with the command's output" };
@@ -54,15 +54,15 @@ export function runChecks(ctx: Context): CheckResult[] {
   });
 }
 
-export function heading(ctx: Context): string {
-  const conf = ctx.configs.active ? `${basename(ctx.configs.active.file)}, network "${ctx.network}"` : "no network configuration";
-  const lease = ctx.lease?.subnet ? `lease ${formatCIDR(ctx.lease.subnet)}` : "no lease";
+export function heading(node: NodeSurvey): string {
+  const conf = node.configs.active ? `${basename(node.configs.active.file)}, network "${node.network}"` : "no network configuration";
+  const lease = node.lease?.subnet ? `lease ${formatCIDR(node.lease.subnet)}` : "no lease";
   return `cni doctor: ${conf}; ${lease}`;
 }
 
-function examine(opts: Options): { ctx: Context; results: CheckResult[] } {
-  const ctx = gather(opts);
-  return { ctx, results: runChecks(ctx) };
+function examine(opts: Options): { node: NodeSurvey; results: CheckResult[] } {
+  const node = surveyNode(opts);
+  return { node, results: runChecks(node) };
 }
 
 export function doctorMain(argv: string[]): number {
@@ -78,7 +78,7 @@ export function doctorMain(argv: string[]): number {
     writeAll(2, `cni doctor: ${e.message}\n${USAGE}`);
     return 2;
   }
-  let { ctx, results } = examine(opts);
+  let { node, results } = examine(opts);
   if (opts.fix) {
     const repairs = results.flatMap((r) => r.repairs ?? []);
     // In JSON mode stdout holds only the document: what is done goes to stderr.
@@ -94,11 +94,11 @@ export function doctorMain(argv: string[]): number {
     }
     if (repairs.length) {
       say("");
-      ctx.nl.close();
-      ({ ctx, results } = examine(opts));
+      node.nl.close();
+      ({ node, results } = examine(opts));
     }
   }
-  writeAll(1, opts.json ? toJSON(results) : toText(results, heading(ctx), useColour()));
-  ctx.nl.close();
+  writeAll(1, opts.json ? toJSON(results) : toText(results, heading(node), useColour()));
+  node.nl.close();
   return results.some((r) => r.status === "fail") ? 1 : 0;
 }

@@ -13,7 +13,7 @@ import type { CachedEntry } from "../../../lib/runtime/cache.ts";
 import { delCachedAttachment, delNetworkList } from "../../../lib/runtime/network-list.ts";
 import { removeConfig, savedContainers } from "../../../plugins/flannel/saved-config.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
-import { type Context, type Pod, storeDir } from "../context.ts";
+import { type NodeSurvey, type Pod, storeDir } from "../survey.ts";
 
 const ID = "addresses";
 const NEARLY_FULL = 0.9;
@@ -30,14 +30,14 @@ interface Gone {
  * parameters (capability args: host ports) cached at the ADD; without a cache entry, the active list's DEL for
  * the container and interface the reservation names. Each one, whatever fails: the failures are reported together.
  */
-function delGone(ctx: Context, gone: Gone[]): void {
-  const rt = { path: [ctx.opts.binDir], cacheDir: ctx.opts.cacheDir };
+function delGone(node: NodeSurvey, gone: Gone[]): void {
+  const rt = { path: [node.opts.binDir], cacheDir: node.opts.cacheDir };
   const failed: string[] = [];
   for (const g of gone) {
     try {
       if (g.cached) delCachedAttachment(g.cached, rt);
       else
-        delNetworkList(ctx.configs.active!.list!, { ...rt, containerID: g.containerID, ifName: g.ifName, netns: "", args: [], capabilityArgs: {} });
+        delNetworkList(node.configs.active!.list!, { ...rt, containerID: g.containerID, ifName: g.ifName, netns: "", args: [], capabilityArgs: {} });
     } catch (e) {
       failed.push(`DEL of ${g.containerID} ${g.ifName}: ${(e as Error).message}`);
     }
@@ -46,8 +46,8 @@ function delGone(ctx: Context, gone: Gone[]): void {
 }
 
 /** Under the store's lock, what host-local's ADD does first: release what earlier boots left. */
-function releaseEarlier(ctx: Context): void {
-  const store = DiskStore.openExisting(ctx.network!, ctx.ipamDataDir);
+function releaseEarlier(node: NodeSurvey): void {
+  const store = DiskStore.openExisting(node.network!, node.ipamDataDir);
   if (!store) return;
   try {
     const { failed } = releaseEarlierBoots(store);
@@ -57,8 +57,8 @@ function releaseEarlier(ctx: Context): void {
   }
 }
 
-function removeScratch(ctx: Context): void {
-  const store = DiskStore.openExisting(ctx.network!, ctx.ipamDataDir);
+function removeScratch(node: NodeSurvey): void {
+  const store = DiskStore.openExisting(node.network!, node.ipamDataDir);
   if (!store) return;
   try {
     const failures = new Failures();
@@ -70,13 +70,13 @@ function removeScratch(ctx: Context): void {
 }
 
 /** flannel's saved delegate configs of containers that are not running, removed as flannel's GC removes them. */
-function flannelLeftovers(ctx: Context): Finding | undefined {
-  if (!ctx.types.includes("flannel")) return undefined;
-  const running = new Set(ctx.pods.filter((p) => p.alive).map((p) => p.containerID));
-  const gone = savedContainers(ctx.flannelDataDir).filter((n) => !running.has(n));
+function flannelLeftovers(node: NodeSurvey): Finding | undefined {
+  if (!node.types.includes("flannel")) return undefined;
+  const running = new Set(node.pods.filter((p) => p.alive).map((p) => p.containerID));
+  const gone = savedContainers(node.flannelDataDir).filter((n) => !running.has(n));
   if (!gone.length) return undefined;
-  const dir = ctx.flannelDataDir;
-  return judgedFromCache(ctx.cacheDoubt, {
+  const dir = node.flannelDataDir;
+  return judgedFromCache(node.cacheDoubt, {
     status: "warn",
     text: `${gone.length} saved flannel config(s) of containers that are not running: ${gone.map((n) => n.slice(0, 24)).join(", ")}`,
     fix: `left by pods removed without a DEL: doctor --fix removes them from ${dir}`,
@@ -104,19 +104,19 @@ const writtenWithin = (file: string, ms: number): boolean => {
 };
 
 /** Addresses of the active network reserved recently for a container the runtime has not cached (yet). */
-export function pendingAdds(ctx: Context): string[] {
-  const dir = storeDir(ctx);
+export function pendingAdds(node: NodeSurvey): string[] {
+  const dir = storeDir(node);
   if (!dir || !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return [];
-  const cached = ctx.pods.filter((p) => p.network === ctx.network);
+  const cached = node.pods.filter((p) => p.network === node.network);
   return DiskStore.list(dir)
     .filter((r) => !cached.some((p) => p.containerID === r.containerID) && writtenWithin(join(dir, formatIP(r.ip)), ADD_GRACE_MS))
     .map((r) => formatIP(r.ip));
 }
 
-export function checkAddresses(ctx: Context): CheckResult {
-  const dir = storeDir(ctx);
+export function checkAddresses(node: NodeSurvey): CheckResult {
+  const dir = storeDir(node);
   if (!dir) return skipped(ID, "no active network");
-  const leftovers = flannelLeftovers(ctx);
+  const leftovers = flannelLeftovers(node);
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -124,7 +124,7 @@ export function checkAddresses(ctx: Context): CheckResult {
     return fromFindings(ID, `no reservations (${dir} does not exist)`, [], leftovers ? [leftovers] : []);
   }
   const reservations = DiskStore.list(dir);
-  const pods = ctx.pods.filter((p) => p.network === ctx.network);
+  const pods = node.pods.filter((p) => p.network === node.network);
   const findings: Finding[] = [];
   const evidence = [`${dir}: ${reservations.length} reservation(s)`];
   const stale: { r: Reservation; why: string; pod?: Pod }[] = [];
@@ -160,13 +160,13 @@ export function checkAddresses(ctx: Context): CheckResult {
       .map((s) => join(dir, formatIP(s.r.ip)))
       .join(", ")}${stale.length > 3 ? ", …" : ""}`;
     findings.push(
-      judgedFromCache(ctx.cacheDoubt, {
+      judgedFromCache(node.cacheDoubt, {
         status: "fail",
         text: `${stale.length} address(es) leaked: ${held}`,
         fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${files}`,
         repair: {
           describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}, by the DEL of ${gone.length} gone attachment(s)`,
-          apply: () => delGone(ctx, gone),
+          apply: () => delGone(node, gone),
         },
       }),
     );
@@ -185,7 +185,10 @@ export function checkAddresses(ctx: Context): CheckResult {
       status: "warn",
       text: `${earlier.length} reservation(s) from before this boot: ${earlier.map((r) => formatIP(r.ip)).join(", ")}`,
       fix: "the next pod ADD releases them (host-local reclaims earlier boots' reservations); doctor --fix releases them now",
-      repair: { describe: `release ${earlier.length} reservation(s) from before this boot, as the next ADD would`, apply: () => releaseEarlier(ctx) },
+      repair: {
+        describe: `release ${earlier.length} reservation(s) from before this boot, as the next ADD would`,
+        apply: () => releaseEarlier(node),
+      },
     });
   }
   // Only what the store's own sweep removes: any other name is not the store's to remove, so reporting it could
@@ -196,11 +199,11 @@ export function checkAddresses(ctx: Context): CheckResult {
       status: "warn",
       text: `${scratch.length} scratch file(s) left by interrupted writes: ${scratch.join(", ")}`,
       fix: "harmless: host-local's next command in this store removes them, doctor --fix does now (under the store's lock)",
-      repair: { describe: `remove scratch files in ${dir}: ${scratch.join(", ")}`, apply: () => removeScratch(ctx) },
+      repair: { describe: `remove scratch files in ${dir}: ${scratch.join(", ")}`, apply: () => removeScratch(node) },
     });
   }
   if (leftovers) findings.push(leftovers);
-  const subnet = ctx.lease?.subnet;
+  const subnet = node.lease?.subnet;
   if (subnet) {
     const set = canonicalizeRangeSet([{ subnet }]);
     const capacity = Number(rangeSetCapacity(set));

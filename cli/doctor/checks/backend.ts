@@ -3,16 +3,16 @@
 import type { Link } from "../../../lib/netlink/index.ts";
 import { type CIDR, type IPBytes, contains, formatCIDR, formatIP, ipEqual } from "../../../lib/ip/addr.ts";
 import { type Neighbor, routeGet, type Route } from "../../../lib/netlink/index.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 
 export type Backend = "vxlan" | "ipip" | "udp" | "host-gw";
 
-export function backendOf(ctx: Context): { backend: Backend; device?: Link } {
-  const vxlan = ctx.links.find((l) => l.kind === "vxlan" && /^flannel\.\d+$/.test(l.name));
+export function backendOf(node: NodeSurvey): { backend: Backend; device?: Link } {
+  const vxlan = node.links.find((l) => l.kind === "vxlan" && /^flannel\.\d+$/.test(l.name));
   if (vxlan) return { backend: "vxlan", device: vxlan };
-  const ipip = ctx.link("flannel.ipip");
+  const ipip = node.link("flannel.ipip");
   if (ipip) return { backend: "ipip", device: ipip };
-  const tun = ctx.link("flannel0");
+  const tun = node.link("flannel0");
   if (tun) return { backend: "udp", device: tun };
   return { backend: "host-gw" };
 }
@@ -25,49 +25,49 @@ const RTPROT_KERNEL = 2;
  * Routes to other nodes' pod subnets: inside a FLANNEL_NETWORK, not this node's own subnet, and not the
  * kernel's own route for an address of this node (a stray address on cni0 is the bridge check's business).
  */
-export function peerRoutes(ctx: Context): Route[] {
-  const l = ctx.lease;
+export function peerRoutes(node: NodeSurvey): Route[] {
+  const l = node.lease;
   if (!l) return [];
   const nets = [...l.networks, ...l.ip6Networks];
   const own = [l.subnet, l.ip6Subnet].filter((s): s is CIDR => !!s);
   const isPeer = (dst: CIDR) => nets.some((n) => inside(n, dst) && n.prefix < dst.prefix) && !own.some((o) => inside(o, dst));
-  return ctx.routes.filter((r) => r.dst && r.dst.prefix > 0 && r.protocol !== RTPROT_KERNEL && isPeer(r.dst));
+  return node.routes.filter((r) => r.dst && r.dst.prefix > 0 && r.protocol !== RTPROT_KERNEL && isPeer(r.dst));
 }
 
 /**
  * How flanneld sends a peer subnet's traffic on the VXLAN device `dev`: the neighbour entry for the route's
  * gateway (the peer's VTEP MAC), and the FDB entries for that MAC (where its VXLAN packets go).
  */
-export function vxlanPeer(ctx: Context, dev: Link, gw: IPBytes): { neigh?: Neighbor; fdb: Neighbor[] } {
-  const neigh = ctx.neighbors.find((n) => n.index === dev.index && n.ip && ipEqual(n.ip, gw));
+export function vxlanPeer(node: NodeSurvey, dev: Link, gw: IPBytes): { neigh?: Neighbor; fdb: Neighbor[] } {
+  const neigh = node.neighbors.find((n) => n.index === dev.index && n.ip && ipEqual(n.ip, gw));
   const mac = neigh?.mac;
-  const fdb = mac ? ctx.fdb.filter((f) => f.index === dev.index && f.mac === mac && f.ip && f.mac !== "00:00:00:00:00:00") : [];
+  const fdb = mac ? node.fdb.filter((f) => f.index === dev.index && f.mac === mac && f.ip && f.mac !== "00:00:00:00:00:00") : [];
   return { neigh, fdb };
 }
 
 /** This node's own addresses. */
-export const isOwnAddress = (ctx: Context, ip: IPBytes): Link | undefined => {
-  const a = ctx.addrs.find((x) => ipEqual(x.cidr.ip, ip));
-  return a ? ctx.linkByIndex(a.index) : undefined;
+export const isOwnAddress = (node: NodeSurvey, ip: IPBytes): Link | undefined => {
+  const a = node.addrs.find((x) => ipEqual(x.cidr.ip, ip));
+  return a ? node.linkByIndex(a.index) : undefined;
 };
 
 /**
  * How the kernel would reach `ip` over the underlay: the route's device and gateway, or why it cannot. Read only
  * (a route lookup, as `ip route get`): no packet is sent.
  */
-export function underlayPath(ctx: Context, ip: IPBytes, avoid?: Link): { ok: boolean; how: string } {
+export function underlayPath(node: NodeSurvey, ip: IPBytes, avoid?: Link): { ok: boolean; how: string } {
   let r: Route | undefined;
   try {
-    r = routeGet(ctx.nl, ip);
+    r = routeGet(node.nl, ip);
   } catch (e) {
     return { ok: false, how: `no route to ${formatIP(ip)} (${(e as Error).message})` };
   }
   if (!r) return { ok: false, how: `no route to ${formatIP(ip)}` };
-  const dev = ctx.linkByIndex(r.dev);
+  const dev = node.linkByIndex(r.dev);
   const how = `${formatIP(ip)} via ${r.gw ? formatIP(r.gw) : "direct"} dev ${dev?.name ?? r.dev}`;
   if (avoid && dev?.index === avoid.index) return { ok: false, how: `${how}: through the overlay itself` };
   if (dev?.name === "lo") return { ok: false, how: `${how}: a local address` };
-  const down = ctx.neighbors.find((n) => n.ip && ipEqual(n.ip, r!.gw ?? ip) && n.index === dev?.index && n.state === 0x20);
+  const down = node.neighbors.find((n) => n.ip && ipEqual(n.ip, r!.gw ?? ip) && n.index === dev?.index && n.state === 0x20);
   if (down) return { ok: false, how: `${how}: its neighbour entry is FAILED (no answer to ARP)` };
   return { ok: true, how };
 }

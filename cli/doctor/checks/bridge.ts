@@ -4,30 +4,30 @@ import { type Address, type Link, deleteLink } from "../../../lib/netlink/index.
 import { type CIDR, addToIP, formatCIDR, networkOf } from "../../../lib/ip/addr.ts";
 import { planGatewayAddr } from "../../../plugins/bridge/gateway.ts";
 import { type CheckResult, type Finding, fromFindings, skipped } from "../check.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 
 const ID = "bridge";
 
 /** host-local's default gateway: the subnet's first address, with the subnet's prefix. */
 export const gatewayOf = (subnet: CIDR): CIDR => ({ ip: addToIP(networkOf(subnet), 1n), prefix: subnet.prefix });
 
-export const portsOf = (ctx: Context, br: Link): Link[] => ctx.links.filter((l) => l.master === br.index);
+export const portsOf = (node: NodeSurvey, br: Link): Link[] => node.links.filter((l) => l.master === br.index);
 
-export function checkBridge(ctx: Context): CheckResult {
-  if (!ctx.lease) return skipped(ID, "no lease");
-  const name = ctx.bridgeName;
-  const br = ctx.link(name);
+export function checkBridge(node: NodeSurvey): CheckResult {
+  if (!node.lease) return skipped(ID, "no lease");
+  const name = node.bridgeName;
+  const br = node.link(name);
   if (!br) return { id: ID, status: "ok", summary: `${name} does not exist yet: the first pod's ADD creates it`, evidence: [] };
-  const ports = portsOf(ctx, br);
-  const addrs: Address[] = ctx.addrs.filter((a) => a.index === br.index);
+  const ports = portsOf(node, br);
+  const addrs: Address[] = node.addrs.filter((a) => a.index === br.index);
   const evidence = [`${name}: ${addrs.map((a) => formatCIDR(a.cidr)).join(", ") || "no address"}, MTU ${br.mtu}, ${ports.length} ports`];
   const findings: Finding[] = [];
-  const conf = ctx.bridge.conf;
-  if (!conf) evidence.push(`gateway address not judged: ${ctx.bridge.why}`);
+  const conf = node.bridge.conf;
+  if (!conf) evidence.push(`gateway address not judged: ${node.bridge.why}`);
   // The gateway goes on the bridge (or on its VLAN interface), and only for a gateway bridge.
-  const target = conf?.vlan ? ctx.link(`${name}.${conf.vlan}`) : br;
-  const targetAddrs = target ? ctx.addrs.filter((a) => a.index === target.index) : [];
-  for (const subnet of conf?.isGW && target ? [ctx.lease.subnet, ctx.lease.ip6Subnet] : []) {
+  const target = conf?.vlan ? node.link(`${name}.${conf.vlan}`) : br;
+  const targetAddrs = target ? node.addrs.filter((a) => a.index === target.index) : [];
+  for (const subnet of conf?.isGW && target ? [node.lease.subnet, node.lease.ip6Subnet] : []) {
     if (!subnet) continue;
     const gw = gatewayOf(subnet);
     const want = formatCIDR(gw);
@@ -52,13 +52,13 @@ export function checkBridge(ctx: Context): CheckResult {
         ? undefined
         : {
             describe: `delete ${name} (it has ${has}, the lease's gateway is ${want}; no pod is attached)`,
-            apply: () => deleteLink(ctx.nl, br.index),
+            apply: () => deleteLink(node.nl, br.index),
           },
     });
   }
   // The MTU bridge gives every veth (and a bridge it creates): the delegate's, which flannel sets to FLANNEL_MTU
   // unless the config gives one.
-  const overlay = ctx.lease.mtu;
+  const overlay = node.lease.mtu;
   const mtu = conf?.mtu || overlay;
   const want = mtu === overlay ? `FLANNEL_MTU is ${mtu}` : `the delegate's "mtu" is ${mtu}`;
   if (mtu > overlay)

@@ -8,15 +8,15 @@ import { isObject } from "../../../lib/skel/index.ts";
 import { loadConfig as loadFlannelConfig } from "../../../plugins/flannel/config.ts";
 import { delegateTypes } from "../../../plugins/flannel/render.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 import { validate } from "../schema.ts";
 
 const ID = "config";
 
 /** Every plugin the list runs, with the delegates flannel (as it renders them) and bridge call. */
-function pluginTypes(ctx: Context): string[] {
+function pluginTypes(node: NodeSurvey): string[] {
   const types = new Set<string>();
-  const list = ctx.configs.active?.list;
+  const list = node.configs.active?.list;
   for (const p of list?.plugins ?? []) {
     types.add(p.type);
     let extra: unknown[] = [isObject(p.conf.ipam) ? p.conf.ipam.type : undefined];
@@ -75,8 +75,8 @@ function pluginFinding(bin: string, type: string, version: string): Finding | st
   return `${type}: ${path} supports ${version}`;
 }
 
-export function checkConfig(ctx: Context): CheckResult {
-  const { configs } = ctx;
+export function checkConfig(node: NodeSurvey): CheckResult {
+  const { configs } = node;
   const findings: Finding[] = [];
   const evidence: string[] = [];
   if (configs.missingDir || !configs.files.length) {
@@ -95,7 +95,7 @@ export function checkConfig(ctx: Context): CheckResult {
   if (!active?.list) {
     findings.push({
       status: "fail",
-      text: ctx.opts.network ? `no configuration of network "${ctx.opts.network}" in ${configs.dir}` : `no valid configuration in ${configs.dir}`,
+      text: node.opts.network ? `no configuration of network "${node.opts.network}" in ${configs.dir}` : `no valid configuration in ${configs.dir}`,
       fix: `install a valid conflist into ${configs.dir}`,
     });
     return fromFindings(ID, "", evidence, findings);
@@ -124,8 +124,8 @@ export function checkConfig(ctx: Context): CheckResult {
       fix: `correct ${at || "the file"} in ${active.file}`,
     });
   }
-  for (const type of pluginTypes(ctx)) {
-    const r = pluginFinding(ctx.opts.binDir, type, active.list.cniVersion);
+  for (const type of pluginTypes(node)) {
+    const r = pluginFinding(node.opts.binDir, type, active.list.cniVersion);
     if (typeof r === "string") evidence.push(r);
     else findings.push(r);
   }

@@ -5,7 +5,7 @@ import { MASQ_CHAIN, MASQ_TABLE } from "../../../lib/nftables/masq.ts";
 import { type NftFamily, listTable } from "../../../lib/nftables/nft.ts";
 import { TABLE as HOSTPORT_TABLE } from "../../../plugins/portmap/nftables.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 
 const ID = "firewall";
 
@@ -27,9 +27,9 @@ function nftEvidence(): string {
 }
 
 /** What the active list needs a firewall for, with the backend each names (undefined: either will do). */
-function needs(ctx: Context): { what: string; backend?: string }[] {
-  const plugins = ctx.configs.active?.list?.plugins ?? [];
-  const bridge = ctx.bridge.conf;
+function needs(node: NodeSurvey): { what: string; backend?: string }[] {
+  const plugins = node.configs.active?.list?.plugins ?? [];
+  const bridge = node.bridge.conf;
   const out: { what: string; backend?: string }[] = [];
   if (bridge?.ipMasq && bridge.ipamType) out.push({ what: "bridge ipMasq", backend: bridge.ipMasqBackend });
   if (bridge?.macspoofchk) out.push({ what: "bridge macspoofchk", backend: "nftables" });
@@ -38,14 +38,14 @@ function needs(ctx: Context): { what: string; backend?: string }[] {
   return out;
 }
 
-export function checkFirewall(ctx: Context): CheckResult {
-  const iptables = ctx.nat !== undefined;
+export function checkFirewall(node: NodeSurvey): CheckResult {
+  const iptables = node.nat !== undefined;
   const evidence = [
-    iptables ? iptablesEvidence(ctx.nat!) : "iptables: not usable (iptables-save missing, or it cannot read the nat table)",
-    ctx.nft ? nftEvidence() : "nftables: not usable (nft missing, or no kernel support)",
+    iptables ? iptablesEvidence(node.nat!) : "iptables: not usable (iptables-save missing, or it cannot read the nat table)",
+    node.nft ? nftEvidence() : "nftables: not usable (nft missing, or no kernel support)",
   ];
-  const usable = (b?: string) => (b === "nftables" ? ctx.nft : b === "iptables" ? iptables : iptables || ctx.nft);
-  const findings: Finding[] = needs(ctx)
+  const usable = (b?: string) => (b === "nftables" ? node.nft : b === "iptables" ? iptables : iptables || node.nft);
+  const findings: Finding[] = needs(node)
     .filter((n) => !usable(n.backend))
     .map((n) => ({
       status: "fail",
@@ -57,8 +57,8 @@ export function checkFirewall(ctx: Context): CheckResult {
             ? "install the iptables package"
             : "install the iptables or the nftables package (nft)",
     }));
-  if (!ctx.bridge.conf && (ctx.types.includes("flannel") || ctx.types.includes("bridge")))
-    evidence.push(`bridge's firewall needs not judged: ${ctx.bridge.why}`);
-  const inUse = [iptables && "iptables", ctx.nft && "nftables"].filter(Boolean).join(" and ") || "none";
+  if (!node.bridge.conf && (node.types.includes("flannel") || node.types.includes("bridge")))
+    evidence.push(`bridge's firewall needs not judged: ${node.bridge.why}`);
+  const inUse = [iptables && "iptables", node.nft && "nftables"].filter(Boolean).join(" and ") || "none";
   return fromFindings(ID, `in use: ${inUse}`, evidence, findings);
 }

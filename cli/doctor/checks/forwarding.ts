@@ -5,7 +5,7 @@ import { formatCIDR } from "../../../lib/ip/addr.ts";
 import { readSysctl } from "../../../lib/ns/sysctl.ts";
 import { savedArgs } from "../../../lib/iptables/rule-text.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 import { backendOf } from "./backend.ts";
 
 const ID = "forwarding";
@@ -20,7 +20,7 @@ function accepts(filter: string[], flag: "-s" | "-d", net: string): boolean {
   });
 }
 
-export function checkForwarding(ctx: Context): CheckResult {
+export function checkForwarding(node: NodeSurvey): CheckResult {
   const findings: Finding[] = [];
   const evidence: string[] = [];
   const v4 = readSysctl("net/ipv4/ip_forward");
@@ -31,7 +31,7 @@ export function checkForwarding(ctx: Context): CheckResult {
       text: `net.ipv4.ip_forward is ${v4 ?? "unreadable"}: the node does not route pod traffic`,
       fix: `run "sysctl -w net.ipv4.ip_forward=1" and make it permanent in /etc/sysctl.d (a firewall policy; doctor --fix does not change it)`,
     });
-  if (ctx.lease?.ip6Subnet) {
+  if (node.lease?.ip6Subnet) {
     const v6 = readSysctl("net/ipv6/conf/all/forwarding");
     evidence.push(`net.ipv6.conf.all.forwarding = ${v6 ?? "unknown"}`);
     if (v6 !== "1")
@@ -41,12 +41,12 @@ export function checkForwarding(ctx: Context): CheckResult {
         fix: `run "sysctl -w net.ipv6.conf.all.forwarding=1" and make it permanent`,
       });
   }
-  const policy = /^:FORWARD (\S+)/.exec(ctx.filter?.find((l) => l.startsWith(":FORWARD ")) ?? "")?.[1];
-  if (ctx.filter === undefined) evidence.push("iptables filter table: not readable here");
+  const policy = /^:FORWARD (\S+)/.exec(node.filter?.find((l) => l.startsWith(":FORWARD ")) ?? "")?.[1];
+  if (node.filter === undefined) evidence.push("iptables filter table: not readable here");
   else evidence.push(`FORWARD policy ${policy ?? "ACCEPT"}`);
-  if (policy === "DROP" && ctx.lease) {
-    const nets = ctx.lease.networks.map(formatCIDR);
-    const missing = nets.filter((n) => !(accepts(ctx.filter!, "-s", n) && accepts(ctx.filter!, "-d", n)));
+  if (policy === "DROP" && node.lease) {
+    const nets = node.lease.networks.map(formatCIDR);
+    const missing = nets.filter((n) => !(accepts(node.filter!, "-s", n) && accepts(node.filter!, "-d", n)));
     if (missing.length) {
       findings.push({
         status: "fail",
@@ -58,7 +58,7 @@ export function checkForwarding(ctx: Context): CheckResult {
       });
     }
   }
-  const { backend } = backendOf(ctx);
+  const { backend } = backendOf(node);
   if (backend === "udp") {
     let tun = false;
     try {

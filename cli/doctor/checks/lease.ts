@@ -2,29 +2,29 @@
 // cluster network.
 import { type CIDR, contains, formatCIDR } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 
 const ID = "lease";
 const inside = (net: CIDR, sub: CIDR) => net.ip.length === sub.ip.length && net.prefix <= sub.prefix && contains(net, sub.ip);
 
-export function checkLease(ctx: Context): CheckResult {
-  const file = ctx.subnetFile;
-  if (!ctx.lease) {
-    const missing = /no such file/.test(ctx.leaseError ?? "");
+export function checkLease(node: NodeSurvey): CheckResult {
+  const file = node.subnetFile;
+  if (!node.lease) {
+    const missing = /no such file/.test(node.leaseError ?? "");
     return {
       id: ID,
       status: "fail",
       summary: missing
         ? `${file} does not exist: flanneld has no lease for this node, so every pod ADD fails`
-        : `${file} is unusable: ${ctx.leaseError}`,
-      evidence: [ctx.leaseError ?? ""],
+        : `${file} is unusable: ${node.leaseError}`,
+      evidence: [node.leaseError ?? ""],
       fix: missing
         ? `check the flannel pod (kube-flannel-ds) on this node: it writes ${file} once it has a subnet; ` +
           "see its log for why it has none (RBAC, no podCIDR on the node, etcd/API unreachable)"
         : `flanneld writes ${file}; if it is hand-made or stale, restart the flannel pod on this node`,
     };
   }
-  const l = ctx.lease;
+  const l = node.lease;
   const evidence = [
     `file ${file}`,
     `FLANNEL_NETWORK=${[...l.networks, ...l.ip6Networks].map(formatCIDR).join(",")}`,

@@ -2,21 +2,21 @@
 // DEL never came (its namespace is held elsewhere, or the runtime lost it): --fix deletes it.
 import { deleteLink } from "../../../lib/netlink/index.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, ok } from "../check.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 import { pendingAdds } from "./addresses.ts";
 
 const ID = "links";
 
-export function checkLinks(ctx: Context): CheckResult {
-  const br = ctx.link(ctx.bridgeName);
-  if (!br) return ok(ID, `no ${ctx.bridgeName}, no pod links`);
-  const veths = ctx.links.filter((l) => l.master === br.index && l.kind === "veth");
-  const alive = ctx.pods.filter((p) => p.alive);
+export function checkLinks(node: NodeSurvey): CheckResult {
+  const br = node.link(node.bridgeName);
+  if (!br) return ok(ID, `no ${node.bridgeName}, no pod links`);
+  const veths = node.links.filter((l) => l.master === br.index && l.kind === "veth");
+  const alive = node.pods.filter((p) => p.alive);
   const known = new Set(alive.map((p) => p.hostVeth).filter(Boolean));
   // A cached result without interfaces (cniVersion 0.2.0) cannot tell which veth is its: then judge none.
   const blind = alive.some((p) => !p.hostVeth);
   // An ADD in flight has its veth on the bridge before the runtime caches its result: then delete none.
-  const pending = pendingAdds(ctx);
+  const pending = pendingAdds(node);
   const findings: Finding[] = [];
   for (const v of veths.filter((v) => !known.has(v.name))) {
     findings.push(
@@ -32,11 +32,11 @@ export function checkLinks(ctx: Context): CheckResult {
               text: `${v.name} on ${br.name} is not in any cached result (some results name no interface, so it may be a running pod's)`,
               fix: "compare with the runtime's pods before deleting it",
             }
-          : judgedFromCache(ctx.cacheDoubt, {
+          : judgedFromCache(node.cacheDoubt, {
               status: "fail",
               text: `${v.name} on ${br.name} belongs to no running pod`,
               fix: `a pod's veth outlived its pod: doctor --fix deletes it ("ip link delete ${v.name}")`,
-              repair: { describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`, apply: () => deleteLink(ctx.nl, v.index) },
+              repair: { describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`, apply: () => deleteLink(node.nl, v.index) },
             }),
     );
   }

@@ -9,7 +9,7 @@ import { staleMasqChains, teardownMasqChain } from "../../../lib/iptables/masq.t
 import { MASQ_TABLE, removeMasqNft, staleMasqNft } from "../../../lib/nftables/masq.ts";
 import { findMasquerade } from "../../../plugins/bridge/masq-backend.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 
 const ID = "masquerade";
 
@@ -23,15 +23,15 @@ function masqueradesFrom(nat: string[], net: string): boolean {
   });
 }
 
-export function checkMasquerade(ctx: Context): CheckResult {
-  if (ctx.nat === undefined && !ctx.nft) return skipped(ID, "neither the iptables nat table nor nftables is readable here");
-  if (!ctx.network) return skipped(ID, "no active network");
+export function checkMasquerade(node: NodeSurvey): CheckResult {
+  if (node.nat === undefined && !node.nft) return skipped(ID, "neither the iptables nat table nor nftables is readable here");
+  if (!node.network) return skipped(ID, "no active network");
   const findings: Finding[] = [];
   const evidence: string[] = [];
-  if (ctx.lease?.ipMasq && ctx.nat === undefined) evidence.push("flanneld's masquerade rules not checked: iptables is not usable here");
-  if (ctx.lease?.ipMasq && ctx.nat !== undefined) {
-    for (const n of ctx.lease.networks.map(formatCIDR)) {
-      if (masqueradesFrom(ctx.nat, n)) evidence.push(`flanneld masquerades ${n}`);
+  if (node.lease?.ipMasq && node.nat === undefined) evidence.push("flanneld's masquerade rules not checked: iptables is not usable here");
+  if (node.lease?.ipMasq && node.nat !== undefined) {
+    for (const n of node.lease.networks.map(formatCIDR)) {
+      if (masqueradesFrom(node.nat, n)) evidence.push(`flanneld masquerades ${n}`);
       else
         findings.push({
           status: "fail",
@@ -40,11 +40,11 @@ export function checkMasquerade(ctx: Context): CheckResult {
         });
     }
   }
-  const network = ctx.network;
-  const pods = ctx.pods.filter((p) => p.network === network);
+  const network = node.network;
+  const pods = node.pods.filter((p) => p.network === network);
   for (const p of pods.filter((p) => p.alive)) {
     const id = p.containerID.slice(0, 12);
-    const { conf, why } = ctx.podBridge(p);
+    const { conf, why } = node.podBridge(p);
     if (!conf) {
       evidence.push(`pod ${id}: masquerading not checked: ${why}`);
       continue;
@@ -65,7 +65,7 @@ export function checkMasquerade(ctx: Context): CheckResult {
   const alive = new Set(pods.filter((p) => p.alive).map((p) => p.containerID));
   for (const s of staleMasqChains(network, alive)) {
     findings.push(
-      judgedFromCache(ctx.cacheDoubt, {
+      judgedFromCache(node.cacheDoubt, {
         status: "fail",
         text: `masquerade chain ${s.chain} belongs to pod ${s.id}, which is gone`,
         fix: "a pod was removed without a DEL (a crash, a reboot): doctor --fix removes the chain and its POSTROUTING jumps",
@@ -74,9 +74,9 @@ export function checkMasquerade(ctx: Context): CheckResult {
     );
   }
   const attached = pods.filter((p) => p.alive).map((p) => ({ containerID: p.containerID, ifname: p.ifName }));
-  for (const comment of ctx.nft ? staleMasqNft(network, attached) : []) {
+  for (const comment of node.nft ? staleMasqNft(network, attached) : []) {
     findings.push(
-      judgedFromCache(ctx.cacheDoubt, {
+      judgedFromCache(node.cacheDoubt, {
         status: "fail",
         text: `nftables masquerade rule "${comment}" belongs to a pod that is gone`,
         fix: "a pod was removed without a DEL (a crash, a reboot): doctor --fix removes its rules from inet cni_plugins_masquerade",
@@ -84,6 +84,6 @@ export function checkMasquerade(ctx: Context): CheckResult {
       }),
     );
   }
-  const fine = ctx.lease?.ipMasq ? "flanneld masquerades the pod network" : "every running pod is masqueraded";
+  const fine = node.lease?.ipMasq ? "flanneld masquerades the pod network" : "every running pod is masqueraded";
   return fromFindings(ID, `${fine}; no leftover chains`, evidence, findings);
 }

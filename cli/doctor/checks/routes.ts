@@ -3,32 +3,32 @@
 // routed through it to a peer address reachable outside the tunnel.
 import { formatIP } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 import { backendOf, describe, peerRoutes, underlayPath } from "./backend.ts";
 
 const ID = "routes";
 const IPIP_OVERHEAD = 20;
 const FLANNEL_OWNS = "flanneld owns these routes (doctor --fix never changes them): restart the flannel pod on this node";
 
-export function checkRoutes(ctx: Context): CheckResult {
-  const { backend, device } = backendOf(ctx);
+export function checkRoutes(node: NodeSurvey): CheckResult {
+  const { backend, device } = backendOf(node);
   if (backend === "vxlan" || backend === "udp") return ok(ID, `not in use (backend ${backend})`);
-  if (!ctx.lease) return skipped(ID, "no lease");
+  if (!node.lease) return skipped(ID, "no lease");
   const findings: Finding[] = [];
   const evidence: string[] = [];
-  const peers = peerRoutes(ctx);
+  const peers = peerRoutes(node);
   if (backend === "ipip" && device) {
     evidence.push(`${device.name}: MTU ${device.mtu}, ${device.flags & 1 ? "up" : "DOWN"}`);
     if (!(device.flags & 1)) findings.push({ status: "fail", text: `${device.name} is down`, fix: FLANNEL_OWNS });
-    if (device.mtu < ctx.lease.mtu)
+    if (device.mtu < node.lease.mtu)
       findings.push({
         status: "fail",
-        text: `${device.name} MTU ${device.mtu} is below FLANNEL_MTU ${ctx.lease.mtu}`,
+        text: `${device.name} MTU ${device.mtu} is below FLANNEL_MTU ${node.lease.mtu}`,
         fix: FLANNEL_OWNS,
       });
   }
   for (const r of peers) {
-    const dev = ctx.linkByIndex(r.dev);
+    const dev = node.linkByIndex(r.dev);
     if (!r.gw) {
       findings.push({ status: "fail", text: `route ${describe(r)} dev ${dev?.name ?? r.dev} has no next hop`, fix: FLANNEL_OWNS });
       continue;
@@ -42,7 +42,7 @@ export function checkRoutes(ctx: Context): CheckResult {
         });
         continue;
       }
-      const path = underlayPath(ctx, r.gw, device);
+      const path = underlayPath(node, r.gw, device);
       evidence.push(`peer ${describe(r)}: ${path.how}`);
       if (!path.ok)
         findings.push({
@@ -53,7 +53,7 @@ export function checkRoutes(ctx: Context): CheckResult {
       continue;
     }
     // host-gw: the next hop must be on a network this node is directly attached to.
-    const path = underlayPath(ctx, r.gw);
+    const path = underlayPath(node, r.gw);
     evidence.push(`peer ${describe(r)} dev ${dev?.name ?? r.dev}: ${path.how}`);
     if (!path.ok || / via (?!direct)/.test(path.how)) {
       findings.push({

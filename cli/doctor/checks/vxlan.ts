@@ -5,7 +5,7 @@
 import type { Link } from "../../../lib/netlink/index.ts";
 import { formatIP } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
-import type { Context } from "../context.ts";
+import type { NodeSurvey } from "../survey.ts";
 import { backendOf, describe, isOwnAddress, peerRoutes, underlayPath, vxlanPeer } from "./backend.ts";
 
 const ID = "vxlan";
@@ -22,9 +22,9 @@ const NAT_FIX =
 
 const up = (l: Link) => (l.flags & IFF_UP) !== 0;
 
-function deviceFindings(ctx: Context, dev: Link, underlay: Link | undefined): Finding[] {
+function deviceFindings(node: NodeSurvey, dev: Link, underlay: Link | undefined): Finding[] {
   const info = dev.vxlan ?? {};
-  const mtu = ctx.lease!.mtu;
+  const mtu = node.lease!.mtu;
   const findings: Finding[] = [];
   const fail = (text: string, fix = FLANNEL_OWNS) => findings.push({ status: "fail", text, fix });
   if (!up(dev)) fail(`${dev.name} is down`);
@@ -41,7 +41,7 @@ function deviceFindings(ctx: Context, dev: Link, underlay: Link | undefined): Fi
     );
   }
   if (!info.local) findings.push({ status: "warn", text: `${dev.name} has no local address`, fix: FLANNEL_OWNS });
-  else if (!isOwnAddress(ctx, info.local)) {
+  else if (!isOwnAddress(node, info.local)) {
     fail(
       `${dev.name}'s local address ${formatIP(info.local)} is on none of this node's interfaces`,
       `flanneld picked an address this node does not have: set --iface / --public-ip for flanneld; ${FLANNEL_OWNS}`,
@@ -50,28 +50,28 @@ function deviceFindings(ctx: Context, dev: Link, underlay: Link | undefined): Fi
   return findings;
 }
 
-export function checkVxlan(ctx: Context): CheckResult {
-  const { backend, device: dev } = backendOf(ctx);
+export function checkVxlan(node: NodeSurvey): CheckResult {
+  const { backend, device: dev } = backendOf(node);
   if (backend !== "vxlan" || !dev) return ok(ID, `not in use (backend ${backend})`);
-  if (!ctx.lease) return skipped(ID, "no lease");
+  if (!node.lease) return skipped(ID, "no lease");
   const info = dev.vxlan ?? {};
-  const underlay = ctx.linkByIndex(info.dev) ?? (info.local ? isOwnAddress(ctx, info.local) : undefined);
+  const underlay = node.linkByIndex(info.dev) ?? (info.local ? isOwnAddress(node, info.local) : undefined);
   const local = info.local ? formatIP(info.local) : "none";
   const evidence = [
     `${dev.name}: VNI ${info.vni ?? "?"}, port ${info.port ?? "?"}, local ${local}, ` +
       `underlay ${underlay ? `${underlay.name} (MTU ${underlay.mtu})` : "?"}, MTU ${dev.mtu}, ${up(dev) ? "up" : "DOWN"}`,
   ];
-  const findings = deviceFindings(ctx, dev, underlay);
+  const findings = deviceFindings(node, dev, underlay);
   const fail = (text: string, fix = FLANNEL_OWNS) => findings.push({ status: "fail", text, fix });
 
   const dstUse = new Map<string, string[]>();
-  for (const r of peerRoutes(ctx).filter((r) => r.dev === dev.index)) {
+  for (const r of peerRoutes(node).filter((r) => r.dev === dev.index)) {
     const peer = describe({ dst: r.dst });
     if (!r.gw) {
       fail(`route ${describe(r)} dev ${dev.name} has no gateway`);
       continue;
     }
-    const { neigh, fdb: entries } = vxlanPeer(ctx, dev, r.gw);
+    const { neigh, fdb: entries } = vxlanPeer(node, dev, r.gw);
     if (!neigh?.mac || !(neigh.state & NUD_PERMANENT)) {
       fail(`peer ${describe(r)}: no permanent neighbour entry for ${formatIP(r.gw)} on ${dev.name}`);
       continue;
@@ -84,12 +84,12 @@ export function checkVxlan(ctx: Context): CheckResult {
       const dst = formatIP(f.ip!);
       evidence.push(`peer ${describe(r)}: VTEP ${neigh.mac} at ${dst}`);
       dstUse.set(dst, [...(dstUse.get(dst) ?? []), peer]);
-      const own = isOwnAddress(ctx, f.ip!);
+      const own = isOwnAddress(node, f.ip!);
       if (own) {
         fail(`peer ${peer}: its FDB entry sends VXLAN to ${dst}, which is this node's own address (on ${own.name})`, NAT_FIX);
         continue;
       }
-      const path = underlayPath(ctx, f.ip!, dev);
+      const path = underlayPath(node, f.ip!, dev);
       if (!path.ok) {
         fail(
           `peer ${peer}: its VXLAN endpoint is unreachable over the underlay: ${path.how}`,

@@ -1,6 +1,7 @@
-// Everything doctor and show look at, read once: the configs, the paths the active conflist names, the lease,
-// the namespace's links, addresses, routes, neighbours and FDB (netlink), the firewall tables, libcni's
-// cache and host-local's reservations. Read only: nothing here creates or changes anything.
+// The survey of a node: everything doctor and show look at, read once: the configs, the paths the active
+// conflist names, the lease, the namespace's links, addresses, routes, neighbours and FDB (netlink), the
+// firewall tables, libcni's cache and host-local's reservations. Read only: nothing here creates or changes
+// anything.
 import {
   type Address,
   type Link,
@@ -41,7 +42,7 @@ export interface Pod {
   cached: CachedEntry;
 }
 
-export interface Context {
+export interface NodeSurvey {
   opts: Options;
   configs: Configs;
   network?: string;
@@ -104,7 +105,7 @@ function podOf(e: CachedEntry, bridge: string): Pod {
   };
 }
 
-export function gather(opts: Options): Context {
+export function surveyNode(opts: Options): NodeSurvey {
   const configs = findConfigs(opts.confDir, opts.network);
   const list = configs.active?.list;
   const plugins = list?.plugins ?? [];
@@ -155,4 +156,4 @@ export function gather(opts: Options): Context {
 }
 
 /** host-local's folder of the active network. */
-export const storeDir = (ctx: Context): string | undefined => (ctx.network ? DiskStore.dirOf(ctx.network, ctx.ipamDataDir) : undefined);
+export const storeDir = (node: NodeSurvey): string | undefined => (node.network ? DiskStore.dirOf(node.network, node.ipamDataDir) : undefined);
