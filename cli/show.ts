@@ -10,7 +10,7 @@ import { type NodeSurvey, type Pod, surveyNode } from "./doctor/survey.ts";
 import { runChecks } from "./doctor/main.ts";
 import { PATH_USAGE, UsageError, parseOptions } from "./doctor/options.ts";
 import { printable, useColour } from "./doctor/report.ts";
-import { backendOf, peerRoutes, vxlanPeer } from "./doctor/checks/backend.ts";
+import { flannelBackendOf, peerRoutes, vxlanPeer } from "./doctor/checks/backend.ts";
 
 const USAGE = `usage: cni show [--json] ${PATH_USAGE}
   draws this node's pod network (run it in the node's network namespace); problems cni doctor would report are
@@ -86,7 +86,7 @@ export function picture(node: NodeSurvey): Picture {
     const own = c.problems ?? (c.status === "ok" ? [] : [{ status: c.status, text: c.summary }]);
     return own.map((p) => ({ check: c.id, ...p }));
   });
-  const { backend, device } = backendOf(node);
+  const { backend, device } = flannelBackendOf(node);
   const info = device?.vxlan;
   const under = underlayOf(node, info?.local);
   const peers: Peer[] = peerRoutes(node).map((r) => {

@@ -5,9 +5,9 @@ import { type CIDR, type IPBytes, contains, formatCIDR, formatIP, ipEqual } from
 import { type Neighbor, routeGet, type Route } from "../../../lib/netlink/index.ts";
 import type { NodeSurvey } from "../survey.ts";
 
-export type Backend = "vxlan" | "ipip" | "udp" | "host-gw";
+export type FlannelBackend = "vxlan" | "ipip" | "udp" | "host-gw";
 
-export function backendOf(node: NodeSurvey): { backend: Backend; device?: Link } {
+export function flannelBackendOf(node: NodeSurvey): { backend: FlannelBackend; device?: Link } {
   const vxlan = node.links.find((l) => l.kind === "vxlan" && /^flannel\.\d+$/.test(l.name));
   if (vxlan) return { backend: "vxlan", device: vxlan };
   const ipip = node.link("flannel.ipip");

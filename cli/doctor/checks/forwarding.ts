@@ -6,7 +6,7 @@ import { readSysctl } from "../../../lib/ns/sysctl.ts";
 import { savedArgs } from "../../../lib/iptables/rule-text.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
-import { backendOf } from "./backend.ts";
+import { flannelBackendOf } from "./backend.ts";
 
 const ID = "forwarding";
 
@@ -58,7 +58,7 @@ export function checkForwarding(node: NodeSurvey): CheckResult {
       });
     }
   }
-  const { backend } = backendOf(node);
+  const { backend } = flannelBackendOf(node);
   if (backend === "udp") {
     let tun = false;
     try {

@@ -4,14 +4,14 @@
 import { formatIP } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
-import { backendOf, describe, peerRoutes, underlayPath } from "./backend.ts";
+import { flannelBackendOf, describe, peerRoutes, underlayPath } from "./backend.ts";
 
 const ID = "routes";
 const IPIP_OVERHEAD = 20;
 const FLANNEL_OWNS = "flanneld owns these routes (doctor --fix never changes them): restart the flannel pod on this node";
 
 export function checkRoutes(node: NodeSurvey): CheckResult {
-  const { backend, device } = backendOf(node);
+  const { backend, device } = flannelBackendOf(node);
   if (backend === "vxlan" || backend === "udp") return ok(ID, `not in use (backend ${backend})`);
   if (!node.lease) return skipped(ID, "no lease");
   const findings: Finding[] = [];

@@ -6,7 +6,7 @@ import type { Link } from "../../../lib/netlink/index.ts";
 import { formatIP } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
-import { backendOf, describe, isOwnAddress, peerRoutes, underlayPath, vxlanPeer } from "./backend.ts";
+import { flannelBackendOf, describe, isOwnAddress, peerRoutes, underlayPath, vxlanPeer } from "./backend.ts";
 
 const ID = "vxlan";
 const VXLAN_OVERHEAD = 50;
@@ -51,7 +51,7 @@ function deviceFindings(node: NodeSurvey, dev: Link, underlay: Link | undefined)
 }
 
 export function checkVxlan(node: NodeSurvey): CheckResult {
-  const { backend, device: dev } = backendOf(node);
+  const { backend, device: dev } = flannelBackendOf(node);
   if (backend !== "vxlan" || !dev) return ok(ID, `not in use (backend ${backend})`);
   if (!node.lease) return skipped(ID, "no lease");
   const info = dev.vxlan ?? {};
