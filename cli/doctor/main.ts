@@ -14,7 +14,7 @@ import { checkFirewall } from "./checks/firewall.ts";
 import { checkForwarding } from "./checks/forwarding.ts";
 import { checkLease } from "./checks/lease.ts";
 import { checkLinks } from "./checks/links.ts";
-import { checkMasquerade } from "./checks/masquerade.ts";
+import { checkNodeMasquerade } from "./checks/masquerade.ts";
 import { checkRoutes } from "./checks/routes.ts";
 import { checkVxlan } from "./checks/vxlan.ts";
 import { formatCIDR } from "../../lib/ip/addr.ts";
@@ -37,7 +37,7 @@ const CHECKS: [string, (node: NodeSurvey) => CheckResult][] = [
   ["routes", checkRoutes],
   ["forwarding", checkForwarding],
   ["firewall", checkFirewall],
-  ["masquerade", checkMasquerade],
+  ["masquerade", checkNodeMasquerade],
   ["addresses", checkAddresses],
   ["links", checkLinks],
 ];

@@ -23,7 +23,7 @@ function masqueradesFrom(nat: string[], net: string): boolean {
   });
 }
 
-export function checkMasquerade(node: NodeSurvey): CheckResult {
+export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
   if (node.nat === undefined && !node.nft) return skipped(ID, "neither the iptables nat table nor nftables is readable here");
   if (!node.network) return skipped(ID, "no active network");
   const findings: Finding[] = [];
