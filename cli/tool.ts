@@ -3,7 +3,7 @@
 // plugin errors shown as the error JSON the plugin printed.
 import { resolve } from "node:path";
 import { sha512hex } from "../lib/sys/hash.ts";
-import { CniError, Code, type Attachment, envPath, isObject, writeAll } from "../lib/skel/index.ts";
+import { CniError, Code, type ValidAttachment, envPath, isObject, writeAll } from "../lib/skel/index.ts";
 import { cniArgPairs } from "../lib/skel/env.ts";
 import { DEFAULT_CACHE_DIR } from "../lib/runtime/cache.ts";
 import { type ConfList, loadConfList } from "../lib/runtime/conf.ts";
@@ -46,9 +46,9 @@ const isAttachments = (v: unknown) =>
   Array.isArray(v) && v.every((a) => isObject(a) && typeof a.containerID === "string" && typeof a.ifname === "string");
 
 /** The runtime's valid attachments for GC, when it names them. */
-function validAttachmentsEnv(env: NodeJS.ProcessEnv): Attachment[] | undefined {
+function validAttachmentsEnv(env: NodeJS.ProcessEnv): ValidAttachment[] | undefined {
   if (!env.VALID_ATTACHMENTS) return undefined;
-  return jsonEnv("VALID_ATTACHMENTS", env.VALID_ATTACHMENTS, isAttachments, `a JSON list of {"containerID", "ifname"}`) as Attachment[];
+  return jsonEnv("VALID_ATTACHMENTS", env.VALID_ATTACHMENTS, isAttachments, `a JSON list of {"containerID", "ifname"}`) as ValidAttachment[];
 }
 
 /** cnitool's container id: "cnitool-" + the first 10 bytes of sha512(absolute netns path), in hex. */

@@ -10,6 +10,7 @@ const KIND = "cniCacheV1";
 /** An entry holds a config file (at most 4 MiB, base64) and its result: anything larger is not one of ours. */
 const MAX_ENTRY_BYTES = 16 << 20;
 
+/** One network attached to one container interface: the key of a cache entry. */
 export interface Attachment {
   network: string;
   containerID: string;

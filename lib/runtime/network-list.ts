@@ -2,7 +2,7 @@
 // with prevResult chaining and capability args; CHECK and DEL with the parameters of the ADD, read back from the
 // cache; GC, which DELs cached attachments that are no longer valid and then tells every plugin what is; STATUS.
 // ADD, CHECK, DEL and GC of one network hold its lock (lock.ts), so a GC never sees a half-made attachment.
-import { CniError, Code, Failures, VALID_ATTACHMENTS, findInPath, isObject, versionAtLeast, type Attachment as GCAttachment } from "../skel/index.ts";
+import { CniError, Code, Failures, VALID_ATTACHMENTS, findInPath, isObject, versionAtLeast, type ValidAttachment } from "../skel/index.ts";
 import { toCniError } from "../skel/errors.ts";
 import { execPlugin, outcomeError } from "../skel/delegate.ts";
 import { validateContainerID, validateIfName, validateNetworkName } from "../skel/env.ts";
@@ -164,7 +164,7 @@ const isLive = (e: CachedEntry): boolean => typeof e.netns !== "string" || !e.ne
  * here they follow lib/skel/errors.ts's Failures, as every such report does). `valid` is the runtime's list;
  * without one, the valid attachments are the cached ones whose namespace still exists.
  */
-export function gcNetworkList(list: ConfList, rt: RuntimeConf, valid?: GCAttachment[]): void {
+export function gcNetworkList(list: ConfList, rt: RuntimeConf, valid?: ValidAttachment[]): void {
   if (list.disableGC) return;
   locked(list, rt, "exclusive", () => {
     const cached = cachedEntries(rt.cacheDir, list.name);

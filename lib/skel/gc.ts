@@ -2,20 +2,20 @@
 import { CniError, Code } from "./errors.ts";
 import type { NetConf } from "./plugin.ts";
 
-export interface Attachment {
+export interface ValidAttachment {
   containerID: string;
   ifname: string;
 }
 
 export const VALID_ATTACHMENTS = "cni.dev/valid-attachments";
 
-export function validAttachments(conf: NetConf): Attachment[] {
+export function validAttachments(conf: NetConf): ValidAttachment[] {
   const v = conf[VALID_ATTACHMENTS];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || v.some((a) => typeof a?.containerID !== "string" || typeof a?.ifname !== "string")) {
     throw new CniError(Code.InvalidConfig, `"${VALID_ATTACHMENTS}" must be a list of {"containerID", "ifname"}`);
   }
-  return v as Attachment[];
+  return v as ValidAttachment[];
 }
 
 /** Container ids with at least one valid attachment. */

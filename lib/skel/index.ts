@@ -8,7 +8,7 @@ export { registerPlugin, registeredPlugin, registeredNames } from "./registry.ts
 export { MAX_CONFIG_BYTES, pluginMain } from "./main.ts";
 export { WriteError, writeAll, writeLog, writeLogLine } from "./write.ts";
 export { versionAtLeast } from "./version.ts";
-export { VALID_ATTACHMENTS, validAttachments, validContainers, type Attachment } from "./gc.ts";
+export { VALID_ATTACHMENTS, validAttachments, validContainers, type ValidAttachment } from "./gc.ts";
 export { isObject, type Json } from "./json.ts";
 export { ifNameProblem, isValidIfName, isValidName } from "./env.ts";
 export { describeValue } from "./describe.ts";
