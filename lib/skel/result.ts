@@ -27,7 +27,8 @@ export interface IPConfig {
   interface?: number;
 }
 
-export interface Route {
+/** A route as CNI results and IPAM configs carry it (libcni's types.Route), not a kernel route. */
+export interface CniRoute {
   dst: string;
   gw?: string;
   mtu?: number;
@@ -48,7 +49,7 @@ export interface Result {
   cniVersion?: string;
   interfaces?: Interface[];
   ips?: IPConfig[];
-  routes?: Route[];
+  routes?: CniRoute[];
   dns?: DNS;
 }
 
@@ -166,12 +167,12 @@ export function parseResult(given: unknown, version: string): Result {
   const dns = pickDNS(raw.dns);
   if (shape === "020") {
     const ips: IPConfig[] = [];
-    const routes: Route[] = [];
+    const routes: CniRoute[] = [];
     for (const key of ["ip4", "ip6"] as const) {
       if (raw[key] === undefined || raw[key] === null) continue;
       const { ip, gateway } = pick(raw[key], IP_020, key) as { ip: string; gateway?: string };
       ips.push(gateway === undefined ? { address: ip } : { address: ip, gateway });
-      routes.push(...(pickList((raw[key] as Json).routes, ROUTE, `${key}.routes`) as unknown as Route[]));
+      routes.push(...(pickList((raw[key] as Json).routes, ROUTE, `${key}.routes`) as unknown as CniRoute[]));
     }
     return { cniVersion: version, ips, routes, dns };
   }
@@ -180,7 +181,7 @@ export function parseResult(given: unknown, version: string): Result {
     cniVersion: version,
     interfaces: pickList(raw.interfaces, shape === "040" ? INTERFACE_040 : INTERFACE_100, "interfaces") as unknown as Interface[],
     ips: ips as unknown as IPConfig[],
-    routes: pickList(raw.routes, ROUTE, "routes") as unknown as Route[],
+    routes: pickList(raw.routes, ROUTE, "routes") as unknown as CniRoute[],
     dns,
   };
 }

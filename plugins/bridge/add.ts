@@ -1,6 +1,6 @@
 // bridge ADD, in the reference's order. Every step that changes something registers its undo first; if a
 // later step fails, the undos run in reverse and the node is as it was (the Go plugin leaves its veth behind).
-import { CniError, Code, type Context, type Interface, type Result, type Route, delegate } from "../../lib/skel/index.ts";
+import { CniError, Code, type Context, type Interface, type Result, type CniRoute, delegate } from "../../lib/skel/index.ts";
 import { type Link, type NetlinkSocket, deleteLink, getLink, listPorts, setUp } from "../../lib/netlink/index.ts";
 import { NetnsLock } from "../../lib/ns/netns-lock.ts";
 import { withNodeAndPod } from "../../lib/netlink/pod-handles.ts";
@@ -41,7 +41,7 @@ class Undo {
 /** Gateways per family (gateway/prefix of the pod's subnet) and the default routes isDefaultGateway adds. */
 function calcGateways(result: Result, conf: BridgeConf): CIDR[] {
   const gws: CIDR[] = [];
-  const routes: Route[] = result.routes ?? [];
+  const routes: CniRoute[] = result.routes ?? [];
   const haveDefault = new Set<number>();
   for (const r of routes) {
     const dst = parseCIDR(r.dst);

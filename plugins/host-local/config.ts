@@ -5,7 +5,7 @@ import {
   CniError,
   Code,
   type NetConf,
-  type Route,
+  type CniRoute,
   configPath,
   describeValue,
   invalidConfig,
@@ -23,7 +23,7 @@ import { type IPBytes, formatIP, ipEqual, parseCIDR, parseIP } from "../../lib/i
 import { type RangeInput, type RangeSet, IPRangeError, canonicalizeRangeSet, rangeSetsOverlap, unusableSubnet } from "../../lib/ipam/range.ts";
 
 /** A route of ipam.routes, passed to the result as is. */
-export type RouteConf = Route;
+export type RouteConf = CniRoute;
 
 export interface HostLocalConf {
   name: string;
