@@ -15,13 +15,13 @@ import {
 } from "../../lib/netlink/index.ts";
 import { type CIDR, parseCIDR } from "../../lib/ip/addr.ts";
 import { type CachedEntry, surveyCache } from "../../lib/runtime/cache.ts";
-import { DEFAULT_DATA_DIR as IPAM_DEFAULT_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
+import { DEFAULT_IPAM_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
 import { savedTableIfUsable } from "../../lib/iptables/restore.ts";
 import { nftUsable } from "../../lib/nftables/nft.ts";
 import { netnsGone } from "../../lib/ns/netns.ts";
 import { goDecode, isObject } from "../../lib/skel/index.ts";
 import { PORT_MAPPINGS_SHAPE } from "../../plugins/portmap/config.ts";
-import { DEFAULT_DATA_DIR as FLANNEL_DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
+import { DEFAULT_FLANNEL_DATA_DIR, DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
 import { type SubnetEnv, loadSubnetEnv } from "../../plugins/flannel/subnet-env.ts";
 import { type BridgeJudged, bridgeName, nextBridge, podBridge } from "./bridge-conf.ts";
 import { type Configs, findConfigs } from "./configs.ts";
@@ -124,7 +124,7 @@ export function surveyNode(opts: Options): NodeSurvey {
   const links = listLinks(nl);
   const bridge = nextBridge(list, lease);
   const brName = bridgeName(list, bridge);
-  const flannelDataDir = str(flannel, "dataDir") ?? FLANNEL_DEFAULT_DATA_DIR;
+  const flannelDataDir = str(flannel, "dataDir") ?? DEFAULT_FLANNEL_DATA_DIR;
   const cache = surveyCache(opts.cacheDir);
   return {
     opts,
@@ -133,7 +133,7 @@ export function surveyNode(opts: Options): NodeSurvey {
     types: plugins.map((p) => p.type),
     subnetFile,
     flannelDataDir,
-    ipamDataDir: str(ipam, "dataDir") ?? IPAM_DEFAULT_DATA_DIR,
+    ipamDataDir: str(ipam, "dataDir") ?? DEFAULT_IPAM_DATA_DIR,
     bridgeName: brName,
     bridge,
     podBridge: (pod) => podBridge(flannel ? flannelDataDir : undefined, pod.containerID, bridge),

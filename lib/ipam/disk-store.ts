@@ -16,7 +16,7 @@ import { readFileBounded, readTextBounded } from "../sys/read-bounded.ts";
 import { Failures } from "../skel/errors.ts";
 import type { Reservation, Store } from "./store.ts";
 
-export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
+export const DEFAULT_IPAM_DATA_DIR = "/var/lib/cni/networks";
 const LAST_IP_PREFIX = "last_reserved_ip.";
 const LINE_BREAK = "\r\n";
 /** "<containerID>\r\n<ifname>": an id from the environment is under 128 KiB (the kernel's limit per variable). */
@@ -69,15 +69,15 @@ export class DiskStore implements Store {
     return tag !== undefined && isStoreFile(tag);
   }
 
-  static dirOf(network: string, dataDir = DEFAULT_DATA_DIR): string {
-    return join(dataDir || DEFAULT_DATA_DIR, network);
+  static dirOf(network: string, dataDir = DEFAULT_IPAM_DATA_DIR): string {
+    return join(dataDir || DEFAULT_IPAM_DATA_DIR, network);
   }
 
   /**
    * Why no ADD could use this store, or undefined: the store's folder, or the nearest folder above it that ADD
    * would create it in, is not a writable directory. Reads only (STATUS writes nothing).
    */
-  static unusable(network: string, dataDir = DEFAULT_DATA_DIR): string | undefined {
+  static unusable(network: string, dataDir = DEFAULT_IPAM_DATA_DIR): string | undefined {
     for (let path = DiskStore.dirOf(network, dataDir); ; path = dirname(path)) {
       let isDir: boolean;
       try {
@@ -98,7 +98,7 @@ export class DiskStore implements Store {
   }
 
   /** For ADD: open (creating) <dataDir>/<network> and take its lock; call close() to release it. */
-  static open(network: string, dataDir = DEFAULT_DATA_DIR): DiskStore {
+  static open(network: string, dataDir = DEFAULT_IPAM_DATA_DIR): DiskStore {
     const dir = DiskStore.dirOf(network, dataDir);
     io("create", dir, () => mkdirSync(dir, { recursive: true, mode: 0o755 }));
     const lockPath = join(dir, "lock");
@@ -113,7 +113,7 @@ export class DiskStore implements Store {
    * Creates nothing but a missing lock file in an existing store, as the Go plugin does. A read-only store
    * without a lock file is used unlocked: nothing can change through this mount, and nothing here can write.
    */
-  static openExisting(network: string, dataDir = DEFAULT_DATA_DIR): DiskStore | undefined {
+  static openExisting(network: string, dataDir = DEFAULT_IPAM_DATA_DIR): DiskStore | undefined {
     const dir = DiskStore.dirOf(network, dataDir);
     const lockPath = join(dir, "lock");
     let fd: number;

@@ -2,7 +2,7 @@
 import { ANY, type NetConf, configPath, describeValue, invalidConfig, isObject, mapOf, netConfShape } from "../../lib/skel/index.ts";
 
 export const DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env";
-export const DEFAULT_DATA_DIR = "/var/lib/cni/flannel";
+export const DEFAULT_FLANNEL_DATA_DIR = "/var/lib/cni/flannel";
 
 /**
  * The Go plugin's NetConf, matched as Go matches keys. ipam, delegate and runtimeConfig are maps there: their
@@ -62,7 +62,7 @@ export function loadConfig(c: NetConf, opts: { teardown?: boolean } = {}): Flann
     name: c.name,
     cniVersion: typeof c.cniVersion === "string" ? c.cniVersion : "",
     subnetFile: path(c, "subnetFile", DEFAULT_SUBNET_FILE),
-    dataDir: path(c, "dataDir", DEFAULT_DATA_DIR),
+    dataDir: path(c, "dataDir", DEFAULT_FLANNEL_DATA_DIR),
     delegate,
     ipam: isObject(c.ipam) ? c.ipam : undefined,
     ipamUnusable,
