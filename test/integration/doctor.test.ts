@@ -504,7 +504,7 @@ describe("masquerade", () => {
     });
     const fw = check(JSON.parse(d.stdout), "firewall");
     expect(fw.status).toBe("fail");
-    expect(fw.summary).toContain("bridge ipMasq needs iptables or nftables, and neither is usable here");
+    expect(fw.summary).toContain("bridge: ipMasq needs iptables or nftables, and neither is usable here");
     expect(fw.summary).toContain("portmap needs iptables or nftables");
     expect(fw.fix).toContain("install the iptables or the nftables package");
   });

@@ -3,6 +3,8 @@
 import { parseBackend } from "../../../lib/firewall/backend-key.ts";
 import { MASQ_CHAIN, MASQ_TABLE } from "../../../lib/nftables/masq.ts";
 import { type NftFamily, listTable } from "../../../lib/nftables/nft.ts";
+import { CniError } from "../../../lib/skel/index.ts";
+import { firewallStatus } from "../../../plugins/bridge/masq-backend.ts";
 import { TABLE as HOSTPORT_TABLE } from "../../../plugins/portmap/nftables.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
@@ -26,16 +28,22 @@ function nftEvidence(): string {
   return `nftables: usable; our tables: ${where.length ? where.join(", ") : "none"}`;
 }
 
-/** What the active list needs a firewall for, with the backend each names (undefined: either will do). */
-function needs(node: NodeSurvey): { what: string; backend?: string }[] {
-  const plugins = node.configs.active?.list?.plugins ?? [];
-  const bridge = node.bridge.conf;
-  const out: { what: string; backend?: string }[] = [];
-  if (bridge?.ipMasq && bridge.ipamType) out.push({ what: "bridge ipMasq", backend: bridge.ipMasqBackend });
-  if (bridge?.macspoofchk) out.push({ what: "bridge macspoofchk", backend: "nftables" });
-  const portmap = plugins.find((p) => p.type === "portmap")?.conf;
-  if (portmap) out.push({ what: "portmap", backend: parseBackend(portmap.backend) ?? undefined });
-  return out;
+/** What portmap needs a firewall for, with the backend it names (undefined: either will do). */
+function portmapNeeds(node: NodeSurvey): { what: string; backend?: string }[] {
+  const portmap = node.configs.active?.list?.plugins.find((p) => p.type === "portmap")?.conf;
+  return portmap ? [{ what: "portmap", backend: parseBackend(portmap.backend) ?? undefined }] : [];
+}
+
+/** Bridge's own STATUS rule for the firewall the next pod's ADD needs: its refusal is the finding. */
+function bridgeFinding(node: NodeSurvey): Finding | undefined {
+  if (!node.bridge.conf) return undefined;
+  try {
+    firewallStatus(node.bridge.conf);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof CniError)) throw e;
+    return { status: "fail", text: `bridge: ${e.message}`, ...(e.details ? { fix: e.details } : {}) };
+  }
 }
 
 export function checkFirewall(node: NodeSurvey): CheckResult {
@@ -45,7 +53,8 @@ export function checkFirewall(node: NodeSurvey): CheckResult {
     node.nft ? nftEvidence() : "nftables: not usable (nft missing, or no kernel support)",
   ];
   const usable = (b?: string) => (b === "nftables" ? node.nft : b === "iptables" ? iptables : iptables || node.nft);
-  const findings: Finding[] = needs(node)
+  const bridge = bridgeFinding(node);
+  const portmap: Finding[] = portmapNeeds(node)
     .filter((n) => !usable(n.backend))
     .map((n) => ({
       status: "fail",
@@ -57,6 +66,7 @@ export function checkFirewall(node: NodeSurvey): CheckResult {
             ? "install the iptables package"
             : "install the iptables or the nftables package (nft)",
     }));
+  const findings = bridge ? [bridge, ...portmap] : portmap;
   if (!node.bridge.conf && (node.types.includes("flannel") || node.types.includes("bridge")))
     evidence.push(`bridge's firewall needs not judged: ${node.bridge.why}`);
   const inUse = [iptables && "iptables", node.nft && "nftables"].filter(Boolean).join(" and ") || "none";
