@@ -4,11 +4,15 @@ import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { writeFileAtomic } from "../sys/atomic-files.ts";
 import { readTextBounded } from "../sys/read-bounded.ts";
 import { join } from "node:path";
+import { MAX_CONFIG_BYTES } from "../skel/index.ts";
 
 export const DEFAULT_CACHE_DIR = "/var/lib/cni";
 const KIND = "cniCacheV1";
-/** An entry holds a config file (at most 4 MiB, base64) and its result: anything larger is not one of ours. */
-const MAX_ENTRY_BYTES = 16 << 20;
+/**
+ * An entry holds a config file (at most the plugins' stdin limit, 4/3 of that as base64) and its result:
+ * four times the limit is beyond any of ours. Derived from the limit so the two cannot drift apart.
+ */
+const MAX_ENTRY_BYTES = 4 * MAX_CONFIG_BYTES;
 
 /** One network attached to one container interface: the key of a cache entry. */
 export interface Attachment {

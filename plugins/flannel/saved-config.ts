@@ -3,12 +3,15 @@
 // leaves a half-written config behind; the scratch file a crash leaves is swept by the next DEL or GC.
 import { lstatSync, mkdirSync, readdirSync, removeSync } from "../../lib/sys/file-syscalls.ts";
 import { join } from "../../lib/sys/path.ts";
-import { CniError, Code, type Logger, isValidName } from "../../lib/skel/index.ts";
+import { CniError, Code, type Logger, MAX_CONFIG_BYTES, isValidName } from "../../lib/skel/index.ts";
 import { type Sweep, removeAbandonedScratch, writeFileLocked } from "../../lib/sys/atomic-files.ts";
 import { BoundedReadError, readTextBounded } from "../../lib/sys/read-bounded.ts";
 
-/** Rendered from a config of at most 4 MiB (the stdin limit) plus a few ranges: twice that is beyond any. */
-const MAX_SAVED_CONFIG_BYTES = 8 << 20;
+/**
+ * Rendered from a config no larger than the stdin limit plus a few ranges: twice that limit is beyond any, and
+ * derived from it so the two cannot drift apart.
+ */
+const MAX_SAVED_CONFIG_BYTES = 2 * MAX_CONFIG_BYTES;
 
 function ioError(op: string, path: string, e: unknown): CniError {
   return new CniError(Code.IOFailure, `cannot ${op} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`, "the flannel dataDir must be writable");
