@@ -175,6 +175,8 @@ export function loadConfList(dir: string, name: string): ConfList {
     } catch {
       continue;
     }
+    // Valid JSON that is no object (null, a list, a number) has no name to compare: name the file, not a TypeError.
+    if (!isObject(conf)) throw new CniError(Code.Decoding, `error parsing configuration ${f}: not a JSON object, got ${describeValue(conf)}`);
     if (conf.name === name) return fromSingleConf(bytes, f);
   }
   throw new CniError(

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfList, parseConfList } from "../../lib/runtime/conf.ts";
-import type { CniError } from "../../lib/skel/errors.ts";
+import { CniError } from "../../lib/skel/errors.ts";
 
 const parse = (list: object) => parseConfList(JSON.stringify({ name: "net", plugins: [{ type: "bridge" }], ...list }), "net.conflist");
 
@@ -67,6 +67,25 @@ describe("loading a network from a folder", () => {
       }
       expect(err?.code).toBe(7);
       expect(err?.message).toContain("05-dangling.conflist");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each(["null", "[]", "1"])("a .conf holding just %s is named in a CNI error, not a TypeError", (json) => {
+    const dir = mkdtempSync(join(tmpdir(), "cnits-conf-"));
+    try {
+      writeFileSync(join(dir, "05-odd.conf"), json);
+      writeFileSync(join(dir, "10-net.conf"), JSON.stringify({ cniVersion: "1.0.0", name: "net", type: "loopback" }));
+      let err: unknown;
+      try {
+        loadConfList(dir, "net");
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(CniError);
+      expect((err as CniError).code).toBe(6);
+      expect((err as CniError).message).toContain("05-odd.conf: not a JSON object");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
