@@ -7,11 +7,20 @@ import { BRIDGE_SHAPE, type BridgeConf, loadConfig, loadTeardownConfig } from ".
 import { loadConfig as loadFlannelConfig } from "../../plugins/flannel/config.ts";
 import { goJSON, renderDelegate } from "../../plugins/flannel/render.ts";
 import { readConfig } from "../../plugins/flannel/saved-config.ts";
+import { HOST_LOCAL_SHAPE, type HostLocalConf, loadConfig as loadHostLocalConfig } from "../../plugins/host-local/config.ts";
 import type { SubnetEnv } from "../../plugins/flannel/subnet-env.ts";
 
 /** bridge's config, or why it is not known (then nothing that depends on it is judged). */
 export interface BridgeJudged {
   conf?: BridgeConf;
+  /** The JSON bridge reads on stdin, which it hands on as is to its IPAM plugin. */
+  stdin?: Record<string, unknown>;
+  why?: string;
+}
+
+/** host-local's config, or why it is not known. */
+export interface HostLocalJudged {
+  conf?: HostLocalConf;
   why?: string;
 }
 
@@ -23,7 +32,7 @@ function asBridge(json: Record<string, unknown>): BridgeJudged {
   const c = goDecode(json, BRIDGE_SHAPE) as NetConf;
   if (c.type !== "bridge") return { why: `the delegate is ${JSON.stringify(c.type)}, not bridge` };
   try {
-    return { conf: loadConfig(c, "") };
+    return { conf: loadConfig(c, ""), stdin: json };
   } catch (e) {
     return { why: `bridge refuses its config: ${(e as Error).message}` };
   }
@@ -44,7 +53,7 @@ export function nextBridge(list: ConfList | undefined, lease: SubnetEnv | undefi
     return asBridge(JSON.parse(rendered));
   }
   const bridge = plugins.find((p) => p.type === "bridge");
-  if (list && bridge) return asBridge(netConf(list, bridge.conf));
+  if (list && bridge) return asBridge(netConf(list, bridge.raw));
   return { why: "the network runs no bridge" };
 }
 
@@ -78,4 +87,15 @@ export function podBridge(flannelDataDir: string | undefined, containerID: strin
     json = undefined;
   }
   return isObject(json) ? asBridge(json) : next;
+}
+
+/** The config host-local reads when `bridge` delegates to it: bridge's stdin, read by host-local's own loadConfig. */
+export function hostLocalOf(bridge: BridgeJudged): HostLocalJudged {
+  if (!bridge.conf || !bridge.stdin) return { why: `bridge's config is not known: ${bridge.why}` };
+  if (bridge.conf.ipamType !== "host-local") return { why: `bridge's IPAM is ${JSON.stringify(bridge.conf.ipamType)}, not host-local` };
+  try {
+    return { conf: loadHostLocalConfig(goDecode(bridge.stdin, HOST_LOCAL_SHAPE) as NetConf, "") };
+  } catch (e) {
+    return { why: `host-local refuses its config: ${(e as Error).message}` };
+  }
 }

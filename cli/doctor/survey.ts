@@ -23,7 +23,7 @@ import { goDecode, isObject } from "../../lib/skel/index.ts";
 import { PORT_MAPPINGS_SHAPE } from "../../plugins/portmap/config.ts";
 import { DEFAULT_FLANNEL_DATA_DIR, DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
 import { type SubnetEnv, loadSubnetEnv } from "../../plugins/flannel/subnet-env.ts";
-import { type BridgeJudged, bridgeName, nextBridge, podBridge } from "./bridge-conf.ts";
+import { type BridgeJudged, type HostLocalJudged, bridgeName, hostLocalOf, nextBridge, podBridge } from "./bridge-conf.ts";
 import { type Configs, findConfigs } from "./configs.ts";
 import type { Options } from "./options.ts";
 
@@ -54,6 +54,8 @@ export interface NodeSurvey {
   bridgeName: string;
   /** The bridge config the next pod's ADD gets (flannel's rendered delegate, read by bridge). */
   bridge: BridgeJudged;
+  /** The host-local config the next pod's ADD gets (through bridge). */
+  hostLocal: HostLocalJudged;
   /** The bridge config `pod` was attached with. */
   podBridge(pod: Pod): BridgeJudged;
   lease?: SubnetEnv;
@@ -136,6 +138,7 @@ export function surveyNode(opts: Options): NodeSurvey {
     ipamDataDir: str(ipam, "dataDir") ?? DEFAULT_IPAM_DATA_DIR,
     bridgeName: brName,
     bridge,
+    hostLocal: hostLocalOf(bridge),
     podBridge: (pod) => podBridge(flannel ? flannelDataDir : undefined, pod.containerID, bridge),
     lease,
     leaseError,

@@ -341,6 +341,29 @@ describe("a pod gone without a DEL", () => {
     const fixed = n.doctor(["--fix"]);
     expect(fixed.code, fixed.out).toBe(0);
   });
+
+  it("a running pod's reservation from before this boot: a warning that the next ADD releases it, none with reclaimAfterReboot false", () => {
+    const n = node();
+    const { ip } = n.addPod();
+    const store = join(n.tmp, "ipam", "cbr0");
+    // As the store looks after a reboot whose first ADD has not run yet.
+    writeFileSync(join(store, "last_reserved_ip.boot_id"), "boot_id=00000000-0000-4000-8000-000000000000");
+    const t = bootTime() - 3600;
+    utimesSync(join(store, ip), t, t);
+    const before = check(n.doctor(["--json"]).report!, "addresses");
+    expect(before.status).toBe("warn");
+    expect(before.summary).toBe(`1 reservation(s) from before this boot: ${ip}`);
+    // host-local's own config says its ADD keeps them: doctor neither warns nor offers to release them.
+    const list = n.conflist() as { plugins: { ipam?: object }[] };
+    list.plugins[0].ipam = { ...list.plugins[0].ipam, reclaimAfterReboot: false };
+    n.writeList(list);
+    const kept = check(n.doctor(["--json"]).report!, "addresses");
+    expect(kept.status, kept.summary).toBe("ok");
+    expect(kept.evidence.join("\n")).toContain("1 reservation(s) from before this boot kept: ipam.reclaimAfterReboot is false");
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.out).not.toMatch(/from before this boot, as the next ADD would/);
+    expect(existsSync(join(store, ip))).toBe(true);
+  });
 });
 
 describe("lease and addresses", () => {

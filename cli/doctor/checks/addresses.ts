@@ -139,7 +139,12 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
   const before = earlierBootReservations(dir);
   const beforeIPs = new Set(before.map((r) => formatIP(r.ip)));
   for (const s of stale) if (beforeIPs.has(formatIP(s.r.ip))) s.why += ", made before this boot";
+  // host-local's ADD releases earlier boots' reservations only when its config says so (the default).
+  const reclaim = node.hostLocal.conf?.reclaimAfterReboot ?? true;
   const earlier = before.filter((r) => !staleIPs.has(formatIP(r.ip)));
+  if (!reclaim && earlier.length)
+    evidence.push(`${earlier.length} reservation(s) from before this boot kept: ipam.reclaimAfterReboot is false, so no ADD releases them`);
+  else if (!node.hostLocal.conf && earlier.length) evidence.push(`judged with reclaimAfterReboot's default (true): ${node.hostLocal.why}`);
   // One DEL per attachment (a dual-stack pod holds two addresses). A reservation from before interface names were
   // written names none: host-local's DEL by container id releases it for any interface name.
   const gone = [
@@ -180,7 +185,7 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
       fix: "an ADD may still be running (--fix leaves these): run doctor again later; if they are still there, they leaked",
     });
   }
-  if (earlier.length) {
+  if (reclaim && earlier.length) {
     findings.push({
       status: "warn",
       text: `${earlier.length} reservation(s) from before this boot: ${earlier.map((r) => formatIP(r.ip)).join(", ")}`,
