@@ -2,7 +2,7 @@
 // process per rule. Rules are kept as the text iptables-save prints, so "does it exist" is a string match.
 // Every change is a read-modify-write under the xtables lock (lib/sys/xtables-lock.ts).
 import { spawnSync } from "../sys/spawn.ts";
-import { childLockFile, heldLockFd, withXtablesLock } from "../sys/xtables-lock.ts";
+import { childLockFile, heldLockFd, readModifyWrite } from "../sys/xtables-lock.ts";
 import { assertOneRule, removeChains } from "./rule-text.ts";
 import { chainsMayExist } from "./presence.ts";
 
@@ -66,30 +66,18 @@ function restoreTable(family: Family, table: string, lines: string[]): void {
 /** A table's rules and chains without the packet counters, which change with traffic alone. */
 const shape = (lines: string[]) => lines.map((l) => (l.startsWith(":") ? l.replace(/ \[\d+:\d+\]$/, "") : l)).join("\n");
 
-const ATTEMPTS = 3;
-
 /**
- * Read-modify-write of one table under the xtables lock: `build` turns a saved table into restore lines.
- * Writers that take no lock (iptables-nft in other programs) can still change the table between our save and
- * our restore, which then rejects the whole batch (a rule to delete is gone): when the table changed, the
- * batch is rebuilt from a fresh save, so a rule someone else removed is simply not removed again. A batch
- * that fails on an unchanged table is wrong in itself and fails at once.
+ * Read-modify-write of one table under the xtables lock: `build` turns a saved table into restore lines. When
+ * the restore is rejected, the table is saved again and the batch rebuilt if it changed (readModifyWrite);
+ * packet counters alone do not count as a change.
  */
 export function modifyTable(family: Family, table: string, build: (saved: string[]) => string[]): void {
-  withXtablesLock(() => {
-    let saved = saveTable(family, table);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        restoreTable(family, table, build(saved));
-        return;
-      } catch (e) {
-        if (!(e instanceof IptablesError) || attempt === ATTEMPTS) throw e;
-        const now = saveTable(family, table);
-        if (shape(now) === shape(saved)) throw e;
-        saved = now;
-      }
-    }
-  });
+  readModifyWrite(
+    () => saveTable(family, table),
+    (saved) => restoreTable(family, table, build(saved)),
+    (a, b) => shape(a) === shape(b),
+    (e) => e instanceof IptablesError,
+  );
 }
 
 /**

@@ -3,7 +3,7 @@
 // the lock our iptables changes hold (nft itself takes none), so two of our processes never build a change
 // from a state the other is about to change; other writers are handled by rebuilding from a fresh read.
 import { spawnSync } from "../sys/spawn.ts";
-import { heldLockFd, withXtablesLock } from "../sys/xtables-lock.ts";
+import { heldLockFd, readModifyWrite } from "../sys/xtables-lock.ts";
 import { assertOneCommand } from "./text.ts";
 // Asked first: when the kernel says the table (or chain) is not there, the answer needs no nft process.
 import { nftChainExists, nftTableExists } from "../netlink/netfilter.ts";
@@ -94,28 +94,17 @@ export function applyNft(lines: string[]): void {
   if (r.status !== 0) throw new NftError("nft -f", r.stderr);
 }
 
-const ATTEMPTS = 3;
-
 /**
- * Read-modify-write: `build` reads what it needs and returns the script. A writer that takes no lock can
- * remove a rule between our read and our write, which fails the whole transaction (a handle to delete is
- * gone); then the script is rebuilt from a fresh read. A script that fails unchanged is wrong in itself.
+ * Read-modify-write: `build` reads what it needs and returns the script. When nft rejects it, the script is
+ * built again from a fresh read and applied if it differs (readModifyWrite).
  */
 export function modifyNft(build: () => string[]): void {
-  withXtablesLock(() => {
-    let lines = build();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        applyNft(lines);
-        return;
-      } catch (e) {
-        if (!(e instanceof NftError) || attempt === ATTEMPTS) throw e;
-        const again = build();
-        if (again.join("\n") === lines.join("\n")) throw e;
-        lines = again;
-      }
-    }
-  });
+  readModifyWrite(
+    build,
+    applyNft,
+    (a, b) => a.join("\n") === b.join("\n"),
+    (e) => e instanceof NftError,
+  );
 }
 
 /** Whether nft can change this namespace's ruleset (a dry run of adding a table, as the reference probes). */

@@ -116,3 +116,35 @@ export function withXtablesLock<T>(fn: () => T): T {
     }
   }
 }
+
+const RMW_ATTEMPTS = 3;
+
+/**
+ * The read-modify-write both firewall backends use, under the lock: `read` takes what the change is built
+ * from, `write` builds and applies it. Writers that take no lock (iptables-nft or nft in other programs) can
+ * still change the ruleset between our read and our write, which then rejects the whole change (a rule to
+ * delete is gone): when a fresh read differs (`same`), the change is rebuilt from it, so a rule someone else
+ * removed is simply not removed again. A change that fails on an unchanged ruleset is wrong in itself and
+ * fails at once; `retryable` tells a rejected change from any other failure.
+ */
+export function readModifyWrite<S>(
+  read: () => S,
+  write: (state: S) => void,
+  same: (a: S, b: S) => boolean,
+  retryable: (e: unknown) => boolean,
+): void {
+  withXtablesLock(() => {
+    let state = read();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        write(state);
+        return;
+      } catch (e) {
+        if (!retryable(e) || attempt === RMW_ATTEMPTS) throw e;
+        const now = read();
+        if (same(now, state)) throw e;
+        state = now;
+      }
+    }
+  });
+}
