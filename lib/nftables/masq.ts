@@ -7,7 +7,7 @@
 // Teardown needs only network, ifname and container id: the hashes lead the comment.
 import { type CIDR, formatCIDR, formatIP, networkOf } from "../ip/addr.ts";
 import { sha512hex } from "../sys/hash.ts";
-import { type NftRule, NftUnavailable, listChain, modifyNft } from "./nft.ts";
+import { type NftRule, ifNftUsable, listChain, modifyNft } from "./nft.ts";
 import { nftTableExists } from "../netlink/netfilter.ts";
 import { MAX_COMMENT_BYTES, nftComment } from "./text.ts";
 
@@ -76,17 +76,14 @@ export function teardownMasqNft(network: string, ifname: string, id: string): bo
   const prefix = instanceHash(network, ifname, id);
   // Without the table there is nothing to remove: asked before taking the lock (listChain asks again).
   if (nftTableExists("inet", MASQ_TABLE) === false) return true;
-  try {
+  return ifNftUsable(() => {
     modifyNft(() =>
       masqRules()
         .filter((r) => r.comment?.startsWith(prefix))
         .map(deleteRule),
     );
     return true;
-  } catch (e) {
-    if (e instanceof NftUnavailable) return false;
-    throw e;
-  }
+  }, false);
 }
 
 /** The attachments the runtime still has (the GC input, as the plugin read it): only ifname and id name a rule. */
@@ -122,14 +119,14 @@ export function removeMasqNft(comment: string): void {
 /** Remove rules of `network` whose attachment is not in `valid`; the comments removed. */
 export function gcMasqNft(network: string, valid: Valid): string[] {
   const removed: string[] = [];
-  try {
-    modifyNft(() => {
-      const stale = staleOf(network, valid);
-      removed.splice(0, removed.length, ...stale.map((r) => r.comment!));
-      return stale.map(deleteRule);
-    });
-  } catch (e) {
-    if (!(e instanceof NftUnavailable)) throw e;
-  }
+  ifNftUsable(
+    () =>
+      modifyNft(() => {
+        const stale = staleOf(network, valid);
+        removed.splice(0, removed.length, ...stale.map((r) => r.comment!));
+        return stale.map(deleteRule);
+      }),
+    undefined,
+  );
   return removed;
 }

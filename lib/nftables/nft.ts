@@ -15,6 +15,29 @@ export class NftUnavailable extends Error {
   readonly cniCode = 50;
 }
 
+/**
+ * Run `fn`; when nftables is not usable here, its error names what needed it and the way out, in the one
+ * wording every feature uses: "<needs>: <why>; or <otherwise>".
+ */
+export function needingNft<T>(needs: string, otherwise: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof NftUnavailable) e.message = `${needs}: ${e.message}; or ${otherwise}`;
+    throw e;
+  }
+}
+
+/** `fn`'s value, or `unusable` when nftables is not usable here (where nothing of ours can exist). */
+export function ifNftUsable<T>(fn: () => T, unusable: T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof NftUnavailable) return unusable;
+    throw e;
+  }
+}
+
 export class NftError extends Error {
   constructor(what: string, detail: string) {
     super(`${what}: ${detail.trim().split("\n").slice(0, 6).join(" | ") || "failed"}`);

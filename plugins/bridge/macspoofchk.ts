@@ -7,7 +7,7 @@
 // where <ref> is "<container id>-<ifname>". Teardown needs only the container id and ifname.
 import { type Context, validAttachments } from "../../lib/skel/index.ts";
 import { findLink, withNetlink } from "../../lib/netlink/index.ts";
-import { type NftRule, NftUnavailable, listTable, modifyNft } from "../../lib/nftables/nft.ts";
+import { type NftRule, ifNftUsable, listTable, modifyNft, needingNft } from "../../lib/nftables/nft.ts";
 import { nftComment, nftName } from "../../lib/nftables/text.ts";
 
 const T = "bridge nat";
@@ -38,7 +38,7 @@ export function setupSpoofCheck(ctx: Context, hostVeth: string, podMac: string):
   const [iface, mac] = [ifaceChain(ref), macChain(ref)];
   const comment = nftComment(commentOf(ref), "macspoofchk comment (from CNI_CONTAINERID and CNI_IFNAME)");
   const veth = nftComment(nftName(hostVeth, "host veth name"));
-  try {
+  needingNft(`"macspoofchk": true needs nftables`, "remove macspoofchk", () =>
     modifyNft(() => [
       `add table ${T}`,
       `add chain ${T} ${BASE} { type filter hook prerouting priority -300 ; policy accept ; }`,
@@ -51,11 +51,8 @@ export function setupSpoofCheck(ctx: Context, hostVeth: string, podMac: string):
       `add rule ${T} ${iface} jump ${mac} comment ${comment}`,
       `add rule ${T} ${mac} ether saddr ${podMac} return comment ${comment}`,
       `add rule ${T} ${mac} drop comment ${comment}`,
-    ]);
-  } catch (e) {
-    if (e instanceof NftUnavailable) e.message = `"macspoofchk": true needs nftables: ${e.message}; or remove macspoofchk`;
-    throw e;
-  }
+    ]),
+  );
 }
 
 /** Remove the pod's spoof check; nothing to do where nftables is not usable (nothing of ours can be there). */
@@ -66,11 +63,7 @@ export function teardownSpoofCheck(ctx: Context): void {
   } catch {
     return; // a name no ADD of ours could have used
   }
-  try {
-    modifyNft(() => removal(readTable(), ref));
-  } catch (e) {
-    if (!(e instanceof NftUnavailable)) throw e;
-  }
+  ifNftUsable(() => modifyNft(() => removal(readTable(), ref)), undefined);
 }
 
 /** What is missing of the pod's spoof check (empty when it is all there). */
@@ -99,7 +92,7 @@ export function checkSpoofCheck(ctx: Context, hostVeth: string, podMac: string):
 export function gcSpoofChecks(ctx: Context, brName: string): void {
   const keep = new Set(validAttachments(ctx.conf).map((a) => commentOf(`${a.containerID}-${a.ifname}`)));
   const removed: string[] = [];
-  try {
+  ifNftUsable(() => {
     withNetlink(undefined, (nl) => {
       const bridge = findLink(nl, brName);
       modifyNft(() => {
@@ -123,8 +116,6 @@ export function gcSpoofChecks(ctx: Context, brName: string): void {
           .filter((l, i, all) => all.indexOf(l) === i);
       });
     });
-  } catch (e) {
-    if (!(e instanceof NftUnavailable)) throw e;
-  }
+  }, undefined);
   for (const c of removed) ctx.log.info(`gc: removed the MAC spoof check "${c}"`);
 }

@@ -7,16 +7,13 @@ import { checkMasq, setupMasq, staleMasqChains, teardownMasq, teardownMasqChain 
 import { TableUnreadable } from "../../lib/iptables/restore.ts";
 import { type FirewallBackend, defaultBackend, iptablesUsable, removeFromBoth } from "../../lib/firewall/backend.ts";
 import { checkMasqNft, gcMasqNft, setupMasqNft, teardownMasqNft } from "../../lib/nftables/masq.ts";
-import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
+import { NftUnavailable, needingNft, nftUsable } from "../../lib/nftables/nft.ts";
 import type { BridgeConf } from "./config.ts";
 
 function setupNft(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {
-  try {
-    setupMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs);
-  } catch (e) {
-    if (e instanceof NftUnavailable) e.message = `ipMasq with the nftables backend: ${e.message}; or set "ipMasqBackend": "iptables"`;
-    throw e;
-  }
+  needingNft("ipMasq with the nftables backend", `set "ipMasqBackend": "iptables"`, () =>
+    setupMasqNft(conf.name, ctx.ifName, ctx.containerID, addrs),
+  );
 }
 
 export function setupMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {

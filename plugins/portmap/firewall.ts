@@ -19,7 +19,7 @@ import {
 import { asDelete, chainsOf, jumpsTo, savedArgs } from "../../lib/iptables/rule-text.ts";
 import type { CIDR } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, defaultBackend, removeFromBoth } from "../../lib/firewall/backend.ts";
-import { NftUnavailable, nftUsable } from "../../lib/nftables/nft.ts";
+import { needingNft, nftUsable } from "../../lib/nftables/nft.ts";
 import { type PortMapConf, loadConfig, refuseOtherBackendOptions } from "./config.ts";
 import { checkPortsNft, forwardPortsNft, gcPortsNft, unforwardPortsNft } from "./nftables.ts";
 import {
@@ -141,12 +141,7 @@ export function forward(ctx: Context, conf: PortMapConf): void {
 }
 
 function forwardWithNft(conf: PortMapConf, id: string, f: Family, cont: CIDR): void {
-  try {
-    forwardPortsNft(conf, id, f, cont);
-  } catch (e) {
-    if (e instanceof NftUnavailable) e.message = `portmap with the nftables backend: ${e.message}; or set "backend": "iptables"`;
-    throw e;
-  }
+  needingNft("portmap with the nftables backend", `set "backend": "iptables"`, () => forwardPortsNft(conf, id, f, cont));
 }
 
 /** DEL of a pod that was given host ports. */

@@ -10,7 +10,7 @@
 // so its IPv6 mappings cannot be set up at all; ours match the protocol with "meta l4proto" there (and the
 // address and port as "[addr]:port", which the nft of Debian 12 needs), in the same chains with the same comment.
 import { type CIDR, formatIP, parseIP } from "../../lib/ip/addr.ts";
-import { type NftRule, NftUnavailable, listTable, modifyNft } from "../../lib/nftables/nft.ts";
+import { type NftRule, ifNftUsable, listTable, modifyNft } from "../../lib/nftables/nft.ts";
 import { nftComment } from "../../lib/nftables/text.ts";
 import { nftTableExists } from "../../lib/netlink/netfilter.ts";
 import type { PortMapConf } from "./config.ts";
@@ -121,17 +121,14 @@ export function forwardPortsNft(conf: PortMapConf, id: string, f: Family, cont: 
 
 /** Remove the pod's rules in both families; false when nftables is not usable here. */
 export function unforwardPortsNft(id: string): boolean {
-  try {
+  return ifNftUsable(() => {
     for (const f of [4, 6] as Family[]) {
       // Without the table there is nothing to remove: asked before taking the lock (listTable asks again).
       if (nftTableExists(fam(f), TABLE) === false) continue;
       modifyNft(() => deletes(f, existing(f, id)));
     }
     return true;
-  } catch (e) {
-    if (e instanceof NftUnavailable) return false;
-    throw e;
-  }
+  }, false);
 }
 
 /** What is missing of the pod's rules in one family (empty when all are there). */
@@ -153,7 +150,7 @@ export function checkPortsNft(conf: PortMapConf, id: string, f: Family, cont: CI
 /** Remove rules of containers not in `valid`, in both families; the container ids removed. */
 export function gcPortsNft(valid: Set<string>): string[] {
   const removed = new Set<string>();
-  try {
+  ifNftUsable(() => {
     for (const f of [4, 6] as Family[]) {
       modifyNft(() => {
         const stale = podChainRules(f, (r) => r.comment !== undefined && !valid.has(r.comment));
@@ -161,8 +158,6 @@ export function gcPortsNft(valid: Set<string>): string[] {
         return deletes(f, stale);
       });
     }
-  } catch (e) {
-    if (!(e instanceof NftUnavailable)) throw e;
-  }
+  }, undefined);
   return [...removed];
 }
