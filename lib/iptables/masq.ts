@@ -3,12 +3,12 @@
 // only the network name and container id, so it works after the pod's namespace is gone.
 import type { CIDR } from "../ip/addr.ts";
 import { type Family, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "./restore.ts";
-import { commentOf, rule, savedHost, savedNet, targetOf } from "./rule-text.ts";
-import { chainName, chainPattern, readRuleComment, ruleComment } from "./names.ts";
+import { rule, savedHost, savedNet, targetOf } from "./rule-text.ts";
+import { chainName, ruleComment, ruleCommentHead, staleChainsOf } from "./names.ts";
 
 const MULTICAST: Record<Family, string> = { 4: "224.0.0.0/4", 6: "ff00::/8" };
 const familyOf = (c: CIDR): Family => (c.ip.length === 4 ? 4 : 6);
-const MASQ_CHAIN = chainPattern("CNI-");
+const MASQ_PREFIX = "CNI-";
 
 function expectedRules(network: string, containerID: string, addrs: CIDR[], f: Family): { chain: string; inChain: string[]; postrouting: string[] } {
   const chain = chainName(network, containerID);
@@ -62,29 +62,20 @@ export function checkMasq(network: string, containerID: string, addrs: CIDR[]): 
   return missing;
 }
 
-export interface StaleChain {
-  chain: string;
-  /** The container id, or its first characters (ending in "…") when iptables cut the comment. */
-  id: string;
-}
-
 /**
- * Masquerade chains of `network` in either family whose container is not in `valid`. A chain is known by the
- * comment on its rules and on the POSTROUTING jumps to it. A comment cut to 255 bytes no longer holds the
- * whole id, so then the chain name — a hash of the whole id — decides: a listed container's chain is kept.
+ * Masquerade chains of `network` in either family whose container is not in `valid`, known by the comment on
+ * their rules and on the POSTROUTING jumps to them (names.ts's staleChainsOf). `id` is the id as shown.
  */
-export function staleMasqChains(network: string, valid: Set<string>): StaleChain[] {
-  const keep = new Set([...valid].map((id) => chainName(network, id)));
+export function staleMasqChains(network: string, valid: Set<string>): { chain: string; id: string }[] {
+  const ownership = {
+    network,
+    prefix: MASQ_PREFIX,
+    head: ruleCommentHead(network),
+    chainOf: (l: string) => (l.startsWith("-A POSTROUTING ") ? targetOf(l) : /^-A (\S+) /.exec(l)?.[1]),
+  };
   const stale = new Map<string, string>();
   for (const f of [4, 6] as Family[]) {
-    for (const l of savedTableIfUsable(f, "nat") ?? []) {
-      const chain = l.startsWith("-A POSTROUTING ") ? targetOf(l) : /^-A (\S+) /.exec(l)?.[1];
-      if (!chain || !MASQ_CHAIN.test(chain) || keep.has(chain) || stale.has(chain)) continue;
-      const comment = commentOf(l);
-      const owner = comment === undefined ? undefined : readRuleComment(comment, network);
-      if (!owner || (owner.id !== undefined && chainName(network, owner.id) !== chain)) continue;
-      stale.set(chain, owner.id ?? `${comment!.split('id: "')[1] ?? ""}…`);
-    }
+    for (const s of staleChainsOf(savedTableIfUsable(f, "nat") ?? [], valid, ownership)) if (!stale.has(s.chain)) stale.set(s.chain, s.shown);
   }
   return [...stale].map(([chain, id]) => ({ chain, id }));
 }

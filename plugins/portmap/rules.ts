@@ -6,8 +6,8 @@
 //   POSTROUTING:       -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ (first)
 import { type CIDR, parseIP } from "../../lib/ip/addr.ts";
 import type { Family } from "../../lib/iptables/restore.ts";
-import { commentOf, rule, savedAddr, savedHost, sourceMatch, targetOf } from "../../lib/iptables/rule-text.ts";
-import { MAX_COMMENT_LENGTH, chainName, chainPattern, readComment } from "../../lib/iptables/names.ts";
+import { rule, savedAddr, savedHost, sourceMatch, targetOf } from "../../lib/iptables/rule-text.ts";
+import { MAX_COMMENT_LENGTH, chainName, staleChainsOf } from "../../lib/iptables/names.ts";
 import type { PortMapConf } from "./config.ts";
 
 export const TOP_DNAT = "CNI-HOSTPORT-DNAT";
@@ -15,7 +15,8 @@ export const SETMARK = "CNI-HOSTPORT-SETMARK";
 export const MASQ = "CNI-HOSTPORT-MASQ";
 const MULTIPORT_MAX = 15;
 
-export const dnatChain = (network: string, id: string) => chainName(network, id, "CNI-DN-");
+const DNAT_PREFIX = "CNI-DN-";
+export const dnatChain = (network: string, id: string) => chainName(network, id, DNAT_PREFIX);
 export const oldSnatChain = (network: string, id: string) => chainName(network, id, "CNI-SN-");
 const dnatHead = (network: string) => `dnat name: "${network}" id: "`;
 // The reference cuts a long comment to 253 characters and "..." of which iptables keeps the first 255 bytes.
@@ -97,25 +98,17 @@ export function dnatPlan(conf: PortMapConf, id: string, family: Family, cont: CI
   return { chain, rules, entries: entries.reverse() };
 }
 
-const DNAT_CHAIN = chainPattern("CNI-DN-");
-
 /**
  * The per-container chains of `network` (with the old SNAT chain when the id is known) whose container is not
- * in `valid`, found from the comments on CNI-HOSTPORT-DNAT jumps. When the comment was cut the id is not in
- * it, and the chain name — a hash of the whole id — tells a listed container's chain from the others.
+ * in `valid`, found from the comments on CNI-HOSTPORT-DNAT jumps (names.ts's staleChainsOf).
  */
 export function staleChains(saved: string[], network: string, valid: Set<string>): { chains: string[]; id: string }[] {
-  const keep = new Set([...valid].map((id) => dnatChain(network, id)));
-  const stale = new Map<string, { chains: string[]; id: string }>();
-  for (const l of saved) {
-    if (!l.startsWith(`-A ${TOP_DNAT} `)) continue;
-    const chain = targetOf(l);
-    const comment = commentOf(l);
-    if (!chain || !DNAT_CHAIN.test(chain) || keep.has(chain) || stale.has(chain) || comment === undefined) continue;
-    const owner = readComment(comment, dnatHead(network), CUT_MARK);
-    if (!owner) continue;
-    if (owner.id === undefined) stale.set(chain, { chains: [chain], id: `${comment.split('id: "')[1]?.slice(0, -CUT_MARK.length) ?? ""}…` });
-    else if (dnatChain(network, owner.id) === chain) stale.set(chain, { chains: [chain, oldSnatChain(network, owner.id)], id: owner.id });
-  }
-  return [...stale.values()];
+  const found = staleChainsOf(saved, valid, {
+    network,
+    prefix: DNAT_PREFIX,
+    head: dnatHead(network),
+    cutMark: CUT_MARK,
+    chainOf: (l) => (l.startsWith(`-A ${TOP_DNAT} `) ? targetOf(l) : undefined),
+  });
+  return found.map((s) => ({ chains: s.id === undefined ? [s.chain] : [s.chain, oldSnatChain(network, s.id)], id: s.shown }));
 }
