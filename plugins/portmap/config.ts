@@ -14,6 +14,7 @@ import {
 } from "../../lib/skel/index.ts";
 import { type CIDR, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, parseBackend } from "../../lib/firewall/backend-key.ts";
+import type { Family } from "../../lib/firewall/policy.ts";
 import { nftCondition } from "../../lib/nftables/text.ts";
 
 export interface PortMapping {
@@ -59,6 +60,21 @@ export const PORTMAP_SHAPE = netConfShape({
   masqAll: ANY,
   runtimeConfig: struct({ portMappings: PORT_MAPPINGS_SHAPE }),
 });
+
+/** A pod's host ports, as each firewall backend writes, removes and checks them. */
+export interface PortmapPod {
+  conf: PortMapConf;
+  id: string;
+}
+
+/** The families the pod has an address in, with that address. */
+export const familiesOf = (conf: PortMapConf): [Family, CIDR][] =>
+  (
+    [
+      [4, conf.contIPv4],
+      [6, conf.contIPv6],
+    ] as [Family, CIDR | undefined][]
+  ).filter((x): x is [Family, CIDR] => x[1] !== undefined);
 
 export const DEFAULT_MARK_BIT = 13;
 const PROTOCOLS = ["tcp", "udp", "sctp"];

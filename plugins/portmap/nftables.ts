@@ -13,7 +13,8 @@ import { type CIDR, formatIP, parseIP } from "../../lib/ip/addr.ts";
 import { type NftRule, ifNftUsable, listTable, modifyNft } from "../../lib/nftables/nft.ts";
 import { nftComment } from "../../lib/nftables/text.ts";
 import { nftTableExists } from "../../lib/netlink/netfilter.ts";
-import type { PortMapConf } from "./config.ts";
+import type { FirewallImpl } from "../../lib/firewall/backend.ts";
+import { type PortMapConf, type PortmapPod, familiesOf } from "./config.ts";
 
 export const TABLE = "cni_hostport";
 const HOSTPORTS = "hostports";
@@ -161,3 +162,28 @@ export function gcPortsNft(valid: Set<string>): string[] {
   }, undefined);
   return [...removed];
 }
+
+export const NFT_PORTMAP: FirewallImpl<PortmapPod> = {
+  add: ({ conf, id }) => {
+    try {
+      for (const [f, cont] of familiesOf(conf)) forwardPortsNft(conf, id, f, cont);
+    } catch (e) {
+      // A pod's rules are all in one backend or in none.
+      try {
+        unforwardPortsNft(id);
+      } catch {}
+      throw e;
+    }
+  },
+  del: ({ id }) => unforwardPortsNft(id),
+  check: ({ conf, id }) =>
+    familiesOf(conf).flatMap(([f, cont]) => {
+      const missing = checkPortsNft(conf, id, f, cont);
+      return missing.length ? [`ipv${f} dnat: missing ${missing.join("; ")}`] : [];
+    }),
+  // The reference's nftables rules name only the container, not the network: rules of containers the runtime
+  // no longer lists go, whichever network added them (a node runs one portmap network in practice).
+  gc: (scope, _failures, log) => {
+    for (const id of gcPortsNft(scope.valid)) log(`gc: removed nftables host port rules of ${id}`);
+  },
+};
