@@ -1,6 +1,8 @@
 // portmap with nftables in the stock kube-flannel conflist (flannel + portmap) driven by libcni: the host-port
 // traffic every backend carries (test/helpers/portmap-world.ts); CHECK and DEL; the reference's shape both ways;
 // the backend inferred or defaulted; a node with only nft.
+import { symlinkSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, runPlugin, sh, startPlugin } from "../helpers/sandbox.ts";
@@ -20,6 +22,14 @@ function world(portmap: object = { backend: "nftables" }, opts: { PATH?: string 
 }
 
 const web = [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }];
+
+/** portmap run by itself in `node` for container `id`: `keys` over a base config, `PATH` for the plugin process. */
+const portmapIn = (node: string, id: string, keys: object, PATH: string) => (command: string) =>
+  runPlugin("portmap", {
+    env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, PATH },
+    stdin: { cniVersion: "1.1.0", name: "cbr0", type: "portmap", runtimeConfig: { portMappings: web }, ...keys },
+    node,
+  });
 
 describe("portmap backend nftables", () => {
   hostPortTraffic(box, { cniVersion: "1.0.0", portmap: { backend: "nftables" } }, (w, what) => {
@@ -150,6 +160,37 @@ describe("portmap backend nftables", () => {
     expect(chainRules(w.node, "inet", "cni_plugins_masquerade", "masq_checks")).toEqual([]);
   });
 
+  it("a dual-stack pod on a node whose ip6tables does not work: no backend named, both families go to nftables", () => {
+    // iptables works here but ip6tables is not on PATH: iptables could hold only half of this pod's rules.
+    const PATH = pathWithout(box.tmpdir());
+    const dir = PATH.split(":")[0];
+    for (const bin of ["iptables", "iptables-save", "iptables-restore"]) symlinkSync(`/usr/sbin/${bin}`, join(dir, bin));
+    const node = box.netns("node");
+    const pm = portmapIn(
+      node,
+      "dual",
+      {
+        prevResult: {
+          cniVersion: "1.1.0",
+          interfaces: [{ name: "eth0", sandbox: "/var/run/netns/x" }],
+          ips: [
+            { address: "10.244.1.5/24", interface: 0 },
+            { address: "fd00:10:244:1::5/64", interface: 0 },
+          ],
+        },
+      },
+      PATH,
+    );
+    const add = pm("ADD");
+    expect(add.code, add.stdout).toBe(0);
+    expect(chainRules(node, "ip", "cni_hostport", "hostports")).toHaveLength(1);
+    expect(chainRules(node, "ip6", "cni_hostport", "hostports")).toHaveLength(1);
+    expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
+    expect(pm("CHECK").code).toBe(0);
+    expect(pm("DEL").code).toBe(0);
+    for (const f of ["ip", "ip6"]) expect(chainRules(node, f, "cni_hostport", "hostports")).toEqual([]);
+  });
+
   it("IPv6: rules nft accepts (meta l4proto), CHECK passes, DEL removes them", () => {
     const node = box.netns("node");
     const prevResult = {
@@ -266,19 +307,7 @@ describe("portmap backend nftables", () => {
   it("nftables asked for without nft: ADD and STATUS name nft and the key; DEL still succeeds", () => {
     const node = box.netns("node");
     const PATH = pathWithout(box.tmpdir(), ["nft"]);
-    const pm = (command: string) =>
-      runPlugin("portmap", {
-        env: { CNI_COMMAND: command, CNI_CONTAINERID: "ctr", CNI_NETNS: "/var/run/netns/x", CNI_IFNAME: "eth0", CNI_PATH: BIN, PATH },
-        stdin: {
-          cniVersion: "1.1.0",
-          name: "cbr0",
-          type: "portmap",
-          backend: "nftables",
-          runtimeConfig: { portMappings: web },
-          prevResult: { cniVersion: "1.1.0", ips: [{ address: "10.244.1.5/24" }] },
-        },
-        node,
-      });
+    const pm = portmapIn(node, "ctr", { backend: "nftables", prevResult: { cniVersion: "1.1.0", ips: [{ address: "10.244.1.5/24" }] } }, PATH);
     for (const cmd of ["ADD", "STATUS"]) {
       const r = pm(cmd);
       expect(r.json?.code, r.stdout).toBe(50);
