@@ -1,8 +1,9 @@
 // The synchronous file operations the plugins use, on libc (lib/sys/libc.ts) rather than node:fs: a compiled
 // plugin that loads node:fs starts measurably slower and holds ~3 MiB more, in every process of every pod.
 // Names and shapes follow node:fs so callers switch by their import. Errors are SysError (`code` "ENOENT", …)
-// with the path in the message. Under Node (unit tests of pure modules; bun:ffi exists only in Bun) the same
-// operations go through node:fs, loaded only there.
+// with the path in the message. Under Node (bun:ffi exists only in Bun) the same operations go through node:fs,
+// loaded only there; CI runs the unit tests on Bun as well (npm run test:unit:bun), so the libc path is the
+// one they prove.
 import { SysError } from "./errno.ts";
 import { dirname } from "./path.ts";
 
