@@ -11,10 +11,10 @@ import { TableUnreadable, iptablesWorks } from "../iptables/restore.ts";
 import { CniError, Code, Failures } from "../skel/errors.ts";
 import { NftUnavailable, needingNft, nftUsable } from "../nftables/nft.ts";
 import type { FirewallBackend } from "./backend-key.ts";
-import { type Family, chooseDefault, iptablesUsableFor } from "./policy.ts";
+import type { Family } from "../ip/addr.ts";
+import { chooseDefault, iptablesUsableFor } from "./policy.ts";
 
 export type { FirewallBackend } from "./backend-key.ts";
-export type { Family } from "./policy.ts";
 
 /** Whether iptables can hold the rules of a pod of `families`; undefined: of some pod (policy.ts says why). */
 export const iptablesUsable = (families?: readonly Family[]): boolean => iptablesUsableFor(families, iptablesWorks);

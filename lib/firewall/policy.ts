@@ -1,8 +1,7 @@
 // Which firewall a pod's rules go to when its config names none: the decision alone, over probes it is given,
 // so it is tested without a firewall (backend.ts gives it the real probes).
 import type { FirewallBackend } from "./backend-key.ts";
-
-export type Family = 4 | 6;
+import type { Family } from "../ip/addr.ts";
 
 export interface Probes {
   /** Whether this family's iptables works here. */

@@ -8,7 +8,10 @@ export interface CIDR {
   prefix: number;
 }
 
-export const family = (ip: IPBytes): 4 | 6 => (ip.length === 4 ? 4 : 6);
+/** An address family as the firewall tools number it (iptables / ip6tables, nft's ip / ip6). */
+export type Family = 4 | 6;
+
+export const family = (ip: IPBytes): Family => (ip.length === 4 ? 4 : 6);
 
 function parseV4(s: string): IPBytes | undefined {
   const parts = s.split(".");

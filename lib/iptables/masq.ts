@@ -1,13 +1,13 @@
 // Masquerading of pod traffic, in the reference's shape: POSTROUTING "-s <pod ip> -j CNI-<hash>", and in that
 // per-container chain "ACCEPT to the pod's own network" then "MASQUERADE unless multicast". Teardown needs
 // only the network name and container id, so it works after the pod's namespace is gone.
-import type { CIDR } from "../ip/addr.ts";
-import { type Family, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "./restore.ts";
+import { type CIDR, type Family, family } from "../ip/addr.ts";
+import { modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "./restore.ts";
 import { rule, savedHost, savedNet, targetOf } from "./rule-text.ts";
 import { chainName, ruleComment, ruleCommentHead, staleChainsOf } from "./names.ts";
 
 const MULTICAST: Record<Family, string> = { 4: "224.0.0.0/4", 6: "ff00::/8" };
-const familyOf = (c: CIDR): Family => (c.ip.length === 4 ? 4 : 6);
+const familyOf = (c: CIDR): Family => family(c.ip);
 const MASQ_PREFIX = "CNI-";
 
 function expectedRules(network: string, containerID: string, addrs: CIDR[], f: Family): { chain: string; inChain: string[]; postrouting: string[] } {

@@ -5,7 +5,7 @@
 // name is in use and nf_tables has none of the chains, neither backend can hold them, whichever the node runs.
 import { BoundedReadError, readTextBounded } from "../sys/read-bounded.ts";
 import { nftChainExists } from "../netlink/netfilter.ts";
-import type { Family } from "./restore.ts";
+import type { Family } from "../ip/addr.ts";
 
 const MAX_NAMES = 64 * 1024;
 

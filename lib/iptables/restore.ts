@@ -5,8 +5,7 @@ import { spawnSync } from "../sys/spawn.ts";
 import { childLockFile, heldLockFd, readModifyWrite } from "../sys/xtables-lock.ts";
 import { assertOneRule, removeChains } from "./rule-text.ts";
 import { chainsMayExist } from "./presence.ts";
-
-export type Family = 4 | 6;
+import type { Family } from "../ip/addr.ts";
 
 export class IptablesError extends Error {
   constructor(what: string, detail: string) {

@@ -2,18 +2,9 @@
 // iptables unless only nftables is usable for the pod). The two implementations are below; choosing between
 // them, and what DEL, CHECK, GC and STATUS do over both, is lib/firewall's one policy.
 import { CniError, Code, type Context, type Failures, validAttachments } from "../../lib/skel/index.ts";
-import type { CIDR } from "../../lib/ip/addr.ts";
+import { type CIDR, type Family, family } from "../../lib/ip/addr.ts";
 import { checkMasq, setupMasq, staleMasqChains, teardownMasq, teardownMasqChain } from "../../lib/iptables/masq.ts";
-import {
-  type Family,
-  type FirewallBackend,
-  type FirewallFeature,
-  addRules,
-  findRules,
-  gcRules,
-  removeRules,
-  requireUsable,
-} from "../../lib/firewall/backend.ts";
+import { type FirewallBackend, type FirewallFeature, addRules, findRules, gcRules, removeRules, requireUsable } from "../../lib/firewall/backend.ts";
 import { checkMasqNft, gcMasqNft, setupMasqNft, teardownMasqNft } from "../../lib/nftables/masq.ts";
 import { nftUsable } from "../../lib/nftables/nft.ts";
 import type { BridgeConf } from "./config.ts";
@@ -63,7 +54,7 @@ const MASQUERADE: FirewallFeature<MasqPod> = {
   },
 };
 
-const familiesOf = (addrs: CIDR[]): Family[] => [...new Set(addrs.map((a): Family => (a.ip.length === 4 ? 4 : 6)))];
+const familiesOf = (addrs: CIDR[]): Family[] => [...new Set(addrs.map((a) => family(a.ip)))];
 
 export function setupMasquerade(conf: BridgeConf, ctx: Context, addrs: CIDR[]): void {
   const pod = { network: conf.name, ifName: ctx.ifName, containerID: ctx.containerID, addrs };

@@ -14,7 +14,7 @@ import {
 } from "../../lib/skel/index.ts";
 import { type CIDR, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { type FirewallBackend, parseBackend } from "../../lib/firewall/backend-key.ts";
-import type { Family } from "../../lib/firewall/policy.ts";
+import type { Family } from "../../lib/ip/addr.ts";
 import { nftCondition } from "../../lib/nftables/text.ts";
 
 export interface PortMapping {

@@ -5,9 +5,8 @@ import { spawnSync } from "../../lib/sys/spawn.ts";
 import { CniError, Code, type Context, Failures, validAttachments, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, getLinkByIndex, routeGet, withNetlink } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
-import type { CIDR } from "../../lib/ip/addr.ts";
+import type { CIDR, Family } from "../../lib/ip/addr.ts";
 import {
-  type Family,
   type FirewallBackend,
   type FirewallFeature,
   addRules,

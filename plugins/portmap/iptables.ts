@@ -2,8 +2,8 @@
 // one atomic iptables-restore, under the xtables lock.
 import { ensureSharedChains, modifyTable, removeChainsFrom, saveTable, savedTableIfUsable } from "../../lib/iptables/restore.ts";
 import { asDelete, chainsOf, jumpsTo, savedArgs } from "../../lib/iptables/rule-text.ts";
-import type { CIDR } from "../../lib/ip/addr.ts";
-import type { Family, FirewallImpl } from "../../lib/firewall/backend.ts";
+import type { CIDR, Family } from "../../lib/ip/addr.ts";
+import type { FirewallImpl } from "../../lib/firewall/backend.ts";
 import { type PortMapConf, type PortmapPod, familiesOf } from "./config.ts";
 import {
   MASQ,

@@ -9,7 +9,7 @@
 // One deviation: for IPv6 the reference writes "ip6 protocol …", which nft refuses (IPv6 has no such field),
 // so its IPv6 mappings cannot be set up at all; ours match the protocol with "meta l4proto" there (and the
 // address and port as "[addr]:port", which the nft of Debian 12 needs), in the same chains with the same comment.
-import { type CIDR, formatIP, parseIP } from "../../lib/ip/addr.ts";
+import { type CIDR, type Family, formatIP, parseIP } from "../../lib/ip/addr.ts";
 import { type NftRule, ifNftUsable, listTable, modifyNft } from "../../lib/nftables/nft.ts";
 import { nftComment } from "../../lib/nftables/text.ts";
 import { nftTableExists } from "../../lib/netlink/netfilter.ts";
@@ -22,7 +22,6 @@ const HOSTIP_HOSTPORTS = "hostip_hostports";
 const MASQUERADING = "masquerading";
 const POD_CHAINS = [HOSTPORTS, HOSTIP_HOSTPORTS, MASQUERADING];
 
-export type Family = 4 | 6;
 const fam = (f: Family) => (f === 4 ? "ip" : "ip6");
 const tableOf = (f: Family) => `${fam(f)} ${TABLE}`;
 

@@ -5,7 +5,7 @@
 //   CNI-DN-<hash>:     [hairpin/localhost -j CNI-HOSTPORT-SETMARK] then -j DNAT --to-destination <pod>:<port>
 //   POSTROUTING:       -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ (first)
 import { type CIDR, parseIP } from "../../lib/ip/addr.ts";
-import type { Family } from "../../lib/iptables/restore.ts";
+import type { Family } from "../../lib/ip/addr.ts";
 import { rule, savedAddr, savedHost, sourceMatch, targetOf } from "../../lib/iptables/rule-text.ts";
 import { MAX_COMMENT_LENGTH, chainName, staleChainsOf } from "../../lib/iptables/names.ts";
 import type { PortMapConf } from "./config.ts";

@@ -1,7 +1,8 @@
 // The one rule for "is iptables usable" and the default backend it leads to, over probes the test gives: every
 // family of the pod must work; with no pod known (STATUS), either.
 import { describe, expect, it } from "vitest";
-import { type Family, chooseDefault, iptablesUsableFor } from "../../lib/firewall/policy.ts";
+import type { Family } from "../../lib/ip/addr.ts";
+import { chooseDefault, iptablesUsableFor } from "../../lib/firewall/policy.ts";
 
 const works =
   (...ok: Family[]) =>
