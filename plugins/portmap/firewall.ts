@@ -2,7 +2,7 @@
 // STATUS). The rules have one implementation per backend (iptables.ts, nftables.ts); which one writes a pod's
 // rules, and what DEL, CHECK, GC and STATUS do over both, is lib/firewall's one policy.
 import { spawnSync } from "../../lib/sys/spawn.ts";
-import { CniError, Code, type Context, Failures, validAttachments, validContainers } from "../../lib/skel/index.ts";
+import { CniError, Code, type Context, Failures, type NetConf, validAttachments, validContainers } from "../../lib/skel/index.ts";
 import { NetlinkError, getLinkByIndex, routeGet, withNetlink } from "../../lib/netlink/index.ts";
 import { ensureSysctl } from "../../lib/ns/sysctl.ts";
 import type { CIDR, Family } from "../../lib/ip/addr.ts";
@@ -109,7 +109,15 @@ export function gc(ctx: Context): void {
   failures.throwIfAny("could not remove stale host port rules");
 }
 
-/** STATUS: the backend ADD would use must be usable (the config's, else either). */
+/**
+ * STATUS's rule, on the plugin's config alone: the backend ADD would use must be usable (the config's, else
+ * either). Doctor judges a node with it.
+ */
+export function firewallStatus(conf: NetConf): void {
+  // STATUS concerns no attachment: no interface, no prevResult.
+  requireUsable(HOST_PORTS, loadConfig(conf, undefined, "", { lenient: true }).backend);
+}
+
 export function status(ctx: Context): void {
-  requireUsable(HOST_PORTS, loadConfig(ctx.conf, undefined, ctx.ifName, { lenient: true }).backend);
+  firewallStatus(ctx.conf);
 }
