@@ -25,7 +25,7 @@ export interface HostLocalJudged {
 }
 
 /** A plugin's config as the list hands it to the plugin: with the list's name and version. */
-const netConf = (list: ConfList, conf: Record<string, unknown>): NetConf => ({ ...conf, name: list.name, cniVersion: list.cniVersion });
+export const netConf = (list: ConfList, conf: Record<string, unknown>): NetConf => ({ ...conf, name: list.name, cniVersion: list.cniVersion });
 
 /** A delegate config as bridge reads it from its stdin. */
 function asBridge(json: Record<string, unknown>): BridgeJudged {

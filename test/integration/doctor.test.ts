@@ -528,8 +528,8 @@ describe("masquerade", () => {
     const fw = check(JSON.parse(d.stdout), "firewall");
     expect(fw.status).toBe("fail");
     expect(fw.summary).toContain("bridge: ipMasq needs iptables or nftables, and neither is usable here");
-    expect(fw.summary).toContain("portmap needs iptables or nftables");
-    expect(fw.fix).toContain("install the iptables or the nftables package");
+    expect(fw.summary).toContain("portmap: portmap needs iptables or nftables, and neither is usable here");
+    expect(fw.fix).toContain("install iptables or nftables (nft)");
   });
 
   it.each([false, true])("a gone pod's nftables masquerade rule: found, and removed by --fix (only nft: %s)", (onlyNft) => {

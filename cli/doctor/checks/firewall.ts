@@ -1,11 +1,13 @@
 // Check: which firewall this node can use (iptables, nftables) and where our rules live in each, so a node with
 // only nft (or only iptables) is told apart from one where the plugins cannot set up their rules at all.
-import { parseBackend } from "../../../lib/firewall/backend-key.ts";
+// Whether they can is each plugin's own STATUS rule, asked here, so doctor's verdict is the one the runtime hears.
 import { MASQ_CHAIN, MASQ_TABLE } from "../../../lib/nftables/masq.ts";
 import { type NftFamily, listTable } from "../../../lib/nftables/nft.ts";
 import { CniError } from "../../../lib/skel/index.ts";
-import { firewallStatus } from "../../../plugins/bridge/masq-backend.ts";
+import { firewallStatus as bridgeStatus } from "../../../plugins/bridge/masq-backend.ts";
+import { firewallStatus as portmapStatus } from "../../../plugins/portmap/firewall.ts";
 import { TABLE as HOSTPORT_TABLE } from "../../../plugins/portmap/nftables.ts";
+import { netConf } from "../bridge-conf.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
 
@@ -28,22 +30,26 @@ function nftEvidence(): string {
   return `nftables: usable; our tables: ${where.length ? where.join(", ") : "none"}`;
 }
 
-/** What portmap needs a firewall for, with the backend it names (undefined: either will do). */
-function portmapNeeds(node: NodeSurvey): { what: string; backend?: string }[] {
-  const portmap = node.configs.active?.list?.plugins.find((p) => p.type === "portmap")?.conf;
-  return portmap ? [{ what: "portmap", backend: parseBackend(portmap.backend) ?? undefined }] : [];
-}
-
-/** Bridge's own STATUS rule for the firewall the next pod's ADD needs: its refusal is the finding. */
-function bridgeFinding(node: NodeSurvey): Finding | undefined {
-  if (!node.bridge.conf) return undefined;
+/** A plugin's own STATUS rule for the firewall the next pod's ADD needs: its refusal is the finding. */
+function statusFinding(plugin: string, status: () => void): Finding[] {
   try {
-    firewallStatus(node.bridge.conf);
-    return undefined;
+    status();
+    return [];
   } catch (e) {
     if (!(e instanceof CniError)) throw e;
-    return { status: "fail", text: `bridge: ${e.message}`, ...(e.details ? { fix: e.details } : {}) };
+    return [{ status: "fail", text: `${plugin}: ${e.message}`, ...(e.details ? { fix: e.details } : {}) }];
   }
+}
+
+/** Bridge's and portmap's STATUS rules, for those the active list runs. */
+function statusFindings(node: NodeSurvey): Finding[] {
+  const bridge = node.bridge.conf;
+  const list = node.configs.active?.list;
+  const portmap = list?.plugins.find((p) => p.type === "portmap")?.conf;
+  return [
+    ...(bridge ? statusFinding("bridge", () => bridgeStatus(bridge)) : []),
+    ...(list && portmap ? statusFinding("portmap", () => portmapStatus(netConf(list, portmap))) : []),
+  ];
 }
 
 export function checkFirewall(node: NodeSurvey): CheckResult {
@@ -52,21 +58,7 @@ export function checkFirewall(node: NodeSurvey): CheckResult {
     iptables ? iptablesEvidence(node.nat!) : "iptables: not usable (iptables-save missing, or it cannot read the nat table)",
     node.nft ? nftEvidence() : "nftables: not usable (nft missing, or no kernel support)",
   ];
-  const usable = (b?: string) => (b === "nftables" ? node.nft : b === "iptables" ? iptables : iptables || node.nft);
-  const bridge = bridgeFinding(node);
-  const portmap: Finding[] = portmapNeeds(node)
-    .filter((n) => !usable(n.backend))
-    .map((n) => ({
-      status: "fail",
-      text: n.backend ? `${n.what} uses ${n.backend}, which is not usable here` : `${n.what} needs iptables or nftables, and neither is usable here`,
-      fix:
-        n.backend === "nftables"
-          ? "install the nftables package (nft)"
-          : n.backend === "iptables"
-            ? "install the iptables package"
-            : "install the iptables or the nftables package (nft)",
-    }));
-  const findings = bridge ? [bridge, ...portmap] : portmap;
+  const findings = statusFindings(node);
   if (!node.bridge.conf && (node.types.includes("flannel") || node.types.includes("bridge")))
     evidence.push(`bridge's firewall needs not judged: ${node.bridge.why}`);
   const inUse = [iptables && "iptables", node.nft && "nftables"].filter(Boolean).join(" and ") || "none";
