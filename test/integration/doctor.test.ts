@@ -521,15 +521,24 @@ describe("masquerade", () => {
 
   it("a node where neither iptables nor nft is usable, with ipMasq and portmap configured: fails naming what to install", () => {
     const n = node();
+    const { ip } = n.addPod();
     const tmp = box.tmpdir();
-    const d = inNs(n.ns, [join(BIN, "cni"), "doctor", "--json", "--conf-dir", join(n.tmp, "net.d"), "--bin-dir", BIN], {
-      env: { ...process.env, PATH: pathWithout(tmp, ["nft"]) },
-    });
+    const d = inNs(
+      n.ns,
+      [join(BIN, "cni"), "doctor", "--json", "--conf-dir", join(n.tmp, "net.d"), "--bin-dir", BIN, "--cache-dir", join(n.tmp, "cache", "results")],
+      {
+        env: { ...process.env, PATH: pathWithout(tmp, ["nft"]) },
+      },
+    );
     const fw = check(JSON.parse(d.stdout), "firewall");
     expect(fw.status).toBe("fail");
     expect(fw.summary).toContain("bridge: ipMasq needs iptables or nftables, and neither is usable here");
     expect(fw.summary).toContain("portmap: portmap needs iptables or nftables, and neither is usable here");
     expect(fw.fix).toContain("install iptables or nftables (nft)");
+    // The running pod is judged as bridge's CHECK would judge it there: its rules are in no backend.
+    const m = check(JSON.parse(d.stdout), "masquerade");
+    expect(m.status).toBe("fail");
+    expect(m.summary).toContain(`(${ip}/24) has no masquerade rule (ipMasq): bridge's CHECK finds its rules missing: iptables: `);
   });
 
   it.each([false, true])("a gone pod's nftables masquerade rule: found, and removed by --fix (only nft: %s)", (onlyNft) => {

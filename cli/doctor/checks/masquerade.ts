@@ -24,7 +24,6 @@ function masqueradesFrom(nat: string[], net: string): boolean {
 }
 
 export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
-  if (node.nat === undefined && !node.nft) return skipped(ID, "neither the iptables nat table nor nftables is readable here");
   if (!node.network) return skipped(ID, "no active network");
   const findings: Finding[] = [];
   const evidence: string[] = [];
@@ -50,7 +49,8 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
       continue;
     }
     if (!conf.ipMasq || !conf.ipamType || !p.ips.length) continue;
-    // Judged as bridge's CHECK judges it: every rule of the pod's, in either backend.
+    // Judged as bridge's CHECK judges it: every rule of the pod's, in either backend (lib/firewall's policy); a
+    // backend that is not usable here is one that misses them, in its own words.
     const { backend, missing } = findMasquerade(conf, p, p.ips);
     if (backend) evidence.push(`pod ${id}: ${backend === "nftables" ? `nftables inet ${MASQ_TABLE}` : chainName(network, p.containerID)}`);
     else
@@ -58,7 +58,7 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
         status: "fail",
         text:
           `pod ${id} (${p.ips.map((m) => formatCIDR(m)).join(", ")}) has no masquerade rule (ipMasq): bridge's CHECK finds ` +
-          `${missing[0]} missing${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ""}`,
+          `its rules missing: ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ""}`,
         fix: "delete and recreate the pods named so bridge adds their masquerade rules",
       });
   }
