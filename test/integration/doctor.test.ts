@@ -539,6 +539,7 @@ describe("masquerade", () => {
     const m = check(JSON.parse(d.stdout), "masquerade");
     expect(m.status).toBe("fail");
     expect(m.summary).toContain(`(${ip}/24) has no masquerade rule (ipMasq): bridge's CHECK finds its rules missing: iptables: `);
+    expect(m.fix).toContain("once the firewall check passes");
   });
 
   it.each([false, true])("a gone pod's nftables masquerade rule: found, and removed by --fix (only nft: %s)", (onlyNft) => {

@@ -59,7 +59,7 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
         text:
           `pod ${id} (${p.ips.map((m) => formatCIDR(m)).join(", ")}) has no masquerade rule (ipMasq): bridge's CHECK finds ` +
           `its rules missing: ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ""}`,
-        fix: "delete and recreate the pods named so bridge adds their masquerade rules",
+        fix: "delete and recreate the pods named so bridge adds their masquerade rules (once the firewall check passes)",
       });
   }
   const alive = new Set(pods.filter((p) => p.alive).map((p) => p.containerID));
