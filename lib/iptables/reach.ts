@@ -1,0 +1,157 @@
+// Which rule of a saved table a class of traffic reaches: a rule counts only if a packet can get to it from the
+// built-in chain, following jumps (-j) and gotos (-g) in order and stopping where a RETURN, ACCEPT, DROP (or any
+// other ending target) takes all of that traffic first. A rule written somewhere nothing jumps to does nothing.
+import { type CIDR, lastOf, networkOf, parseCIDR, toBigInt } from "../ip/addr.ts";
+import { savedArgs } from "./rule-text.ts";
+
+/** One side of the traffic: addresses inside a network, or every address outside it. */
+export type Side = { in: CIDR } | { out: CIDR };
+
+/** A class of packets, by their source and destination addresses; a side left out is any address. */
+export interface Traffic {
+  src?: Side;
+  dst?: Side;
+}
+
+/** Where the walk ended for the traffic. */
+export type Reach =
+  /** A rule with one of the wanted targets that takes the whole network (`path`: the chains walked to it). */
+  | { reached: true; rule: string; path: string[] }
+  /**
+   * None: `stop` is the rule that ended the walk for all of the traffic (undefined: the built-in chain's end, so
+   * its `policy`); `unreached` are rules that would have counted, in chains no reachable rule leads to.
+   */
+  | { reached: false; stop?: string; policy: string; unreached: { chain: string; rule: string }[] };
+
+// Targets after which a packet goes no further in this table (extensions included); any other target that is
+// not a chain (LOG, MARK, ...) lets it go on to the next rule.
+const ENDING = new Set([
+  "ACCEPT",
+  "DROP",
+  "REJECT",
+  "RETURN",
+  "QUEUE",
+  "NFQUEUE",
+  "MASQUERADE",
+  "SNAT",
+  "DNAT",
+  "REDIRECT",
+  "NETMAP",
+  "TPROXY",
+  "SYNPROXY",
+]);
+
+type Match = "all" | "some" | "none";
+
+interface Rule {
+  line: string;
+  chain: string;
+  /** -j or -g target, and which. */
+  target?: string;
+  goto: boolean;
+  /** How the rule's matches take the traffic: all of it, part, none; `covers`: its address matches take the
+   *  whole of every side given as a network (other matches — an interface, ! -d 224.0.0.0/4 — may narrow it). */
+  match: Match;
+  covers: boolean;
+}
+
+const range = (c: CIDR): [bigint, bigint] => [toBigInt(networkOf(c)), toBigInt(lastOf(c))];
+
+/** How `-s X` (or `! -s X` when `negated`) takes a side of the traffic. */
+function sideMatch(x: CIDR, negated: boolean, side: Side | undefined): Match {
+  if (!side) return "some";
+  const net = "in" in side ? side.in : side.out;
+  if (net.ip.length !== x.ip.length) return "none";
+  const [a, b] = range(net);
+  const [xa, xb] = range(x);
+  const inside = xa <= a && b <= xb; // net ⊆ X
+  const apart = xb < a || b < xa; // net ∩ X = ∅
+  const within = a <= xa && xb <= b; // X ⊆ net
+  // Addresses in net: all in X, none in X, or some. Addresses outside net: none in X when X ⊆ net, else some
+  // (all only when X is every address, which iptables-save does not print).
+  const m: Match = "in" in side ? (inside ? "all" : apart ? "none" : "some") : within ? "none" : "some";
+  return negated ? (m === "all" ? "none" : m === "none" ? "all" : "some") : m;
+}
+
+function parseRule(line: string, t: Traffic): Rule | undefined {
+  const a = savedArgs(line);
+  if (a[0] !== "-A" || !a[1]) return undefined;
+  const r: Rule = { line, chain: a[1], goto: false, match: "all", covers: true };
+  const matches: Match[] = [];
+  for (let i = 2; i < a.length; i++) {
+    const negated = a[i] === "!";
+    const opt = negated ? a[++i] : a[i];
+    if (opt === "-j" || opt === "-g") {
+      r.target = a[++i];
+      r.goto = opt === "-g";
+      break; // a target's own options follow; they do not narrow the match
+    }
+    if (opt === "-s" || opt === "-d") {
+      const side = opt === "-s" ? t.src : t.dst;
+      const x = parseCIDR(a[++i] ?? "");
+      const m = x ? sideMatch(x, negated, side) : "some";
+      matches.push(m);
+      if (side && "in" in side && m !== "all") r.covers = false;
+    } else if (opt === "-m" && a[i + 1] === "comment") {
+      i += 1; // a comment matches every packet; its --comment and text follow as options
+    } else if (opt === "--comment") {
+      i += 1;
+    } else if (opt?.startsWith("-")) {
+      matches.push("some"); // an interface, a protocol, a match module or one of its options
+    }
+  }
+  r.match = matches.includes("none") ? "none" : matches.every((m) => m === "all") ? "all" : "some";
+  if (r.match === "none") r.covers = false;
+  return r;
+}
+
+/**
+ * Whether `traffic` reaches, from built-in chain `from` of a saved table (iptables-save lines), a rule whose
+ * target is one of `wanted` and which takes the whole network (see Rule.covers).
+ */
+export function reaches(saved: string[], from: string, traffic: Traffic, wanted: string[]): Reach {
+  const chains = new Map<string, Rule[]>();
+  const policies = new Map<string, string>();
+  for (const l of saved) {
+    const decl = /^:(\S+) (\S+)/.exec(l);
+    if (decl) {
+      chains.set(decl[1], chains.get(decl[1]) ?? []);
+      policies.set(decl[1], decl[2]);
+      continue;
+    }
+    const r = parseRule(l, traffic);
+    if (r) chains.set(r.chain, [...(chains.get(r.chain) ?? []), r]);
+  }
+  const good = (r: Rule) => !!r.target && wanted.includes(r.target) && r.covers;
+  const visited = new Set<string>();
+
+  type Outcome = { end: "reached"; rule: Rule; path: string[] } | { end: "stopped"; rule: Rule } | { end: "returned" };
+  // `whole`: every jump on the way took the whole network, so a rule here that does counts (a jump by a pod's
+  // address leads to rules for that pod only, however wide their own matches).
+  const walk = (chain: string, path: string[], whole: boolean): Outcome => {
+    visited.add(chain);
+    for (const r of chains.get(chain) ?? []) {
+      if (r.match === "none" || !r.target) continue;
+      if (whole && good(r)) return { end: "reached", rule: r, path: [...path, chain] };
+      if (chains.has(r.target) && !ENDING.has(r.target)) {
+        if (path.includes(r.target) || r.target === chain) continue; // a loop iptables would refuse
+        const sub = walk(r.target, [...path, chain], whole && r.covers);
+        if (sub.end === "reached") return sub;
+        // Only a jump every packet of the traffic takes carries the sub-chain's ending back here.
+        if (r.match === "all" && (sub.end === "stopped" || r.goto)) return sub;
+        continue;
+      }
+      if (r.match !== "all" || !ENDING.has(r.target)) continue;
+      return r.target === "RETURN" ? { end: "returned" } : { end: "stopped", rule: r };
+    }
+    return { end: "returned" };
+  };
+
+  const out = walk(from, [], true);
+  if (out.end === "reached") return { reached: true, rule: out.rule.line, path: out.path };
+  // Rules that would have counted but sit in chains the walk never entered (nor passed over as stopped).
+  const unreached = [...chains.entries()]
+    .filter(([c]) => !visited.has(c))
+    .flatMap(([chain, rules]) => rules.filter(good).map((r) => ({ chain, rule: r.line })));
+  return { reached: false, stop: out.end === "stopped" ? out.rule.line : undefined, policy: policies.get(from) ?? "ACCEPT", unreached };
+}
