@@ -11,6 +11,7 @@ import { BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
 import { bootTime } from "../helpers/reboot.ts";
 import { chainRules, pathWithout } from "../helpers/nft.ts";
+import { flanneldRules, labNode } from "../../scripts/lab/node-plan.ts";
 
 const box = new Sandbox();
 afterEach(() => box.cleanup());
@@ -80,6 +81,12 @@ function node(o: { ipMasq?: boolean; delegate?: object; onlyNft?: boolean } = {}
 }
 
 const check = (r: Report, id: string) => r.checks.find((c) => c.id === id)!;
+
+/** flanneld's --ip-masq rules (FLANNEL-POSTRTG, FLANNEL-FWD and the jumps to them) on a node of subnet 10.244.7.0/24. */
+function addFlanneldRules(ns: string): void {
+  const r = inNs(ns, ["iptables-restore", "--noflush"], { input: flanneldRules(labNode(ns, 7, "")) });
+  if (r.status !== 0) throw new Error(r.stderr);
+}
 const failing = (r: Report) => r.checks.filter((c) => c.status === "fail").map((c) => c.id);
 
 describe("interface", () => {
@@ -479,6 +486,22 @@ describe("masquerade", () => {
     expect(c.summary).toContain("FLANNEL_IPMASQ=true but no nat rule masquerades 10.244.0.0/16");
     sh(n.ns, "iptables -t nat -A POSTROUTING -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE");
     expect(check(n.doctor(["--json"]).report!, "masquerade").status).toBe("ok");
+  });
+
+  it("flanneld's chain still there but POSTROUTING no longer jumping to it: fails naming the jump; restoring it is clean", () => {
+    const n = node({ ipMasq: true });
+    addFlanneldRules(n.ns);
+    expect(check(n.doctor(["--json"]).report!, "masquerade").status).toBe("ok");
+    sh(n.ns, `iptables -t nat -D POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG`);
+    const c = check(n.doctor(["--json"]).report!, "masquerade");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("chain FLANNEL-POSTRTG masquerades 10.244.0.0/16 but nothing reachable from POSTROUTING jumps to it");
+    expect(c.summary).toContain("pods leave the node with their own addresses");
+    expect(c.fix).toContain('"iptables -t nat -I POSTROUTING -j FLANNEL-POSTRTG"');
+    sh(n.ns, "iptables -t nat -I POSTROUTING -j FLANNEL-POSTRTG");
+    const d = n.doctor(["--json"]);
+    expect(check(d.report!, "masquerade").status).toBe("ok");
+    expect(failing(d.report!)).toEqual([]);
   });
 
   it("a running pod whose chain is still jumped to but has lost its rules: judged as bridge's CHECK does, and named", () => {

@@ -2,8 +2,8 @@
 // FLANNEL-POSTRTG rules); otherwise bridge masquerades each pod (ipMasq) in a chain of its own. Chains of pods
 // that are gone are leftovers: --fix removes them. Pods of ipMasqBackend nftables (or of a node with only nft)
 // have their rules in inet cni_plugins_masquerade instead, looked at the same way.
-import { formatCIDR } from "../../../lib/ip/addr.ts";
-import { savedArgs } from "../../../lib/iptables/rule-text.ts";
+import { type CIDR, formatCIDR } from "../../../lib/ip/addr.ts";
+import { reaches } from "../../../lib/iptables/reach.ts";
 import { chainName } from "../../../lib/iptables/names.ts";
 import { staleMasqChains, teardownMasqChain } from "../../../lib/iptables/masq.ts";
 import { MASQ_TABLE, removeMasqNft, staleMasqNft } from "../../../lib/nftables/masq.ts";
@@ -13,14 +13,33 @@ import type { NodeSurvey } from "../survey.ts";
 
 const ID = "masquerade";
 
-/** A nat rule masquerades traffic from `net` (flanneld's shape: -s <net> ! -d 224.0.0.0/4 -j MASQUERADE). */
-function masqueradesFrom(nat: string[], net: string): boolean {
-  return nat.some((l) => {
-    if (!l.startsWith("-A ")) return false;
-    const a = savedArgs(l);
-    const i = a.indexOf("-s");
-    return i > 0 && a[i - 1] !== "!" && a[i + 1] === net && a[a.indexOf("-j") + 1] === "MASQUERADE";
-  });
+/** What keeps traffic of `net` leaving the cluster from being masqueraded, judged from nat POSTROUTING as the
+ *  kernel walks it (flanneld's shape: POSTROUTING -j FLANNEL-POSTRTG, -s <net> ! -d 224.0.0.0/4 -j MASQUERADE). */
+function masqueradeFinding(nat: string[], net: CIDR): Finding | string {
+  const n = formatCIDR(net);
+  const r = reaches(nat, "POSTROUTING", { src: { in: net }, dst: { out: net } }, ["MASQUERADE", "SNAT"]);
+  if (r.reached) return `flanneld masquerades ${n} (${r.path.join(" -> ")})`;
+  const restart =
+    "restart the flannel pod (flanneld adds its rules, FLANNEL-POSTRTG, when started with --ip-masq) and check its log for iptables errors";
+  const lost = "pods leave the node with their own addresses and cannot reach anything outside the cluster";
+  if (r.stop)
+    return {
+      status: "fail",
+      text: `FLANNEL_IPMASQ=true but nat POSTROUTING ends for traffic of ${n} at "${r.stop}" before any rule masquerades it: ${lost}`,
+      fix: `remove that rule or move it after the masquerade, or ${restart}`,
+    };
+  const chain = r.unreached[0]?.chain;
+  if (chain && chain !== "POSTROUTING")
+    return {
+      status: "fail",
+      text: `FLANNEL_IPMASQ=true and chain ${chain} masquerades ${n} but nothing reachable from POSTROUTING jumps to it: ${lost}`,
+      fix: `restore the jump ("iptables -t nat -I POSTROUTING -j ${chain}"), or ${restart}`,
+    };
+  return {
+    status: "fail",
+    text: `FLANNEL_IPMASQ=true but no nat rule masquerades ${n}: pods cannot reach anything outside the cluster`,
+    fix: `flanneld adds these rules (FLANNEL-POSTRTG) when started with --ip-masq: restart the flannel pod and check its log for iptables errors`,
+  };
 }
 
 export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
@@ -29,14 +48,10 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
   const evidence: string[] = [];
   if (node.lease?.ipMasq && node.nat === undefined) evidence.push("flanneld's masquerade rules not checked: iptables is not usable here");
   if (node.lease?.ipMasq && node.nat !== undefined) {
-    for (const n of node.lease.networks.map(formatCIDR)) {
-      if (masqueradesFrom(node.nat, n)) evidence.push(`flanneld masquerades ${n}`);
-      else
-        findings.push({
-          status: "fail",
-          text: `FLANNEL_IPMASQ=true but no nat rule masquerades ${n}: pods cannot reach anything outside the cluster`,
-          fix: `flanneld adds these rules (FLANNEL-POSTRTG) when started with --ip-masq: restart the flannel pod and check its log for iptables errors`,
-        });
+    for (const net of node.lease.networks) {
+      const f = masqueradeFinding(node.nat, net);
+      if (typeof f === "string") evidence.push(f);
+      else findings.push(f);
     }
   }
   const network = node.network;
