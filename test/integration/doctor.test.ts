@@ -586,6 +586,23 @@ describe("masquerade", () => {
 });
 
 describe("forwarding", () => {
+  it("FORWARD policy DROP, FLANNEL-FWD still there but FORWARD no longer jumping to it: fails naming the jump; restoring it is clean", () => {
+    const n = node();
+    addFlanneldRules(n.ns);
+    sh(n.ns, "iptables -P FORWARD DROP");
+    expect(check(n.doctor(["--json"]).report!, "forwarding").status).toBe("ok");
+    sh(n.ns, `iptables -D FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD`);
+    const c = check(n.doctor(["--json"]).report!, "forwarding");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("chain FLANNEL-FWD accepts 10.244.0.0/16 but nothing reachable from FORWARD jumps to it");
+    expect(c.summary).toContain("the FORWARD policy is DROP");
+    expect(c.fix).toContain('"iptables -I FORWARD -j FLANNEL-FWD"');
+    sh(n.ns, "iptables -I FORWARD -j FLANNEL-FWD");
+    const d = n.doctor(["--json"]);
+    expect(check(d.report!, "forwarding").status).toBe("ok");
+    expect(failing(d.report!)).toEqual([]);
+  });
+
   it("the udp backend's flannel0: /dev/net/tun is looked for", () => {
     const n = node();
     sh(n.ns, "ip tuntap add flannel0 mode tun");
