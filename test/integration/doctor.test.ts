@@ -698,6 +698,37 @@ describe("bridge", () => {
     expect(above.summary).toContain(`the delegate's "mtu" 9000 is above FLANNEL_MTU 1450`);
   });
 
+  it("cni0 with no address at all and a pod on it: fails naming the missing gateway and the fix; show marks it; --fix adds it back", () => {
+    const n = node();
+    n.addPod();
+    sh(n.ns, "ip addr flush dev cni0");
+    const d = n.doctor(["--json"]);
+    expect(d.code, d.out).toBe(1);
+    expect(failing(d.report!)).toEqual(["bridge"]);
+    const c = check(d.report!, "bridge");
+    expect(c.summary).toContain("the gateway 10.244.7.1/24 that flannel's lease implies is missing from cni0");
+    expect(c.fix).toContain('"ip addr add 10.244.7.1/24 dev cni0"');
+    expect(c.fix).toContain("the next pod's ADD adds it back");
+    const show = inNs(n.ns, [join(BIN, "cni"), "show", "--conf-dir", join(n.tmp, "net.d"), "--cache-dir", join(n.tmp, "cache", "results")]);
+    expect(show.stdout).toMatch(/cni0 +no address .*✗ the gateway 10\.244\.7\.1\/24 that flannel's lease implies is missing from cni0/);
+    expect(show.stdout).not.toContain("no problems");
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.out).toContain("fixing: add the gateway 10.244.7.1/24 to cni0");
+    expect(sh(n.ns, "ip -4 -o addr show dev cni0")).toContain("10.244.7.1/24");
+    const again = n.doctor(["--json"]);
+    expect(failing(again.report!), again.out).toEqual([]);
+  });
+
+  it("cni0 with no address and no pod: not a failure, the next ADD adds the gateway", () => {
+    const n = node();
+    sh(n.ns, "ip link add cni0 type bridge && ip link set cni0 mtu 1450 up");
+    const c = check(n.doctor(["--json"]).report!, "bridge");
+    expect(c.status, c.summary).toBe("ok");
+    expect(c.evidence.join("\n")).toContain("cni0 lacks the gateway 10.244.7.1/24: the next pod's ADD adds it");
+    n.addPod();
+    expect(sh(n.ns, "ip -4 -o addr show dev cni0")).toContain("10.244.7.1/24");
+  });
+
   it("with a pod on it, --fix leaves cni0 alone and the fix says what deleting it disturbs", () => {
     const n = node();
     n.addPod();

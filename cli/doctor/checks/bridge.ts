@@ -3,6 +3,7 @@
 import { type Address, type Link, deleteLink } from "../../../lib/netlink/index.ts";
 import { type CIDR, addToIP, formatCIDR, networkOf } from "../../../lib/ip/addr.ts";
 import { planGatewayAddr } from "../../../plugins/bridge/gateway.ts";
+import { ensureGatewayAddr } from "../../../plugins/bridge/links.ts";
 import { type CheckResult, type Finding, fromFindings, skipped } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
 
@@ -35,6 +36,24 @@ export function checkBridge(node: NodeSurvey): CheckResult {
     const plan = planGatewayAddr(targetAddrs, gw, conf!.forceAddress);
     if (plan.remove.length)
       evidence.push(`the next ADD replaces ${plan.remove.map((a) => formatCIDR(a.cidr)).join(", ")} on ${target!.name} with ${want} (forceAddress)`);
+    if (!plan.conflict && plan.add && !plan.remove.length) {
+      // The gateway is simply missing (e.g. flushed). The next ADD adds it back (ensureGatewayAddr); until then
+      // the pods already attached have no next hop, and bridge's CHECK fails for each of them.
+      const on = target!.name;
+      if (!ports.length) {
+        evidence.push(`${on} lacks the gateway ${want}: the next pod's ADD adds it`);
+        continue;
+      }
+      findings.push({
+        status: "fail",
+        text:
+          `the gateway ${want} that flannel's lease implies is missing from ${on}: the ${ports.length} pod(s) attached ` +
+          `(${ports.map((p) => p.name).join(", ")}) have no next hop off the node, and bridge's CHECK fails for each`,
+        fix: `run "ip addr add ${want} dev ${on}" on the node (doctor --fix does), or the next pod's ADD adds it back`,
+        repair: { describe: `add the gateway ${want} to ${on}`, apply: () => ensureGatewayAddr(node.nl, target!, gw, false) },
+      });
+      continue;
+    }
     if (!plan.conflict) continue;
     const has = formatCIDR(plan.conflict.cidr);
     const disturbs = ports.length
