@@ -1,7 +1,7 @@
 // bridge CHECK: the kernel still holds what prevResult says (the reference's checks), plus what the reference
 // does not look at: the veth is still attached, the bridge still holds the gateway, masquerade rules exist.
 import { CniError, Code, type Context, type Interface, delegate } from "../../lib/skel/index.ts";
-import { type Link, type NetlinkSocket, findLink, getBridgePort, listAddrs, listRoutes } from "../../lib/netlink/index.ts";
+import { type Link, type NetlinkSocket, findLink, getBridgePort, isUp, listAddrs, listRoutes } from "../../lib/netlink/index.ts";
 import { withNodeAndPod } from "../../lib/netlink/pod-handles.ts";
 import { type CIDR, formatCIDR, ipEqual, networkOf, parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { IFF } from "../../lib/netlink/wire/constants.ts";
@@ -19,6 +19,17 @@ function expectLink(nl: NetlinkSocket, intf: Interface | undefined, where: strin
 
 function macMatches(intf: Interface, l: Link, what: string): void {
   if (intf.mac && intf.mac !== l.mac) throw fail(`${what} ${intf.name} Mac doesn't match: ${intf.mac}`, `the kernel has ${l.mac}`);
+}
+
+/**
+ * What is wrong with a pod's host veth as a port of `br`: detached from it, or down (either way the pod is cut
+ * off). Pure, so that doctor judges a pod's port by this same rule.
+ */
+export function hostPortFault(host: Link, br: Link): { msg: string; fix: string } | undefined {
+  const fix = `ip link set ${host.name} master ${br.name} up`;
+  if (host.master !== br.index) return { msg: `veth ${host.name} is not attached to bridge ${br.name}`, fix };
+  if (!isUp(host)) return { msg: `veth ${host.name} on bridge ${br.name} is down`, fix };
+  return undefined;
 }
 
 export function check(ctx: Context): void {
@@ -46,11 +57,8 @@ export function check(ctx: Context): void {
     const hostIntf = ifaces.find((i) => i !== brIntf && i !== contIntf && !i.sandbox && findLink(nl, i.name)?.index === cont.parent);
     if (!hostIntf) throw fail(`CNI veth created for bridge ${conf.brName} was not found`, `no interface of prevResult is the peer of ${cont.name}`);
     const host = findLink(nl, hostIntf.name)!;
-    if (host.master !== br.index)
-      throw fail(
-        `veth ${host.name} is not attached to bridge ${br.name}`,
-        `attach it (ip link set ${host.name} master ${br.name}) or re-create the pod`,
-      );
+    const fault = hostPortFault(host, br);
+    if (fault) throw fail(fault.msg, `${fault.fix}, or re-create the pod`);
     const port = getBridgePort(nl, host.index);
     if (port && port.hairpin !== conf.hairpinMode)
       throw fail(`veth ${host.name} has hairpin mode ${port.hairpin ? "on" : "off"}, the config says ${conf.hairpinMode ? "on" : "off"}`);

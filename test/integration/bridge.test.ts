@@ -675,6 +675,7 @@ describe("bridge DEL, CHECK, GC, STATUS", () => {
       ["route removed", (p) => sh(p, "ip route del 10.244.0.0/16"), /Expected Route \{Dst: 10\.244\.0\.0\/16/],
       ["address removed", (p) => sh(p, "ip addr flush dev eth0"), /Failed to match addr 10\.244\.1\.\d+\/24 on interface eth0/],
       ["veth detached", (_p, host) => sh(l.node, `ip link set ${host} nomaster`), /is not attached to bridge cni0/],
+      ["veth down", (_p, host) => sh(l.node, `ip link set ${host} down`), /on bridge cni0 is down.*master cni0 up/],
       ["masquerade rule removed", () => sh(l.node, "iptables -t nat -F POSTROUTING"), /masquerade rules of container .* are missing/],
       ["gateway removed", () => sh(l.node, "ip addr flush dev cni0"), /does not hold the gateway 10\.244\.1\.1\/24/],
       [
