@@ -102,18 +102,21 @@ export function picture(node: NodeSurvey): Picture {
   });
   const br = node.link(node.bridgeName);
   const podOf = (veth: string): Pod | undefined => node.pods.find((p) => p.alive && p.hostVeth === veth);
+  // The bridge's ports, then the running pods whose veth has left it (detached), so they are shown with their problem.
+  const running = br ? node.pods.filter((p) => p.alive && p.network === node.network && p.hostVeth) : [];
   const ports: Port[] = br
-    ? node.links
-        .filter((l) => l.master === br.index)
-        .map((l) => {
-          const p = podOf(l.name);
-          return {
-            veth: l.name,
-            mtu: l.mtu,
-            ...(p ? { pod: podView(p) } : {}),
-            ...about(problems, ["links", "bridge", "masquerade", "addresses"], l.name, ...(p ? p.ips.map((i) => formatIP(i.ip)) : [])),
-          };
-        })
+    ? [
+        ...node.links.filter((l) => l.master === br.index),
+        ...running.map((p) => node.link(p.hostVeth!)).filter((l): l is Link => !!l && l.master !== br.index),
+      ].map((l) => {
+        const p = podOf(l.name);
+        return {
+          veth: l.name,
+          mtu: l.mtu,
+          ...(p ? { pod: podView(p) } : {}),
+          ...about(problems, ["links", "bridge", "masquerade", "addresses"], l.name, ...(p ? p.ips.map((i) => formatIP(i.ip)) : [])),
+        };
+      })
     : [];
   const l = node.lease;
   const nets = l ? [...l.networks, ...l.ip6Networks].map(formatCIDR) : [];

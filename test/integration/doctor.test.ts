@@ -636,6 +636,35 @@ describe("forwarding", () => {
   });
 });
 
+describe("a running pod's host veth", () => {
+  const showOf = (n: ReturnType<typeof node>) =>
+    inNs(n.ns, [join(BIN, "cni"), "show", "--conf-dir", join(n.tmp, "net.d"), "--bin-dir", BIN, "--cache-dir", join(n.tmp, "cache", "results")])
+      .stdout;
+
+  it.each([
+    ["detached from cni0", "nomaster", "is not attached to bridge cni0"],
+    ["down", "down", "on bridge cni0 is down"],
+  ])("%s: fails naming the pod, the veth and the fix; show lists the pod with it; the fix makes doctor clean", (_what, how, says) => {
+    const n = node();
+    const p = n.addPod();
+    const id = JSON.parse(readFileSync(join(n.tmp, "cache", "results", readdirSync(join(n.tmp, "cache", "results"))[0]), "utf8")).containerId;
+    sh(n.ns, `ip link set ${p.veth} ${how}`);
+    const d = n.doctor(["--json"]);
+    expect(d.code, d.out).toBe(1);
+    expect(failing(d.report!)).toEqual(["links"]);
+    const c = check(d.report!, "links");
+    expect(c.summary).toContain(`pod ${id} (eth0): veth ${p.veth} ${says}`);
+    expect(c.fix).toContain(`"ip link set ${p.veth} master cni0 up"`);
+    const show = showOf(n);
+    expect(show).toMatch(new RegExp(`${p.veth} +→ ${id.slice(0, 16)} .*✗ pod ${id} \\(eth0\\): veth ${p.veth} ${says}`));
+    expect(show).not.toContain("no problems");
+    sh(n.ns, `ip link set ${p.veth} master cni0 up`);
+    const again = n.doctor(["--json"]);
+    expect(failing(again.report!), again.out).toEqual([]);
+    expect(showOf(n)).toContain("no problems");
+  });
+});
+
 describe("bridge", () => {
   it("cni0 with another lease's address and no pod: the fix names the command, --fix deletes it", () => {
     const n = node();
@@ -709,7 +738,16 @@ describe("bridge", () => {
     expect(c.summary).toContain("the gateway 10.244.7.1/24 that flannel's lease implies is missing from cni0");
     expect(c.fix).toContain('"ip addr add 10.244.7.1/24 dev cni0"');
     expect(c.fix).toContain("the next pod's ADD adds it back");
-    const show = inNs(n.ns, [join(BIN, "cni"), "show", "--conf-dir", join(n.tmp, "net.d"), "--cache-dir", join(n.tmp, "cache", "results")]);
+    const show = inNs(n.ns, [
+      join(BIN, "cni"),
+      "show",
+      "--conf-dir",
+      join(n.tmp, "net.d"),
+      "--bin-dir",
+      BIN,
+      "--cache-dir",
+      join(n.tmp, "cache", "results"),
+    ]);
     expect(show.stdout).toMatch(/cni0 +no address .*✗ the gateway 10\.244\.7\.1\/24 that flannel's lease implies is missing from cni0/);
     expect(show.stdout).not.toContain("no problems");
     const fixed = n.doctor(["--fix"]);

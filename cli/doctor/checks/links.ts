@@ -1,8 +1,10 @@
 // Check 9: every host veth on the bridge belongs to a running pod. One that does not is left from a pod whose
-// DEL never came (its namespace is held elsewhere, or the runtime lost it): --fix deletes it.
+// DEL never came (its namespace is held elsewhere, or the runtime lost it): --fix deletes it. And every running
+// pod's host veth is an up port of its bridge, by bridge's CHECK's own rule: one detached or down cuts the pod off.
 import { deleteLink } from "../../../lib/netlink/index.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, ok } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
+import { hostPortFault } from "../../../plugins/bridge/check.ts";
 import { pendingAdds } from "./addresses.ts";
 
 const ID = "links";
@@ -40,9 +42,22 @@ export function checkLinks(node: NodeSurvey): CheckResult {
             }),
     );
   }
+  for (const p of alive) {
+    if (!p.hostVeth || p.network !== node.network) continue;
+    const pbr = node.link(node.podBridge(p).conf?.brName ?? node.bridgeName);
+    const host = node.link(p.hostVeth);
+    if (!pbr || !host) continue;
+    const fault = hostPortFault(host, pbr);
+    if (fault)
+      findings.push({
+        status: "fail",
+        text: `pod ${p.containerID} (${p.ifName}): ${fault.msg}, so the pod is cut off`,
+        fix: `run "${fault.fix}" on the node`,
+      });
+  }
   return fromFindings(
     ID,
-    `${veths.length} veth(s) on ${br.name}, each a running pod's`,
+    `${veths.length} veth(s) on ${br.name}, each a running pod's, each running pod's veth an up port of its bridge`,
     veths.map((v) => v.name),
     findings,
   );
