@@ -474,7 +474,41 @@ describe("vxlan", () => {
     sh(n.ns, "bridge fdb append 0a:00:00:00:00:02 dev flannel.1 dst 192.168.100.12");
     const fine = check(n.doctor(["--json"]).report!, "vxlan");
     expect(fine.status, fine.summary).toBe("ok");
-    expect(fine.summary).toBe("flannel.1 is up, VNI 1, port 8472, 1 peers reachable");
+    expect(fine.summary).toBe("flannel.1 is up, VNI 1, port 8472, 1 peer reachable");
+  });
+
+  it("a peer whose route is gone while its neighbour and FDB entries remain: fails naming the peer and the route; the fix is clean", () => {
+    const n = vxlanNode("192.168.100.11");
+    const route = "ip route replace 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink";
+    sh(n.ns, `${route} && ip neigh replace 10.244.2.0 lladdr 0a:00:00:00:00:02 dev flannel.1 nud permanent`);
+    sh(n.ns, "bridge fdb append 0a:00:00:00:00:02 dev flannel.1 dst 192.168.100.12");
+    expect(check(n.doctor(["--json"]).report!, "vxlan").status).toBe("ok");
+    sh(n.ns, "ip route del 10.244.2.0/24");
+    const d = n.doctor(["--json"]);
+    expect(d.code, d.out).toBe(1);
+    const gone = check(d.report!, "vxlan");
+    expect(gone.status).toBe("fail");
+    expect(gone.summary).toBe(
+      "peer 10.244.2.0/24 (VTEP 0a:00:00:00:00:02 at 192.168.100.12): no route via flannel.1, though its neighbour and FDB entries remain",
+    );
+    expect(gone.fix).toContain(route);
+    expect(gone.fix).toMatch(/restart/);
+    sh(n.ns, route);
+    const fixed = check(n.doctor(["--json"]).report!, "vxlan");
+    expect(fixed.status, fixed.summary).toBe("ok");
+    expect(fixed.summary).toBe("flannel.1 is up, VNI 1, port 8472, 1 peer reachable");
+  });
+
+  it("an FDB entry left with neither its neighbour nor its route: fails naming the entry and what is missing", () => {
+    const n = vxlanNode("192.168.100.11");
+    sh(n.ns, "bridge fdb append 0a:00:00:00:00:03 dev flannel.1 dst 192.168.100.13");
+    const c = check(n.doctor(["--json"]).report!, "vxlan");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toBe(
+      "peer at 192.168.100.13 (FDB entry for VTEP 0a:00:00:00:00:03 on flannel.1): no permanent neighbour with that MAC and no route via flannel.1",
+    );
+    sh(n.ns, "bridge fdb del 0a:00:00:00:00:03 dev flannel.1 dst 192.168.100.13");
+    expect(check(n.doctor(["--json"]).report!, "vxlan").status).toBe("ok");
   });
 });
 

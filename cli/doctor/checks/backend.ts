@@ -1,7 +1,7 @@
 // Which flannel backend programmed this node, told by the devices flanneld makes: flannel.<VNI> (vxlan),
 // flannel.ipip (ipip), flannel0 (udp, a TUN device); none of them: host-gw (plain routes).
 import type { Link } from "../../../lib/netlink/index.ts";
-import { type CIDR, type IPBytes, contains, formatCIDR, formatIP, ipEqual } from "../../../lib/ip/addr.ts";
+import { type CIDR, type IPBytes, contains, formatCIDR, formatIP, ipEqual, networkOf } from "../../../lib/ip/addr.ts";
 import { type Neighbor, routeGet, type Route } from "../../../lib/netlink/index.ts";
 import type { NodeSurvey } from "../survey.ts";
 
@@ -43,6 +43,47 @@ export function vxlanPeer(node: NodeSurvey, dev: Link, gw: IPBytes): { neigh?: N
   const mac = neigh?.mac;
   const fdb = mac ? node.fdb.filter((f) => f.index === dev.index && f.mac === mac && f.ip && f.mac !== "00:00:00:00:00:00") : [];
   return { neigh, fdb };
+}
+
+const NUD_PERMANENT = 0x80;
+const ZERO_MAC = "00:00:00:00:00:00";
+
+/** A peer flanneld programmed on the VXLAN device that is missing its route via it (its neighbour entry remains),
+ *  or an FDB entry with neither a neighbour nor a route (only where its VXLAN packets go is left). */
+export type VxlanLeftover =
+  | { kind: "unrouted"; subnet: CIDR; gw: IPBytes; mac: string; dsts: IPBytes[] }
+  | { kind: "fdb-only"; mac: string; dst: IPBytes };
+
+/**
+ * The three things flanneld programs per VXLAN peer, checked against one another: the route to the peer's subnet
+ * via its .0 on `dev`, a permanent neighbour for that .0 with the peer's VTEP MAC, FDB entries for that MAC. The
+ * route-first view (vxlanPeer) finds a route missing its neighbour or FDB entry; this finds the converse, a
+ * neighbour (with or without FDB entries) whose route is gone, and an FDB entry no neighbour names.
+ */
+export function vxlanLeftovers(node: NodeSurvey, dev: Link): VxlanLeftover[] {
+  const l = node.lease;
+  if (!l) return [];
+  const routed = peerRoutes(node).filter((r) => r.dev === dev.index && r.gw);
+  const nets = [...l.networks, ...l.ip6Networks];
+  const own = [l.subnet, l.ip6Subnet].filter((s): s is CIDR => !!s);
+  const fdbOf = (mac: string) => node.fdb.filter((f) => f.index === dev.index && f.mac === mac && f.ip);
+  const out: VxlanLeftover[] = [];
+  const named = new Set<string>();
+  for (const n of node.neighbors) {
+    if (n.index !== dev.index || !n.ip || !n.mac || !(n.state & NUD_PERMANENT)) continue;
+    named.add(n.mac);
+    if (routed.some((r) => ipEqual(r.gw!, n.ip!))) continue;
+    // flanneld's gateway for a peer is the network address of the peer's subnet, of the lease's prefix length.
+    const mine = own.find((o) => o.ip.length === n.ip!.length);
+    if (!mine || !nets.some((net) => contains(net, n.ip!)) || own.some((o) => contains(o, n.ip!))) continue;
+    const subnet = { ip: networkOf({ ip: n.ip, prefix: mine.prefix }), prefix: mine.prefix };
+    out.push({ kind: "unrouted", subnet, gw: n.ip, mac: n.mac, dsts: fdbOf(n.mac).map((f) => f.ip!) });
+  }
+  for (const f of node.fdb) {
+    if (f.index !== dev.index || !f.ip || !f.mac || f.mac === ZERO_MAC || named.has(f.mac)) continue;
+    out.push({ kind: "fdb-only", mac: f.mac, dst: f.ip });
+  }
+  return out;
 }
 
 /** This node's own addresses. */

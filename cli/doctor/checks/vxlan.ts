@@ -3,10 +3,10 @@
 // a permanent neighbour for the gateway and an FDB entry for its MAC, pointing at a distinct peer that is not
 // this node and is reachable over the underlay (every node registering one NAT address breaks exactly this).
 import type { Link } from "../../../lib/netlink/index.ts";
-import { formatIP } from "../../../lib/ip/addr.ts";
+import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
-import { flannelBackendOf, describe, isOwnAddress, peerRoutes, underlayPath, vxlanPeer } from "./backend.ts";
+import { flannelBackendOf, describe, isOwnAddress, peerRoutes, underlayPath, vxlanLeftovers, vxlanPeer } from "./backend.ts";
 
 const ID = "vxlan";
 const VXLAN_OVERHEAD = 50;
@@ -108,5 +108,29 @@ export function checkVxlan(node: NodeSurvey): CheckResult {
       );
     }
   }
-  return fromFindings(ID, `${dev.name} is up, VNI ${info.vni}, port ${info.port}, ${dstUse.size} peers reachable`, evidence, findings);
+  for (const left of vxlanLeftovers(node, dev)) {
+    if (left.kind === "unrouted") {
+      const subnet = formatCIDR(left.subnet);
+      const gw = formatIP(left.gw);
+      const at = left.dsts.map(formatIP).join(", ");
+      const remain = at ? "its neighbour and FDB entries remain" : "its neighbour entry remains (and no FDB entry for its MAC)";
+      fail(
+        `peer ${subnet} (VTEP ${left.mac}${at ? ` at ${at}` : ""}): no route via ${dev.name}, though ${remain}`,
+        `flanneld programs each peer as route \`${subnet} via ${gw} dev ${dev.name} onlink\`, neighbour \`${gw} lladdr ` +
+          `${left.mac} permanent\` and fdb \`${left.mac} dst ${at || "<the peer's underlay address>"}\`: ` +
+          `\`ip route replace ${subnet} via ${gw} dev ${dev.name} onlink\` puts the route back; restarting the flannel pod ` +
+          "on this node reprograms all three (doctor --fix never changes them)",
+      );
+    } else {
+      const dst = formatIP(left.dst);
+      fail(
+        `peer at ${dst} (FDB entry for VTEP ${left.mac} on ${dev.name}): no permanent neighbour with that MAC and no route via ${dev.name}`,
+        `flanneld programs each peer as a route via its subnet's .0, a permanent neighbour for that .0 with MAC ${left.mac} ` +
+          `and this FDB entry: restart the flannel pod on this node to reprogram them; if the node at ${dst} has left the ` +
+          `cluster, \`bridge fdb del ${left.mac} dev ${dev.name} dst ${dst}\` removes the stale entry`,
+      );
+    }
+  }
+  const n = dstUse.size;
+  return fromFindings(ID, `${dev.name} is up, VNI ${info.vni}, port ${info.port}, ${n} ${n === 1 ? "peer" : "peers"} reachable`, evidence, findings);
 }
