@@ -10,7 +10,7 @@ import { type NodeSurvey, type Pod, surveyNode } from "./doctor/survey.ts";
 import { runChecks } from "./doctor/main.ts";
 import { PATH_USAGE, UsageError, parseOptions } from "./doctor/options.ts";
 import { printable, useColour } from "./doctor/report.ts";
-import { flannelBackendOf, peerRoutes, vxlanPeer } from "./doctor/checks/backend.ts";
+import { flannelBackendOf, peerRoutes, vxlanLeftovers, vxlanPeer } from "./doctor/checks/backend.ts";
 
 const USAGE = `usage: cni show [--json] ${PATH_USAGE}
   draws this node's pod network (run it in the node's network namespace); problems cni doctor would report are
@@ -100,6 +100,14 @@ export function picture(node: NodeSurvey): Picture {
     }
     return { subnet, endpoint, mac, ...about(problems, ["vxlan", "routes"], subnet) };
   });
+  // Peers flanneld programmed whose route is gone: listed with the problem rather than left out.
+  if (backend === "vxlan" && device) {
+    for (const left of vxlanLeftovers(node, device)) {
+      const endpoint = left.kind === "unrouted" ? left.dsts[0] && formatIP(left.dsts[0]) : formatIP(left.dst);
+      const subnet = left.kind === "unrouted" ? formatCIDR(left.subnet) : "?";
+      peers.push({ subnet, endpoint, mac: left.mac, ...about(problems, ["vxlan"], left.mac) });
+    }
+  }
   const br = node.link(node.bridgeName);
   const podOf = (veth: string): Pod | undefined => node.pods.find((p) => p.alive && p.hostVeth === veth);
   // The bridge's ports, then the running pods whose veth has left it (detached), so they are shown with their problem.

@@ -493,6 +493,18 @@ describe("vxlan", () => {
     );
     expect(gone.fix).toContain(route);
     expect(gone.fix).toMatch(/restart/);
+    const show = inNs(n.ns, [
+      join(BIN, "cni"),
+      "show",
+      "--conf-dir",
+      join(n.tmp, "net.d"),
+      "--bin-dir",
+      BIN,
+      "--cache-dir",
+      join(n.tmp, "cache", "results"),
+    ]);
+    expect(show.stdout).toMatch(/10\.244\.2\.0\/24\s+→ 192\.168\.100\.12\s+0a:00:00:00:00:02\s+✗ peer 10\.244\.2\.0\/24 .*no route via flannel\.1/);
+    expect(show.stdout).not.toContain("no peers");
     sh(n.ns, route);
     const fixed = check(n.doctor(["--json"]).report!, "vxlan");
     expect(fixed.status, fixed.summary).toBe("ok");
