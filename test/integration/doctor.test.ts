@@ -440,7 +440,7 @@ describe("routes (host-gw, ipip)", () => {
     const d = n.doctor(["--json"]);
     const c = check(d.report!, "routes");
     expect(c.status, c.summary).toBe("ok");
-    expect(c.summary).toContain("backend ipip: 1 peer subnet(s)");
+    expect(c.summary).toContain("backend ipip: 1 peer subnet routed via a reachable next hop");
     sh(n.ns, "ip link set flannel.ipip down");
     const down = check(n.doctor(["--json"]).report!, "routes");
     expect(down.status).toBe("fail");

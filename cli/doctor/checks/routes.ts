@@ -66,5 +66,7 @@ export function checkRoutes(node: NodeSurvey): CheckResult {
     }
   }
   const mtuNote = backend === "ipip" && device ? `, tunnel MTU ${device.mtu} (underlay less ${IPIP_OVERHEAD})` : "";
-  return fromFindings(ID, `backend ${backend}: ${peers.length} peer subnet(s) routed via reachable next hops${mtuNote}`, evidence, findings);
+  const n = peers.length;
+  const routed = n === 1 ? "1 peer subnet routed via a reachable next hop" : `${n} peer subnets routed via reachable next hops`;
+  return fromFindings(ID, `backend ${backend}: ${routed}${mtuNote}`, evidence, findings);
 }
