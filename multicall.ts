@@ -52,17 +52,24 @@ function main({ invoked, first }: Invocation): number {
     writeAll(1, `${versionLine()}\n`);
     return 0;
   }
+  // Asked for: the usage on stdout, and success. Anything else unknown: the same text on stderr, a usage error.
+  const help = first === "--help" || first === "-h" || first === "help";
   writeAll(
-    2,
+    help ? 1 : 2,
     `usage: cni <plugin> (or run through a link named after the plugin)\n` +
       `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
       `       cni install [--dest DIR] [--plugins a,b,...]   (copy this executable and its links into DIR)\n` +
       `       cni doctor [--json] [--fix] [path flags]       (diagnose this node's pod network)\n` +
       `       cni show [--json] [path flags]                 (draw this node's pod network)\n` +
-      `       cni --version\n` +
+      `       cni --version | --help\n` +
+      `defaults: install --dest /opt/cni/bin, all plugins; doctor and show --conf-dir /etc/cni/net.d\n` +
+      `          --bin-dir /opt/cni/bin --cache-dir /var/lib/cni (libcni's CNI_CACHE_DIR, whose results/ is read);\n` +
+      `          tool NETCONFPATH /etc/cni/net.d, CNI_IFNAME eth0, CNI_CACHE_DIR /var/lib/cni\n` +
+      `each command's --help lists its options\n` +
       `plugins: ${registeredNames().join(", ")}\n` +
-      (first ? `unknown plugin or command: ${first}\n` : ""),
+      (first && !help ? `unknown plugin or command: ${first}\n` : ""),
   );
+  if (help) return 0;
   return 2;
 }
 

@@ -8,13 +8,15 @@ import { writeAll } from "../lib/skel/index.ts";
 import type { Status } from "./doctor/check.ts";
 import { type NodeSurvey, type Pod, surveyNode } from "./doctor/survey.ts";
 import { runChecks } from "./doctor/main.ts";
-import { PATH_USAGE, UsageError, parseOptions } from "./doctor/options.ts";
+import { PATH_DEFAULTS, PATH_USAGE, UsageError, parseOptions } from "./doctor/options.ts";
 import { printable, useColour } from "./doctor/report.ts";
 import { flannelBackendOf, peerRoutes, vxlanLeftovers, vxlanPeer } from "./doctor/checks/backend.ts";
 
 const USAGE = `usage: cni show [--json] ${PATH_USAGE}
   draws this node's pod network (run it in the node's network namespace); problems cni doctor would report are
   marked in place
+  --json              the picture as JSON
+${PATH_DEFAULTS}exit: 0 drawn, 2 usage error
 `;
 
 interface Problem {

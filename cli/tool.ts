@@ -24,7 +24,8 @@ const USAGE = `cni tool: add, check, remove, gc or status network interfaces of 
   cni tool gc     <net> [<netns>]
   cni tool status <net> [<netns>]
 environment: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_IFNAME (default eth0), CNI_ARGS, CAP_ARGS (JSON),
-             CNI_CONTAINERID (default derived from the netns path, as cnitool does), CNI_CACHE_DIR (default /var/lib/cni)
+             CNI_CONTAINERID (default derived from the netns path, as cnitool does), CNI_CACHE_DIR (default ${DEFAULT_CACHE_DIR};
+             entries are kept in its results/ folder, as libcni does)
 gc: every cached attachment of the network not listed in VALID_ATTACHMENTS (JSON [{"containerID","ifname"}]) is
     deleted, then the plugins are told which are valid; without VALID_ATTACHMENTS, the valid ones are those whose
     network namespace still exists. CHECK and DEL use the CNI_ARGS and CAP_ARGS of the ADD when it is cached.
@@ -67,6 +68,10 @@ const COMMANDS: Record<string, (list: ConfList, rt: RuntimeConf, env: NodeJS.Pro
 export function toolMain(argv: string[]): number {
   const [command, network, netnsArg] = argv;
   const needsNetns = ["add", "check", "del"].includes(command);
+  if (command === "--help" || command === "-h") {
+    writeAll(1, USAGE);
+    return 0;
+  }
   if (!Object.hasOwn(COMMANDS, command ?? "") || !network || (needsNetns && !netnsArg)) {
     writeAll(2, USAGE);
     return 1;

@@ -5,7 +5,7 @@ import { basename } from "node:path";
 import { writeAll } from "../../lib/skel/index.ts";
 import type { CheckResult } from "./check.ts";
 import { type NodeSurvey, surveyNode } from "./survey.ts";
-import { type Options, PATH_USAGE, UsageError, parseOptions } from "./options.ts";
+import { type Options, PATH_DEFAULTS, PATH_USAGE, UsageError, parseOptions } from "./options.ts";
 import { printable, toJSON, toText, useColour } from "./report.ts";
 import { checkAddresses } from "./checks/addresses.ts";
 import { checkBridge } from "./checks/bridge.ts";
@@ -24,9 +24,7 @@ export const USAGE = `usage: cni doctor [--json] [--fix] ${PATH_USAGE}
   --json      {"checks":[{"id","status","summary","evidence","fix"}],"counts":{"ok","warn","fail"}}
   --fix       apply the safe repairs (stale reservations and their rules, leftovers, orphan veths, a
               mismatched cni0 with no pod on it); never flanneld's devices, routes or FDB, nor the firewall policy
-  defaults: --conf-dir /etc/cni/net.d --bin-dir /opt/cni/bin --cache-dir /var/lib/cni/results; the subnet file
-  and state folders are the active conflist's own (first by file name, or --network)
-exit: 0 no check failed, 1 a check failed, 2 usage error
+${PATH_DEFAULTS}exit: 0 no check failed, 1 a check failed, 2 usage error
 `;
 
 const CHECKS: [string, (node: NodeSurvey) => CheckResult][] = [

@@ -1,5 +1,8 @@
 // doctor's and show's command line: the standard places by default, each overridable, so a node's network can
 // be examined with its files elsewhere (a test's temp dir, a copy of a broken node's /etc/cni).
+import { DEFAULT_CACHE_DIR } from "../../lib/runtime/cache.ts";
+import { DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
+
 export interface Options {
   json: boolean;
   fix: boolean;
@@ -25,8 +28,12 @@ const PATH_FLAGS: Record<string, "confDir" | "binDir" | "subnetFile" | "cacheDir
 /** `--cache-dir` may name libcni's results folder itself (/var/lib/cni/results) or the folder above it. */
 const cacheRoot = (dir: string) => dir.replace(/\/+$/, "").replace(/\/results$/, "") || "/";
 
+/** The standard places, each named once so the usage text and the parser cannot disagree. The cache default is
+ *  libcni's CNI_CACHE_DIR, the same folder `cni tool` uses; its results/ folder is the one read. */
+export const DEFAULTS = { confDir: "/etc/cni/net.d", binDir: "/opt/cni/bin", cacheDir: DEFAULT_CACHE_DIR } as const;
+
 export function parseOptions(argv: string[], allowed: { fix: boolean }): Options {
-  const o: Options = { json: false, fix: false, confDir: "/etc/cni/net.d", binDir: "/opt/cni/bin", cacheDir: "/var/lib/cni" };
+  const o: Options = { json: false, fix: false, ...DEFAULTS };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf("=");
@@ -44,3 +51,14 @@ export function parseOptions(argv: string[], allowed: { fix: boolean }): Options
 }
 
 export const PATH_USAGE = "[--conf-dir DIR] [--bin-dir DIR] [--subnet-file FILE] [--cache-dir DIR] [--network NAME]";
+
+/** The path flags with their defaults, for doctor's and show's --help. */
+export const PATH_DEFAULTS = `  --conf-dir DIR      network configurations (default ${DEFAULTS.confDir}); --network NAME picks one (default: the
+                      first by file name)
+  --bin-dir DIR       the plugins (default ${DEFAULTS.binDir})
+  --cache-dir DIR     libcni's result cache, CNI_CACHE_DIR (default ${DEFAULTS.cacheDir}; its results/ folder is read, and
+                      may be given itself)
+  --subnet-file FILE  flannel's lease (default: the conflist's subnetFile, else
+                      ${DEFAULT_SUBNET_FILE})
+  the IPAM and flannel state folders are the active conflist's own
+`;
