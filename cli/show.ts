@@ -5,6 +5,7 @@ import { basename } from "node:path";
 import { type Link, isUp } from "../lib/netlink/index.ts";
 import { type IPBytes, formatCIDR, formatIP, ipEqual } from "../lib/ip/addr.ts";
 import { writeAll } from "../lib/skel/index.ts";
+import { privilegeProblem } from "./doctor/privilege.ts";
 import type { Status } from "./doctor/check.ts";
 import { type NodeSurvey, type Pod, surveyNode } from "./doctor/survey.ts";
 import { runChecks } from "./doctor/main.ts";
@@ -16,7 +17,7 @@ const USAGE = `usage: cni show [--json] ${PATH_USAGE}
   draws this node's pod network (run it in the node's network namespace); problems cni doctor would report are
   marked in place
   --json              the picture as JSON
-${PATH_DEFAULTS}exit: 0 drawn, 2 usage error
+${PATH_DEFAULTS}exit: 0 drawn, 2 usage error or not root (nor CAP_NET_ADMIN)
 `;
 
 interface Problem {
@@ -232,6 +233,11 @@ export function showMain(argv: string[]): number {
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     writeAll(2, `cni show: ${e.message}\n${USAGE}`);
+    return 2;
+  }
+  const unprivileged = privilegeProblem(opts);
+  if (unprivileged) {
+    writeAll(2, `cni show: ${unprivileged}\n`);
     return 2;
   }
   const node = surveyNode(opts);

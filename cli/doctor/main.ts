@@ -3,6 +3,7 @@
 // safe repairs the checks offer (each printed before it is done) and then checks again.
 import { basename } from "node:path";
 import { writeAll } from "../../lib/skel/index.ts";
+import { privilegeProblem } from "./privilege.ts";
 import type { CheckResult } from "./check.ts";
 import { type NodeSurvey, surveyNode } from "./survey.ts";
 import { type Options, PATH_DEFAULTS, PATH_USAGE, UsageError, parseOptions } from "./options.ts";
@@ -24,7 +25,7 @@ export const USAGE = `usage: cni doctor [--json] [--fix] ${PATH_USAGE}
   --json      {"checks":[{"id","status","summary","evidence","fix"}],"counts":{"ok","warn","fail"}}
   --fix       apply the safe repairs (stale reservations and their rules, leftovers, orphan veths, a
               mismatched cni0 with no pod on it); never flanneld's devices, routes or FDB, nor the firewall policy
-${PATH_DEFAULTS}exit: 0 no check failed, 1 a check failed, 2 usage error
+${PATH_DEFAULTS}exit: 0 no check failed, 1 a check failed, 2 usage error or not root (nor CAP_NET_ADMIN)
 `;
 
 const CHECKS: [string, (node: NodeSurvey) => CheckResult][] = [
@@ -74,6 +75,11 @@ export function doctorMain(argv: string[]): number {
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     writeAll(2, `cni doctor: ${e.message}\n${USAGE}`);
+    return 2;
+  }
+  const unprivileged = privilegeProblem(opts);
+  if (unprivileged) {
+    writeAll(2, `cni doctor: ${unprivileged}\n`);
     return 2;
   }
   let { node, results } = examine(opts);
