@@ -15,7 +15,6 @@ export interface StructShape {
   fields: Readonly<Record<string, Shape>>;
   /** A Go pointer to a struct: JSON null sets it to nil, where null leaves a struct value as it was. */
   pointer: boolean;
-  byExact: ReadonlyMap<string, string>;
   byFolded: ReadonlyMap<string, string>;
 }
 
@@ -43,7 +42,7 @@ export function struct(fields: Record<string, Shape>, opts: { pointer?: boolean 
   const byFolded = new Map<string, string>();
   // Two fields folding alike: the first declared answers a folded match, as Go's field index does.
   for (const name of Object.keys(fields)) if (!byFolded.has(goFold(name))) byFolded.set(goFold(name), name);
-  return { kind: "struct", fields, pointer: opts.pointer ?? false, byExact: new Map(Object.keys(fields).map((n) => [n, n])), byFolded };
+  return { kind: "struct", fields, pointer: opts.pointer ?? false, byFolded };
 }
 
 /** A struct of plain fields (strings, numbers, lists of strings): their names are all that matter here. */
@@ -52,7 +51,7 @@ export const plainStruct = (names: readonly string[], opts: { pointer?: boolean 
 
 /** The field a key decodes into: the exact name first, else the folded one. */
 export function fieldFor(shape: StructShape, key: string): string | undefined {
-  return shape.byExact.get(key) ?? shape.byFolded.get(goFold(key));
+  return Object.hasOwn(shape.fields, key) ? key : shape.byFolded.get(goFold(key));
 }
 
 /**

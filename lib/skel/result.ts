@@ -97,22 +97,19 @@ export const DNS_SHAPE = plainStruct(Object.keys(DNS_FIELDS));
 
 /** Each version's Go result type, for reading its keys as Go reads them (the pick tables below name the fields). */
 const ipConfig020 = struct({ ...plainStruct(Object.keys(IP_020)).fields, routes: sliceOf(ROUTE_SHAPE) }, { pointer: true });
+/** 0.3.x/0.4.0 and 1.x share a layout and differ in their interface and IP fields. */
+const resultWith = (iface: Fields, ip: Fields): Shape =>
+  struct({
+    cniVersion: ANY,
+    interfaces: sliceOf(plainStruct(Object.keys(iface))),
+    ips: sliceOf(plainStruct(Object.keys(ip))),
+    routes: sliceOf(ROUTE_SHAPE),
+    dns: DNS_SHAPE,
+  });
 const RESULT_SHAPES: Record<"020" | "040" | "100", Shape> = {
   "020": struct({ cniVersion: ANY, ip4: ipConfig020, ip6: ipConfig020, dns: DNS_SHAPE }),
-  "040": struct({
-    cniVersion: ANY,
-    interfaces: sliceOf(plainStruct(Object.keys(INTERFACE_040))),
-    ips: sliceOf(plainStruct(Object.keys(IP_040))),
-    routes: sliceOf(ROUTE_SHAPE),
-    dns: DNS_SHAPE,
-  }),
-  "100": struct({
-    cniVersion: ANY,
-    interfaces: sliceOf(plainStruct(Object.keys(INTERFACE_100))),
-    ips: sliceOf(plainStruct(Object.keys(IP_100))),
-    routes: sliceOf(ROUTE_SHAPE),
-    dns: DNS_SHAPE,
-  }),
+  "040": resultWith(INTERFACE_040, IP_040),
+  "100": resultWith(INTERFACE_100, IP_100),
 };
 
 function decodeErr(what: string): CniError {
