@@ -82,11 +82,20 @@ export function goDecode(raw: unknown, shape: Shape, prev?: unknown): unknown {
       for (const [k, v] of Object.entries(raw)) {
         const name = fieldFor(shape, k);
         if (name === undefined) setOwn(out, k, v);
-        else out[name] = goDecode(v, shape.fields[name], out[name]);
+        // Go keeps the type error of an earlier key and fails the whole decode even when a later key decodes
+        // well: the ill-typed value stays, so the plugin's own check refuses it whatever the key order.
+        else if (!illTyped(out[name], shape.fields[name])) out[name] = goDecode(v, shape.fields[name], out[name]);
       }
       return out;
     }
   }
+}
+
+/** A value (not null) whose JSON type cannot decode into `shape`: an object for a struct or map, a list for a slice. */
+function illTyped(v: unknown, shape: Shape): boolean {
+  if (v === undefined || v === null) return false;
+  if (shape.kind === "struct" || shape.kind === "map") return !isObject(v);
+  return shape.kind === "list" && !Array.isArray(v);
 }
 
 /** A key as an own property even when it is "__proto__", as JSON.parse makes it: never the object's prototype. */

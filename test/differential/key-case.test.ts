@@ -69,6 +69,19 @@ describe("key case: bridge and host-local against the Go plugins", () => {
     expect(ipamFiles(ours.dir)).toEqual(ipamFiles(go.dir));
   });
 
+  it("a key given first with the wrong JSON type fails with both, whatever the order of the keys", () => {
+    const ipam = `"ipam":{"type":"host-local","dataDir":"@DIR@","subnet":"10.244.1.0/24"}`;
+    for (const text of [
+      `{"cniVersion":"1.0.0","name":"cbr0","type":"bridge","IPAM":"x",${ipam}}`,
+      `{"cniVersion":"1.0.0","name":"cbr0","type":"bridge",${ipam},"IPAM":"x"}`,
+    ]) {
+      const [ours, go] = (["ours", "go"] as const).map((impl) => bridgeAdd(impl, text));
+      expect(go.r.code, go.r.stdout).not.toBe(0);
+      expect(ours.r.code, ours.r.stdout).not.toBe(0);
+      expect(ours.r.json.msg).toBe(`"ipam" must be an object`);
+    }
+  });
+
   it("RuntimeConfig.Mac sets the pod's MAC, as with the Go plugins", () => {
     const text = `{"cniVersion":"1.0.0","name":"cbr0","type":"bridge","RuntimeConfig":{"Mac":"0a:58:0a:f4:01:33"},
       "ipam":{"type":"host-local","dataDir":"@DIR@","subnet":"10.244.1.0/24"}}`;

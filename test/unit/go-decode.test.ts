@@ -56,6 +56,12 @@ describe("goDecode", () => {
     expect(goDecode({ other: 1, Inner: "text" }, S)).toEqual({ other: 1, inner: "text" });
   });
 
+  it("an earlier value of the wrong JSON type stays, so the config is refused whatever the key order, as Go fails", () => {
+    expect(goDecode({ Inner: "text", inner: { x: 1 } }, S)).toEqual({ inner: "text" });
+    expect(goDecode({ inner: { x: 1 }, Inner: "text" }, S)).toEqual({ inner: "text" });
+    expect(goDecode({ LIST: 3, list: [{ x: 1 }] }, S)).toEqual({ list: 3 });
+  });
+
   it("never turns a __proto__ key into the object's prototype", () => {
     const out = goDecode(JSON.parse('{"__proto__": {"a": 7}, "m": {"__proto__": {"a": 8}}}'), S) as Record<string, any>;
     expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
