@@ -1,17 +1,9 @@
 // Which rule of a saved table a class of traffic reaches: a rule counts only if a packet can get to it from the
 // built-in chain, following jumps (-j) and gotos (-g) in order and stopping where a RETURN, ACCEPT, DROP (or any
 // other ending target) takes all of that traffic first. A rule written somewhere nothing jumps to does nothing.
-import { type CIDR, lastOf, networkOf, parseCIDR, toBigInt } from "../ip/addr.ts";
+import { parseCIDR } from "../ip/addr.ts";
+import { type Match, type Traffic, sideMatch } from "../ip/traffic.ts";
 import { savedArgs } from "./rule-text.ts";
-
-/** One side of the traffic: addresses inside a network, or every address outside it. */
-export type Side = { in: CIDR } | { out: CIDR };
-
-/** A class of packets, by their source and destination addresses; a side left out is any address. */
-export interface Traffic {
-  src?: Side;
-  dst?: Side;
-}
 
 /** Where the walk ended for the traffic. */
 export type Reach =
@@ -41,8 +33,6 @@ const ENDING = new Set([
   "SYNPROXY",
 ]);
 
-type Match = "all" | "some" | "none";
-
 interface Rule {
   line: string;
   chain: string;
@@ -53,24 +43,6 @@ interface Rule {
    *  whole of every side given as a network (other matches — an interface, ! -d 224.0.0.0/4 — may narrow it). */
   match: Match;
   covers: boolean;
-}
-
-const range = (c: CIDR): [bigint, bigint] => [toBigInt(networkOf(c)), toBigInt(lastOf(c))];
-
-/** How `-s X` (or `! -s X` when `negated`) takes a side of the traffic. */
-function sideMatch(x: CIDR, negated: boolean, side: Side | undefined): Match {
-  if (!side) return "some";
-  const net = "in" in side ? side.in : side.out;
-  if (net.ip.length !== x.ip.length) return "none";
-  const [a, b] = range(net);
-  const [xa, xb] = range(x);
-  const inside = xa <= a && b <= xb; // net ⊆ X
-  const apart = xb < a || b < xa; // net ∩ X = ∅
-  const within = a <= xa && xb <= b; // X ⊆ net
-  // Addresses in net: all in X, none in X, or some. Addresses outside net: none in X when X ⊆ net, else some
-  // (all only when X is every address, which iptables-save does not print).
-  const m: Match = "in" in side ? (inside ? "all" : apart ? "none" : "some") : within ? "none" : "some";
-  return negated ? (m === "all" ? "none" : m === "none" ? "all" : "some") : m;
 }
 
 function parseRule(line: string, t: Traffic): Rule | undefined {

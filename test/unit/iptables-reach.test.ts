@@ -1,7 +1,8 @@
 // Which rule traffic of a network reaches from a built-in chain: the reading doctor judges flanneld's rules by.
 import { describe, expect, it } from "vitest";
 import { parseCIDR } from "../../lib/ip/addr.ts";
-import { type Traffic, reaches } from "../../lib/iptables/reach.ts";
+import type { Traffic } from "../../lib/ip/traffic.ts";
+import { reaches } from "../../lib/iptables/reach.ts";
 
 const N = parseCIDR("10.244.0.0/16")!;
 const leaving: Traffic = { src: { in: N }, dst: { out: N } };
