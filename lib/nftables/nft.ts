@@ -5,6 +5,7 @@
 import { spawnSync } from "../sys/spawn.ts";
 import { heldLockFd, readModifyWrite } from "../sys/xtables-lock.ts";
 import { assertOneCommand } from "./text.ts";
+import { type NftRuleset, readRuleset } from "./ruleset.ts";
 // Asked first: when the kernel says the table (or chain) is not there, the answer needs no nft process.
 import { nftChainExists, nftTableExists } from "../netlink/netfilter.ts";
 
@@ -107,6 +108,13 @@ export function listTable(family: NftFamily, table: string): Map<string, NftRule
     if (o.rule) out.set(o.rule.chain, [...(out.get(o.rule.chain) ?? []), { handle: o.rule.handle, comment: o.rule.comment, expr: o.rule.expr }]);
   }
   return out;
+}
+
+/** The namespace's whole ruleset, every family and table, in one nft run (its output bounded as every run's). */
+export function listRuleset(): NftRuleset {
+  const r = run(["-j", "list", "ruleset"]);
+  if (r.status !== 0) throw new NftError("nft list ruleset", r.stderr);
+  return readRuleset({ nftables: parse(r.stdout, "ruleset") });
 }
 
 /** Apply `lines` as one transaction. */
