@@ -16,8 +16,9 @@ import {
 import { type CIDR, parseCIDR } from "../../lib/ip/addr.ts";
 import { type CachedEntry, surveyCache } from "../../lib/runtime/cache.ts";
 import { DEFAULT_IPAM_DATA_DIR, DiskStore } from "../../lib/ipam/disk-store.ts";
-import { savedTableIfUsable } from "../../lib/iptables/restore.ts";
-import { nftUsable } from "../../lib/nftables/nft.ts";
+import { iptablesOnNftables, savedTableIfUsable } from "../../lib/iptables/restore.ts";
+import { NftError, listRuleset, nftUsable } from "../../lib/nftables/nft.ts";
+import { type NftRuleset, withoutChains } from "../../lib/nftables/ruleset.ts";
 import { netnsGone } from "../../lib/ns/netns.ts";
 import { goDecode, isObject } from "../../lib/skel/index.ts";
 import { PORT_MAPPINGS_SHAPE } from "../../plugins/portmap/config.ts";
@@ -71,6 +72,13 @@ export interface NodeSurvey {
   nat?: string[];
   /** nft can read and change this namespace's ruleset. */
   nft: boolean;
+  /**
+   * The nftables ruleset without the chains iptables-save printed in `filter` and `nat` when iptables is
+   * iptables-nft (nf_tables holds those too, and they are judged from iptables' text): what the kernel runs
+   * besides them at every hook. Undefined when nft cannot read it (`nftError` says why, when it tried).
+   */
+  nftNative?: NftRuleset;
+  nftError?: string;
   pods: Pod[];
   /** Why the cache may not list every running pod; then no pod is judged gone for being absent from it. */
   cacheDoubt?: string;
@@ -107,6 +115,21 @@ function podOf(e: CachedEntry, bridge: string): Pod {
   };
 }
 
+/** The ruleset less iptables-nft's chains that `saved` (iptables-save of table filter and nat) shows. */
+function nativeNftRules(saved: { filter?: string[]; nat?: string[] }): { nftNative?: NftRuleset; nftError?: string } {
+  let rs: NftRuleset;
+  try {
+    rs = listRuleset();
+  } catch (e) {
+    if (e instanceof NftError) return { nftError: e.message };
+    throw e;
+  }
+  if (!iptablesOnNftables(4)) return { nftNative: rs };
+  const shown = (table: "filter" | "nat") => new Set((saved[table] ?? []).flatMap((l) => /^:(\S+) /.exec(l)?.[1] ?? []));
+  const xt = { filter: shown("filter"), nat: shown("nat") };
+  return { nftNative: withoutChains(rs, (c) => c.family === "ip" && (c.table === "filter" || c.table === "nat") && xt[c.table].has(c.name)) };
+}
+
 export function surveyNode(opts: Options): NodeSurvey {
   const configs = findConfigs(opts.confDir, opts.network);
   const list = configs.active?.list;
@@ -128,6 +151,8 @@ export function surveyNode(opts: Options): NodeSurvey {
   const brName = bridgeName(list, bridge);
   const flannelDataDir = str(flannel, "dataDir") ?? DEFAULT_FLANNEL_DATA_DIR;
   const cache = surveyCache(opts.cacheDir);
+  const saved = { filter: savedTableIfUsable(4, "filter"), nat: savedTableIfUsable(4, "nat") };
+  const nft = nftUsable();
   return {
     opts,
     configs,
@@ -148,9 +173,9 @@ export function surveyNode(opts: Options): NodeSurvey {
     neighbors: [...listNeighbors(nl, 4), ...listNeighbors(nl, 6)],
     fdb: listNeighbors(nl, "bridge"),
     nl,
-    filter: savedTableIfUsable(4, "filter"),
-    nat: savedTableIfUsable(4, "nat"),
-    nft: nftUsable(),
+    ...saved,
+    nft,
+    ...(nft ? nativeNftRules(saved) : {}),
     pods: cache.entries.map((e) => podOf(e, brName)),
     cacheDoubt: cache.doubt,
     link: (name) => links.find((l) => l.name === name),

@@ -41,6 +41,16 @@ export function iptablesWorks(family: Family): boolean {
   return !r.error && r.status === 0;
 }
 
+/**
+ * Whether this family's iptables is iptables-nft, which keeps its chains in nf_tables (where nft lists them too,
+ * as table "filter" of family ip, ...), rather than in the legacy x_tables; undefined when it cannot be run.
+ */
+export function iptablesOnNftables(family: Family): boolean | undefined {
+  const r = run(tool(family, ""), ["-V"]);
+  if (r.error || r.status !== 0) return undefined;
+  return /\(nf_tables\)/.test(r.stdout);
+}
+
 /** saveTable, or undefined when that family's iptables is not usable here. */
 export function savedTableIfUsable(family: Family, table: string): string[] | undefined {
   try {

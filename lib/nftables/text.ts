@@ -36,6 +36,16 @@ export function nftName(name: string, what = "name"): string {
   return name;
 }
 
+/**
+ * A chain as nft names it ("inet filter forward"), fit to print inside a command for a person to run: undefined
+ * when a name read from the node could be read as more than a name (then say what to do without the command).
+ */
+export function nftChainWords(key: string): string | undefined {
+  const [family, table, chain, ...rest] = key.split(" ");
+  const fits = (n?: string) => !!n && NAME.test(n);
+  return !rest.length && /^(ip|ip6|inet|arp|bridge|netdev)$/.test(family) && fits(table) && fits(chain) ? key : undefined;
+}
+
 // An nft match written in config (portmap's conditionsV4/V6 for the nftables backend): words, addresses,
 // prefixes, ports, ranges and comparison operators, nothing that ends a statement or opens a block or a string.
 const CONDITION = /^[A-Za-z0-9_.:/!=<>,-]+( [A-Za-z0-9_.:/!=<>,-]+)*$/;

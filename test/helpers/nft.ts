@@ -102,3 +102,29 @@ export function referenceSpoofCheckScript(id: string, ifname: string, veth: stri
     "",
   ].join("\n");
 }
+
+/**
+ * What flanneld --nft writes for IPv4 (flannel's pkg/trafficmngr/nftables): table ip flannel-ipv4 with base chains
+ * postrtg (nat, postrouting, srcnat) and forward (filter, forward, filter). `hooked` false leaves both as regular
+ * chains, as a table left behind in that state holds them.
+ */
+export function flanneldNftScript(network: string, subnet: string, hooked = true): string {
+  const t = "ip flannel-ipv4";
+  const hook = (type: string, at: string, prio: string) => (hooked ? ` { type ${type} hook ${at} priority ${prio} ; }` : "");
+  return [
+    `add table ${t} { comment "rules for flannel-ipv4" ; }`,
+    `add chain ${t} forward${hook("filter", "forward", "filter")}`,
+    `flush chain ${t} forward`,
+    `add rule ${t} forward ip saddr ${network} accept`,
+    `add rule ${t} forward ip daddr ${network} accept`,
+    `add chain ${t} postrtg${hook("nat", "postrouting", "srcnat")}`,
+    `flush chain ${t} postrtg`,
+    `add rule ${t} postrtg meta mark 0x4000 return`,
+    `add rule ${t} postrtg ip saddr ${subnet} ip daddr ${network} return`,
+    `add rule ${t} postrtg ip saddr ${network} ip daddr ${subnet} return`,
+    `add rule ${t} postrtg ip saddr != ${subnet} ip daddr ${network} return`,
+    `add rule ${t} postrtg ip saddr ${network} ip daddr != 224.0.0.0/4 masquerade fully-random`,
+    `add rule ${t} postrtg ip saddr != ${network} ip daddr ${network} masquerade fully-random`,
+    "",
+  ].join("\n");
+}

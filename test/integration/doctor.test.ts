@@ -10,7 +10,7 @@ import { writeFakePlugin } from "../helpers/fake-plugin.ts";
 import { BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
 import { bootTime } from "../helpers/reboot.ts";
-import { chainRules, pathWithout } from "../helpers/nft.ts";
+import { chainRules, flanneldNftScript, nft, pathWithout } from "../helpers/nft.ts";
 import { flanneldRules, labNode } from "../../scripts/lab/node-plan.ts";
 
 const box = new Sandbox();
@@ -647,6 +647,75 @@ describe("forwarding", () => {
     const d = n.doctor(["--json"]);
     expect(check(d.report!, "forwarding").status).toBe("ok");
     expect(failing(d.report!)).toEqual([]);
+  });
+
+  it("an nftables forward chain with policy drop, the pod network accepted only in a chain nothing jumps to: fails naming the chain and the jump; adding it is clean", () => {
+    const n = node();
+    nft(
+      n.ns,
+      [
+        "add table inet filter",
+        "add chain inet filter forward { type filter hook forward priority filter ; policy drop ; }",
+        "add rule inet filter forward ct state established,related accept",
+        "add chain inet filter podnet",
+        "add rule inet filter podnet ip saddr 10.244.0.0/16 accept",
+        "add rule inet filter podnet ip daddr 10.244.0.0/16 accept",
+        "",
+      ].join("\n"),
+    );
+    const c = check(n.doctor(["--json"]).report!, "forwarding");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain(
+      "nftables chain inet filter forward (hook forward) has policy drop and chain inet filter podnet accepts 10.244.0.0/16 but nothing reachable from inet filter forward jumps to it",
+    );
+    expect(c.evidence).toContain("nftables forward base chains: inet filter forward (policy drop)");
+    expect(c.fix).toContain('"nft insert rule inet filter forward jump podnet"');
+    sh(n.ns, "nft insert rule inet filter forward jump podnet");
+    const d = n.doctor(["--json"]);
+    expect(check(d.report!, "forwarding").status).toBe("ok");
+    expect(failing(d.report!)).toEqual([]);
+  });
+
+  it("a native nftables forward drop on top of iptables accepting the pod network: fails naming the chain; the fix accepting it there is clean", () => {
+    const n = node();
+    addFlanneldRules(n.ns);
+    sh(n.ns, "iptables -P FORWARD DROP");
+    expect(check(n.doctor(["--json"]).report!, "forwarding").status).toBe("ok");
+    nft(n.ns, "add table inet filter\nadd chain inet filter forward { type filter hook forward priority filter ; policy drop ; }\n");
+    const c = check(n.doctor(["--json"]).report!, "forwarding");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain(
+      "nftables chain inet filter forward (hook forward) has policy drop and no rule reachable in it accepts 10.244.0.0/16",
+    );
+    // iptables' own FORWARD (iptables-nft's chain in nf_tables) is judged once, from iptables-save: not named here.
+    expect(c.summary).not.toContain("ip filter FORWARD");
+    const cmd =
+      /"(nft insert rule inet filter forward ip saddr 10\.244\.0\.0\/16 accept; nft insert rule inet filter forward ip daddr 10\.244\.0\.0\/16 accept)"/.exec(
+        c.fix!,
+      )?.[1];
+    expect(cmd, c.fix).toBeDefined();
+    sh(n.ns, cmd!);
+    expect(failing(n.doctor(["--json"]).report!)).toEqual([]);
+    // A drop rule taking the whole network ends the chain before the accepts: named with its handle, and deleting it
+    // by that handle is clean.
+    sh(n.ns, "nft insert rule inet filter forward ip saddr 10.0.0.0/8 drop");
+    const dropped = check(n.doctor(["--json"]).report!, "forwarding");
+    expect(dropped.status).toBe("fail");
+    expect(dropped.summary).toMatch(/ends traffic of 10\.244\.0\.0\/16 at rule "ip saddr 10\.0\.0\.0\/8 drop" \(inet filter forward, handle \d+\)/);
+    const del = /"(nft delete rule inet filter forward handle \d+)"/.exec(dropped.fix!)?.[1];
+    expect(del, dropped.fix).toBeDefined();
+    sh(n.ns, del!);
+    expect(failing(n.doctor(["--json"]).report!)).toEqual([]);
+  });
+
+  it("flanneld --nft's forward chain accepting while iptables' FORWARD drops: still fails, an accept ends only its own chain", () => {
+    const n = node();
+    nft(n.ns, flanneldNftScript("10.244.0.0/16", "10.244.7.0/24"));
+    expect(check(n.doctor(["--json"]).report!, "forwarding").status).toBe("ok");
+    sh(n.ns, "iptables -P FORWARD DROP");
+    const c = check(n.doctor(["--json"]).report!, "forwarding");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("the FORWARD policy is DROP and no rule accepts 10.244.0.0/16");
   });
 
   it("the udp backend's flannel0: /dev/net/tun is looked for", () => {
