@@ -6,8 +6,10 @@
 // same table, stopping where a verdict (or a NAT statement) takes all of that traffic first, the base chain's
 // policy at its end. Address matches (ip/ip6 saddr/daddr with an address, prefix, range or anonymous set,
 // negated or not) are judged as iptables' -s/-d are (lib/ip/traffic.ts); every other match takes only some of
-// the traffic, so it never ends the walk; and a `ct state` match without "new" never counts as taking the
-// network, since it passes only packets of connections something else let through first.
+// the traffic, so it never ends the walk. As in lib/iptables/reach.ts, a wanted rule narrowed by an interface
+// still counts (pod traffic comes and goes through the node's own interfaces), but not one that picks packets by
+// protocol, mark, connection state, a set lookup or a limit: `ct state established,related accept` passes only
+// replies to what something else let through, a mark-gated masquerade only the packets someone marked.
 import { type CIDR, parseCIDR, parseIP } from "../ip/addr.ts";
 import { type Match, type Side, type Span, type Traffic, spanOf, spansMatch } from "../ip/traffic.ts";
 import { exprText } from "./expr-text.ts";
@@ -66,6 +68,7 @@ interface Judged extends NftRuleRef {
   covers: boolean;
 }
 
+const INTERFACE = new Set(["iifname", "oifname", "iif", "oif"]);
 const NFPROTO: Record<string, 4 | 6> = { ipv4: 4, ipv6: 6, ip: 4, ip6: 6 };
 
 /** The addresses an nft value names: an address, a prefix, a range, or a set of those; undefined: a named set or
@@ -114,10 +117,7 @@ function judgeMatch(m: Record<string, unknown>, t: Traffic, family: 4 | 6, r: { 
     const same = NFPROTO[m.right] === family;
     return same !== negated ? "all" : "none";
   }
-  if (left.ct?.key === "state") {
-    const states = ([] as unknown[]).concat(m.right);
-    if (states.includes("new") === negated) r.covers = false;
-  }
+  if (!INTERFACE.has(String(meta))) r.covers = false;
   return "some";
 }
 
@@ -138,7 +138,12 @@ function judge(rule: NftRule, chain: NftChain, t: Traffic, family: 4 | 6): Judge
     } else if (k === "xt" && o.type === "target") {
       r.verdict = XT_ENDING[String(o.name)];
       if (r.verdict) break;
-    } else if (!k || !TRANSPARENT.has(k)) matches.push("some"); // a limit, a quota, a set lookup, an xt match...
+    } else if (k === "xt" && o.name === "comment") {
+      // iptables-nft's -m comment: it matches every packet.
+    } else if (!k || !TRANSPARENT.has(k)) {
+      matches.push("some"); // a limit, a quota, a set lookup, an xt match...: it picks packets by what they carry
+      r.covers = false;
+    }
   }
   r.match = matches.includes("none") ? "none" : matches.every((m) => m === "all") ? "all" : "some";
   if (r.match === "none") r.covers = false;

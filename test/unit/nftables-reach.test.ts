@@ -94,6 +94,29 @@ describe("throughHook: forward", () => {
   });
 });
 
+describe("throughHook: what a wanted rule must take", () => {
+  const rs = (...rules: unknown[][]): NftRuleset =>
+    readRuleset({
+      nftables: [
+        { chain: { family: "ip", table: "t", name: "post", type: "nat", hook: "postrouting", prio: 100, policy: "accept" } },
+        ...rules.map((expr, i) => ({ rule: { family: "ip", table: "t", chain: "post", handle: i + 2, expr } })),
+      ],
+    });
+  const saddr = { match: { op: "==", left: { payload: { protocol: "ip", field: "saddr" } }, right: { prefix: { addr: "10.244.0.0", len: 16 } } } };
+  const oif = { match: { op: "!=", left: { meta: { key: "oifname" } }, right: "cni0" } };
+  const mark = { match: { op: "==", left: { meta: { key: "mark" } }, right: 8192 } };
+  const tcp = { match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: 80 } };
+  const masquerade = { masquerade: null };
+
+  it("narrowed by an interface it counts; picking packets by mark or protocol it does not, nor does a masquerade of one pod", () => {
+    expect(masq(rs([saddr, oif, masquerade])).chains[0].reached).toBe(true);
+    expect(masq(rs([saddr, mark, masquerade])).chains[0].reached).toBe(false);
+    expect(masq(rs([saddr, tcp, masquerade])).chains[0].reached).toBe(false);
+    const onePod = { match: { op: "==", left: { payload: { protocol: "ip", field: "saddr" } }, right: "10.244.7.5" } };
+    expect(masq(rs([onePod, masquerade])).chains[0].reached).toBe(false);
+  });
+});
+
 describe("throughHook: postrouting nat (masquerade)", () => {
   it("flanneld --nft's postrtg: the masquerade reached past its returns for traffic inside the network", () => {
     expect(masq(fixture("flanneld-nft"))).toEqual({
