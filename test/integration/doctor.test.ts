@@ -550,6 +550,32 @@ describe("masquerade", () => {
     expect(failing(d.report!)).toEqual([]);
   });
 
+  it("flanneld --nft's masquerade is flanneld's; its postrtg left without the hook fails naming the chain; the fix is clean", () => {
+    const n = node({ ipMasq: true });
+    const flanneld = flanneldNftScript("10.244.0.0/16", "10.244.7.0/24");
+    nft(n.ns, flanneld);
+    const good = check(n.doctor(["--json"]).report!, "masquerade");
+    expect(good.status, good.summary).toBe("ok");
+    expect(good.evidence.join("\n")).toContain(
+      "flanneld masquerades 10.244.0.0/16 (nftables ip flannel-ipv4 postrtg: ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade)",
+    );
+    sh(n.ns, "nft delete table ip flannel-ipv4");
+    nft(n.ns, flanneldNftScript("10.244.0.0/16", "10.244.7.0/24", false));
+    const c = check(n.doctor(["--json"]).report!, "masquerade");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain("FLANNEL_IPMASQ=true and nftables chain ip flannel-ipv4 postrtg masquerades 10.244.0.0/16");
+    expect(c.summary).toContain("but no postrouting nat base chain leads to it");
+    expect(c.fix).toContain('delete the table ("nft delete table ip flannel-ipv4") and restart the flannel pod');
+    // What flanneld does on that restart fails while the chain is there without its hook, and works once the table
+    // is gone: the fix as written.
+    expect(inNs(n.ns, ["nft", "-f", "-"], { input: flanneld }).status).not.toBe(0);
+    sh(n.ns, "nft delete table ip flannel-ipv4");
+    nft(n.ns, flanneld);
+    const d = n.doctor(["--json"]);
+    expect(check(d.report!, "masquerade").status).toBe("ok");
+    expect(failing(d.report!)).toEqual([]);
+  });
+
   it("a running pod whose chain is still jumped to but has lost its rules: judged as bridge's CHECK does, and named", () => {
     const n = node();
     const { pod, ip } = n.addPod();

@@ -2,8 +2,16 @@
 // FLANNEL-POSTRTG rules); otherwise bridge masquerades each pod (ipMasq) in a chain of its own. Chains of pods
 // that are gone are leftovers: --fix removes them. Pods of ipMasqBackend nftables (or of a node with only nft)
 // have their rules in inet cni_plugins_masquerade instead, looked at the same way.
+// flanneld masquerades with iptables (FLANNEL-POSTRTG, jumped to from nat POSTROUTING) or, started with --nft,
+// with nftables (table ip flannel-ipv4, base chain postrtg hooked at postrouting). NAT is decided by the first nat
+// chain that maps the packet, so the network is masqueraded when either reaches a masquerade for it: iptables'
+// POSTROUTING (judged from iptables-save) or any native nftables postrouting nat base chain.
 import { type CIDR, formatCIDR } from "../../../lib/ip/addr.ts";
 import { reaches } from "../../../lib/iptables/reach.ts";
+import type { Traffic } from "../../../lib/ip/traffic.ts";
+import { throughHook } from "../../../lib/nftables/reach.ts";
+import type { NftRuleset } from "../../../lib/nftables/ruleset.ts";
+import { nftChainWords } from "../../../lib/nftables/text.ts";
 import { chainName } from "../../../lib/iptables/names.ts";
 import { staleMasqChains, teardownMasqChain } from "../../../lib/iptables/masq.ts";
 import { MASQ_TABLE, removeMasqNft, staleMasqNft } from "../../../lib/nftables/masq.ts";
@@ -13,32 +21,60 @@ import type { NodeSurvey } from "../survey.ts";
 
 const ID = "masquerade";
 
+const restart =
+  "restart the flannel pod (flanneld adds its rules, FLANNEL-POSTRTG, when started with --ip-masq) and check its log for iptables errors";
+const lost = "pods leave the node with their own addresses and cannot reach anything outside the cluster";
+// flanneld --nft's tables: it creates postrtg with its hook, and fails on one already there without it.
+const FLANNELD_TABLES = new Set(["ip flannel-ipv4", "ip6 flannel-ipv6"]);
+
+/** A masquerade for `net` in a native nftables chain no postrouting nat base chain leads to. */
+function nftUnreached(rs: NftRuleset, t: Traffic, net: CIDR): Finding | undefined {
+  const u = throughHook(rs, "postrouting", "nat", t, net.ip.length === 4 ? 4 : 6, ["masquerade", "snat"]).unreached[0];
+  if (!u) return undefined;
+  const [family, table, name] = u.chain.split(" ");
+  const words = nftChainWords(u.chain);
+  const hook = `{ type nat hook postrouting priority srcnat ; }`;
+  const fix = FLANNELD_TABLES.has(`${family} ${table}`)
+    ? `flanneld owns table ${family} ${table} and cannot add the hook to a chain it finds already there: delete the table${words ? ` ("nft delete table ${family} ${table}")` : ""} and restart the flannel pod, which recreates ${name} hooked at postrouting`
+    : words
+      ? `jump to it from a postrouting nat base chain of its table ("nft add chain ${family} ${table} postrouting ${hook}" if there is none, then "nft insert rule ${family} ${table} postrouting jump ${name}")`
+      : `jump to it from a postrouting nat base chain of its table`;
+  return {
+    status: "fail",
+    text: `FLANNEL_IPMASQ=true and nftables chain ${u.chain} masquerades ${formatCIDR(net)} ("${u.rule}") but no postrouting nat base chain leads to it: ${lost}`,
+    fix,
+  };
+}
+
 /** What keeps traffic of `net` leaving the cluster from being masqueraded, judged from nat POSTROUTING as the
- *  kernel walks it (flanneld's shape: POSTROUTING -j FLANNEL-POSTRTG, -s <net> ! -d 224.0.0.0/4 -j MASQUERADE). */
-function masqueradeFinding(nat: string[], net: CIDR): Finding | string {
+ *  kernel walks it (flanneld's shape: POSTROUTING -j FLANNEL-POSTRTG, -s <net> ! -d 224.0.0.0/4 -j MASQUERADE)
+ *  and from every native nftables postrouting nat base chain (flanneld --nft's postrtg). */
+function masqueradeFinding(nat: string[] | undefined, rs: NftRuleset | undefined, net: CIDR): Finding | string {
   const n = formatCIDR(net);
-  const r = reaches(nat, "POSTROUTING", { src: { in: net }, dst: { out: net } }, ["MASQUERADE", "SNAT"]);
-  if (r.reached) return `flanneld masquerades ${n} (${r.path.join(" -> ")})`;
-  const restart =
-    "restart the flannel pod (flanneld adds its rules, FLANNEL-POSTRTG, when started with --ip-masq) and check its log for iptables errors";
-  const lost = "pods leave the node with their own addresses and cannot reach anything outside the cluster";
-  if (r.stop)
+  const t: Traffic = { src: { in: net }, dst: { out: net } };
+  const r = nat && reaches(nat, "POSTROUTING", t, ["MASQUERADE", "SNAT"]);
+  if (r?.reached) return `flanneld masquerades ${n} (${r.path.join(" -> ")})`;
+  const hit = rs && throughHook(rs, "postrouting", "nat", t, net.ip.length === 4 ? 4 : 6, ["masquerade", "snat"]).chains.find((c) => c.reached);
+  if (hit?.reached) return `flanneld masquerades ${n} (nftables ${hit.path.join(" -> ")}: ${hit.rule})`;
+  if (r?.stop)
     return {
       status: "fail",
       text: `FLANNEL_IPMASQ=true but nat POSTROUTING ends for traffic of ${n} at "${r.stop}" before any rule masquerades it: ${lost}`,
       fix: `remove that rule or move it after the masquerade, or ${restart}`,
     };
-  const chain = r.unreached[0]?.chain;
+  const chain = r?.unreached[0]?.chain;
   if (chain && chain !== "POSTROUTING")
     return {
       status: "fail",
       text: `FLANNEL_IPMASQ=true and chain ${chain} masquerades ${n} but nothing reachable from POSTROUTING jumps to it: ${lost}`,
       fix: `restore the jump ("iptables -t nat -I POSTROUTING -j ${chain}"), or ${restart}`,
     };
+  const unhooked = rs && nftUnreached(rs, t, net);
+  if (unhooked) return unhooked;
   return {
     status: "fail",
     text: `FLANNEL_IPMASQ=true but no nat rule masquerades ${n}: pods cannot reach anything outside the cluster`,
-    fix: `flanneld adds these rules (FLANNEL-POSTRTG) when started with --ip-masq: restart the flannel pod and check its log for iptables errors`,
+    fix: `flanneld adds these rules (FLANNEL-POSTRTG, or with --nft table ip flannel-ipv4) when started with --ip-masq: restart the flannel pod and check its log for iptables or nftables errors`,
   };
 }
 
@@ -46,10 +82,11 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
   if (!node.network) return skipped(ID, "no active network");
   const findings: Finding[] = [];
   const evidence: string[] = [];
-  if (node.lease?.ipMasq && node.nat === undefined) evidence.push("flanneld's masquerade rules not checked: iptables is not usable here");
-  if (node.lease?.ipMasq && node.nat !== undefined) {
+  const judged = node.nat !== undefined || node.nftNative !== undefined;
+  if (node.lease?.ipMasq && !judged) evidence.push("flanneld's masquerade rules not checked: neither iptables nor nftables is readable here");
+  if (node.lease?.ipMasq && judged) {
     for (const net of node.lease.networks) {
-      const f = masqueradeFinding(node.nat, net);
+      const f = masqueradeFinding(node.nat, node.nftNative, net);
       if (typeof f === "string") evidence.push(f);
       else findings.push(f);
     }
