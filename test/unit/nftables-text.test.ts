@@ -1,6 +1,6 @@
 // nft script text: values are checked against their grammar and lines are single commands.
 import { describe, expect, it } from "vitest";
-import { assertOneCommand, nftComment, nftCondition, nftName } from "../../lib/nftables/text.ts";
+import { assertOneCommand, nftChainWords, nftComment, nftCondition, nftName } from "../../lib/nftables/text.ts";
 
 describe("nft values", () => {
   it("quotes comments of printable ASCII, and refuses what could end the string or the line", () => {
@@ -56,5 +56,14 @@ describe("nft script lines", () => {
       `add table inet t { comment "x" ; } ; flush ruleset`,
     ])
       expect(() => assertOneCommand(bad), bad).toThrow(/nft -f input refused/);
+  });
+});
+
+describe("a chain read from the node, printed inside a command for a person", () => {
+  it("is printed only when each word is a plain family or name", () => {
+    expect(nftChainWords("inet filter forward")).toBe("inet filter forward");
+    expect(nftChainWords("ip flannel-ipv4 postrtg")).toBe("ip flannel-ipv4 postrtg");
+    for (const hostile of ["inet filter fwd; rm -rf /", "inet filter $(reboot)", 'ip t "x"', "inet filter", "evil filter forward", "inet a b c"])
+      expect(nftChainWords(hostile)).toBeUndefined();
   });
 });
