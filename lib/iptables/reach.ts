@@ -40,7 +40,8 @@ interface Rule {
   target?: string;
   goto: boolean;
   /** How the rule's matches take the traffic: all of it, part, none; `covers`: its address matches take the
-   *  whole of every side given as a network (other matches — an interface, ! -d 224.0.0.0/4 — may narrow it). */
+   *  whole of every side given as a network (an interface or ! -d 224.0.0.0/4 may narrow it; a protocol or a
+   *  match module — a packet mark, a connection state — does not cover: the rule takes only the packets it picks). */
   match: Match;
   covers: boolean;
 }
@@ -70,6 +71,8 @@ function parseRule(line: string, t: Traffic): Rule | undefined {
       i += 1;
     } else if (opt?.startsWith("-")) {
       matches.push("some"); // an interface, a protocol, a match module or one of its options
+      // portmap's `-m mark --mark 0x2000/0x2000 -j MASQUERADE` masquerades only hairpin hostPort traffic, not the network.
+      if (opt === "-m" || opt === "-p" || opt === "--protocol") r.covers = false;
     }
   }
   r.match = matches.includes("none") ? "none" : matches.every((m) => m === "all") ? "all" : "some";

@@ -89,6 +89,34 @@ describe("reaches", () => {
     expect(masq([":POSTROUTING ACCEPT [0:0]", "-A POSTROUTING -s 10.245.0.0/16 -j MASQUERADE"]).reached).toBe(false);
   });
 
+  it("a masquerade only of marked packets (portmap's hairpin chain), or of one protocol, is not the network's", () => {
+    const t = [
+      ":POSTROUTING ACCEPT [0:0]",
+      ":CNI-HOSTPORT-MASQ - [0:0]",
+      '-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ',
+      "-A CNI-HOSTPORT-MASQ -m mark --mark 0x2000/0x2000 -j MASQUERADE",
+      "-A POSTROUTING -s 10.244.0.0/16 -p tcp -j MASQUERADE",
+    ];
+    expect(masq(t)).toMatchObject({ reached: false, stop: undefined });
+    expect(masq([...t, ...postrtg.slice(1), `-A POSTROUTING ${c} -j FLANNEL-POSTRTG`])).toMatchObject({ reached: true, rule: postrtg[4] });
+  });
+
+  it("IPv6: flanneld's ip6tables masquerade of its IPv6 network, reached or not, judged the same way", () => {
+    const N6 = parseCIDR("fd00:10:244::/56")!;
+    const rules = [
+      ":POSTROUTING ACCEPT [0:0]",
+      ":FLANNEL-POSTRTG - [0:0]",
+      `-A FLANNEL-POSTRTG -s fd00:10:244:7::/64 -d fd00:10:244::/56 ${c} -j RETURN`,
+      `-A FLANNEL-POSTRTG -s fd00:10:244::/56 ! -d ff00::/8 ${c} -j MASQUERADE --random-fully`,
+    ];
+    const leaving6: Traffic = { src: { in: N6 }, dst: { out: N6 } };
+    const m6 = (t: string[]) => reaches(t, "POSTROUTING", leaving6, ["MASQUERADE", "SNAT"]);
+    expect(m6([...rules, `-A POSTROUTING ${c} -j FLANNEL-POSTRTG`])).toMatchObject({ reached: true, rule: rules[3] });
+    expect(m6(rules)).toMatchObject({ reached: false, unreached: [{ chain: "FLANNEL-POSTRTG", rule: rules[3] }] });
+    // IPv4 rules say nothing of IPv6 traffic.
+    expect(m6(nat(`-A POSTROUTING ${c} -j FLANNEL-POSTRTG`)).reached).toBe(false);
+  });
+
   it("FORWARD: FLANNEL-FWD accepts both directions when FORWARD jumps to it, not when it does not", () => {
     const on = filter("DROP", "-A FORWARD -j FLANNEL-FWD");
     expect(accepted(on, fromPods)).toMatchObject({ reached: true, rule: fwd[1] });
