@@ -1,8 +1,8 @@
-// `cni show`: the node's pod network as a picture — the underlay and the lease, the overlay device with each
-// peer (subnet → endpoint, MAC, status), and the bridge with each veth and its pod (netns, container, interface,
+// `cni show`: the node's pod network as a picture — the underlay and the lease, each overlay device (flannel.1,
+// and flannel-v6.1 with an IPv6 lease) with each peer (subnet → endpoint, MAC, status), and the bridge with each veth and its pod (netns, container, interface,
 // addresses, hostPorts) — with what doctor would report marked in place. `--json` for tools. Read only.
 import { basename } from "node:path";
-import { type Link, isUp } from "../lib/netlink/index.ts";
+import { type Link, type Route, isUp } from "../lib/netlink/index.ts";
 import { type IPBytes, formatCIDR, formatIP, ipEqual } from "../lib/ip/addr.ts";
 import { writeAll } from "../lib/skel/index.ts";
 import { privilegeProblem } from "./doctor/privilege.ts";
@@ -11,7 +11,7 @@ import { type NodeSurvey, type Pod, surveyNode } from "./doctor/survey.ts";
 import { runChecks } from "./doctor/main.ts";
 import { PATH_DEFAULTS, PATH_USAGE, UsageError, parseOptions } from "./doctor/options.ts";
 import { printable, useColour } from "./doctor/report.ts";
-import { flannelBackendOf, peerRoutes, vxlanLeftovers, vxlanPeer } from "./doctor/checks/backend.ts";
+import { flannelBackendOf, peerRoutes, vxlanDevices, vxlanLeftovers, vxlanPeer } from "./doctor/checks/backend.ts";
 
 const USAGE = `usage: cni show [--json] ${PATH_USAGE}
   draws this node's pod network (run it in the node's network namespace); problems cni doctor would report are
@@ -42,12 +42,24 @@ interface Port {
   problems: string[];
 }
 
+interface Overlay {
+  backend: string;
+  device?: string;
+  vni?: number;
+  port?: number;
+  local?: string;
+  mtu?: number;
+  up?: boolean;
+  peers: Peer[];
+}
+
 export interface Picture {
   network?: string;
   conf?: string;
-  lease?: { subnet?: string; network: string[]; mtu: number; ipMasq: boolean; file: string };
+  lease?: { subnet?: string; ipv6Subnet?: string; network: string[]; mtu: number; ipMasq: boolean; file: string };
   underlay?: { name: string; addresses: string[]; mtu: number };
-  overlay: { backend: string; device?: string; vni?: number; port?: number; local?: string; mtu?: number; up?: boolean; peers: Peer[] };
+  /** One per overlay device (VXLAN: one per family the lease gives pods); the routed backends: one, no device. */
+  overlays: Overlay[];
   bridge?: { name: string; addresses: string[]; mtu: number; up: boolean; ports: Port[]; status: Status; problems: string[] };
   problems: Problem[];
 }
@@ -90,27 +102,44 @@ export function picture(node: NodeSurvey): Picture {
     return own.map((p) => ({ check: c.id, ...p }));
   });
   const { backend, device } = flannelBackendOf(node);
-  const info = device?.vxlan;
-  const under = underlayOf(node, info?.local);
-  const peers: Peer[] = peerRoutes(node).map((r) => {
-    const subnet = formatCIDR(r.dst!);
-    let endpoint = r.gw ? formatIP(r.gw) : undefined;
-    let mac: string | undefined;
-    if (backend === "vxlan" && device && r.gw) {
-      const { neigh, fdb } = vxlanPeer(node, device, r.gw);
-      mac = neigh?.mac;
-      endpoint = fdb[0]?.ip ? formatIP(fdb[0].ip) : undefined;
+  const under = underlayOf(node, device?.vxlan?.local);
+  const overlayOf = (dev: Link | undefined, routes: Route[]): Overlay => {
+    const info = dev?.vxlan;
+    const peers: Peer[] = routes.map((r) => {
+      const subnet = formatCIDR(r.dst!);
+      let endpoint = r.gw ? formatIP(r.gw) : undefined;
+      let mac: string | undefined;
+      if (backend === "vxlan" && dev && r.gw) {
+        const { neigh, fdb } = vxlanPeer(node, dev, r.gw);
+        mac = neigh?.mac;
+        endpoint = fdb[0]?.ip ? formatIP(fdb[0].ip) : undefined;
+      }
+      return { subnet, endpoint, mac, ...about(problems, ["vxlan", "routes"], subnet) };
+    });
+    // Peers flanneld programmed whose route is gone: listed with the problem rather than left out.
+    if (backend === "vxlan" && dev) {
+      for (const left of vxlanLeftovers(node, dev)) {
+        const endpoint = left.kind === "unrouted" ? left.dsts[0] && formatIP(left.dsts[0]) : formatIP(left.dst);
+        const subnet = left.kind === "unrouted" ? formatCIDR(left.subnet) : "?";
+        peers.push({ subnet, endpoint, mac: left.mac, ...about(problems, ["vxlan"], left.mac) });
+      }
     }
-    return { subnet, endpoint, mac, ...about(problems, ["vxlan", "routes"], subnet) };
-  });
-  // Peers flanneld programmed whose route is gone: listed with the problem rather than left out.
-  if (backend === "vxlan" && device) {
-    for (const left of vxlanLeftovers(node, device)) {
-      const endpoint = left.kind === "unrouted" ? left.dsts[0] && formatIP(left.dsts[0]) : formatIP(left.dst);
-      const subnet = left.kind === "unrouted" ? formatCIDR(left.subnet) : "?";
-      peers.push({ subnet, endpoint, mac: left.mac, ...about(problems, ["vxlan"], left.mac) });
-    }
-  }
+    return {
+      backend,
+      ...(dev ? { device: dev.name, mtu: dev.mtu, up: isUp(dev) } : {}),
+      ...(info ? { vni: info.vni, port: info.port, local: info.local ? formatIP(info.local) : undefined } : {}),
+      peers,
+    };
+  };
+  const vxlan = backend === "vxlan" ? vxlanDevices(node) : [];
+  const overlays = vxlan.length
+    ? vxlan.map(({ dev }) =>
+        overlayOf(
+          dev,
+          peerRoutes(node).filter((r) => r.dev === dev.index),
+        ),
+      )
+    : [overlayOf(device, peerRoutes(node))];
   const br = node.link(node.bridgeName);
   const podOf = (veth: string): Pod | undefined => node.pods.find((p) => p.alive && p.hostVeth === veth);
   // The bridge's ports, then the running pods whose veth has left it (detached), so they are shown with their problem.
@@ -135,14 +164,20 @@ export function picture(node: NodeSurvey): Picture {
   return {
     network: node.network,
     conf: node.configs.active?.file,
-    ...(l ? { lease: { subnet: l.subnet && formatCIDR(l.subnet), network: nets, mtu: l.mtu, ipMasq: l.ipMasq, file: node.subnetFile } } : {}),
+    ...(l
+      ? {
+          lease: {
+            subnet: l.subnet && formatCIDR(l.subnet),
+            ipv6Subnet: l.ip6Subnet && formatCIDR(l.ip6Subnet),
+            network: nets,
+            mtu: l.mtu,
+            ipMasq: l.ipMasq,
+            file: node.subnetFile,
+          },
+        }
+      : {}),
     ...(under ? { underlay: { name: under.name, addresses: addrsOf(node, under), mtu: under.mtu } } : {}),
-    overlay: {
-      backend,
-      ...(device ? { device: device.name, mtu: device.mtu, up: isUp(device) } : {}),
-      ...(info ? { vni: info.vni, port: info.port, local: info.local ? formatIP(info.local) : undefined } : {}),
-      peers,
-    },
+    overlays,
     ...(bridge ? { bridge } : {}),
     problems,
   };
@@ -160,7 +195,7 @@ export function drawing(p: Picture, colour: boolean): string {
   const leaseProblems = p.problems.filter((x) => x.check === "lease");
   out.push(
     p.lease
-      ? `├─ lease    ${p.lease.subnet ?? "-"} of ${p.lease.network.join(",")}  MTU ${p.lease.mtu}  ipMasq ${p.lease.ipMasq}` +
+      ? `├─ lease    ${[p.lease.subnet, p.lease.ipv6Subnet].filter(Boolean).join(",")} of ${p.lease.network.join(",")}  MTU ${p.lease.mtu}  ipMasq ${p.lease.ipMasq}` +
           mark(
             worstOf(leaseProblems),
             leaseProblems.map((x) => x.text),
@@ -171,26 +206,30 @@ export function drawing(p: Picture, colour: boolean): string {
         )}`,
   );
   if (p.underlay) out.push(`├─ underlay ${p.underlay.name}  ${p.underlay.addresses.join(" ")}  MTU ${p.underlay.mtu}`);
-  const o = p.overlay;
-  const onPeer = (x: Problem) => o.peers.some((peer) => peer.problems.includes(x.text));
+  const onPeer = (x: Problem) => p.overlays.some((o) => o.peers.some((peer) => peer.problems.includes(x.text)));
   const overlayProblems = p.problems.filter((x) => (x.check === "vxlan" || x.check === "routes") && !onPeer(x));
-  const head = o.device
-    ? `${o.device} (${[o.backend, o.vni !== undefined && `VNI ${o.vni}`, o.port && `port ${o.port}`, o.local && `local ${o.local}`]
-        .filter(Boolean)
-        .join(" ")})  MTU ${o.mtu}  ${o.up ? "up" : "DOWN"}`
-    : `${o.backend} (routes via the underlay)`;
-  out.push(
-    `├─ overlay  ${head}${mark(
-      worstOf(overlayProblems),
-      overlayProblems.map((x) => x.text),
-    )}`,
-  );
-  o.peers.forEach((peer, i) => {
-    const last = i === o.peers.length - 1;
-    const where = `${peer.subnet.padEnd(18)} → ${(peer.endpoint ?? "?").padEnd(15)}${peer.mac ? ` ${peer.mac}` : ""}`;
-    out.push(`│  ${last ? "└" : "├"}─ ${where}  ${peer.status === "ok" ? "ok" : ""}${mark(peer.status, peer.problems)}`);
+  // A problem of the overlay goes with the device it names, else with the first.
+  const ownerOf = (x: Problem) => p.overlays.findIndex((o) => !!o.device && mentions(x.text, o.device));
+  p.overlays.forEach((o, n) => {
+    const own = overlayProblems.filter((x) => ownerOf(x) === n || (n === 0 && ownerOf(x) < 0));
+    const head = o.device
+      ? `${o.device} (${[o.backend, o.vni !== undefined && `VNI ${o.vni}`, o.port && `port ${o.port}`, o.local && `local ${o.local}`]
+          .filter(Boolean)
+          .join(" ")})  MTU ${o.mtu}  ${o.up ? "up" : "DOWN"}`
+      : `${o.backend} (routes via the underlay)`;
+    out.push(
+      `├─ overlay  ${head}${mark(
+        worstOf(own),
+        own.map((x) => x.text),
+      )}`,
+    );
+    o.peers.forEach((peer, i) => {
+      const last = i === o.peers.length - 1;
+      const where = `${peer.subnet.padEnd(18)} → ${(peer.endpoint ?? "?").padEnd(15)}${peer.mac ? ` ${peer.mac}` : ""}`;
+      out.push(`│  ${last ? "└" : "├"}─ ${where}  ${peer.status === "ok" ? "ok" : ""}${mark(peer.status, peer.problems)}`);
+    });
+    if (!o.peers.length) out.push("│  └─ no peers");
   });
-  if (!o.peers.length) out.push("│  └─ no peers");
   const b = p.bridge;
   if (!b) out.push("└─ bridge   none yet (the first pod's ADD creates it)");
   else {
@@ -206,7 +245,7 @@ export function drawing(p: Picture, colour: boolean): string {
     });
   }
   const shown = new Set([
-    ...o.peers.flatMap((x) => x.problems),
+    ...p.overlays.flatMap((o) => o.peers.flatMap((x) => x.problems)),
     ...[...overlayProblems, ...leaseProblems].map((x) => x.text),
     ...(b ? [...b.problems, ...b.ports.flatMap((x) => x.problems)] : []),
   ]);

@@ -13,12 +13,11 @@ import { checkBridge } from "./checks/bridge.ts";
 import { checkConfig } from "./checks/config.ts";
 import { checkFirewall } from "./checks/firewall.ts";
 import { checkForwarding } from "./checks/forwarding.ts";
-import { checkLease } from "./checks/lease.ts";
+import { checkLease, leaseSubnets } from "./checks/lease.ts";
 import { checkLinks } from "./checks/links.ts";
 import { checkNodeMasquerade } from "./checks/masquerade.ts";
 import { checkRoutes } from "./checks/routes.ts";
 import { checkVxlan } from "./checks/vxlan.ts";
-import { formatCIDR } from "../../lib/ip/addr.ts";
 
 export const USAGE = `usage: cni doctor [--json] [--fix] ${PATH_USAGE}
   checks this node's pod network (run it in the node's network namespace) and says what to fix
@@ -55,7 +54,7 @@ export function runChecks(node: NodeSurvey): CheckResult[] {
 
 export function heading(node: NodeSurvey): string {
   const conf = node.configs.active ? `${basename(node.configs.active.file)}, network "${node.network}"` : "no network configuration";
-  const lease = node.lease?.subnet ? `lease ${formatCIDR(node.lease.subnet)}` : "no lease";
+  const lease = node.lease ? `lease ${leaseSubnets(node.lease)}` : "no lease";
   return `cni doctor: ${conf}; ${lease}`;
 }
 

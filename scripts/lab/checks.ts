@@ -58,20 +58,22 @@ export async function encapsulationCheck(backend: Backend, node: LabNode, from: 
   });
   ping(from.ns, to.ip);
   await done;
-  // tcpdump prints the outer header and, for VXLAN, the inner packet on the next line.
+  // tcpdump prints the outer header and, for VXLAN, the inner packet on the next line ("ICMP echo" for IPv4,
+  // "ICMP6, echo" for IPv6).
+  const echo = (l: string) => l.includes(`${from.ip} > ${to.ip}: ICMP echo`) || l.includes(`${from.ip} > ${to.ip}: ICMP6, echo`);
   const line = out
     .trim()
     .split("\n")
     .map((l) => l.trim())
     .join("  /  ");
   if (backend === "vxlan") {
-    const ok = /> [\d.]+\.8472: VXLAN.*vni 1\b/.test(line) && line.includes(`${from.ip} > ${to.ip}: ICMP echo`);
+    const ok = /> [\da-f.:]+\.8472: VXLAN.*vni 1\b/.test(line) && echo(line);
     return { name: "cross-node traffic is VXLAN on the underlay", ok, detail: line || "nothing captured on udp 8472" };
   }
   if (backend === "ipip") {
-    const ok = line.includes(`${node.underlayIP} > `) && line.includes(`${from.ip} > ${to.ip}: ICMP echo`);
+    const ok = line.includes(`${node.underlayIP} > `) && echo(line);
     return { name: "cross-node traffic is IP-in-IP on the underlay", ok, detail: line || "nothing captured (ip proto 4)" };
   }
-  const ok = line.includes(`${from.ip} > ${to.ip}: ICMP echo`) && !line.includes("VXLAN");
+  const ok = echo(line) && !line.includes("VXLAN");
   return { name: "cross-node traffic is routed, not encapsulated (host-gw)", ok, detail: line || "nothing captured" };
 }

@@ -5,7 +5,7 @@ import { renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chainName, ruleComment } from "../../lib/iptables/names.ts";
 import { inNs, ipn, nsPath, run } from "./sh.ts";
-import { type Backend, type LabNode, MTU, flanneldRules } from "./node-plan.ts";
+import { type Backend, type IpFamily, type LabNode, MTU, flanneldRules, vtepIP6 } from "./node-plan.ts";
 
 export interface Fault {
   name: string;
@@ -14,6 +14,8 @@ export interface Fault {
   repairable: boolean;
   /** Backends the fault applies to (default: all). */
   backends?: Backend[];
+  /** The lab's --ip-family values the fault applies to (default: IPv4 only, as every fault before dual-stack). */
+  families?: IpFamily[];
   apply(node: LabNode, peers: LabNode[], backend: Backend): void;
   undo(node: LabNode, peers: LabNode[], backend: Backend): void;
 }
@@ -45,6 +47,9 @@ function staleMasqRules(): string {
     "",
   ].join("\n");
 }
+
+/** Faults of the IPv6 half of a dual-stack (or IPv6-only) VXLAN lab. */
+const WITH_V6: IpFamily[] = ["dual", "ipv6"];
 
 export const FAULTS: Fault[] = [
   {
@@ -210,6 +215,25 @@ export const FAULTS: Fault[] = [
       writeFileSync(join(node.dir, "net.d", "00-flannel-old.conflist"), JSON.stringify({ ...ours, name: "cbr0-old" }, null, 2));
     },
     undo: (node) => rmSync(join(node.dir, "net.d", "00-flannel-old.conflist"), { force: true }),
+  },
+  {
+    name: "v6-peer-route",
+    what: "the IPv6 route to node2's pods via flannel-v6.1 is gone while its neighbour and FDB entries remain",
+    check: "vxlan",
+    repairable: false,
+    backends: ["vxlan"],
+    families: WITH_V6,
+    apply: (node, [peer]) => ipn(node.ns, "-6", "route", "del", peer.subnet6, "dev", "flannel-v6.1"),
+    undo: (node, [peer]) => ipn(node.ns, "-6", "route", "replace", peer.subnet6, "via", vtepIP6(peer), "dev", "flannel-v6.1", "onlink"),
+  },
+  {
+    name: "no-ipv6-forward",
+    what: "net.ipv6.conf.all.forwarding is 0 with an IPv6 lease",
+    check: "forwarding",
+    repairable: false,
+    families: WITH_V6,
+    apply: (node) => inNs(node.ns, "echo 0 > /proc/sys/net/ipv6/conf/all/forwarding"),
+    undo: (node) => inNs(node.ns, "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"),
   },
 ];
 

@@ -1,19 +1,32 @@
 // The lab: N flannel nodes as network namespaces on an underlay bridge (itself in a namespace), pods attached
 // with `cni tool` and the stock kube-flannel conflist, the packet path proven, then everything removed.
-//   bun scripts/lab/main.ts [--nodes N] [--pods-per-node M] [--backend vxlan|host-gw|ipip] [--name ID] [--keep] [--down] [--bin DIR]
-//                           [--break FAULT] [--mend FAULT]
+//   bun scripts/lab/main.ts [--nodes N] [--pods-per-node M] [--backend vxlan|host-gw|ipip] [--ip-family ipv4|dual|ipv6]
+//                           [--name ID] [--keep] [--down] [--bin DIR] [--break FAULT] [--mend FAULT]
 // Every namespace of a lab is named cnilab-<ID>-…: a lab (and `--down --name ID`) touches only its own, so a lab
 // someone kept stays up while another runs. `--down` without a name removes every lab. The lab ends with
 // `cni show` and `cni doctor` on node1. `--break FAULT` breaks node1 of the lab named by --name when it is up
-// (or of a new kept lab) and prints what doctor says; `--mend FAULT` undoes it.
+// (or of a new kept lab) and prints what doctor says; `--mend FAULT` undoes it. `--ip-family dual` gives pods both
+// families (IPv6-only: `ipv6`) from the same stock conflist, as flanneld's dual-stack lease does (VXLAN only).
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { type Check, encapsulationCheck, pingCheck, tcpCheck } from "./checks.ts";
-import { HOST_PORT, type LabPod, attachPod, detachPod } from "./pods.ts";
+import { HOST_PORT, type LabPod, attachPod, detachPod, podIP } from "./pods.ts";
 import { run, tryRun } from "./sh.ts";
-import { BACKENDS, type Backend, type LabNode, addPeer, createNode, createUnderlay, kernelHasIpip, writeConflist } from "./topology.ts";
+import {
+  BACKENDS,
+  type Backend,
+  IP_FAMILIES,
+  type IpFamily,
+  type LabNode,
+  addPeer,
+  createNode,
+  createUnderlay,
+  kernelHasIpip,
+  writeConflist,
+} from "./topology.ts";
+import { hasV4, hasV6 } from "./node-plan.ts";
 import { FAULTS, type Fault, faultNamed } from "./faults.ts";
 import { onNode } from "./diagnose.ts";
 
@@ -24,6 +37,7 @@ interface Options {
   nodes: number;
   podsPerNode: number;
   backend: Backend;
+  family: IpFamily;
   keep: boolean;
   down: boolean;
   bin: string;
@@ -38,6 +52,7 @@ function parse(argv: string[]): Options {
     nodes: 2,
     podsPerNode: 2,
     backend: "vxlan",
+    family: "ipv4",
     keep: false,
     down: false,
     bin: resolve(import.meta.dir, "..", "..", "dist", "bin"),
@@ -48,6 +63,7 @@ function parse(argv: string[]): Options {
     if (a === "--nodes") o.nodes = Number(value());
     else if (a === "--pods-per-node") o.podsPerNode = Number(value());
     else if (a === "--backend") o.backend = value() as Backend;
+    else if (a === "--ip-family") o.family = value() as IpFamily;
     else if (a === "--keep") o.keep = true;
     else if (a === "--down") o.down = true;
     else if (a === "--bin") o.bin = resolve(value());
@@ -62,6 +78,8 @@ function parse(argv: string[]): Options {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 50) throw new Error("--nodes must be 1..50");
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 1 || o.podsPerNode > 50) throw new Error("--pods-per-node must be 1..50");
   if (!BACKENDS.includes(o.backend)) throw new Error(`--backend must be ${BACKENDS.join(", ")} (udp needs flanneld's userspace daemon)`);
+  if (!IP_FAMILIES.includes(o.family)) throw new Error(`--ip-family must be ${IP_FAMILIES.join(", ")}`);
+  if (o.family !== "ipv4" && o.backend !== "vxlan") throw new Error(`--ip-family ${o.family} is built for --backend vxlan only`);
   if (o.breakFault) o.keep = true;
   if (o.name !== undefined && !/^[a-z0-9]{1,16}$/.test(o.name)) throw new Error("--name must be 1 to 16 lowercase letters or digits");
   return o;
@@ -99,14 +117,20 @@ function freshPrefix(name?: string): string {
 const pad = (s: string | number, n: number) => String(s).padEnd(n);
 
 function report(o: Options, nodes: LabNode[], pods: LabPod[], checks: Check[]): void {
-  console.log(`\nflannel lab: ${nodes.length} nodes, backend ${o.backend}, ${pods.length} pods (stock kube-flannel conflist via cni tool)\n`);
+  const families = o.family === "ipv4" ? "" : `, ${o.family === "dual" ? "dual-stack" : "IPv6-only"}`;
+  console.log(
+    `\nflannel lab: ${nodes.length} nodes, backend ${o.backend}${families}, ${pods.length} pods (stock kube-flannel conflist via cni tool)\n`,
+  );
   console.log("nodes");
   for (const n of nodes)
-    console.log(`  ${pad(n.ns, 28)} underlay ${pad(n.underlayIP, 16)} pod subnet ${n.subnet}${n.vtepMAC ? `  flannel.1 ${n.vtepMAC}` : ""}`);
+    console.log(
+      `  ${pad(n.ns, 28)} underlay ${pad(n.underlayIP, 16)} pod subnet ${n.subnet}${n.vtepMAC ? `  flannel.1 ${n.vtepMAC}` : ""}` +
+        (hasV6(o.family) ? `\n  ${pad("", 28)} underlay ${n.underlayIP6}  pod subnet ${n.subnet6}  flannel-v6.1 ${n.vtep6MAC}` : ""),
+    );
   console.log("pods");
   for (const p of pods)
     console.log(
-      `  ${pad(p.ns, 28)} on node${p.node.index}  ${pad(p.ip, 14)} ADD ${p.addMs.toFixed(1)} ms${p.hostPort ? `  hostPort ${p.hostPort}` : ""}`,
+      `  ${pad(p.ns, 28)} on node${p.node.index}  ${pad(p.ips.join(" "), 14)} ADD ${p.addMs.toFixed(1)} ms${p.hostPort ? `  hostPort ${p.hostPort}` : ""}`,
     );
   const adds = pods.map((p) => p.addMs).sort((a, b) => a - b);
   console.log(`  ADD time: median ${adds[Math.floor(adds.length / 2)].toFixed(1)} ms, max ${adds.at(-1)!.toFixed(1)} ms (process start included)`);
@@ -118,35 +142,40 @@ async function runChecks(o: Options, nodes: LabNode[], pods: LabPod[]): Promise<
   const checks: Check[] = [];
   const onNode = (i: number) => pods.filter((p) => p.node.index === i);
   const [a, b] = onNode(1);
-  if (b) {
-    checks.push(pingCheck(`pod → pod on one node (${a.ip} → ${b.ip})`, a.ns, b.ip));
-    checks.push(await tcpCheck(`pod → pod on one node over TCP (${a.ip} → ${b.ip})`, b, a.ns, b.ip));
+  // Every family the pods have, each proven on its own: a dual-stack pod that only works over IPv4 is broken.
+  for (const v6 of [false, true].filter((v6) => (v6 ? hasV6(o.family) : hasV4(o.family)))) {
+    const fam = v6 ? "IPv6" : "IPv4";
+    const from = podIP(a, v6)!;
+    if (b) {
+      const to = podIP(b, v6)!;
+      checks.push(pingCheck(`pod → pod on one node, ${fam} (${from} → ${to})`, a.ns, to));
+      checks.push(await tcpCheck(`pod → pod on one node over TCP, ${fam} (${from} → ${to})`, b, a.ns, to));
+    }
+    if (nodes.length > 1) {
+      const c = onNode(2)[0];
+      const to = podIP(c, v6)!;
+      const other = v6 ? nodes[1].underlayIP6 : nodes[1].underlayIP;
+      checks.push(pingCheck(`pod → pod across nodes, ${fam} (${from} → ${to})`, a.ns, to));
+      checks.push(await tcpCheck(`pod → pod across nodes over TCP, ${fam} (${from} → ${to})`, c, a.ns, to));
+      checks.push(pingCheck(`pod → other node, ${fam} (${from} → ${other})`, a.ns, other));
+    }
   }
+  // hostPort through the node's address of the pods' first family.
+  const v6 = !hasV4(o.family);
+  const host = v6 ? nodes[0].underlayIP6 : nodes[0].underlayIP;
   if (nodes.length > 1) {
     const c = onNode(2)[0];
-    checks.push(pingCheck(`pod → pod across nodes (${a.ip} → ${c.ip})`, a.ns, c.ip));
-    checks.push(await tcpCheck(`pod → pod across nodes over TCP (${a.ip} → ${c.ip})`, c, a.ns, c.ip));
-    checks.push(pingCheck(`pod → other node (${a.ip} → ${nodes[1].underlayIP})`, a.ns, nodes[1].underlayIP));
-    checks.push(
-      await tcpCheck(
-        `hostPort from another node (node2 → ${nodes[0].underlayIP}:${HOST_PORT} → ${a.ip})`,
-        a,
-        nodes[1].ns,
-        nodes[0].underlayIP,
-        HOST_PORT,
-      ),
-    );
+    checks.push(await tcpCheck(`hostPort from another node (node2 → ${host}:${HOST_PORT} → ${a.ip})`, a, nodes[1].ns, host, HOST_PORT));
     checks.push(await encapsulationCheck(o.backend, nodes[0], a, c));
   } else {
-    checks.push(
-      await tcpCheck(`hostPort from the node (${nodes[0].underlayIP}:${HOST_PORT} → ${a.ip})`, a, nodes[0].ns, nodes[0].underlayIP, HOST_PORT),
-    );
+    checks.push(await tcpCheck(`hostPort from the node (${host}:${HOST_PORT} → ${a.ip})`, a, nodes[0].ns, host, HOST_PORT));
   }
   return checks;
 }
 
 interface LabRecord {
   backend: Backend;
+  family?: IpFamily;
   nodes: LabNode[];
 }
 
@@ -168,6 +197,10 @@ function breakOrMend(o: Options, stateDir: string): number {
   const fault = (o.breakFault ?? o.mendFault)!;
   if (fault.backends && !fault.backends.includes(lab.backend)) {
     throw new Error(`fault ${fault.name} needs backend ${fault.backends.join(" or ")}; this lab is ${lab.backend}`);
+  }
+  const family = lab.family ?? "ipv4";
+  if (fault.families && !fault.families.includes(family)) {
+    throw new Error(`fault ${fault.name} needs --ip-family ${fault.families.join(" or ")}; this lab is ${family}`);
   }
   if (o.breakFault) {
     fault.apply(node, peers, lab.backend);
@@ -217,13 +250,13 @@ async function main(): Promise<number> {
       throw new Error("this kernel cannot make ipip devices (built without CONFIG_NET_IPIP): use --backend vxlan or host-gw");
     const underlay = `${prefix}-underlay`;
     createUnderlay(underlay);
-    const nodes = Array.from({ length: o.nodes }, (_, i) => createNode(prefix, i + 1, underlay, stateDir, o.backend));
-    for (const n of nodes) for (const peer of nodes) if (peer !== n) addPeer(n, peer, o.backend);
+    const nodes = Array.from({ length: o.nodes }, (_, i) => createNode(prefix, i + 1, underlay, stateDir, o.backend, o.family));
+    for (const n of nodes) for (const peer of nodes) if (peer !== n) addPeer(n, peer, o.backend, o.family);
     for (const n of nodes) {
       writeConflist(n);
       for (let j = 1; j <= o.podsPerNode; j++) pods.push(attachPod(o.bin, n, `${prefix}-n${n.index}p${j}`, j === 1));
     }
-    writeFileSync(recordFile(stateDir), JSON.stringify({ backend: o.backend, nodes } satisfies LabRecord));
+    writeFileSync(recordFile(stateDir), JSON.stringify({ backend: o.backend, family: o.family, nodes } satisfies LabRecord));
     const checks = await runChecks(o, nodes, pods);
     report(o, nodes, pods, checks);
     const clean = diagnose(o, nodes[0]);

@@ -8,7 +8,9 @@ import type { LabNode } from "./topology.ts";
 export interface LabPod {
   ns: string;
   node: LabNode;
+  /** Its first address (IPv4 when it has one), and every address it got (one per family). */
   ip: string;
+  ips: string[];
   addMs: number;
   hostPort?: number;
 }
@@ -35,9 +37,12 @@ export function attachPod(bin: string, node: LabNode, name: string, withHostPort
   run("ip", ["netns", "add", name]);
   const caps = withHostPort ? { portMappings: [{ hostPort: HOST_PORT, containerPort: POD_PORT, protocol: "tcp" }] } : undefined;
   const { out, ms } = tool(bin, node, "add", name, caps);
-  const ip = (JSON.parse(out).ips[0].address as string).split("/")[0];
-  return { ns: name, node, ip, addMs: ms, ...(withHostPort ? { hostPort: HOST_PORT } : {}) };
+  const ips = (JSON.parse(out).ips as { address: string }[]).map((i) => i.address.split("/")[0]);
+  return { ns: name, node, ip: ips[0], ips, addMs: ms, ...(withHostPort ? { hostPort: HOST_PORT } : {}) };
 }
+
+/** The pod's address of a family (IPv6: it has a colon). */
+export const podIP = (pod: LabPod, v6: boolean): string | undefined => pod.ips.find((i) => i.includes(":") === v6);
 
 export function detachPod(bin: string, pod: LabPod): void {
   tool(bin, pod.node, "del", pod.ns);

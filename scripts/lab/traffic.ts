@@ -9,9 +9,9 @@ export interface Server {
   stop(): void;
 }
 
-export async function serveOnce(ns: string, port: number, proto: "tcp" | "udp" = "tcp"): Promise<Server> {
-  // TCP: no -q on the server, or it may quit before the client's data arrives.
-  const nc = proto === "udp" ? `nc -u -l -W1 -p ${port}` : `nc -l -p ${port}`;
+export async function serveOnce(ns: string, port: number, proto: "tcp" | "udp" = "tcp", v6 = false): Promise<Server> {
+  // TCP: no -q on the server, or it may quit before the client's data arrives. nc listens on IPv4 unless told -6.
+  const nc = `nc${v6 ? " -6" : ""} ${proto === "udp" ? `-u -l -W1 -p ${port}` : `-l -p ${port}`}`;
   const p = spawn("nsenter", [`--net=${nsPath(ns)}`, "sh", "-c", `echo pong | timeout 8 ${nc}`], {
     stdio: ["ignore", "pipe", "ignore"],
     timeout: 8000,
@@ -45,7 +45,7 @@ export async function exchange(
   hostPort = port,
   proto: "tcp" | "udp" = "tcp",
 ): Promise<{ answer: string; received: string }> {
-  const s = await serveOnce(server, port, proto);
+  const s = await serveOnce(server, port, proto, host.includes(":"));
   try {
     const answer = ask(from, host, hostPort, proto);
     if (!answer) return { answer, received: "" };

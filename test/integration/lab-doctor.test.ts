@@ -1,6 +1,7 @@
 // cni doctor on the lab's nodes: a healthy lab of each backend gives no failure; each fault the lab can inject
 // (one shared VXLAN lab, each fault mended before the next) makes exactly its check fail with a fix that names the
-// cause, and `doctor --fix` repairs the repairable ones so that a second run is clean.
+// cause, and `doctor --fix` repairs the repairable ones so that a second run is clean. A dual-stack lab and an
+// IPv6-only lab do the same for flannel-v6.1 and the IPv6 firewall, whose fixes are applied as doctor words them.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -61,6 +62,16 @@ const CAUSE: Record<string, RegExp> = {
   "stale-masq": /--fix removes the chain/,
   "orphan-veth": /ip link delete vethdead0/,
   "two-conflists": /00-flannel-old\.conflist/,
+  "v6-peer-route": /fd00:10:244:2::\/64 .*no route via flannel-v6\.1, though its neighbour and FDB entries remain.*ip route replace/,
+  "no-ipv6-forward": /net\.ipv6\.conf\.all\.forwarding is 0.*sysctl -w net\.ipv6\.conf\.all\.forwarding=1/,
+  "v6-masq-unjumped":
+    /FLANNEL-POSTRTG masquerades fd00:10:244::\/56 but nothing reachable from ip6tables POSTROUTING.*ip6tables -t nat -I POSTROUTING -j FLANNEL-POSTRTG/,
+};
+
+/** The command doctor's fix gives, for faults whose fix is one command an operator runs on the node: run as worded. */
+const FIX_COMMAND: Record<string, RegExp> = {
+  "v6-peer-route": /`(ip route replace [^`]+)`/,
+  "no-ipv6-forward": /"(sysctl -w [^"]+)"/,
 };
 
 /** Break `fault` on node1 of lab `name`: exactly its check fails, naming the cause; --fix repairs it or leaves it. */
@@ -86,6 +97,16 @@ function breakAndJudge(name: string, fault: (typeof FAULTS)[number]): void {
       // Nothing of this is doctor's to repair: it says so and changes nothing.
       expect(fixed.out).toContain("nothing to repair");
       expect(fixed.code).toBe(1);
+    }
+    const command = FIX_COMMAND[fault.name]?.exec(check.fix ?? "")?.[1];
+    if (FIX_COMMAND[fault.name]) {
+      expect(command, check.fix).toBeDefined();
+      // The fix as an operator would type it on the node (the lab's own addresses only).
+      const applied = spawnSync("nsenter", [`--net=/var/run/netns/cnilab-${name}-node1`, "sh", "-c", command!], { encoding: "utf8" });
+      expect(applied.status, applied.stderr).toBe(0);
+      const after = doctor(name, "--json");
+      expect(after.code, after.out).toBe(0);
+      expect(after.report!.counts.fail).toBe(0);
     }
   } finally {
     const mended = lab(name, "--mend", fault.name);
@@ -148,7 +169,8 @@ describe("faults injected into one kept VXLAN lab", () => {
     expect(r.stdout).toMatch(/veth\w+\s+→ cnitool-\w+\s+\/var\/run\/netns\/cnilab-\w+-n1p1\s+eth0 10\.244\.1\.\d+\/24\s+hostPort 8080→80\/tcp/);
     expect(r.stdout).toContain("no problems");
     const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
-    expect(j.overlay).toMatchObject({
+    expect(j.overlays).toHaveLength(1);
+    expect(j.overlays[0]).toMatchObject({
       backend: "vxlan",
       device: "flannel.1",
       vni: 1,
@@ -167,7 +189,7 @@ describe("faults injected into one kept VXLAN lab", () => {
       expect(r.stdout).toMatch(/10\.244\.2\.0\/24\s+→ 10\.0\.2\.15 .*✗ .*this node's own address/);
       expect(r.stdout).toMatch(/vethdead0\s+→ no running pod\s+✗ vethdead0 on cni0 belongs to no running pod/);
       const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
-      expect(j.overlay.peers[0].status).toBe("fail");
+      expect(j.overlays[0].peers[0].status).toBe("fail");
       expect(j.bridge.ports.find((p: { veth: string }) => p.veth === "vethdead0").status).toBe("fail");
     } finally {
       lab(name, "--mend", "nat-vtep");
@@ -176,10 +198,105 @@ describe("faults injected into one kept VXLAN lab", () => {
     expect(doctor(name, "--json").report!.counts.fail).toBe(0);
   });
 
-  it.each(FAULTS.filter((f) => !f.backends || f.backends.includes("vxlan")).map((f) => [f.name, f] as const))(
+  it.each(FAULTS.filter((f) => (!f.backends || f.backends.includes("vxlan")) && !f.families).map((f) => [f.name, f] as const))(
     "%s: exactly its check fails, with the cause",
     (_name, fault) => {
       breakAndJudge(name, fault);
     },
   );
+});
+
+/** The faults of a lab's IPv6 half. */
+const V6_FAULTS = FAULTS.filter((f) => f.families?.includes("dual"));
+
+describe("a dual-stack VXLAN lab: both families across nodes, flannel-v6.1 and ip6tables judged as IPv4's", () => {
+  const name = `s${run}`;
+  let up: ReturnType<typeof lab>;
+  beforeAll(() => {
+    up = lab(name, "--keep", "--ip-family", "dual");
+    if (up.status !== 0) throw new Error(up.stdout + up.stderr);
+  });
+  afterAll(() => lab(name, "--down"));
+
+  it("pods get both families from the stock conflist, and ping and TCP work in each across nodes, over VXLAN", () => {
+    expect(up.stdout).not.toContain("[FAIL]");
+    for (const fam of ["IPv4", "IPv6"]) {
+      expect(up.stdout).toMatch(new RegExp(`\\[PASS\\] pod → pod across nodes, ${fam} `));
+      expect(up.stdout).toMatch(new RegExp(`\\[PASS\\] pod → pod across nodes over TCP, ${fam} `));
+    }
+    expect(up.stdout).toMatch(/\[PASS\] cross-node traffic is VXLAN/);
+    const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
+    const addresses = j.bridge.ports.map((p: { pod: { addresses: string[] } }) => p.pod.addresses);
+    expect(addresses).toHaveLength(2);
+    for (const a of addresses) expect(a).toEqual([expect.stringMatching(/^10\.244\.1\.\d+\/24$/), expect.stringMatching(/^fd00:10:244:1::\w+\/64$/)]);
+  });
+
+  it("doctor: no failure; flannel-v6.1 at the kernel's MTU (20 bytes under FLANNEL_MTU) is the one warning, with its evidence", () => {
+    const d = doctor(name, "--json");
+    expect(d.code, d.out).toBe(0);
+    expect(d.report!.counts).toEqual({ ok: 9, warn: 1, fail: 0 });
+    const vxlan = d.report!.checks.find((c) => c.id === "vxlan")!;
+    expect(vxlan.summary).toMatch(/flannel-v6\.1 MTU 1430 is below FLANNEL_MTU 1450: .*Packet Too Big/);
+    expect(vxlan.evidence.join("\n")).toMatch(/flannel\.1: VNI 1, port 8472, local 192\.168\.100\.11/);
+    expect(vxlan.evidence.join("\n")).toMatch(/flannel-v6\.1: VNI 1, port 8472, local fd00:192:168:100::11/);
+    expect(vxlan.evidence.join("\n")).toContain("peer fd00:10:244:2::/64 via fd00:10:244:2::: VTEP");
+  });
+
+  it("cni show draws both overlay devices, each with its peer", () => {
+    const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
+    expect(j.lease).toMatchObject({ subnet: "10.244.1.0/24", ipv6Subnet: "fd00:10:244:1::/64" });
+    expect(j.overlays.map((o: { device: string }) => o.device)).toEqual(["flannel.1", "flannel-v6.1"]);
+    expect(j.overlays[1].peers).toEqual([expect.objectContaining({ subnet: "fd00:10:244:2::/64", endpoint: "fd00:192:168:100::12", status: "ok" })]);
+    const r = onNode1("show", name, []);
+    expect(r.stdout).toMatch(/lease\s+10\.244\.1\.0\/24,fd00:10:244:1::\/64 of 10\.244\.0\.0\/16,fd00:10:244::\/56/);
+    expect(r.stdout).toMatch(/overlay\s+flannel-v6\.1 \(vxlan VNI 1 port 8472 local fd00:192:168:100::11\)/);
+  });
+
+  it.each(V6_FAULTS.map((f) => [f.name, f] as const))("%s: exactly its check fails, with the cause and a fix that works", (_name, fault) => {
+    breakAndJudge(name, fault);
+  });
+});
+
+describe("an IPv6-only VXLAN lab (no FLANNEL_NETWORK in the lease)", () => {
+  const name = `v${run}`;
+  let up: ReturnType<typeof lab>;
+  beforeAll(() => {
+    up = lab(name, "--keep", "--ip-family", "ipv6");
+    if (up.status !== 0) throw new Error(up.stdout + up.stderr);
+  });
+  afterAll(() => lab(name, "--down"));
+
+  it("pods have IPv6 only; traffic, hostPort and VXLAN over IPv6 work", () => {
+    expect(up.stdout).not.toContain("[FAIL]");
+    expect(up.stdout).not.toContain(", IPv4 ");
+    expect(up.stdout).toMatch(/\[PASS\] pod → pod across nodes over TCP, IPv6/);
+    expect(up.stdout).toMatch(/\[PASS\] hostPort from another node \(node2 → fd00:192:168:100::11:8080/);
+    expect(up.stdout).toMatch(/IP6 fd00:192:168:100::11\.\d+ > fd00:192:168:100::12\.8472: VXLAN.*vni 1/);
+  });
+
+  it("doctor judges flannel-v6.1 as the VXLAN device; no failure", () => {
+    const d = doctor(name, "--json");
+    expect(d.code, d.out).toBe(0);
+    expect(d.report!.counts.fail).toBe(0);
+    const by = (id: string) => d.report!.checks.find((c) => c.id === id)!;
+    expect(by("lease").summary).toBe("lease fd00:10:244:1::/64 in fd00:10:244::/56, MTU 1450");
+    expect(by("vxlan").evidence.join("\n")).toContain("peer fd00:10:244:2::/64 via fd00:10:244:2::: VTEP");
+    expect(by("routes").summary).toBe("not in use (backend vxlan)");
+    expect(onNode1("doctor", name, []).stdout).toContain('network "cbr0"; lease fd00:10:244:1::/64');
+  });
+
+  it("cni show: the IPv6 lease, flannel-v6.1 with its peer, pods with their IPv6 address", () => {
+    const r = onNode1("show", name, []);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/lease\s+fd00:10:244:1::\/64 of fd00:10:244::\/56\s+MTU 1450/);
+    expect(r.stdout).toMatch(/fd00:10:244:2::\/64 → fd00:192:168:100::12 ([0-9a-f]{2}:){5}[0-9a-f]{2}\s+ok/);
+    expect(r.stdout).toMatch(/eth0 fd00:10:244:1::\w+\/64\s+hostPort 8080→80\/tcp/);
+    const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
+    expect(j.overlays.map((o: { device: string }) => o.device)).toEqual(["flannel-v6.1"]);
+    expect(j.lease.subnet).toBeUndefined();
+  });
+
+  it("a v6 peer route deleted: fails with the cause and a fix that works", () => {
+    breakAndJudge(name, V6_FAULTS.find((f) => f.name === "v6-peer-route")!);
+  });
 });

@@ -1,14 +1,25 @@
-// Which flannel backend programmed this node, told by the devices flanneld makes: flannel.<VNI> (vxlan),
-// flannel.ipip (ipip), flannel0 (udp, a TUN device); none of them: host-gw (plain routes).
+// Which flannel backend programmed this node, told by the devices flanneld makes: flannel.<VNI> (vxlan over IPv4)
+// and flannel-v6.<VNI> (vxlan over IPv6, dual-stack or IPv6-only), flannel.ipip (ipip), flannel0 (udp, a TUN
+// device); none of them: host-gw (plain routes).
 import type { Link } from "../../../lib/netlink/index.ts";
-import { type CIDR, type IPBytes, contains, formatCIDR, formatIP, ipEqual, networkOf } from "../../../lib/ip/addr.ts";
+import { type CIDR, type Family, type IPBytes, contains, formatCIDR, formatIP, ipEqual, networkOf } from "../../../lib/ip/addr.ts";
 import { type Neighbor, routeGet, type Route } from "../../../lib/netlink/index.ts";
 import type { NodeSurvey } from "../survey.ts";
 
 export type FlannelBackend = "vxlan" | "ipip" | "udp" | "host-gw";
 
+/** flanneld's VXLAN device of each family: the one it carries the family's pod traffic on. */
+const VXLAN_NAME: Record<Family, RegExp> = { 4: /^flannel\.\d+$/, 6: /^flannel-v6\.\d+$/ };
+
+/** The VXLAN devices flanneld made on this node, IPv4's first, each with the family it carries. */
+export function vxlanDevices(node: NodeSurvey): { dev: Link; family: Family }[] {
+  return ([4, 6] as const).flatMap((family) =>
+    node.links.filter((l) => l.kind === "vxlan" && VXLAN_NAME[family].test(l.name)).map((dev) => ({ dev, family })),
+  );
+}
+
 export function flannelBackendOf(node: NodeSurvey): { backend: FlannelBackend; device?: Link } {
-  const vxlan = node.links.find((l) => l.kind === "vxlan" && /^flannel\.\d+$/.test(l.name));
+  const vxlan = vxlanDevices(node)[0]?.dev;
   if (vxlan) return { backend: "vxlan", device: vxlan };
   const ipip = node.link("flannel.ipip");
   if (ipip) return { backend: "ipip", device: ipip };

@@ -3,8 +3,16 @@
 import { type CIDR, contains, formatCIDR } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
+import type { SubnetEnv } from "../../../plugins/flannel/subnet-env.ts";
 
 const ID = "lease";
+
+/** This node's subnets, IPv4's first: "10.244.1.0/24", "10.244.1.0/24,fd00:10:244:1::/64" or the IPv6 one alone. */
+export const leaseSubnets = (l: SubnetEnv): string =>
+  [l.subnet, l.ip6Subnet]
+    .filter((s): s is CIDR => !!s)
+    .map(formatCIDR)
+    .join(",");
 const inside = (net: CIDR, sub: CIDR) => net.ip.length === sub.ip.length && net.prefix <= sub.prefix && contains(net, sub.ip);
 
 export function checkLease(node: NodeSurvey): CheckResult {
@@ -25,13 +33,16 @@ export function checkLease(node: NodeSurvey): CheckResult {
     };
   }
   const l = node.lease;
+  // Each key as flanneld writes it: an IPv6-only lease has no FLANNEL_NETWORK/FLANNEL_SUBNET, an IPv4 one no IPv6 keys.
+  const keys: [string, CIDR[]][] = [
+    ["FLANNEL_NETWORK", l.networks],
+    ["FLANNEL_SUBNET", l.subnet ? [l.subnet] : []],
+    ["FLANNEL_IPV6_NETWORK", l.ip6Networks],
+    ["FLANNEL_IPV6_SUBNET", l.ip6Subnet ? [l.ip6Subnet] : []],
+  ];
   const evidence = [
     `file ${file}`,
-    `FLANNEL_NETWORK=${[...l.networks, ...l.ip6Networks].map(formatCIDR).join(",")}`,
-    `FLANNEL_SUBNET=${[l.subnet, l.ip6Subnet]
-      .filter((s) => s)
-      .map((s) => formatCIDR(s!))
-      .join(",")}`,
+    ...keys.filter(([, v]) => v.length).map(([k, v]) => `${k}=${v.map(formatCIDR).join(",")}`),
     `FLANNEL_MTU=${l.mtu}`,
     `FLANNEL_IPMASQ=${l.ipMasq}`,
   ];
@@ -54,6 +65,6 @@ export function checkLease(node: NodeSurvey): CheckResult {
       text: `FLANNEL_MTU=${l.mtu} is below the minimum MTU of 68`,
       fix: "restart the flannel pod; check its backend's MTU settings",
     });
-  const subnet = formatCIDR(l.subnet ?? l.ip6Subnet!);
+  const subnet = leaseSubnets(l);
   return fromFindings(ID, `lease ${subnet} in ${[...l.networks, ...l.ip6Networks].map(formatCIDR).join(",")}, MTU ${l.mtu}`, evidence, findings);
 }

@@ -1,15 +1,17 @@
-// Check 4: the VXLAN overlay as flanneld programs it: flannel.1 up with its VNI and port, an MTU between
-// FLANNEL_MTU and the underlay's MTU less VXLAN's 50 bytes, a local address this node holds, and per peer subnet
-// a permanent neighbour for the gateway and an FDB entry for its MAC, pointing at a distinct peer that is not
-// this node and is reachable over the underlay (every node registering one NAT address breaks exactly this).
+// Check 4: the VXLAN overlay as flanneld programs it, for each family the lease gives pods: flannel.1 (IPv4) and
+// flannel-v6.1 (IPv6), each up with its VNI and port, an MTU between FLANNEL_MTU and the underlay's MTU less
+// VXLAN's headers, a local address this node holds, and per peer subnet a permanent neighbour for the gateway and
+// an FDB entry for its MAC, pointing at a distinct peer that is not this node and is reachable over the underlay
+// (every node registering one NAT address breaks exactly this). Both devices are judged by the same findings.
 import type { Link } from "../../../lib/netlink/index.ts";
-import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
+import { type Family, formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
-import { flannelBackendOf, describe, isOwnAddress, peerRoutes, underlayPath, vxlanLeftovers, vxlanPeer } from "./backend.ts";
+import { flannelBackendOf, describe, isOwnAddress, peerRoutes, underlayPath, vxlanDevices, vxlanLeftovers, vxlanPeer } from "./backend.ts";
 
 const ID = "vxlan";
-const VXLAN_OVERHEAD = 50;
+/** VXLAN's outer headers: Ethernet 14, VXLAN 8, UDP 8, and IPv4's 20 or IPv6's 40 (the kernel's own headroom). */
+const VXLAN_OVERHEAD: Record<Family, number> = { 4: 50, 6: 70 };
 const NUD_PERMANENT = 0x80;
 const IFF_UP = 1;
 const FLANNEL_OWNS = "flanneld owns this (doctor --fix never changes it): restart the flannel pod on this node";
@@ -22,9 +24,10 @@ const NAT_FIX =
 
 const up = (l: Link) => (l.flags & IFF_UP) !== 0;
 
-function deviceFindings(node: NodeSurvey, dev: Link, underlay: Link | undefined): Finding[] {
+function deviceFindings(node: NodeSurvey, dev: Link, family: Family, underlay: Link | undefined): Finding[] {
   const info = dev.vxlan ?? {};
   const mtu = node.lease!.mtu;
+  const overhead = VXLAN_OVERHEAD[family];
   const findings: Finding[] = [];
   const fail = (text: string, fix = FLANNEL_OWNS) => findings.push({ status: "fail", text, fix });
   if (!up(dev)) fail(`${dev.name} is down`);
@@ -32,12 +35,23 @@ function deviceFindings(node: NodeSurvey, dev: Link, underlay: Link | undefined)
   if (info.vni !== undefined && info.vni !== vni) {
     findings.push({ status: "warn", text: `${dev.name} has VNI ${info.vni}, not ${vni} as its name says`, fix: FLANNEL_OWNS });
   }
-  if (dev.mtu < mtu) fail(`${dev.name} MTU ${dev.mtu} is below FLANNEL_MTU ${mtu}: pods send packets it drops`);
-  if (underlay && dev.mtu > underlay.mtu - VXLAN_OVERHEAD) {
+  if (dev.mtu < mtu && family === 4) fail(`${dev.name} MTU ${dev.mtu} is below FLANNEL_MTU ${mtu}: pods send packets it drops`);
+  // flanneld derives FLANNEL_MTU from IPv4's overhead and leaves flannel-v6.1 at the kernel's default, 20 bytes
+  // less: on every dual-stack node the larger IPv6 packets of pods are refused with Packet Too Big, which TCP
+  // adapts to and a UDP sender without path MTU discovery does not. Worth knowing; not a broken node.
+  if (dev.mtu < mtu && family === 6)
+    findings.push({
+      status: "warn",
+      text:
+        `${dev.name} MTU ${dev.mtu} is below FLANNEL_MTU ${mtu}: pods' IPv6 packets of ${dev.mtu + 1}–${mtu} bytes to other ` +
+        "nodes are answered with Packet Too Big and get through only with path MTU discovery",
+      fix: `give flannel's delegate "mtu": ${dev.mtu} in the conflist (pods created afterwards get it), or raise the underlay's MTU by ${mtu - dev.mtu}`,
+    });
+  if (underlay && dev.mtu > underlay.mtu - overhead) {
     fail(
-      `${dev.name} MTU ${dev.mtu} is above ${underlay.name}'s MTU ${underlay.mtu} less ${VXLAN_OVERHEAD} (VXLAN's headers): ` +
+      `${dev.name} MTU ${dev.mtu} is above ${underlay.name}'s MTU ${underlay.mtu} less ${overhead} (VXLAN's headers): ` +
         "encapsulated packets are too big for the underlay",
-      `set flannel's MTU to at most ${underlay.mtu - VXLAN_OVERHEAD} (or raise ${underlay.name}'s MTU); ${FLANNEL_OWNS}`,
+      `set flannel's MTU to at most ${underlay.mtu - overhead} (or raise ${underlay.name}'s MTU); ${FLANNEL_OWNS}`,
     );
   }
   if (!info.local) findings.push({ status: "warn", text: `${dev.name} has no local address`, fix: FLANNEL_OWNS });
@@ -50,10 +64,8 @@ function deviceFindings(node: NodeSurvey, dev: Link, underlay: Link | undefined)
   return findings;
 }
 
-export function checkVxlan(node: NodeSurvey): CheckResult {
-  const { backend, device: dev } = flannelBackendOf(node);
-  if (backend !== "vxlan" || !dev) return ok(ID, `not in use (backend ${backend})`);
-  if (!node.lease) return skipped(ID, "no lease");
+/** One VXLAN device judged: the device itself, then each peer flanneld programmed on it. */
+function judgeDevice(node: NodeSurvey, dev: Link, family: Family): { evidence: string[]; findings: Finding[]; peers: number } {
   const info = dev.vxlan ?? {};
   const underlay = node.linkByIndex(info.dev) ?? (info.local ? isOwnAddress(node, info.local) : undefined);
   const local = info.local ? formatIP(info.local) : "none";
@@ -61,7 +73,7 @@ export function checkVxlan(node: NodeSurvey): CheckResult {
     `${dev.name}: VNI ${info.vni ?? "?"}, port ${info.port ?? "?"}, local ${local}, ` +
       `underlay ${underlay ? `${underlay.name} (MTU ${underlay.mtu})` : "?"}, MTU ${dev.mtu}, ${up(dev) ? "up" : "DOWN"}`,
   ];
-  const findings = deviceFindings(node, dev, underlay);
+  const findings = deviceFindings(node, dev, family, underlay);
   const fail = (text: string, fix = FLANNEL_OWNS) => findings.push({ status: "fail", text, fix });
 
   const dstUse = new Map<string, string[]>();
@@ -125,12 +137,48 @@ export function checkVxlan(node: NodeSurvey): CheckResult {
       const dst = formatIP(left.dst);
       fail(
         `peer at ${dst} (FDB entry for VTEP ${left.mac} on ${dev.name}): no permanent neighbour with that MAC and no route via ${dev.name}`,
-        `flanneld programs each peer as a route via its subnet's .0, a permanent neighbour for that .0 with MAC ${left.mac} ` +
+        `flanneld programs each peer as a route via its subnet's network address (.0), a permanent neighbour for that ` +
+          `address with MAC ${left.mac} ` +
           `and this FDB entry: restart the flannel pod on this node to reprogram them; if the node at ${dst} has left the ` +
           `cluster, \`bridge fdb del ${left.mac} dev ${dev.name} dst ${dst}\` removes the stale entry`,
       );
     }
   }
-  const n = dstUse.size;
-  return fromFindings(ID, `${dev.name} is up, VNI ${info.vni}, port ${info.port}, ${n} ${n === 1 ? "peer" : "peers"} reachable`, evidence, findings);
+  return { evidence, findings, peers: dstUse.size };
+}
+
+/** The lease gives pods a family whose device flanneld did not make: their traffic to other nodes has no path. */
+function missingDevices(node: NodeSurvey, devices: { dev: Link; family: Family }[]): Finding[] {
+  const vni = devices[0].dev.name.split(".")[1];
+  const wanted: [Family, string | undefined, string][] = [
+    [4, node.lease?.subnet && formatCIDR(node.lease.subnet), `flannel.${vni}`],
+    [6, node.lease?.ip6Subnet && formatCIDR(node.lease.ip6Subnet), `flannel-v6.${vni}`],
+  ];
+  return wanted
+    .filter(([family, subnet]) => subnet && !devices.some((d) => d.family === family))
+    .map(([family, subnet, name]) => ({
+      status: "fail",
+      text: `the lease gives pods IPv${family} addresses (${subnet}) but ${name} does not exist: their IPv${family} traffic to other nodes has no path`,
+      fix: `flanneld makes ${name} when its network config enables IPv${family}${family === 6 ? ' ("EnableIPv6": true with an "IPv6Network")' : ""}: ${FLANNEL_OWNS}`,
+    }));
+}
+
+export function checkVxlan(node: NodeSurvey): CheckResult {
+  const { backend } = flannelBackendOf(node);
+  const devices = vxlanDevices(node);
+  if (backend !== "vxlan" || !devices.length) return ok(ID, `not in use (backend ${backend})`);
+  if (!node.lease) return skipped(ID, "no lease");
+  const judged = devices.map(({ dev, family }) => ({ dev, ...judgeDevice(node, dev, family) }));
+  const findings = [...missingDevices(node, devices), ...judged.flatMap((j) => j.findings)];
+  const summary = judged
+    .map(
+      ({ dev, peers }) => `${dev.name} is up, VNI ${dev.vxlan?.vni}, port ${dev.vxlan?.port}, ${peers} ${peers === 1 ? "peer" : "peers"} reachable`,
+    )
+    .join("; ");
+  return fromFindings(
+    ID,
+    summary,
+    judged.flatMap((j) => j.evidence),
+    findings,
+  );
 }
