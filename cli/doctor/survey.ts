@@ -70,6 +70,9 @@ export interface NodeSurvey {
   /** iptables-save -t filter / nat (IPv4), undefined when iptables is not usable. */
   filter?: string[];
   nat?: string[];
+  /** ip6tables-save -t filter / nat, read only with an IPv6 lease; undefined when not read or not usable. */
+  filter6?: string[];
+  nat6?: string[];
   /** nft can read and change this namespace's ruleset. */
   nft: boolean;
   /**
@@ -115,8 +118,11 @@ function podOf(e: CachedEntry, bridge: string): Pod {
   };
 }
 
-/** The ruleset less iptables-nft's chains that `saved` (iptables-save of table filter and nat) shows. */
-function nativeNftRules(saved: { filter?: string[]; nat?: string[] }): { nftNative?: NftRuleset; nftError?: string } {
+/** iptables-save's tables: IPv4 always, IPv6 only with an IPv6 lease. */
+type SavedTables = Pick<NodeSurvey, "filter" | "nat" | "filter6" | "nat6">;
+
+/** The ruleset less the chains of iptables-nft (and ip6tables-nft) that `saved` shows: judged from that text once. */
+function nativeNftRules(saved: SavedTables): { nftNative?: NftRuleset; nftError?: string } {
   let rs: NftRuleset;
   try {
     rs = listRuleset();
@@ -124,10 +130,14 @@ function nativeNftRules(saved: { filter?: string[]; nat?: string[] }): { nftNati
     if (e instanceof NftError) return { nftError: e.message };
     throw e;
   }
-  if (!iptablesOnNftables(4)) return { nftNative: rs };
-  const shown = (table: "filter" | "nat") => new Set((saved[table] ?? []).flatMap((l) => /^:(\S+) /.exec(l)?.[1] ?? []));
-  const xt = { filter: shown("filter"), nat: shown("nat") };
-  return { nftNative: withoutChains(rs, (c) => c.family === "ip" && (c.table === "filter" || c.table === "nat") && xt[c.table].has(c.name)) };
+  const shown = (lines?: string[]) => new Set((lines ?? []).flatMap((l) => /^:(\S+) /.exec(l)?.[1] ?? []));
+  // iptables-nft keeps its chains in table ip filter/nat, ip6tables-nft in ip6 filter/nat.
+  const xt: Record<string, Set<string>> = {
+    ...(iptablesOnNftables(4) ? { "ip filter": shown(saved.filter), "ip nat": shown(saved.nat) } : {}),
+    ...(saved.filter6 && iptablesOnNftables(6) ? { "ip6 filter": shown(saved.filter6), "ip6 nat": shown(saved.nat6) } : {}),
+  };
+  if (!Object.keys(xt).length) return { nftNative: rs };
+  return { nftNative: withoutChains(rs, (c) => xt[`${c.family} ${c.table}`]?.has(c.name) === true) };
 }
 
 export function surveyNode(opts: Options): NodeSurvey {
@@ -151,7 +161,11 @@ export function surveyNode(opts: Options): NodeSurvey {
   const brName = bridgeName(list, bridge);
   const flannelDataDir = str(flannel, "dataDir") ?? DEFAULT_FLANNEL_DATA_DIR;
   const cache = surveyCache(opts.cacheDir);
-  const saved = { filter: savedTableIfUsable(4, "filter"), nat: savedTableIfUsable(4, "nat") };
+  const saved: SavedTables = {
+    filter: savedTableIfUsable(4, "filter"),
+    nat: savedTableIfUsable(4, "nat"),
+    ...(lease?.ip6Networks.length ? { filter6: savedTableIfUsable(6, "filter"), nat6: savedTableIfUsable(6, "nat") } : {}),
+  };
   const nft = nftUsable();
   return {
     opts,

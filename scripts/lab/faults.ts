@@ -5,7 +5,7 @@ import { renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chainName, ruleComment } from "../../lib/iptables/names.ts";
 import { inNs, ipn, nsPath, run } from "./sh.ts";
-import { type Backend, type IpFamily, type LabNode, MTU, flanneldRules, vtepIP6 } from "./node-plan.ts";
+import { type Backend, CLUSTER_NETWORK6, type IpFamily, type LabNode, MTU, flanneldRules, vtepIP6 } from "./node-plan.ts";
 
 export interface Fault {
   name: string;
@@ -50,6 +50,8 @@ function staleMasqRules(): string {
 
 /** Faults of the IPv6 half of a dual-stack (or IPv6-only) VXLAN lab. */
 const WITH_V6: IpFamily[] = ["dual", "ipv6"];
+const FWD6 = `-m comment --comment 'flanneld forward'`;
+const MASQ6 = `-m comment --comment 'flanneld masq'`;
 
 export const FAULTS: Fault[] = [
   {
@@ -234,6 +236,29 @@ export const FAULTS: Fault[] = [
     families: WITH_V6,
     apply: (node) => inNs(node.ns, "echo 0 > /proc/sys/net/ipv6/conf/all/forwarding"),
     undo: (node) => inNs(node.ns, "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"),
+  },
+  {
+    name: "v6-forward-drop",
+    what: `ip6tables' FORWARD policy is DROP and nothing accepts ${CLUSTER_NETWORK6}`,
+    check: "forwarding",
+    repairable: false,
+    families: WITH_V6,
+    apply: (node) => inNs(node.ns, "ip6tables -P FORWARD DROP && ip6tables -F FLANNEL-FWD"),
+    undo: (node) =>
+      inNs(
+        node.ns,
+        `ip6tables -P FORWARD ACCEPT && ip6tables -A FLANNEL-FWD -s ${CLUSTER_NETWORK6} ${FWD6} -j ACCEPT && ` +
+          `ip6tables -A FLANNEL-FWD -d ${CLUSTER_NETWORK6} ${FWD6} -j ACCEPT`,
+      ),
+  },
+  {
+    name: "v6-masq-unjumped",
+    what: "ip6tables' nat POSTROUTING no longer jumps to flanneld's FLANNEL-POSTRTG",
+    check: "masquerade",
+    repairable: false,
+    families: WITH_V6,
+    apply: (node) => inNs(node.ns, `ip6tables -t nat -D POSTROUTING ${MASQ6} -j FLANNEL-POSTRTG`),
+    undo: (node) => inNs(node.ns, `ip6tables -t nat -I POSTROUTING ${MASQ6} -j FLANNEL-POSTRTG`),
   },
 ];
 

@@ -391,9 +391,27 @@ describe("lease and addresses", () => {
     sh(n.ns, "echo 0 > /proc/sys/net/ipv6/conf/all/forwarding");
     const c = check(n.doctor(["--json"]).report!, "forwarding");
     expect(c.status).toBe("fail");
-    expect(c.summary).toContain("net.ipv6.conf.all.forwarding is 0 with a dual-stack lease");
+    expect(c.summary).toContain("net.ipv6.conf.all.forwarding is 0: the node does not route pods' IPv6 traffic");
+    expect(c.fix).toContain('"sysctl -w net.ipv6.conf.all.forwarding=1"');
     sh(n.ns, "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding");
     expect(check(n.doctor(["--json"]).report!, "forwarding").status).toBe("ok");
+  });
+
+  it("an IPv6-only lease needs IPv6 forwarding and not IPv4's", () => {
+    const n = node();
+    writeFileSync(
+      join(n.tmp, "subnet.env"),
+      "FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:7::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n",
+    );
+    sh(n.ns, "echo 0 > /proc/sys/net/ipv4/ip_forward; echo 1 > /proc/sys/net/ipv6/conf/all/forwarding");
+    const d = n.doctor(["--json"]);
+    expect(check(d.report!, "forwarding")).toMatchObject({
+      status: "ok",
+      summary: expect.stringMatching(/^the node forwards pod traffic \(net\.ipv6\.conf\.all\.forwarding 1/),
+    });
+    expect(check(d.report!, "lease").summary).toBe("lease fd00:10:244:7::/64 in fd00:10:244::/56, MTU 1450");
+    sh(n.ns, "echo 0 > /proc/sys/net/ipv6/conf/all/forwarding");
+    expect(check(n.doctor(["--json"]).report!, "forwarding").status).toBe("fail");
   });
 
   it("a nearly full range warns, a full one fails", () => {

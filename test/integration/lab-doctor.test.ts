@@ -64,6 +64,7 @@ const CAUSE: Record<string, RegExp> = {
   "two-conflists": /00-flannel-old\.conflist/,
   "v6-peer-route": /fd00:10:244:2::\/64 .*no route via flannel-v6\.1, though its neighbour and FDB entries remain.*ip route replace/,
   "no-ipv6-forward": /net\.ipv6\.conf\.all\.forwarding is 0.*sysctl -w net\.ipv6\.conf\.all\.forwarding=1/,
+  "v6-forward-drop": /ip6tables FORWARD policy is DROP.*ip6tables -A FORWARD -s fd00:10:244::\/56 -j ACCEPT/,
   "v6-masq-unjumped":
     /FLANNEL-POSTRTG masquerades fd00:10:244::\/56 but nothing reachable from ip6tables POSTROUTING.*ip6tables -t nat -I POSTROUTING -j FLANNEL-POSTRTG/,
 };
@@ -72,6 +73,8 @@ const CAUSE: Record<string, RegExp> = {
 const FIX_COMMAND: Record<string, RegExp> = {
   "v6-peer-route": /`(ip route replace [^`]+)`/,
   "no-ipv6-forward": /"(sysctl -w [^"]+)"/,
+  "v6-forward-drop": /"(ip6tables -A FORWARD [^"]+)"/,
+  "v6-masq-unjumped": /"(ip6tables -t nat -I POSTROUTING [^"]+)"/,
 };
 
 /** Break `fault` on node1 of lab `name`: exactly its check fails, naming the cause; --fix repairs it or leaves it. */
@@ -240,6 +243,9 @@ describe("a dual-stack VXLAN lab: both families across nodes, flannel-v6.1 and i
     expect(vxlan.evidence.join("\n")).toMatch(/flannel\.1: VNI 1, port 8472, local 192\.168\.100\.11/);
     expect(vxlan.evidence.join("\n")).toMatch(/flannel-v6\.1: VNI 1, port 8472, local fd00:192:168:100::11/);
     expect(vxlan.evidence.join("\n")).toContain("peer fd00:10:244:2::/64 via fd00:10:244:2::: VTEP");
+    const fwd = d.report!.checks.find((c) => c.id === "forwarding")!;
+    expect(fwd.summary).toContain("net.ipv6.conf.all.forwarding 1, iptables FORWARD ACCEPT, ip6tables FORWARD ACCEPT");
+    expect(d.report!.checks.find((c) => c.id === "masquerade")!.evidence.join("\n")).toContain("flanneld masquerades fd00:10:244::/56");
   });
 
   it("cni show draws both overlay devices, each with its peer", () => {
@@ -274,7 +280,7 @@ describe("an IPv6-only VXLAN lab (no FLANNEL_NETWORK in the lease)", () => {
     expect(up.stdout).toMatch(/IP6 fd00:192:168:100::11\.\d+ > fd00:192:168:100::12\.8472: VXLAN.*vni 1/);
   });
 
-  it("doctor judges flannel-v6.1 as the VXLAN device; no failure", () => {
+  it("doctor judges flannel-v6.1 as the VXLAN device, IPv6 forwarding and ip6tables; no failure", () => {
     const d = doctor(name, "--json");
     expect(d.code, d.out).toBe(0);
     expect(d.report!.counts.fail).toBe(0);
@@ -282,6 +288,7 @@ describe("an IPv6-only VXLAN lab (no FLANNEL_NETWORK in the lease)", () => {
     expect(by("lease").summary).toBe("lease fd00:10:244:1::/64 in fd00:10:244::/56, MTU 1450");
     expect(by("vxlan").evidence.join("\n")).toContain("peer fd00:10:244:2::/64 via fd00:10:244:2::: VTEP");
     expect(by("routes").summary).toBe("not in use (backend vxlan)");
+    expect(by("forwarding").summary).toBe("the node forwards pod traffic (net.ipv6.conf.all.forwarding 1, ip6tables FORWARD ACCEPT)");
     expect(onNode1("doctor", name, []).stdout).toContain('network "cbr0"; lease fd00:10:244:1::/64');
   });
 

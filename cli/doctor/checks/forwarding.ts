@@ -1,12 +1,13 @@
-// Check 6: the node forwards pod traffic: ip_forward (and IPv6 forwarding with a dual-stack lease), a FORWARD
-// chain that does not drop FLANNEL_NETWORK, and /dev/net/tun when the udp backend's device exists.
+// Check 6: the node forwards pod traffic of each family the lease gives pods: ip_forward (IPv6 forwarding with an
+// IPv6 lease), FLANNEL_NETWORK (FLANNEL_IPV6_NETWORK) let by at the forward hook, and /dev/net/tun when the udp
+// backend's device exists.
 // A forwarded packet goes through every base chain hooked at forward: iptables' FORWARD (legacy, or iptables-nft's
-// chain in nf_tables) and each native nftables one (a distro firewall's inet filter forward, flanneld --nft's
-// ip flannel-ipv4 forward). An accept ends only the chain it is in; a drop in any of them drops the packet. So
-// the pod network is forwarded only when iptables' FORWARD accepts it AND no native base chain drops it: each is
-// judged on its own (iptables-nft's chains only from iptables-save's text, never twice) and any drop fails.
+// chain in nf_tables; ip6tables' for IPv6) and each native nftables one (a distro firewall's inet filter forward,
+// flanneld --nft's ip flannel-ipv4 forward). An accept ends only the chain it is in; a drop in any of them drops the
+// packet. So the pod network is forwarded only when iptables' FORWARD accepts it AND no native base chain drops it:
+// each is judged on its own (iptables-nft's chains only from iptables-save's text, never twice) and any drop fails.
 import { statSync } from "node:fs";
-import { type CIDR, formatCIDR } from "../../../lib/ip/addr.ts";
+import { type CIDR, type Family, formatCIDR } from "../../../lib/ip/addr.ts";
 import { reaches } from "../../../lib/iptables/reach.ts";
 import type { Traffic } from "../../../lib/ip/traffic.ts";
 import { type NftReach, throughHook } from "../../../lib/nftables/reach.ts";
@@ -20,11 +21,15 @@ import { flannelBackendOf } from "./backend.ts";
 const ID = "forwarding";
 const dropped = "pod traffic between nodes is dropped";
 const keepsFirewall = "doctor --fix never changes the firewall";
+const TOOL: Record<Family, string> = { 4: "iptables", 6: "ip6tables" };
 
 /** What keeps traffic from and to `net` from being accepted in FORWARD, judged as the kernel walks it from the
  *  built-in chain (flanneld's FLANNEL-FWD, jumped to from FORWARD, or the admin's own rules); none: accepted. */
-function forwardFinding(filter: string[], net: CIDR, policy: string): Finding | undefined {
+function forwardFinding(filter: string[], net: CIDR, policy: string, family: Family): Finding | undefined {
   const n = formatCIDR(net);
+  const tool = TOOL[family];
+  // IPv4's wording as it always was; IPv6's names its table.
+  const fwd = family === 4 ? "FORWARD" : "ip6tables FORWARD";
   const ways = [
     reaches(filter, "FORWARD", { src: { in: net }, dst: { out: net } }, ["ACCEPT"]),
     reaches(filter, "FORWARD", { src: { out: net }, dst: { in: net } }, ["ACCEPT"]),
@@ -33,7 +38,7 @@ function forwardFinding(filter: string[], net: CIDR, policy: string): Finding | 
   if (stop && !stop.reached)
     return {
       status: "fail",
-      text: `FORWARD ends for traffic of ${n} at "${stop.stop}" before any rule accepts it: ${dropped}`,
+      text: `${fwd} ends for traffic of ${n} at "${stop.stop}" before any rule accepts it: ${dropped}`,
       fix: `remove that rule or move it after the rules accepting the pod network (flanneld's FLANNEL-FWD); ${keepsFirewall}`,
     };
   if (policy !== "DROP" || ways.every((r) => r.reached)) return undefined;
@@ -41,14 +46,14 @@ function forwardFinding(filter: string[], net: CIDR, policy: string): Finding | 
   if (chain)
     return {
       status: "fail",
-      text: `the FORWARD policy is DROP and chain ${chain} accepts ${n} but nothing reachable from FORWARD jumps to it: ${dropped}`,
-      fix: `restore the jump ("iptables -I FORWARD -j ${chain}"), or restart the flannel pod, which adds it back; ${keepsFirewall}`,
+      text: `the ${fwd} policy is DROP and chain ${chain} accepts ${n} but nothing reachable from FORWARD jumps to it: ${dropped}`,
+      fix: `restore the jump ("${tool} -I FORWARD -j ${chain}"), or restart the flannel pod, which adds it back; ${keepsFirewall}`,
     };
   return {
     status: "fail",
-    text: `the FORWARD policy is DROP and no rule accepts ${n}: ${dropped}`,
+    text: `the ${fwd} policy is DROP and no rule accepts ${n}: ${dropped}`,
     fix:
-      `accept the pod network in FORWARD ("iptables -A FORWARD -s ${n} -j ACCEPT; iptables -A FORWARD -d ${n} -j ACCEPT", ` +
+      `accept the pod network in FORWARD ("${tool} -A FORWARD -s ${n} -j ACCEPT; ${tool} -A FORWARD -d ${n} -j ACCEPT", ` +
       "as flanneld's FLANNEL-FWD chain does), or set the policy to ACCEPT; Docker sets DROP when it starts — " +
       "doctor --fix never changes the firewall policy",
   };
@@ -113,38 +118,42 @@ function nftForwardEvidence(rs: NftRuleset): string {
   return `nftables forward base chains: ${bases.map((c) => `${chainKey(c)} (policy ${c.policy})`).join(", ") || "none"}`;
 }
 
+/** The kernel's switch for forwarding a family, and the sysctl command that turns it on. */
+const FORWARD_SYSCTL: Record<Family, string> = { 4: "net.ipv4.ip_forward", 6: "net.ipv6.conf.all.forwarding" };
+
 export function checkForwarding(node: NodeSurvey): CheckResult {
   const findings: Finding[] = [];
   const evidence: string[] = [];
-  const v4 = readSysctl("net/ipv4/ip_forward");
-  evidence.push(`net.ipv4.ip_forward = ${v4 ?? "unknown"}`);
-  if (v4 !== "1")
-    findings.push({
-      status: "fail",
-      text: `net.ipv4.ip_forward is ${v4 ?? "unreadable"}: the node does not route pod traffic`,
-      fix: `run "sysctl -w net.ipv4.ip_forward=1" and make it permanent in /etc/sysctl.d (a firewall policy; doctor --fix does not change it)`,
-    });
-  if (node.lease?.ip6Subnet) {
-    const v6 = readSysctl("net/ipv6/conf/all/forwarding");
-    evidence.push(`net.ipv6.conf.all.forwarding = ${v6 ?? "unknown"}`);
-    if (v6 !== "1")
+  const l = node.lease;
+  // The families pods get: without a lease, IPv4 as before any lease is known; an IPv6-only lease needs no ip_forward.
+  const families: Family[] = l ? [...(l.subnet || l.networks.length ? [4 as const] : []), ...(l.ip6Subnet ? [6 as const] : [])] : [4];
+  const policies: string[] = [];
+  for (const family of families) {
+    const key = FORWARD_SYSCTL[family];
+    const value = readSysctl(key.replace(/\./g, "/"));
+    evidence.push(`${key} = ${value ?? "unknown"}`);
+    if (value !== "1")
       findings.push({
         status: "fail",
-        text: `net.ipv6.conf.all.forwarding is ${v6 ?? "unreadable"} with a dual-stack lease`,
-        fix: `run "sysctl -w net.ipv6.conf.all.forwarding=1" and make it permanent`,
+        text: `${key} is ${value ?? "unreadable"}: the node does not route pods' IPv${family} traffic`,
+        fix: `run "sysctl -w ${key}=1" and make it permanent in /etc/sysctl.d (a firewall policy; doctor --fix does not change it)`,
       });
-  }
-  const policy = /^:FORWARD (\S+)/.exec(node.filter?.find((l) => l.startsWith(":FORWARD ")) ?? "")?.[1];
-  if (node.filter === undefined) evidence.push("iptables filter table: not readable here");
-  else evidence.push(`FORWARD policy ${policy ?? "ACCEPT"}`);
-  if (node.filter !== undefined && node.lease)
-    for (const net of node.lease.networks) {
-      const f = forwardFinding(node.filter, net, policy ?? "ACCEPT");
+    const filter = family === 4 ? node.filter : node.filter6;
+    const policy = /^:FORWARD (\S+)/.exec(filter?.find((x) => x.startsWith(":FORWARD ")) ?? "")?.[1] ?? "ACCEPT";
+    if (filter === undefined) {
+      evidence.push(`${TOOL[family]} filter table: not readable here`);
+      continue;
+    }
+    evidence.push(`${TOOL[family]} FORWARD policy ${policy}`);
+    policies.push(`${TOOL[family]} FORWARD ${policy}`);
+    for (const net of l ? (family === 4 ? l.networks : l.ip6Networks) : []) {
+      const f = forwardFinding(filter, net, policy, family);
       if (f) findings.push(f);
     }
+  }
   if (node.nftNative) evidence.push(nftForwardEvidence(node.nftNative));
   else if (node.nftError) evidence.push(`nftables ruleset not judged: ${node.nftError}`);
-  if (node.nftNative && node.lease) for (const net of node.lease.networks) findings.push(...nftForwardFindings(node.nftNative, net));
+  if (node.nftNative && l) for (const net of [...l.networks, ...l.ip6Networks]) findings.push(...nftForwardFindings(node.nftNative, net));
   const { backend } = flannelBackendOf(node);
   if (backend === "udp") {
     let tun = false;
@@ -161,5 +170,6 @@ export function checkForwarding(node: NodeSurvey): CheckResult {
         fix: `create it ("mkdir -p /dev/net && mknod /dev/net/tun c 10 200") or load the tun module, then restart the flannel pod`,
       });
   }
-  return fromFindings(ID, `the node forwards pod traffic (ip_forward 1${policy ? `, FORWARD ${policy}` : ""})`, evidence, findings);
+  const on = families.map((f) => `${FORWARD_SYSCTL[f]} 1`);
+  return fromFindings(ID, `the node forwards pod traffic (${[...on, ...policies].join(", ")})`, evidence, findings);
 }

@@ -1,12 +1,12 @@
 // Check 7: masquerading. With FLANNEL_IPMASQ=true flanneld masquerades the pod network itself (its
-// FLANNEL-POSTRTG rules); otherwise bridge masquerades each pod (ipMasq) in a chain of its own. Chains of pods
+// FLANNEL-POSTRTG rules, in iptables for FLANNEL_NETWORK and in ip6tables for FLANNEL_IPV6_NETWORK); otherwise bridge masquerades each pod (ipMasq) in a chain of its own. Chains of pods
 // that are gone are leftovers: --fix removes them. Pods of ipMasqBackend nftables (or of a node with only nft)
 // have their rules in inet cni_plugins_masquerade instead, looked at the same way.
 // flanneld masquerades with iptables (FLANNEL-POSTRTG, jumped to from nat POSTROUTING) or, started with --nft,
-// with nftables (table ip flannel-ipv4, base chain postrtg hooked at postrouting). NAT is decided by the first nat
-// chain that maps the packet, so the network is masqueraded when either reaches a masquerade for it: iptables'
-// POSTROUTING (judged from iptables-save) or any native nftables postrouting nat base chain.
-import { type CIDR, formatCIDR } from "../../../lib/ip/addr.ts";
+// with nftables (table ip flannel-ipv4 / ip6 flannel-ipv6, base chain postrtg hooked at postrouting). NAT is decided
+// by the first nat chain that maps the packet, so the network is masqueraded when either reaches a masquerade for
+// it: iptables' (ip6tables') POSTROUTING (judged from iptables-save) or any native nftables postrouting nat base chain.
+import { type CIDR, type Family, formatCIDR } from "../../../lib/ip/addr.ts";
 import { reaches } from "../../../lib/iptables/reach.ts";
 import type { Traffic } from "../../../lib/ip/traffic.ts";
 import { throughHook } from "../../../lib/nftables/reach.ts";
@@ -49,32 +49,35 @@ function nftUnreached(rs: NftRuleset, t: Traffic, net: CIDR): Finding | undefine
 /** What keeps traffic of `net` leaving the cluster from being masqueraded, judged from nat POSTROUTING as the
  *  kernel walks it (flanneld's shape: POSTROUTING -j FLANNEL-POSTRTG, -s <net> ! -d 224.0.0.0/4 -j MASQUERADE)
  *  and from every native nftables postrouting nat base chain (flanneld --nft's postrtg). */
-function masqueradeFinding(nat: string[] | undefined, rs: NftRuleset | undefined, net: CIDR): Finding | string {
+function masqueradeFinding(saved: string[] | undefined, rs: NftRuleset | undefined, net: CIDR, family: Family): Finding | string {
   const n = formatCIDR(net);
+  const tool = family === 4 ? "iptables" : "ip6tables";
+  // IPv4's wording as it always was; IPv6's names its table.
+  const nat = family === 4 ? "nat" : "ip6tables nat";
   const t: Traffic = { src: { in: net }, dst: { out: net } };
-  const r = nat && reaches(nat, "POSTROUTING", t, ["MASQUERADE", "SNAT"]);
+  const r = saved && reaches(saved, "POSTROUTING", t, ["MASQUERADE", "SNAT"]);
   if (r?.reached) return `flanneld masquerades ${n} (${r.path.join(" -> ")})`;
-  const hit = rs && throughHook(rs, "postrouting", "nat", t, net.ip.length === 4 ? 4 : 6, ["masquerade", "snat"]).chains.find((c) => c.reached);
+  const hit = rs && throughHook(rs, "postrouting", "nat", t, family, ["masquerade", "snat"]).chains.find((c) => c.reached);
   if (hit?.reached) return `flanneld masquerades ${n} (nftables ${hit.path.join(" -> ")}: ${hit.rule})`;
   if (r?.stop)
     return {
       status: "fail",
-      text: `FLANNEL_IPMASQ=true but nat POSTROUTING ends for traffic of ${n} at "${r.stop}" before any rule masquerades it: ${lost}`,
+      text: `FLANNEL_IPMASQ=true but ${nat} POSTROUTING ends for traffic of ${n} at "${r.stop}" before any rule masquerades it: ${lost}`,
       fix: `remove that rule or move it after the masquerade, or ${restart}`,
     };
   const chain = r?.unreached[0]?.chain;
   if (chain && chain !== "POSTROUTING")
     return {
       status: "fail",
-      text: `FLANNEL_IPMASQ=true and chain ${chain} masquerades ${n} but nothing reachable from POSTROUTING jumps to it: ${lost}`,
-      fix: `restore the jump ("iptables -t nat -I POSTROUTING -j ${chain}"), or ${restart}`,
+      text: `FLANNEL_IPMASQ=true and chain ${chain} masquerades ${n} but nothing reachable from ${family === 4 ? "" : "ip6tables "}POSTROUTING jumps to it: ${lost}`,
+      fix: `restore the jump ("${tool} -t nat -I POSTROUTING -j ${chain}"), or ${restart}`,
     };
   const unhooked = rs && nftUnreached(rs, t, net);
   if (unhooked) return unhooked;
   return {
     status: "fail",
-    text: `FLANNEL_IPMASQ=true but no nat rule masquerades ${n}: pods cannot reach anything outside the cluster`,
-    fix: `flanneld adds these rules (FLANNEL-POSTRTG, or with --nft table ip flannel-ipv4) when started with --ip-masq: restart the flannel pod and check its log for iptables or nftables errors`,
+    text: `FLANNEL_IPMASQ=true but no ${nat} rule masquerades ${n}: pods cannot reach anything outside the cluster`,
+    fix: `flanneld adds these rules (FLANNEL-POSTRTG, or with --nft table ${family === 4 ? "ip flannel-ipv4" : "ip6 flannel-ipv6"}) when started with --ip-masq: restart the flannel pod and check its log for iptables or nftables errors`,
   };
 }
 
@@ -82,11 +85,20 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
   if (!node.network) return skipped(ID, "no active network");
   const findings: Finding[] = [];
   const evidence: string[] = [];
-  const judged = node.nat !== undefined || node.nftNative !== undefined;
-  if (node.lease?.ipMasq && !judged) evidence.push("flanneld's masquerade rules not checked: neither iptables nor nftables is readable here");
-  if (node.lease?.ipMasq && judged) {
-    for (const net of node.lease.networks) {
-      const f = masqueradeFinding(node.nat, node.nftNative, net);
+  const l = node.lease;
+  for (const [family, nets, nat] of [
+    [4, l?.networks ?? [], node.nat],
+    [6, l?.ip6Networks ?? [], node.nat6],
+  ] as const) {
+    if (!l?.ipMasq || !nets.length) continue;
+    if (nat === undefined && node.nftNative === undefined) {
+      evidence.push(
+        `flanneld's IPv${family} masquerade rules not checked: neither ${family === 4 ? "iptables" : "ip6tables"} nor nftables is readable here`,
+      );
+      continue;
+    }
+    for (const net of nets) {
+      const f = masqueradeFinding(nat, node.nftNative, net, family);
       if (typeof f === "string") evidence.push(f);
       else findings.push(f);
     }
