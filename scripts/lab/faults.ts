@@ -229,6 +229,27 @@ export const FAULTS: Fault[] = [
     undo: (node, [peer]) => ipn(node.ns, "-6", "route", "replace", peer.subnet6, "via", vtepIP6(peer), "dev", "flannel-v6.1", "onlink"),
   },
   {
+    name: "no-v6-device",
+    what: "flannel-v6.1 is gone (with the IPv6 routes, neighbours and FDB entries on it) while the lease still gives pods IPv6",
+    check: "vxlan",
+    repairable: false,
+    backends: ["vxlan"],
+    families: ["dual"],
+    apply: (node) => ipn(node.ns, "link", "del", "flannel-v6.1"),
+    undo: (node, peers) => {
+      // Made again as flanneld makes it, with the MAC the peers' neighbour entries name, then each peer reprogrammed.
+      const local = ["local", node.underlayIP6, "dev", "eth0", "dstport", "8472", "nolearning"];
+      ipn(node.ns, "link", "add", "flannel-v6.1", "address", node.vtep6MAC!, "type", "vxlan", "id", "1", ...local);
+      ipn(node.ns, "addr", "add", `${vtepIP6(node)}/128`, "dev", "flannel-v6.1", "nodad");
+      ipn(node.ns, "link", "set", "flannel-v6.1", "up");
+      for (const p of peers) {
+        ipn(node.ns, "neigh", "replace", vtepIP6(p), "lladdr", p.vtep6MAC!, "dev", "flannel-v6.1", "nud", "permanent");
+        inNs(node.ns, `bridge fdb append ${p.vtep6MAC} dev flannel-v6.1 dst ${p.underlayIP6}`);
+        ipn(node.ns, "-6", "route", "replace", p.subnet6, "via", vtepIP6(p), "dev", "flannel-v6.1", "onlink");
+      }
+    },
+  },
+  {
     name: "no-ipv6-forward",
     what: "net.ipv6.conf.all.forwarding is 0 with an IPv6 lease",
     check: "forwarding",

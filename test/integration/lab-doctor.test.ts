@@ -63,6 +63,7 @@ const CAUSE: Record<string, RegExp> = {
   "orphan-veth": /ip link delete vethdead0/,
   "two-conflists": /00-flannel-old\.conflist/,
   "v6-peer-route": /fd00:10:244:2::\/64 .*no route via flannel-v6\.1, though its neighbour and FDB entries remain.*ip route replace/,
+  "no-v6-device": /IPv6 addresses \(fd00:10:244:1::\/64\) but flannel-v6\.1 does not exist.*"EnableIPv6": true/,
   "no-ipv6-forward": /net\.ipv6\.conf\.all\.forwarding is 0.*sysctl -w net\.ipv6\.conf\.all\.forwarding=1/,
   "v6-forward-drop": /ip6tables FORWARD policy is DROP.*ip6tables -A FORWARD -s fd00:10:244::\/56 -j ACCEPT/,
   "v6-masq-unjumped":
