@@ -144,20 +144,21 @@ async function runChecks(o: Options, nodes: LabNode[], pods: LabPod[]): Promise<
   const [a, b] = onNode(1);
   // Every family the pods have, each proven on its own: a dual-stack pod that only works over IPv4 is broken.
   for (const v6 of [false, true].filter((v6) => (v6 ? hasV6(o.family) : hasV4(o.family)))) {
-    const fam = v6 ? "IPv6" : "IPv4";
+    // An IPv4 lab keeps the names it always had; with IPv6 each check says its family.
+    const fam = o.family === "ipv4" ? "" : v6 ? ", IPv6" : ", IPv4";
     const from = podIP(a, v6)!;
     if (b) {
       const to = podIP(b, v6)!;
-      checks.push(pingCheck(`pod → pod on one node, ${fam} (${from} → ${to})`, a.ns, to));
-      checks.push(await tcpCheck(`pod → pod on one node over TCP, ${fam} (${from} → ${to})`, b, a.ns, to));
+      checks.push(pingCheck(`pod → pod on one node${fam} (${from} → ${to})`, a.ns, to));
+      checks.push(await tcpCheck(`pod → pod on one node over TCP${fam} (${from} → ${to})`, b, a.ns, to));
     }
     if (nodes.length > 1) {
       const c = onNode(2)[0];
       const to = podIP(c, v6)!;
       const other = v6 ? nodes[1].underlayIP6 : nodes[1].underlayIP;
-      checks.push(pingCheck(`pod → pod across nodes, ${fam} (${from} → ${to})`, a.ns, to));
-      checks.push(await tcpCheck(`pod → pod across nodes over TCP, ${fam} (${from} → ${to})`, c, a.ns, to));
-      checks.push(pingCheck(`pod → other node, ${fam} (${from} → ${other})`, a.ns, other));
+      checks.push(pingCheck(`pod → pod across nodes${fam} (${from} → ${to})`, a.ns, to));
+      checks.push(await tcpCheck(`pod → pod across nodes over TCP${fam} (${from} → ${to})`, c, a.ns, to));
+      checks.push(pingCheck(`pod → other node${fam} (${from} → ${other})`, a.ns, other));
     }
   }
   // hostPort through the node's address of the pods' first family.

@@ -304,6 +304,12 @@ describe("an IPv6-only VXLAN lab (no FLANNEL_NETWORK in the lease)", () => {
     expect(j.lease.subnet).toBeUndefined();
   });
 
+  it("--ip-family other than ipv4 is refused, with the reason, for a backend the lab programs for IPv4 only", () => {
+    const r = lab(`${name}x`, "--backend", "host-gw", "--ip-family", "dual");
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("--ip-family dual is built for --backend vxlan only");
+  });
+
   it("a v6 peer route deleted: fails with the cause and a fix that works", () => {
     breakAndJudge(name, V6_FAULTS.find((f) => f.name === "v6-peer-route")!);
   });
