@@ -1,6 +1,7 @@
 // `cni show`: the node's pod network as a picture — the underlay and the lease, each overlay device (flannel.1,
-// and flannel-v6.1 with an IPv6 lease) with each peer (subnet → endpoint, MAC, status), and the bridge with each veth and its pod (netns, container, interface,
-// addresses, hostPorts) — with what doctor would report marked in place. `--json` for tools. Read only.
+// and flannel-v6.1 with an IPv6 lease) with each peer (subnet → endpoint, MAC, status), and the bridge with each
+// veth and its pod (netns, container, interface, addresses, hostPorts) — with what doctor would report marked in
+// place. `--json` for tools. Read only.
 import { basename } from "node:path";
 import { type Link, type Route, isUp } from "../lib/netlink/index.ts";
 import { type IPBytes, formatCIDR, formatIP, ipEqual } from "../lib/ip/addr.ts";
@@ -132,11 +133,13 @@ export function picture(node: NodeSurvey): Picture {
     };
   };
   const vxlan = backend === "vxlan" ? vxlanDevices(node) : [];
+  // Each device's peers under it; a peer routed by neither (flanneld's DirectRouting uses the underlay) under the first.
+  const onNone = (r: Route) => !vxlan.some(({ dev }) => dev.index === r.dev);
   const overlays = vxlan.length
-    ? vxlan.map(({ dev }) =>
+    ? vxlan.map(({ dev }, i) =>
         overlayOf(
           dev,
-          peerRoutes(node).filter((r) => r.dev === dev.index),
+          peerRoutes(node).filter((r) => r.dev === dev.index || (i === 0 && onNone(r))),
         ),
       )
     : [overlayOf(device, peerRoutes(node))];

@@ -529,6 +529,16 @@ describe("vxlan", () => {
     expect(fixed.summary).toBe("flannel.1 is up, VNI 1, port 8472, 1 peer reachable");
   });
 
+  it("a peer routed over the underlay instead (flanneld's DirectRouting) is still drawn by show, under flannel.1", () => {
+    const n = vxlanNode("192.168.100.11");
+    sh(n.ns, "ip route add 10.244.3.0/24 via 192.168.100.13 dev eth0");
+    const show = inNs(n.ns, [join(BIN, "cni"), "show", "--json", "--conf-dir", join(n.tmp, "net.d"), "--bin-dir", BIN]);
+    expect(show.status, show.stderr).toBe(0);
+    const j = JSON.parse(show.stdout);
+    expect(j.overlays.map((o: { device: string }) => o.device)).toEqual(["flannel.1"]);
+    expect(j.overlays[0].peers).toEqual([expect.objectContaining({ subnet: "10.244.3.0/24" })]);
+  });
+
   it("an FDB entry left with neither its neighbour nor its route: fails naming the entry and what is missing", () => {
     const n = vxlanNode("192.168.100.11");
     sh(n.ns, "bridge fdb append 0a:00:00:00:00:03 dev flannel.1 dst 192.168.100.13");
