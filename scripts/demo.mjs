@@ -1,4 +1,4 @@
-// npm run demo [-- --nodes N --pods-per-node M --backend vxlan|host-gw|ipip --keep --name ID --break FAULT | --mend FAULT | --down]: install what is
+// npm run demo [-- --nodes N --pods-per-node M --backend vxlan|host-gw|ipip --ip-family ipv4|dual|ipv6 --keep --name ID --break FAULT | --mend FAULT | --down]: install what is
 // missing, build, then run the lab (scripts/lab) with Bun. Ctrl-C reaches the lab, which removes itself.
 import { execFileSync, spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
