@@ -38,7 +38,6 @@ function parseArgs(args: string[]): Options {
     };
     if (flag === "--dest") dest = value();
     else if (flag === "--plugins") plugins = parsePlugins(value());
-    else if (flag === "-h" || flag === "--help") throw new UsageError("");
     else throw new UsageError(`unknown argument: ${args[i]}`);
   }
   return { dest: resolve(dest), plugins };
@@ -119,12 +118,17 @@ function install(o: Options, say: (line: string) => void): void {
 }
 
 export function installMain(args: string[]): number {
+  // Asked for, as with cni --help and doctor --help: the usage on stdout, and success.
+  if (args.includes("--help") || args.includes("-h")) {
+    writeAll(1, USAGE);
+    return 0;
+  }
   let o: Options;
   try {
     o = parseArgs(args);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    writeAll(2, `${e.message ? `cni install: ${e.message}\n` : ""}${USAGE}`);
+    writeAll(2, `cni install: ${e.message}\n${USAGE}`);
     return 2;
   }
   try {

@@ -41,6 +41,17 @@ describe("--help", () => {
     });
   }
 
+  for (const flag of ["--help", "-h"]) {
+    it(`cni install ${flag} prints its usage and defaults on stdout and succeeds, installing nothing`, () => {
+      const r = cni(["install", flag]);
+      expect(r.status).toBe(0);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toContain("usage: cni install");
+      expect(r.stdout).toContain("default DIR: /opt/cni/bin");
+      expect(r.stdout).not.toMatch(/installed|linked|up to date/);
+    });
+  }
+
   it("cni tool --help prints its usage on stdout and succeeds, with the same cache default", () => {
     const r = cni(["tool", "--help"]);
     expect(r.status).toBe(0);
