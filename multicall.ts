@@ -3,10 +3,7 @@
 // timings when asked. Loaded by cni.ts only when needed, so a VERSION call never evaluates skel.
 import { type Plugin, pluginMain, registerPlugin, registeredNames, registeredPlugin, writeAll, writeLogLine } from "./lib/skel/index.ts";
 import { type EntryTimes, timingReport } from "./lib/skel/timings.ts";
-
-declare const CNI_BUILD_VERSION: string | undefined;
-declare const CNI_BUILD_COMMIT: string | undefined;
-declare const CNI_BUILD_TARGET: string | undefined;
+import { buildIdentity, identityText } from "./lib/skel/build.ts";
 
 export interface Invocation {
   /** Loaders by plugin name, in registration order (the order `cni --version` lists them). */
@@ -21,10 +18,7 @@ export interface Invocation {
 }
 
 function versionLine(): string {
-  const version = typeof CNI_BUILD_VERSION === "string" ? CNI_BUILD_VERSION : "dev";
-  const commit = typeof CNI_BUILD_COMMIT === "string" ? CNI_BUILD_COMMIT : "unknown";
-  const target = typeof CNI_BUILD_TARGET === "string" ? CNI_BUILD_TARGET : "unknown";
-  return `cni ${version} (commit ${commit}, ${target}); plugins: ${registeredNames().join(", ")}`;
+  return `${identityText(buildIdentity())}; plugins: ${registeredNames().join(", ")}`;
 }
 
 /** A link of ours whose plugin is not in this build: answer a runtime in its own language. */

@@ -8,6 +8,9 @@
 import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
 import { scratchPath } from "../lib/sys/atomic-files.ts";
 
+/** The executable's name in the folder; every plugin name is a link to it. */
+export const INSTALLED_NAME = "cni";
+
 const CHUNK = 1 << 20;
 // The Go linker writes this magic at the start of a Go executable's build information.
 const GO_BUILDINFO = Buffer.from("\xff Go buildinf:", "latin1");

@@ -6,10 +6,10 @@ import { join, resolve } from "node:path";
 import { registeredNames, writeAll } from "../lib/skel/index.ts";
 import { copyFileLocked, removeAbandonedScratch, syncDir } from "../lib/sys/atomic-files.ts";
 import { InstallError, explain } from "./install-errors.ts";
-import { describeExisting, isInstalled, isLinkTo, linkAtomic } from "./install-files.ts";
+import { INSTALLED_NAME, describeExisting, isInstalled, isLinkTo, linkAtomic } from "./install-files.ts";
 
 export const DEFAULT_DEST = "/opt/cni/bin";
-const EXECUTABLE = "cni";
+const EXECUTABLE = INSTALLED_NAME;
 /** The running executable, whatever name it was started by. */
 const SELF = "/proc/self/exe";
 

@@ -17,6 +17,10 @@ type Options = {
   stdio?: unknown[];
   /** A descriptor the child inherits (as its fd 3), e.g. to share a lock it must hold as long as it runs. */
   shareFd?: number;
+  /** The child's argv[0], when it differs from the file run (a multi-call executable dispatches on it). */
+  argv0?: string;
+  /** Milliseconds before the child is killed and the call fails with ETIMEDOUT, as node's does. */
+  timeout?: number;
 };
 
 function nodeSpawnSync(cmd: string, args: string[], opts: Options): SpawnSyncReturns<string | Buffer> {
@@ -50,6 +54,8 @@ function bunSpawnSync(cmd: string, args: string[], o: Options): SpawnSyncReturns
         ...(o.shareFd === undefined ? [] : [o.shareFd]),
       ],
       maxBuffer: o.maxBuffer,
+      ...(o.argv0 === undefined ? {} : { argv0: o.argv0 }),
+      ...(o.timeout === undefined ? {} : { timeout: o.timeout }),
     });
   } catch (e) {
     // Cannot start it (ENOENT, EACCES, ENOEXEC): node reports this as `error`, not by throwing.
@@ -66,6 +72,9 @@ function bunSpawnSync(cmd: string, args: string[], o: Options): SpawnSyncReturns
     status: r.exitCode,
     signal: (r.signalCode ?? null) as NodeJS.Signals | null,
   };
+  if (r.exitedDueToTimeout) {
+    out.error = Object.assign(new Error(`spawnSync ${cmd} ETIMEDOUT`), { code: "ETIMEDOUT" });
+  }
   if (r.exitedDueToMaxBuffer) {
     out.error = Object.assign(new Error(`spawnSync ${cmd} ENOBUFS (stdout or stderr buffer reached maxBuffer size limit)`), { code: "ENOBUFS" });
   }

@@ -3,7 +3,7 @@
 // disappears without a DEL or a bridge is left from another lease, with --fix repairing only what is safe.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeFakePlugin } from "../helpers/fake-plugin.ts";
@@ -204,6 +204,88 @@ describe("config", () => {
     expect(check(named.report!, "config").evidence[0]).toContain(
       '10-flannel.conflist (network "cbr0"): it is the first file of network "cbr0" (--network)',
     );
+  });
+});
+
+describe("who answers each plugin name", () => {
+  // The plugins the stock list runs: flannel, its delegates bridge and host-local, and portmap.
+  const NAMES = ["flannel", "bridge", "host-local", "portmap"];
+  const GO_BRIDGE = "/usr/lib/cni/bridge";
+  const ours = spawnSync(join(BIN, "cni"), ["--version"], { encoding: "utf8" }).stdout.split(";")[0];
+
+  /** A bin folder as `cni install` makes it: cni and a link per plugin. */
+  function installed(): string {
+    const bin = box.tmpdir();
+    const r = spawnSync(join(BIN, "cni"), ["install", "--dest", bin], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return bin;
+  }
+  /** What the config check says, and the fix applied as written: cni install into the folder, by this build. */
+  const configOf = (n: ReturnType<typeof node>, bin: string) => check(n.doctor(["--json"], bin).report!, "config");
+  const reinstall = (bin: string) => expect(spawnSync(join(BIN, "cni"), ["install", "--dest", bin]).status).toBe(0);
+
+  it("a folder installed by this build: every name is this executable, named in the evidence", () => {
+    const n = node();
+    const bin = installed();
+    const c = configOf(n, bin);
+    expect(c.status, c.summary).toBe("ok");
+    expect(c.summary).toContain(`its plugins are this cni (${ours})`);
+    for (const name of NAMES) expect(c.evidence).toContain(`${name}: ${join(bin, name)} is this executable (${ours}) and supports 0.3.1`);
+  });
+
+  it("Debian's Go bridge copied over one name: a warning naming the file, what it is and its size; cni install restores it", () => {
+    const n = node();
+    const bin = installed();
+    sh(n.ns, `cp --remove-destination ${GO_BRIDGE} ${join(bin, "bridge")}`);
+    const size = statSync(GO_BRIDGE).size;
+    const c = configOf(n, bin);
+    expect(c.status).toBe("warn");
+    expect(c.summary).toContain(
+      `${join(bin, "bridge")} is not cni but a Go program of ${size} bytes: it says "CNI bridge plugin version unknown" (VERSION: supports 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0)`,
+    );
+    expect(c.summary).not.toContain(join(bin, "flannel"));
+    expect(c.fix).toContain(`cni install --dest ${bin}`);
+    reinstall(bin);
+    expect(configOf(n, bin).status).toBe("ok");
+  });
+
+  it("the Go bridge copied with cp -f through the link: cni itself is overwritten, and flannel's name runs the bridge plugin", () => {
+    const n = node();
+    const bin = installed();
+    sh(n.ns, `cp -f ${GO_BRIDGE} ${join(bin, "bridge")}`);
+    expect(lstatSync(join(bin, "bridge")).isSymbolicLink()).toBe(true);
+    const c = configOf(n, bin);
+    expect(c.status).toBe("fail");
+    const size = statSync(GO_BRIDGE).size;
+    expect(c.summary).toContain(
+      `${join(bin, "flannel")} is not cni but a link to cni, which is a Go program of ${size} bytes: it says "CNI bridge plugin version unknown", so the "flannel" name runs the bridge plugin (VERSION: supports 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0); ${join(bin, "cni")} itself was overwritten (cp -f onto a link writes through it)`,
+    );
+    expect(c.fix).toContain(`cni install --dest ${bin}`);
+    // The bridge name does run a bridge plugin, just not ours: a warning, listed with the evidence.
+    expect(c.evidence.join("\n")).toContain(`${join(bin, "bridge")} is not cni but a link to cni, which is a Go program of ${size} bytes`);
+    reinstall(bin);
+    expect(configOf(n, bin).status).toBe("ok");
+  });
+
+  it("another build of cni under the names: a warning naming both builds; cni install by this build restores it", () => {
+    const n = node();
+    const bin = installed();
+    // A real build of ours with another commit stamped in: this build's bytes with its commit text replaced.
+    const commit = /\(commit (\w+),/.exec(ours)![1];
+    const other = "0123456789ab".slice(0, commit.length);
+    const bytes = readFileSync(join(BIN, "cni"));
+    const copy = join(box.tmpdir(), "cni");
+    writeFileSync(copy, bytes.toString("latin1").replaceAll(commit, other), { encoding: "latin1", mode: 0o755 });
+    sh(n.ns, `cp --remove-destination ${copy} ${join(bin, "cni")}`);
+    const c = configOf(n, bin);
+    expect(c.status).toBe("warn");
+    const theirs = ours.replace(commit, other);
+    expect(c.summary).toContain(
+      `${join(bin, "flannel")} is another build of cni, ${theirs} (a link to cni, which is a file of ${bytes.length} bytes), not this one (${ours})`,
+    );
+    expect(c.fix).toContain(`cni install --dest ${bin}`);
+    reinstall(bin);
+    expect(configOf(n, bin).status).toBe("ok");
   });
 });
 

@@ -1,79 +1,14 @@
 // Check 1: a network configuration exists, is valid (JSON Schema, with the key path of each error), is the only
 // one (or which one wins, and why), and every plugin it runs is an executable in the bin folder that supports
-// the list's version (asked: VERSION).
-import { accessSync, constants, statSync } from "node:fs";
-import { basename, join } from "node:path";
-import { spawnSync } from "../../../lib/sys/spawn.ts";
-import { isObject } from "../../../lib/skel/index.ts";
-import { loadConfig as loadFlannelConfig } from "../../../plugins/flannel/config.ts";
-import { delegateTypes } from "../../../plugins/flannel/render.ts";
+// the list's version (asked: VERSION) and is this build of cni, or else what it is (plugin-findings.ts).
+import { basename } from "node:path";
 import { type CheckResult, type Finding, fromFindings } from "../check.ts";
+import { pluginFinding, pluginTypes } from "../plugin-findings.ts";
+import { thisBuild } from "../plugin-identity.ts";
 import type { NodeSurvey } from "../survey.ts";
 import { validate } from "../schema.ts";
 
 const ID = "config";
-
-/** Every plugin the list runs, with the delegates flannel (as it renders them) and bridge call. */
-function pluginTypes(node: NodeSurvey): string[] {
-  const types = new Set<string>();
-  const list = node.configs.active?.list;
-  for (const p of list?.plugins ?? []) {
-    types.add(p.type);
-    let extra: unknown[] = [isObject(p.conf.ipam) ? p.conf.ipam.type : undefined];
-    if (p.type === "flannel") {
-      try {
-        const t = delegateTypes(loadFlannelConfig({ ...p.conf, name: list!.name, cniVersion: list!.cniVersion }, { teardown: true }));
-        extra = [t.type, t.ipamType];
-      } catch {
-        extra = []; // flannel refuses its config: the schema check names why
-      }
-    }
-    for (const t of extra) if (typeof t === "string" && t) types.add(t);
-  }
-  return [...types];
-}
-
-function askVersion(path: string, version: string): { versions?: string[]; error?: string } {
-  const r = spawnSync(path, [], {
-    env: { CNI_COMMAND: "VERSION", PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
-    input: JSON.stringify({ cniVersion: version }),
-    encoding: "utf8",
-    timeout: 10_000,
-    maxBuffer: 1 << 20,
-  });
-  if (r.error) return { error: r.error.message };
-  try {
-    const j = JSON.parse(r.stdout) as { supportedVersions?: unknown; msg?: unknown };
-    if (Array.isArray(j.supportedVersions)) return { versions: j.supportedVersions.map(String) };
-    return { error: `answered ${r.stdout.trim().slice(0, 200)}` };
-  } catch {
-    return { error: `exit ${r.status}, printed ${JSON.stringify(r.stdout.trim().slice(0, 200))}, not a VERSION answer` };
-  }
-}
-
-function pluginFinding(bin: string, type: string, version: string): Finding | string {
-  const path = join(bin, type);
-  try {
-    if (!statSync(path).isFile()) throw new Error("not a file");
-    accessSync(path, constants.X_OK);
-  } catch {
-    return {
-      status: "fail",
-      text: `plugin "${type}" is not an executable in ${bin}`,
-      fix: `install the ${type} plugin as ${path} (or pass --bin-dir where the runtime's CNI_PATH points)`,
-    };
-  }
-  const v = askVersion(path, version);
-  if (v.error) return { status: "fail", text: `${path} does not answer VERSION: ${v.error}`, fix: `replace ${path} with a working CNI plugin` };
-  if (version && !v.versions!.includes(version)) {
-    return {
-      status: "fail",
-      text: `${path} does not support cniVersion ${version} (it supports ${v.versions!.join(", ")})`,
-      fix: `set "cniVersion" to one of ${v.versions!.join(", ")}, or upgrade the plugin`,
-    };
-  }
-  return `${type}: ${path} supports ${version}`;
-}
 
 export function checkConfig(node: NodeSurvey): CheckResult {
   const { configs } = node;
@@ -129,5 +64,6 @@ export function checkConfig(node: NodeSurvey): CheckResult {
     if (typeof r === "string") evidence.push(r);
     else findings.push(r);
   }
-  return fromFindings(ID, `${basename(active.file)} is valid and its plugins answer for cniVersion ${active.list.cniVersion}`, evidence, findings);
+  const okSummary = `${basename(active.file)} is valid and its plugins are this cni (${thisBuild()}) and answer for cniVersion ${active.list.cniVersion}`;
+  return fromFindings(ID, okSummary, evidence, findings);
 }
