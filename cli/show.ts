@@ -32,7 +32,7 @@ interface Peer {
   endpoint?: string;
   mac?: string;
   status: Status;
-  problems: string[];
+  problems: Problem[];
 }
 
 interface Port {
@@ -40,7 +40,7 @@ interface Port {
   mtu: number;
   pod?: { containerID: string; netns?: string; ifName: string; addresses: string[]; hostPorts: string[] };
   status: Status;
-  problems: string[];
+  problems: Problem[];
 }
 
 interface Overlay {
@@ -61,7 +61,8 @@ export interface Picture {
   underlay?: { name: string; addresses: string[]; mtu: number };
   /** One per overlay device (VXLAN: one per family the lease gives pods); the routed backends: one, no device. */
   overlays: Overlay[];
-  bridge?: { name: string; addresses: string[]; mtu: number; up: boolean; ports: Port[]; status: Status; problems: string[] };
+  bridge?: { name: string; addresses: string[]; mtu: number; up: boolean; ports: Port[]; status: Status; problems: Problem[] };
+  /** Every problem; a node in the picture lists those about it, in the same shape (schemas/show-output.schema.json). */
   problems: Problem[];
 }
 
@@ -73,11 +74,11 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 const mentions = (text: string, token: string) => new RegExp(`(^|[^\\w.:/])${escapeRegExp(token)}(?![\\w/]|\\.\\d)`).test(text);
 
 /** The problems whose text names `token` (a subnet, a device, an address), and the worst status among them. */
-function about(all: Problem[], checks: string[], ...tokens: string[]): { status: Status; problems: string[] } {
+function about(all: Problem[], checks: string[], ...tokens: string[]): { status: Status; problems: Problem[] } {
   const problems = all.filter((p) => checks.includes(p.check));
   const mine = problems.filter((p) => tokens.some((t) => mentions(p.text, t)));
   const status: Status = mine.some((p) => p.status === "fail") ? "fail" : mine.length ? "warn" : "ok";
-  return { status, problems: mine.map((p) => p.text) };
+  return { status, problems: mine };
 }
 
 const podView = (p: Pod) => ({
@@ -191,7 +192,8 @@ const COLOUR: Record<Status, string> = { ok: "", warn: "\x1b[33m", fail: "\x1b[1
 const RESET = "\x1b[0m";
 
 export function drawing(p: Picture, colour: boolean): string {
-  const mark = (s: Status, texts: string[]) => (s === "ok" ? "" : `${colour ? COLOUR[s] : ""}${MARK[s]}${texts.join("; ")}${colour ? RESET : ""}`);
+  const mark = (s: Status, ps: Problem[]) =>
+    s === "ok" ? "" : `${colour ? COLOUR[s] : ""}${MARK[s]}${ps.map((x) => x.text).join("; ")}${colour ? RESET : ""}`;
   const worstOf = (ps: Problem[]): Status => (ps.some((x) => x.status === "fail") ? "fail" : ps.length ? "warn" : "ok");
   const out: string[] = [];
   out.push(`node: network "${p.network ?? "?"}"${p.conf ? ` (${basename(p.conf)})` : ""}`);
@@ -199,17 +201,11 @@ export function drawing(p: Picture, colour: boolean): string {
   out.push(
     p.lease
       ? `├─ lease    ${[p.lease.subnet, p.lease.ipv6Subnet].filter(Boolean).join(",")} of ${p.lease.network.join(",")}  MTU ${p.lease.mtu}  ipMasq ${p.lease.ipMasq}` +
-          mark(
-            worstOf(leaseProblems),
-            leaseProblems.map((x) => x.text),
-          )
-      : `├─ lease    none${mark(
-          "fail",
-          leaseProblems.map((x) => x.text),
-        )}`,
+          mark(worstOf(leaseProblems), leaseProblems)
+      : `├─ lease    none${mark("fail", leaseProblems)}`,
   );
   if (p.underlay) out.push(`├─ underlay ${p.underlay.name}  ${p.underlay.addresses.join(" ")}  MTU ${p.underlay.mtu}`);
-  const onPeer = (x: Problem) => p.overlays.some((o) => o.peers.some((peer) => peer.problems.includes(x.text)));
+  const onPeer = (x: Problem) => p.overlays.some((o) => o.peers.some((peer) => peer.problems.some((q) => q.text === x.text)));
   const overlayProblems = p.problems.filter((x) => (x.check === "vxlan" || x.check === "routes") && !onPeer(x));
   // A problem of the overlay goes with the device it names, else with the first.
   const ownerOf = (x: Problem) => p.overlays.findIndex((o) => !!o.device && mentions(x.text, o.device));
@@ -220,12 +216,7 @@ export function drawing(p: Picture, colour: boolean): string {
           .filter(Boolean)
           .join(" ")})  MTU ${o.mtu}  ${o.up ? "up" : "DOWN"}`
       : `${o.backend} (routes via the underlay)`;
-    out.push(
-      `├─ overlay  ${head}${mark(
-        worstOf(own),
-        own.map((x) => x.text),
-      )}`,
-    );
+    out.push(`├─ overlay  ${head}${mark(worstOf(own), own)}`);
     o.peers.forEach((peer, i) => {
       const last = i === o.peers.length - 1;
       const where = `${peer.subnet.padEnd(18)} → ${(peer.endpoint ?? "?").padEnd(15)}${peer.mac ? ` ${peer.mac}` : ""}`;
@@ -247,15 +238,18 @@ export function drawing(p: Picture, colour: boolean): string {
       out.push(`   ${last ? "└" : "├"}─ ${port.veth.padEnd(14)} → ${pod}${mark(port.status, port.problems)}`);
     });
   }
-  const shown = new Set([
-    ...p.overlays.flatMap((o) => o.peers.flatMap((x) => x.problems)),
-    ...[...overlayProblems, ...leaseProblems].map((x) => x.text),
-    ...(b ? [...b.problems, ...b.ports.flatMap((x) => x.problems)] : []),
-  ]);
+  const shown = new Set(
+    [
+      ...p.overlays.flatMap((o) => o.peers.flatMap((x) => x.problems)),
+      ...overlayProblems,
+      ...leaseProblems,
+      ...(b ? [...b.problems, ...b.ports.flatMap((x) => x.problems)] : []),
+    ].map((x) => x.text),
+  );
   const elsewhere = p.problems.filter((x) => !shown.has(x.text));
   if (elsewhere.length) {
     out.push("", "elsewhere");
-    for (const x of elsewhere) out.push(`${mark(x.status, [`${x.check}: ${x.text}`]).replace(/^(\x1b\[[\d;]*m)? {2}/, "$1")}`);
+    for (const x of elsewhere) out.push(`${mark(x.status, [{ ...x, text: `${x.check}: ${x.text}` }]).replace(/^(\x1b\[[\d;]*m)? {2}/, "$1")}`);
   }
   const fails = p.problems.filter((x) => x.status === "fail").length;
   const warns = p.problems.filter((x) => x.status === "warn").length;

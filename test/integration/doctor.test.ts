@@ -7,6 +7,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, 
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeFakePlugin } from "../helpers/fake-plugin.ts";
+import { doctorOutputErrors, showOutputErrors } from "../helpers/output-schemas.ts";
 import { BIN } from "../helpers/paths.ts";
 import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
 import { bootTime } from "../helpers/reboot.ts";
@@ -58,6 +59,8 @@ function node(o: { ipMasq?: boolean; delegate?: object; onlyNft?: boolean } = {}
     } catch {
       report = undefined;
     }
+    // Every report a test reads, healthy or broken, is held to the published schema.
+    if (report) expect(doctorOutputErrors(report), r.stdout).toBe("");
     return { code: r.status, out: r.stdout + r.stderr, stdout: r.stdout, report };
   };
   const env = { PATH, CNI_PATH: BIN, NETCONFPATH: join(tmp, "net.d"), CNI_CACHE_DIR: join(tmp, "cache") };
@@ -735,6 +738,7 @@ describe("masquerade", () => {
         env: { ...process.env, PATH: pathWithout(tmp, ["nft"]) },
       },
     );
+    expect(doctorOutputErrors(JSON.parse(d.stdout))).toBe("");
     const fw = check(JSON.parse(d.stdout), "firewall");
     expect(fw.status).toBe("fail");
     expect(fw.summary).toContain("bridge: ipMasq needs iptables or nftables, and neither is usable here");
@@ -880,6 +884,7 @@ describe("forwarding", () => {
       ],
       { encoding: "utf8" },
     );
+    expect(doctorOutputErrors(JSON.parse(r.stdout))).toBe("");
     const missing = check(JSON.parse(r.stdout), "forwarding");
     expect(missing.status).toBe("fail");
     expect(missing.summary).toContain("flannel0 (udp backend) exists but /dev/net/tun does not");
@@ -888,9 +893,24 @@ describe("forwarding", () => {
 });
 
 describe("a running pod's host veth", () => {
-  const showOf = (n: ReturnType<typeof node>) =>
-    inNs(n.ns, [join(BIN, "cni"), "show", "--conf-dir", join(n.tmp, "net.d"), "--bin-dir", BIN, "--cache-dir", join(n.tmp, "cache", "results")])
-      .stdout;
+  const showOf = (n: ReturnType<typeof node>, args: string[] = []) =>
+    inNs(n.ns, [
+      join(BIN, "cni"),
+      "show",
+      "--conf-dir",
+      join(n.tmp, "net.d"),
+      "--bin-dir",
+      BIN,
+      "--cache-dir",
+      join(n.tmp, "cache", "results"),
+      ...args,
+    ]).stdout;
+  /** show --json, held to the published schema. */
+  const pictureOf = (n: ReturnType<typeof node>) => {
+    const j = JSON.parse(showOf(n, ["--json"]));
+    expect(showOutputErrors(j)).toBe("");
+    return j;
+  };
 
   it.each([
     ["detached from cni0", "nomaster", "is not attached to bridge cni0"],
@@ -909,10 +929,15 @@ describe("a running pod's host veth", () => {
     const show = showOf(n);
     expect(show).toMatch(new RegExp(`${p.veth} +→ ${id.slice(0, 16)} .*✗ pod ${id} \\(eth0\\): veth ${p.veth} ${says}`));
     expect(show).not.toContain("no problems");
+    // In the JSON the port carries the problem in the same shape as the list of all problems.
+    const broken = pictureOf(n).bridge.ports.find((x: { veth: string }) => x.veth === p.veth);
+    expect(broken.status).toBe("fail");
+    expect(broken.problems).toEqual([{ check: "links", status: "fail", text: c.summary }]);
     sh(n.ns, `ip link set ${p.veth} master cni0 up`);
     const again = n.doctor(["--json"]);
     expect(failing(again.report!), again.out).toEqual([]);
     expect(showOf(n)).toContain("no problems");
+    expect(pictureOf(n).bridge.ports[0].problems).toEqual([]);
   });
 });
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bunPath } from "../../scripts/bun-path.mjs";
 import { FAULTS } from "../../scripts/lab/faults.ts";
 import { BIN, ROOT } from "../helpers/paths.ts";
+import { doctorOutputErrors, showOutputErrors } from "../helpers/output-schemas.ts";
 
 const LAB = join(ROOT, "scripts", "lab", "main.ts");
 const run = randomBytes(3).toString("hex");
@@ -35,6 +36,8 @@ function doctor(name: string, ...args: string[]): { code: number; report?: Repor
   } catch {
     report = undefined;
   }
+  // Every report of the lab, healthy, broken or after --fix, is held to the published schema.
+  if (report) expect(doctorOutputErrors(report), r.stdout).toBe("");
   return { code: r.status ?? -1, report, out: r.stdout + r.stderr };
 }
 
@@ -173,6 +176,7 @@ describe("faults injected into one kept VXLAN lab", () => {
     expect(r.stdout).toMatch(/veth\w+\s+→ cnitool-\w+\s+\/var\/run\/netns\/cnilab-\w+-n1p1\s+eth0 10\.244\.1\.\d+\/24\s+hostPort 8080→80\/tcp/);
     expect(r.stdout).toContain("no problems");
     const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
+    expect(showOutputErrors(j)).toBe("");
     expect(j.overlays).toHaveLength(1);
     expect(j.overlays[0]).toMatchObject({
       backend: "vxlan",
@@ -193,7 +197,9 @@ describe("faults injected into one kept VXLAN lab", () => {
       expect(r.stdout).toMatch(/10\.244\.2\.0\/24\s+→ 10\.0\.2\.15 .*✗ .*this node's own address/);
       expect(r.stdout).toMatch(/vethdead0\s+→ no running pod\s+✗ vethdead0 on cni0 belongs to no running pod/);
       const j = JSON.parse(onNode1("show", name, ["--json"]).stdout);
+      expect(showOutputErrors(j)).toBe("");
       expect(j.overlays[0].peers[0].status).toBe("fail");
+      expect(j.overlays[0].peers[0].problems[0]).toMatchObject({ check: "vxlan", status: "fail" });
       expect(j.bridge.ports.find((p: { veth: string }) => p.veth === "vethdead0").status).toBe("fail");
     } finally {
       lab(name, "--mend", "nat-vtep");
