@@ -39,6 +39,8 @@ interface Options {
   backend: Backend;
   family: IpFamily;
   keep: boolean;
+  /** --keep was given: a lab that fails is kept for a look. A lab kept only to be broken is removed when it fails. */
+  keepAsked: boolean;
   down: boolean;
   bin: string;
   /** The lab's id (random unless given). */
@@ -54,6 +56,7 @@ function parse(argv: string[]): Options {
     backend: "vxlan",
     family: "ipv4",
     keep: false,
+    keepAsked: false,
     down: false,
     bin: resolve(import.meta.dir, "..", "..", "dist", "bin"),
   };
@@ -64,7 +67,7 @@ function parse(argv: string[]): Options {
     else if (a === "--pods-per-node") o.podsPerNode = Number(value());
     else if (a === "--backend") o.backend = value() as Backend;
     else if (a === "--ip-family") o.family = value() as IpFamily;
-    else if (a === "--keep") o.keep = true;
+    else if (a === "--keep") o.keep = o.keepAsked = true;
     else if (a === "--down") o.down = true;
     else if (a === "--bin") o.bin = resolve(value());
     else if (a === "--name") o.name = value();
@@ -191,18 +194,22 @@ function diagnose(o: Options, node: LabNode): Check {
   return { name: `cni doctor on ${node.ns} finds no failure`, ok: doctor.code === 0, detail: doctor.code === 0 ? "exit 0" : `exit ${doctor.code}` };
 }
 
+/** Refuse a fault the lab's backend cannot have: before a new lab is made, so a refusal leaves nothing behind. */
+function checkFaultFits(fault: Fault, backend: Backend, family: IpFamily): void {
+  if (fault.backends && !fault.backends.includes(backend)) {
+    throw new Error(`fault ${fault.name} needs backend ${fault.backends.join(" or ")}; this lab is ${backend}`);
+  }
+  if (fault.families && !fault.families.includes(family)) {
+    throw new Error(`fault ${fault.name} needs --ip-family ${fault.families.join(" or ")}; this lab is ${family}`);
+  }
+}
+
 /** Break (or mend) node1 of a lab that is up, and print what doctor says. */
 function breakOrMend(o: Options, stateDir: string): number {
   const lab = JSON.parse(readFileSync(recordFile(stateDir), "utf8")) as LabRecord;
   const [node, ...peers] = lab.nodes;
   const fault = (o.breakFault ?? o.mendFault)!;
-  if (fault.backends && !fault.backends.includes(lab.backend)) {
-    throw new Error(`fault ${fault.name} needs backend ${fault.backends.join(" or ")}; this lab is ${lab.backend}`);
-  }
-  const family = lab.family ?? "ipv4";
-  if (fault.families && !fault.families.includes(family)) {
-    throw new Error(`fault ${fault.name} needs --ip-family ${fault.families.join(" or ")}; this lab is ${family}`);
-  }
+  checkFaultFits(fault, lab.backend, lab.family ?? "ipv4");
   if (o.breakFault) {
     fault.apply(node, peers, lab.backend);
     const id = basename(stateDir).slice(PREFIX.length);
@@ -230,6 +237,7 @@ async function main(): Promise<number> {
   if (!existsSync(join(o.bin, "cni"))) throw new Error(`${o.bin}/cni not found: run npm run build`);
   if ((o.breakFault || o.mendFault) && named && labNamespaces(named).length) return breakOrMend(o, join(STATE_ROOT, named));
   if (o.mendFault) throw new Error(`--mend needs --name of a lab that is up`);
+  if (o.breakFault) checkFaultFits(o.breakFault, o.backend, o.family);
   const prefix = freshPrefix(o.name);
   const stateDir = join(STATE_ROOT, prefix);
   const pods: LabPod[] = [];
@@ -264,8 +272,10 @@ async function main(): Promise<number> {
     console.log(`  [${clean.ok ? "PASS" : "FAIL"}] ${clean.name}\n         ${clean.detail}`);
     checks.push(clean);
     if (o.breakFault) {
+      const code = breakOrMend(o, stateDir);
+      // Broken as asked: the lab stays up (only now, so a break that throws still removes it).
       tornDown = true;
-      return breakOrMend(o, stateDir);
+      return code;
     }
     const failed = checks.filter((c) => !c.ok).length;
     if (o.keep) {
@@ -294,9 +304,14 @@ async function main(): Promise<number> {
     return failed || leftovers.length || left.length ? 1 : 0;
   } catch (e) {
     console.error(`lab failed: ${(e as Error).message}`);
-    if (!o.keep) cleanup();
+    // A lab kept only for --break is of no use once the run failed (its fault may be half-applied): removed.
+    if (!o.keepAsked) cleanup();
     return 1;
   }
 }
 
-process.exitCode = await main();
+// Refused before a lab is made (an option, a fault the backend cannot have): one line, as a failed lab says it.
+process.exitCode = await main().catch((e: Error) => {
+  console.error(`lab: ${e.message}`);
+  return 2;
+});

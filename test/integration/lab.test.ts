@@ -3,6 +3,8 @@
 // its own name, and the test looks only at its own namespaces: a lab a developer kept stays up and untouched.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bunPath } from "../../scripts/bun-path.mjs";
@@ -53,6 +55,31 @@ describe("the lab (npm run demo)", () => {
     expect(labNamespaces(name).length).toBe(3);
     const down = lab(name, "--down");
     expect(down.status).toBe(0);
+    expect(labNamespaces(name)).toEqual([]);
+    keptIsUp();
+  });
+
+  it("--break on a fresh lab whose run fails once its namespaces exist removes the lab it made", () => {
+    // The bin folder's cni is Debian's Go bridge (as cp -f through a link leaves it): the first pod's ADD fails.
+    const name = labName();
+    const bin = mkdtempSync(join(tmpdir(), "cni-lab-bin-"));
+    try {
+      copyFileSync("/usr/lib/cni/bridge", join(bin, "cni"));
+      const r = lab(name, "--nodes", "1", "--pods-per-node", "1", "--bin", bin, "--break", "leaked");
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("lab failed:");
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(labNamespaces(name)).toEqual([]);
+    keptIsUp();
+  });
+
+  it("--break with a fault the backend cannot have is refused in one line before a lab is made", () => {
+    const name = labName();
+    const r = lab(name, "--break", "remote-gateway");
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe("lab: fault remote-gateway needs backend host-gw; this lab is vxlan");
     expect(labNamespaces(name)).toEqual([]);
     keptIsUp();
   });
