@@ -4,7 +4,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "../../lib/sys/spawn.ts";
-import { isObject } from "../../lib/skel/index.ts";
+import { describeValue, isObject } from "../../lib/skel/index.ts";
 import { identityText } from "../../lib/skel/build.ts";
 import { loadConfig as loadFlannelConfig } from "../../plugins/flannel/config.ts";
 import { delegateTypes } from "../../plugins/flannel/render.ts";
@@ -53,6 +53,14 @@ function askVersion(path: string, version: string): { versions?: string[]; error
 
 /** One plugin name: evidence (a string) when it is this build and supports `version`, else a finding. */
 export function pluginFinding(bin: string, type: string, version: string): Finding | string {
+  // A type is a file name in the bin folder, as libcni (and our delegation) finds it: never a path to run.
+  if (type.includes("/") || type.includes("\0")) {
+    return {
+      status: "fail",
+      text: `plugin type ${describeValue(type)} is not a file name: the runtime finds no such plugin`,
+      fix: "name the plugin by its file name in the bin folder (flannel, bridge, host-local, portmap, …)",
+    };
+  }
   const path = join(bin, type);
   try {
     if (!statSync(path).isFile()) throw new Error("not a file");

@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeFakePlugin } from "../helpers/fake-plugin.ts";
 import { doctorOutputErrors, showOutputErrors } from "../helpers/output-schemas.ts";
@@ -183,6 +183,22 @@ describe("config", () => {
     expect(text).toContain(`${join(bin, "flannel")} does not support cniVersion 0.2.0`);
     expect(text).toContain(`plugin "portmap" is not an executable in ${bin}`);
     expect(text).toContain(`plugin "bridge" is not an executable in ${bin}`);
+  });
+
+  it("a plugin type that is a path is refused as the runtime refuses it, and the file it points at is never run", () => {
+    const n = node();
+    const bin = box.tmpdir();
+    const elsewhere = box.tmpdir();
+    const marker = join(elsewhere, "ran");
+    writeFileSync(join(elsewhere, "plugin"), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    const type = `../${basename(elsewhere)}/plugin`;
+    const list = n.conflist();
+    list.plugins.push({ type } as never);
+    n.writeList(list);
+    const c = check(n.doctor(["--json"], bin).report!, "config");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain(`plugin type ${JSON.stringify(type)} is not a file name: the runtime finds no such plugin`);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it("a dangling link among the configurations is named as broken, as the runtime's loader finds it", () => {
