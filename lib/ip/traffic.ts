@@ -6,10 +6,14 @@ import { type CIDR, type IPBytes, lastOf, networkOf, toBigInt } from "./addr.ts"
 /** One side of the traffic: addresses inside a network, or every address outside it. */
 export type Side = { in: CIDR } | { out: CIDR };
 
-/** A class of packets, by their source and destination addresses; a side left out is any address. */
+/** A class of packets, by their source and destination addresses; a side left out is any address. With `proto`
+ *  (and `dport`), only packets of that protocol (to that port): a rule's protocol and port matches then take all or
+ *  none of them, so a DROP of exactly that port ends the walk, where without them it takes only some packets. */
 export interface Traffic {
   src?: Side;
   dst?: Side;
+  proto?: "udp" | "tcp";
+  dport?: number;
 }
 
 /** How a rule's match takes the packets of a traffic class. */
@@ -23,7 +27,8 @@ export interface Span {
 
 export const spanOf = (c: CIDR): Span => ({ first: networkOf(c), last: lastOf(c) });
 
-const negate = (m: Match): Match => (m === "all" ? "none" : m === "none" ? "all" : "some");
+/** `m` as a negated match (`! -s X`, `!= X`) takes the traffic, when `negated`. */
+export const flip = (m: Match, negated: boolean): Match => (!negated ? m : m === "all" ? "none" : m === "none" ? "all" : "some");
 
 /**
  * How "address in any of `spans`" (or not in any of them, when `negated`) takes a side of the traffic. A match on
@@ -48,7 +53,7 @@ export function spansMatch(spans: Span[], negated: boolean, side: Side | undefin
       : xs.every(([xa, xb]) => a <= xa && xb <= b)
         ? "none"
         : "some";
-  return negated ? negate(m) : m;
+  return flip(m, negated);
 }
 
 /** How `-s X` (or `! -s X` when `negated`) takes a side of the traffic. */

@@ -2,7 +2,7 @@
 // built-in chain, following jumps (-j) and gotos (-g) in order and stopping where a RETURN, ACCEPT, DROP (or any
 // other ending target) takes all of that traffic first. A rule written somewhere nothing jumps to does nothing.
 import { parseCIDR } from "../ip/addr.ts";
-import { type Match, type Traffic, sideMatch } from "../ip/traffic.ts";
+import { type Match, type Traffic, flip, sideMatch } from "../ip/traffic.ts";
 import { savedArgs } from "./rule-text.ts";
 
 /** Where the walk ended for the traffic. */
@@ -46,6 +46,22 @@ interface Rule {
   covers: boolean;
 }
 
+const PROTO_NUMBERS: Record<string, string> = { "6": "tcp", "17": "udp" };
+
+/** How `-p X` takes packets of protocol `proto`. */
+const protoMatch = (x: string, proto: string): Match => ((PROTO_NUMBERS[x] ?? x.toLowerCase()) === proto || x === "all" ? "all" : "none");
+
+/** How `--dport`/`--dports` (a port, a range "a:b", or multiport's list "a,b:c") takes packets to `port`. */
+function portMatch(x: string, port: number): Match {
+  const hit = x.split(",").some((p) => {
+    const [a, b] = p.split(":");
+    const lo = a === "" ? 0 : Number(a);
+    const hi = b === undefined ? lo : b === "" ? 65535 : Number(b);
+    return lo <= port && port <= hi;
+  });
+  return hit ? "all" : "none";
+}
+
 function parseRule(line: string, t: Traffic): Rule | undefined {
   const a = savedArgs(line);
   if (a[0] !== "-A" || !a[1]) return undefined;
@@ -67,6 +83,12 @@ function parseRule(line: string, t: Traffic): Rule | undefined {
       if (side && "in" in side && m !== "all") r.covers = false;
     } else if (opt === "-m" && a[i + 1] === "comment") {
       i += 1; // a comment matches every packet; its --comment and text follow as options
+    } else if (t.proto && (opt === "-p" || opt === "--protocol")) {
+      matches.push(flip(protoMatch(a[++i] ?? "", t.proto), negated));
+    } else if (t.proto && opt === "-m" && (a[i + 1] === t.proto || a[i + 1] === "multiport")) {
+      i += 1; // loads the port options that follow; matches every packet by itself
+    } else if (t.dport !== undefined && (opt === "--dport" || opt === "--destination-port" || opt === "--dports")) {
+      matches.push(flip(portMatch(a[++i] ?? "", t.dport), negated));
     } else if (opt === "--comment") {
       i += 1;
     } else if (opt?.startsWith("-")) {

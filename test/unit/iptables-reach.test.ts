@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { parseCIDR } from "../../lib/ip/addr.ts";
 import type { Traffic } from "../../lib/ip/traffic.ts";
-import { reaches } from "../../lib/iptables/reach.ts";
+import { type Reach, reaches } from "../../lib/iptables/reach.ts";
 
 const N = parseCIDR("10.244.0.0/16")!;
 const leaving: Traffic = { src: { in: N }, dst: { out: N } };
@@ -25,6 +25,8 @@ const masq = (t: string[]) => reaches(t, "POSTROUTING", leaving, ["MASQUERADE", 
 const fwd = [":FLANNEL-FWD - [0:0]", "-A FLANNEL-FWD -s 10.244.0.0/16 -j ACCEPT", "-A FLANNEL-FWD -d 10.244.0.0/16 -j ACCEPT"];
 const filter = (policy: string, ...forward: string[]) => [`:FORWARD ${policy} [0:0]`, ...fwd, ...forward];
 const accepted = (t: string[], traffic: Traffic) => reaches(t, "FORWARD", traffic, ["ACCEPT"]);
+/** The rule that ended the walk, if one did. */
+const stopOf = (r: Reach) => (r.reached ? "reached" : r.stop);
 
 describe("reaches", () => {
   it("flanneld's masquerade rule, through POSTROUTING's jump and past its RETURNs for traffic inside the network", () => {
@@ -159,5 +161,25 @@ describe("reaches", () => {
       "-A DOCKER-USER -j RETURN",
     ];
     expect(accepted(t, fromPods).reached).toBe(true);
+  });
+
+  it("INPUT by protocol and port: a DROP of exactly UDP 8472 ends the walk; other ports, TCP, or an accepted source do not", () => {
+    const peer = parseCIDR("192.168.100.12/32")!;
+    const vxlan: Traffic = { src: { in: peer }, proto: "udp", dport: 8472 };
+    const input = (...rules: string[]) => reaches([":INPUT ACCEPT [0:0]", ...rules], "INPUT", vxlan, ["ACCEPT"]);
+    const drop = "-A INPUT -p udp -m udp --dport 8472 -j DROP";
+    expect(input(drop)).toMatchObject({ reached: false, stop: drop });
+    expect(input("-A INPUT -p udp -m multiport --dports 4789,8000:9000 -j DROP")).toMatchObject({
+      reached: false,
+      stop: expect.stringContaining("multiport"),
+    });
+    expect(stopOf(input("-A INPUT -p tcp -m tcp --dport 8472 -j DROP"))).toBeUndefined();
+    expect(stopOf(input("-A INPUT -p udp -m udp --dport 4789 -j DROP"))).toBeUndefined();
+    expect(stopOf(input("-A INPUT -p udp -m udp ! --dport 8472 -j DROP"))).toBeUndefined();
+    expect(stopOf(input("-A INPUT -i eth0 -p udp -m udp --dport 8472 -j DROP"))).toBeUndefined();
+    expect(input("-A INPUT -s 192.168.100.12/32 -j ACCEPT", drop).reached).toBe(true);
+    expect(input("-A INPUT -p 17 -j REJECT")).toMatchObject({ reached: false, stop: "-A INPUT -p 17 -j REJECT" });
+    // Without a protocol in the traffic, a port match takes only some of it, as before.
+    expect(stopOf(reaches([":INPUT ACCEPT [0:0]", drop], "INPUT", { src: { in: peer } }, ["ACCEPT"]))).toBeUndefined();
   });
 });
