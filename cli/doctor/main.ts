@@ -16,23 +16,28 @@ import { checkForwarding } from "./checks/forwarding.ts";
 import { checkLease, leaseSubnets } from "./checks/lease.ts";
 import { checkLinks } from "./checks/links.ts";
 import { checkNodeMasquerade } from "./checks/masquerade.ts";
+import { checkProbe, PROBE_TIMEOUT_MS } from "./checks/probe.ts";
 import { checkRoutes } from "./checks/routes.ts";
 import { checkVxlan } from "./checks/vxlan.ts";
 
-export const USAGE = `usage: cni doctor [--json] [--fix] ${PATH_USAGE}
+export const USAGE = `usage: cni doctor [--json] [--fix] [--probe] ${PATH_USAGE}
   checks this node's pod network (run it in the node's network namespace) and says what to fix
   --json      {"checks":[{"id","status","summary","evidence","fix"}],"counts":{"ok","warn","fail"}}
   --fix       apply the safe repairs (stale reservations and their rules, leftovers, orphan veths, a
               mismatched cni0 with no pod on it); never flanneld's devices, routes or FDB, nor the firewall policy
+  --probe     also send one ICMP echo to each peer's overlay address and each running pod's address, all at once;
+              a silent one fails (adds at most ${PROBE_TIMEOUT_MS / 1000} s, whatever the number of peers)
 ${PATH_DEFAULTS}exit: 0 no check failed, 1 a check failed, 2 usage error or not root (nor CAP_NET_ADMIN)
 `;
 
-const CHECKS: [string, (node: NodeSurvey) => CheckResult][] = [
+/** Each check; one with a condition runs only when the options ask for it (the probe sends packets). */
+const CHECKS: [string, (node: NodeSurvey) => CheckResult, ((opts: Options) => boolean)?][] = [
   ["config", checkConfig],
   ["lease", checkLease],
   ["bridge", checkBridge],
   ["vxlan", checkVxlan],
   ["routes", checkRoutes],
+  ["probe", checkProbe, (opts) => opts.probe],
   ["forwarding", checkForwarding],
   ["firewall", checkFirewall],
   ["masquerade", checkNodeMasquerade],
@@ -42,7 +47,7 @@ const CHECKS: [string, (node: NodeSurvey) => CheckResult][] = [
 
 /** Run every check; one that throws is reported as a failure of its own, never stops the others. */
 export function runChecks(node: NodeSurvey): CheckResult[] {
-  return CHECKS.map(([id, check]) => {
+  return CHECKS.filter(([, , when]) => !when || when(node.opts)).map(([id, check]) => {
     try {
       return check(node);
     } catch (e) {
@@ -70,7 +75,7 @@ export function doctorMain(argv: string[]): number {
   }
   let opts: ReturnType<typeof parseOptions>;
   try {
-    opts = parseOptions(argv, { fix: true });
+    opts = parseOptions(argv, { fix: true, probe: true });
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     writeAll(2, `cni doctor: ${e.message}\n${USAGE}`);

@@ -6,6 +6,8 @@ import { DEFAULT_SUBNET_FILE } from "../../plugins/flannel/config.ts";
 export interface Options {
   json: boolean;
   fix: boolean;
+  /** Send ICMP echoes to the peers and pods (doctor --probe), rather than only judging what the node holds. */
+  probe: boolean;
   confDir: string;
   binDir: string;
   /** undefined: the conflist's subnetFile, else flannel's default. */
@@ -32,14 +34,15 @@ const cacheRoot = (dir: string) => dir.replace(/\/+$/, "").replace(/\/results$/,
  *  libcni's CNI_CACHE_DIR, the same folder `cni tool` uses; its results/ folder is the one read. */
 export const DEFAULTS = { confDir: "/etc/cni/net.d", binDir: "/opt/cni/bin", cacheDir: DEFAULT_CACHE_DIR } as const;
 
-export function parseOptions(argv: string[], allowed: { fix: boolean }): Options {
-  const o: Options = { json: false, fix: false, ...DEFAULTS };
+export function parseOptions(argv: string[], allowed: { fix: boolean; probe?: boolean }): Options {
+  const o: Options = { json: false, fix: false, probe: false, ...DEFAULTS };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf("=");
     const [flag, inline] = arg.startsWith("--") && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
     if (flag === "--json" && inline === undefined) o.json = true;
     else if (flag === "--fix" && inline === undefined && allowed.fix) o.fix = true;
+    else if (flag === "--probe" && inline === undefined && allowed.probe) o.probe = true;
     else if (Object.hasOwn(PATH_FLAGS, flag)) {
       const value = inline ?? argv[++i];
       if (value === undefined || value === "") throw new UsageError(`${flag} needs a value`);

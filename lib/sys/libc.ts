@@ -87,7 +87,9 @@ function cstr(s: string, op: string): Buffer {
 const EINVAL = 22;
 
 export const AF_NETLINK = 16;
+export const AF_INET = 2;
 export const SOCK_RAW = 3;
+export const IPPROTO_ICMP = 1;
 export const SOCK_CLOEXEC = 0o2000000;
 export const O_RDONLY = 0;
 export const O_NONBLOCK = 0o4000;
@@ -156,11 +158,34 @@ export function flock(fd: number, op: number): void {
 
 const POLLIN = 1;
 const POLLOUT = 4;
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
 
 /** Block until `fd` has data or end of file (for a non-blocking descriptor that answered EAGAIN). */
 export function waitReadable(fd: number): void {
   const pfd = new Int32Array([fd, POLLIN]); // struct pollfd { int fd; short events; short revents; }
   check("poll", () => libc().poll(pfd, 1, -1));
+}
+
+/** Whether `fd` has data within `timeoutMs` (a bounded wait, for a probe that must never hang on silence). */
+export function readableWithin(fd: number, timeoutMs: number): boolean {
+  const pfd = new Int32Array([fd, POLLIN]);
+  return check("poll", () => libc().poll(pfd, 1, Math.max(0, Math.ceil(timeoutMs)))) > 0;
+}
+
+/** One datagram to `dest` (a sockaddr), outside the netlink tally: a probe's packets are not netlink's time. */
+export function sendDatagram(fd: number, data: Uint8Array, dest: Uint8Array): number {
+  return check("sendto", () => libc().sendto(fd, data, data.length, 0, dest, dest.length));
+}
+
+/** One datagram if one is queued, else -1 (EAGAIN): never blocks, whatever the socket's mode. */
+export function receiveWaiting(fd: number, buf: Uint8Array): number {
+  try {
+    return check("recvfrom", () => libc().recvfrom(fd, buf, buf.length, MSG_DONTWAIT, null, null));
+  } catch (e) {
+    if (e instanceof SysError && e.errno === EAGAIN) return -1;
+    throw e;
+  }
 }
 
 /** Block until `fd` takes more bytes (for a non-blocking descriptor, a pipe say, that answered EAGAIN). */

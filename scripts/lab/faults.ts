@@ -12,6 +12,8 @@ export interface Fault {
   what: string;
   check: string;
   repairable: boolean;
+  /** The fault stops the packets doctor --probe sends (to a peer or a pod), so the probe check fails too. */
+  silences?: boolean;
   /** Backends the fault applies to (default: all). */
   backends?: Backend[];
   /** The lab's --ip-family values the fault applies to (default: IPv4 only, as every fault before dual-stack). */
@@ -59,6 +61,7 @@ export const FAULTS: Fault[] = [
     what: `every peer's VXLAN endpoint is the NAT address ${NAT_ADDRESS}, which this node has too (flanneld on the wrong interface)`,
     check: "vxlan",
     repairable: false,
+    silences: true,
     backends: ["vxlan"],
     apply: (node, peers) => {
       // A veth pair stands for the NAT interface (kernels without the dummy driver have veth).
@@ -73,6 +76,15 @@ export const FAULTS: Fault[] = [
     },
   },
   {
+    name: "vxlan-drop",
+    what: "this node's INPUT chain drops UDP 8472: every peer's VXLAN traffic to it is thrown away (a firewall, a security group)",
+    check: "probe",
+    repairable: false,
+    backends: ["vxlan"],
+    apply: (node) => inNs(node.ns, "iptables -I INPUT -p udp --dport 8472 -j DROP"),
+    undo: (node) => inNs(node.ns, "iptables -D INPUT -p udp --dport 8472 -j DROP"),
+  },
+  {
     name: "no-lease",
     what: "subnet.env is missing (flanneld has no lease)",
     check: "lease",
@@ -85,6 +97,7 @@ export const FAULTS: Fault[] = [
     what: "cni0 holds an address of an earlier lease (10.244.99.1/24)",
     check: "bridge",
     repairable: false,
+    silences: true,
     apply: (node) => {
       ipn(node.ns, "addr", "flush", "dev", "cni0");
       ipn(node.ns, "addr", "add", "10.244.99.1/24", "dev", "cni0");
@@ -117,6 +130,7 @@ export const FAULTS: Fault[] = [
     what: "the route to node2's pods goes via 10.9.9.9, which is not on this node's network (host-gw needs one layer-2 segment)",
     check: "routes",
     repairable: false,
+    silences: true,
     backends: ["host-gw"],
     apply: (node, [peer]) => ipn(node.ns, "route", "replace", peer.subnet, "via", "10.9.9.9", "dev", "eth0", "onlink"),
     undo: (node, [peer]) => ipn(node.ns, "route", "replace", peer.subnet, "via", peer.underlayIP, "dev", "eth0"),

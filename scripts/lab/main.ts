@@ -4,7 +4,7 @@
 //                           [--name ID] [--keep] [--down] [--bin DIR] [--break FAULT] [--mend FAULT]
 // Every namespace of a lab is named cnilab-<ID>-…: a lab (and `--down --name ID`) touches only its own, so a lab
 // someone kept stays up while another runs. `--down` without a name removes every lab. The lab ends with
-// `cni show` and `cni doctor` on node1. `--break FAULT` breaks node1 of the lab named by --name when it is up
+// `cni show` and `cni doctor --probe` on node1. `--break FAULT` breaks node1 of the lab named by --name when it is up
 // (or of a new kept lab) and prints what doctor says; `--mend FAULT` undoes it. `--ip-family dual` gives pods both
 // families (IPv6-only: `ipv6`) from the same stock conflist, as flanneld's dual-stack lease does (VXLAN only).
 import { randomBytes } from "node:crypto";
@@ -189,8 +189,8 @@ const recordFile = (stateDir: string) => join(stateDir, "lab.json");
 function diagnose(o: Options, node: LabNode): Check {
   const show = onNode(o.bin, node, "show");
   console.log(`\ncni show on ${node.ns}\n\n${show.out}`);
-  const doctor = onNode(o.bin, node, "doctor");
-  console.log(`cni doctor on ${node.ns}\n\n${doctor.out}`);
+  const doctor = onNode(o.bin, node, "doctor", "--probe");
+  console.log(`cni doctor --probe on ${node.ns}\n\n${doctor.out}`);
   return { name: `cni doctor on ${node.ns} finds no failure`, ok: doctor.code === 0, detail: doctor.code === 0 ? "exit 0" : `exit ${doctor.code}` };
 }
 
@@ -220,8 +220,8 @@ function breakOrMend(o: Options, stateDir: string): number {
     fault.undo(node, peers, lab.backend);
     console.log(`mended ${node.ns}: ${fault.name}\n`);
   }
-  const doctor = onNode(o.bin, node, "doctor");
-  console.log(`cni doctor on ${node.ns}\n\n${doctor.out}`);
+  const doctor = onNode(o.bin, node, "doctor", "--probe");
+  console.log(`cni doctor --probe on ${node.ns}\n\n${doctor.out}`);
   return o.mendFault ? doctor.code : 0;
 }
 

@@ -593,7 +593,7 @@ describe("vxlan", () => {
     sh(n.ns, "bridge fdb append 0a:00:00:00:00:02 dev flannel.1 dst 192.168.100.12");
     const fine = check(n.doctor(["--json"]).report!, "vxlan");
     expect(fine.status, fine.summary).toBe("ok");
-    expect(fine.summary).toBe("flannel.1 is up, VNI 1, port 8472, 1 peer reachable");
+    expect(fine.summary).toBe("flannel.1 is up, VNI 1, port 8472, 1 peer routed over the underlay");
   });
 
   it("a peer whose route is gone while its neighbour and FDB entries remain: fails naming the peer and the route; the fix is clean", () => {
@@ -627,7 +627,7 @@ describe("vxlan", () => {
     sh(n.ns, route);
     const fixed = check(n.doctor(["--json"]).report!, "vxlan");
     expect(fixed.status, fixed.summary).toBe("ok");
-    expect(fixed.summary).toBe("flannel.1 is up, VNI 1, port 8472, 1 peer reachable");
+    expect(fixed.summary).toBe("flannel.1 is up, VNI 1, port 8472, 1 peer routed over the underlay");
   });
 
   it("a peer routed over the underlay instead (flanneld's DirectRouting) is still drawn by show, under flannel.1", () => {
@@ -954,6 +954,85 @@ describe("a running pod's host veth", () => {
     expect(failing(again.report!), again.out).toEqual([]);
     expect(showOf(n)).toContain("no problems");
     expect(pictureOf(n).bridge.ports[0].problems).toEqual([]);
+  });
+});
+
+describe("--probe", () => {
+  /** The command a fix gives in quotes, run as an operator would (it enters the pod's namespace itself). */
+  const runQuoted = (fix: string | undefined, starts: string) => {
+    const cmd = new RegExp(`"(${starts}[^"]*)"`).exec(fix ?? "")?.[1];
+    expect(cmd, fix).toBeDefined();
+    const r = spawnSync("sh", ["-c", cmd!], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+  };
+
+  it("without it no packet is sent and no probe check is listed; show does not take it", () => {
+    const n = node();
+    n.addPod();
+    expect(n.doctor(["--json"]).report!.checks.map((c) => c.id)).not.toContain("probe");
+    const show = inNs(n.ns, [join(BIN, "cni"), "show", "--probe"]);
+    expect(show.status).toBe(2);
+  });
+
+  it("each running pod answers; its eth0 down, then its address removed: fails naming the cause, and the fix makes it clean", () => {
+    const n = node();
+    const p = n.addPod();
+    const other = n.addPod();
+    const id = (pod: string) => inNs(n.ns, ["sh", "-c", `grep -l ${nsPath(pod)} ${join(n.tmp, "cache", "results")}/*`]).stdout.trim();
+    expect(id(p.pod)).not.toBe("");
+    const fine = n.doctor(["--json", "--probe"]);
+    expect(fine.code, fine.out).toBe(0);
+    const ok = check(fine.report!, "probe");
+    expect(ok.status, ok.summary).toBe("ok");
+    expect(ok.summary).toMatch(/^0 peers and 2 pod addresses answered an ICMP echo/);
+    expect(ok.evidence.join("\n")).toContain(`at ${p.ip}: answered in`);
+
+    sh(p.pod, "ip link set eth0 down");
+    const down = n.doctor(["--json", "--probe"]);
+    expect(down.code, down.out).toBe(1);
+    expect(failing(down.report!)).toEqual(["probe"]);
+    const c = check(down.report!, "probe");
+    expect(c.summary).toMatch(
+      new RegExp(
+        `^pod \\S+ \\(eth0\\) at ${p.ip.replace(/\./g, "\\.")}: no echo reply \\(no answer within 1000 ms\\): eth0 is down in its namespace$`,
+      ),
+    );
+    expect(c.evidence.join("\n")).toContain(`at ${other.ip}: answered in`);
+    runQuoted(c.fix, "nsenter --net=");
+    expect(n.doctor(["--json", "--probe"]).code).toBe(0);
+
+    const cidr = `${p.ip}/24`;
+    sh(p.pod, `ip addr del ${cidr} dev eth0`);
+    const gone = check(n.doctor(["--json", "--probe"]).report!, "probe");
+    expect(gone.status).toBe("fail");
+    expect(gone.summary).toContain(`at ${p.ip}: no echo reply (no answer within 1000 ms): eth0 no longer holds ${cidr}`);
+    runQuoted(gone.fix, "nsenter --net=");
+    const again = n.doctor(["--json", "--probe"]);
+    expect(again.code, again.out).toBe(0);
+  });
+
+  it("a VXLAN peer that answers nothing fails naming its address, the underlay path and UDP 8472, within the probe's deadline", () => {
+    const n = node();
+    sh(n.ns, "ip link add eth0 type veth peer name seg0 && ip addr add 192.168.100.11/24 dev eth0 && ip link set eth0 up && ip link set seg0 up");
+    sh(n.ns, "ip link add flannel.1 type vxlan id 1 local 192.168.100.11 dev eth0 dstport 8472 nolearning && ip link set flannel.1 mtu 1450 up");
+    sh(n.ns, "ip addr add 10.244.7.0/32 dev flannel.1 && ip route add 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink");
+    sh(n.ns, "ip neigh replace 10.244.2.0 lladdr 0a:00:00:00:00:02 dev flannel.1 nud permanent");
+    sh(n.ns, "bridge fdb append 0a:00:00:00:00:02 dev flannel.1 dst 192.168.100.12");
+    const t0 = Date.now();
+    const d = n.doctor(["--json", "--probe"]);
+    const took = Date.now() - t0;
+    expect(d.code, d.out).toBe(1);
+    const c = check(d.report!, "probe");
+    expect(c.status).toBe("fail");
+    expect(c.summary).toBe(
+      "peer 10.244.2.0/24 at 10.244.2.0 on flannel.1: no echo reply (no answer within 1000 ms); its traffic is VXLAN on UDP 8472 to 192.168.100.12 via direct dev eth0",
+    );
+    expect(c.fix).toContain("UDP 8472 must pass both ways between this node and 192.168.100.12");
+    expect(c.fix).toContain('"iptables -I INPUT -p udp --dport 8472 -s 192.168.100.12 -j ACCEPT"');
+    // Bounded: one deadline for every echo, plus doctor's own work (generous for a loaded machine).
+    expect(took).toBeLessThan(5000);
+    // Without a rule of this node in the way, the vxlan check has nothing to warn of.
+    expect(check(d.report!, "vxlan").status).toBe("ok");
   });
 });
 

@@ -28,8 +28,9 @@ function onNode1(command: string, name: string, args: string[]) {
   return spawnSync("nsenter", [`--net=/var/run/netns/cnilab-${name}-node1`, join(BIN, "cni"), command, ...flags, ...args], { encoding: "utf8" });
 }
 
+/** doctor on node1 as the lab runs it, with --probe: what it infers is also tested with packets. */
 function doctor(name: string, ...args: string[]): { code: number; report?: Report; out: string } {
-  const r = onNode1("doctor", name, args);
+  const r = onNode1("doctor", name, ["--probe", ...args]);
   let report: Report | undefined;
   try {
     report = JSON.parse(r.stdout);
@@ -53,6 +54,8 @@ function ipipInKernel(): boolean {
 
 const CAUSE: Record<string, RegExp> = {
   "nat-vtep": /NAT address.*--iface/,
+  "vxlan-drop":
+    /peer 10\.244\.2\.0\/24 .*no echo reply.*UDP 8472 to 192\.168\.100\.12 via direct dev eth0.*INPUT chain drops it.*iptables -D INPUT -p udp -m udp --dport 8472 -j DROP/,
   "no-lease": /flannel pod/,
   "cni0-address": /ip link delete cni0/,
   mtu: /ip link set cni0 mtu 1450/,
@@ -90,7 +93,8 @@ function breakAndJudge(name: string, fault: (typeof FAULTS)[number]): void {
   try {
     const d = doctor(name, "--json");
     expect(d.code, d.out).toBe(1);
-    expect(failing(d.report!)).toEqual([fault.check]);
+    // A fault that stops packets fails the probe too: what the check infers, the probe confirms.
+    expect(failing(d.report!).sort()).toEqual([fault.check, ...(fault.silences ? ["probe"] : [])].sort());
     const check = d.report!.checks.find((c) => c.id === fault.check)!;
     expect(`${check.summary} ${check.fix}`).toMatch(CAUSE[fault.name]);
     const fixed = doctor(name, "--fix");
@@ -162,7 +166,7 @@ describe("faults injected into one kept VXLAN lab", () => {
   it("the healthy lab: every check ok, exit 0", () => {
     const d = doctor(name, "--json");
     expect(d.code, d.out).toBe(0);
-    expect(d.report!.counts).toEqual({ ok: 10, warn: 0, fail: 0 });
+    expect(d.report!.counts).toEqual({ ok: 11, warn: 0, fail: 0 });
   });
 
   it("cni show draws the node: lease, underlay, each peer with its endpoint and MAC, each veth with its pod", () => {

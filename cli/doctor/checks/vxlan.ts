@@ -8,6 +8,7 @@ import { type Family, formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
 import { type CheckResult, type Finding, fromFindings, ok, skipped } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
 import { flannelBackendOf, describe, isOwnAddress, peerRoutes, underlayPath, vxlanDevices, vxlanLeftovers, vxlanPeer } from "./backend.ts";
+import { deleteCommand, inputDropsUdp } from "./input-drop.ts";
 
 const ID = "vxlan";
 /** VXLAN's outer headers: Ethernet 14, VXLAN 8, UDP 8, and IPv4's 20 or IPv6's 40 (the kernel's own headroom). */
@@ -108,7 +109,18 @@ function judgeDevice(node: NodeSurvey, dev: Link, family: Family): { evidence: s
           `the peer's public address ${dst} must be reachable from this node: check flanneld's --iface/--public-ip on ` +
             `that node, and routing/firewalls for UDP ${info.port ?? 8472}`,
         );
+        continue;
       }
+      // A warning, not a failure: an earlier rule taking only part of the traffic (a conntrack state) may accept
+      // some of it; --probe tests whether the peer answers.
+      const port = info.port ?? 8472;
+      const drop = inputDropsUdp(node, port, f.ip!);
+      if (drop)
+        findings.push({
+          status: "warn",
+          text: `peer ${peer}: this node's INPUT chain drops VXLAN (UDP ${port}) from ${dst}: ${drop}`,
+          fix: `delete that rule ("${deleteCommand(drop)}") or accept UDP ${port} from the other nodes before it (doctor --probe tests the path); doctor --fix never changes the firewall`,
+        });
     }
   }
   for (const [dst, peers] of dstUse) {
@@ -170,9 +182,11 @@ export function checkVxlan(node: NodeSurvey): CheckResult {
   if (!node.lease) return skipped(ID, "no lease");
   const judged = devices.map(({ dev, family }) => ({ dev, ...judgeDevice(node, dev, family) }));
   const findings = [...missingDevices(node, devices), ...judged.flatMap((j) => j.findings)];
+  // "routed", not "reachable": this check reads the node's tables; only --probe sends a packet.
   const summary = judged
     .map(
-      ({ dev, peers }) => `${dev.name} is up, VNI ${dev.vxlan?.vni}, port ${dev.vxlan?.port}, ${peers} ${peers === 1 ? "peer" : "peers"} reachable`,
+      ({ dev, peers }) =>
+        `${dev.name} is up, VNI ${dev.vxlan?.vni}, port ${dev.vxlan?.port}, ${peers} ${peers === 1 ? "peer" : "peers"} routed over the underlay`,
     )
     .join("; ");
   return fromFindings(
