@@ -16,6 +16,7 @@ import { checkForwarding } from "./checks/forwarding.ts";
 import { checkLease, leaseSubnets } from "./checks/lease.ts";
 import { checkLinks } from "./checks/links.ts";
 import { checkNodeMasquerade } from "./checks/masquerade.ts";
+import { checkOffload } from "./checks/offload.ts";
 import { checkProbe, PROBE_TIMEOUT_MS } from "./checks/probe.ts";
 import { checkRoutes } from "./checks/routes.ts";
 import { checkVxlan } from "./checks/vxlan.ts";
@@ -36,6 +37,7 @@ const CHECKS: [string, (node: NodeSurvey) => CheckResult, ((opts: Options) => bo
   ["lease", checkLease],
   ["bridge", checkBridge],
   ["vxlan", checkVxlan],
+  ["offload", checkOffload],
   ["routes", checkRoutes],
   ["probe", checkProbe, (opts) => opts.probe],
   ["forwarding", checkForwarding],

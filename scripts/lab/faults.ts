@@ -12,6 +12,8 @@ export interface Fault {
   what: string;
   check: string;
   repairable: boolean;
+  /** How doctor judges it: a failure unless it is only a risk (a warning). */
+  status?: "warn";
   /** The fault stops the packets doctor --probe sends (to a peer or a pod), so the probe check fails too. */
   silences?: boolean;
   /** Backends the fault applies to (default: all). */
@@ -26,6 +28,16 @@ export interface Fault {
 const NAT_ADDRESS = "10.0.2.15";
 const LEAKED = ["10.244.1.200", "10.244.1.201"];
 const GONE_POD = "c0ffee0000000000000000000000000000000000000000000000000000000001";
+
+/** The offload a fault turns on; named here, not imported, as the list is read under Node too (see below). */
+const CHECKSUM_OFFLOAD = "tx-checksum-ip-generic";
+
+/** Set flannel.1's checksum offload through the lab's netlink helpers, loaded only when the fault runs (under Bun):
+ *  tests read this list under Node, which has no bun:ffi. */
+function checksumOffload(node: LabNode, on: boolean): void {
+  const { setChecksumOffload } = require("./netlink.ts") as typeof import("./netlink.ts");
+  setChecksumOffload(node.ns, on);
+}
 
 const iptablesRestore = (node: LabNode, text: string) =>
   run("nsenter", [`--net=${nsPath(node.ns)}`, "iptables-restore", "--noflush"], { input: text });
@@ -83,6 +95,16 @@ export const FAULTS: Fault[] = [
     backends: ["vxlan"],
     apply: (node) => inNs(node.ns, "iptables -I INPUT -p udp --dport 8472 -j DROP"),
     undo: (node) => inNs(node.ns, "iptables -D INPUT -p udp --dport 8472 -j DROP"),
+  },
+  {
+    name: "csum-offload",
+    what: `flannel.1 has ${CHECKSUM_OFFLOAD} on (the kernel's default), which breaks VXLAN behind NAT`,
+    check: "offload",
+    status: "warn",
+    repairable: false,
+    backends: ["vxlan"],
+    apply: (node) => checksumOffload(node, true),
+    undo: (node) => checksumOffload(node, false),
   },
   {
     name: "no-lease",

@@ -215,7 +215,7 @@ function breakOrMend(o: Options, stateDir: string): number {
     const id = basename(stateDir).slice(PREFIX.length);
     const fix = fault.repairable ? "; cni doctor --fix repairs it" : "";
     const how = `undo with --name ${id} --mend ${fault.name}; remove the lab with --down --name ${id}`;
-    console.log(`broke ${node.ns}: ${fault.what}\n(doctor's ${fault.check} check should fail${fix}; ${how})\n`);
+    console.log(`broke ${node.ns}: ${fault.what}\n(doctor's ${fault.check} check should ${fault.status ?? "fail"}${fix}; ${how})\n`);
   } else {
     fault.undo(node, peers, lab.backend);
     console.log(`mended ${node.ns}: ${fault.name}\n`);

@@ -1,7 +1,18 @@
 // The netlink operations flanneld performs and no plugin does: a VXLAN device like flannel.1, and per peer a
-// permanent neighbour and an fdb entry. The lab programs nodes with them, so they live here, on lib/netlink's
+// permanent neighbour and an fdb entry; and the offload switch an operator flips on flannel.1 (`ethtool -K`). The lab programs nodes with them, so they live here, on lib/netlink's
 // codec and socket, and the product carries only what the plugins and doctor use.
-import { type Attr, attr, u16be, u32, u8 } from "../../lib/netlink/wire/attr.ts";
+import { type Attr, attr, cstring, nest, u16be, u32, u8 } from "../../lib/netlink/wire/attr.ts";
+import {
+  ETHTOOL_A_BITSET,
+  ETHTOOL_A_BITSET_BIT,
+  ETHTOOL_A_BITSET_BITS,
+  ETHTOOL_A_FEATURES,
+  ETHTOOL_MSG,
+  deviceHeader,
+} from "../../lib/netlink/ethtool.ts";
+import { NETLINK_GENERIC, genlFamily, genlRequest } from "../../lib/netlink/genl.ts";
+import { withNetlink } from "../../lib/netlink/socket.ts";
+import { nsPath } from "./sh.ts";
 import { AF, IFLA_VXLAN, NDA, NLM_F, NTF, NUD, RTM } from "../../lib/netlink/wire/constants.ts";
 import { ndmsg } from "../../lib/netlink/wire/message.ts";
 import { addLink, formatMAC } from "../../lib/netlink/link.ts";
@@ -50,4 +61,22 @@ export function appendFdb(nl: NetlinkSocket, index: number, mac: Uint8Array, rem
     [attr(NDA.LLADDR, mac), attr(NDA.DST, remote)],
     `RTM_NEWNEIGH fdb ${formatMAC(mac)} dst ${formatIP(remote)}`,
   );
+}
+
+/** The offload flannel's troubleshooting guide turns off on flannel.1 when VXLAN crosses NAT. */
+export const CHECKSUM_OFFLOAD = "tx-checksum-ip-generic";
+
+/**
+ * `ethtool -K <dev> <feature> on|off` over ethtool's generic netlink family, on a NETLINK_GENERIC socket: the
+ * wanted bitset lists only this bit (no NOMASK), so no other feature changes.
+ */
+export function setFeature(nl: NetlinkSocket, dev: string, feature: string, on: boolean): void {
+  const bit = [attr(ETHTOOL_A_BITSET_BIT.NAME, cstring(feature)), ...(on ? [attr(ETHTOOL_A_BITSET_BIT.VALUE, new Uint8Array(0))] : [])];
+  const wanted = nest(ETHTOOL_A_FEATURES.WANTED, [nest(ETHTOOL_A_BITSET.BITS, [nest(ETHTOOL_A_BITSET_BITS.BIT, bit, true)], true)], true);
+  genlRequest(nl, genlFamily(nl, "ethtool"), ETHTOOL_MSG.FEATURES_SET, 1, [deviceHeader(dev), wanted], `ethtool -K ${dev} ${feature}`);
+}
+
+/** flannel.1's checksum offload in lab namespace `ns`, on or off. */
+export function setChecksumOffload(ns: string, on: boolean): void {
+  withNetlink(nsPath(ns), (nl) => setFeature(nl, "flannel.1", CHECKSUM_OFFLOAD, on), NETLINK_GENERIC);
 }

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type NetlinkSocket, addAddr, addRoute, getLink, parseMAC, setUp, withNetlink } from "../../lib/netlink/index.ts";
 import { IFA_F } from "../../lib/netlink/wire/constants.ts";
-import { addVxlan, appendFdb, replaceNeighbor } from "./netlink.ts";
+import { addVxlan, appendFdb, replaceNeighbor, setChecksumOffload } from "./netlink.ts";
 import { parseCIDR, parseIP } from "../../lib/ip/addr.ts";
 import { inNs, ipn, nsPath, run } from "./sh.ts";
 import {
@@ -100,6 +100,8 @@ export function createNode(prefix: string, index: number, underlay: string, stat
       if (hasV4(family)) node.vtepMAC = addFlannelVxlan(nl, "flannel.1", node.underlayIP, vtepIP(node));
       if (hasV6(family)) node.vtep6MAC = addFlannelVxlan(nl, "flannel-v6.1", node.underlayIP6, vtepIP6(node));
     });
+    // As flannel's troubleshooting guide has operators do (a fault turns it back on, the kernel's default).
+    setChecksumOffload(ns, false);
   }
   return node;
 }
