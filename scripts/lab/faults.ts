@@ -36,7 +36,7 @@ const CHECKSUM_OFFLOAD = "tx-checksum-ip-generic";
  *  tests read this list under Node, which has no bun:ffi. */
 function checksumOffload(node: LabNode, on: boolean): void {
   const { setChecksumOffload } = require("./netlink.ts") as typeof import("./netlink.ts");
-  setChecksumOffload(node.ns, on);
+  setChecksumOffload(node.ns, on, ["flannel.1"]);
 }
 
 const iptablesRestore = (node: LabNode, text: string) =>

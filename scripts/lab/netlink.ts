@@ -76,7 +76,13 @@ export function setFeature(nl: NetlinkSocket, dev: string, feature: string, on: 
   genlRequest(nl, genlFamily(nl, "ethtool"), ETHTOOL_MSG.FEATURES_SET, 1, [deviceHeader(dev), wanted], `ethtool -K ${dev} ${feature}`);
 }
 
-/** flannel.1's checksum offload in lab namespace `ns`, on or off. */
-export function setChecksumOffload(ns: string, on: boolean): void {
-  withNetlink(nsPath(ns), (nl) => setFeature(nl, "flannel.1", CHECKSUM_OFFLOAD, on), NETLINK_GENERIC);
+/** The checksum offload of the VXLAN devices `devs` (flannel.1, flannel-v6.1) in lab namespace `ns`, on or off. */
+export function setChecksumOffload(ns: string, on: boolean, devs: string[]): void {
+  withNetlink(
+    nsPath(ns),
+    (nl) => {
+      for (const dev of devs) setFeature(nl, dev, CHECKSUM_OFFLOAD, on);
+    },
+    NETLINK_GENERIC,
+  );
 }

@@ -10,6 +10,8 @@ export type IpFamily = "ipv4" | "dual" | "ipv6";
 export const IP_FAMILIES: IpFamily[] = ["ipv4", "dual", "ipv6"];
 export const hasV4 = (f: IpFamily): boolean => f !== "ipv6";
 export const hasV6 = (f: IpFamily): boolean => f !== "ipv4";
+/** The VXLAN devices flanneld makes for a lease of these families. */
+export const vxlanDevices = (f: IpFamily): string[] => [...(hasV4(f) ? ["flannel.1"] : []), ...(hasV6(f) ? ["flannel-v6.1"] : [])];
 
 export interface LabNode {
   index: number;

@@ -27,6 +27,7 @@ import {
   leaseText,
   vtepIP,
   vtepIP6,
+  vxlanDevices,
 } from "./node-plan.ts";
 
 export {
@@ -101,7 +102,7 @@ export function createNode(prefix: string, index: number, underlay: string, stat
       if (hasV6(family)) node.vtep6MAC = addFlannelVxlan(nl, "flannel-v6.1", node.underlayIP6, vtepIP6(node));
     });
     // As flannel's troubleshooting guide has operators do (a fault turns it back on, the kernel's default).
-    setChecksumOffload(ns, false);
+    setChecksumOffload(ns, false, vxlanDevices(family));
   }
   return node;
 }
