@@ -5,7 +5,8 @@ export type Status = "ok" | "warn" | "fail";
 export interface Repair {
   /** What will be done, printed before doing it. */
   describe: string;
-  apply(): void;
+  /** Do it; returns why it did nothing, when it finds nothing to do after all. Throws when it fails. */
+  apply(): string | undefined;
 }
 
 export interface CheckResult {
@@ -33,7 +34,7 @@ export interface Finding {
   status: Status;
   text: string;
   fix?: string;
-  repair?: Repair;
+  repairs?: Repair[];
 }
 
 /**
@@ -55,7 +56,7 @@ export function fromFindings(id: string, okSummary: string, evidence: string[], 
   const status = bad.reduce<Status>((s, f) => worst(s, f.status), "ok");
   const first = bad.filter((f) => f.status === status);
   const fixes = [...new Set(bad.map((f) => f.fix).filter((f): f is string => !!f))];
-  const repairs = bad.map((f) => f.repair).filter((r): r is Repair => !!r);
+  const repairs = bad.flatMap((f) => f.repairs ?? []);
   return {
     id,
     status,

@@ -1,13 +1,15 @@
 // `cni doctor`: the node's pod network checked in the current network namespace (the node's, as kubelet runs
 // plugins), each check with a status, its evidence and the fix. Read only, except `--fix`, which applies the
-// safe repairs the checks offer (each printed before it is done) and then checks again.
+// safe repairs the checks offer (repairs.ts: each printed before it is done, its outcome reported) and then
+// checks again.
 import { basename } from "node:path";
 import { writeAll } from "../../lib/skel/index.ts";
 import { privilegeProblem } from "./privilege.ts";
 import type { CheckResult } from "./check.ts";
 import { type NodeSurvey, surveyNode } from "./survey.ts";
 import { type Options, PATH_DEFAULTS, PATH_USAGE, UsageError, parseOptions } from "./options.ts";
-import { printable, toJSON, toText, useColour } from "./report.ts";
+import { toJSON, toText, useColour } from "./report.ts";
+import { type Action, applyRepairs } from "./repairs.ts";
 import { checkAddresses } from "./checks/addresses.ts";
 import { checkBridge } from "./checks/bridge.ts";
 import { checkConfig } from "./checks/config.ts";
@@ -23,7 +25,8 @@ import { checkVxlan } from "./checks/vxlan.ts";
 
 export const USAGE = `usage: cni doctor [--json] [--fix] [--probe] ${PATH_USAGE}
   checks this node's pod network (run it in the node's network namespace) and says what to fix
-  --json      {"checks":[{"id","status","summary","evidence","fix"}],"counts":{"ok","warn","fail"}}
+  --json      {"checks":[{"id","status","summary","evidence","fix"}],"counts":{"ok","warn","fail"}}, with --fix
+              also "actions":[{"what","result":"ok"|"failed"|"skipped","reason"}] (the checks are those after it)
   --fix       apply the safe repairs (stale reservations and their rules, leftovers, orphan veths, a
               mismatched cni0 with no pod on it); never flanneld's devices, routes or FDB, nor the firewall policy
   --probe     also send one ICMP echo to each peer's overlay address and each running pod's address, all at once;
@@ -89,26 +92,19 @@ export function doctorMain(argv: string[]): number {
     return 2;
   }
   let { node, results } = examine(opts);
+  let actions: Action[] | undefined;
   if (opts.fix) {
-    const repairs = results.flatMap((r) => r.repairs ?? []);
-    // In JSON mode stdout holds only the document: what is done goes to stderr.
-    const say = (s: string) => writeAll(opts.json ? 2 : 1, `${s}\n`);
-    if (!repairs.length) say("cni doctor --fix: nothing to repair");
-    for (const r of repairs) {
-      say(`fixing: ${printable(r.describe)}`);
-      try {
-        r.apply();
-      } catch (e) {
-        say(`  failed: ${(e as Error).message}`);
-      }
-    }
-    if (repairs.length) {
-      say("");
+    // In JSON mode stdout holds only the document (which lists the actions): progress goes to stderr.
+    actions = applyRepairs(
+      results.flatMap((r) => r.repairs ?? []),
+      (s) => writeAll(opts.json ? 2 : 1, `${s}\n`),
+    );
+    if (actions.length) {
       node.nl.close();
       ({ node, results } = examine(opts));
     }
   }
-  writeAll(1, opts.json ? toJSON(results) : toText(results, heading(node), useColour()));
+  writeAll(1, opts.json ? toJSON(results, actions) : toText(results, heading(node), useColour()));
   node.nl.close();
   return results.some((r) => r.status === "fail") ? 1 : 0;
 }

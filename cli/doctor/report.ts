@@ -1,5 +1,6 @@
 // doctor's output: JSON for tools, or a report for people with failures first (colour only on a terminal).
 import { type CheckResult, type Status, byStatus } from "./check.ts";
+import type { Action } from "./repairs.ts";
 
 export interface Counts {
   ok: number;
@@ -13,10 +14,11 @@ export function counts(results: CheckResult[]): Counts {
   return c;
 }
 
-export function toJSON(results: CheckResult[]): string {
+/** `actions`: what --fix did (given only with --fix), before the checks that followed it. */
+export function toJSON(results: CheckResult[], actions?: Action[]): string {
   // Every check has every key: "fix" is null when there is nothing to fix.
   const checks = results.map(({ id, status, summary, evidence, fix }) => ({ id, status, summary, evidence, fix: fix ?? null }));
-  return `${JSON.stringify({ checks, counts: counts(results) }, null, 2)}\n`;
+  return `${JSON.stringify({ ...(actions ? { actions } : {}), checks, counts: counts(results) }, null, 2)}\n`;
 }
 
 const COLOURS: Record<Status, string> = { fail: "\x1b[1;31m", warn: "\x1b[33m", ok: "\x1b[32m" };

@@ -18,6 +18,7 @@ const box = new Sandbox();
 afterEach(() => box.cleanup());
 
 interface Report {
+  actions?: { what: string; result: string; reason: string | null }[];
   checks: { id: string; status: string; summary: string; evidence: string[]; fix?: string }[];
   counts: { ok: number; warn: number; fail: number };
 }
@@ -1162,5 +1163,29 @@ describe("bridge", () => {
     expect(fixed.out).toContain("nothing to repair");
     expect(fixed.out).toMatch(/disconnects the 1 pod\(s\) attached to it/);
     expect(sh(n.ns, "ip -o link show")).toContain("cni0");
+  });
+});
+
+describe("--fix's report", () => {
+  it("--json --fix lists each repair with its outcome in the document; without --fix there is no list", () => {
+    const n = node();
+    const lost = n.addPod();
+    n.addPod();
+    n.losePod(lost);
+    expect(n.doctor(["--json"]).report!.actions).toBeUndefined();
+    const fixed = n.doctor(["--fix", "--json"]);
+    const actions = fixed.report!.actions!;
+    expect(actions.map((a) => a.what)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^release 1 leaked address\\(es\\) in .*: ${lost.ip.replace(/\./g, "\\.")}`)),
+        expect.stringMatching(/^remove iptables chain CNI-[0-9a-f]+ of gone pod/),
+      ]),
+    );
+    for (const a of actions) {
+      expect(Object.keys(a).sort()).toEqual(["reason", "result", "what"]);
+      expect(a, fixed.out).toMatchObject({ result: "ok", reason: null });
+    }
+    expect(fixed.report!.counts.fail, fixed.out).toBe(0);
+    expect(n.doctor(["--fix", "--json"]).report!.actions).toEqual([]);
   });
 });

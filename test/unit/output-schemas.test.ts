@@ -19,7 +19,7 @@ describe("doctor-output.schema.json", () => {
       doctorOutputErrors(
         report({
           actions: [
-            { what: "release 10.244.1.5", result: "ok" },
+            { what: "release 10.244.1.5", result: "ok", reason: null },
             { what: "x", result: "skipped", reason: "in use" },
           ],
         }),
@@ -32,7 +32,8 @@ describe("doctor-output.schema.json", () => {
     expect(doctorOutputErrors(report({ checks: [check({ status: "bad" })] }))).toContain("status");
     const { evidence: _, ...noEvidence } = check();
     expect(doctorOutputErrors(report({ checks: [noEvidence] }))).toContain("evidence");
-    expect(doctorOutputErrors(report({ actions: [{ what: "x", result: "done" }] }))).toContain("result");
+    expect(doctorOutputErrors(report({ actions: [{ what: "x", result: "done", reason: null }] }))).toContain("result");
+    expect(doctorOutputErrors(report({ actions: [{ what: "x", result: "ok" }] }))).toContain("reason");
   });
 });
 

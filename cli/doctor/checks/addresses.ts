@@ -30,7 +30,7 @@ interface Gone {
  * parameters (capability args: host ports) cached at the ADD; without a cache entry, the active list's DEL for
  * the container and interface the reservation names. Each one, whatever fails: the failures are reported together.
  */
-function delGone(node: NodeSurvey, gone: Gone[]): void {
+function delGone(node: NodeSurvey, gone: Gone[]): undefined {
   const rt = { path: [node.opts.binDir], cacheDir: node.opts.cacheDir };
   const failed: string[] = [];
   for (const g of gone) {
@@ -43,27 +43,34 @@ function delGone(node: NodeSurvey, gone: Gone[]): void {
     }
   }
   if (failed.length) throw new Error(failed.join("; "));
+  return undefined;
 }
 
-/** Under the store's lock, what host-local's ADD does first: release what earlier boots left. */
-function releaseEarlier(node: NodeSurvey): void {
+/**
+ * Under the store's lock, what host-local's ADD does first: release what earlier boots left. It judges again
+ * under that lock which those are, so it has nothing to skip.
+ */
+function releaseEarlier(node: NodeSurvey): undefined {
   const store = DiskStore.openExisting(node.network!, node.ipamDataDir);
-  if (!store) return;
+  if (!store) return undefined;
   try {
     const { failed } = releaseEarlierBoots(store);
     if (failed.length) throw new Error(failed.join("; "));
+    return undefined;
   } finally {
     store.close();
   }
 }
 
-function removeScratch(node: NodeSurvey): void {
+/** The store's own sweep, which judges under the store's lock which scratch files no writer holds. */
+function removeScratch(node: NodeSurvey): undefined {
   const store = DiskStore.openExisting(node.network!, node.ipamDataDir);
-  if (!store) return;
+  if (!store) return undefined;
   try {
     const failures = new Failures();
     for (const e of store.removeStaleScratch().failed) failures.add(e);
     failures.throwIfAny(`could not remove every scratch file in ${store.dir}`);
+    return undefined;
   } finally {
     store.close();
   }
@@ -80,15 +87,18 @@ function flannelLeftovers(node: NodeSurvey): Finding | undefined {
     status: "warn",
     text: `${gone.length} saved flannel config(s) of containers that are not running: ${gone.map((n) => n.slice(0, 24)).join(", ")}`,
     fix: `left by pods removed without a DEL: doctor --fix removes them from ${dir}`,
-    repair: {
-      describe: `remove ${gone.length} saved flannel config(s) of gone containers from ${dir}`,
-      apply: () => {
-        // Each one, whatever fails: the failures are reported together.
-        const failures = new Failures();
-        for (const n of gone) failures.attempt(() => removeConfig(dir, n));
-        failures.throwIfAny(`could not remove every saved flannel config in ${dir}`);
+    repairs: [
+      {
+        describe: `remove ${gone.length} saved flannel config(s) of gone containers from ${dir}`,
+        apply: () => {
+          // Each one, whatever fails: the failures are reported together.
+          const failures = new Failures();
+          for (const n of gone) failures.attempt(() => removeConfig(dir, n));
+          failures.throwIfAny(`could not remove every saved flannel config in ${dir}`);
+          return undefined;
+        },
       },
-    },
+    ],
   });
 }
 
@@ -169,10 +179,12 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
         status: "fail",
         text: `${stale.length} address(es) leaked: ${held}`,
         fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${files}`,
-        repair: {
-          describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}, by the DEL of ${gone.length} gone attachment(s)`,
-          apply: () => delGone(node, gone),
-        },
+        repairs: [
+          {
+            describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}, by the DEL of ${gone.length} gone attachment(s)`,
+            apply: () => delGone(node, gone),
+          },
+        ],
       }),
     );
   }
@@ -190,10 +202,12 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
       status: "warn",
       text: `${earlier.length} reservation(s) from before this boot: ${earlier.map((r) => formatIP(r.ip)).join(", ")}`,
       fix: "the next pod ADD releases them (host-local reclaims earlier boots' reservations); doctor --fix releases them now",
-      repair: {
-        describe: `release ${earlier.length} reservation(s) from before this boot, as the next ADD would`,
-        apply: () => releaseEarlier(node),
-      },
+      repairs: [
+        {
+          describe: `release ${earlier.length} reservation(s) from before this boot, as the next ADD would`,
+          apply: () => releaseEarlier(node),
+        },
+      ],
     });
   }
   // Only what the store's own sweep removes: any other name is not the store's to remove, so reporting it could
@@ -204,7 +218,7 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
       status: "warn",
       text: `${scratch.length} scratch file(s) left by interrupted writes: ${scratch.join(", ")}`,
       fix: "harmless: host-local's next command in this store removes them, doctor --fix does now (under the store's lock)",
-      repair: { describe: `remove scratch files in ${dir}: ${scratch.join(", ")}`, apply: () => removeScratch(node) },
+      repairs: [{ describe: `remove scratch files in ${dir}: ${scratch.join(", ")}`, apply: () => removeScratch(node) }],
     });
   }
   if (leftovers) findings.push(leftovers);

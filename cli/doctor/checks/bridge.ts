@@ -12,6 +12,12 @@ const ID = "bridge";
 /** host-local's default gateway: the subnet's first address, with the subnet's prefix. */
 export const gatewayOf = (subnet: CIDR): CIDR => ({ ip: addToIP(networkOf(subnet), 1n), prefix: subnet.prefix });
 
+/** Adding an address the bridge lacks disturbs no pod: nothing to check again first. */
+function addGateway(node: NodeSurvey, target: Link, gw: CIDR): undefined {
+  ensureGatewayAddr(node.nl, target, gw, false);
+  return undefined;
+}
+
 export const portsOf = (node: NodeSurvey, br: Link): Link[] => node.links.filter((l) => l.master === br.index);
 
 export function checkBridge(node: NodeSurvey): CheckResult {
@@ -50,7 +56,7 @@ export function checkBridge(node: NodeSurvey): CheckResult {
           `the gateway ${want} that flannel's lease implies is missing from ${on}: the ${ports.length} pod(s) attached ` +
           `(${ports.map((p) => p.name).join(", ")}) have no next hop off the node, and bridge's CHECK fails for each`,
         fix: `run "ip addr add ${want} dev ${on}" on the node (doctor --fix does), or the next pod's ADD adds it back`,
-        repair: { describe: `add the gateway ${want} to ${on}`, apply: () => ensureGatewayAddr(node.nl, target!, gw, false) },
+        repairs: [{ describe: `add the gateway ${want} to ${on}`, apply: () => addGateway(node, target!, gw) }],
       });
       continue;
     }
@@ -67,12 +73,17 @@ export function checkBridge(node: NodeSurvey): CheckResult {
       fix:
         `the lease changed since ${name} was made: run "ip link delete ${name}" on the node and the next pod's ADD recreates it ` +
         `with ${want}; ${disturbs}`,
-      repair: ports.length
+      repairs: ports.length
         ? undefined
-        : {
-            describe: `delete ${name} (it has ${has}, the lease's gateway is ${want}; no pod is attached)`,
-            apply: () => deleteLink(node.nl, br.index),
-          },
+        : [
+            {
+              describe: `delete ${name} (it has ${has}, the lease's gateway is ${want}; no pod is attached)`,
+              apply: () => {
+                deleteLink(node.nl, br.index);
+                return undefined;
+              },
+            },
+          ],
     });
   }
   // The MTU bridge gives every veth (and a bridge it creates): the delegate's, which flannel sets to FLANNEL_MTU

@@ -38,7 +38,15 @@ export function checkLinks(node: NodeSurvey): CheckResult {
               status: "fail",
               text: `${v.name} on ${br.name} belongs to no running pod`,
               fix: `a pod's veth outlived its pod: doctor --fix deletes it ("ip link delete ${v.name}")`,
-              repair: { describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`, apply: () => deleteLink(node.nl, v.index) },
+              repairs: [
+                {
+                  describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`,
+                  apply: () => {
+                    deleteLink(node.nl, v.index);
+                    return undefined;
+                  },
+                },
+              ],
             }),
     );
   }

@@ -133,7 +133,15 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
         status: "fail",
         text: `masquerade chain ${s.chain} belongs to pod ${s.id}, which is gone`,
         fix: "a pod was removed without a DEL (a crash, a reboot): doctor --fix removes the chain and its POSTROUTING jumps",
-        repair: { describe: `remove iptables chain ${s.chain} of gone pod ${s.id} and the jumps to it`, apply: () => teardownMasqChain(s.chain) },
+        repairs: [
+          {
+            describe: `remove iptables chain ${s.chain} of gone pod ${s.id} and the jumps to it`,
+            apply: () => {
+              teardownMasqChain(s.chain);
+              return undefined;
+            },
+          },
+        ],
       }),
     );
   }
@@ -144,7 +152,15 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
         status: "fail",
         text: `nftables masquerade rule "${comment}" belongs to a pod that is gone`,
         fix: "a pod was removed without a DEL (a crash, a reboot): doctor --fix removes its rules from inet cni_plugins_masquerade",
-        repair: { describe: `remove nftables masquerade rule(s) "${comment}" of a gone pod`, apply: () => removeMasqNft(comment) },
+        repairs: [
+          {
+            describe: `remove nftables masquerade rule(s) "${comment}" of a gone pod`,
+            apply: () => {
+              removeMasqNft(comment);
+              return undefined;
+            },
+          },
+        ],
       }),
     );
   }
