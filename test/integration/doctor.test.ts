@@ -3,7 +3,7 @@
 // disappears without a DEL or a bridge is left from another lease, with --fix repairing only what is safe.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeFakePlugin } from "../helpers/fake-plugin.ts";
@@ -1187,5 +1187,46 @@ describe("--fix's report", () => {
     }
     expect(fixed.report!.counts.fail, fixed.out).toBe(0);
     expect(n.doctor(["--fix", "--json"]).report!.actions).toEqual([]);
+  });
+});
+
+describe("--fix and pods the runtime is adding, has lost, or attaches again meanwhile", () => {
+  it("an ADD done with its plugins but not cached by the runtime yet: --fix leaves its SNAT chain, saved config, address and veth, and once cached its CHECK passes", () => {
+    const n = node();
+    // A version with CHECK, to ask the pod's plugins at the end.
+    n.writeList(n.conflist({ cniVersion: "1.0.0" }));
+    n.addPod();
+    const flying = n.addPod({ CNI_CONTAINERID: "flying" });
+    const chains = () => [...sh(n.ns, "iptables-save -t nat").matchAll(/^-A POSTROUTING .* -j (CNI-[0-9a-f]+)$/gm)].map((m) => m[1]).sort();
+    const all = chains();
+    expect(all).toHaveLength(2);
+    // The runtime writes its cache entry last: until it has, this ADD is in flight.
+    const entry = join(n.tmp, "cache", "results", "cbr0-flying-eth0");
+    const cached = readFileSync(entry);
+    rmSync(entry);
+    const fixed = n.doctor(["--fix", "--json"]);
+    const masq = check(fixed.report!, "masquerade");
+    expect(masq.status, fixed.out).toBe("warn");
+    expect(masq.summary).toMatch(/masquerade chain CNI-[0-9a-f]+ of pod flying is of a container the runtime has not cached yet/);
+    expect(check(fixed.report!, "addresses").summary).toContain("1 saved flannel config(s) of containers the runtime has not cached yet: flying");
+    expect(fixed.report!.actions, fixed.out).toEqual([]);
+    expect(chains()).toEqual(all);
+    expect(existsSync(join(n.tmp, "flannel", "flying"))).toBe(true);
+    expect(existsSync(join(n.tmp, "ipam", "cbr0", flying.ip))).toBe(true);
+    expect(inNs(n.ns, ["ip", "link", "show", flying.veth]).status).toBe(0);
+    // The ADD completes: its CHECK finds everything in place, and doctor finds nothing wrong.
+    writeFileSync(entry, cached);
+    const env = {
+      PATH: process.env.PATH,
+      CNI_PATH: BIN,
+      NETCONFPATH: join(n.tmp, "net.d"),
+      CNI_CACHE_DIR: join(n.tmp, "cache"),
+      CNI_CONTAINERID: "flying",
+    };
+    const checked = inNs(n.ns, [join(BIN, "cni"), "tool", "check", "cbr0", nsPath(flying.pod)], { env });
+    expect(checked.status, checked.stdout + checked.stderr).toBe(0);
+    const after = n.doctor(["--json"]);
+    expect(after.report!.counts.fail, after.out).toBe(0);
+    expect(check(after.report!, "masquerade").status, after.out).toBe("ok");
   });
 });

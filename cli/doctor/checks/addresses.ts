@@ -1,7 +1,7 @@
 // Check 8: host-local's reservations. An address held for a container that is not running (no cache entry,
 // or its network namespace is gone) is a leak; reservations from before this boot are released by the next
 // ADD; scratch files are left by killed writers; a full range refuses every new pod.
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
 import { DiskStore } from "../../../lib/ipam/disk-store.ts";
@@ -14,6 +14,7 @@ import { delCachedAttachment, delNetworkList } from "../../../lib/runtime/networ
 import { removeConfig, savedContainers } from "../../../plugins/flannel/saved-config.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
 import { type NodeSurvey, type Pod, storeDir } from "../survey.ts";
+import { ADD_GRACE_MS, type InFlight, addsInFlight } from "../in-flight.ts";
 
 const ID = "addresses";
 const NEARLY_FULL = 0.9;
@@ -76,73 +77,71 @@ function removeScratch(node: NodeSurvey): undefined {
   }
 }
 
-/** flannel's saved delegate configs of containers that are not running, removed as flannel's GC removes them. */
-function flannelLeftovers(node: NodeSurvey): Finding | undefined {
-  if (!node.types.includes("flannel")) return undefined;
-  const running = new Set(node.pods.filter((p) => p.alive).map((p) => p.containerID));
-  const gone = savedContainers(node.flannelDataDir).filter((n) => !running.has(n));
-  if (!gone.length) return undefined;
-  const dir = node.flannelDataDir;
-  return judgedFromCache(node.cacheDoubt, {
-    status: "warn",
-    text: `${gone.length} saved flannel config(s) of containers that are not running: ${gone.map((n) => n.slice(0, 24)).join(", ")}`,
-    fix: `left by pods removed without a DEL: doctor --fix removes them from ${dir}`,
-    repairs: [
-      {
-        describe: `remove ${gone.length} saved flannel config(s) of gone containers from ${dir}`,
-        apply: () => {
-          // Each one, whatever fails: the failures are reported together.
-          const failures = new Failures();
-          for (const n of gone) failures.attempt(() => removeConfig(dir, n));
-          failures.throwIfAny(`could not remove every saved flannel config in ${dir}`);
-          return undefined;
-        },
-      },
-    ],
-  });
-}
-
 /**
- * An ADD reserves its address before the runtime caches the result, and may wait minutes on a lock in between: a
- * reservation without a cache entry younger than this may be an ADD in flight, so --fix leaves it.
+ * flannel's saved delegate configs of containers that are not running, removed as flannel's GC removes them. One
+ * saved by an ADD still in flight (flannel saves it before delegating) is left.
  */
-export const ADD_GRACE_MS = 10 * 60_000;
-
-const writtenWithin = (file: string, ms: number): boolean => {
-  const st = statSync(file, { throwIfNoEntry: false });
-  return st !== undefined && Date.now() - st.mtimeMs < ms;
-};
-
-/** Addresses of the active network reserved recently for a container the runtime has not cached (yet). */
-export function pendingAdds(node: NodeSurvey): string[] {
-  const dir = storeDir(node);
-  if (!dir || !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return [];
-  const cached = node.pods.filter((p) => p.network === node.network);
-  return DiskStore.list(dir)
-    .filter((r) => !cached.some((p) => p.containerID === r.containerID) && writtenWithin(join(dir, formatIP(r.ip)), ADD_GRACE_MS))
-    .map((r) => formatIP(r.ip));
+function flannelLeftovers(node: NodeSurvey, inFlight: InFlight): Finding[] {
+  if (!node.types.includes("flannel")) return [];
+  const running = new Set(node.pods.filter((p) => p.alive).map((p) => p.containerID));
+  const dir = node.flannelDataDir;
+  const gone = savedContainers(dir).filter((n) => !running.has(n));
+  // A cache that cannot be read judges nothing, in flight or gone (judgedFromCache).
+  const flying = (n: string) => !node.cacheDoubt && inFlight.containers.has(n);
+  const fresh = gone.filter(flying);
+  const stale = gone.filter((n) => !flying(n));
+  const findings: Finding[] = [];
+  if (fresh.length)
+    findings.push({
+      status: "warn",
+      text: `${fresh.length} saved flannel config(s) of containers the runtime has not cached yet: ${fresh.map((n) => n.slice(0, 24)).join(", ")}`,
+      fix: "an ADD may still be running (--fix leaves these): run doctor again later; if they are still there, they leaked",
+    });
+  if (!stale.length) return findings;
+  findings.push(
+    judgedFromCache(node.cacheDoubt, {
+      status: "warn",
+      text: `${stale.length} saved flannel config(s) of containers that are not running: ${stale.map((n) => n.slice(0, 24)).join(", ")}`,
+      fix: `left by pods removed without a DEL: doctor --fix removes them from ${dir}`,
+      repairs: [
+        {
+          describe: `remove ${stale.length} saved flannel config(s) of gone containers from ${dir}`,
+          apply: () => {
+            // Each one, whatever fails: the failures are reported together.
+            const failures = new Failures();
+            for (const n of stale) failures.attempt(() => removeConfig(dir, n));
+            failures.throwIfAny(`could not remove every saved flannel config in ${dir}`);
+            return undefined;
+          },
+        },
+      ],
+    }),
+  );
+  return findings;
 }
 
 export function checkAddresses(node: NodeSurvey): CheckResult {
   const dir = storeDir(node);
   if (!dir) return skipped(ID, "no active network");
-  const leftovers = flannelLeftovers(node);
+  const inFlight = addsInFlight(node, node.pods);
+  const leftovers = flannelLeftovers(node, inFlight);
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
-    return fromFindings(ID, `no reservations (${dir} does not exist)`, [], leftovers ? [leftovers] : []);
+    return fromFindings(ID, `no reservations (${dir} does not exist)`, [], leftovers);
   }
   const reservations = DiskStore.list(dir);
   const pods = node.pods.filter((p) => p.network === node.network);
   const findings: Finding[] = [];
   const evidence = [`${dir}: ${reservations.length} reservation(s)`];
   const stale: { r: Reservation; why: string; pod?: Pod }[] = [];
-  const pending: Reservation[] = [];
+  const pending = inFlight.reservations;
+  const pendingIPs = new Set(pending.map((r) => formatIP(r.ip)));
   for (const r of reservations) {
     const pod = pods.find((p) => p.containerID === r.containerID && (r.ifName === undefined || p.ifName === r.ifName));
-    if (!pod && writtenWithin(join(dir, formatIP(r.ip)), ADD_GRACE_MS)) pending.push(r);
-    else if (!pod) stale.push({ r, why: "no cache entry: the runtime has no such attachment" });
+    if (!pod && pendingIPs.has(formatIP(r.ip))) continue;
+    if (!pod) stale.push({ r, why: "no cache entry: the runtime has no such attachment" });
     else if (!pod.alive) stale.push({ r, why: `its network namespace ${pod.netns ?? "(unknown)"} is gone`, pod });
   }
   const staleIPs = new Set(stale.map((s) => formatIP(s.r.ip)));
@@ -221,7 +220,7 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
       repairs: [{ describe: `remove scratch files in ${dir}: ${scratch.join(", ")}`, apply: () => removeScratch(node) }],
     });
   }
-  if (leftovers) findings.push(leftovers);
+  findings.push(...leftovers);
   const subnet = node.lease?.subnet;
   if (subnet) {
     const set = canonicalizeRangeSet([{ subnet }]);

@@ -5,7 +5,7 @@ import { deleteLink } from "../../../lib/netlink/index.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, ok } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
 import { hostPortFault } from "../../../plugins/bridge/check.ts";
-import { pendingAdds } from "./addresses.ts";
+import { addsInFlight, inFlightText } from "../in-flight.ts";
 
 const ID = "links";
 
@@ -18,14 +18,14 @@ export function checkLinks(node: NodeSurvey): CheckResult {
   // A cached result without interfaces (cniVersion 0.2.0) cannot tell which veth is its: then judge none.
   const blind = alive.some((p) => !p.hostVeth);
   // An ADD in flight has its veth on the bridge before the runtime caches its result: then delete none.
-  const pending = pendingAdds(node);
+  const inFlight = addsInFlight(node, node.pods);
   const findings: Finding[] = [];
   for (const v of veths.filter((v) => !known.has(v.name))) {
     findings.push(
-      pending.length
+      inFlight.containers.size
         ? {
             status: "warn",
-            text: `${v.name} on ${br.name} is not in any cached result, while an ADD may be in flight (${pending.join(", ")} reserved recently)`,
+            text: `${v.name} on ${br.name} is not in any cached result, while an ADD may be in flight (of ${inFlightText(inFlight)})`,
             fix: "run doctor again when that ADD is done; --fix leaves the veth until then",
           }
         : blind
