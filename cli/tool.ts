@@ -60,7 +60,7 @@ export function containerIDFor(netns: string): string {
 const COMMANDS: Record<string, (list: ConfList, rt: RuntimeConf, env: NodeJS.ProcessEnv) => unknown> = {
   add: addNetworkList,
   check: checkNetworkList,
-  del: delNetworkList,
+  del: (list, rt) => delNetworkList(list, rt),
   gc: (list, rt, env) => gcNetworkList(list, rt, validAttachmentsEnv(env)),
   status: statusNetworkList,
 };

@@ -5,7 +5,10 @@ export type Status = "ok" | "warn" | "fail";
 export interface Repair {
   /** What will be done, printed before doing it. */
   describe: string;
-  /** Do it; returns why it did nothing, when it finds nothing to do after all. Throws when it fails. */
+  /**
+   * Do it. A repair that removes a pod's state checks first that what it was judged on still holds (recheck.ts)
+   * and returns why not when it does not, having done nothing. Throws when it fails.
+   */
   apply(): string | undefined;
 }
 

@@ -1,7 +1,7 @@
 // `cni doctor`: the node's pod network checked in the current network namespace (the node's, as kubelet runs
 // plugins), each check with a status, its evidence and the fix. Read only, except `--fix`, which applies the
-// safe repairs the checks offer (repairs.ts: each printed before it is done, its outcome reported) and then
-// checks again.
+// safe repairs the checks offer (repairs.ts: each printed before it is done, and re-judged under the product's
+// locks) and then checks again.
 import { basename } from "node:path";
 import { writeAll } from "../../lib/skel/index.ts";
 import { privilegeProblem } from "./privilege.ts";
@@ -28,7 +28,8 @@ export const USAGE = `usage: cni doctor [--json] [--fix] [--probe] ${PATH_USAGE}
   --json      {"checks":[{"id","status","summary","evidence","fix"}],"counts":{"ok","warn","fail"}}, with --fix
               also "actions":[{"what","result":"ok"|"failed"|"skipped","reason"}] (the checks are those after it)
   --fix       apply the safe repairs (stale reservations and their rules, leftovers, orphan veths, a
-              mismatched cni0 with no pod on it); never flanneld's devices, routes or FDB, nor the firewall policy
+              mismatched cni0 with no pod on it); never flanneld's devices, routes or FDB, nor the firewall policy;
+              each checked again under the network's lock first, and skipped if a pod came back or an ADD is running
   --probe     also send one ICMP echo to each peer's overlay address and each running pod's address, all at once;
               a silent one fails (adds at most ${PROBE_TIMEOUT_MS / 1000} s, whatever the number of peers)
 ${PATH_DEFAULTS}exit: 0 no check failed, 1 a check failed, 2 usage error or not root (nor CAP_NET_ADMIN)

@@ -140,6 +140,12 @@ function nativeNftRules(saved: SavedTables): { nftNative?: NftRuleset; nftError?
   return { nftNative: withoutChains(rs, (c) => xt[`${c.family} ${c.table}`]?.has(c.name) === true) };
 }
 
+/** The runtime's attachments as its cache lists them now, each judged alive or gone; `doubt` as surveyCache's. */
+export function readPods(opts: Options, bridge: string): { pods: Pod[]; doubt?: string } {
+  const cache = surveyCache(opts.cacheDir);
+  return { pods: cache.entries.map((e) => podOf(e, bridge)), doubt: cache.doubt };
+}
+
 export function surveyNode(opts: Options): NodeSurvey {
   const configs = findConfigs(opts.confDir, opts.network);
   const list = configs.active?.list;
@@ -160,7 +166,7 @@ export function surveyNode(opts: Options): NodeSurvey {
   const bridge = nextBridge(list, lease);
   const brName = bridgeName(list, bridge);
   const flannelDataDir = str(flannel, "dataDir") ?? DEFAULT_FLANNEL_DATA_DIR;
-  const cache = surveyCache(opts.cacheDir);
+  const cache = readPods(opts, brName);
   const saved: SavedTables = {
     filter: savedTableIfUsable(4, "filter"),
     nat: savedTableIfUsable(4, "nat"),
@@ -190,7 +196,7 @@ export function surveyNode(opts: Options): NodeSurvey {
     ...saved,
     nft,
     ...(nft ? nativeNftRules(saved) : {}),
-    pods: cache.entries.map((e) => podOf(e, brName)),
+    pods: cache.pods,
     cacheDoubt: cache.doubt,
     link: (name) => links.find((l) => l.name === name),
     linkByIndex: (index) => (index === undefined ? undefined : links.find((l) => l.index === index)),

@@ -140,19 +140,26 @@ export function checkNetworkList(list: ConfList, rt: RuntimeConf): void {
   locked(list, rt, "shared", () => check(list, rt));
 }
 
-export function delNetworkList(list: ConfList, rt: RuntimeConf): void {
-  locked(list, rt, "shared", () => del(list, rt));
+/**
+ * Whether the caller takes the network's lock, or already holds it exclusively as a GC does (a tool that re-checks
+ * under it that an attachment is still stale before deleting it): taking it again would wait on itself.
+ */
+export type NetworkLock = "take" | "held";
+
+export function delNetworkList(list: ConfList, rt: RuntimeConf, lock: NetworkLock = "take"): void {
+  if (lock === "held") del(list, rt);
+  else locked(list, rt, "shared", () => del(list, rt));
 }
 
 /**
  * DEL of a cached attachment with the config and the parameters of its ADD (libcni's GetNetworkListCachedConfig,
  * then DelNetworkList): what the runtime's own DEL of that pod would have done, for a pod the runtime lost.
  */
-export function delCachedAttachment(entry: CachedEntry, rt: Pick<RuntimeConf, "path" | "cacheDir">): void {
+export function delCachedAttachment(entry: CachedEntry, rt: Pick<RuntimeConf, "path" | "cacheDir">, lock: NetworkLock = "take"): void {
   const key = `${entry.networkName}-${entry.containerId}-${entry.ifName}`;
   const list = parseConfList(Buffer.from(entry.config ?? "", "base64").toString("utf8"), `the cached config of ${key}`);
   const netns = typeof entry.netns === "string" ? entry.netns : "";
-  delNetworkList(list, { ...rt, ...NO_ATTACHMENT, containerID: entry.containerId, ifName: entry.ifName, netns });
+  delNetworkList(list, { ...rt, ...NO_ATTACHMENT, containerID: entry.containerId, ifName: entry.ifName, netns }, lock);
 }
 
 /** A cached attachment whose namespace is gone is garbage; one cached without its netns is kept (we can't tell). */

@@ -1,21 +1,27 @@
 // cni doctor on a throwaway node namespace with every path in a temp dir: its interface (JSON, exit codes,
 // report), the config checks (schema errors by key path, plugins asked VERSION), and what it finds after a pod
 // disappears without a DEL or a bridge is left from another lease, with --fix repairing only what is safe.
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeFakePlugin } from "../helpers/fake-plugin.ts";
 import { doctorOutputErrors, showOutputErrors } from "../helpers/output-schemas.ts";
-import { BIN } from "../helpers/paths.ts";
+import { BIN, DRIVER } from "../helpers/paths.ts";
+import { inNsAsync } from "../helpers/exec-async.ts";
 import { Sandbox, inNs, nsPath, sh } from "../helpers/sandbox.ts";
 import { bootTime } from "../helpers/reboot.ts";
 import { chainRules, flanneldNftScript, nft, pathWithout } from "../helpers/nft.ts";
 import { flanneldRules, labNode } from "../../scripts/lab/node-plan.ts";
 
 const box = new Sandbox();
-afterEach(() => box.cleanup());
+/** Processes a test holds a lock with: killed even when the test fails, so nothing waits on them. */
+const holders: ChildProcess[] = [];
+afterEach(() => {
+  for (const h of holders.splice(0)) h.kill("SIGKILL");
+  box.cleanup();
+});
 
 interface Report {
   actions?: { what: string; result: string; reason: string | null }[];
@@ -64,6 +70,16 @@ function node(o: { ipMasq?: boolean; delegate?: object; onlyNft?: boolean } = {}
     if (report) expect(doctorOutputErrors(report), r.stdout).toBe("");
     return { code: r.status, out: r.stdout + r.stderr, stdout: r.stdout, report };
   };
+  /** doctor without waiting for it, to act as the runtime meanwhile; `pid` is doctor's own (nsenter execs it). */
+  const doctorAsync = (args: string[]) => {
+    let pid = 0;
+    const done = inNsAsync(ns, [join(BIN, "cni"), "doctor", ...flags(), ...args], {
+      env: { ...process.env, PATH },
+      timeoutMs: 120_000,
+      onSpawn: (c) => (pid = c.pid!),
+    }).then((r) => ({ code: r.code, out: r.stdout.toString() + r.stderr.toString(), report: JSON.parse(r.stdout.toString()) as Report }));
+    return { pid, done };
+  };
   const env = { PATH, CNI_PATH: BIN, NETCONFPATH: join(tmp, "net.d"), CNI_CACHE_DIR: join(tmp, "cache") };
   const addPod = (extra: NodeJS.ProcessEnv = {}) => {
     const pod = box.netns("pod");
@@ -81,7 +97,7 @@ function node(o: { ipMasq?: boolean; delegate?: object; onlyNft?: boolean } = {}
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     expect(inNs(ns, ["ip", "link", "show", p.veth]).status).not.toBe(0);
   };
-  return { ns, tmp, conflist, writeList, doctor, addPod, losePod };
+  return { ns, tmp, conflist, writeList, doctor, doctorAsync, addPod, losePod };
 }
 
 const check = (r: Report, id: string) => r.checks.find((c) => c.id === id)!;
@@ -342,7 +358,7 @@ describe("a pod gone without a DEL", () => {
     const fixed = n.doctor(["--fix"]);
     expect(fixed.out).toMatch(new RegExp(`fixing: release 1 leaked address\\(es\\) in .*: ${ip.replace(/\./g, "\\.")}`));
     expect(fixed.out).toMatch(/fixing: remove iptables chain CNI-[0-9a-f]+ of gone pod/);
-    expect(fixed.out).toMatch(/fixing: remove 1 saved flannel config\(s\) of gone containers/);
+    expect(fixed.out).toMatch(/fixing: remove the saved flannel config of gone container/);
     expect(fixed.code, fixed.out).toBe(0);
     expect(n.doctor(["--json"]).report!.counts.fail).toBe(0);
   });
@@ -1166,6 +1182,28 @@ describe("bridge", () => {
   });
 });
 
+/** Hold the flock on `path` exclusively from another process, as a command of the product holds it, until release(). */
+async function holdLock(path: string): Promise<{ release: () => Promise<void> }> {
+  const child = spawn("flock", ["--exclusive", path, "sh", "-c", "echo held; read _"], { stdio: ["pipe", "pipe", "inherit"] });
+  holders.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once("data", () => resolve());
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`flock exited with ${code}`)));
+  });
+  return { release: () => new Promise<void>((resolve) => child.once("exit", () => resolve()).stdin!.end()) };
+}
+
+/** Wait until process `pid` is blocked waiting for the flock on `path`, as /proc/locks shows it ("->"). */
+async function blockedOn(pid: number, path: string): Promise<void> {
+  const waiting = new RegExp(`^\\d+: -> FLOCK\\s+\\S+\\s+\\S+\\s+${pid}\\s+[0-9a-f]+:[0-9a-f]+:${statSync(path).ino}\\s`, "m");
+  for (let i = 0; i < 3000; i++) {
+    if (waiting.test(readFileSync("/proc/locks", "utf8"))) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`process ${pid} never waited for the lock ${path}`);
+}
+
 describe("--fix's report", () => {
   it("--json --fix lists each repair with its outcome in the document; without --fix there is no list", () => {
     const n = node();
@@ -1228,5 +1266,44 @@ describe("--fix and pods the runtime is adding, has lost, or attaches again mean
     const after = n.doctor(["--json"]);
     expect(after.report!.counts.fail, after.out).toBe(0);
     expect(check(after.report!, "masquerade").status, after.out).toBe("ok");
+  });
+  it("while --fix waits for the network's lock, the runtime DELs the gone pod, gives its address to a new pod and attaches the same container again: every repair is skipped, both pods keep everything", async () => {
+    const n = node();
+    // A version with CHECK, to ask both pods' plugins at the end.
+    n.writeList(n.conflist({ cniVersion: "1.0.0" }));
+    const lost = n.addPod({ CNI_CONTAINERID: "racer" });
+    n.losePod(lost);
+    const lockPath = join(n.tmp, "cache", "locks", "cbr0");
+    const lock = await holdLock(lockPath);
+    const doctor = n.doctorAsync(["--fix", "--json"]);
+    // doctor has judged (it reads without locks) and waits to re-judge under the lock before its first repair.
+    await blockedOn(doctor.pid, lockPath);
+    // Acting as the runtime through libcni, which does not take this product's lock.
+    const conflist = join(n.tmp, "net.d", "10-flannel.conflist");
+    const runtime = (cmd: string, pod: string, id: string, CNI_ARGS?: string) => {
+      const env = { ...process.env, CNI_PATH: BIN, CNI_CACHE_DIR: join(n.tmp, "cache"), ...(CNI_ARGS ? { CNI_ARGS } : {}) };
+      const r = inNs(n.ns, [DRIVER, cmd, conflist, nsPath(pod), id, "eth0"], { env });
+      expect(r.status, `${cmd} ${id}: ${r.stdout}${r.stderr}`).toBe(0);
+    };
+    runtime("del", lost.pod, "racer");
+    const newcomer = box.netns("pod");
+    runtime("add", newcomer, "newcomer", `IgnoreUnknown=1;IP=${lost.ip}`);
+    const again = box.netns("pod");
+    runtime("add", again, "racer");
+    await lock.release();
+    const d = await doctor.done;
+    expect(d.report.actions!.length, d.out).toBeGreaterThanOrEqual(3);
+    for (const a of d.report.actions!) {
+      expect(a.result, d.out).toBe("skipped");
+      expect(a.reason).toMatch(/container racer is running again|pod racer is running or being added again/);
+    }
+    // The address went to the new pod and stays its; the re-attached container keeps its own state.
+    const store = join(n.tmp, "ipam", "cbr0");
+    expect(readFileSync(join(store, lost.ip), "utf8")).toBe("newcomer\r\neth0");
+    expect(readdirSync(store).filter((f) => /^\d/.test(f) && readFileSync(join(store, f), "utf8") === "racer\r\neth0")).toHaveLength(1);
+    expect(existsSync(join(n.tmp, "flannel", "racer"))).toBe(true);
+    runtime("check", again, "racer");
+    runtime("check", newcomer, "newcomer");
+    expect(d.report.counts.fail, d.out).toBe(0);
   });
 });

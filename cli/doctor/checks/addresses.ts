@@ -1,7 +1,7 @@
 // Check 8: host-local's reservations. An address held for a container that is not running (no cache entry,
 // or its network namespace is gone) is a leak; reservations from before this boot are released by the next
 // ADD; scratch files are left by killed writers; a full range refuses every new pod.
-import { readdirSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
 import { DiskStore } from "../../../lib/ipam/disk-store.ts";
@@ -9,43 +9,15 @@ import { earlierBootReservations, releaseEarlierBoots } from "../../../lib/ipam/
 import { canonicalizeRangeSet, rangeFor, rangeSetCapacity } from "../../../lib/ipam/range.ts";
 import type { Reservation } from "../../../lib/ipam/store.ts";
 import { Failures } from "../../../lib/skel/errors.ts";
-import type { CachedEntry } from "../../../lib/runtime/cache.ts";
-import { delCachedAttachment, delNetworkList } from "../../../lib/runtime/network-list.ts";
 import { removeConfig, savedContainers } from "../../../plugins/flannel/saved-config.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
 import { type NodeSurvey, type Pod, storeDir } from "../survey.ts";
 import { ADD_GRACE_MS, type InFlight, addsInFlight } from "../in-flight.ts";
+import { containerBack, recheckThen } from "../recheck.ts";
+import { type Gone, judged, releaseGone } from "../release-gone.ts";
 
 const ID = "addresses";
 const NEARLY_FULL = 0.9;
-
-/** An attachment whose address leaked: the pod's cache entry when the runtime has one. */
-interface Gone {
-  containerID: string;
-  ifName: string;
-  cached?: CachedEntry;
-}
-
-/**
- * Release gone attachments as the runtime's DEL would have: the network list's DEL, with the config and the
- * parameters (capability args: host ports) cached at the ADD; without a cache entry, the active list's DEL for
- * the container and interface the reservation names. Each one, whatever fails: the failures are reported together.
- */
-function delGone(node: NodeSurvey, gone: Gone[]): undefined {
-  const rt = { path: [node.opts.binDir], cacheDir: node.opts.cacheDir };
-  const failed: string[] = [];
-  for (const g of gone) {
-    try {
-      if (g.cached) delCachedAttachment(g.cached, rt);
-      else
-        delNetworkList(node.configs.active!.list!, { ...rt, containerID: g.containerID, ifName: g.ifName, netns: "", args: [], capabilityArgs: {} });
-    } catch (e) {
-      failed.push(`DEL of ${g.containerID} ${g.ifName}: ${(e as Error).message}`);
-    }
-  }
-  if (failed.length) throw new Error(failed.join("; "));
-  return undefined;
-}
 
 /**
  * Under the store's lock, what host-local's ADD does first: release what earlier boots left. It judges again
@@ -79,7 +51,8 @@ function removeScratch(node: NodeSurvey): undefined {
 
 /**
  * flannel's saved delegate configs of containers that are not running, removed as flannel's GC removes them. One
- * saved by an ADD still in flight (flannel saves it before delegating) is left.
+ * saved by an ADD still in flight (flannel saves it before delegating) is left, and each is removed only if its
+ * container is still not running, no ADD of it has started and the file is the one judged.
  */
 function flannelLeftovers(node: NodeSurvey, inFlight: InFlight): Finding[] {
   if (!node.types.includes("flannel")) return [];
@@ -98,23 +71,27 @@ function flannelLeftovers(node: NodeSurvey, inFlight: InFlight): Finding[] {
       fix: "an ADD may still be running (--fix leaves these): run doctor again later; if they are still there, they leaked",
     });
   if (!stale.length) return findings;
+  const judgedAt = new Map(stale.map((n) => [n, statSync(join(dir, n), { throwIfNoEntry: false })?.mtimeMs]));
+  // Gone meanwhile (the pod's DEL, run by the repair above, removes it): nothing to do, which removeConfig allows.
+  const rewritten = (n: string) => {
+    const t = statSync(join(dir, n), { throwIfNoEntry: false })?.mtimeMs;
+    return t !== undefined && t !== judgedAt.get(n) ? `${join(dir, n)} was written again since it was judged` : undefined;
+  };
+  const remove = (n: string) =>
+    recheckThen(
+      node,
+      (now) => containerBack(now, n) ?? rewritten(n),
+      () => removeConfig(dir, n),
+    );
   findings.push(
     judgedFromCache(node.cacheDoubt, {
       status: "warn",
       text: `${stale.length} saved flannel config(s) of containers that are not running: ${stale.map((n) => n.slice(0, 24)).join(", ")}`,
       fix: `left by pods removed without a DEL: doctor --fix removes them from ${dir}`,
-      repairs: [
-        {
-          describe: `remove ${stale.length} saved flannel config(s) of gone containers from ${dir}`,
-          apply: () => {
-            // Each one, whatever fails: the failures are reported together.
-            const failures = new Failures();
-            for (const n of stale) failures.attempt(() => removeConfig(dir, n));
-            failures.throwIfAny(`could not remove every saved flannel config in ${dir}`);
-            return undefined;
-          },
-        },
-      ],
+      repairs: stale.map((n) => ({
+        describe: `remove the saved flannel config of gone container ${n.slice(0, 24)} from ${dir}`,
+        apply: () => remove(n),
+      })),
     }),
   );
   return findings;
@@ -154,20 +131,18 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
   if (!reclaim && earlier.length)
     evidence.push(`${earlier.length} reservation(s) from before this boot kept: ipam.reclaimAfterReboot is false, so no ADD releases them`);
   else if (!node.hostLocal.conf && earlier.length) evidence.push(`judged with reclaimAfterReboot's default (true): ${node.hostLocal.why}`);
-  // One DEL per attachment (a dual-stack pod holds two addresses). A reservation from before interface names were
-  // written names none: host-local's DEL by container id releases it for any interface name.
-  const gone = [
-    ...new Map(
-      stale.map(({ r, pod }): [string, Gone] => {
-        const g = pod
-          ? { containerID: pod.containerID, ifName: pod.ifName, cached: pod.cached }
-          : { containerID: r.containerID, ifName: r.ifName ?? "eth0" };
-        return [`${g.containerID}\0${g.ifName}`, g];
-      }),
-    ).values(),
-  ];
+  // One DEL per attachment (a dual-stack pod holds two addresses), with the files it was judged on. A reservation
+  // from before interface names were written names none: host-local's DEL by container id releases it for any.
+  const gone = new Map<string, Gone>();
+  for (const { r, pod } of stale) {
+    const [containerID, ifName] = pod ? [pod.containerID, pod.ifName] : [r.containerID, r.ifName ?? "eth0"];
+    const key = `${containerID}\0${ifName}`;
+    const g = gone.get(key) ?? { containerID, ifName, ...(pod ? { cached: pod.cached } : {}), files: [] };
+    const file = judged(dir, r);
+    if (file) g.files.push(file);
+    gone.set(key, g);
+  }
   if (stale.length) {
-    const ips = stale.map((s) => formatIP(s.r.ip)).join(", ");
     const held = stale.map((s) => `${formatIP(s.r.ip)} for ${s.r.containerID.slice(0, 24)} (${s.why})`).join("; ");
     const files = `${stale
       .slice(0, 3)
@@ -178,12 +153,10 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
         status: "fail",
         text: `${stale.length} address(es) leaked: ${held}`,
         fix: `the pods were removed without a DEL (a crash, a killed runtime): doctor --fix releases them; or delete the files ${files}`,
-        repairs: [
-          {
-            describe: `release ${stale.length} leaked address(es) in ${dir}: ${ips}, by the DEL of ${gone.length} gone attachment(s)`,
-            apply: () => delGone(node, gone),
-          },
-        ],
+        repairs: [...gone.values()].map((g) => ({
+          describe: `release ${g.files.length} leaked address(es) in ${dir}: ${g.files.map((f) => f.ip).join(", ")}, by the DEL of gone attachment ${g.containerID.slice(0, 24)} ${g.ifName}`,
+          apply: () => releaseGone(node, g),
+        })),
       }),
     );
   }

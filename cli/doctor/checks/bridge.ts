@@ -1,11 +1,13 @@
 // Check 3: the bridge (cni0) holds the lease's gateway address and flannel's MTU. A cni0 left from an earlier
 // lease makes every ADD fail with "cni0 already has an IP address different from …".
-import { type Address, type Link, deleteLink } from "../../../lib/netlink/index.ts";
+import { type Address, type Link, deleteLink, listLinks, listPorts } from "../../../lib/netlink/index.ts";
 import { type CIDR, addToIP, formatCIDR, networkOf } from "../../../lib/ip/addr.ts";
 import { planGatewayAddr } from "../../../plugins/bridge/gateway.ts";
 import { ensureGatewayAddr } from "../../../plugins/bridge/links.ts";
 import { type CheckResult, type Finding, fromFindings, skipped } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
+import { inFlightText } from "../in-flight.ts";
+import { recheckThen } from "../recheck.ts";
 
 const ID = "bridge";
 
@@ -16,6 +18,21 @@ export const gatewayOf = (subnet: CIDR): CIDR => ({ ip: addToIP(networkOf(subnet
 function addGateway(node: NodeSurvey, target: Link, gw: CIDR): undefined {
   ensureGatewayAddr(node.nl, target, gw, false);
   return undefined;
+}
+
+/** Delete the bridge judged unused only if, under the network's lock, it still is and no ADD is in flight to it. */
+function deleteUnused(node: NodeSurvey, br: Link): string | undefined {
+  return recheckThen(
+    node,
+    (now) => {
+      if (now.inFlight.containers.size) return `an ADD may be in flight (of ${inFlightText(now.inFlight)}) and attaching to ${br.name}`;
+      if (listLinks(node.nl).find((l) => l.index === br.index)?.name !== br.name) return `${br.name} is not the link judged any more`;
+      const ports = listPorts(node.nl, br.index);
+      return ports.length ? `${br.name} has ${ports.length} port(s) now (${ports.map((p) => p.name).join(", ")})` : undefined;
+    },
+    () => deleteLink(node.nl, br.index),
+    "links",
+  );
 }
 
 export const portsOf = (node: NodeSurvey, br: Link): Link[] => node.links.filter((l) => l.master === br.index);
@@ -78,10 +95,7 @@ export function checkBridge(node: NodeSurvey): CheckResult {
         : [
             {
               describe: `delete ${name} (it has ${has}, the lease's gateway is ${want}; no pod is attached)`,
-              apply: () => {
-                deleteLink(node.nl, br.index);
-                return undefined;
-              },
+              apply: () => deleteUnused(node, br),
             },
           ],
     });

@@ -1,13 +1,32 @@
 // Check 9: every host veth on the bridge belongs to a running pod. One that does not is left from a pod whose
 // DEL never came (its namespace is held elsewhere, or the runtime lost it): --fix deletes it. And every running
 // pod's host veth is an up port of its bridge, by bridge's CHECK's own rule: one detached or down cuts the pod off.
-import { deleteLink } from "../../../lib/netlink/index.ts";
+import { type Link, deleteLink, listLinks } from "../../../lib/netlink/index.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, ok } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
 import { hostPortFault } from "../../../plugins/bridge/check.ts";
 import { addsInFlight, inFlightText } from "../in-flight.ts";
+import { recheckThen } from "../recheck.ts";
 
 const ID = "links";
+
+/**
+ * Delete `v` only if, read again under the network's lock, it is still that veth on that bridge, no running pod's
+ * result names it and no ADD is in flight (whose veth is on the bridge before its result is cached).
+ */
+function deleteOrphan(node: NodeSurvey, v: Link): string | undefined {
+  return recheckThen(
+    node,
+    (now) => {
+      if (now.inFlight.containers.size) return `an ADD may be in flight (of ${inFlightText(now.inFlight)}), and ${v.name} may be its veth`;
+      if (now.pods.some((p) => p.alive && p.hostVeth === v.name)) return `a running pod's cached result names ${v.name} now`;
+      const link = listLinks(node.nl).find((l) => l.index === v.index);
+      if (link?.name !== v.name || link.master !== v.master) return `${v.name} is not the link judged any more (deleted, renamed or moved)`;
+      return undefined;
+    },
+    () => deleteLink(node.nl, v.index),
+  );
+}
 
 export function checkLinks(node: NodeSurvey): CheckResult {
   const br = node.link(node.bridgeName);
@@ -38,15 +57,7 @@ export function checkLinks(node: NodeSurvey): CheckResult {
               status: "fail",
               text: `${v.name} on ${br.name} belongs to no running pod`,
               fix: `a pod's veth outlived its pod: doctor --fix deletes it ("ip link delete ${v.name}")`,
-              repairs: [
-                {
-                  describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`,
-                  apply: () => {
-                    deleteLink(node.nl, v.index);
-                    return undefined;
-                  },
-                },
-              ],
+              repairs: [{ describe: `delete orphan veth ${v.name} (on ${br.name}, no running pod)`, apply: () => deleteOrphan(node, v) }],
             }),
     );
   }

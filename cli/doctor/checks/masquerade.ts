@@ -19,6 +19,7 @@ import { findMasquerade } from "../../../plugins/bridge/masq-backend.ts";
 import { type CheckResult, type Finding, fromFindings, judgedFromCache, skipped } from "../check.ts";
 import type { NodeSurvey } from "../survey.ts";
 import { addsInFlight } from "../in-flight.ts";
+import { type Now, recheckThen } from "../recheck.ts";
 
 const ID = "masquerade";
 
@@ -138,16 +139,20 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
   // that cannot be read judges nothing, in flight or gone (judgedFromCache).
   const inFlight = node.cacheDoubt ? { reservations: [], containers: new Set<string>() } : addsInFlight(node, node.pods);
   const alive = new Set(pods.filter((p) => p.alive).map((p) => p.containerID));
+  const kept = (now: Now) => new Set([...now.pods.filter((p) => p.alive).map((p) => p.containerID), ...now.inFlight.containers]);
   const flying = new Set([...inFlight.containers].map((id) => chainName(network, id)));
   for (const s of staleMasqChains(network, alive)) {
     if (flying.has(s.chain)) {
       findings.push(inFlightFinding(`masquerade chain ${s.chain} of pod ${s.id}`));
       continue;
     }
-    const remove = () => {
-      teardownMasqChain(s.chain);
-      return undefined;
-    };
+    // Removed only if the product's own discovery, run again under the lock, still finds it stale.
+    const remove = () =>
+      recheckThen(
+        node,
+        (now) => (staleMasqChains(network, kept(now)).some((t) => t.chain === s.chain) ? undefined : `pod ${s.id} is running or being added again`),
+        () => teardownMasqChain(s.chain),
+      );
     findings.push(
       judgedFromCache(node.cacheDoubt, {
         status: "fail",
@@ -157,6 +162,10 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
       }),
     );
   }
+  const attachedNow = (now: Now) => [
+    ...now.pods.filter((p) => p.alive).map((p) => ({ containerID: p.containerID, ifname: p.ifName })),
+    ...now.inFlight.reservations.map((r) => ({ containerID: r.containerID, ifname: r.ifName ?? "eth0" })),
+  ];
   const attached = pods.filter((p) => p.alive).map((p) => ({ containerID: p.containerID, ifname: p.ifName }));
   const flyingNft = new Set(inFlight.reservations.map((r) => masqComment(network, r.ifName ?? "eth0", r.containerID)));
   for (const comment of node.nft ? staleMasqNft(network, attached) : []) {
@@ -164,10 +173,12 @@ export function checkNodeMasquerade(node: NodeSurvey): CheckResult {
       findings.push(inFlightFinding(`nftables masquerade rule "${comment}"`));
       continue;
     }
-    const remove = () => {
-      removeMasqNft(comment);
-      return undefined;
-    };
+    const remove = () =>
+      recheckThen(
+        node,
+        (now) => (staleMasqNft(network, attachedNow(now)).includes(comment) ? undefined : "its pod is running or being added again"),
+        () => removeMasqNft(comment),
+      );
     findings.push(
       judgedFromCache(node.cacheDoubt, {
         status: "fail",
