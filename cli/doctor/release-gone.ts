@@ -3,7 +3,8 @@
 // list's DEL for the container and interface its reservation names. Only after checking again, under the
 // network's lock (recheck.ts), that it is still gone, and under host-local's store lock that each reservation it
 // was judged on still names it and has not been written since: a pod DELed and a new one given the same address
-// meanwhile, or the same container attached again, keeps everything.
+// meanwhile, or the same container attached again, keeps everything. A gone pod's host ports go with it, also
+// when the runtime lost the cache entry that named them.
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { formatIP } from "../../lib/ip/addr.ts";
@@ -11,6 +12,8 @@ import { DiskStore } from "../../lib/ipam/disk-store.ts";
 import type { Reservation } from "../../lib/ipam/store.ts";
 import type { CachedEntry } from "../../lib/runtime/cache.ts";
 import { delCachedAttachment, delNetworkList } from "../../lib/runtime/network-list.ts";
+import { unforwardLost } from "../../plugins/portmap/firewall.ts";
+import { netConf } from "./bridge-conf.ts";
 import { type Now, containerBack, recheckThen } from "./recheck.ts";
 import type { NodeSurvey } from "./survey.ts";
 
@@ -83,13 +86,13 @@ export function releaseGone(node: NodeSurvey, g: Gone): string | undefined {
     node,
     (now) => stillGone(node, now, g),
     () => {
-      if (g.cached) delCachedAttachment(g.cached, rt, "held");
-      else
-        delNetworkList(
-          node.configs.active!.list!,
-          { ...rt, containerID: g.containerID, ifName: g.ifName, netns: "", args: [], capabilityArgs: {} },
-          "held",
-        );
+      if (g.cached) return delCachedAttachment(g.cached, rt, "held");
+      const list = node.configs.active!.list!;
+      delNetworkList(list, { ...rt, containerID: g.containerID, ifName: g.ifName, netns: "", args: [], capabilityArgs: {} }, "held");
+      // Without the cache entry the DEL has no host ports to give portmap, which then removes nothing: its rules,
+      // left, would send the old ports' traffic to the next pod given this address.
+      const portmap = list.plugins.find((p) => p.type === "portmap");
+      if (portmap) unforwardLost(netConf(list, portmap.conf), g.containerID);
     },
   );
 }

@@ -93,6 +93,16 @@ export function unforward(ctx: Context, conf: PortMapConf): void {
   }
 }
 
+/**
+ * The host port rules of a container whose mappings are lost with the runtime's cache entry, so that its DEL
+ * (which acts only on the mappings it is given, as the reference's does) leaves them: removed by the container's
+ * id, as that DEL removes them, in both backends. For a tool releasing a pod the runtime lost; false when neither
+ * backend is usable here.
+ */
+export function unforwardLost(conf: NetConf, containerID: string): boolean {
+  return removeRules(HOST_PORTS, { conf: loadConfig(conf, undefined, "", { lenient: true }), id: containerID });
+}
+
 export function check(ctx: Context): void {
   const conf = loadConfig(ctx.conf, ctx.prevResult, ctx.ifName);
   if (!ctx.prevResult) throw new CniError(Code.InvalidConfig, "Required prevResult missing");

@@ -1229,6 +1229,40 @@ describe("--fix's report", () => {
 });
 
 describe("--fix and pods the runtime is adding, has lost, or attaches again meanwhile", () => {
+  it("a gone pod whose cache entry is lost too, with a hostPort: --fix releases its address and its DNAT rule, and lists what it did in the JSON", () => {
+    const n = node();
+    const ports = { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] };
+    const lost = n.addPod({ CAP_ARGS: JSON.stringify(ports), CNI_CONTAINERID: "hostported" });
+    n.addPod();
+    const nat = () => sh(n.ns, "iptables-save -t nat");
+    expect(nat()).toContain("--dport 8080");
+    // The runtime lost the pod and its cache entry (with the host ports its DEL would have been given), long ago.
+    rmSync(join(n.tmp, "cache", "results", "cbr0-hostported-eth0"));
+    n.losePod(lost);
+    const hourAgo = new Date(Date.now() - 3600_000);
+    for (const f of [join(n.tmp, "ipam", "cbr0", lost.ip), join(n.tmp, "flannel", "hostported")]) utimesSync(f, hourAgo, hourAgo);
+    const before = n.doctor(["--json"]).report!;
+    expect(before.actions).toBeUndefined();
+    expect(check(before, "addresses").summary).toContain(`${lost.ip} for hostported (no cache entry`);
+    const fixed = n.doctor(["--fix", "--json"]);
+    expect(fixed.report!.actions, fixed.out).toContainEqual({
+      what: expect.stringMatching(
+        new RegExp(`^release 1 leaked address\\(es\\) in .*: ${lost.ip.replace(/\./g, "\\.")}, by the DEL of gone attachment hostported eth0$`),
+      ),
+      result: "ok",
+      reason: null,
+    });
+    for (const a of fixed.report!.actions!) expect(Object.keys(a).sort()).toEqual(["reason", "result", "what"]);
+    expect(
+      fixed.report!.actions!.filter((a) => a.result !== "ok"),
+      fixed.out,
+    ).toEqual([]);
+    // The next pod given this address must not receive the old port's traffic.
+    expect(nat()).not.toContain("--dport 8080");
+    expect(existsSync(join(n.tmp, "ipam", "cbr0", lost.ip))).toBe(false);
+    expect(fixed.report!.counts.fail, fixed.out).toBe(0);
+    expect(n.doctor(["--fix", "--json"]).report!.actions).toEqual([]);
+  });
   it("an ADD done with its plugins but not cached by the runtime yet: --fix leaves its SNAT chain, saved config, address and veth, and once cached its CHECK passes", () => {
     const n = node();
     // A version with CHECK, to ask the pod's plugins at the end.
