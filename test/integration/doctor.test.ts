@@ -1194,14 +1194,32 @@ async function holdLock(path: string): Promise<{ release: () => Promise<void> }>
   return { release: () => new Promise<void>((resolve) => child.once("exit", () => resolve()).stdin!.end()) };
 }
 
-/** Wait until process `pid` is blocked waiting for the flock on `path`, as /proc/locks shows it ("->"). */
+/** The parent of process `pid`, or 0 once it is gone. */
+function parentOf(pid: number): number {
+  try {
+    // The fields after the command's name, which may hold spaces and parentheses: state, then the parent's pid.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Wait until process `pid`, or one it started (a plugin it runs), is blocked waiting for the flock on `path`, as
+ * /proc/locks shows it ("->"); 20 s at most, within the test's own time.
+ */
 async function blockedOn(pid: number, path: string): Promise<void> {
-  const waiting = new RegExp(`^\\d+: -> FLOCK\\s+\\S+\\s+\\S+\\s+${pid}\\s+[0-9a-f]+:[0-9a-f]+:${statSync(path).ino}\\s`, "m");
-  for (let i = 0; i < 3000; i++) {
-    if (waiting.test(readFileSync("/proc/locks", "utf8"))) return;
+  const waiting = new RegExp(`^\\d+: -> FLOCK\\s+\\S+\\s+\\S+\\s+(\\d+)\\s+[0-9a-f]+:[0-9a-f]+:${statSync(path).ino}\\s`, "gm");
+  const within = (p: number) => {
+    for (; p > 1; p = parentOf(p)) if (p === pid) return true;
+    return false;
+  };
+  for (let i = 0; i < 1000; i++) {
+    if ([...readFileSync("/proc/locks", "utf8").matchAll(waiting)].some((m) => within(Number(m[1])))) return;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`process ${pid} never waited for the lock ${path}`);
+  throw new Error(`neither process ${pid} nor one it started waited for the lock ${path}`);
 }
 
 describe("--fix's report", () => {
@@ -1301,6 +1319,35 @@ describe("--fix and pods the runtime is adding, has lost, or attaches again mean
     expect(after.report!.counts.fail, after.out).toBe(0);
     expect(check(after.report!, "masquerade").status, after.out).toBe("ok");
   });
+  it("a leaked reservation written again for its container while --fix waits for host-local's store lock: the release is skipped and the new reservation kept", async () => {
+    const n = node();
+    n.addPod();
+    // Left by a container whose ADD the runtime gave up on long ago: no cache entry, no namespace.
+    const store = join(n.tmp, "ipam", "cbr0");
+    const ip = "10.244.7.50";
+    writeFileSync(join(store, ip), "zombie\r\neth0");
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(join(store, ip), hourAgo, hourAgo);
+    const lockPath = join(store, "lock");
+    const lock = await holdLock(lockPath);
+    const doctor = n.doctorAsync(["--fix", "--json"]);
+    // doctor has judged the reservation leaked, re-read the cache under the network's lock, and waits for the store.
+    await blockedOn(doctor.pid, lockPath);
+    // Acting as host-local for a new ADD of the same container, under the store's lock the test holds.
+    rmSync(join(store, ip));
+    writeFileSync(join(store, ip), "zombie\r\neth0");
+    await lock.release();
+    const d = await doctor.done;
+    expect(d.report.actions, d.out).toEqual([
+      {
+        what: expect.stringMatching(/^release 1 leaked address\(es\) in .*: 10\.244\.7\.50, by the DEL of gone attachment zombie eth0$/),
+        result: "skipped",
+        reason: `the reservation ${ip} was written again since it was judged`,
+      },
+    ]);
+    expect(readFileSync(join(store, ip), "utf8")).toBe("zombie\r\neth0");
+  });
+
   it("while --fix waits for the network's lock, the runtime DELs the gone pod, gives its address to a new pod and attaches the same container again: every repair is skipped, both pods keep everything", async () => {
     const n = node();
     // A version with CHECK, to ask both pods' plugins at the end.
