@@ -88,8 +88,10 @@ const EINVAL = 22;
 
 export const AF_NETLINK = 16;
 export const AF_INET = 2;
+export const AF_INET6 = 10;
 export const SOCK_RAW = 3;
 export const IPPROTO_ICMP = 1;
+export const IPPROTO_ICMPV6 = 58;
 export const SOCK_CLOEXEC = 0o2000000;
 export const O_RDONLY = 0;
 export const O_NONBLOCK = 0o4000;
@@ -167,10 +169,10 @@ export function waitReadable(fd: number): void {
   check("poll", () => libc().poll(pfd, 1, -1));
 }
 
-/** Whether `fd` has data within `timeoutMs` (a bounded wait, for a probe that must never hang on silence). */
-export function readableWithin(fd: number, timeoutMs: number): boolean {
-  const pfd = new Int32Array([fd, POLLIN]);
-  return check("poll", () => libc().poll(pfd, 1, Math.max(0, Math.ceil(timeoutMs)))) > 0;
+/** Whether any of `fds` has data within `timeoutMs` (a bounded wait, for a probe that must never hang on silence). */
+export function readableWithin(fds: number[], timeoutMs: number): boolean {
+  const pfd = new Int32Array(fds.flatMap((fd) => [fd, POLLIN])); // struct pollfd each
+  return check("poll", () => libc().poll(pfd, fds.length, Math.max(0, Math.ceil(timeoutMs)))) > 0;
 }
 
 /** One datagram to `dest` (a sockaddr), outside the netlink tally: a probe's packets are not netlink's time. */
@@ -178,10 +180,14 @@ export function sendDatagram(fd: number, data: Uint8Array, dest: Uint8Array): nu
   return check("sendto", () => libc().sendto(fd, data, data.length, 0, dest, dest.length));
 }
 
-/** One datagram if one is queued, else -1 (EAGAIN): never blocks, whatever the socket's mode. */
-export function receiveWaiting(fd: number, buf: Uint8Array): number {
+/**
+ * One datagram if one is queued, else -1 (EAGAIN): never blocks, whatever the socket's mode. With `from`, the
+ * sender's sockaddr is written there (a raw ICMPv6 socket hands back no IP header to read it from).
+ */
+export function receiveWaiting(fd: number, buf: Uint8Array, from?: Uint8Array): number {
+  const len = from && new Uint32Array([from.length]);
   try {
-    return check("recvfrom", () => libc().recvfrom(fd, buf, buf.length, MSG_DONTWAIT, null, null));
+    return check("recvfrom", () => libc().recvfrom(fd, buf, buf.length, MSG_DONTWAIT, from ?? null, len ?? null));
   } catch (e) {
     if (e instanceof SysError && e.errno === EAGAIN) return -1;
     throw e;

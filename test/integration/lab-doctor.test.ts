@@ -258,7 +258,12 @@ describe("a dual-stack VXLAN lab: both families across nodes, flannel-v6.1 and i
   it("doctor: no failure; flannel-v6.1 at the kernel's MTU (20 bytes under FLANNEL_MTU) is the one warning, with its evidence", () => {
     const d = doctor(name, "--json");
     expect(d.code, d.out).toBe(0);
-    expect(d.report!.counts).toEqual({ ok: 9, warn: 1, fail: 0 });
+    expect(d.report!.counts).toEqual({ ok: 11, warn: 1, fail: 0 });
+    // The lab probes: the peer answers over each device, and each pod in each family.
+    const probe = d.report!.checks.find((c) => c.id === "probe")!.evidence.join("\n");
+    expect(probe).toMatch(/peer 10\.244\.2\.0\/24 .*answered/);
+    expect(probe).toMatch(/peer fd00:10:244:2::\/64 .*answered/);
+    expect(probe).toMatch(/at fd00:10:244:1::\w+: answered/);
     const vxlan = d.report!.checks.find((c) => c.id === "vxlan")!;
     expect(vxlan.summary).toMatch(/flannel-v6\.1 MTU 1430 is below FLANNEL_MTU 1450: .*Packet Too Big/);
     expect(vxlan.evidence.join("\n")).toMatch(/flannel\.1: VNI 1, port 8472, local 192\.168\.100\.11/);

@@ -1,7 +1,7 @@
 // The ICMP echo doctor --probe sends, and its reading of what a raw socket hands back: an echo reply of its own,
 // an error quoting one of its echoes, and nothing else.
 import { describe, expect, it } from "vitest";
-import { echoRequest, internetChecksum, readEchoNews } from "../../lib/sys/icmp-packet.ts";
+import { echoRequest, internetChecksum, readEcho6News, readEchoNews } from "../../lib/sys/icmp-packet.ts";
 
 /** An IPv4 header (20 bytes, protocol ICMP) from `src` to 10.244.1.0 in front of `payload`. */
 function ipv4(src: number[], payload: Uint8Array): Uint8Array {
@@ -43,5 +43,23 @@ describe("ICMP echo", () => {
       what: "destination unreachable (code 1)",
     });
     expect(readEchoNews(ipv4([192, 168, 100, 1], err.subarray(0, 30)), 0x1234)).toBeUndefined();
+  });
+
+  it("ICMPv6: a request is type 128 with the checksum left to the kernel; a reply, an error quoting our echo, and nothing else are read", () => {
+    const req = echoRequest(0x1234, 5, 6);
+    expect([...req.subarray(0, 8)]).toEqual([128, 0, 0, 0, 0x12, 0x34, 0, 5]);
+    const from = new Uint8Array(16).fill(0xfd, 0, 1);
+    const reply = Uint8Array.from(req);
+    reply[0] = 129;
+    expect(readEcho6News(reply, from, 0x1234)).toEqual({ kind: "reply", seq: 5, from });
+    expect(readEcho6News(reply, from, 0x4321)).toBeUndefined();
+    expect(readEcho6News(req, from, 0x1234)).toBeUndefined(); // our own request, looped back to a raw socket
+    const ip6 = new Uint8Array(40);
+    ip6[0] = 0x60;
+    ip6[6] = 58;
+    const unreach = Uint8Array.from([1, 3, 0, 0, 0, 0, 0, 0, ...ip6, ...req]);
+    expect(readEcho6News(unreach, from, 0x1234)).toMatchObject({ kind: "error", seq: 5, what: "destination unreachable (code 3)" });
+    expect(readEcho6News(unreach.subarray(0, 50), from, 0x1234)).toBeUndefined();
+    expect(readEcho6News(Uint8Array.from([135, 0, 0, 0, 0, 0, 0, 0]), from, 0x1234)).toBeUndefined(); // neighbour solicitation
   });
 });

@@ -7,7 +7,7 @@ const check = (o: object = {}) => ({ id: "links", status: "ok", summary: "fine",
 const report = (o: object = {}) => ({ checks: [check()], counts: { ok: 1, warn: 0, fail: 0 }, ...o });
 const problem = { check: "links", status: "fail", text: "vethdead0 on cni0 belongs to no running pod" };
 const picture = (ports: unknown[]) => ({
-  overlay: { backend: "vxlan", peers: [] },
+  overlays: [{ backend: "vxlan", peers: [] }],
   bridge: { name: "cni0", addresses: [], mtu: 1450, up: true, ports, status: "fail", problems: [] },
   problems: [problem],
 });

@@ -9,7 +9,7 @@ import { type Link, listAddrs, listLinks, routeGet, withNetlink } from "../../..
 import { type EchoOutcome, MAX_ECHO_TARGETS, echoAll } from "../../../lib/sys/icmp-echo.ts";
 import { type CheckResult, type Finding, fromFindings, skipped } from "../check.ts";
 import type { NodeSurvey, Pod } from "../survey.ts";
-import { flannelBackendOf, peerRoutes, underlayPath, vxlanPeer } from "./backend.ts";
+import { flannelBackendOf, peerRoutes, underlayPath, vxlanDevices, vxlanPeer } from "./backend.ts";
 import { deleteCommand, inputDropsUdp } from "./input-drop.ts";
 
 const ID = "probe";
@@ -64,8 +64,10 @@ function peerTargets(node: NodeSurvey): Target[] {
   for (const r of peerRoutes(node)) {
     if (!r.gw || !r.dst) continue; // the vxlan and routes checks name a route without a gateway
     const peer = formatCIDR(r.dst);
-    if (backend === "vxlan" && device) {
-      if (r.dev === device.index) out.push(vxlanTarget(node, device, peer, r.gw));
+    if (backend === "vxlan") {
+      // flannel.1's peers and flannel-v6.1's: each VXLAN device flanneld made.
+      const dev = vxlanDevices(node).find((d) => d.dev.index === r.dev)?.dev;
+      if (dev) out.push(vxlanTarget(node, dev, peer, r.gw));
       continue;
     }
     // ipip: the peer's tunnel holds its subnet's .0, as flannel.1 does; host-gw: the next hop is the peer node.
@@ -138,13 +140,11 @@ function podTargets(node: NodeSurvey): Target[] {
   return node.pods
     .filter((p) => p.alive && p.netns && p.network === node.network)
     .flatMap((pod) =>
-      pod.ips
-        .filter((c) => c.ip.length === 4)
-        .map((c) => ({
-          ip: c.ip,
-          label: `pod ${pod.containerID} (${pod.ifName}) at ${formatIP(c.ip)}`,
-          silent: (why: string) => podSilence(node, pod, c, why),
-        })),
+      pod.ips.map((c) => ({
+        ip: c.ip,
+        label: `pod ${pod.containerID} (${pod.ifName}) at ${formatIP(c.ip)}`,
+        silent: (why: string) => podSilence(node, pod, c, why),
+      })),
     );
 }
 
