@@ -215,6 +215,10 @@ describe("faults injected into one kept VXLAN lab", () => {
       expect(j.overlays[0].peers[0].status).toBe("fail");
       expect(j.overlays[0].peers[0].problems[0]).toMatchObject({ check: "vxlan", status: "fail" });
       expect(j.bridge.ports.find((p: { veth: string }) => p.veth === "vethdead0").status).toBe("fail");
+      // The probe's silent peers point at the cause the vxlan check names, not at a firewall.
+      const probe = doctor(name, "--json").report!.checks.find((c) => c.id === "probe")!;
+      expect(probe.status).toBe("fail");
+      expect(probe.fix).toContain("is this node's own address, so nothing leaves for the peer: see the vxlan check's fix");
     } finally {
       lab(name, "--mend", "nat-vtep");
       lab(name, "--mend", "orphan-veth");

@@ -9,7 +9,7 @@ import { type Link, listAddrs, listLinks, routeGet, withNetlink } from "../../..
 import { type EchoOutcome, MAX_ECHO_TARGETS, echoAll } from "../../../lib/sys/icmp-echo.ts";
 import { type CheckResult, type Finding, fromFindings, skipped } from "../check.ts";
 import type { NodeSurvey, Pod } from "../survey.ts";
-import { flannelBackendOf, peerRoutes, underlayPath, vxlanDevices, vxlanPeer } from "./backend.ts";
+import { flannelBackendOf, isOwnAddress, peerRoutes, underlayPath, vxlanDevices, vxlanPeer } from "./backend.ts";
 import { deleteCommand, inputDropsUdp } from "./input-drop.ts";
 
 const ID = "probe";
@@ -42,6 +42,14 @@ function vxlanTarget(node: NodeSurvey, dev: Link, peer: string, gw: IPBytes): Ta
           status: "fail",
           text: `${text}, and this node's INPUT chain drops it: ${drops[0]}`,
           fix: `delete that rule ("${deleteCommand(drops[0])}") or accept UDP ${port} from the other nodes before it; ${NO_FIREWALL_FIX}`,
+        };
+      // VXLAN sent to this node's own address never leaves it: the vxlan check names that cause and its fix.
+      const own = dsts.find((d) => isOwnAddress(node, d));
+      if (own)
+        return {
+          status: "fail",
+          text,
+          fix: `its VXLAN endpoint ${formatIP(own)} is this node's own address, so nothing leaves for the peer: see the vxlan check's fix`,
         };
       const at = dsts.map(formatIP).join(", ") || "<the peer's underlay address>";
       return {
