@@ -1,24 +1,35 @@
-// `cni install [--dest DIR] [--plugins a,b,…]`: copy the running executable to DIR/cni and point a link per
-// plugin at it, the way kube-flannel's init container copies its plugin into the host's /opt/cni/bin. Running it
-// again with the same executable changes nothing; a Go plugin of the same name is replaced (and named so).
+// `cni install [--host-root DIR] [--dest DIR] [--plugins a,b,…]`: copy the build that runs on this host (the
+// running executable, or the AVX2 build beside it: install-build.ts) to DIR/cni and point a link per plugin at
+// it, the way kube-flannel's init container copies its plugin into the host's /opt/cni/bin. The host's C library
+// is checked first (install-libc.ts), so a host that cannot run it gets nothing written. Running it again with
+// the same executable changes nothing; a Go plugin of the same name is replaced (and named so).
 import { closeSync, lstatSync, openSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { registeredNames, writeAll } from "../lib/skel/index.ts";
 import { copyFileLocked, removeAbandonedScratch, syncDir } from "../lib/sys/atomic-files.ts";
+import { BoundedReadError, readTextBounded } from "../lib/sys/read-bounded.ts";
+import { chooseSource } from "./install-build.ts";
 import { InstallError, explain } from "./install-errors.ts";
 import { INSTALLED_NAME, describeExisting, isInstalled, isLinkTo, linkAtomic } from "./install-files.ts";
+import { checkHostLibc } from "./install-libc.ts";
 
 export const DEFAULT_DEST = "/opt/cni/bin";
 const EXECUTABLE = INSTALLED_NAME;
 /** The running executable, whatever name it was started by. */
 const SELF = "/proc/self/exe";
+// Our own kernel's: a container shares it with the host, so this is the host's CPU.
+const CPUINFO = "/proc/cpuinfo";
+// ~1.5 KiB per processor: room for thousands.
+const CPUINFO_MAX = 8 << 20;
 
-const USAGE = `usage: cni install [--dest DIR] [--plugins a,b,...]
-  copies this executable to DIR/cni and points a link per plugin at it (default DIR: ${DEFAULT_DEST}, all plugins);
+const USAGE = `usage: cni install [--host-root ROOT] [--dest DIR] [--plugins a,b,...]
+  copies the build that runs on this host to DIR/cni and points a link per plugin at it (default ROOT: /,
+  DIR: ROOT${DEFAULT_DEST}, all plugins); ROOT is where the host's / is (its C library is checked there first);
   each file is replaced atomically, so a runtime running a plugin meanwhile gets the old or the new one
 `;
 
 interface Options {
+  hostRoot: string;
   dest: string;
   plugins: string[];
 }
@@ -26,7 +37,8 @@ interface Options {
 class UsageError extends Error {}
 
 function parseArgs(args: string[]): Options {
-  let dest = DEFAULT_DEST;
+  let hostRoot = "/";
+  let dest: string | undefined;
   let plugins = registeredNames();
   for (let i = 0; i < args.length; i++) {
     const eq = args[i].startsWith("--") ? args[i].indexOf("=") : -1;
@@ -37,10 +49,12 @@ function parseArgs(args: string[]): Options {
       return v;
     };
     if (flag === "--dest") dest = value();
+    else if (flag === "--host-root") hostRoot = value();
     else if (flag === "--plugins") plugins = parsePlugins(value());
     else throw new UsageError(`unknown argument: ${args[i]}`);
   }
-  return { dest: resolve(dest), plugins };
+  hostRoot = resolve(hostRoot);
+  return { hostRoot, dest: resolve(dest ?? join(hostRoot, DEFAULT_DEST)), plugins };
 }
 
 function parsePlugins(list: string): string[] {
@@ -73,6 +87,9 @@ function checkFolder(dir: string): void {
 /** Install, telling `say` what was done to each name as it is done (so a failure half-way shows what changed). */
 function install(o: Options, say: (line: string) => void): void {
   const dir = o.dest;
+  // Both judged before the folder is touched: a host that cannot run what would be installed gets nothing.
+  const source = chooseSource(SELF, readCpuinfo());
+  const host = checkHostLibc(source.path, o.hostRoot);
   checkFolder(dir);
   // A name that rename() cannot replace (a directory) is found before anything changes, not half-way.
   for (const name of [EXECUTABLE, ...o.plugins]) {
@@ -81,18 +98,21 @@ function install(o: Options, say: (line: string) => void): void {
       throw explain(Object.assign(new Error("is a directory"), { code: "EISDIR" }), dir, path);
     }
   }
+  // Said once nothing can refuse before a change, so a refusal prints nothing on stdout.
+  say(`build: ${source.says}`);
+  say(host);
   // The name being worked on, for the error: every failure below is a system call on it.
   let current = dir;
   try {
     // Copies left by an install that was killed mid-way (no process holds their lock any more).
     removeAbandonedScratch(dir, (tag) => tag === EXECUTABLE);
     current = join(dir, EXECUTABLE);
-    const src = openSync(SELF, "r");
+    const src = openSync(source.path, "r");
     try {
       if (isInstalled(src, current)) say(`up to date: ${current}`);
       else {
         const before = describeExisting(current);
-        copyFileLocked(SELF, current, 0o755);
+        copyFileLocked(source.path, current, 0o755);
         say(before ? `replaced ${current} (was ${before})` : `installed ${current}`);
       }
     } finally {
@@ -114,6 +134,16 @@ function install(o: Options, say: (line: string) => void): void {
   } catch (e) {
     if (e instanceof InstallError || typeof (e as NodeJS.ErrnoException).code !== "string") throw e;
     throw explain(e, dir, current);
+  }
+}
+
+/** /proc/cpuinfo, or "" when it cannot be read (then the build that runs on any CPU is chosen). */
+function readCpuinfo(): string {
+  try {
+    return readTextBounded(CPUINFO, CPUINFO_MAX);
+  } catch (e) {
+    if (e instanceof BoundedReadError) return "";
+    throw e;
   }
 }
 

@@ -24,6 +24,7 @@ export const DEBIAN_PACKAGES = [
   "libc6-arm64-cross", // the arm64 C library and loader it runs with, without a multiarch set-up
   "containerd", // a real runtime (its ctr) imports our image and runs pods through our plugins
   "busybox-static", // the test pods' image, built by the test itself
+  "musl", // a musl-only root (as Alpine is), which cni install must refuse
 ];
 
 function missing() {
