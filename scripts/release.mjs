@@ -2,7 +2,8 @@
 // (devDependencies), builds for every target in scripts/release/targets.mjs
 //   cni-<version>-<target>.tgz        cni, a link per plugin, README.md, LICENSE (extract into /opt/cni/bin)
 //   cni-<version>-image-<arch>.tar    an OCI image archive whose entrypoint runs `cni install` (one layer: /cni,
-//                                     its links and the C runtime the executable is linked against)
+//                                     its links and the C runtime the executable is linked against; amd64's
+//                                     also /cni-baseline, its entrypoint, which installs the build the CPU runs)
 // each with .sha256 and .sha512 beside it, into dist/release/. Runs on a Linux x86-64 machine.
 import { copyFileSync, mkdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -10,7 +11,7 @@ import { ROOT, commit, compile, pluginNames, version } from "./compile.mjs";
 import { ensureNodeModules } from "./system-deps.mjs";
 import { writeChecksums } from "./release/checksums.mjs";
 import { addCRuntime } from "./release/libc.mjs";
-import { ociImage } from "./release/oci.mjs";
+import { ENTRYPOINT, ociImage } from "./release/oci.mjs";
 import { TARGETS, bunOf } from "./release/targets.mjs";
 import { sourceDate, tgz } from "./release/tar.mjs";
 
@@ -40,6 +41,12 @@ for (const t of TARGETS) {
   if (t.image) {
     const image = join(out, `cni-${v}-image-${t.image.architecture}.tar`);
     const runtime = addCRuntime(stage, t.image.architecture);
+    const extra = t.imageCarries ? [t.imageCarries.file] : [];
+    const entrypoint = t.imageCarries ? [`/${t.imageCarries.file}`, ...ENTRYPOINT.slice(1)] : ENTRYPOINT;
+    if (t.imageCarries) {
+      const c = TARGETS.find((x) => x.name === t.imageCarries.target);
+      compile({ outfile: join(stage, t.imageCarries.file), target: c.name, bunTarget: c.bunTarget, bunExe: bunOf(c.pkg), hostBun });
+    }
     const labels = {
       "org.opencontainers.image.title": "cni",
       "org.opencontainers.image.description": `${PLUGINS.slice(0, -1).join(", ")} and ${PLUGINS.at(-1)} CNI plugins; installs them into /host/opt/cni/bin`,
@@ -47,7 +54,7 @@ for (const t of TARGETS) {
       "org.opencontainers.image.revision": rev,
       "org.opencontainers.image.licenses": "Apache-2.0",
     };
-    const o = { stage, names: [...bins, ...runtime], out: image, platform: t.image, mtime, name: `localhost/cni:${v}`, labels };
+    const o = { stage, names: [...bins, ...extra, ...runtime], out: image, platform: t.image, mtime, name: `localhost/cni:${v}`, labels, entrypoint };
     jobs.push(ociImage(o).then(() => [image]));
   }
   // Compression runs in the background while the next target compiles; the stage goes once both are done.

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { fileDigest } from "./checksums.mjs";
 import { gzip, tar } from "./tar.mjs";
 
-export const ENTRYPOINT = ["/cni", "install", "--dest", "/host/opt/cni/bin"];
+// The host's / is mounted at /host (read-only will do): install checks the host's C library there.
+export const ENTRYPOINT = ["/cni", "install", "--host-root", "/host", "--dest", "/host/opt/cni/bin"];
 export const MEDIA = {
   index: "application/vnd.oci.image.index.v1+json",
   manifest: "application/vnd.oci.image.manifest.v1+json",

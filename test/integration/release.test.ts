@@ -3,7 +3,7 @@
 // the baseline build the same natively; the image is a valid OCI layout whose digests match its blobs.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,7 +121,13 @@ describe.each(IMAGES)("the %s image", (arch) => {
     const manifest = JSON.parse(verified(desc).toString());
     expect(manifest.config.mediaType).toBe("application/vnd.oci.image.config.v1+json");
     const config = JSON.parse(verified(manifest.config).toString());
-    expect(config).toMatchObject({ os: "linux", architecture: arch, config: { Entrypoint: ["/cni", "install", "--dest", "/host/opt/cni/bin"] } });
+    // amd64's entrypoint is the baseline build: it starts on any x86-64 CPU, then installs the one this CPU runs.
+    const entry = arch === "amd64" ? "/cni-baseline" : "/cni";
+    expect(config).toMatchObject({
+      os: "linux",
+      architecture: arch,
+      config: { Entrypoint: [entry, "install", "--host-root", "/host", "--dest", "/host/opt/cni/bin"] },
+    });
     expect(config.config.Labels["org.opencontainers.image.version"]).toBe(VERSION);
     expect(manifest.layers).toHaveLength(1);
     expect(manifest.layers[0].mediaType).toBe("application/vnd.oci.image.layer.v1.tar+gzip");
@@ -142,7 +148,8 @@ describe.each(IMAGES)("the %s image", (arch) => {
     const libDir = arch === "amd64" ? "lib/x86_64-linux-gnu" : "lib/aarch64-linux-gnu";
     const loader = arch === "amd64" ? ["lib64/", "lib64/ld-linux-x86-64.so.2"] : ["lib/ld-linux-aarch64.so.1"];
     const libs = ["libc.so.6", "libdl.so.2", "libm.so.6", "libpthread.so.0"].map((l) => `${libDir}/${l}`);
-    expect(listing).toEqual([...BINS, "lib/", `${libDir}/`, ...loader, ...libs].sort());
+    const builds = arch === "amd64" ? ["cni-baseline"] : [];
+    expect(listing).toEqual([...BINS, ...builds, "lib/", `${libDir}/`, ...loader, ...libs].sort());
     for (const p of PLUGINS) expect(readlinkSync(join(layerDir, p))).toBe("cni");
     const archived = unpack(`cni-${VERSION}-linux-${arch}.tgz`);
     expect(readFileSync(join(layerDir, "cni")).equals(readFileSync(join(archived, "cni")))).toBe(true);
@@ -154,5 +161,64 @@ describe.each(IMAGES)("the %s image", (arch) => {
         ? spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", chroot, layerDir], { encoding: "utf8" })
         : spawnSync(QEMU[0], ["-L", layerDir, join(layerDir, "cni"), "--version"], { encoding: "utf8" });
     expect(alone.stdout, alone.stderr).toMatch(new RegExp(`^cni ${VERSION} \\(commit \\w+, linux-${arch}\\)`));
+  });
+});
+
+describe("the amd64 image's entrypoint installs the build this CPU runs", () => {
+  /** The image's layer unpacked; returns its dir. */
+  function layerOf(): string {
+    const dir = unpack(`cni-${VERSION}-image-amd64.tar`, "-xf");
+    const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
+    const blob = (d: string) => join(dir, "blobs", "sha256", d.replace(/^sha256:/, ""));
+    const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), "utf8"));
+    const layer = box.tmpdir();
+    execFileSync("tar", ["-xzf", blob(manifest.layers[0].digest), "-C", layer]);
+    return layer;
+  }
+
+  /** Run the entrypoint's install (host root: this machine, dest: a temp dir) with `cpuinfo` over /proc/cpuinfo. */
+  function entrypoint(layer: string, cpuinfo: string) {
+    const dest = box.tmpdir();
+    const fake = join(box.tmpdir(), "cpuinfo");
+    writeFileSync(fake, cpuinfo);
+    const script = `mount --bind "$1" /proc/cpuinfo; exec "$0/cni-baseline" install --host-root / --dest "$2"`;
+    const r = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", script, layer, fake, dest], { encoding: "utf8" });
+    return { r, dest };
+  }
+
+  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+
+  it.skipIf(!/^flags\s*:.* avx2( |$)/m.test(cpuinfo))("with AVX2: the AVX2 build lying beside it", () => {
+    const layer = layerOf();
+    const { r, dest } = entrypoint(layer, cpuinfo);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`build: the linux-amd64 build ${layer}/cni (this CPU has AVX2)`);
+    expect(readFileSync(join(dest, "cni")).equals(readFileSync(join(layer, "cni")))).toBe(true);
+    expect(spawnSync(join(dest, "cni"), ["--version"], { encoding: "utf8" }).stdout).toContain(", linux-amd64)");
+  });
+
+  it("without AVX2 (the kernel's flags line without it): itself, the baseline build", () => {
+    const layer = layerOf();
+    const { r, dest } = entrypoint(layer, cpuinfo.replace(/ avx2(?= |$)/gm, ""));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("build: the linux-amd64-baseline build (this CPU has no AVX2)");
+    expect(readFileSync(join(dest, "cni")).equals(readFileSync(join(layer, "cni-baseline")))).toBe(true);
+    expect(spawnSync(join(dest, "cni"), ["--version"], { encoding: "utf8" }).stdout).toContain(", linux-amd64-baseline)");
+  });
+
+  it("the AVX2 build refuses a CPU without AVX2, writing nothing, and names the build to use", () => {
+    const layer = layerOf();
+    const dest = box.tmpdir();
+    const fake = join(box.tmpdir(), "cpuinfo");
+    writeFileSync(fake, cpuinfo.replace(/ avx2(?= |$)/gm, ""));
+    // No baseline build beside it: the AVX2 build alone, as the linux-amd64 archive holds it.
+    const alone = box.tmpdir();
+    execFileSync("cp", [join(layer, "cni"), join(alone, "cni")]);
+    const script = `mount --bind "$1" /proc/cpuinfo; exec "$0" install --dest "$2"`;
+    const r = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-ec", script, join(alone, "cni"), fake, dest], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("this CPU has no AVX2, and this linux-amd64 build needs it");
+    expect(r.stderr).toContain("Install the linux-amd64-baseline build");
+    expect(readdirSync(dest)).toEqual([]);
   });
 });
