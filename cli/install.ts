@@ -23,8 +23,8 @@ const CPUINFO = "/proc/cpuinfo";
 const CPUINFO_MAX = 8 << 20;
 
 const USAGE = `usage: cni install [--host-root ROOT] [--dest DIR] [--plugins a,b,...]
-  copies the build that runs on this host to DIR/cni and points a link per plugin at it (default ROOT: /,
-  DIR: ROOT${DEFAULT_DEST}, all plugins); ROOT is where the host's / is (its C library is checked there first);
+  copies the build that runs on this host to DIR/cni and points a link per plugin at it (default DIR: ${DEFAULT_DEST}
+  under ROOT, default ROOT: /, all plugins); ROOT is where the host's / is (its C library is checked there first);
   each file is replaced atomically, so a runtime running a plugin meanwhile gets the old or the new one
 `;
 
