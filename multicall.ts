@@ -40,6 +40,7 @@ function main({ invoked, first }: Invocation): number {
   if (first && names.includes(first)) return pluginMain(() => registeredPlugin(first)!);
   if (first === "tool") return require("./cli/tool.ts").toolMain(process.argv.slice(3));
   if (first === "install") return require("./cli/install.ts").installMain(process.argv.slice(3));
+  if (first === "uninstall") return require("./cli/uninstall.ts").uninstallMain(process.argv.slice(3));
   if (first === "doctor") return require("./cli/doctor/main.ts").doctorMain(process.argv.slice(3));
   if (first === "show") return require("./cli/show.ts").showMain(process.argv.slice(3));
   if (first === "--version" || first === "version") {
@@ -53,6 +54,7 @@ function main({ invoked, first }: Invocation): number {
     `usage: cni <plugin> (or run through a link named after the plugin)\n` +
       `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
       `       cni install [--dest DIR] [--plugins a,b,...]   (copy this executable and its links into DIR)\n` +
+      `       cni uninstall [--dest DIR]                     (put back what install replaced in DIR)\n` +
       `       cni doctor [--json] [--fix] [path flags]       (diagnose this node's pod network)\n` +
       `       cni show [--json] [path flags]                 (draw this node's pod network)\n` +
       `       cni --version | --help\n` +

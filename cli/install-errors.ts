@@ -9,8 +9,8 @@ export class InstallError extends Error {
   }
 }
 
-/** The error of a system call on `path` (in folder `dir`) explained, with the fix. */
-export function explain(e: unknown, dir: string, path: string): InstallError {
+/** The error of a system call of `command` on `path` (in folder `dir`) explained, with the fix. */
+export function explain(e: unknown, dir: string, path: string, command = "cni install"): InstallError {
   const err = e as Errno;
   const code = err.code ?? "";
   const scratch = err.scratch ?? `a scratch file in ${dir}`;
@@ -25,10 +25,10 @@ export function explain(e: unknown, dir: string, path: string): InstallError {
       );
     case "EACCES":
     case "EPERM":
-      return new InstallError(`no permission to write ${path}: run cni install as root (the runtime's plugin folder is root's)`);
+      return new InstallError(`no permission to write ${path}: run ${command} as root (the runtime's plugin folder is root's)`);
     case "ENOSPC":
     case "EDQUOT":
-      return new InstallError(`no space left for ${path} on the filesystem of ${dir}: free some space and run cni install again`);
+      return new InstallError(`no space left for ${path} on the filesystem of ${dir}: free some space and run ${command} again`);
     case "EXDEV":
       return new InstallError(
         `${path} is on another filesystem than ${scratch}, so it cannot be replaced atomically: ` +

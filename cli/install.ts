@@ -2,12 +2,14 @@
 // running executable, or the AVX2 build beside it: install-build.ts) to DIR/cni and point a link per plugin at
 // it, the way kube-flannel's init container copies its plugin into the host's /opt/cni/bin. The host's C library
 // is checked first (install-libc.ts), so a host that cannot run it gets nothing written. Running it again with
-// the same executable changes nothing; a Go plugin of the same name is replaced (and named so).
+// the same executable changes nothing; a Go plugin of the same name is replaced (named so, and kept for
+// `cni uninstall`: install-backup.ts).
 import { closeSync, lstatSync, openSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { registeredNames, writeAll } from "../lib/skel/index.ts";
 import { copyFileLocked, removeAbandonedScratch, syncDir } from "../lib/sys/atomic-files.ts";
 import { BoundedReadError, readTextBounded } from "../lib/sys/read-bounded.ts";
+import { checkReplacedFolder, keepReplaced } from "./install-backup.ts";
 import { chooseSource } from "./install-build.ts";
 import { InstallError, explain } from "./install-errors.ts";
 import { INSTALLED_NAME, describeExisting, isInstalled, isLinkTo, linkAtomic } from "./install-files.ts";
@@ -25,7 +27,8 @@ const CPUINFO_MAX = 8 << 20;
 const USAGE = `usage: cni install [--host-root ROOT] [--dest DIR] [--plugins a,b,...]
   copies the build that runs on this host to DIR/cni and points a link per plugin at it (default DIR: ${DEFAULT_DEST}
   under ROOT, default ROOT: /, all plugins); ROOT is where the host's / is (its C library is checked there first);
-  each file is replaced atomically, so a runtime running a plugin meanwhile gets the old or the new one
+  each file is replaced atomically, so a runtime running a plugin meanwhile gets the old or the new one;
+  a file replaced that is not cni's is kept in DIR/.cni-replaced, where cni uninstall puts it back from
 `;
 
 interface Options {
@@ -91,6 +94,7 @@ function install(o: Options, say: (line: string) => void): void {
   const source = chooseSource(SELF, readCpuinfo());
   const host = checkHostLibc(source.path, o.hostRoot);
   checkFolder(dir);
+  checkReplacedFolder(dir);
   // A name that rename() cannot replace (a directory) is found before anything changes, not half-way.
   for (const name of [EXECUTABLE, ...o.plugins]) {
     const path = join(dir, name);
@@ -112,6 +116,7 @@ function install(o: Options, say: (line: string) => void): void {
       if (isInstalled(src, current)) say(`up to date: ${current}`);
       else {
         const before = describeExisting(current);
+        keepReplaced(dir, EXECUTABLE, say);
         copyFileLocked(source.path, current, 0o755);
         say(before ? `replaced ${current} (was ${before})` : `installed ${current}`);
       }
@@ -125,6 +130,7 @@ function install(o: Options, say: (line: string) => void): void {
         continue;
       }
       const before = describeExisting(current);
+      keepReplaced(dir, name, say);
       linkAtomic(EXECUTABLE, current, dir, name);
       say(before ? `replaced ${current} (was ${before}) with a link to ${EXECUTABLE}` : `linked ${current} -> ${EXECUTABLE}`);
     }
