@@ -54,7 +54,10 @@ describe("deploy/kube-flannel-cni-patch.json", () => {
     expect(restAfter).toEqual(restBefore);
     expect(volumesAfter).toEqual([...volumesBefore, { name: "host-root", hostPath: { path: "/" } }]);
     expect(after.slice(1)).toEqual(before.slice(1));
-    expect(after[0].volumeMounts.map((m: { name: string }) => m.name)).toEqual([...before[0].volumeMounts.map((m: { name: string }) => m.name), "host-root"]);
+    expect(after[0].volumeMounts.map((m: { name: string }) => m.name)).toEqual([
+      ...before[0].volumeMounts.map((m: { name: string }) => m.name),
+      "host-root",
+    ]);
     expect({ ...ds, spec: { ...ds.spec, template: null } }).toEqual({ ...upstream, spec: { ...upstream.spec, template: null } });
   });
 
