@@ -25,6 +25,7 @@ export const DEBIAN_PACKAGES = [
   "containerd", // a real runtime (its ctr) imports our image and runs pods through our plugins
   "busybox-static", // the test pods' image, built by the test itself
   "musl", // a musl-only root (as Alpine is), which cni install must refuse
+  "skopeo", // reads the release's multi-platform image archive as a registry push would (skopeo copy --all)
 ];
 
 function missing() {

@@ -1,18 +1,26 @@
 // `npm run release`, built once into a temp dir: every archive and image is there with verifying checksums and
 // exactly the expected files; the arm64 build runs VERSION and a host-local ADD/DEL under qemu user emulation,
-// the baseline build the same natively; the image is a valid OCI layout whose digests match its blobs.
+// the baseline build the same natively; each image archive is a valid OCI layout whose digests match its blobs,
+// and the multi-platform one imports into a private containerd as one tag holding both platforms, and copies
+// whole through skopeo as a registry push would.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ContainerdNode } from "../helpers/containerd.ts";
 import { ROOT } from "../helpers/paths.ts";
 import { commit, version } from "../../scripts/compile.mjs";
 import { PLUGIN_NAMES } from "../../plugins/registry.ts";
 import { Sandbox, nsPath, runPlugin } from "../helpers/sandbox.ts";
 
 const box = new Sandbox();
+let runtime: ContainerdNode | undefined;
+afterEach(async () => {
+  await runtime?.stop();
+  runtime = undefined;
+});
 afterAll(() => box.cleanup());
 
 const VERSION = version();
@@ -20,6 +28,11 @@ const PLUGINS = [...PLUGIN_NAMES].sort();
 const BINS = ["cni", ...PLUGINS];
 const TARGETS = ["linux-amd64", "linux-amd64-baseline", "linux-arm64"];
 const IMAGES = ["amd64", "arm64"];
+const PLATFORMS = [
+  { os: "linux", architecture: "amd64" },
+  { os: "linux", architecture: "arm64", variant: "v8" },
+];
+const MULTI = `cni-${VERSION}-image.tar`;
 const QEMU = ["qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu"];
 let out = "";
 
@@ -39,14 +52,14 @@ beforeAll(() => {
 
 describe("npm run release", () => {
   it("writes each archive and image with its .sha256 and .sha512, and nothing else", () => {
-    const artefacts = [...TARGETS.map((t) => `cni-${VERSION}-${t}.tgz`), ...IMAGES.map((a) => `cni-${VERSION}-image-${a}.tar`)];
+    const artefacts = [...TARGETS.map((t) => `cni-${VERSION}-${t}.tgz`), ...IMAGES.map((a) => `cni-${VERSION}-image-${a}.tar`), MULTI];
     expect(readdirSync(out).sort()).toEqual(artefacts.flatMap((a) => [a, `${a}.sha256`, `${a}.sha512`]).sort());
   });
 
   it("checksum files verify with sha256sum -c and sha512sum -c", () => {
     for (const tool of ["sha256sum", "sha512sum"]) {
       const files = readdirSync(out).filter((f) => f.endsWith(`.${tool.slice(0, 6)}`));
-      expect(files).toHaveLength(TARGETS.length + IMAGES.length);
+      expect(files).toHaveLength(TARGETS.length + IMAGES.length + 1);
       for (const f of files) {
         expect(readFileSync(join(out, f), "utf8")).toMatch(new RegExp(`^[0-9a-f]{${tool === "sha256sum" ? 64 : 128}}  cni-[^/\\s]+\\n$`));
         const r = spawnSync(tool, ["-c", f], { cwd: out, encoding: "utf8" });
@@ -100,59 +113,82 @@ describe.each([
   });
 });
 
+interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** An unpacked image archive: its index.json's one entry, and its blobs read only through a digest check. */
+function openArchive(file: string) {
+  const dir = unpack(file, "-xf");
+  const used = new Set<string>();
+  const verified = (d: Descriptor) => {
+    const b = readFileSync(join(dir, "blobs", "sha256", d.digest.replace(/^sha256:/, "")));
+    expect(`sha256:${sha256(b)}`).toBe(d.digest);
+    expect(b.length).toBe(d.size);
+    used.add(d.digest.slice(7));
+    return b;
+  };
+  expect(readdirSync(dir).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+  expect(JSON.parse(readFileSync(join(dir, "oci-layout"), "utf8"))).toEqual({ imageLayoutVersion: "1.0.0" });
+  const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
+  expect(index.schemaVersion).toBe(2);
+  expect(index.manifests).toHaveLength(1);
+  const top: Descriptor = index.manifests[0];
+  /** Every blob in the archive was reached from index.json, and nothing else is there. */
+  const allReached = () => expect(readdirSync(join(dir, "blobs", "sha256")).sort()).toEqual([...used].sort());
+  return { top, verified, allReached };
+}
+
+/** Check the image manifest `desc` of `arch` (its config, its one layer); returns the layer, unpacked. */
+function checkImage(desc: Descriptor, arch: string, verified: (d: Descriptor) => Buffer): string {
+  expect(desc.mediaType).toBe("application/vnd.oci.image.manifest.v1+json");
+  expect(desc.platform).toMatchObject({ os: "linux", architecture: arch });
+  const manifest = JSON.parse(verified(desc).toString());
+  expect(manifest.config.mediaType).toBe("application/vnd.oci.image.config.v1+json");
+  const config = JSON.parse(verified(manifest.config).toString());
+  // amd64's entrypoint is the baseline build: it starts on any x86-64 CPU, then installs the one this CPU runs.
+  const entry = arch === "amd64" ? "/cni-baseline" : "/cni";
+  expect(config).toMatchObject({
+    ...desc.platform,
+    config: { Entrypoint: [entry, "install", "--host-root", "/host", "--dest", "/host/opt/cni/bin"] },
+  });
+  expect(config.config.Labels["org.opencontainers.image.version"]).toBe(VERSION);
+  expect(manifest.layers).toHaveLength(1);
+  expect(manifest.layers[0].mediaType).toBe("application/vnd.oci.image.layer.v1.tar+gzip");
+  const layer = gunzipSync(verified(manifest.layers[0]));
+  expect(config.rootfs).toEqual({ type: "layers", diff_ids: [`sha256:${sha256(layer)}`] });
+  const layerDir = box.tmpdir();
+  execFileSync("tar", ["-xf", "-", "-C", layerDir], { input: layer, maxBuffer: 1 << 30 });
+  const listing = execFileSync("tar", ["-tf", "-"], { input: layer, maxBuffer: 1 << 30 })
+    .toString()
+    .trim()
+    .split("\n")
+    .sort();
+  const libDir = arch === "amd64" ? "lib/x86_64-linux-gnu" : "lib/aarch64-linux-gnu";
+  const loader = arch === "amd64" ? ["lib64/", "lib64/ld-linux-x86-64.so.2"] : ["lib/ld-linux-aarch64.so.1"];
+  const libs = ["libc.so.6", "libdl.so.2", "libm.so.6", "libpthread.so.0"].map((l) => `${libDir}/${l}`);
+  const builds = arch === "amd64" ? ["cni-baseline"] : [];
+  expect(listing).toEqual([...BINS, ...builds, "lib/", `${libDir}/`, ...loader, ...libs].sort());
+  for (const p of PLUGINS) expect(readlinkSync(join(layerDir, p))).toBe("cni");
+  const archived = unpack(`cni-${VERSION}-linux-${arch}.tgz`);
+  expect(readFileSync(join(layerDir, "cni")).equals(readFileSync(join(archived, "cni")))).toBe(true);
+  return layerDir;
+}
+
 describe.each(IMAGES)("the %s image", (arch) => {
   it("is an OCI layout whose digests and sizes match its blobs, with one layer holding cni, its links and its C runtime", () => {
-    const dir = unpack(`cni-${VERSION}-image-${arch}.tar`, "-xf");
-    const blob = (digest: string) => readFileSync(join(dir, "blobs", "sha256", digest.replace(/^sha256:/, "")));
-    const verified = (d: { digest: string; size: number }) => {
-      const b = blob(d.digest);
-      expect(`sha256:${sha256(b)}`).toBe(d.digest);
-      expect(b.length).toBe(d.size);
-      return b;
-    };
-    expect(JSON.parse(readFileSync(join(dir, "oci-layout"), "utf8"))).toEqual({ imageLayoutVersion: "1.0.0" });
-    const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
-    expect(index.schemaVersion).toBe(2);
-    expect(index.manifests).toHaveLength(1);
-    const desc = index.manifests[0];
-    expect(desc.mediaType).toBe("application/vnd.oci.image.manifest.v1+json");
-    expect(desc.platform).toMatchObject({ os: "linux", architecture: arch });
-    expect(desc.annotations["io.containerd.image.name"]).toBe(`localhost/cni:${VERSION}`);
-    const manifest = JSON.parse(verified(desc).toString());
-    expect(manifest.config.mediaType).toBe("application/vnd.oci.image.config.v1+json");
-    const config = JSON.parse(verified(manifest.config).toString());
-    // amd64's entrypoint is the baseline build: it starts on any x86-64 CPU, then installs the one this CPU runs.
-    const entry = arch === "amd64" ? "/cni-baseline" : "/cni";
-    expect(config).toMatchObject({
-      os: "linux",
-      architecture: arch,
-      config: { Entrypoint: [entry, "install", "--host-root", "/host", "--dest", "/host/opt/cni/bin"] },
+    const { top, verified, allReached } = openArchive(`cni-${VERSION}-image-${arch}.tar`);
+    // Its own tag: importing one platform's archive never replaces the other's, nor the multi-platform tag.
+    expect(top.annotations).toEqual({
+      "io.containerd.image.name": `localhost/cni:${VERSION}-${arch}`,
+      "org.opencontainers.image.ref.name": `localhost/cni:${VERSION}-${arch}`,
     });
-    expect(config.config.Labels["org.opencontainers.image.version"]).toBe(VERSION);
-    expect(manifest.layers).toHaveLength(1);
-    expect(manifest.layers[0].mediaType).toBe("application/vnd.oci.image.layer.v1.tar+gzip");
-    const layer = gunzipSync(verified(manifest.layers[0]));
-    expect(config.rootfs).toEqual({ type: "layers", diff_ids: [`sha256:${sha256(layer)}`] });
-    // Every blob is referenced; nothing else is in the archive.
-    const blobs = readdirSync(join(dir, "blobs", "sha256")).sort();
-    expect(blobs).toEqual([desc.digest, manifest.config.digest, manifest.layers[0].digest].map((d: string) => d.slice(7)).sort());
-    expect(readdirSync(dir).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
-    // The layer: the executable of the same target's archive, its links and the C runtime it is linked against.
-    const layerDir = box.tmpdir();
-    execFileSync("tar", ["-xf", "-", "-C", layerDir], { input: layer, maxBuffer: 1 << 30 });
-    const listing = execFileSync("tar", ["-tf", "-"], { input: layer, maxBuffer: 1 << 30 })
-      .toString()
-      .trim()
-      .split("\n")
-      .sort();
-    const libDir = arch === "amd64" ? "lib/x86_64-linux-gnu" : "lib/aarch64-linux-gnu";
-    const loader = arch === "amd64" ? ["lib64/", "lib64/ld-linux-x86-64.so.2"] : ["lib/ld-linux-aarch64.so.1"];
-    const libs = ["libc.so.6", "libdl.so.2", "libm.so.6", "libpthread.so.0"].map((l) => `${libDir}/${l}`);
-    const builds = arch === "amd64" ? ["cni-baseline"] : [];
-    expect(listing).toEqual([...BINS, ...builds, "lib/", `${libDir}/`, ...loader, ...libs].sort());
-    for (const p of PLUGINS) expect(readlinkSync(join(layerDir, p))).toBe("cni");
-    const archived = unpack(`cni-${VERSION}-linux-${arch}.tgz`);
-    expect(readFileSync(join(layerDir, "cni")).equals(readFileSync(join(archived, "cni")))).toBe(true);
+    const layerDir = checkImage(top, arch, verified);
+    allReached();
     // Nothing from outside the layer is needed to run it (but /proc, which every container has).
     mkdirSync(join(layerDir, "proc"));
     const chroot = `mount -t proc proc "$0/proc"; exec chroot "$0" /cni --version`;
@@ -220,5 +256,100 @@ describe("the amd64 image's entrypoint installs the build this CPU runs", () => 
     expect(r.stderr).toContain("this CPU has no AVX2, and this linux-amd64 build needs it");
     expect(r.stderr).toContain("Install the linux-amd64-baseline build");
     expect(readdirSync(dest)).toEqual([]);
+  });
+});
+
+describe("the multi-platform image", () => {
+  /** The index and its manifests' descriptors, every blob checked. */
+  function readIndex() {
+    const archive = openArchive(MULTI);
+    expect(archive.top.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+    expect(archive.top.platform).toBeUndefined();
+    const index = JSON.parse(archive.verified(archive.top).toString());
+    expect(index).toMatchObject({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json" });
+    expect(index.annotations["org.opencontainers.image.version"]).toBe(VERSION);
+    return { ...archive, manifests: index.manifests as Descriptor[] };
+  }
+
+  it("is one index named localhost/cni:<version> over linux/amd64 and linux/arm64 images, every digest matching its blob", () => {
+    const { top, verified, allReached, manifests } = readIndex();
+    expect(top.annotations).toEqual({
+      "io.containerd.image.name": `localhost/cni:${VERSION}`,
+      "org.opencontainers.image.ref.name": `localhost/cni:${VERSION}`,
+    });
+    expect(manifests.map((m) => m.platform)).toEqual(PLATFORMS);
+    for (const [i, arch] of IMAGES.entries()) {
+      checkImage(manifests[i], arch, verified);
+      // The very image of that platform's own archive, not a second build of it.
+      expect(manifests[i].digest).toBe(openArchive(`cni-${VERSION}-image-${arch}.tar`).top.digest);
+    }
+    allReached();
+  });
+
+  it("imports into containerd (ctr image import --all-platforms) as one tag with both platforms, which the per-platform archives leave in place", async () => {
+    const { top, manifests, verified } = readIndex();
+    const blobs = manifests.flatMap((m) => {
+      const manifest = JSON.parse(verified(m).toString());
+      return [m, manifest.config, ...manifest.layers].map((d: Descriptor) => d.digest);
+    });
+    const tmp = box.tmpdir();
+    const rt = (runtime = new ContainerdNode(join(tmp, "node"), box.netns("node")));
+    await rt.start();
+    const ctr = (args: string[]) => {
+      const r = rt.ctr(args);
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    ctr(["image", "import", "--all-platforms", join(out, MULTI)]);
+    // Every platform's manifest, config and layer is in the store, not only this machine's.
+    const content = ctr(["content", "ls", "-q"]).trim().split("\n");
+    for (const d of blobs) expect(content).toContain(d);
+    const check = ctr(["images", "check", `name==localhost/cni:${VERSION}`]);
+    expect(check, check).toMatch(/\scomplete \((\d+)\/\1\)/);
+    // Import each platform's own archive afterwards: before, each was named localhost/cni:<version> and the
+    // second replaced the first.
+    for (const arch of IMAGES) ctr(["image", "import", "--all-platforms", join(out, `cni-${VERSION}-image-${arch}.tar`)]);
+    const rows = ctr(["image", "ls"]).trim().split("\n").slice(1);
+    // REF TYPE DIGEST SIZE (a number and a unit) PLATFORMS LABELS, padded with spaces.
+    const row = (ref: string) => rows.map((r) => r.trim().split(/\s+/)).find((cols) => cols[0] === ref);
+    const multi = row(`localhost/cni:${VERSION}`);
+    expect(multi, rows.join("\n")).toBeDefined();
+    expect(multi![1]).toBe("application/vnd.oci.image.index.v1+json");
+    expect(multi![2]).toBe(top.digest);
+    expect(multi!.at(-2)!.split(",").sort(), rows.join("\n")).toEqual(["linux/amd64", "linux/arm64/v8"]);
+    for (const [i, arch] of IMAGES.entries()) expect(row(`localhost/cni:${VERSION}-${arch}`)?.[2]).toBe(manifests[i].digest);
+    // Run as the init container by the one tag, containerd picks this machine's platform: the amd64 build.
+    const dest = join(tmp, "opt-cni-bin");
+    mkdirSync(dest);
+    // As the DaemonSet mounts them: the host's / read-only at /host (its C library is checked there), its bin folder.
+    ctr([
+      "run",
+      "--rm",
+      "--mount",
+      "type=bind,src=/,dst=/host,options=rbind:ro",
+      "--mount",
+      `type=bind,src=${dest},dst=/host/opt/cni/bin,options=rbind:rw`,
+      `localhost/cni:${VERSION}`,
+      "install-cni",
+    ]);
+    const archived = unpack(`cni-${VERSION}-linux-amd64.tgz`);
+    expect(readFileSync(join(dest, "cni")).equals(readFileSync(join(archived, "cni")))).toBe(true);
+  }, 120_000);
+
+  it("copies whole through skopeo (copy --all), keeping the index's digest, as a push of one tag would", () => {
+    const { top, manifests } = readIndex();
+    const raw = spawnSync("skopeo", ["inspect", "--raw", `oci-archive:${join(out, MULTI)}`], { encoding: "utf8" });
+    expect(raw.status, raw.stderr).toBe(0);
+    expect(`sha256:${sha256(Buffer.from(raw.stdout))}`).toBe(top.digest);
+    const dest = join(box.tmpdir(), "copy");
+    const copy = spawnSync("skopeo", ["copy", "--all", `oci-archive:${join(out, MULTI)}`, `oci:${dest}:${VERSION}`], { encoding: "utf8" });
+    expect(copy.status, copy.stderr).toBe(0);
+    const copied = JSON.parse(readFileSync(join(dest, "index.json"), "utf8")).manifests;
+    expect(copied).toHaveLength(1);
+    expect(copied[0].digest).toBe(top.digest);
+    for (const m of manifests) {
+      const manifest = JSON.parse(readFileSync(join(dest, "blobs", "sha256", m.digest.slice(7)), "utf8"));
+      for (const d of [manifest.config, ...manifest.layers]) expect(existsSync(join(dest, "blobs", "sha256", d.digest.slice(7)))).toBe(true);
+    }
   });
 });
