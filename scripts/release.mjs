@@ -1,5 +1,6 @@
-// npm run release [-- --out DIR]: offline, from the Bun executables of the npm registry's @oven/bun-* packages
-// (devDependencies), builds for every target in scripts/release/targets.mjs
+// npm run release [-- --out DIR]: from the Bun executables of the npm registry's @oven/bun-* packages (installed
+// devDependencies, or the lockfile's tarballs fetched once into npm's cache), builds for every target in
+// scripts/release/targets.mjs
 //   cni-<version>-<target>.tgz        cni, a link per plugin, README.md, LICENSE (extract into /opt/cni/bin)
 //   cni-<version>-image.tar           an OCI image archive named localhost/cni:<version> whose index holds the
 //                                     linux/amd64 and linux/arm64 images: one tag, both platforms
@@ -24,7 +25,7 @@ const out = outArg > 0 ? resolve(process.argv[outArg + 1]) : join(ROOT, "dist", 
 const v = version();
 const rev = commit();
 const mtime = sourceDate(ROOT);
-const hostBun = bunOf("@oven/bun-linux-x64");
+const hostBun = await bunOf("@oven/bun-linux-x64");
 const PLUGINS = pluginNames(hostBun);
 const DOCS = ["README.md", "LICENSE"];
 
@@ -60,7 +61,7 @@ const manifests = [];
 for (const t of TARGETS) {
   const stage = join(out, `.stage-${t.name}`);
   mkdirSync(stage);
-  compile({ outfile: join(stage, "cni"), target: t.name, bunTarget: t.bunTarget, bunExe: bunOf(t.pkg), hostBun });
+  compile({ outfile: join(stage, "cni"), target: t.name, bunTarget: t.bunTarget, bunExe: await bunOf(t.pkg), hostBun });
   for (const p of PLUGINS) symlinkSync("cni", join(stage, p));
   for (const d of DOCS) copyFileSync(join(ROOT, d), join(stage, d));
   const bins = ["cni", ...PLUGINS];

@@ -1,7 +1,12 @@
-// The release targets: our name, Bun's name, the npm package holding that target's Bun executable (a
-// devDependency, so a release builds offline), and the image platform when an image is made for it.
+// The release targets: our name, Bun's name, the npm package holding that target's Bun executable, and the
+// image platform when an image is made for it. Packages for this machine's cpu are devDependencies; the others
+// are optionalDependencies, pinned by the lockfile and fetched at release time (fetch-bun.mjs).
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { fetchBun } from "./fetch-bun.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 export const TARGETS = [
   // Its image carries the baseline build too, as its entrypoint: a build that cannot start cannot choose, and the
@@ -18,12 +23,12 @@ export const TARGETS = [
   { name: "linux-arm64", bunTarget: "bun-linux-arm64", pkg: "@oven/bun-linux-aarch64", image: { architecture: "arm64", variant: "v8" } },
 ];
 
-/** The Bun executable inside an installed @oven/bun-* package. */
-export function bunOf(pkg) {
+/** The Bun executable of an @oven/bun-* package: the installed one, else the lockfile's tarball fetched. */
+export async function bunOf(pkg) {
   const require = createRequire(import.meta.url);
   try {
     return join(dirname(require.resolve(`${pkg}/package.json`)), "bin", "bun");
   } catch {
-    throw new Error(`${pkg} is not installed: run npm ci (the project's .npmrc lets npm install the other architectures' Bun)`);
+    return await fetchBun(pkg, { lockfile: join(ROOT, "package-lock.json"), cacheDir: join(ROOT, "dist", "bun-runtimes") });
   }
 }
