@@ -43,13 +43,13 @@ const labels = {
 /** What target `t`'s image carries, from its stage: the one place to change a platform's layer. */
 /** What a platform's image holds: the target's build and links, the C runtime, and on amd64 also the baseline
  *  build, which its entrypoint starts (it runs on every CPU) to install the build the CPU runs. */
-function imageContent(t, stage, bins) {
+async function imageContent(t, stage, bins) {
   const runtime = addCRuntime(stage, t.image.architecture);
   const extra = t.imageCarries ? [t.imageCarries.file] : [];
   const entrypoint = t.imageCarries ? [`/${t.imageCarries.file}`, ...ENTRYPOINT.slice(1)] : ENTRYPOINT;
   if (t.imageCarries) {
     const c = TARGETS.find((x) => x.name === t.imageCarries.target);
-    compile({ outfile: join(stage, t.imageCarries.file), target: c.name, bunTarget: c.bunTarget, bunExe: bunOf(c.pkg), hostBun });
+    compile({ outfile: join(stage, t.imageCarries.file), target: c.name, bunTarget: c.bunTarget, bunExe: await bunOf(c.pkg), hostBun });
   }
   return { stage, names: [...bins, ...extra, ...runtime], platform: t.image, labels, entrypoint };
 }
@@ -70,7 +70,7 @@ for (const t of TARGETS) {
   const mine = [tgz(stage, [...bins, ...DOCS], archive, mtime).then(() => [archive])];
   if (t.image) {
     const arch = t.image.architecture;
-    const manifest = addImage(layout, { ...imageContent(t, stage, bins), mtime });
+    const manifest = addImage(layout, { ...(await imageContent(t, stage, bins)), mtime });
     manifests.push(manifest);
     const image = join(out, `cni-${v}-image-${arch}.tar`);
     const written = manifest.then((m) => writeArchive(layout, m, { out: image, name: `localhost/cni:${v}-${arch}`, mtime }));
