@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { copyFileLocked, scratchTag, syncDir } from "../lib/sys/atomic-files.ts";
 import { identify } from "./doctor/plugin-identity.ts";
 import { InstallError } from "./install-errors.ts";
-import { INSTALLED_NAME, describeExisting, isLinkTo } from "./install-files.ts";
+import { isHostLauncher } from "../lib/launcher/file.ts";
+import { INSTALLED_NAME, describeExisting } from "./install-files.ts";
 
 /** The folder, inside the bin folder, holding what install replaced: hidden, and never a plugin's name. */
 export const REPLACED_FOLDER = ".cni-replaced";
@@ -30,12 +31,20 @@ function lstatOrUndefined(path: string): Stats | undefined {
 export const replacedPath = (dir: string, name: string): string => join(dir, REPLACED_FOLDER, name);
 
 /**
- * Whether the name at `path` is of cni: a link to the installed executable (whatever it holds now), or a build of
- * cni by the bytes or its own --version line (any version). Anything else, or anything that cannot be told, is
+ * Whether the name at `path` is of cni: a launcher of the installed executable or a link to it (an earlier
+ * install's layout; whatever it holds now), or a build of cni by the bytes or its own --version line (any version). Anything else, or anything that cannot be told, is
  * not: install then keeps it and uninstall leaves it, the choices that never lose a file of someone else.
  */
+const linkTarget = (path: string): string | undefined => {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+};
+
 export function isOurs(path: string): boolean {
-  if (isLinkTo(path, INSTALLED_NAME)) return true;
+  if (isHostLauncher(path) || linkTarget(path) === INSTALLED_NAME) return true;
   try {
     return identify(path).answerer.kind !== "foreign";
   } catch {

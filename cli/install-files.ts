@@ -1,15 +1,15 @@
 // The file operations of `cni install`. A runtime may exec a plugin at any instant, so nothing in the folder is
-// ever written in place: the executable is copied to a locked scratch file beside its final name, fsync'd and
-// renamed over it (lib/sys/atomic-files.ts's copyFileLocked); each link is made under its scratch name and renamed
-// over its plugin's name. rename() swaps
+// ever written in place: the executable and each plugin name's launcher (lib/launcher) are written to a locked
+// scratch file beside their final name, fsync'd and renamed over it (lib/sys/atomic-files.ts). rename() swaps
 // the name in one step, and the old file lives on for whoever has it open or is running it: an exec sees the
 // old or the new executable, never a partial one, and never ETXTBSY (no one holds the new file open for write
 // once its name appears).
-import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
-import { scratchPath } from "../lib/sys/atomic-files.ts";
+import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readSync, readlinkSync } from "node:fs";
+import { LAUNCHED_NAME } from "../lib/launcher/launcher.ts";
+import { isHostLauncher } from "../lib/launcher/file.ts";
 
-/** The executable's name in the folder; every plugin name is a link to it. */
-export const INSTALLED_NAME = "cni";
+/** The executable's name in the folder; every plugin name is a launcher of it. */
+export const INSTALLED_NAME = LAUNCHED_NAME;
 
 const CHUNK = 1 << 20;
 // The Go linker writes this magic at the start of a Go executable's build information.
@@ -52,6 +52,7 @@ export function describeExisting(path: string): string | undefined {
   if (st.isSymbolicLink()) return `a link to ${readlinkSync(path)}`;
   if (st.isDirectory()) return "a directory";
   if (!st.isFile()) return "a special file";
+  if (isHostLauncher(path)) return `a launcher of ${INSTALLED_NAME}`;
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -96,33 +97,5 @@ export function isInstalled(src: number, dest: string): boolean {
     return sameContent(src, fd, Number(s.size));
   } finally {
     closeSync(fd);
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // the error being reported is the one that matters
-  }
-}
-
-/** Whether `path` is a link whose target is exactly `target`. */
-export function isLinkTo(path: string, target: string): boolean {
-  const st = lstatOrUndefined(path);
-  return !!st && st.isSymbolicLink() && readlinkSync(path) === target;
-}
-
-/** Point `path` at `target` with a link made under a scratch name and renamed over `path`. */
-export function linkAtomic(target: string, path: string, dir: string, name: string): void {
-  const tmp = scratchPath(dir, name);
-  // A link of a killed install of the same pid: links take no space and are never opened, so just replace it.
-  removeQuietly(tmp);
-  symlinkSync(target, tmp);
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    removeQuietly(tmp);
-    throw Object.assign(e as Errno, { scratch: tmp });
   }
 }

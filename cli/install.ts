@@ -1,18 +1,21 @@
 // `cni install [--host-root DIR] [--dest DIR] [--plugins a,b,…]`: copy the build that runs on this host (the
-// running executable, or the AVX2 build beside it: install-build.ts) to DIR/cni and point a link per plugin at
-// it, the way kube-flannel's init container copies its plugin into the host's /opt/cni/bin. The host's C library
-// is checked first (install-libc.ts), so a host that cannot run it gets nothing written. Running it again with
-// the same executable changes nothing; a Go plugin of the same name is replaced (named so, and kept for
-// `cni uninstall`: install-backup.ts).
+// running executable, or the AVX2 build beside it: install-build.ts) to DIR/cni and write a launcher of it per
+// plugin name (lib/launcher: why a file, not a link), the way kube-flannel's init container copies its plugin into
+// the host's /opt/cni/bin. The host's C library is checked first (install-libc.ts), so a host that cannot run it
+// gets nothing written. Running it again with the same executable changes nothing; what a name held before (a Go
+// plugin, a link of an older install, …) is named as it is replaced, and a file not ours is kept for
+// `cni uninstall` (install-backup.ts).
 import { closeSync, lstatSync, openSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { registeredNames, writeAll } from "../lib/skel/index.ts";
-import { copyFileLocked, removeAbandonedScratch, syncDir } from "../lib/sys/atomic-files.ts";
+import { copyFileLocked, removeAbandonedScratch, syncDir, writeExecutableLocked } from "../lib/sys/atomic-files.ts";
 import { BoundedReadError, readTextBounded } from "../lib/sys/read-bounded.ts";
+import { launcherBytes } from "../lib/launcher/launcher.ts";
+import { isHostLauncher } from "../lib/launcher/file.ts";
 import { checkReplacedFolder, keepReplaced } from "./install-backup.ts";
 import { chooseSource } from "./install-build.ts";
 import { InstallError, explain } from "./install-errors.ts";
-import { INSTALLED_NAME, describeExisting, isInstalled, isLinkTo, linkAtomic } from "./install-files.ts";
+import { INSTALLED_NAME, describeExisting, isInstalled } from "./install-files.ts";
 import { checkHostLibc } from "./install-libc.ts";
 
 export const DEFAULT_DEST = "/opt/cni/bin";
@@ -25,10 +28,10 @@ const CPUINFO = "/proc/cpuinfo";
 const CPUINFO_MAX = 8 << 20;
 
 const USAGE = `usage: cni install [--host-root ROOT] [--dest DIR] [--plugins a,b,...]
-  copies the build that runs on this host to DIR/cni and points a link per plugin at it (default DIR: ${DEFAULT_DEST}
-  under ROOT, default ROOT: /, all plugins); ROOT is where the host's / is (its C library is checked there first);
-  each file is replaced atomically, so a runtime running a plugin meanwhile gets the old or the new one;
-  a file replaced that is not cni's is kept in DIR/.cni-replaced, where cni uninstall puts it back from
+  copies the build that runs on this host to DIR/cni and writes a launcher of it per plugin name (default DIR:
+  ${DEFAULT_DEST} under ROOT, default ROOT: /, all plugins); ROOT is where the host's / is (its C library is checked
+  there first); each file is replaced atomically, so a runtime running a plugin meanwhile gets the old or the new
+  one; a file replaced that is not cni's is kept in DIR/.cni-replaced, where cni uninstall puts it back from
 `;
 
 interface Options {
@@ -109,7 +112,7 @@ function install(o: Options, say: (line: string) => void): void {
   let current = dir;
   try {
     // Copies left by an install that was killed mid-way (no process holds their lock any more).
-    removeAbandonedScratch(dir, (tag) => tag === EXECUTABLE);
+    removeAbandonedScratch(dir, (tag) => tag === EXECUTABLE || o.plugins.includes(tag));
     current = join(dir, EXECUTABLE);
     const src = openSync(source.path, "r");
     try {
@@ -123,16 +126,17 @@ function install(o: Options, say: (line: string) => void): void {
     } finally {
       closeSync(src);
     }
+    const launcher = `a launcher of ${EXECUTABLE}`;
     for (const name of o.plugins) {
       current = join(dir, name);
-      if (isLinkTo(current, EXECUTABLE)) {
-        say(`up to date: ${current} -> ${EXECUTABLE}`);
+      if (isHostLauncher(current)) {
+        say(`up to date: ${current} (${launcher})`);
         continue;
       }
       const before = describeExisting(current);
       keepReplaced(dir, name, say);
-      linkAtomic(EXECUTABLE, current, dir, name);
-      say(before ? `replaced ${current} (was ${before}) with a link to ${EXECUTABLE}` : `linked ${current} -> ${EXECUTABLE}`);
+      writeExecutableLocked(current, launcherBytes(), 0o755);
+      say(before ? `replaced ${current} (was ${before}) with ${launcher}` : `installed ${current} (${launcher})`);
     }
     // The new names survive a power loss only once their folder is on disk too.
     current = dir;

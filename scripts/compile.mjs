@@ -19,6 +19,19 @@ export function pluginNames(bun = bunPath()) {
   return JSON.parse(execFileSync(bun, ["--eval", code], { cwd: ROOT, encoding: "utf8" }));
 }
 
+/**
+ * Write the launcher of `arch` ("x64" or "arm64", lib/launcher) as each of `names` in `dir`, mode 0755: the file
+ * each plugin name is beside cni. Made by the product's own module (with Bun, as pluginNames), so the build
+ * writes exactly the bytes `cni install` writes and doctor recognises.
+ */
+export function writeLaunchers(dir, names, arch, bun = bunPath()) {
+  const launcher = JSON.stringify(join(ROOT, "lib", "launcher", "launcher.ts"));
+  const code =
+    `const { launcherBytes } = await import(${launcher}); const fs = await import("node:fs"); const path = await import("node:path");` +
+    `for (const n of ${JSON.stringify(names)}) { const p = path.join(${JSON.stringify(dir)}, n); fs.writeFileSync(p, launcherBytes(${JSON.stringify(arch)})); fs.chmodSync(p, 0o755); }`;
+  execFileSync(bun, ["--eval", code], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+}
+
 export function version() {
   return JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 }

@@ -1,17 +1,17 @@
 // npm run release [-- --out DIR]: from the Bun executables of the npm registry's @oven/bun-* packages (installed
 // devDependencies, or the lockfile's tarballs fetched once into npm's cache), builds for every target in
 // scripts/release/targets.mjs
-//   cni-<version>-<target>.tgz        cni, a link per plugin, README.md, LICENSE (extract into /opt/cni/bin)
+//   cni-<version>-<target>.tgz        cni, a launcher per plugin, README.md, LICENSE (extract into /opt/cni/bin)
 //   cni-<version>-image.tar           an OCI image archive named localhost/cni:<version> whose index holds the
 //                                     linux/amd64 and linux/arm64 images: one tag, both platforms
 //   cni-<version>-image-<arch>.tar    one platform's image alone (half the download for an air-gapped node),
 //                                     named localhost/cni:<version>-<arch> so it never replaces the other's tag
-// Each image's entrypoint runs `cni install`; its one layer holds /cni, its links and the C runtime the
+// Each image's entrypoint runs `cni install`; its one layer holds /cni, its launchers and the C runtime the
 // executable is linked against (amd64's also /cni-baseline, its entrypoint, which installs the build the CPU
 // runs). Each artefact has .sha256 and .sha512 beside it, in dist/release/. Runs on a Linux x86-64 machine.
-import { copyFileSync, mkdirSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ROOT, commit, compile, pluginNames, version } from "./compile.mjs";
+import { ROOT, commit, compile, pluginNames, version, writeLaunchers } from "./compile.mjs";
 import { ensureNodeModules } from "./system-deps.mjs";
 import { writeChecksums } from "./release/checksums.mjs";
 import { addCRuntime } from "./release/libc.mjs";
@@ -62,7 +62,7 @@ for (const t of TARGETS) {
   const stage = join(out, `.stage-${t.name}`);
   mkdirSync(stage);
   compile({ outfile: join(stage, "cni"), target: t.name, bunTarget: t.bunTarget, bunExe: await bunOf(t.pkg), hostBun });
-  for (const p of PLUGINS) symlinkSync("cni", join(stage, p));
+  writeLaunchers(stage, PLUGINS, t.launcher, hostBun);
   for (const d of DOCS) copyFileSync(join(ROOT, d), join(stage, d));
   const bins = ["cni", ...PLUGINS];
   const archive = join(out, `cni-${v}-${t.name}.tgz`);

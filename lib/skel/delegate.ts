@@ -1,9 +1,12 @@
 // Delegation (spec §4): find the delegate's type on CNI_PATH and run it with our environment and its config
-// on stdin. When the file found is this very executable, call the compiled-in plugin instead of starting a
-// process: same environment, same stdin bytes, same stdout parsing, so nothing observable changes.
+// on stdin. When the file found is this very executable, or a launcher of it (lib/launcher: what each plugin name
+// is in an installed bin folder), call the compiled-in plugin instead of starting a process: same environment,
+// same stdin bytes, same stdout parsing, so nothing observable changes.
 import { spawnSync } from "../sys/spawn.ts";
 import { type Stat as Stats, statSync } from "../sys/file-syscalls.ts";
-import { join } from "../sys/path.ts";
+import { dirname, join } from "../sys/path.ts";
+import { LAUNCHED_NAME } from "../launcher/launcher.ts";
+import { isHostLauncher } from "../launcher/file.ts";
 import { CniError, Code } from "./errors.ts";
 import type { Command } from "./env.ts";
 import type { Context } from "./plugin.ts";
@@ -57,9 +60,22 @@ export function findInPath(type: string, paths: string[]): { path: string; stat:
   );
 }
 
-function isSelf(stat: Stats): boolean {
+const sameFile = (a: Stats, b: Stats) => a.ino === b.ino && a.dev === b.dev;
+
+/**
+ * Whether running the file found runs this executable: it is this file, or this machine's launcher whose
+ * folder's cni is this file. A launcher reached through a link finds cni beside the link's target, not beside
+ * the link: such a name is simply exec'd.
+ */
+function runsSelf(found: { path: string; stat: Stats }): boolean {
   const me = self();
-  return me !== null && me.ino === stat.ino && me.dev === stat.dev;
+  if (me === null) return false;
+  if (sameFile(me, found.stat)) return true;
+  try {
+    return isHostLauncher(found.path) && sameFile(me, statSync(join(dirname(found.path), LAUNCHED_NAME)));
+  } catch {
+    return false; // no cni beside it: exec it, and let it say why it fails
+  }
 }
 
 /**
@@ -107,7 +123,7 @@ export function delegate(
   const found = findInPath(type, ctx.path);
   const stdin = config instanceof Uint8Array ? config : new TextEncoder().encode(JSON.stringify(config));
   const env = { ...ctx.env, CNI_COMMAND: command };
-  const plugin = isSelf(found.stat) ? registeredPlugin(type) : undefined;
+  const plugin = runsSelf(found) ? registeredPlugin(type) : undefined;
   if (plugin && invocationDepth() >= MAX_DELEGATION_DEPTH) {
     throw new CniError(
       Code.InvalidConfig,

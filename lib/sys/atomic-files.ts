@@ -208,18 +208,30 @@ export function copyFileLocked(src: string, dest: string, mode: number): void {
   replaceLocked(dest, mode, constants.O_RDONLY, (tmp) => {
     const from = openSync(src, constants.O_RDONLY);
     try {
-      const to = openSync(tmp, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW);
-      try {
+      fillScratch(tmp, (to) => {
         const buf = new Uint8Array(COPY_CHUNK);
         for (let n: number; (n = readSync(from, buf)) > 0; ) writeAllSync(to, buf.subarray(0, n));
-        fsyncSync(to);
-      } finally {
-        closeSync(to);
-      }
+      });
     } finally {
       closeSync(from);
     }
   });
+}
+
+/** Replace `dest` with `bytes` as copyFileLocked does, so the file (a launcher) can be exec'd the moment it appears. */
+export function writeExecutableLocked(dest: string, bytes: Uint8Array, mode: number): void {
+  replaceLocked(dest, mode, constants.O_RDONLY, (tmp) => fillScratch(tmp, (to) => writeAllSync(to, bytes)));
+}
+
+/** Write the scratch file through a descriptor of its own, fsync'd and closed before the caller renames it. */
+function fillScratch(tmp: string, write: (fd: number) => void): void {
+  const to = openSync(tmp, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW);
+  try {
+    write(to);
+    fsyncSync(to);
+  } finally {
+    closeSync(to);
+  }
 }
 
 export interface Sweep {

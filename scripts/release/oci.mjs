@@ -3,7 +3,7 @@
 // a config with the entrypoint, the manifest tying them; addIndex: an image index over several platforms'
 // manifests), then any of them is archived under a name with only the blobs it reaches (writeArchive), so a
 // multi-platform archive and the per-platform ones share one compression of each layer. The release's image
-// holds /cni, its links and the C runtime, and its entrypoint installs them into the host folder mounted at
+// holds /cni, its launchers and the C runtime, and its entrypoint installs them into the host folder mounted at
 // /host/opt/cni/bin: the kube-flannel init-container pattern.
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";

@@ -164,7 +164,8 @@ describe("bridge ADD", () => {
     const programs = readFileSync(trace, "utf8")
       .split("\n")
       .flatMap((l) => /execve\("[^"]*\/([^"/]+)"/.exec(l)?.[1] ?? []);
-    expect(programs).toEqual(["bridge", "iptables-save", "iptables-restore"]);
+    // The bridge launcher, the cni it execs, then only what the DEL needs.
+    expect(programs).toEqual(["bridge", "cni", "iptables-save", "iptables-restore"]);
     expect(natRules(l).filter((r) => r.includes("CNI-"))).toEqual([]);
   });
 
@@ -181,7 +182,7 @@ describe("bridge ADD", () => {
     const programs = readFileSync(trace, "utf8")
       .split("\n")
       .flatMap((line) => /execve\("[^"]*\/([^"/]+)"/.exec(line)?.[1] ?? []);
-    expect(programs).toEqual(["bridge"]);
+    expect(programs).toEqual(["bridge", "cni"]);
   });
 
   it("the own-namespace check runs once per process, not again for the in-process IPAM delegate", () => {

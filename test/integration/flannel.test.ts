@@ -1,7 +1,7 @@
 // flannel end to end: a node namespace with its own subnet.env, the stock kube-flannel plugin config driven by
 // libcni (and directly, for what libcni 1.1.2 cannot send), the kernel inspected afterwards.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN, REFERENCE_BIN } from "../helpers/paths.ts";
@@ -401,14 +401,32 @@ describe("flannel delegation", () => {
       .filter((l) => l.includes("execve(") && !l.includes("ENOENT"))
       .map((l) => /execve\("([^"]+)"/.exec(l)![1]);
 
-  it("starts no bridge or host-local process when they are this executable", () => {
+  it("starts no bridge or host-local process when they are launchers of this executable", () => {
     const n = node();
     const pod = box.netns("pod");
     const trace = join(n.dir, "trace");
     const env = { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
     const r = inNs(n.ns, ["strace", "-f", "-qq", "-e", "trace=execve", "-o", trace, join(BIN, "flannel")], { input: JSON.stringify(n.conf), env });
     expect(r.status, r.stdout).toBe(0);
-    expect(execs(trace)).toEqual([join(BIN, "flannel")]);
+    // The flannel launcher's one execve of cni, and nothing for bridge or host-local.
+    expect(execs(trace)).toEqual([join(BIN, "flannel"), join(BIN, "cni")]);
+  });
+
+  it("executes a launcher whose cni is another file, as any plugin", () => {
+    const n = node();
+    const pod = box.netns("pod");
+    const bin = join(n.dir, "bin");
+    mkdirSync(bin);
+    // Another folder's launchers: they run that folder's cni (a copy of ours), not the running executable.
+    copyFileSync(join(BIN, "cni"), join(bin, "cni"));
+    chmodSync(join(bin, "cni"), 0o755);
+    for (const p of ["bridge", "host-local"]) copyFileSync(join(BIN, p), join(bin, p));
+    const trace = join(n.dir, "trace");
+    const env = { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: bin };
+    const r = inNs(n.ns, ["strace", "-f", "-qq", "-e", "trace=execve", "-o", trace, join(BIN, "flannel")], { input: JSON.stringify(n.conf), env });
+    expect(r.status, r.stdout).toBe(0);
+    // bridge is exec'd through its launcher; its host-local is then that cni's own, in-process.
+    expect(execs(trace)).toEqual([join(BIN, "flannel"), join(BIN, "cni"), join(bin, "bridge"), join(bin, "cni")]);
   });
 
   it("executes a foreign bridge found on CNI_PATH, per the spec", () => {

@@ -146,7 +146,7 @@ describe("portmap on its own", () => {
       readFileSync(trace, "utf8")
         .split("\n")
         .filter((l) => l.includes("execve(")).length,
-    ).toBe(1); // the plugin itself
+    ).toBe(2); // the plugin itself: its launcher and the cni it execs
     expect(run(node, "ADD", {}).code).toBe(0);
     expect(run(node, "DEL", { runtimeConfig: {} }).code).toBe(0);
     expect(sh(node, "iptables-save -t nat")).toContain("CNI-DN-");
@@ -155,7 +155,7 @@ describe("portmap on its own", () => {
     expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
   });
 
-  /** The programs a portmap run executed, by name (the plugin first), traced with strace. */
+  /** The programs a portmap run executed, by name (the plugin's launcher and cni first), traced with strace. */
   const programsOf = (node: string, command: string, extra: object): string[] => {
     const trace = join(box.tmpdir(), "trace");
     const r = run(node, command, extra, { wrap: ["strace", "-f", "-qq", "-o", trace, "-e", "trace=execve", "-e", "status=successful"] });
@@ -169,18 +169,18 @@ describe("portmap on its own", () => {
     const node = box.netns("node");
     expect(run(node, "ADD", {}).code).toBe(0);
     // No ip6tables (the pod has no IPv6 chain), no nft (there is no cni_hostport table): the kernel says so.
-    expect(programsOf(node, "DEL", {})).toEqual(["portmap", "iptables-save", "iptables-restore"]);
+    expect(programsOf(node, "DEL", {})).toEqual(["portmap", "cni", "iptables-save", "iptables-restore"]);
     expect(sh(node, "iptables-save -t nat")).not.toContain("CNI-DN-");
-    expect(programsOf(node, "DEL", {})).toEqual(["portmap"]);
+    expect(programsOf(node, "DEL", {})).toEqual(["portmap", "cni"]);
   });
 
   it("the same with the nftables backend: one family's nft, then none for the chains iptables never had", () => {
     const node = box.netns("node");
     expect(run(node, "ADD", { backend: "nftables" }).code).toBe(0);
-    expect(programsOf(node, "DEL", { backend: "nftables" })).toEqual(["portmap", "nft", "nft"]);
+    expect(programsOf(node, "DEL", { backend: "nftables" })).toEqual(["portmap", "cni", "nft", "nft"]);
     expect(sh(node, "nft list table ip cni_hostport")).not.toContain('comment "ctr"');
     // The table stays (it is shared): one nft run finds nothing of the pod's, and ip6 and iptables are not asked.
-    expect(programsOf(node, "DEL", { backend: "nftables" })).toEqual(["portmap", "nft"]);
+    expect(programsOf(node, "DEL", { backend: "nftables" })).toEqual(["portmap", "cni", "nft"]);
   });
 
   it("DEL tries both backends: a failing iptables leaves the nftables rules removed and is reported", () => {

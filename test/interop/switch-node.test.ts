@@ -97,7 +97,7 @@ describe("switching a live node between the Go plugins and ours", () => {
 
     const installed = spawnSync(join(BIN, "cni"), ["install", "--dest", bin], { encoding: "utf8" });
     expect(installed.status, installed.stderr).toBe(0);
-    expect(installed.stdout).toMatch(new RegExp(`replaced ${bin}/bridge \\(was a Go program of \\d+ bytes\\) with a link to cni`));
+    expect(installed.stdout).toMatch(new RegExp(`replaced ${bin}/bridge \\(was a Go program of \\d+ bytes\\) with a launcher of cni`));
 
     // Ours check and delete the Go chain's pods, and continue its address sequence.
     drive("check", "a");
