@@ -72,6 +72,11 @@ export function pluginFinding(bin: string, type: string, version: string): Findi
       fix: `install the ${type} plugin as ${path} (or pass --bin-dir where the runtime's CNI_PATH points)`,
     };
   }
+  // Replacing a name with this build is safe for running pods: ours CHECKs and DELs what the Go plugins made.
+  // One text for every name, so the report's fixes (joined without repeats) say it once.
+  const reinstall =
+    `run cni install --dest ${bin} with the cni this node should run (this one is ${thisBuild()}): it writes cni and a ` +
+    "launcher of it as every plugin name, and says what each name held; keep a name that is not cni only if you meant to run that program";
   const id = identify(path);
   const who = id.answerer;
   const v = askVersion(path, version);
@@ -79,7 +84,8 @@ export function pluginFinding(bin: string, type: string, version: string): Findi
     return {
       status: "fail",
       text: `${path} does not answer VERSION: ${v.error} (it is ${id.what})`,
-      fix: `replace ${path} with a working CNI plugin`,
+      // A launcher fails only for want of its cni: installing puts that back.
+      fix: id.launches === undefined ? `replace ${path} with a working CNI plugin` : reinstall,
     };
   }
   const supported = v.versions!.join(", ");
@@ -90,16 +96,24 @@ export function pluginFinding(bin: string, type: string, version: string): Findi
       fix: `set "cniVersion" to one of ${supported}, or upgrade the plugin`,
     };
   }
-  // Replacing a name with this build is safe for running pods: ours CHECKs and DELs what the Go plugins made.
-  // One text for every name, so the report's fixes (joined without repeats) say it once.
-  const reinstall =
-    `run cni install --dest ${bin} with the cni this node should run (this one is ${thisBuild()}): it points every plugin ` +
-    "name at that one executable and says what each name held; keep a name that is not cni only if you meant to run that program";
+  // A link to cni works until an installer copies over its name: then cni itself is overwritten, every name with it.
+  const fragile =
+    id.linkTarget === undefined || id.launches !== undefined
+      ? undefined
+      : ({
+          status: "warn",
+          text: `${path} is a link to ${id.linkTarget}: cp -f over this name (as kube-flannel's init container does) writes through it into cni, and then every plugin name runs what was copied`,
+          fix: reinstall,
+        } satisfies Finding);
+  const how = id.launches === undefined ? "" : ` through its launcher ${path}`;
   switch (who.kind) {
     case "self":
-      return `${type}: ${path} is this executable (${thisBuild()}) and supports ${version}`;
+      return fragile ?? `${type}: ${id.launches ?? path} is this executable (${thisBuild()})${how} and supports ${version}`;
     case "same-build":
-      return `${type}: ${path} is ${identityText(who.build)}, this build (a copy of ${id.size} bytes), and supports ${version}`;
+      return (
+        fragile ??
+        `${type}: ${id.launches ?? path} is ${identityText(who.build)}, this build (a copy of ${id.size} bytes)${how}, and supports ${version}`
+      );
     case "other-build":
       return {
         status: "warn",
@@ -111,11 +125,17 @@ export function pluginFinding(bin: string, type: string, version: string): Findi
       const claimed = claimedPlugin(who.line);
       // A program that says it is another plugin gets this name's configs: pods are not set up as the list says.
       const wrongPlugin = claimed !== undefined && claimed !== type;
+      const overwritten =
+        id.linkTarget === INSTALLED_NAME
+          ? `; ${join(bin, INSTALLED_NAME)} itself was overwritten (cp -f onto a link writes through it)`
+          : id.launches !== undefined
+            ? `; ${id.launches} itself was replaced, so every name launching it runs that program`
+            : "";
       return {
         status: wrongPlugin ? "fail" : "warn",
         text:
           `${path} is not cni but ${id.what}: it ${says}${wrongPlugin ? `, so the "${type}" name runs the ${claimed} plugin` : ""}` +
-          ` (VERSION: supports ${supported})${id.linkTarget === INSTALLED_NAME ? `; ${join(bin, INSTALLED_NAME)} itself was overwritten (cp -f onto a link writes through it)` : ""}`,
+          ` (VERSION: supports ${supported})${overwritten}`,
         fix: reinstall,
       };
     }

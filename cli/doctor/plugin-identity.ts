@@ -1,8 +1,12 @@
 // Who answers a plugin name in the bin folder: this very executable, another build of cni, or another program
 // (a Go plugin, or whatever an installer wrote there — `cp -f` onto a link writes through it, over cni itself).
+// A name that is a launcher (lib/launcher) is answered by the cni beside it, which is what is judged.
 // Told from evidence only: the same bytes as the running executable, else the file's own answer to
 // `--version` (run as "cni", the name our multi-call executable prints its build identity under).
 import { closeSync, lstatSync, openSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { LAUNCHED_NAME } from "../../lib/launcher/launcher.ts";
+import { isHostLauncher as isLauncher } from "../../lib/launcher/file.ts";
 import { type BuildIdentity, buildIdentity, identityText, parseIdentity, sameBuild } from "../../lib/skel/build.ts";
 import { spawnSync } from "../../lib/sys/spawn.ts";
 import { describeExisting, isInstalled } from "../install-files.ts";
@@ -29,6 +33,8 @@ export interface Identity {
   size: number;
   /** Where the name points, when it is a link. */
   linkTarget?: string;
+  /** The cni a launcher runs, when the name is one. */
+  launches?: string;
 }
 
 function sameBytesAsSelf(file: string): boolean {
@@ -99,8 +105,24 @@ function answererOf(path: string, real: string): Answerer {
 export function identify(path: string): Identity {
   const real = realpathSync(path);
   const size = statSync(real).size;
-  const link = lstatSync(path).isSymbolicLink() ? readlinkSync(path) : undefined;
-  return { answerer: answererOf(path, real), what: describe(path, real, size), size, ...(link === undefined ? {} : { linkTarget: link }) };
+  const link = lstatSync(path).isSymbolicLink() ? { linkTarget: readlinkSync(path) } : {};
+  if (!isLauncher(real)) return { answerer: answererOf(path, real), what: describe(path, real, size), size, ...link };
+  // The launcher finds its folder through /proc/self/exe, so a link's target folder: its cni is what runs.
+  const launches = join(dirname(real), LAUNCHED_NAME);
+  const held = describe(path, real, size);
+  let target: string | undefined;
+  try {
+    target = realpathSync(launches);
+  } catch {
+    // missing, or a dangling link: nothing runs
+  }
+  if (target === undefined || isLauncher(target)) {
+    const why = target === undefined ? "missing" : "a launcher too, which refuses to run itself";
+    return { answerer: { kind: "foreign" }, what: `${held}, whose ${launches} is ${why}`, size, ...link, launches };
+  }
+  const cniSize = statSync(target).size;
+  const what = `${held}, whose ${launches} is ${describe(launches, target, cniSize)}`;
+  return { answerer: answererOf(launches, target), what, size: cniSize, ...link, launches };
 }
 
 /** The plugin a foreign program says it is ("CNI bridge plugin v1.1.1" → "bridge"), as Go's skel prints it. */

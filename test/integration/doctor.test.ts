@@ -3,7 +3,7 @@
 // disappears without a DEL or a bridge is left from another lease, with --fix repairing only what is safe.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeFakePlugin } from "../helpers/fake-plugin.ts";
@@ -250,7 +250,7 @@ describe("who answers each plugin name", () => {
   const GO_BRIDGE = "/usr/lib/cni/bridge";
   const ours = spawnSync(join(BIN, "cni"), ["--version"], { encoding: "utf8" }).stdout.split(";")[0];
 
-  /** A bin folder as `cni install` makes it: cni and a link per plugin. */
+  /** A bin folder as `cni install` makes it: cni and a launcher of it per plugin. */
   function installed(): string {
     const bin = box.tmpdir();
     const r = spawnSync(join(BIN, "cni"), ["install", "--dest", bin], { encoding: "utf8" });
@@ -261,13 +261,31 @@ describe("who answers each plugin name", () => {
   const configOf = (n: ReturnType<typeof node>, bin: string) => check(n.doctor(["--json"], bin).report!, "config");
   const reinstall = (bin: string) => expect(spawnSync(join(BIN, "cni"), ["install", "--dest", bin]).status).toBe(0);
 
-  it("a folder installed by this build: every name is this executable, named in the evidence", () => {
+  it("a folder installed by this build: every name is a launcher of this executable, named in the evidence", () => {
     const n = node();
     const bin = installed();
     const c = configOf(n, bin);
     expect(c.status, c.summary).toBe("ok");
     expect(c.summary).toContain(`its plugins are this cni (${ours})`);
-    for (const name of NAMES) expect(c.evidence).toContain(`${name}: ${join(bin, name)} is this executable (${ours}) and supports 0.3.1`);
+    for (const name of NAMES) {
+      expect(c.evidence).toContain(
+        `${name}: ${join(bin, "cni")} is this executable (${ours}) through its launcher ${join(bin, name)} and supports 0.3.1`,
+      );
+    }
+  });
+
+  it("links to cni, as an earlier install made them: a warning that cp -f over a name would overwrite cni; cni install replaces them", () => {
+    const n = node();
+    const bin = installed();
+    for (const name of NAMES) sh(n.ns, `ln -sfn cni ${join(bin, name)}`);
+    const c = configOf(n, bin);
+    expect(c.status).toBe("warn");
+    expect(c.summary).toContain(
+      `${join(bin, "flannel")} is a link to cni: cp -f over this name (as kube-flannel's init container does) writes through it into cni, and then every plugin name runs what was copied`,
+    );
+    expect(c.fix).toContain(`cni install --dest ${bin}`);
+    reinstall(bin);
+    expect(configOf(n, bin).status).toBe("ok");
   });
 
   it("Debian's Go bridge copied over one name: a warning naming the file, what it is and its size; cni install restores it", () => {
@@ -286,20 +304,51 @@ describe("who answers each plugin name", () => {
     expect(configOf(n, bin).status).toBe("ok");
   });
 
-  it("the Go bridge copied with cp -f through the link: cni itself is overwritten, and flannel's name runs the bridge plugin", () => {
+  it("a Go plugin copied with cp -f over flannel, as kube-flannel's init container does: only that name runs it, the others are still this executable", () => {
     const n = node();
     const bin = installed();
-    sh(n.ns, `cp -f ${GO_BRIDGE} ${join(bin, "bridge")}`);
-    expect(lstatSync(join(bin, "bridge")).isSymbolicLink()).toBe(true);
+    sh(n.ns, `cp -f ${GO_BRIDGE} ${join(bin, "flannel")}`);
     const c = configOf(n, bin);
     expect(c.status).toBe("fail");
     const size = statSync(GO_BRIDGE).size;
     expect(c.summary).toContain(
-      `${join(bin, "flannel")} is not cni but a link to cni, which is a Go program of ${size} bytes: it says "CNI bridge plugin version unknown", so the "flannel" name runs the bridge plugin (VERSION: supports 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0); ${join(bin, "cni")} itself was overwritten (cp -f onto a link writes through it)`,
+      `${join(bin, "flannel")} is not cni but a Go program of ${size} bytes: it says "CNI bridge plugin version unknown", so the "flannel" name runs the bridge plugin (VERSION: supports 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0)`,
+    );
+    expect(c.summary).not.toContain("itself was");
+    for (const name of NAMES.filter((x) => x !== "flannel")) {
+      expect(c.evidence).toContain(
+        `${name}: ${join(bin, "cni")} is this executable (${ours}) through its launcher ${join(bin, name)} and supports 0.3.1`,
+      );
+    }
+    expect(c.fix).toContain(`cni install --dest ${bin}`);
+    reinstall(bin);
+    expect(configOf(n, bin).status).toBe("ok");
+  });
+
+  it("a Go plugin copied with cp -f over cni itself: every name's launcher runs it, and doctor says cni was replaced", () => {
+    const n = node();
+    const bin = installed();
+    sh(n.ns, `cp -f ${GO_BRIDGE} ${join(bin, "cni")}`);
+    const c = configOf(n, bin);
+    expect(c.status).toBe("fail");
+    const size = statSync(GO_BRIDGE).size;
+    expect(c.summary).toContain(
+      `${join(bin, "flannel")} is not cni but a launcher of cni, whose ${join(bin, "cni")} is a Go program of ${size} bytes: it says "CNI bridge plugin version unknown", so the "flannel" name runs the bridge plugin (VERSION: supports 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0); ${join(bin, "cni")} itself was replaced, so every name launching it runs that program`,
     );
     expect(c.fix).toContain(`cni install --dest ${bin}`);
-    // The bridge name does run a bridge plugin, just not ours: a warning, listed with the evidence.
-    expect(c.evidence.join("\n")).toContain(`${join(bin, "bridge")} is not cni but a link to cni, which is a Go program of ${size} bytes`);
+    reinstall(bin);
+    expect(configOf(n, bin).status).toBe("ok");
+  });
+
+  it("cni missing beside the launchers: they do not answer VERSION, and the fix is cni install", () => {
+    const n = node();
+    const bin = installed();
+    rmSync(join(bin, "cni"));
+    const c = configOf(n, bin);
+    expect(c.status).toBe("fail");
+    expect(c.summary).toContain(`${join(bin, "flannel")} does not answer VERSION: answered {`);
+    expect(c.summary).toContain(`(it is a launcher of cni, whose ${join(bin, "cni")} is missing)`);
+    expect(c.fix).toContain(`cni install --dest ${bin}`);
     reinstall(bin);
     expect(configOf(n, bin).status).toBe("ok");
   });
@@ -318,7 +367,7 @@ describe("who answers each plugin name", () => {
     expect(c.status).toBe("warn");
     const theirs = ours.replace(commit, other);
     expect(c.summary).toContain(
-      `${join(bin, "flannel")} is another build of cni, ${theirs} (a link to cni, which is a file of ${bytes.length} bytes), not this one (${ours})`,
+      `${join(bin, "flannel")} is another build of cni, ${theirs} (a launcher of cni, whose ${join(bin, "cni")} is a file of ${bytes.length} bytes), not this one (${ours})`,
     );
     expect(c.fix).toContain(`cni install --dest ${bin}`);
     reinstall(bin);
