@@ -1,5 +1,6 @@
-// The multi-call entry point: one executable, dispatched on the name it was invoked as (a link named
-// "bridge" runs bridge), or on its first argument ("cni bridge"). Only dependency-free modules are imported up
+// The multi-call entry point: one executable, dispatched on the name it was invoked as (the launcher named
+// "bridge", lib/launcher, execs cni with that name kept in argv[0], as a link would), or on its first argument
+// ("cni bridge"). Only dependency-free modules are imported up
 // front: VERSION is answered before anything else is loaded (multicall.ts does the rest), and each plugin's
 // modules are loaded with require() only when that plugin runs (plugins/registry.ts, the one list of them).
 import { startTiming, startupMs, tallied } from "./lib/sys/phase-timer.ts";

@@ -51,9 +51,9 @@ function main({ invoked, first }: Invocation): number {
   const help = first === "--help" || first === "-h" || first === "help";
   writeAll(
     help ? 1 : 2,
-    `usage: cni <plugin> (or run through a link named after the plugin)\n` +
+    `usage: cni <plugin> (or run through a launcher or link named after the plugin)\n` +
       `       cni tool add|check|del|gc|status <network> <netns>   (a cnitool with GC and STATUS)\n` +
-      `       cni install [--dest DIR] [--plugins a,b,...]   (copy this executable and its links into DIR)\n` +
+      `       cni install [--dest DIR] [--plugins a,b,...]   (copy this executable and its launchers into DIR)\n` +
       `       cni uninstall [--dest DIR]                     (put back what install replaced in DIR)\n` +
       `       cni doctor [--json] [--fix] [path flags]       (diagnose this node's pod network)\n` +
       `       cni show [--json] [path flags]                 (draw this node's pod network)\n` +
