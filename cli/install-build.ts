@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { lstatSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { buildIdentity, parseIdentity } from "../lib/skel/build.ts";
+import { type BuildIdentity, buildIdentity, parseIdentity } from "../lib/skel/build.ts";
 import { InstallError } from "./install-errors.ts";
 
 const AVX2_BUILD = "linux-amd64";
@@ -43,6 +43,8 @@ export interface Source {
   path: string;
   /** What was chosen and why, for the operator. */
   says: string;
+  /** Its build identity (its own --version line's, when it is not the running executable). */
+  build: BuildIdentity;
 }
 
 /** The identity a build file reports, or undefined when it does not run or says something else. */
@@ -66,18 +68,19 @@ export function chooseSource(self: string, cpuinfo: string): Source {
   // The file itself, not /proc/self/exe: the libc check opens it without following links.
   self = realpathSync(self);
   const want = wantedBuild(me.target, cpuinfo);
-  if (want.target === me.target) return { path: self, says: `the ${me.target} build (${want.why})` };
+  if (want.target === me.target) return { path: self, says: `the ${me.target} build (${want.why})`, build: me };
   const dir = dirname(self);
   const beside = join(dir, BUILD_FILES[want.target]);
   const exists = lstatSync(beside, { throwIfNoEntry: false })?.isFile() && !sameFile(beside, self);
   if (exists) {
     const it = identityOf(beside);
     if (it && it.target === want.target && it.version === me.version && it.commit === me.commit) {
-      return { path: beside, says: `the ${want.target} build ${beside} (${want.why})` };
+      return { path: beside, says: `the ${want.target} build ${beside} (${want.why})`, build: it };
     }
   }
   const absent = exists ? `${beside} is not the ${want.target} build of cni ${me.version} (commit ${me.commit})` : `${beside} does not exist`;
-  if (me.target === BASELINE_BUILD) return { path: self, says: `the ${me.target} build, which runs on any x86-64 (${want.why}, but ${absent})` };
+  if (me.target === BASELINE_BUILD)
+    return { path: self, says: `the ${me.target} build, which runs on any x86-64 (${want.why}, but ${absent})`, build: me };
   throw new InstallError(
     `${want.why}, and this ${me.target} build needs it (it would die with SIGILL at every plugin start); ${absent}. ` +
       `Nothing was written. Install the ${want.target} build: run its cni install (the ${want.target} archive, or the image, whose entrypoint is it)`,

@@ -8,6 +8,7 @@
 import { closeSync, lstatSync, openSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { registeredNames, writeAll } from "../lib/skel/index.ts";
+import { identityText } from "../lib/skel/build.ts";
 import { copyFileLocked, removeAbandonedScratch, syncDir, writeExecutableLocked } from "../lib/sys/atomic-files.ts";
 import { BoundedReadError, readTextBounded } from "../lib/sys/read-bounded.ts";
 import { launcherBytes } from "../lib/launcher/launcher.ts";
@@ -116,12 +117,14 @@ function install(o: Options, say: (line: string) => void): void {
     current = join(dir, EXECUTABLE);
     const src = openSync(source.path, "r");
     try {
-      if (isInstalled(src, current)) say(`up to date: ${current}`);
+      // Which build now answers every name: the one line an operator (or a DaemonSet's log) needs to check.
+      const build = identityText(source.build);
+      if (isInstalled(src, current)) say(`up to date: ${current}, ${build}`);
       else {
         const before = describeExisting(current);
         keepReplaced(dir, EXECUTABLE, say);
         copyFileLocked(source.path, current, 0o755);
-        say(before ? `replaced ${current} (was ${before})` : `installed ${current}`);
+        say(before ? `replaced ${current} (was ${before}) with ${build}` : `installed ${current}, ${build}`);
       }
     } finally {
       closeSync(src);

@@ -14,6 +14,7 @@ import { ociImage } from "../../scripts/release/oci.mjs";
 import { BIN } from "./paths.ts";
 import { nsPath } from "./sandbox.ts";
 import { PLUGIN_NAMES as PLUGINS } from "../../plugins/registry.ts";
+import { launcherBytes } from "../../lib/launcher/launcher.ts";
 
 /** The containerd namespace of `ctr`'s containers; CRI keeps its pods and images in "k8s.io". */
 const NAMESPACE = "cnitest";
@@ -275,7 +276,8 @@ export async function buildCniImage(dir: string, out: string): Promise<string> {
   const stage = join(dir, "stage-cni");
   mkdirSync(stage);
   copyFileSync(join(BIN, "cni"), join(stage, "cni"));
-  for (const p of PLUGINS) symlinkSync("cni", join(stage, p));
+  // As the release's image: a launcher per plugin name (lib/launcher).
+  for (const p of PLUGINS) writeFileSync(join(stage, p), launcherBytes("x64"), { mode: 0o755 });
   const runtime = addCRuntime(stage, "amd64");
   const name = "localhost/cni:test";
   await ociImage({ stage, names: ["cni", ...PLUGINS, ...runtime], out, platform: { architecture: "amd64" }, mtime: 0, name });

@@ -29,6 +29,8 @@ afterEach(() => box.cleanup());
 
 const PLUGINS = PLUGIN_NAMES;
 const CNI = join(BIN, "cni");
+/** This build, as `cni --version` names it. */
+const OURS = spawnSync(CNI, ["--version"], { encoding: "utf8" }).stdout.split(";")[0];
 
 function install(args: string[], exe = CNI) {
   return spawnSync(exe, ["install", ...args], { encoding: "utf8" });
@@ -62,7 +64,7 @@ describe("cni install", () => {
     expect(statSync(join(dest, "cni")).mode & 0o777).toBe(0o755);
     for (const p of PLUGINS) expect(isLauncher(join(dest, p)), p).toBe(true);
     for (const p of PLUGINS) expect(statSync(join(dest, p)).mode & 0o777).toBe(0o755);
-    expect(r.stdout).toContain(`installed ${dest}/cni`);
+    expect(r.stdout).toContain(`installed ${dest}/cni, ${OURS}\n`);
     for (const p of PLUGINS) expect(r.stdout).toContain(`installed ${dest}/${p} (a launcher of cni)`);
     const v = spawnSync(join(dest, "bridge"), [], { env: { CNI_COMMAND: "VERSION" }, encoding: "utf8" });
     expect(v.status).toBe(0);
@@ -82,7 +84,7 @@ describe("cni install", () => {
     expect(lines).toHaveLength(1 + PLUGINS.length);
     for (const l of lines) expect(l).toMatch(/^up to date: /);
     // Installing from the installed copy itself is up to date as well.
-    expect(install(["--dest", dest], join(dest, "cni")).stdout).toContain(`up to date: ${dest}/cni\n`);
+    expect(install(["--dest", dest], join(dest, "cni")).stdout).toContain(`up to date: ${dest}/cni, ${OURS}\n`);
   });
 
   it("replaces the Go plugins of the same names, says so, and leaves other files alone", () => {
@@ -109,7 +111,7 @@ describe("cni install", () => {
     expect(r0.status).toBe(0);
     const r = install(["--dest", dest]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain(`replaced ${dest}/cni (was a file of ${statSync(other).size} bytes)`);
+    expect(r.stdout).toContain(`replaced ${dest}/cni (was a file of ${statSync(other).size} bytes) with ${OURS}\n`);
     expect(r.stdout).toContain(`replaced ${dest}/loopback (was a link to elsewhere) with a launcher of cni`);
     expect(r.stdout).toContain(`up to date: ${dest}/bridge (a launcher of cni)`);
     expect(readFileSync(join(dest, "cni")).equals(readFileSync(CNI))).toBe(true);

@@ -45,7 +45,8 @@ describe("containerd with our image and the stock kube-flannel conflist", () => 
     // 1. The init container: our image's entrypoint installs into the host folder mounted at /host/opt/cni/bin.
     const init = rt.ctr(["run", "--rm", "--mount", `type=bind,src=${rt.bin},dst=/host/opt/cni/bin,options=rbind:rw`, cniImage, "install-cni"]);
     expect(init.status, init.stderr).toBe(0);
-    expect(init.stdout).toContain("installed /host/opt/cni/bin/cni\n");
+    expect(init.stdout).toMatch(/^installed \/host\/opt\/cni\/bin\/cni, cni \S+ \(commit \w+, linux-amd64\)$/m);
+    for (const p of PLUGIN_NAMES) expect(init.stdout).toContain(`installed /host/opt/cni/bin/${p} (a launcher of cni)\n`);
     expect(readdirSync(rt.bin).sort()).toEqual(["cni", ...PLUGIN_NAMES].sort());
 
     // 2. What kube-flannel writes: its stock conflist, and flanneld's lease.
