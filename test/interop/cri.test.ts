@@ -6,7 +6,7 @@
 // in the node with its CRI netns files and overlays in a private mount namespace (test/helpers/containerd.ts).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ContainerdNode, buildBusyboxImage, until } from "../helpers/containerd.ts";
@@ -14,7 +14,6 @@ import { CriClient, type PodSandboxConfig } from "../helpers/cri.ts";
 import { json } from "../helpers/kernel-state.ts";
 import { BIN, REFERENCE_BIN, ROOT } from "../helpers/paths.ts";
 import { Sandbox, inNs, sh } from "../helpers/sandbox.ts";
-import { PLUGIN_NAMES } from "../../plugins/registry.ts";
 
 const NODE_IP = "192.0.2.1";
 const CLIENT_IP = "192.0.2.2";
@@ -63,8 +62,9 @@ const OURS: Side = {
   name: "our plugins",
   flannel: true,
   install: (bin) => {
-    copyFileSync(join(BIN, "cni"), join(bin, "cni"));
-    for (const p of PLUGIN_NAMES) symlinkSync("cni", join(bin, p));
+    // As cni install lays it out: cni and a launcher of it per plugin name.
+    const r = spawnSync(join(BIN, "cni"), ["install", "--dest", bin], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`cni install: ${r.stderr}`);
   },
   conflist: () => readFileSync(join(ROOT, "conf-examples", "10-flannel.conflist"), "utf8"),
 };
