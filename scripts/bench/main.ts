@@ -3,7 +3,7 @@
 // of npm test.
 //   bun scripts/bench/main.ts [--pairs N] [--burst N]      (REF_FLANNEL=<Go flannel plugin> for the real one)
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Netns } from "../../lib/ns/netns.ts";
@@ -161,18 +161,23 @@ function benchBridge(): Row {
   return row("bridge + host-local ADD + DEL (libcni)", o, g, 1.3);
 }
 
-/** The flannel rows: the stock flannel + portmap conflist, a pod without and a pod with a hostPort. */
-function benchFlannel(refFlannel: string | undefined): Row[] {
+const portmap = { type: "portmap", capabilities: { portMappings: true } };
+
+/** The stock flannel plugin's config, its state under `dir`, with flanneld's lease written once. */
+function flannelPlugin(dir: string): object {
   const lease = join(work, "subnet.env");
   writeFileSync(lease, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n");
-  const portmap = { type: "portmap", capabilities: { portMappings: true } };
-  const flannelPlugin = (dir: string) => ({
+  return {
     type: "flannel",
     subnetFile: lease,
     dataDir: join(dir, "flannel"),
     ipam: { dataDir: join(dir, "ipam") },
     delegate: { hairpinMode: true, isDefaultGateway: true },
-  });
+  };
+}
+
+/** The flannel rows: the stock flannel + portmap conflist, a pod without and a pod with a hostPort. */
+function benchFlannel(refFlannel: string | undefined): Row[] {
   const ours = side("fl-ours", OURS, [flannelPlugin(join(work, "fl-ours")), portmap], "0.3.1");
   let go: Side;
   let goStart: (() => Sample) | undefined;
@@ -194,6 +199,33 @@ function benchFlannel(refFlannel: string | undefined): Row[] {
     row("flannel + portmap ADD + DEL (libcni), pod without hostPort", noPort[0], noPort[1], 1.1, note),
     row("flannel + portmap ADD + DEL (libcni), pod with one hostPort", withPort[0], withPort[1], 0.5, note),
   ];
+}
+
+/**
+ * The layout's cost: each plugin name a launcher of cni (lib/launcher, as dist/bin and cni install have it)
+ * against a link to the same cni, alternately, on the VERSION and flannel rows' operations.
+ */
+function benchLayout(): string {
+  const links = join(work, "links");
+  mkdirSync(links);
+  for (const p of readdirSync(OURS).filter((n) => n !== "cni")) symlinkSync(join(OURS, "cni"), join(links, p));
+  const [launcher, link] = alternate(PAIRS, WARMUP, version(join(OURS, "bridge")), version(join(links, "bridge")));
+  const viaLauncher = side("lay-launcher", OURS, [flannelPlugin(join(work, "lay-launcher")), portmap], "0.3.1");
+  const viaLink = side("lay-link", links, [flannelPlugin(join(work, "lay-link")), portmap], "0.3.1");
+  const [chainLauncher, chainLink] = alternate(PAIRS, WARMUP, cycleVia(viaLauncher), cycleVia(viaLink));
+  const said = (a: Sample[], b: Sample[]) => {
+    const [x, y] = [a, b].map((xs) => stats(xs.map((t) => t.wall)).median);
+    const r = pairedRatio(
+      a.map((t) => t.wall),
+      b.map((t) => t.wall),
+    );
+    return `${x.toFixed(2)} ms against ${y.toFixed(2)} ms (**${r.toFixed(2)}×**)`;
+  };
+  return (
+    `The layout's cost: each plugin name is a launcher of cni (${statSync(join(OURS, "bridge")).size} bytes) instead of a link to it, so that ` +
+    "`cp -f` over one name cannot overwrite cni (README, Install). Launcher against link, alternately in this run: VERSION (bridge) " +
+    `${said(launcher, link)}; flannel + portmap ADD + DEL (libcni), pod without hostPort, ${said(chainLauncher, chainLink)}.`
+  );
 }
 
 /** Debian's plugins and REF_FLANNEL in one folder, as a node would have them. */
@@ -398,6 +430,7 @@ async function main(): Promise<number> {
     rows.push(...benchFlannel(refFlannel));
     rows.push(await benchBurst());
     rows.push(...(await benchMemory()));
+    const layout = benchLayout();
     const phases = benchPhases();
     const ourSize = statSync(join(OURS, "cni")).size / 2 ** 20;
     const goSize = ["bridge", "host-local", "loopback", "portmap"].reduce((n, p) => n + statSync(join(GO, p)).size, 0) / 2 ** 20;
@@ -408,7 +441,7 @@ async function main(): Promise<number> {
       burstRounds: BURST_ROUNDS,
       phases,
       memoryRuns: MEMORY_RUNS,
-      sizes: `Installed size: ours ${ourSize.toFixed(1)} MiB (one executable, five launchers of ${statSync(join(OURS, "bridge")).size} bytes); Debian's bridge + host-local + loopback + portmap ${goSize.toFixed(1)} MiB (no flannel plugin is packaged).`,
+      sizes: `Installed size: ours ${ourSize.toFixed(1)} MiB (one executable, five launchers of ${statSync(join(OURS, "bridge")).size} bytes); Debian's bridge + host-local + loopback + portmap ${goSize.toFixed(1)} MiB (no flannel plugin is packaged).\n\n${layout}`,
     });
     mkdirSync(join(ROOT, "bench"), { recursive: true });
     writeFileSync(join(ROOT, "bench", "results.md"), `# Benchmarks\n\n${md}`);
