@@ -29,10 +29,11 @@ const CPUINFO = "/proc/cpuinfo";
 const CPUINFO_MAX = 8 << 20;
 
 const USAGE = `usage: cni install [--host-root ROOT] [--dest DIR] [--plugins a,b,...]
-  copies the build that runs on this host to DIR/cni and writes a launcher of it per plugin name (default DIR:
-  ${DEFAULT_DEST} under ROOT, default ROOT: /, all plugins); ROOT is where the host's / is (its C library is checked
-  there first); each file is replaced atomically, so a runtime running a plugin meanwhile gets the old or the new
-  one; a file replaced that is not cni's is kept in DIR/.cni-replaced, where cni uninstall puts it back from
+  copies the build that runs on this host to DIR/cni and writes a launcher of it per plugin name
+  (default DIR: ${DEFAULT_DEST} under ROOT, default ROOT: /, all plugins); ROOT is where the host's / is (its C
+  library is checked there first); each file is replaced atomically, so a runtime running a plugin meanwhile gets
+  the old or the new one; a file replaced that is not cni's is kept in DIR/.cni-replaced, where cni uninstall puts
+  it back from
 `;
 
 interface Options {

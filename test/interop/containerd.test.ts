@@ -42,8 +42,18 @@ describe("containerd with our image and the stock kube-flannel conflist", () => 
       expect(r.status, r.stderr).toBe(0);
     }
 
-    // 1. The init container: our image's entrypoint installs into the host folder mounted at /host/opt/cni/bin.
-    const init = rt.ctr(["run", "--rm", "--mount", `type=bind,src=${rt.bin},dst=/host/opt/cni/bin,options=rbind:rw`, cniImage, "install-cni"]);
+    // 1. The init container: our image's entrypoint checks the host's C library under /host (the host's /, read-only,
+    // as the DaemonSet mounts it) and installs into the host folder mounted at /host/opt/cni/bin.
+    const init = rt.ctr([
+      "run",
+      "--rm",
+      "--mount",
+      "type=bind,src=/,dst=/host,options=rbind:ro",
+      "--mount",
+      `type=bind,src=${rt.bin},dst=/host/opt/cni/bin,options=rbind:rw`,
+      cniImage,
+      "install-cni",
+    ]);
     expect(init.status, init.stderr).toBe(0);
     expect(init.stdout).toMatch(/^installed \/host\/opt\/cni\/bin\/cni, cni \S+ \(commit \w+, linux-amd64\)$/m);
     for (const p of PLUGIN_NAMES) expect(init.stdout).toContain(`installed /host/opt/cni/bin/${p} (a launcher of cni)\n`);
