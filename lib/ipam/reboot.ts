@@ -3,11 +3,14 @@
 // So the first ADD of a network in each boot releases every reservation made before that boot, then records the
 // boot beside the reservations; later ADDs of the same boot release nothing.
 //
-// Why a boot id and file times both: the id tells for certain that this is the boot's first ADD; which files
-// predate the boot can only be read from their times. Those are wall-clock times, as is the boot's start the
-// kernel reports, and a clock set after boot (machines without a real-time clock) makes this boot's files look
-// older than the boot. Once the first ADD has recorded the boot, no later file is judged by its time at all; the
-// first ADD judges only files that other writers (the Go plugin) made this boot before it, by their times.
+// Why a boot record and file times both: only a record of another boot proves a reboot happened since ADDs last
+// ran here; which files predate the boot can only be read from their times. Those are wall-clock times, as is
+// the boot's start the kernel reports, and a clock stepped forward after boot (no real-time clock, an NTP step)
+// makes this boot's files look older than the boot. So a store with no record (new, or used only by the Go
+// plugin, perhaps in this very boot) loses nothing: its first ADD only records the boot, and doctor reports the
+// old-looking files for the operator to judge. Once the first ADD has recorded the boot, no later file is judged
+// by its time at all; the first ADD after a recorded earlier boot judges by their times only the files that
+// other writers (the Go plugin) made before it.
 import { bootID, bootTimeMs } from "../sys/boot.ts";
 import { DiskStore } from "./disk-store.ts";
 import type { Reservation } from "./store.ts";
@@ -16,14 +19,10 @@ import type { Reservation } from "./store.ts";
  *  filesystems keep times to 2 s, and no machine shuts down, boots and starts pods within it. */
 const MARGIN_MS = 5_000;
 
-/** This boot's id and the reservations of `dir` made before it, when no ADD of this boot has handled them. */
-function pending(dir: string): { id: string; stale: Reservation[] } | undefined {
-  const id = bootID();
-  if (!id || DiskStore.bootMarker(dir) === id) return undefined;
+/** Reservations of `dir` dated before this boot's start, or undefined when the kernel does not say when it was. */
+function datedBeforeBoot(dir: string): Reservation[] | undefined {
   const start = bootTimeMs();
-  // Without the boot's start no file can be judged: release nothing and record nothing, so a later ADD decides.
-  if (start === undefined) return undefined;
-  return { id, stale: DiskStore.madeBefore(dir, start - MARGIN_MS) };
+  return start === undefined ? undefined : DiskStore.madeBefore(dir, start - MARGIN_MS);
 }
 
 /**
@@ -33,22 +32,36 @@ function pending(dir: string): { id: string; stale: Reservation[] } | undefined 
  */
 export function releaseEarlierBoots(store: DiskStore): { released: Reservation[]; failed: string[] } {
   const out = { released: [] as Reservation[], failed: [] as string[] };
-  const p = pending(store.dir);
-  if (!p) return out;
-  for (const r of p.stale) {
-    try {
-      store.release(r.ip);
-      out.released.push(r);
-    } catch (e) {
-      out.failed.push((e as Error).message);
+  const id = bootID();
+  if (!id) return out;
+  const recorded = DiskStore.bootMarker(store.dir);
+  if (recorded === id) return out;
+  if (recorded !== undefined) {
+    const stale = datedBeforeBoot(store.dir);
+    // Without the boot's start no file can be judged: release nothing and record nothing, so a later ADD decides.
+    if (!stale) return out;
+    for (const r of stale) {
+      try {
+        store.release(r.ip);
+        out.released.push(r);
+      } catch (e) {
+        out.failed.push((e as Error).message);
+      }
     }
   }
   // Only after the releases: a crash before this line just leaves the work to the next ADD.
-  store.writeBootMarker(p.id);
+  store.writeBootMarker(id);
   return out;
 }
 
-/** For diagnosis (no lock, no writes): the reservations the next ADD will release as left by earlier boots. */
-export function earlierBootReservations(dir: string): Reservation[] {
-  return pending(dir)?.stale ?? [];
+/**
+ * For diagnosis (no lock, no writes): the reservations dated before this boot that no ADD of this boot has
+ * judged yet. `proven` when the store records an earlier boot, so the next ADD releases them; otherwise the next
+ * ADD keeps them and only the operator can tell a leak from a live pod's file under a stepped clock.
+ */
+export function earlierBootReservations(dir: string): { reservations: Reservation[]; proven: boolean } {
+  const id = bootID();
+  const recorded = DiskStore.bootMarker(dir);
+  if (!id || recorded === id) return { reservations: [], proven: false };
+  return { reservations: datedBeforeBoot(dir) ?? [], proven: recorded !== undefined };
 }

@@ -539,6 +539,28 @@ describe("a pod gone without a DEL", () => {
     expect(fixed.out).not.toMatch(/from before this boot, as the next ADD would/);
     expect(existsSync(join(store, ip))).toBe(true);
   });
+
+  it("a running pod's reservation dated before this boot in a store that records no boot: a warning, no repair; the next ADD keeps it", () => {
+    const n = node();
+    const { ip } = n.addPod();
+    const store = join(n.tmp, "ipam", "cbr0");
+    // As a store the Go plugin used in this boot looks on a node whose clock was stepped forward after boot.
+    rmSync(join(store, "last_reserved_ip.boot_id"));
+    const t = bootTime() - 3600;
+    utimesSync(join(store, ip), t, t);
+    const d = check(n.doctor(["--json"]).report!, "addresses");
+    expect(d.status, d.summary).toBe("warn");
+    expect(d.summary).toBe(`1 reservation(s) dated before this boot, in a store that records no earlier boot: ${ip}`);
+    expect(d.fix).toContain("host-local keeps them (--fix too)");
+    const fixed = n.doctor(["--fix"]);
+    expect(fixed.out).not.toMatch(/fixing: release/);
+    expect(existsSync(join(store, ip))).toBe(true);
+    // The next ADD records this boot and releases nothing: no file of this boot is judged by its date any more.
+    n.addPod();
+    expect(readFileSync(join(store, ip), "utf8")).toMatch(/\r\neth0$/);
+    const after = check(n.doctor(["--json"]).report!, "addresses");
+    expect(after.status, after.summary).toBe("ok");
+  });
 });
 
 describe("lease and addresses", () => {

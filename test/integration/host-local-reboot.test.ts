@@ -1,8 +1,10 @@
 // host-local after a reboot: the first ADD of a network in a boot releases every reservation made before that
-// boot (ours, the Go plugin's, old id-only ones) and says so on stderr; nothing else ever releases by that rule.
+// boot (ours, the Go plugin's, old id-only ones) and says so on stderr, when the store records an earlier boot;
+// nothing else ever releases by that rule, and a store that records no boot loses nothing.
 // A reboot is simulated in a private mount namespace with another boot id bound over the kernel's, and
 // reservation files dated before the real boot's start.
 import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -111,6 +113,58 @@ describe("host-local releases reservations of earlier boots", () => {
     expect(r.code, r.stdout).toBe(0);
     expect(releaseLines(r.stderr)).toEqual([]);
     expect(reservations(dir)).toHaveLength(6);
+  });
+
+  it("a store that records no boot keeps every reservation dated before this boot (a clock stepped forward) and gets this boot's record", () => {
+    const dir = box.tmpdir();
+    // Live pods the Go plugin attached in this boot, one more file as it writes them, all dated before the boot's
+    // start as a wall clock stepped forward after they were written dates them.
+    for (const id of ["c", "d"]) expect(now("ADD", conf(dir), id, REFERENCE_BIN).code).toBe(0);
+    writeFileSync(join(store(dir), "10.3.0.14"), "g\r\neth0", { mode: 0o600 });
+    expect(existsSync(join(store(dir), MARKER))).toBe(false);
+    backdateAll(dir);
+    const before = held(dir);
+    expect(Object.keys(before)).toHaveLength(5);
+
+    const r = now("ADD", conf(dir), "e");
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(releaseLines(r.stderr)).toEqual([]);
+    // Not one of the Go pods' addresses: round-robin goes on after d's.
+    expect(r.json.ips.map((i: any) => i.address)).toEqual(["10.3.0.4/28", "fd03::4/124"]);
+    expect(held(dir)).toEqual({ ...before, "10.3.0.4": "e\r\neth0", "fd03::4": "e\r\neth0" });
+    expect(marker(dir)).toBe(`boot_id=${realBootID()}`);
+
+    // The record now proves the next boot a new one: its first ADD releases what is dated before it.
+    const boot = otherBoot(box.tmpdir());
+    const f = afterBoot(boot, "ADD", conf(dir), "f");
+    expect(f.code, f.stdout + f.stderr).toBe(0);
+    expect(releaseLines(f.stderr)).toEqual([expect.stringContaining("released 5 reservations made before this boot")]);
+    expect(Object.values(held(dir)).sort()).toEqual(["e\r\neth0", "e\r\neth0", "f\r\neth0", "f\r\neth0"]);
+    expect(marker(dir)).toBe(`boot_id=${boot.id}`);
+  });
+
+  it("a boot record that names no boot is no evidence of one: nothing dated before the boot is released", () => {
+    const dir = box.tmpdir();
+    expect(now("ADD", conf(dir), "a").code).toBe(0);
+    writeFileSync(join(store(dir), MARKER), "not a boot record");
+    backdateAll(dir);
+    const r = now("ADD", conf(dir), "b");
+    expect(r.code, r.stdout).toBe(0);
+    expect(releaseLines(r.stderr)).toEqual([]);
+    expect(reservations(dir)).toHaveLength(4);
+    expect(marker(dir)).toBe(`boot_id=${realBootID()}`);
+  });
+
+  it("a boot record of another boot: the first ADD of this boot releases what is dated before it and records this boot", () => {
+    const dir = box.tmpdir();
+    for (const id of ["a", "b"]) expect(now("ADD", conf(dir), id).code).toBe(0);
+    writeFileSync(join(store(dir), MARKER), `boot_id=${randomUUID()}`);
+    backdateAll(dir);
+    const r = now("ADD", conf(dir), "c");
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(releaseLines(r.stderr)).toEqual([expect.stringContaining("released 4 reservations made before this boot")]);
+    expect(held(dir)).toEqual({ "10.3.0.4": "c\r\neth0", "fd03::4": "c\r\neth0" });
+    expect(marker(dir)).toBe(`boot_id=${realBootID()}`);
   });
 
   it("reclaimAfterReboot: false releases nothing and records no boot; a value that is not a boolean is code 7", () => {

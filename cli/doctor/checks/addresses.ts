@@ -1,6 +1,7 @@
 // Check 8: host-local's reservations. An address held for a container that is not running (no cache entry,
 // or its network namespace is gone) is a leak; reservations from before this boot are released by the next
-// ADD; scratch files are left by killed writers; a full range refuses every new pod.
+// ADD when the store records an earlier boot, and only reported when it records none (their dates alone cannot
+// tell a leak from a live pod's file under a clock stepped forward); scratch files are left by killed writers; a full range refuses every new pod.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { formatCIDR, formatIP } from "../../../lib/ip/addr.ts";
@@ -122,9 +123,10 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
     else if (!pod.alive) stale.push({ r, why: `its network namespace ${pod.netns ?? "(unknown)"} is gone`, pod });
   }
   const staleIPs = new Set(stale.map((s) => formatIP(s.r.ip)));
-  const before = earlierBootReservations(dir);
+  const { reservations: before, proven } = earlierBootReservations(dir);
   const beforeIPs = new Set(before.map((r) => formatIP(r.ip)));
-  for (const s of stale) if (beforeIPs.has(formatIP(s.r.ip))) s.why += ", made before this boot";
+  const madeBefore = proven ? "made before this boot" : "dated before this boot";
+  for (const s of stale) if (beforeIPs.has(formatIP(s.r.ip))) s.why += `, ${madeBefore}`;
   // host-local's ADD releases earlier boots' reservations only when its config says so (the default).
   const reclaim = node.hostLocal.conf?.reclaimAfterReboot ?? true;
   const earlier = before.filter((r) => !staleIPs.has(formatIP(r.ip)));
@@ -169,7 +171,15 @@ export function checkAddresses(node: NodeSurvey): CheckResult {
       fix: "an ADD may still be running (--fix leaves these): run doctor again later; if they are still there, they leaked",
     });
   }
-  if (reclaim && earlier.length) {
+  if (reclaim && earlier.length && !proven) {
+    // No repair: the next ADD keeps them too, and doctor has no better evidence than the ADD.
+    findings.push({
+      status: "warn",
+      text: `${earlier.length} reservation(s) dated before this boot, in a store that records no earlier boot: ${earlier.map((r) => formatIP(r.ip)).join(", ")}`,
+      fix: `host-local keeps them (--fix too): a wall clock stepped forward after boot dates this boot's files before it, and the next ADD records this boot, after which no file is judged by its date. If a pod holding one is gone, delete the pod (its DEL releases the address) or delete its file in ${dir}`,
+    });
+  }
+  if (reclaim && earlier.length && proven) {
     findings.push({
       status: "warn",
       text: `${earlier.length} reservation(s) from before this boot: ${earlier.map((r) => formatIP(r.ip)).join(", ")}`,
