@@ -14,7 +14,7 @@ import {
 } from "../../lib/skel/index.ts";
 import { FLANNEL_SHAPE, type FlannelConf, ipamNotObject, loadConfig } from "./config.ts";
 import { goJSON, renderDelegate } from "./render.ts";
-import { readConfig, removeAbandonedSaves, removeConfig, saveConfig, savedContainers } from "./saved-config.ts";
+import { readConfig, removeAbandonedSaves, removeConfig, saveConfig, savedContainers, undoSave } from "./saved-config.ts";
 import { loadSubnetEnv } from "./subnet-env.ts";
 
 function render(conf: FlannelConf): { json: Record<string, unknown>; bytes: string } {
@@ -32,12 +32,19 @@ function delegateTo(ctx: Context, json: Record<string, unknown>, command: Comman
 function add(ctx: Context): Result {
   const conf = loadConfig(ctx.conf);
   const { json, bytes } = render(conf);
-  // Saved first, so a crash after the delegate succeeded still leaves DEL what it needs; removed on failure.
+  // Saved first, so a crash after the delegate succeeded still leaves DEL what it needs; undone on failure,
+  // back to what a previous ADD of this container saved (the Go plugin leaves the failed ADD's bytes instead).
+  const previous = readConfig(conf.dataDir, ctx.containerID);
   saveConfig(conf.dataDir, ctx.containerID, bytes);
   try {
     return delegateTo(ctx, json, "ADD", bytes)!;
   } catch (e) {
-    removeConfig(conf.dataDir, ctx.containerID);
+    try {
+      undoSave(conf.dataDir, ctx.containerID, previous, bytes);
+    } catch (undo) {
+      // The delegate's error is the one the runtime must see; the state left behind is named for the operator.
+      ctx.log.warn(`cannot undo the saved config of ${ctx.containerID}: ${(undo as Error).message}`);
+    }
     throw e;
   }
 }

@@ -52,6 +52,17 @@ export function removeConfig(dataDir: string, containerID: string): void {
   }
 }
 
+/**
+ * Undo a saveConfig of `written` that an ADD made when the saved config was `previous` (readConfig's answer just
+ * before): only what this ADD wrote goes. A retry of a live attachment's ADD that fails must leave the config
+ * its first ADD saved, or a DEL without subnet.env would have nothing to release the attachment with.
+ */
+export function undoSave(dataDir: string, containerID: string, previous: string | undefined, written: string): void {
+  if (previous === undefined) removeConfig(dataDir, containerID);
+  // An unusable previous file reads as "": written back empty it stays as unusable, and DEL re-renders as before.
+  else if (previous !== written) saveConfig(dataDir, containerID, previous);
+}
+
 function absent(path: string): boolean {
   try {
     lstatSync(path);

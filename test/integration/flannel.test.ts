@@ -125,6 +125,37 @@ describe("flannel failures and recovery", () => {
     expect(readdirSync(join(n.dir, "flannel"))).toEqual([]);
   });
 
+  it("a failed retry of an ADD keeps the first ADD's saved config: DEL without subnet.env still releases everything", () => {
+    const n = node(LEASE.replace("FLANNEL_IPMASQ=true", "FLANNEL_IPMASQ=false"));
+    const pod = box.netns("pod");
+    expect(n.run("ADD", pod).code).toBe(0);
+    const saved = join(n.dir, "flannel", "ctr1");
+    const first = readFileSync(saved, "utf8");
+    // The retry renders other bytes (another delegate type), saves them, and its delegate cannot be found.
+    const retry = n.run("ADD", pod, { delegate: { type: "no-such-plugin" } });
+    expect(retry.code, retry.stdout).not.toBe(0);
+    expect(readFileSync(saved, "utf8")).toBe(first);
+    // flanneld restarting: DEL has only the saved config to go on.
+    rmSync(n.subnetFile);
+    const del = n.run("DEL", pod);
+    expect(del.code, del.stdout).toBe(0);
+    expect(existsSync(saved)).toBe(false);
+    expect(readdirSync(join(n.dir, "ipam", "cbr0")).filter((f) => f.startsWith("10."))).toEqual([]);
+    expect(sh(n.ns, "ip -o link show type veth")).toBe("");
+    expect(sh(pod, "ip -o link")).not.toContain("eth0");
+    expect(sh(n.ns, "iptables-save -t nat")).not.toContain("CNI-");
+  });
+
+  it("a failed first ADD removes the config it saved, and a failed retry of it leaves none either", () => {
+    const n = node();
+    const pod = box.netns("pod");
+    for (let i = 0; i < 2; i++) {
+      const r = n.run("ADD", pod, { delegate: { type: "no-such-plugin" } });
+      expect(r.code, r.stdout).not.toBe(0);
+      expect(readdirSync(join(n.dir, "flannel"))).toEqual([]);
+    }
+  });
+
   it("DEL without a saved config re-renders from subnet.env and still releases the address", () => {
     const n = node();
     const pod = box.netns("pod");
