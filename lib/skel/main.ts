@@ -7,7 +7,7 @@ import { mark, tally } from "../sys/phase-timer.ts";
 import { errorJSON, invoke } from "./dispatch.ts";
 import { outcomeError } from "./delegate.ts";
 import { CniError, Code } from "./errors.ts";
-import { WriteError, writeAll, writeLog, writeLogLine, writesAreLost } from "./write.ts";
+import { WriteError, writeAll, writeLog, writeLogLine, stdoutWasClosed } from "./write.ts";
 import type { Plugin } from "./plugin.ts";
 import { CURRENT_VERSION, DEFAULT_CONFIG_VERSION, SUPPORTED_VERSIONS, versionOutput } from "./version.ts";
 
@@ -62,9 +62,10 @@ export function pluginMain(load: () => Plugin): number {
     // As the reference does, tell a person at a terminal what this is; the error JSON still follows.
     writeLog(`${plugin.about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`);
   }
-  if (env.CNI_COMMAND === "ADD" && writesAreLost(1)) {
-    // Nothing made yet: refuse rather than make a pod's network that no one will ever hear of.
-    writeLog(`${plugin.name}: stdout is closed or /dev/null: the ADD result could not be delivered, so nothing was added\n`);
+  if (env.CNI_COMMAND === "ADD" && stdoutWasClosed()) {
+    // Nothing made yet: refuse rather than make a pod's network that no one will ever hear of. A stdout on
+    // /dev/null is served: its caller chose to discard the result, as scripts do (the reference serves it too).
+    writeLog(`${plugin.name}: stdout is closed: the ADD result could not be delivered, so nothing was added\n`);
     return 1;
   }
   let stdin: Uint8Array;

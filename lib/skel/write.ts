@@ -1,6 +1,6 @@
 // Output as synchronous writes: process.stdout/stderr cost milliseconds to set up in a compiled binary, and
 // nothing written this way can be lost when the process exits.
-import { fstatSync, writeAllSync } from "../sys/file-syscalls.ts";
+import { closeOnExecSync, fstatSync, writeAllSync } from "../sys/file-syscalls.ts";
 
 /** stdout or stderr refused a write (/dev/full, a closed pipe): there is no one left to tell but the other. */
 export class WriteError extends Error {
@@ -41,14 +41,17 @@ export function writeLogLine(line: string): void {
 const DEV_NULL_RDEV = (1 << 8) | 3; // char device 1:3
 
 /**
- * Whether what is written to `fd` reaches no one: /dev/null. The runtime (Bun, like Node) reopens a closed
- * stdout as /dev/null before any code of ours runs, so this is also how a closed stdout looks.
+ * Whether stdout was closed when this process started. The runtime (Bun, like Node) then opens /dev/null as
+ * fd 1, close-on-exec, before any code of ours runs. A descriptor inherited across exec is never close-on-exec
+ * (exec would have closed it), so /dev/null with that flag is the runtime's stand-in for a closed stdout, and
+ * /dev/null without it is the caller's choice: a script discarding the result.
  */
-export function writesAreLost(fd: number): boolean {
+export function stdoutWasClosed(): boolean {
   try {
-    const st = fstatSync(fd);
-    return st.isCharacterDevice() && st.rdev === DEV_NULL_RDEV;
+    const st = fstatSync(1);
+    return st.isCharacterDevice() && st.rdev === DEV_NULL_RDEV && closeOnExecSync(1);
   } catch {
+    // No fd 1 at all (EBADF): as closed as it gets.
     return true;
   }
 }

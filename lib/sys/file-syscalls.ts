@@ -193,6 +193,17 @@ export function fsyncSync(fd: number): void {
   else libc().fsync(fd, `fd ${fd}`);
 }
 
+/**
+ * Whether `fd` is closed on exec. Node has no fcntl: there the kernel's own account in /proc is read (its
+ * "flags" line, in octal, carries O_CLOEXEC for a close-on-exec descriptor).
+ */
+export function closeOnExecSync(fd: number): boolean {
+  if (inBun) return libc().closeOnExec(fd);
+  const flags = /^flags:\s*([0-7]+)$/m.exec(fromNode(`fdinfo fd ${fd}`, () => node().readFileSync(`/proc/self/fdinfo/${fd}`, "utf8")));
+  if (!flags) throw new SysError(`fdinfo fd ${fd}`, 5);
+  return (Number.parseInt(flags[1], 8) & constants.O_CLOEXEC) !== 0;
+}
+
 export function linkSync(from: string, to: string): void {
   if (!inBun) fromNode(`link ${from} -> ${to}`, () => node().linkSync(from, to));
   else libc().link(from, to);

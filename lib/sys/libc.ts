@@ -31,6 +31,8 @@ function open() {
     read: { args: [i32, ptr, u64], returns: i32 },
     write: { args: [i32, ptr, u64], returns: i32 },
     fsync: { args: [i32], returns: i32 },
+    // Variadic in C; F_GETFD ignores the third argument, passed as 0 so no register is read uninitialised.
+    fcntl: { args: [i32, i32, i64], returns: i32 },
     // statx and getdents64 through syscall(2): glibc wraps them only from 2.28 and 2.30, and one symbol dlopen
     // cannot find fails every call here — plugins must run on nodes with an older glibc (Bun needs 2.17).
     // Every argument travels as a register-wide integer or pointer, which both calls fit.
@@ -212,6 +214,14 @@ export function writeFrom(fd: number, buf: Uint8Array, name: string): number {
 
 export function fsync(fd: number, name: string): void {
   check(`fsync ${name}`, () => libc().fsync(fd));
+}
+
+const F_GETFD = 1;
+const FD_CLOEXEC = 1;
+
+/** Whether `fd` is closed on exec (fcntl F_GETFD). */
+export function closeOnExec(fd: number): boolean {
+  return (check(`fcntl fd ${fd}`, () => libc().fcntl(fd, F_GETFD, 0)) & FD_CLOEXEC) !== 0;
 }
 
 // The two architectures we ship: the generic table (arm64) numbers system calls differently from x86_64.

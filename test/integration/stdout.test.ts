@@ -1,6 +1,7 @@
 // An unwritable stdout: /dev/full, a pipe whose reader is gone, a closed fd 1. The process says so in one line
 // on stderr and exits non-zero (never a runtime's source excerpt and stack trace), and an ADD whose result
-// cannot be delivered is undone: the runtime will never learn what it made.
+// cannot be delivered is undone: the runtime will never learn what it made. A stdout on /dev/null is a caller
+// discarding the result on purpose: its ADD is served, as the reference plugins serve it.
 import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, constants, existsSync, openSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ afterEach(() => {
   box.cleanup();
 });
 
-type Stdout = "full" | "broken-pipe" | "closed";
+type Stdout = "full" | "broken-pipe" | "closed" | "devnull";
 
 /** A write end whose only reader has gone: every write fails with EPIPE. */
 function brokenPipe(): number {
@@ -34,7 +35,8 @@ function run(stdout: Stdout, argv: string[], env: Record<string, string>, input 
   if (stdout === "full") fds.push((out = openSync("/dev/full", "w")));
   if (stdout === "broken-pipe") out = brokenPipe();
   // "closed": fd 1 is closed when the plugin starts (not /dev/null, as a spawn option would make it).
-  const script = stdout === "closed" ? 'exec "$@" >&-' : 'exec "$@"';
+  // "devnull": as a script discarding the result redirects it.
+  const script = stdout === "closed" ? 'exec "$@" >&-' : stdout === "devnull" ? 'exec "$@" >/dev/null' : 'exec "$@"';
   const cmd = [...(node ? ["nsenter", `--net=${nsPath(node)}`] : []), "timeout", "-s", "KILL", "30", "sh", "-c", script, "sh", ...argv];
   const r = spawnSync(cmd[0], cmd.slice(1), { env: { PATH: process.env.PATH, ...env }, input, stdio: ["pipe", out, "pipe"], encoding: "utf8" });
   return { code: r.status, signal: r.signal, stderr: r.stderr };
@@ -72,7 +74,7 @@ describe("host-local ADD whose result cannot be delivered", () => {
       const r = run(stdout, [`${BIN}/host-local`], env, JSON.stringify(conf), node);
       expectOneLineFailure(
         r,
-        stdout === "closed" ? /stdout is closed or \/dev\/null.*nothing was added/ : /cannot write to stdout: .*the ADD was undone/,
+        stdout === "closed" ? /^host-local: stdout is closed: .*nothing was added/ : /cannot write to stdout: .*the ADD was undone/,
       );
       expect(ipFiles(join(dataDir, "net1"))).toEqual([]);
     });
@@ -94,4 +96,34 @@ describe("bridge ADD whose result cannot be delivered", () => {
       expect(ipFiles(join(dataDir, "cbr0"))).toEqual([]);
     });
   }
+});
+
+describe("ADD with stdout on /dev/null", () => {
+  it("host-local → exit 0, the address reserved", () => {
+    const node = box.netns("node");
+    const dataDir = box.tmpdir();
+    const conf = { cniVersion: "1.0.0", name: "net1", ipam: { type: "host-local", dataDir, subnet: "10.1.0.0/24" } };
+    const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: "/var/run/netns/none", CNI_IFNAME: "eth0", CNI_PATH: BIN };
+    const r = run("devnull", [`${BIN}/host-local`], env, JSON.stringify(conf), node);
+    expect([r.code, r.signal, r.stderr]).toEqual([0, null, ""]);
+    expect(ipFiles(join(dataDir, "net1"))).toEqual(["10.1.0.2"]);
+  });
+
+  it("bridge → exit 0, the pod attached; DEL then removes it all", () => {
+    const node = box.netns("node");
+    const pod = box.netns("pod");
+    const dataDir = box.tmpdir();
+    const conf = bridgeNet(dataDir);
+    const env = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "ctr1", CNI_NETNS: nsPath(pod), CNI_IFNAME: "eth0", CNI_PATH: BIN };
+    const r = run("devnull", [`${BIN}/bridge`], env, JSON.stringify(conf), node);
+    expect([r.code, r.signal, r.stderr]).toEqual([0, null, ""]);
+    expect(sh(node, "ip -o link show type veth")).not.toBe("");
+    expect(sh(pod, "ip -o link show")).toContain("eth0");
+    expect(ipFiles(join(dataDir, "cbr0"))).toHaveLength(1);
+    const del = run("devnull", [`${BIN}/bridge`], { ...env, CNI_COMMAND: "DEL" }, JSON.stringify(conf), node);
+    expect([del.code, del.stderr]).toEqual([0, ""]);
+    expect(sh(node, "ip -o link show type veth")).toBe("");
+    expect(sh(pod, "ip -o link show")).not.toContain("eth0");
+    expect(ipFiles(join(dataDir, "cbr0"))).toEqual([]);
+  });
 });
