@@ -2,6 +2,7 @@
 // process per rule. Rules are kept as the text iptables-save prints, so "does it exist" is a string match.
 // Every change is a read-modify-write under the xtables lock (lib/sys/xtables-lock.ts).
 import { spawnSync } from "../sys/spawn.ts";
+import { startFailure } from "../sys/start-failure.ts";
 import { childLockFile, heldLockFd, readModifyWrite } from "../sys/xtables-lock.ts";
 import { assertOneRule, removeChains } from "./rule-text.ts";
 import { chainsMayExist } from "./presence.ts";
@@ -17,6 +18,8 @@ export class IptablesError extends Error {
 /** The table cannot be read at all (no such tool, no kernel support for the family): nothing of ours is there. */
 export class TableUnreadable extends IptablesError {}
 
+const INSTALL = "install the iptables package";
+
 const tool = (family: Family, kind: "save" | "restore" | "") => `${family === 4 ? "iptables" : "ip6tables"}${kind && `-${kind}`}`;
 
 function run(bin: string, args: string[], input?: string) {
@@ -27,7 +30,7 @@ function run(bin: string, args: string[], input?: string) {
 export function saveTable(family: Family, table: string): string[] {
   const bin = tool(family, "save");
   const r = run(bin, ["-t", table]);
-  if (r.error) throw new TableUnreadable(bin, `${r.error.message}; install the iptables package`);
+  if (r.error) throw new TableUnreadable(bin, startFailure("", r.error, INSTALL));
   if (r.status !== 0) throw new TableUnreadable(bin, r.stderr);
   return r.stdout.split("\n").filter((l) => l && !l.startsWith("#"));
 }
@@ -68,7 +71,7 @@ function restoreTable(family: Family, table: string, lines: string[]): void {
   const bin = tool(family, "restore");
   const input = `*${table}\n${lines.join("\n")}\nCOMMIT\n`;
   const r = run(bin, ["--noflush", "-w", "10"], input);
-  if (r.error) throw new IptablesError(bin, `${r.error.message}; install the iptables package`);
+  if (r.error) throw new IptablesError(bin, startFailure("", r.error, INSTALL));
   if (r.status !== 0) throw new IptablesError(`${bin} (table ${table})`, r.stderr);
 }
 
@@ -116,7 +119,7 @@ export function ensureSharedChains(family: Family, table: string, chains: string
   for (const chain of chains) {
     if (existing.has(chain)) continue;
     const r = run(bin, ["-w", "10", "-t", table, "-N", chain]);
-    if (r.error) throw new IptablesError(bin, `${r.error.message}; install the iptables package`);
+    if (r.error) throw new IptablesError(bin, startFailure("", r.error, INSTALL));
     if (r.status !== 0 && !/exists/i.test(r.stderr)) throw new IptablesError(`${bin} -t ${table} -N ${chain}`, r.stderr);
   }
 }

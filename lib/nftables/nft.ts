@@ -3,6 +3,7 @@
 // the lock our iptables changes hold (nft itself takes none), so two of our processes never build a change
 // from a state the other is about to change; other writers are handled by rebuilding from a fresh read.
 import { spawnSync } from "../sys/spawn.ts";
+import { startFailure } from "../sys/start-failure.ts";
 import { heldLockFd, readModifyWrite } from "../sys/xtables-lock.ts";
 import { assertOneCommand } from "./text.ts";
 import { type NftRuleset, readRuleset } from "./ruleset.ts";
@@ -52,8 +53,7 @@ const NO_KERNEL = /Operation not supported|Protocol not supported|Address family
 function run(args: string[], input?: string) {
   const r = spawnSync("nft", args, { input, encoding: "utf8", maxBuffer: MAX_OUTPUT, shareFd: heldLockFd() });
   if (r.error) {
-    const missing = (r.error as NodeJS.ErrnoException).code === "ENOENT";
-    throw new NftUnavailable(missing ? "nft was not found on PATH (install the nftables package)" : `nft could not be run: ${r.error.message}`);
+    throw new NftUnavailable(startFailure("nft", r.error, "install the nftables package"));
   }
   if (r.status !== 0 && NO_KERNEL.test(r.stderr))
     throw new NftUnavailable(`the kernel has no nftables support here (${r.stderr.trim().split("\n")[0]})`);
