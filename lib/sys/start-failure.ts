@@ -1,6 +1,10 @@
 // Why a child process could not be started, in the operator's terms: the errno's real cause and its fix. A plugin
 // that cannot start iptables-save because the runtime's descriptor limit is reached must not say "install the
 // iptables package": that sends the operator to a package that is already there.
+import { readTextBounded } from "./read-bounded.ts";
+
+// /proc/self/limits is about 1.5 KiB.
+const LIMITS_MAX = 16 << 10;
 
 /**
  * The words for a failure to start `program` (`missing`: what to do when it is not on PATH). With `program` "",
@@ -32,11 +36,10 @@ export function startFailure(program: string, error: Error, missing: string): st
   }
 }
 
-/** The soft RLIMIT_NOFILE, read from /proc (no descriptor needed when none is left: a failed read says "unknown"). */
+/** The soft RLIMIT_NOFILE, read from /proc (the read needs a descriptor: when none is left, "unknown"). */
 function openFileLimit(): string {
   try {
-    const limits = (process.getBuiltinModule("node:fs") as typeof import("node:fs")).readFileSync("/proc/self/limits", "utf8");
-    return /^Max open files\s+(\S+)/m.exec(limits)?.[1] ?? "unknown";
+    return /^Max open files\s+(\S+)/m.exec(readTextBounded("/proc/self/limits", LIMITS_MAX))?.[1] ?? "unknown";
   } catch {
     return "unknown";
   }
